@@ -1,0 +1,3 @@
+//! # multivio-vault
+//!
+//! Seals OAuth tokens and other secrets at rest (AES-256-GCM with ring).

@@ -1,0 +1,7 @@
+DROP TABLE IF EXISTS social_connections;
+DROP TABLE IF EXISTS users;
+DROP FUNCTION IF EXISTS update_updated_at_column();
+DROP FUNCTION IF EXISTS auth.uid();
+DROP SCHEMA IF EXISTS auth;
+DROP EXTENSION IF EXISTS pgcrypto;
+DROP EXTENSION IF EXISTS "uuid-ossp";

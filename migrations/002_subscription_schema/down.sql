@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS user_info;
+DROP TABLE IF EXISTS subscription_history;
