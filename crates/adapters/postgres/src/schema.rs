@@ -1,0 +1,172 @@
+// @generated from the migrations by `just schema`; do not edit by hand.
+
+diesel::table! {
+    media_files (id) {
+        id -> Uuid,
+        user_id -> Int4,
+        #[max_length = 255]
+        filename -> Varchar,
+        #[max_length = 255]
+        original_filename -> Nullable<Varchar>,
+        #[max_length = 100]
+        file_type -> Nullable<Varchar>,
+        file_size -> Nullable<Int4>,
+        cdn_url -> Nullable<Text>,
+        thumbnail_url -> Nullable<Text>,
+        platform_compatibility -> Nullable<Jsonb>,
+        alt_text -> Nullable<Text>,
+        upload_date -> Nullable<Timestamptz>,
+        created_at -> Nullable<Timestamptz>,
+        updated_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    posts (id) {
+        id -> Uuid,
+        user_id -> Int4,
+        #[max_length = 255]
+        name -> Varchar,
+        #[max_length = 50]
+        content_mode -> Nullable<Varchar>,
+        universal_content -> Nullable<Text>,
+        universal_metadata -> Nullable<Jsonb>,
+        platform_content -> Nullable<Jsonb>,
+        platforms -> Nullable<Jsonb>,
+        media_files -> Nullable<Jsonb>,
+        schedule_date -> Nullable<Timestamptz>,
+        #[max_length = 50]
+        status -> Nullable<Varchar>,
+        #[max_length = 255]
+        publish_job_id -> Nullable<Varchar>,
+        published_at -> Nullable<Timestamptz>,
+        publish_results -> Nullable<Jsonb>,
+        created_at -> Nullable<Timestamptz>,
+        updated_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    social_connections (id) {
+        id -> Uuid,
+        user_id -> Int4,
+        #[max_length = 50]
+        provider -> Varchar,
+        #[max_length = 255]
+        provider_account_id -> Varchar,
+        access_token -> Text,
+        refresh_token -> Nullable<Text>,
+        expires_at -> Nullable<Timestamptz>,
+        #[max_length = 255]
+        account_label -> Nullable<Varchar>,
+        #[max_length = 50]
+        account_type -> Nullable<Varchar>,
+        is_primary -> Nullable<Bool>,
+        metadata -> Nullable<Jsonb>,
+        created_at -> Nullable<Timestamptz>,
+        updated_at -> Nullable<Timestamptz>,
+        oauth1_access_token -> Nullable<Text>,
+        oauth1_access_token_secret -> Nullable<Text>,
+        #[max_length = 255]
+        oauth1_user_id -> Nullable<Varchar>,
+        #[max_length = 255]
+        oauth1_screen_name -> Nullable<Varchar>,
+        oauth1_created_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    subscription_history (id) {
+        id -> Uuid,
+        #[max_length = 255]
+        user_email -> Varchar,
+        #[max_length = 255]
+        stripe_subscription_id -> Nullable<Varchar>,
+        #[max_length = 50]
+        plan_name -> Nullable<Varchar>,
+        #[max_length = 50]
+        status -> Nullable<Varchar>,
+        amount_paid -> Nullable<Int4>,
+        #[max_length = 3]
+        currency -> Nullable<Varchar>,
+        period_start -> Nullable<Timestamptz>,
+        period_end -> Nullable<Timestamptz>,
+        #[max_length = 255]
+        stripe_customer_id -> Nullable<Varchar>,
+        created_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    user_info (id) {
+        id -> Int4,
+        user_id -> Int4,
+        #[max_length = 50]
+        plan_type -> Nullable<Varchar>,
+        monthly_post_quota -> Nullable<Int4>,
+        remaining_posts -> Nullable<Int4>,
+        #[max_length = 255]
+        subscription_id -> Nullable<Varchar>,
+        #[max_length = 50]
+        subscription_status -> Nullable<Varchar>,
+        subscription_end_date -> Nullable<Timestamptz>,
+        last_quota_reset -> Nullable<Timestamptz>,
+        preferences -> Nullable<Jsonb>,
+        created_at -> Nullable<Timestamptz>,
+        updated_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int4,
+        #[max_length = 255]
+        firebase_uid -> Varchar,
+        #[max_length = 255]
+        email -> Varchar,
+        #[max_length = 100]
+        username -> Nullable<Varchar>,
+        #[max_length = 255]
+        full_name -> Nullable<Varchar>,
+        #[max_length = 100]
+        display_name -> Nullable<Varchar>,
+        #[max_length = 255]
+        work_description -> Nullable<Varchar>,
+        bio -> Nullable<Text>,
+        avatar_url -> Nullable<Text>,
+        email_verified -> Nullable<Bool>,
+        #[max_length = 50]
+        auth_provider -> Nullable<Varchar>,
+        is_active -> Nullable<Bool>,
+        is_verified -> Nullable<Bool>,
+        #[max_length = 255]
+        stripe_customer_id -> Nullable<Varchar>,
+        #[max_length = 50]
+        subscription_status -> Nullable<Varchar>,
+        #[max_length = 255]
+        subscription_id -> Nullable<Varchar>,
+        #[max_length = 50]
+        plan_name -> Nullable<Varchar>,
+        subscription_end_date -> Nullable<Timestamptz>,
+        #[max_length = 255]
+        email_verification_token -> Nullable<Varchar>,
+        email_verification_expires_at -> Nullable<Timestamptz>,
+        email_verification_sent_at -> Nullable<Timestamptz>,
+        created_at -> Nullable<Timestamptz>,
+        updated_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(media_files -> users (user_id));
+diesel::joinable!(posts -> users (user_id));
+diesel::joinable!(social_connections -> users (user_id));
+diesel::joinable!(user_info -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    media_files,
+    posts,
+    social_connections,
+    subscription_history,
+    user_info,
+    users,
+);

@@ -1,0 +1,238 @@
+//! The per-test database harness.
+//!
+//! Every test gets its own database, cloned from a template that has every migration applied,
+//! and dropped when the test's [`TestDb`] goes out of scope. The server is `DATABASE_URL` when
+//! set; otherwise a private cluster under `target/test-postgres`, started on first use and
+//! shared by every test process (`just test` stops it afterwards).
+//!
+//! The template is named after a hash of the migrations, so changing a migration builds a
+//! new template instead of testing against a stale one.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::cluster::Cluster;
+use crate::{PgPool, PoolSettings, build_pool, run_migrations};
+
+const TEMPLATE_LOCK_KEY: i64 = 0x6d76_7465_6d70_6c74;
+
+/// A fresh, migrated database for one test.
+pub struct TestDb {
+    name: String,
+    url: String,
+    admin_url: String,
+    pool: PgPool,
+}
+
+impl TestDb {
+    /// Creates the database (and, the first time, the template). Panics with a clear message
+    /// when no PostgreSQL can be had: a test without its database cannot say anything useful.
+    pub async fn new() -> TestDb {
+        let admin_url = server_url().to_owned();
+        let template = ensure_template(&admin_url).await;
+        let name = format!("multivio_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = AsyncPgConnection::establish(&admin_url)
+            .await
+            .expect("connecting to the test PostgreSQL server");
+        // Cloning fails while another session is connected to the template; that is brief
+        // (only while the template is being built), so retry.
+        let mut attempt = 0;
+        loop {
+            let created = diesel::sql_query(format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+            ))
+            .execute(&mut admin)
+            .await;
+            match created {
+                Ok(_) => break,
+                Err(e) if attempt < 50 && e.to_string().contains("being accessed") => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("creating test database {name}: {e}"),
+            }
+        }
+        let url = with_database(&admin_url, &name);
+        let mut settings = PoolSettings::new(url.clone());
+        settings.max_size = 64;
+        settings.application_name = "multivio-test".to_owned();
+        let pool = build_pool(&settings).expect("building the test pool");
+        TestDb {
+            name,
+            url,
+            admin_url,
+            pool,
+        }
+    }
+
+    /// A pool of connections to this test's database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The URL of this test's database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Debug for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDb")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.pool.close();
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on; use a thread with
+        // its own small runtime.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut admin = AsyncPgConnection::establish(&admin_url).await.ok()?;
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("warning: test database {} was not dropped", self.name);
+        }
+    }
+}
+
+/// The maintenance-database URL of the server tests use.
+pub fn server_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            if !url.is_empty() {
+                return url;
+            }
+        }
+        let dir = std::env::var_os("MULTIVIO_TEST_PG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/test-postgres")
+            });
+        let cluster = Cluster::start(&dir).unwrap_or_else(|e| {
+            panic!("no DATABASE_URL, and the private test cluster could not start: {e}")
+        });
+        cluster.url("postgres")
+    })
+}
+
+/// Creates the migrated template database once per migration set, under an advisory lock
+/// so concurrent test processes build it once.
+async fn ensure_template(admin_url: &str) -> String {
+    let template = format!("multivio_tpl_{}", env!("MULTIVIO_MIGRATIONS_HASH"));
+    let mut admin = AsyncPgConnection::establish(admin_url)
+        .await
+        .expect("connecting to the test PostgreSQL server");
+    if template_exists(&mut admin, &template).await {
+        return template;
+    }
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(TEMPLATE_LOCK_KEY)
+        .execute(&mut admin)
+        .await
+        .expect("taking the template lock");
+    if !template_exists(&mut admin, &template).await {
+        // Build under a temporary name and rename, so no test ever clones a half-built one.
+        let building = format!("{template}_building");
+        diesel::sql_query(format!(
+            "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("dropping a stale template build");
+        diesel::sql_query(format!("CREATE DATABASE \"{building}\""))
+            .execute(&mut admin)
+            .await
+            .expect("creating the template database");
+        run_migrations(&with_database(admin_url, &building))
+            .await
+            .expect("migrating the template database");
+        diesel::sql_query(format!(
+            "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("publishing the template database");
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(TEMPLATE_LOCK_KEY)
+        .execute(&mut admin)
+        .await
+        .expect("releasing the template lock");
+    template
+}
+
+async fn template_exists(admin: &mut AsyncPgConnection, name: &str) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let count: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+            .bind::<Text, _>(name)
+            .get_result(admin)
+            .await
+            .expect("looking up the template database");
+    count.n > 0
+}
+
+/// `url` with its database name replaced by `database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_the_database_of_a_url() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/postgres", "x"),
+            "postgres://u:p@h:5432/x"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(
+            with_database("postgres://h/db?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
+    }
+}
