@@ -1,0 +1,596 @@
+//! Posts: content written once (universal) or per platform (specific), their targets, and their
+//! publishing lifecycle.
+//!
+//! ```text
+//!   draft ──schedule──▶ scheduled ──(due)──┐
+//!     │  ◀──cancel────────┘                 ▼
+//!     └────────────publish now──────▶ publishing ──▶ published
+//!                                       ▲   │  └───▶ partially_published ─┐
+//!                                       │   └──────▶ failed ──────────────┤
+//!                                       └──────── retry failed targets ◀──┘
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+use crate::ids::{ConnectionId, MediaId, PostId, UserId};
+use crate::provider::Provider;
+use crate::text;
+
+mod lifecycle;
+mod target;
+
+pub use lifecycle::{PostAction, PostError, Settled, TargetOutcome, TransitionError};
+pub use target::{Target, Targets};
+
+/// A post's name (`posts.name`): trimmed, 1–255 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PostName(String);
+
+impl PostName {
+    /// Longest name.
+    pub const MAX_LEN: usize = 255;
+
+    /// Validates a name.
+    pub fn new(value: impl AsRef<str>) -> Result<Self, FieldError> {
+        text::bounded("name", value.as_ref(), 1, Self::MAX_LEN, false).map(Self)
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PostName {
+    type Error = FieldError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<PostName> for String {
+    fn from(value: PostName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for PostName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether one text goes to every platform or each platform has its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentMode {
+    /// `universal_content` for every selected platform (the seed's default).
+    #[default]
+    Universal,
+    /// `platform_content[platform].content` for each selected platform.
+    Specific,
+}
+
+impl ContentMode {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Universal => "universal",
+            Self::Specific => "specific",
+        }
+    }
+}
+
+impl FromStr for ContentMode {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "universal" => Ok(Self::Universal),
+            "specific" => Ok(Self::Specific),
+            other => Err(FieldError::new(
+                "content_mode",
+                format!("unknown content mode `{other}`"),
+            )),
+        }
+    }
+}
+
+/// One platform's content in specific mode (a value of `posts.platform_content`): the text, and
+/// any other fields the client keeps there (hashtags, visibility, title…), preserved as given.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PlatformContent {
+    /// The text to publish.
+    #[serde(default)]
+    pub content: String,
+    /// Other fields, kept verbatim.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The status of a post (`posts.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostStatus {
+    /// Being written; not going anywhere.
+    #[default]
+    Draft,
+    /// Will publish at `schedule_date`.
+    Scheduled,
+    /// Jobs are publishing it.
+    Publishing,
+    /// Every target published.
+    Published,
+    /// Some targets published, the others failed or have an unknown outcome.
+    PartiallyPublished,
+    /// No target published.
+    Failed,
+}
+
+impl PostStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Scheduled => "scheduled",
+            Self::Publishing => "publishing",
+            Self::Published => "published",
+            Self::PartiallyPublished => "partially_published",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for PostStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PostStatus {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim() {
+            "draft" => Self::Draft,
+            "scheduled" => Self::Scheduled,
+            "publishing" => Self::Publishing,
+            "published" => Self::Published,
+            "partially_published" => Self::PartiallyPublished,
+            "failed" => Self::Failed,
+            other => {
+                return Err(FieldError::new(
+                    "status",
+                    format!("unknown post status `{other}`"),
+                ));
+            }
+        })
+    }
+}
+
+/// The status of one target's publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStatus {
+    /// Waiting for its job (first try, or a retry after a transient error).
+    Pending,
+    /// A worker is sending it. Found in this state by a later attempt, it means the previous
+    /// worker died mid-send: the outcome is unknown.
+    Publishing,
+    /// The platform accepted it.
+    Published,
+    /// It definitely did not go out.
+    Failed,
+    /// It may or may not have gone out (timeout after sending): never re-sent automatically;
+    /// surfaced so a person checks before reposting.
+    Unknown,
+}
+
+impl TargetStatus {
+    /// Whether no more work is planned for the target.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Published | Self::Failed | Self::Unknown)
+    }
+}
+
+/// Why a target failed, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetError {
+    /// A stable machine code (`rate_limited`, `needs_reauth`, `rejected`, …, or the platform's).
+    pub code: String,
+    /// A plain explanation.
+    pub message: String,
+}
+
+impl TargetError {
+    /// An error.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One entry of `publish_results`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetResult {
+    /// Where it stands.
+    pub status: TargetStatus,
+    /// The platform.
+    pub platform: Provider,
+    /// The account used (resolved from the primary when the target named none).
+    pub connection_id: Option<ConnectionId>,
+    /// The platform's id of the published post.
+    pub platform_post_id: Option<String>,
+    /// Public URL of the published post.
+    pub url: Option<String>,
+    /// Last error.
+    pub error: Option<TargetError>,
+    /// Sends attempted so far.
+    pub attempts: u32,
+    /// When the platform accepted it.
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl TargetResult {
+    /// A fresh, pending result for a target.
+    pub fn pending(target: &Target) -> Self {
+        Self {
+            status: TargetStatus::Pending,
+            platform: target.provider,
+            connection_id: target.connection_id,
+            platform_post_id: None,
+            url: None,
+            error: None,
+            attempts: 0,
+            published_at: None,
+        }
+    }
+}
+
+/// A post (`posts` row).
+///
+/// Fields are public for adapters to load and store; change `status`, `publish_results` and
+/// `quota_consumed` only through the lifecycle methods (see [`PostError`]), which keep them
+/// consistent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    /// Row id.
+    pub id: PostId,
+    /// Owner.
+    pub user_id: UserId,
+    /// Name.
+    pub name: PostName,
+    /// Universal or specific.
+    pub content_mode: ContentMode,
+    /// Text for universal mode.
+    pub universal_content: Option<String>,
+    /// Universal metadata (a JSON object: hashtags, mentions, links…).
+    pub universal_metadata: serde_json::Value,
+    /// Per-platform content for specific mode.
+    pub platform_content: BTreeMap<Provider, PlatformContent>,
+    /// Targets.
+    pub platforms: Targets,
+    /// Attached media, in order.
+    pub media_files: Vec<MediaId>,
+    /// When to publish (scheduled posts).
+    pub schedule_date: Option<DateTime<Utc>>,
+    /// Lifecycle status.
+    pub status: PostStatus,
+    /// Id of the latest publishing run (informational, `posts.publish_job_id`).
+    pub publish_job_id: Option<String>,
+    /// When the first target was published.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Per-target results, keyed as [`Targets::result_key`] says.
+    pub publish_results: BTreeMap<String, TargetResult>,
+    /// Whether the post currently holds one unit of its owner's monthly quota.
+    pub quota_consumed: bool,
+    /// Optimistic-concurrency revision: the store bumps it on every write and refuses a write
+    /// based on an older one.
+    pub revision: i64,
+    /// Row creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last update.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Longest text accepted in any content field before platform rules apply (the longest platform
+/// limit is Facebook's 63,206).
+pub const MAX_CONTENT_CHARS: usize = 100_000;
+/// Most media attachments per post.
+pub const MAX_MEDIA_PER_POST: usize = 20;
+
+/// A post's editable content as received (create, or the whole of an edit).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostInput {
+    /// Name.
+    pub name: String,
+    /// Mode.
+    pub content_mode: ContentMode,
+    /// Universal text.
+    pub universal_content: Option<String>,
+    /// Universal metadata (must be a JSON object when given).
+    pub universal_metadata: Option<serde_json::Value>,
+    /// Per-platform content.
+    pub platform_content: BTreeMap<Provider, PlatformContent>,
+    /// Targets.
+    pub platforms: Vec<Target>,
+    /// Media ids.
+    pub media_files: Vec<MediaId>,
+}
+
+/// A post's editable content, structurally valid (platform rules are checked separately, see
+/// [`crate::validation`]). Built by [`PostContent::parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PostContent {
+    /// Name.
+    pub name: PostName,
+    /// Mode.
+    pub content_mode: ContentMode,
+    /// Universal text (`None` when blank).
+    pub universal_content: Option<String>,
+    /// Universal metadata (a JSON object).
+    pub universal_metadata: serde_json::Value,
+    /// Per-platform content.
+    pub platform_content: BTreeMap<Provider, PlatformContent>,
+    /// Targets.
+    pub platforms: Targets,
+    /// Media ids, without repeats.
+    pub media_files: Vec<MediaId>,
+}
+
+impl PostContent {
+    /// Checks the structure of a post, reporting every problem at once.
+    pub fn parse(input: PostInput) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = PostName::new(&input.name).map_err(|e| errors.push(e)).ok();
+        let universal_content = input.universal_content.filter(|t| !t.trim().is_empty());
+        if universal_content
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > MAX_CONTENT_CHARS)
+        {
+            errors.push(FieldError::new("universal_content", "is too long"));
+        }
+        for (p, c) in &input.platform_content {
+            if c.content.chars().count() > MAX_CONTENT_CHARS {
+                errors.push(FieldError::new(
+                    format!("platform_content.{p}.content"),
+                    "is too long",
+                ));
+            }
+        }
+        let universal_metadata = match input.universal_metadata {
+            None | Some(serde_json::Value::Null) => serde_json::json!({}),
+            Some(v @ serde_json::Value::Object(_)) => v,
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "universal_metadata",
+                    "must be a JSON object",
+                ));
+                serde_json::Value::Null
+            }
+        };
+        let platforms = Targets::new(input.platforms)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let mut media_files: Vec<MediaId> = Vec::with_capacity(input.media_files.len());
+        for id in input.media_files {
+            if !media_files.contains(&id) {
+                media_files.push(id);
+            }
+        }
+        if media_files.len() > MAX_MEDIA_PER_POST {
+            errors.push(FieldError::new(
+                "media_files",
+                format!("at most {MAX_MEDIA_PER_POST} files per post"),
+            ));
+        }
+        match (name, platforms) {
+            (Some(name), Some(platforms)) if errors.is_empty() => Ok(Self {
+                name,
+                content_mode: input.content_mode,
+                universal_content,
+                universal_metadata,
+                platform_content: input.platform_content,
+                platforms,
+                media_files,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl Post {
+    /// A new draft.
+    pub fn new_draft(
+        id: PostId,
+        user_id: UserId,
+        content: PostContent,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            user_id,
+            name: content.name,
+            content_mode: content.content_mode,
+            universal_content: content.universal_content,
+            universal_metadata: content.universal_metadata,
+            platform_content: content.platform_content,
+            platforms: content.platforms,
+            media_files: content.media_files,
+            schedule_date: None,
+            status: PostStatus::Draft,
+            publish_job_id: None,
+            published_at: None,
+            publish_results: BTreeMap::new(),
+            quota_consumed: false,
+            revision: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The editable content, as it stands.
+    pub fn content(&self) -> PostContent {
+        PostContent {
+            name: self.name.clone(),
+            content_mode: self.content_mode,
+            universal_content: self.universal_content.clone(),
+            universal_metadata: self.universal_metadata.clone(),
+            platform_content: self.platform_content.clone(),
+            platforms: self.platforms.clone(),
+            media_files: self.media_files.clone(),
+        }
+    }
+
+    /// The text that goes to `provider`: the universal text in universal mode, the platform's
+    /// own in specific mode; `None` when there is none.
+    pub fn text_for(&self, provider: Provider) -> Option<&str> {
+        match self.content_mode {
+            ContentMode::Universal => self.universal_content.as_deref(),
+            ContentMode::Specific => self
+                .platform_content
+                .get(&provider)
+                .map(|c| c.content.as_str()),
+        }
+    }
+}
+
+impl PostContent {
+    /// The text that goes to `provider` (see [`Post::text_for`]).
+    pub fn text_for(&self, provider: Provider) -> Option<&str> {
+        match self.content_mode {
+            ContentMode::Universal => self.universal_content.as_deref(),
+            ContentMode::Specific => self
+                .platform_content
+                .get(&provider)
+                .map(|c| c.content.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use uuid::Uuid;
+
+    pub(crate) fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap()
+    }
+
+    pub(crate) fn input(platforms: Vec<Target>) -> PostInput {
+        PostInput {
+            name: "Launch".into(),
+            universal_content: Some("Hello world".into()),
+            platforms,
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn draft(platforms: Vec<Target>) -> Post {
+        let content = PostContent::parse(input(platforms)).unwrap();
+        Post::new_draft(PostId(Uuid::from_u128(1)), UserId(1), content, now())
+    }
+
+    #[test]
+    fn post_name_rules() {
+        assert_eq!(PostName::new("  Launch ").unwrap().as_str(), "Launch");
+        assert!(PostName::new(" ").is_err());
+        assert!(PostName::new("n".repeat(256)).is_err());
+        assert!(PostName::new("n".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn parse_reports_every_structural_error() {
+        let bad = PostInput {
+            name: "".into(),
+            universal_metadata: Some(serde_json::json!([1])),
+            platforms: vec![
+                Target::primary(Provider::X),
+                Target::account(Provider::X, ConnectionId(Uuid::nil())),
+            ],
+            media_files: (0..21).map(|n| MediaId(Uuid::from_u128(n))).collect(),
+            ..Default::default()
+        };
+        let fields: Vec<String> = PostContent::parse(bad)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["name", "universal_metadata", "platforms", "media_files"]
+        );
+    }
+
+    #[test]
+    fn parse_normalises() {
+        let m = MediaId(Uuid::from_u128(5));
+        let c = PostContent::parse(PostInput {
+            name: "n".into(),
+            universal_content: Some("  ".into()),
+            media_files: vec![m, m],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.universal_content, None);
+        assert_eq!(c.media_files, vec![m]);
+        assert_eq!(c.universal_metadata, serde_json::json!({}));
+    }
+
+    #[test]
+    fn text_depends_on_the_mode() {
+        let mut post = draft(vec![Target::primary(Provider::X)]);
+        assert_eq!(post.text_for(Provider::X), Some("Hello world"));
+        post.content_mode = ContentMode::Specific;
+        assert_eq!(post.text_for(Provider::X), None);
+        post.platform_content.insert(
+            Provider::X,
+            PlatformContent {
+                content: "Hi X".into(),
+                extra: Default::default(),
+            },
+        );
+        assert_eq!(post.text_for(Provider::X), Some("Hi X"));
+    }
+
+    #[test]
+    fn platform_content_keeps_extra_fields() {
+        let json =
+            serde_json::json!({"twitter": {"content": "hi", "hashtags": ["a"], "max_length": 280}});
+        let map: BTreeMap<Provider, PlatformContent> =
+            serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(
+            map[&Provider::X].extra["hashtags"],
+            serde_json::json!(["a"])
+        );
+        assert_eq!(serde_json::to_value(&map).unwrap(), json);
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in [
+            "draft",
+            "scheduled",
+            "publishing",
+            "published",
+            "partially_published",
+            "failed",
+        ] {
+            assert_eq!(s.parse::<PostStatus>().unwrap().as_str(), s);
+        }
+        assert!("deleted".parse::<PostStatus>().is_err());
+        assert_eq!(
+            serde_json::to_string(&TargetStatus::Unknown).unwrap(),
+            "\"unknown\""
+        );
+    }
+}

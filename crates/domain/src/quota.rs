@@ -1,0 +1,420 @@
+//! Plans and the monthly post quota.
+//!
+//! A post consumes one unit when it is scheduled or published now — once, however many platforms
+//! it targets — and gets it back when it is cancelled before anything went out or when every
+//! target failed (see [`crate::post::Post`], which records whether it holds a unit). The period
+//! resets a calendar month after `last_quota_reset`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Months, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+
+/// A plan's name (`users.plan_name`, `user_info.plan_type`): 1–50 characters of `a-z`, `0-9`,
+/// `_`, `-`, lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PlanName(String);
+
+impl PlanName {
+    /// Validates a plan name.
+    pub fn new(value: impl AsRef<str>) -> Result<Self, FieldError> {
+        let value = value.as_ref().trim().to_ascii_lowercase();
+        if value.is_empty() || value.len() > 50 {
+            return Err(FieldError::new("plan", "must be 1 to 50 characters"));
+        }
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        {
+            return Err(FieldError::new(
+                "plan",
+                "may contain only a-z, 0-9, '_' and '-'",
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    /// The free plan's name, `free`.
+    pub fn free() -> Self {
+        Self("free".to_owned())
+    }
+
+    /// Whether this is the free plan.
+    pub fn is_free(&self) -> bool {
+        self.0 == "free"
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PlanName {
+    type Error = FieldError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<PlanName> for String {
+    fn from(value: PlanName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for PlanName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A plan and the number of posts it allows per month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Name.
+    pub name: PlanName,
+    /// Posts allowed per monthly period.
+    pub monthly_post_quota: u32,
+}
+
+/// The plans on offer. `free` (10 posts a month, the seed's default) is always present; other
+/// plans come from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanCatalog {
+    plans: BTreeMap<PlanName, Plan>,
+}
+
+impl PlanCatalog {
+    /// The free plan's monthly quota (the seed's `DEFAULT 10`).
+    pub const FREE_MONTHLY_POSTS: u32 = 10;
+
+    /// A catalog with only the free plan.
+    pub fn new() -> Self {
+        let free = Plan {
+            name: PlanName::free(),
+            monthly_post_quota: Self::FREE_MONTHLY_POSTS,
+        };
+        Self {
+            plans: BTreeMap::from([(free.name.clone(), free)]),
+        }
+    }
+
+    /// Adds or replaces a plan (including `free`, to change its quota).
+    pub fn with_plan(mut self, plan: Plan) -> Self {
+        self.plans.insert(plan.name.clone(), plan);
+        self
+    }
+
+    /// Parses a configuration string such as `pro=100,business=1000` on top of the free plan.
+    pub fn parse(config: &str) -> Result<Self, FieldError> {
+        let mut catalog = Self::new();
+        for item in config.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, quota) = item
+                .split_once('=')
+                .ok_or_else(|| FieldError::new("plans", format!("`{item}` is not name=quota")))?;
+            let name = PlanName::new(name)?;
+            let monthly_post_quota = quota.trim().parse::<u32>().map_err(|_| {
+                FieldError::new("plans", format!("quota of `{name}` is not a whole number"))
+            })?;
+            catalog = catalog.with_plan(Plan {
+                name,
+                monthly_post_quota,
+            });
+        }
+        Ok(catalog)
+    }
+
+    /// The plan of that name.
+    pub fn get(&self, name: &PlanName) -> Option<&Plan> {
+        self.plans.get(name)
+    }
+
+    /// The free plan (the fallback when a subscription ends or names an unknown plan).
+    pub fn free(&self) -> Plan {
+        self.plans.get(&PlanName::free()).cloned().unwrap_or(Plan {
+            name: PlanName::free(),
+            monthly_post_quota: Self::FREE_MONTHLY_POSTS,
+        })
+    }
+
+    /// Every plan, by name.
+    pub fn plans(&self) -> impl Iterator<Item = &Plan> {
+        self.plans.values()
+    }
+}
+
+impl Default for PlanCatalog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// No post unit is left in the current period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("monthly post quota of {monthly_post_quota} reached")]
+pub struct QuotaExceeded {
+    /// The plan's quota.
+    pub monthly_post_quota: u32,
+    /// When the period resets.
+    pub resets_at: Option<DateTime<Utc>>,
+}
+
+/// A user's quota for the current period (`user_info.monthly_post_quota`, `remaining_posts`,
+/// `last_quota_reset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Posts allowed per period.
+    pub monthly_post_quota: u32,
+    /// Posts left in this period (never negative, never above the monthly quota after a refund).
+    pub remaining_posts: u32,
+    /// Start of the current period.
+    pub last_quota_reset: DateTime<Utc>,
+}
+
+impl Quota {
+    /// A full quota whose period starts at `now`.
+    pub fn full(monthly_post_quota: u32, now: DateTime<Utc>) -> Self {
+        Self {
+            monthly_post_quota,
+            remaining_posts: monthly_post_quota,
+            last_quota_reset: now,
+        }
+    }
+
+    /// When the current period ends: a calendar month after `last_quota_reset` (the 31st rolls to
+    /// the end of shorter months, as PostgreSQL's `+ interval '1 month'` does).
+    pub fn resets_at(&self) -> Option<DateTime<Utc>> {
+        self.last_quota_reset.checked_add_months(Months::new(1))
+    }
+
+    /// Whether the period has ended at `now`.
+    pub fn needs_reset(&self, now: DateTime<Utc>) -> bool {
+        self.resets_at().is_some_and(|at| at <= now)
+    }
+
+    /// Starts the period that contains `now`: full quota, and `last_quota_reset` moved to the
+    /// latest monthly anniversary of the old value not after `now` (so periods don't drift).
+    /// Returns `self` unchanged when the period has not ended.
+    pub fn reset(&self, now: DateTime<Utc>) -> Quota {
+        if !self.needs_reset(now) {
+            return *self;
+        }
+        let start = self.last_quota_reset;
+        let at = |m: u32| start.checked_add_months(Months::new(m));
+        // Whole calendar months between the two dates; one less when `now` is earlier in its
+        // month than the anniversary (the anniversary of the previous month is then < now).
+        let diff = (now.year() - start.year()) * 12 + now.month0() as i32 - start.month0() as i32;
+        let mut months = u32::try_from(diff).unwrap_or(1).max(1);
+        if months > 1 && at(months).is_none_or(|d| d > now) {
+            months -= 1;
+        }
+        Quota {
+            monthly_post_quota: self.monthly_post_quota,
+            remaining_posts: self.monthly_post_quota,
+            last_quota_reset: at(months).unwrap_or(now),
+        }
+    }
+
+    /// Takes one unit, or fails when none is left (never goes below zero).
+    pub fn consume(&self) -> Result<Quota, QuotaExceeded> {
+        match self.remaining_posts.checked_sub(1) {
+            Some(remaining_posts) => Ok(Quota {
+                remaining_posts,
+                ..*self
+            }),
+            None => Err(QuotaExceeded {
+                monthly_post_quota: self.monthly_post_quota,
+                resets_at: self.resets_at(),
+            }),
+        }
+    }
+
+    /// Gives one unit back, never above the monthly quota.
+    pub fn refund(&self) -> Quota {
+        Quota {
+            remaining_posts: (self.remaining_posts + 1).min(self.monthly_post_quota),
+            ..*self
+        }
+    }
+
+    /// Posts used in this period.
+    pub fn used(&self) -> u32 {
+        self.monthly_post_quota.saturating_sub(self.remaining_posts)
+    }
+
+    /// Moves to a plan with another monthly quota, keeping the posts already used this period:
+    /// `remaining = max(0, new_quota − used)`.
+    pub fn change_plan(&self, new_monthly_quota: u32) -> Quota {
+        Quota {
+            monthly_post_quota: new_monthly_quota,
+            remaining_posts: new_monthly_quota.saturating_sub(self.used()),
+            last_quota_reset: self.last_quota_reset,
+        }
+    }
+}
+
+/// What a change to a post does to its owner's quota. Decided by the domain (see
+/// [`crate::post::Post`]), applied atomically by the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QuotaEffect {
+    /// Nothing.
+    #[default]
+    None,
+    /// Take one unit; fails with [`QuotaExceeded`] when none is left.
+    Consume,
+    /// Give the post's unit back.
+    Refund,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 9, 30, 0).unwrap()
+    }
+
+    #[test]
+    fn catalog_has_free_and_parses_config() {
+        let c = PlanCatalog::new();
+        assert_eq!(c.free().monthly_post_quota, 10);
+        let c = PlanCatalog::parse("pro=100, business=1000").unwrap();
+        assert_eq!(
+            c.get(&PlanName::new("pro").unwrap())
+                .unwrap()
+                .monthly_post_quota,
+            100
+        );
+        assert_eq!(
+            c.get(&PlanName::new("Business").unwrap())
+                .unwrap()
+                .monthly_post_quota,
+            1000
+        );
+        assert_eq!(c.free().monthly_post_quota, 10);
+        assert_eq!(c.plans().count(), 3);
+        assert!(PlanCatalog::parse("pro").is_err());
+        assert!(PlanCatalog::parse("pro=lots").is_err());
+        assert!(PlanCatalog::parse("pro=-1").is_err());
+        assert_eq!(
+            PlanCatalog::parse("free=5")
+                .unwrap()
+                .free()
+                .monthly_post_quota,
+            5
+        );
+        assert!(PlanCatalog::parse("").is_ok());
+    }
+
+    #[test]
+    fn consume_never_goes_below_zero() {
+        let q = Quota {
+            monthly_post_quota: 10,
+            remaining_posts: 1,
+            last_quota_reset: at(2025, 1, 15),
+        };
+        let q = q.consume().unwrap();
+        assert_eq!(q.remaining_posts, 0);
+        let err = q.consume().unwrap_err();
+        assert_eq!(err.monthly_post_quota, 10);
+        assert_eq!(err.resets_at, Some(at(2025, 2, 15)));
+    }
+
+    #[test]
+    fn quota_at_one_serves_exactly_one_of_two_posts() {
+        let q = Quota {
+            monthly_post_quota: 10,
+            remaining_posts: 1,
+            last_quota_reset: at(2025, 1, 1),
+        };
+        let first = q.consume();
+        let second = first.as_ref().map(|q| q.consume());
+        assert!(first.is_ok());
+        assert!(matches!(second, Ok(Err(QuotaExceeded { .. }))));
+    }
+
+    #[test]
+    fn refund_never_exceeds_monthly_quota() {
+        let q = Quota {
+            monthly_post_quota: 10,
+            remaining_posts: 9,
+            last_quota_reset: at(2025, 1, 1),
+        };
+        assert_eq!(q.refund().remaining_posts, 10);
+        assert_eq!(q.refund().refund().remaining_posts, 10);
+    }
+
+    #[test]
+    fn reset_happens_a_calendar_month_later() {
+        let q = Quota {
+            monthly_post_quota: 10,
+            remaining_posts: 0,
+            last_quota_reset: at(2025, 1, 15),
+        };
+        assert!(!q.needs_reset(at(2025, 2, 14)));
+        assert!(!q.needs_reset(Utc.with_ymd_and_hms(2025, 2, 15, 9, 29, 59).unwrap()));
+        assert!(q.needs_reset(at(2025, 2, 15)));
+        assert_eq!(q.reset(at(2025, 2, 14)), q);
+        let r = q.reset(at(2025, 2, 20));
+        assert_eq!(r.remaining_posts, 10);
+        assert_eq!(r.last_quota_reset, at(2025, 2, 15));
+    }
+
+    #[test]
+    fn reset_after_long_absence_keeps_the_anniversary() {
+        let q = Quota {
+            monthly_post_quota: 10,
+            remaining_posts: 3,
+            last_quota_reset: at(2024, 11, 15),
+        };
+        assert_eq!(q.reset(at(2025, 3, 20)).last_quota_reset, at(2025, 3, 15));
+        assert_eq!(q.reset(at(2025, 3, 10)).last_quota_reset, at(2025, 2, 15));
+        assert_eq!(q.reset(at(2026, 12, 1)).last_quota_reset, at(2026, 11, 15));
+    }
+
+    #[test]
+    fn reset_clamps_month_ends_without_drift() {
+        let q = Quota {
+            monthly_post_quota: 10,
+            remaining_posts: 0,
+            last_quota_reset: at(2025, 1, 31),
+        };
+        assert_eq!(q.resets_at(), Some(at(2025, 2, 28)));
+        assert_eq!(q.reset(at(2025, 3, 1)).last_quota_reset, at(2025, 2, 28));
+        // Anchored on Jan 31, not on the clamped Feb 28.
+        assert_eq!(q.reset(at(2025, 3, 31)).last_quota_reset, at(2025, 3, 31));
+        let leap = Quota {
+            last_quota_reset: at(2024, 1, 31),
+            ..q
+        };
+        assert_eq!(leap.resets_at(), Some(at(2024, 2, 29)));
+    }
+
+    #[test]
+    fn change_plan_keeps_usage() {
+        let q = Quota {
+            monthly_post_quota: 10,
+            remaining_posts: 4,
+            last_quota_reset: at(2025, 1, 1),
+        };
+        let up = q.change_plan(100);
+        assert_eq!((up.monthly_post_quota, up.remaining_posts), (100, 94));
+        let down = up.change_plan(5);
+        assert_eq!((down.monthly_post_quota, down.remaining_posts), (5, 0));
+        assert_eq!(down.last_quota_reset, q.last_quota_reset);
+    }
+
+    #[test]
+    fn plan_name_rules() {
+        assert_eq!(PlanName::new(" Pro ").unwrap().as_str(), "pro");
+        assert!(PlanName::new("").is_err());
+        assert!(PlanName::new("pro plan").is_err());
+        assert!(PlanName::free().is_free());
+    }
+}

@@ -1,0 +1,578 @@
+//! Subscriptions mirrored from Stripe, and how billing events change them.
+//!
+//! Stripe delivers events at least once and in any order. [`apply_billing_event`] is the pure
+//! rule: it keeps the newest state (comparing the events' `created`), maps the plan to its
+//! monthly quota, and produces the `subscription_history` entry to write. Processing each event
+//! id once is the store's job (see the ports crate).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+use crate::quota::{PlanCatalog, PlanName};
+use crate::user::Email;
+
+/// Subscription status (`users.subscription_status`): `free` (the seed's default, no
+/// subscription) or one of Stripe's statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    /// No paid subscription.
+    Free,
+    /// Paid and current.
+    Active,
+    /// In a trial.
+    Trialing,
+    /// A payment failed; Stripe is retrying.
+    PastDue,
+    /// Ended.
+    Canceled,
+    /// Payment retries exhausted.
+    Unpaid,
+    /// First payment pending.
+    Incomplete,
+    /// First payment never completed.
+    IncompleteExpired,
+    /// Paused (trial ended without a payment method).
+    Paused,
+}
+
+impl SubscriptionStatus {
+    /// Whether the subscription's plan applies (active, trialing, or past due while Stripe
+    /// retries the payment).
+    pub fn grants_plan(self) -> bool {
+        matches!(self, Self::Active | Self::Trialing | Self::PastDue)
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Active => "active",
+            Self::Trialing => "trialing",
+            Self::PastDue => "past_due",
+            Self::Canceled => "canceled",
+            Self::Unpaid => "unpaid",
+            Self::Incomplete => "incomplete",
+            Self::IncompleteExpired => "incomplete_expired",
+            Self::Paused => "paused",
+        }
+    }
+}
+
+impl fmt::Display for SubscriptionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SubscriptionStatus {
+    type Err = FieldError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim() {
+            "free" => Self::Free,
+            "active" => Self::Active,
+            "trialing" => Self::Trialing,
+            "past_due" => Self::PastDue,
+            "canceled" | "cancelled" => Self::Canceled,
+            "unpaid" => Self::Unpaid,
+            "incomplete" => Self::Incomplete,
+            "incomplete_expired" => Self::IncompleteExpired,
+            "paused" => Self::Paused,
+            other => {
+                return Err(FieldError::new(
+                    "subscription_status",
+                    format!("unknown status `{other}`"),
+                ));
+            }
+        })
+    }
+}
+
+/// A user's billing state (`users.stripe_customer_id`, `subscription_status`, `subscription_id`,
+/// `plan_name`, `subscription_end_date`, mirrored in `user_info`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The plan in force.
+    pub plan_name: PlanName,
+    /// Status.
+    pub status: SubscriptionStatus,
+    /// Stripe customer (`cus_…`).
+    pub stripe_customer_id: Option<String>,
+    /// Stripe subscription (`sub_…`).
+    pub subscription_id: Option<String>,
+    /// End of the paid period (or when it ended).
+    pub end_date: Option<DateTime<Utc>>,
+    /// `created` of the newest subscription event applied; older events are ignored.
+    pub last_event_at: Option<DateTime<Utc>>,
+}
+
+impl Subscription {
+    /// The state of a user without a subscription.
+    pub fn free() -> Self {
+        Self {
+            plan_name: PlanName::free(),
+            status: SubscriptionStatus::Free,
+            stripe_customer_id: None,
+            subscription_id: None,
+            end_date: None,
+            last_event_at: None,
+        }
+    }
+}
+
+/// A `subscription_history` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionHistoryEntry {
+    /// Whose (the seed keys history by email).
+    pub user_email: Email,
+    /// Stripe subscription.
+    pub stripe_subscription_id: Option<String>,
+    /// Plan.
+    pub plan_name: Option<PlanName>,
+    /// Status, or `paid` for an invoice.
+    pub status: String,
+    /// Amount paid in the currency's minor unit (cents).
+    pub amount_paid: Option<i64>,
+    /// ISO currency code, lower case.
+    pub currency: Option<String>,
+    /// Period start.
+    pub period_start: Option<DateTime<Utc>>,
+    /// Period end.
+    pub period_end: Option<DateTime<Utc>>,
+    /// Stripe customer.
+    pub stripe_customer_id: Option<String>,
+    /// When the event happened.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The state of a Stripe subscription as an event reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionSnapshot {
+    /// Stripe subscription (`sub_…`).
+    pub subscription_id: String,
+    /// Stripe customer (`cus_…`).
+    pub customer_id: String,
+    /// Status.
+    pub status: SubscriptionStatus,
+    /// The plan its price maps to (the adapter reads it from the price's lookup key or
+    /// metadata); `None` when the price is not one of ours.
+    pub plan: Option<PlanName>,
+    /// Current period start.
+    pub current_period_start: Option<DateTime<Utc>>,
+    /// Current period end (or when it ended).
+    pub current_period_end: Option<DateTime<Utc>>,
+}
+
+/// A billing event, already verified and parsed by the billing adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BillingEventKind {
+    /// `checkout.session.completed`: links the Stripe customer to the user.
+    CheckoutCompleted {
+        /// Stripe customer.
+        customer_id: String,
+        /// Subscription created by the checkout, if any.
+        subscription_id: Option<String>,
+    },
+    /// `customer.subscription.created` / `.updated`.
+    SubscriptionChanged(SubscriptionSnapshot),
+    /// `customer.subscription.deleted`.
+    SubscriptionDeleted(SubscriptionSnapshot),
+    /// `invoice.paid`.
+    InvoicePaid {
+        /// Stripe customer.
+        customer_id: String,
+        /// Subscription billed.
+        subscription_id: Option<String>,
+        /// Amount in minor units.
+        amount_paid: i64,
+        /// Currency, lower case.
+        currency: String,
+        /// Billed period start.
+        period_start: Option<DateTime<Utc>>,
+        /// Billed period end.
+        period_end: Option<DateTime<Utc>>,
+        /// Plan billed, when known.
+        plan: Option<PlanName>,
+    },
+}
+
+/// A billing event: Stripe's event id (each processed once), when Stripe created it, and what
+/// it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingEvent {
+    /// `evt_…`.
+    pub id: String,
+    /// The event's `created`.
+    pub created: DateTime<Utc>,
+    /// Payload.
+    pub kind: BillingEventKind,
+}
+
+impl BillingEvent {
+    /// The Stripe customer the event is about.
+    pub fn customer_id(&self) -> &str {
+        match &self.kind {
+            BillingEventKind::CheckoutCompleted { customer_id, .. }
+            | BillingEventKind::InvoicePaid { customer_id, .. } => customer_id,
+            BillingEventKind::SubscriptionChanged(s) | BillingEventKind::SubscriptionDeleted(s) => {
+                &s.customer_id
+            }
+        }
+    }
+}
+
+/// What applying a billing event changes. Everything in it is written in one transaction,
+/// together with the event id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingOutcome {
+    /// The new subscription state, or `None` when the event changes nothing (stale or
+    /// informational).
+    pub subscription: Option<Subscription>,
+    /// The new monthly quota when the plan changed (the store keeps the posts already used:
+    /// see [`crate::quota::Quota::change_plan`]).
+    pub monthly_post_quota: Option<u32>,
+    /// The history row to add.
+    pub history: Option<SubscriptionHistoryEntry>,
+}
+
+/// Applies a billing event to a user's subscription.
+///
+/// - Subscription events older than the newest one applied (`created` before
+///   `last_event_at`) change nothing; so does a same-second event after the subscription was
+///   deleted. Equal timestamps otherwise apply in arrival order.
+/// - A plan applies only while the status grants it (active, trialing, past due); otherwise, or
+///   when the price maps to no plan of the catalog, the user is on `free`.
+/// - Checkout links the Stripe customer; an invoice adds a history row only.
+pub fn apply_billing_event(
+    current: &Subscription,
+    event: &BillingEvent,
+    catalog: &PlanCatalog,
+    user_email: &Email,
+) -> BillingOutcome {
+    let history =
+        |status: String, sub: Option<String>, plan: Option<PlanName>| SubscriptionHistoryEntry {
+            user_email: user_email.clone(),
+            stripe_subscription_id: sub,
+            plan_name: plan,
+            status,
+            amount_paid: None,
+            currency: None,
+            period_start: None,
+            period_end: None,
+            stripe_customer_id: Some(event.customer_id().to_owned()),
+            created_at: event.created,
+        };
+    match &event.kind {
+        BillingEventKind::CheckoutCompleted {
+            customer_id,
+            subscription_id,
+        } => {
+            let mut next = current.clone();
+            next.stripe_customer_id = Some(customer_id.clone());
+            if next.subscription_id.is_none() {
+                next.subscription_id.clone_from(subscription_id);
+            }
+            BillingOutcome {
+                subscription: (next != *current).then_some(next),
+                monthly_post_quota: None,
+                history: None,
+            }
+        }
+        BillingEventKind::InvoicePaid {
+            subscription_id,
+            amount_paid,
+            currency,
+            period_start,
+            period_end,
+            plan,
+            ..
+        } => BillingOutcome {
+            subscription: None,
+            monthly_post_quota: None,
+            history: Some(SubscriptionHistoryEntry {
+                amount_paid: Some(*amount_paid),
+                currency: Some(currency.to_ascii_lowercase()),
+                period_start: *period_start,
+                period_end: *period_end,
+                ..history(
+                    "paid".to_owned(),
+                    subscription_id.clone(),
+                    plan.clone().or_else(|| Some(current.plan_name.clone())),
+                )
+            }),
+        },
+        BillingEventKind::SubscriptionChanged(snap)
+        | BillingEventKind::SubscriptionDeleted(snap) => {
+            let deleted = matches!(event.kind, BillingEventKind::SubscriptionDeleted(_));
+            let stale = match current.last_event_at {
+                Some(last) if event.created < last => true,
+                Some(last) if event.created == last => {
+                    !deleted
+                        && current.status == SubscriptionStatus::Canceled
+                        && current.subscription_id.as_deref() == Some(snap.subscription_id.as_str())
+                }
+                _ => false,
+            };
+            if stale {
+                return BillingOutcome {
+                    subscription: None,
+                    monthly_post_quota: None,
+                    history: None,
+                };
+            }
+            let status = if deleted {
+                SubscriptionStatus::Canceled
+            } else {
+                snap.status
+            };
+            let plan = snap
+                .plan
+                .as_ref()
+                .filter(|_| status.grants_plan())
+                .and_then(|p| catalog.get(p))
+                .cloned()
+                .unwrap_or_else(|| catalog.free());
+            let next = Subscription {
+                plan_name: plan.name.clone(),
+                status,
+                stripe_customer_id: Some(snap.customer_id.clone()),
+                subscription_id: Some(snap.subscription_id.clone()),
+                end_date: snap.current_period_end,
+                last_event_at: Some(event.created),
+            };
+            let quota_changes = next.plan_name != current.plan_name;
+            BillingOutcome {
+                subscription: Some(next),
+                monthly_post_quota: quota_changes.then_some(plan.monthly_post_quota),
+                history: Some(SubscriptionHistoryEntry {
+                    period_start: snap.current_period_start,
+                    period_end: snap.current_period_end,
+                    ..history(
+                        status.as_str().to_owned(),
+                        Some(snap.subscription_id.clone()),
+                        Some(plan.name),
+                    )
+                }),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::Plan;
+    use chrono::TimeZone;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    fn catalog() -> PlanCatalog {
+        PlanCatalog::parse("pro=100").unwrap()
+    }
+
+    fn email() -> Email {
+        Email::new("ada@example.com").unwrap()
+    }
+
+    fn changed(at: i64, status: SubscriptionStatus, plan: &str) -> BillingEvent {
+        BillingEvent {
+            id: format!("evt_{at}"),
+            created: t(at),
+            kind: BillingEventKind::SubscriptionChanged(SubscriptionSnapshot {
+                subscription_id: "sub_1".into(),
+                customer_id: "cus_1".into(),
+                status,
+                plan: Some(PlanName::new(plan).unwrap()),
+                current_period_start: Some(t(at)),
+                current_period_end: Some(t(at + 30 * 86_400)),
+            }),
+        }
+    }
+
+    #[test]
+    fn activation_moves_to_the_plan_and_its_quota() {
+        let out = apply_billing_event(
+            &Subscription::free(),
+            &changed(10, SubscriptionStatus::Active, "pro"),
+            &catalog(),
+            &email(),
+        );
+        let sub = out.subscription.unwrap();
+        assert_eq!(sub.plan_name.as_str(), "pro");
+        assert_eq!(sub.status, SubscriptionStatus::Active);
+        assert_eq!(sub.last_event_at, Some(t(10)));
+        assert_eq!(out.monthly_post_quota, Some(100));
+        let h = out.history.unwrap();
+        assert_eq!(h.status, "active");
+        assert_eq!(h.plan_name.unwrap().as_str(), "pro");
+        assert_eq!(h.stripe_customer_id.as_deref(), Some("cus_1"));
+    }
+
+    #[test]
+    fn older_events_do_not_overwrite_newer_state() {
+        let cat = catalog();
+        let newer = apply_billing_event(
+            &Subscription::free(),
+            &changed(20, SubscriptionStatus::Canceled, "pro"),
+            &cat,
+            &email(),
+        )
+        .subscription
+        .unwrap();
+        assert!(newer.plan_name.is_free());
+        let stale = apply_billing_event(
+            &newer,
+            &changed(10, SubscriptionStatus::Active, "pro"),
+            &cat,
+            &email(),
+        );
+        assert_eq!(
+            stale,
+            BillingOutcome {
+                subscription: None,
+                monthly_post_quota: None,
+                history: None
+            }
+        );
+    }
+
+    #[test]
+    fn deletion_is_final_within_the_same_second() {
+        let cat = catalog();
+        let mut deleted = changed(30, SubscriptionStatus::Active, "pro");
+        if let BillingEventKind::SubscriptionChanged(s) = deleted.kind.clone() {
+            deleted.kind = BillingEventKind::SubscriptionDeleted(s);
+        }
+        let active = Subscription {
+            plan_name: PlanName::new("pro").unwrap(),
+            status: SubscriptionStatus::Active,
+            last_event_at: Some(t(10)),
+            ..Subscription::free()
+        };
+        let out = apply_billing_event(&active, &deleted, &cat, &email());
+        let gone = out.subscription.unwrap();
+        assert_eq!(gone.status, SubscriptionStatus::Canceled);
+        assert!(gone.plan_name.is_free());
+        assert_eq!(out.monthly_post_quota, Some(10));
+        let same_second = apply_billing_event(
+            &gone,
+            &changed(30, SubscriptionStatus::Active, "pro"),
+            &cat,
+            &email(),
+        );
+        assert!(same_second.subscription.is_none());
+        let later = apply_billing_event(
+            &gone,
+            &changed(31, SubscriptionStatus::Active, "pro"),
+            &cat,
+            &email(),
+        );
+        assert!(later.subscription.is_some());
+    }
+
+    #[test]
+    fn non_granting_status_or_unknown_plan_means_free() {
+        let cat = catalog();
+        let out = apply_billing_event(
+            &Subscription::free(),
+            &changed(1, SubscriptionStatus::Unpaid, "pro"),
+            &cat,
+            &email(),
+        );
+        assert!(out.subscription.unwrap().plan_name.is_free());
+        assert_eq!(
+            out.monthly_post_quota, None,
+            "free → free is no quota change"
+        );
+        let out = apply_billing_event(
+            &Subscription::free(),
+            &changed(1, SubscriptionStatus::Active, "enterprise"),
+            &cat,
+            &email(),
+        );
+        assert!(out.subscription.unwrap().plan_name.is_free());
+        let custom = cat.with_plan(Plan {
+            name: PlanName::new("enterprise").unwrap(),
+            monthly_post_quota: 5000,
+        });
+        let out = apply_billing_event(
+            &Subscription::free(),
+            &changed(1, SubscriptionStatus::Trialing, "enterprise"),
+            &custom,
+            &email(),
+        );
+        assert_eq!(out.monthly_post_quota, Some(5000));
+    }
+
+    #[test]
+    fn checkout_links_the_customer_and_invoice_adds_history() {
+        let cat = catalog();
+        let checkout = BillingEvent {
+            id: "evt_c".into(),
+            created: t(0),
+            kind: BillingEventKind::CheckoutCompleted {
+                customer_id: "cus_9".into(),
+                subscription_id: Some("sub_9".into()),
+            },
+        };
+        let out = apply_billing_event(&Subscription::free(), &checkout, &cat, &email());
+        let sub = out.subscription.unwrap();
+        assert_eq!(sub.stripe_customer_id.as_deref(), Some("cus_9"));
+        assert_eq!(sub.subscription_id.as_deref(), Some("sub_9"));
+        assert!(out.history.is_none());
+        assert!(
+            apply_billing_event(&sub, &checkout, &cat, &email())
+                .subscription
+                .is_none()
+        );
+
+        let invoice = BillingEvent {
+            id: "evt_i".into(),
+            created: t(5),
+            kind: BillingEventKind::InvoicePaid {
+                customer_id: "cus_9".into(),
+                subscription_id: Some("sub_9".into()),
+                amount_paid: 1900,
+                currency: "USD".into(),
+                period_start: Some(t(0)),
+                period_end: Some(t(100)),
+                plan: None,
+            },
+        };
+        let out = apply_billing_event(&sub, &invoice, &cat, &email());
+        assert!(out.subscription.is_none());
+        let h = out.history.unwrap();
+        assert_eq!(
+            (h.status.as_str(), h.amount_paid, h.currency.as_deref()),
+            ("paid", Some(1900), Some("usd"))
+        );
+        assert_eq!(h.plan_name.unwrap().as_str(), "free");
+    }
+
+    #[test]
+    fn status_round_trips() {
+        for s in [
+            "free",
+            "active",
+            "trialing",
+            "past_due",
+            "canceled",
+            "unpaid",
+            "incomplete",
+            "incomplete_expired",
+            "paused",
+        ] {
+            assert_eq!(s.parse::<SubscriptionStatus>().unwrap().as_str(), s);
+        }
+        assert!("weird".parse::<SubscriptionStatus>().is_err());
+        assert!(SubscriptionStatus::PastDue.grants_plan());
+        assert!(!SubscriptionStatus::Canceled.grants_plan());
+    }
+}

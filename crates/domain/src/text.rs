@@ -1,0 +1,82 @@
+//! Small helpers for bounded text fields (crate-private).
+
+use crate::error::FieldError;
+
+/// Trims `value` and checks its length in characters is within `min..=max`, with no control
+/// characters other than line breaks and tabs when `multiline` is set.
+pub(crate) fn bounded(
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+    multiline: bool,
+) -> Result<String, FieldError> {
+    let trimmed = value.trim();
+    let len = trimmed.chars().count();
+    if len < min {
+        return Err(if min == 1 {
+            FieldError::new(field, "must not be empty")
+        } else {
+            FieldError::new(field, format!("must be at least {min} characters"))
+        });
+    }
+    if len > max {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    let bad_control = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'));
+    if trimmed.chars().any(bad_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Checks an absolute `http(s)` URL of at most 2,048 characters, without whitespace.
+pub(crate) fn http_url(field: &str, value: &str) -> Result<String, FieldError> {
+    let value = value.trim();
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| FieldError::new(field, "must be an http(s) URL"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(FieldError::new(field, "must name a host"));
+    }
+    if value.chars().count() > 2048 {
+        return Err(FieldError::new(field, "must be at most 2048 characters"));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(FieldError::new(field, "must not contain spaces"));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_trims_and_counts_characters() {
+        assert_eq!(bounded("f", "  héllo ", 1, 5, false).unwrap(), "héllo");
+        assert!(bounded("f", "   ", 1, 5, false).is_err());
+        assert!(bounded("f", "abcdef", 1, 5, false).is_err());
+        assert!(bounded("f", "a\nb", 1, 5, false).is_err());
+        assert!(bounded("f", "a\nb", 1, 5, true).is_ok());
+        assert!(bounded("f", "ab", 3, 5, false).is_err());
+    }
+
+    #[test]
+    fn http_url_rules() {
+        assert!(http_url("u", "https://cdn.example.com/a.png").is_ok());
+        assert!(http_url("u", "http://localhost:8080").is_ok());
+        assert!(http_url("u", "ftp://x").is_err());
+        assert!(http_url("u", "https://").is_err());
+        assert!(http_url("u", "https://a b").is_err());
+        assert!(http_url("u", "javascript:alert(1)").is_err());
+    }
+}

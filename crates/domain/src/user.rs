@@ -1,0 +1,546 @@
+//! Users: who signs in, their profile, and the values that identify them.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+use crate::ids::{FirebaseUid, Tenant, UserId};
+use crate::subscription::Subscription;
+use crate::text;
+
+/// An email address, trimmed and lower-cased (Firebase lower-cases addresses too, and
+/// `users.email` is unique).
+///
+/// Checked for shape only (one `@`, a non-empty local part, a dotted domain, ≤ 255 characters);
+/// whether it exists is the mail round-trip's job.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    /// Longest address (`users.email` is `VARCHAR(255)`).
+    pub const MAX_LEN: usize = 255;
+
+    /// Validates and normalises an address.
+    pub fn new(value: impl AsRef<str>) -> Result<Self, FieldError> {
+        let value = value.as_ref().trim().to_lowercase();
+        let invalid = || FieldError::new("email", "must be an email address");
+        if value.is_empty() || value.chars().count() > Self::MAX_LEN {
+            return Err(if value.is_empty() {
+                FieldError::new("email", "must not be empty")
+            } else {
+                FieldError::new("email", "must be at most 255 characters")
+            });
+        }
+        let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = !domain.is_empty()
+            && !domain.contains('@')
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..");
+        if local.is_empty()
+            || !domain_ok
+            || value.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid());
+        }
+        Ok(Self(value))
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = FieldError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<Email> for String {
+    fn from(value: Email) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A public username: 3–30 characters of `a-z`, `0-9`, `_`, `.`, `-`, starting with a letter or
+/// digit; lower-cased, so `Alice` and `alice` cannot both exist.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Username(String);
+
+impl Username {
+    /// Shortest username.
+    pub const MIN_LEN: usize = 3;
+    /// Longest username.
+    pub const MAX_LEN: usize = 30;
+
+    /// Validates and normalises a username.
+    pub fn new(value: impl AsRef<str>) -> Result<Self, FieldError> {
+        let value = value.as_ref().trim().to_lowercase();
+        let len = value.chars().count();
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
+            return Err(FieldError::new("username", "must be 3 to 30 characters"));
+        }
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+        {
+            return Err(FieldError::new(
+                "username",
+                "may contain only letters a-z, digits, '_', '.' and '-'",
+            ));
+        }
+        if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(FieldError::new(
+                "username",
+                "must start with a letter or digit",
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    /// The username.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Username {
+    type Error = FieldError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<Username> for String {
+    fn from(value: Username) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How the user signs in (`users.auth_provider`): `email` for passwords, otherwise Firebase's
+/// `sign_in_provider` (e.g. `google.com`, `github.com`). At most 50 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AuthProvider(String);
+
+impl AuthProvider {
+    /// Maps Firebase's `firebase.sign_in_provider` claim to the stored value.
+    pub fn from_firebase(sign_in_provider: &str) -> Result<Self, FieldError> {
+        match sign_in_provider.trim() {
+            "password" | "" => Ok(Self::email()),
+            other => Self::new(other),
+        }
+    }
+
+    /// Validates a stored value.
+    pub fn new(value: impl AsRef<str>) -> Result<Self, FieldError> {
+        text::bounded("auth_provider", value.as_ref(), 1, 50, false).map(Self)
+    }
+
+    /// The seed's default, `email`.
+    pub fn email() -> Self {
+        Self("email".to_owned())
+    }
+
+    /// The stored value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AuthProvider {
+    type Error = FieldError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<AuthProvider> for String {
+    fn from(value: AuthProvider) -> Self {
+        value.0
+    }
+}
+
+/// What a verified Firebase ID token says about the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedIdentity {
+    /// `sub`.
+    pub firebase_uid: FirebaseUid,
+    /// `email`.
+    pub email: Email,
+    /// `email_verified`.
+    pub email_verified: bool,
+    /// `firebase.sign_in_provider`, mapped.
+    pub auth_provider: AuthProvider,
+    /// `name`, when the identity provider shares one.
+    pub name: Option<String>,
+    /// `picture`, when the identity provider shares one.
+    pub picture: Option<String>,
+}
+
+/// The editable, public part of a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// `users.username`.
+    pub username: Option<Username>,
+    /// `users.full_name` (≤ 255 characters).
+    pub full_name: Option<String>,
+    /// `users.display_name` (≤ 100 characters).
+    pub display_name: Option<String>,
+    /// `users.work_description` (≤ 255 characters).
+    pub work_description: Option<String>,
+    /// `users.bio` (≤ 5,000 characters, line breaks allowed).
+    pub bio: Option<String>,
+    /// `users.avatar_url` (an http(s) URL).
+    pub avatar_url: Option<String>,
+}
+
+/// A user (`users` row, minus the email-verification token which never leaves the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Row id.
+    pub id: UserId,
+    /// Firebase uid (unique).
+    pub firebase_uid: FirebaseUid,
+    /// Email (unique).
+    pub email: Email,
+    /// Whether the email has been verified (by Firebase or by our own mail round-trip).
+    pub email_verified: bool,
+    /// How the user signs in.
+    pub auth_provider: AuthProvider,
+    /// Public profile.
+    pub profile: Profile,
+    /// `users.is_active`: an inactive user cannot act.
+    pub is_active: bool,
+    /// `users.is_verified` (manual verification badge).
+    pub is_verified: bool,
+    /// Billing state mirrored from Stripe.
+    pub subscription: Subscription,
+    /// When the last verification email was sent (for throttling).
+    pub email_verification_sent_at: Option<DateTime<Utc>>,
+    /// Row creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last update time.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The tenant this user acts as.
+    pub fn tenant(&self) -> Tenant {
+        Tenant::new(self.id, self.firebase_uid.clone())
+    }
+
+    /// Applies a validated profile update.
+    pub fn apply_profile(&mut self, update: &ProfileUpdate, now: DateTime<Utc>) {
+        fn set<T: Clone>(target: &mut Option<T>, change: &Option<Option<T>>) {
+            if let Some(value) = change {
+                target.clone_from(value);
+            }
+        }
+        let p = &mut self.profile;
+        set(&mut p.username, &update.username);
+        set(&mut p.full_name, &update.full_name);
+        set(&mut p.display_name, &update.display_name);
+        set(&mut p.work_description, &update.work_description);
+        set(&mut p.bio, &update.bio);
+        set(&mut p.avatar_url, &update.avatar_url);
+        self.updated_at = now;
+    }
+
+    /// Whether another verification email may be sent now (at most one per `min_interval`).
+    pub fn may_send_verification(
+        &self,
+        now: DateTime<Utc>,
+        min_interval: chrono::Duration,
+    ) -> bool {
+        !self.email_verified
+            && self
+                .email_verification_sent_at
+                .is_none_or(|sent| now - sent >= min_interval)
+    }
+}
+
+/// A profile update as received: for each field, `None` = leave unchanged, `Some(None)` = clear,
+/// `Some(Some(text))` = set (an empty or blank text also clears).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileInput {
+    /// Username.
+    pub username: Option<Option<String>>,
+    /// Full name.
+    pub full_name: Option<Option<String>>,
+    /// Display name.
+    pub display_name: Option<Option<String>>,
+    /// Work description.
+    pub work_description: Option<Option<String>>,
+    /// Bio.
+    pub bio: Option<Option<String>>,
+    /// Avatar URL.
+    pub avatar_url: Option<Option<String>>,
+}
+
+/// A validated profile update (same `None` / `Some(None)` / `Some(Some(_))` meaning as
+/// [`ProfileInput`]). Built only by [`ProfileUpdate::parse`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProfileUpdate {
+    /// Username.
+    pub username: Option<Option<Username>>,
+    /// Full name.
+    pub full_name: Option<Option<String>>,
+    /// Display name.
+    pub display_name: Option<Option<String>>,
+    /// Work description.
+    pub work_description: Option<Option<String>>,
+    /// Bio.
+    pub bio: Option<Option<String>>,
+    /// Avatar URL.
+    pub avatar_url: Option<Option<String>>,
+}
+
+impl ProfileUpdate {
+    /// Validates every field, reporting all invalid ones at once.
+    pub fn parse(input: ProfileInput) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut field = |value: Option<Option<String>>,
+                         check: &dyn Fn(&str) -> Result<String, FieldError>|
+         -> Option<Option<String>> {
+            match value {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(text)) if text.trim().is_empty() => Some(None),
+                Some(Some(text)) => match check(&text) {
+                    Ok(valid) => Some(Some(valid)),
+                    Err(e) => {
+                        errors.push(e);
+                        None
+                    }
+                },
+            }
+        };
+        let username = field(input.username, &|t| Username::new(t).map(String::from));
+        let full_name = field(input.full_name, &|t| {
+            text::bounded("full_name", t, 1, 255, false)
+        });
+        let display_name = field(input.display_name, &|t| {
+            text::bounded("display_name", t, 1, 100, false)
+        });
+        let work_description = field(input.work_description, &|t| {
+            text::bounded("work_description", t, 1, 255, false)
+        });
+        let bio = field(input.bio, &|t| text::bounded("bio", t, 1, 5000, true));
+        let avatar_url = field(input.avatar_url, &|t| text::http_url("avatar_url", t));
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        // Already validated above, so this conversion cannot fail.
+        let username = username.map(|u| u.and_then(|u| Username::new(u).ok()));
+        Ok(Self {
+            username,
+            full_name,
+            display_name,
+            work_description,
+            bio,
+            avatar_url,
+        })
+    }
+
+    /// Whether the update changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// The row to create for a user seen for the first time (or the fields to refresh on a known
+/// one) from a verified identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Firebase uid.
+    pub firebase_uid: FirebaseUid,
+    /// Email.
+    pub email: Email,
+    /// Email verified according to the identity provider.
+    pub email_verified: bool,
+    /// Sign-in method.
+    pub auth_provider: AuthProvider,
+    /// Initial full name, from the identity's `name` when valid.
+    pub full_name: Option<String>,
+    /// Initial avatar, from the identity's `picture` when a valid URL.
+    pub avatar_url: Option<String>,
+}
+
+impl NewUser {
+    /// Builds the row from a verified identity; unusable optional claims are dropped rather than
+    /// failing sign-in.
+    pub fn from_identity(identity: &VerifiedIdentity) -> Self {
+        Self {
+            firebase_uid: identity.firebase_uid.clone(),
+            email: identity.email.clone(),
+            email_verified: identity.email_verified,
+            auth_provider: identity.auth_provider.clone(),
+            full_name: identity
+                .name
+                .as_deref()
+                .and_then(|n| text::bounded("full_name", n, 1, 255, false).ok()),
+            avatar_url: identity
+                .picture
+                .as_deref()
+                .and_then(|u| text::http_url("avatar_url", u).ok()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn email_is_normalised_and_checked() {
+        assert_eq!(
+            Email::new("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "a b@example.com",
+            "ada@@example.com",
+            "ada@example..com",
+            "ada@.example.com",
+        ] {
+            assert!(Email::new(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(Email::new(long).is_err());
+    }
+
+    #[test]
+    fn username_rules() {
+        assert_eq!(Username::new("Ada_L").unwrap().as_str(), "ada_l");
+        assert!(Username::new("ab").is_err());
+        assert!(Username::new("a".repeat(31)).is_err());
+        assert!(Username::new("_ada").is_err());
+        assert!(Username::new("ada lovelace").is_err());
+        assert!(Username::new("adà").is_err());
+        assert!(Username::new("ada.l-9").is_ok());
+    }
+
+    #[test]
+    fn auth_provider_maps_password_to_email() {
+        assert_eq!(
+            AuthProvider::from_firebase("password").unwrap().as_str(),
+            "email"
+        );
+        assert_eq!(
+            AuthProvider::from_firebase("google.com").unwrap().as_str(),
+            "google.com"
+        );
+        assert!(AuthProvider::new("x".repeat(51)).is_err());
+    }
+
+    #[test]
+    fn profile_update_collects_every_error() {
+        let input = ProfileInput {
+            username: Some(Some("!!".into())),
+            display_name: Some(Some("d".repeat(101))),
+            avatar_url: Some(Some("notaurl".into())),
+            bio: Some(Some("line one\nline two".into())),
+            ..Default::default()
+        };
+        let errors = ProfileUpdate::parse(input).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["username", "display_name", "avatar_url"]);
+    }
+
+    #[test]
+    fn profile_update_sets_clears_and_keeps() {
+        let now = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        let mut user = sample_user(now);
+        user.profile.bio = Some("old bio".into());
+        user.profile.full_name = Some("Ada".into());
+        let update = ProfileUpdate::parse(ProfileInput {
+            username: Some(Some("Ada".into())),
+            bio: Some(Some("   ".into())),
+            ..Default::default()
+        })
+        .unwrap();
+        user.apply_profile(&update, now);
+        assert_eq!(user.profile.username, Some(Username::new("ada").unwrap()));
+        assert_eq!(user.profile.bio, None);
+        assert_eq!(user.profile.full_name.as_deref(), Some("Ada"));
+        assert!(
+            ProfileUpdate::parse(ProfileInput::default())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn verification_mail_is_throttled() {
+        let now = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
+        let mut user = sample_user(now);
+        let minute = chrono::Duration::minutes(1);
+        assert!(user.may_send_verification(now, minute));
+        user.email_verification_sent_at = Some(now - chrono::Duration::seconds(30));
+        assert!(!user.may_send_verification(now, minute));
+        user.email_verification_sent_at = Some(now - minute);
+        assert!(user.may_send_verification(now, minute));
+        user.email_verified = true;
+        assert!(!user.may_send_verification(now, minute));
+    }
+
+    #[test]
+    fn new_user_drops_unusable_optional_claims() {
+        let identity = VerifiedIdentity {
+            firebase_uid: FirebaseUid::new("uid").unwrap(),
+            email: Email::new("a@b.co").unwrap(),
+            email_verified: true,
+            auth_provider: AuthProvider::email(),
+            name: Some("  Ada Lovelace ".into()),
+            picture: Some("data:image/png;base64,xx".into()),
+        };
+        let new = NewUser::from_identity(&identity);
+        assert_eq!(new.full_name.as_deref(), Some("Ada Lovelace"));
+        assert_eq!(new.avatar_url, None);
+    }
+
+    pub(crate) fn sample_user(now: DateTime<Utc>) -> User {
+        User {
+            id: UserId(1),
+            firebase_uid: FirebaseUid::new("uid-1").unwrap(),
+            email: Email::new("ada@example.com").unwrap(),
+            email_verified: false,
+            auth_provider: AuthProvider::email(),
+            profile: Profile::default(),
+            is_active: true,
+            is_verified: false,
+            subscription: Subscription::free(),
+            email_verification_sent_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
