@@ -1,0 +1,127 @@
+//! Social connections.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use multivio_domain::connection::{AccountLabel, Connection, ConnectionStatus, ProviderAccountId};
+use multivio_domain::{ConnectionId, Provider, Tenant};
+
+use crate::error::StoreError;
+use crate::vault::SealedCredentials;
+
+/// Social connections (`social_connections`), with their sealed credentials.
+///
+/// One primary per (user, provider) is enforced by the store too: a partial unique index on
+/// `(user_id, provider) WHERE is_primary`, so any write that would create a second primary fails
+/// with [`StoreError::Conflict`] and writes nothing. Which connection should be primary is
+/// decided by `multivio_domain::connection::primary`.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// The tenant's connections, oldest first.
+    async fn list(&self, tenant: &Tenant) -> Result<Vec<Connection>, StoreError>;
+
+    /// The tenant's connections of one provider, oldest first.
+    async fn list_for_provider(
+        &self,
+        tenant: &Tenant,
+        provider: Provider,
+    ) -> Result<Vec<Connection>, StoreError>;
+
+    /// One connection.
+    async fn get(&self, tenant: &Tenant, id: ConnectionId) -> Result<Connection, StoreError>;
+
+    /// The tenant's connection to that platform account, if any.
+    async fn find_by_account(
+        &self,
+        tenant: &Tenant,
+        provider: Provider,
+        account: &ProviderAccountId,
+    ) -> Result<Option<Connection>, StoreError>;
+
+    /// Inserts a connection with its credentials (sealed with the connection's own id).
+    /// [`StoreError::Conflict`] when the account is already connected or when
+    /// `connection.is_primary` and another primary exists; nothing is written then.
+    async fn insert(
+        &self,
+        tenant: &Tenant,
+        connection: &Connection,
+        credentials: &SealedCredentials,
+    ) -> Result<Connection, StoreError>;
+
+    /// Reconnects an existing connection: replaces its credentials, label, account type and
+    /// metadata from `connection`, sets `status` active, and keeps `is_primary` and
+    /// `created_at` as stored.
+    async fn reconnect(
+        &self,
+        tenant: &Tenant,
+        connection: &Connection,
+        credentials: &SealedCredentials,
+    ) -> Result<Connection, StoreError>;
+
+    /// Applies primary-flag changes for the tenant's connections of `provider` in one
+    /// transaction, demotions first. [`StoreError::NotFound`] if a connection is not the
+    /// tenant's or not of that provider (nothing written).
+    async fn set_primary_flags(
+        &self,
+        tenant: &Tenant,
+        provider: Provider,
+        changes: &[(ConnectionId, bool)],
+    ) -> Result<(), StoreError>;
+
+    /// Sets or clears the label.
+    async fn update_label(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        label: Option<AccountLabel>,
+    ) -> Result<Connection, StoreError>;
+
+    /// Sets the status (e.g. `needs_reauth` after the platform rejected the credentials).
+    async fn set_status(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        status: ConnectionStatus,
+    ) -> Result<(), StoreError>;
+
+    /// In one transaction that locks the tenant's connections of the provider: deletes `id`,
+    /// then makes `promote` primary if given — only if no remaining connection is primary by
+    /// then. [`StoreError::Conflict`] if `promote` is gone (the caller reloads and recomputes).
+    async fn delete(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        promote: Option<ConnectionId>,
+    ) -> Result<(), StoreError>;
+
+    /// The sealed credentials of a connection.
+    async fn credentials(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+    ) -> Result<SealedCredentials, StoreError>;
+
+    /// Takes the connection's refresh lock until `until` if it is free or expired at `now`
+    /// (a conditional `UPDATE … WHERE refresh_locked_until IS NULL OR refresh_locked_until < now`),
+    /// so one connection is refreshed at most once at a time across all processes. `Ok(false)`
+    /// when someone else holds it.
+    async fn try_lock_refresh(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores refreshed credentials (and `expires_at`), sets `status` active and releases the
+    /// refresh lock, in one statement.
+    async fn store_refreshed(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        credentials: &SealedCredentials,
+    ) -> Result<(), StoreError>;
+
+    /// Releases the refresh lock without changing the credentials.
+    async fn unlock_refresh(&self, tenant: &Tenant, id: ConnectionId) -> Result<(), StoreError>;
+}

@@ -1,0 +1,19 @@
+//! Outgoing mail.
+
+use async_trait::async_trait;
+use multivio_domain::Secret;
+use multivio_domain::user::Email;
+
+/// Why sending failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("mail not sent: {0}")]
+pub struct MailError(pub String);
+
+/// Sends mail.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends the email-verification message carrying `token` (the adapter builds the link from
+    /// the public URL).
+    async fn send_verification(&self, to: &Email, token: &Secret) -> Result<(), MailError>;
+}

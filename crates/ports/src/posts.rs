@@ -1,0 +1,120 @@
+//! Posts, and the unit of work that changes a post together with its quota and jobs.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use multivio_domain::job::{FencingToken, JobOutcome, NewJob};
+use multivio_domain::post::{Post, PostStatus};
+use multivio_domain::quota::QuotaEffect;
+use multivio_domain::{JobId, PostId, Provider, Tenant};
+
+use crate::error::{Page, StoreError};
+
+/// Filters and page of a post listing (newest first by `created_at`, then id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostQuery {
+    /// Only this status.
+    pub status: Option<PostStatus>,
+    /// Only posts targeting this platform.
+    pub platform: Option<Provider>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub to: Option<DateTime<Utc>>,
+    /// Page size, 1–100.
+    pub limit: u32,
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The row write of a [`PostChange`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostWrite {
+    /// Insert a new post (its `revision` is stored as given, normally 0).
+    Insert(Post),
+    /// Replace the post, only if its stored revision is still `expected_revision`; the stored
+    /// revision becomes `expected_revision + 1`.
+    Update {
+        /// New state.
+        post: Post,
+        /// Revision the change was computed from.
+        expected_revision: i64,
+    },
+    /// Delete the post, only if its stored revision is still `expected_revision`.
+    Delete {
+        /// Which post.
+        id: PostId,
+        /// Revision the decision was made on.
+        expected_revision: i64,
+    },
+}
+
+/// A job whose lease guards the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStep {
+    /// The job.
+    pub job_id: JobId,
+    /// Its current fencing token: the change commits only if it still matches.
+    pub fencing_token: FencingToken,
+    /// What becomes of the job, in the same transaction; `None` keeps it running (lease held).
+    pub outcome: Option<JobOutcome>,
+}
+
+/// Everything one use case changes about a post, applied as a unit by [`PostStore::apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostChange {
+    /// The post row.
+    pub write: PostWrite,
+    /// The quota effect (the post's `quota_consumed` flag in `write` already reflects it).
+    pub quota: QuotaEffect,
+    /// Jobs to enqueue.
+    pub enqueue: Vec<NewJob>,
+    /// Cancel the post's jobs that are waiting (not claimed). Applied before `enqueue`.
+    pub cancel_pending_jobs: bool,
+    /// A claimed job guarding the change and its outcome.
+    pub job: Option<JobStep>,
+}
+
+impl PostChange {
+    /// A change that only writes the post.
+    pub fn write(write: PostWrite) -> Self {
+        Self {
+            write,
+            quota: QuotaEffect::None,
+            enqueue: Vec::new(),
+            cancel_pending_jobs: false,
+            job: None,
+        }
+    }
+}
+
+/// Posts (`posts`).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait PostStore: Send + Sync {
+    /// One post.
+    async fn get(&self, tenant: &Tenant, id: PostId) -> Result<Post, StoreError>;
+
+    /// A page of the tenant's posts.
+    async fn list(&self, tenant: &Tenant, query: &PostQuery) -> Result<Page<Post>, StoreError>;
+
+    /// The unit of work: **everything in `change` happens in one transaction, or nothing does.**
+    ///
+    /// In order:
+    /// 1. if `change.job` is set, the job's fencing token must still match
+    ///    ([`StoreError::LeaseLost`] otherwise);
+    /// 2. the row write, guarded by the expected revision ([`StoreError::Conflict`] when the
+    ///    post changed since it was read; [`StoreError::NotFound`] when it is gone or another
+    ///    tenant's);
+    /// 3. the quota effect on the tenant's `user_info`:
+    ///    - `Consume`: `UPDATE user_info SET remaining_posts = remaining_posts - 1 WHERE user_id
+    ///      = $1 AND remaining_posts > 0` — zero rows → [`StoreError::QuotaExceeded`], so of two
+    ///      posts scheduled with one unit left exactly one succeeds. A post consumes at most
+    ///      once: the domain only asks when the post's `quota_consumed` flag was false, and the
+    ///      revision check makes two concurrent requests for one post commit at most once;
+    ///    - `Refund`: `remaining_posts = LEAST(remaining_posts + 1, monthly_post_quota)`;
+    /// 4. `cancel_pending_jobs`, then `enqueue`;
+    /// 5. the job outcome, if any.
+    ///
+    /// Returns the stored post (with its new revision), or `None` after a delete.
+    async fn apply(&self, tenant: &Tenant, change: PostChange) -> Result<Option<Post>, StoreError>;
+}

@@ -1,0 +1,136 @@
+//! Users, their quota (`user_info`) and their billing records.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use multivio_domain::quota::Quota;
+use multivio_domain::subscription::{BillingOutcome, SubscriptionHistoryEntry};
+use multivio_domain::user::{NewUser, Profile, User};
+use multivio_domain::{FirebaseUid, Secret, Tenant, UserId};
+
+use crate::error::StoreError;
+
+/// A user after an upsert, and whether the row was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upserted {
+    /// The stored user.
+    pub user: User,
+    /// `true` when the row did not exist.
+    pub created: bool,
+}
+
+/// Users (`users` rows).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The user with this Firebase uid (the RLS claim is the uid itself).
+    async fn find_by_firebase_uid(&self, uid: &FirebaseUid) -> Result<Option<User>, StoreError>;
+
+    /// Creates the user on first sight, atomically with its `user_info` row holding `quota`;
+    /// on a known uid, refreshes `email`, `auth_provider` and `email_verified` (which never goes
+    /// back from `true` to `false`) and leaves everything else. One statement
+    /// (`INSERT … ON CONFLICT (firebase_uid) DO UPDATE`), so concurrent first requests create
+    /// one row. An email already used by another uid → [`StoreError::Duplicate`] `email`.
+    async fn upsert_from_identity(
+        &self,
+        new: &NewUser,
+        quota: &Quota,
+    ) -> Result<Upserted, StoreError>;
+
+    /// The tenant's own user.
+    async fn get(&self, tenant: &Tenant) -> Result<User, StoreError>;
+
+    /// Stores the tenant's profile fields; a taken username → [`StoreError::Duplicate`]
+    /// `username` (case-insensitive uniqueness is ensured by the domain lower-casing it).
+    async fn update_profile(&self, tenant: &Tenant, profile: &Profile) -> Result<User, StoreError>;
+
+    /// Deletes the user and, by cascade, everything they own.
+    async fn delete(&self, tenant: &Tenant) -> Result<(), StoreError>;
+
+    /// Stores a new email verification token (replacing any previous one) with its expiry, and
+    /// `sent_at` for throttling.
+    async fn set_email_verification(
+        &self,
+        tenant: &Tenant,
+        token: &Secret,
+        expires_at: DateTime<Utc>,
+        sent_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Not tenant-scoped (the link is opened without a session). Atomically: finds the user whose
+    /// unexpired token is `token`, sets `email_verified`, clears the token (single use) and
+    /// returns the tenant; `None` for an unknown, used or expired token.
+    async fn confirm_email(
+        &self,
+        token: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Tenant>, StoreError>;
+
+    /// Not tenant-scoped (billing webhooks): the user with this Stripe customer id.
+    async fn find_by_stripe_customer(&self, customer_id: &str) -> Result<Option<User>, StoreError>;
+
+    /// Not tenant-scoped (billing webhooks): the user with this id.
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+}
+
+/// The monthly quota (`user_info.monthly_post_quota`, `remaining_posts`, `last_quota_reset`).
+///
+/// Consumption and refunds are not here: they happen inside [`crate::posts::PostStore::apply`],
+/// atomically with the post change that causes them.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait QuotaStore: Send + Sync {
+    /// The tenant's quota.
+    async fn get(&self, tenant: &Tenant) -> Result<Quota, StoreError>;
+
+    /// Compare-and-set: replaces the quota with `next` only if `last_quota_reset` still equals
+    /// `expected_last_reset` (so concurrent resets apply once). `Ok(false)` when another reset
+    /// won.
+    async fn reset_period(
+        &self,
+        tenant: &Tenant,
+        expected_last_reset: DateTime<Utc>,
+        next: &Quota,
+    ) -> Result<bool, StoreError>;
+
+    /// Not tenant-scoped (a periodic task): up to `limit` tenants whose period ended at `now`
+    /// (`last_quota_reset + interval '1 month' <= now`), with their quota.
+    async fn due_for_reset(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(Tenant, Quota)>, StoreError>;
+}
+
+/// Whether a billing event was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventApplied {
+    /// First time: its effects were written.
+    Applied,
+    /// Seen before: nothing was written.
+    AlreadyProcessed,
+}
+
+/// Billing state and history.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait BillingStore: Send + Sync {
+    /// Records the event id and applies `outcome`, **in one transaction**:
+    /// - the event id is inserted into the processed-events table; if it is already there,
+    ///   nothing else happens and the answer is [`EventApplied::AlreadyProcessed`];
+    /// - `outcome.subscription` (when `Some`) is written to `users` and `user_info` only if the
+    ///   stored `last_event_at` still equals `expected_last_event_at`, else
+    ///   [`StoreError::Conflict`] and nothing is written (the caller reloads and recomputes);
+    /// - `outcome.monthly_post_quota` (when `Some`) sets the monthly quota and keeps the posts
+    ///   used: `remaining = GREATEST(0, remaining + new − old)`;
+    /// - `outcome.history` (when `Some`) is inserted into `subscription_history`.
+    async fn apply_event(
+        &self,
+        tenant: &Tenant,
+        event_id: &str,
+        expected_last_event_at: Option<DateTime<Utc>>,
+        outcome: &BillingOutcome,
+    ) -> Result<EventApplied, StoreError>;
+
+    /// The tenant's history, newest first.
+    async fn history(&self, tenant: &Tenant) -> Result<Vec<SubscriptionHistoryEntry>, StoreError>;
+}
