@@ -6,14 +6,18 @@
 --                    through policies scoped to that role alone.
 -- Neither role can log in, owns anything, or bypasses RLS.
 
+-- Roles are cluster-wide: another database of the same cluster may be creating them at this
+-- very moment, so "already exists" in any form is success.
 DO $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'multivio_api') THEN
-    CREATE ROLE multivio_api NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'multivio_worker') THEN
-    CREATE ROLE multivio_worker NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT;
-  END IF;
+  CREATE ROLE multivio_api NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
+DO $$
+BEGIN
+  CREATE ROLE multivio_worker NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END
 $$;
 

@@ -5,7 +5,7 @@ use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use multivio_postgres::cluster::Cluster;
 
-use crate::Config;
+use crate::{Config, PgCommand};
 
 /// The name of the application database inside a private cluster.
 const DATABASE_NAME: &str = "multivio";
@@ -88,6 +88,31 @@ async fn create_database(db: &Database) -> anyhow::Result<()> {
             .execute(&mut admin)
             .await
             .context("creating the multivio database")?;
+    }
+    Ok(())
+}
+
+/// `multivio pg …`: the private cluster by hand (for `just db`, tests and scripts).
+#[allow(clippy::print_stdout)] // printing is what these commands are for
+pub async fn manage(config: &Config, command: PgCommand) -> anyhow::Result<()> {
+    let dir = config.data_dir.join("postgres");
+    if let PgCommand::Stop = command {
+        if let Some(cluster) = tokio::task::spawn_blocking(move || Cluster::attach(&dir)).await?? {
+            tokio::task::spawn_blocking(move || cluster.stop()).await??;
+        }
+        return Ok(());
+    }
+    let cluster = tokio::task::spawn_blocking(move || Cluster::start(&dir)).await??;
+    let db = Database { url: cluster.url(DATABASE_NAME), cluster: Some(cluster) };
+    create_database(&db).await?;
+    let Some(cluster) = &db.cluster else { return Ok(()) };
+    match command {
+        PgCommand::Url { database } => println!("{}", cluster.url(&database)),
+        PgCommand::Env => {
+            println!("export PGHOST=127.0.0.1 PGPORT={} PGUSER={} PGPASSWORD={} PGDATABASE={DATABASE_NAME}",
+                cluster.port(), multivio_postgres::cluster::SUPERUSER, cluster.password());
+        }
+        PgCommand::Stop => {}
     }
     Ok(())
 }

@@ -36,6 +36,24 @@ enum Command {
     /// Safe to run while servers are starting: migrations are applied under a PostgreSQL
     /// advisory lock, so concurrent runs end with one applied set.
     Migrate,
+    /// Manage the private PostgreSQL cluster under the data directory.
+    #[command(subcommand)]
+    Pg(PgCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PgCommand {
+    /// Start the cluster if it is not running, and print a URL for one of its databases.
+    Url {
+        /// The database to name in the URL.
+        #[arg(default_value = "multivio")]
+        database: String,
+    },
+    /// Start the cluster if it is not running, and print PGHOST, PGPORT, PGUSER and
+    /// PGPASSWORD assignments for `eval` (for psql and PostgreSQL's other tools).
+    Env,
+    /// Stop the cluster if it is running.
+    Stop,
 }
 
 /// Settings shared by every command (each also read from its environment variable).
@@ -79,6 +97,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve => serve(&cli.config).await,
             Command::Migrate => migrate(&cli.config).await,
+            Command::Pg(pg) => database::manage(&cli.config, pg).await,
         }
     });
     match result {

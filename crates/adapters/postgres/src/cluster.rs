@@ -57,7 +57,7 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError
 }
 
 /// The superuser created in a private cluster.
-const SUPERUSER: &str = "multivio";
+pub const SUPERUSER: &str = "multivio";
 
 /// A private cluster, started (or found running) in a directory.
 #[derive(Debug)]
@@ -136,6 +136,32 @@ impl Cluster {
         cluster.started_here = true;
         drop(lock);
         Ok(cluster)
+    }
+
+    /// The cluster running in `dir`, if one is (without starting anything). Blocking.
+    pub fn attach(dir: &Path) -> Result<Option<Cluster>, ClusterError> {
+        let Some(port) = running_port(dir) else {
+            return Ok(None);
+        };
+        let run_as = if effective_uid() == Some(0) { postgres_user() } else { None };
+        let password_path = with_suffix(dir, ".password");
+        let password = fs::read_to_string(&password_path)
+            .map_err(io(format!("reading {}", password_path.display())))?
+            .trim()
+            .to_owned();
+        Ok(Some(Cluster {
+            data_dir: dir.to_path_buf(),
+            bin_dir: find_binaries()?,
+            port,
+            password,
+            run_as,
+            started_here: false,
+        }))
+    }
+
+    /// The superuser's password.
+    pub fn password(&self) -> &str {
+        &self.password
     }
 
     /// The URL of a database in this cluster (`postgres` is always there).

@@ -2,8 +2,9 @@
 //!
 //! Every test gets its own database, cloned from a template that has every migration applied,
 //! and dropped when the test's [`TestDb`] goes out of scope. The server is `DATABASE_URL` when
-//! set; otherwise a private cluster under `target/test-postgres`, started on first use and
-//! shared by every test process (`just test` stops it afterwards).
+//! set; otherwise a private cluster under `target/test-data/postgres`, started on first use
+//! and shared by every test process (`just test` stops it afterwards with
+//! `multivio --data-dir target/test-data pg stop`).
 //!
 //! The template is named after a hash of the migrations, so changing a migration builds a
 //! new template instead of testing against a stale one.
@@ -34,6 +35,15 @@ impl TestDb {
     pub async fn new() -> TestDb {
         let admin_url = server_url().to_owned();
         let template = ensure_template(&admin_url).await;
+        Self::create_from(admin_url, &template).await
+    }
+
+    /// An empty database (no migrations applied), for testing the migrations themselves.
+    pub async fn empty() -> TestDb {
+        Self::create_from(server_url().to_owned(), "template0").await
+    }
+
+    async fn create_from(admin_url: String, template: &str) -> TestDb {
         let name = format!("multivio_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = AsyncPgConnection::establish(&admin_url)
             .await
@@ -129,11 +139,8 @@ pub fn server_url() -> &'static str {
                 return url;
             }
         }
-        let dir = std::env::var_os("MULTIVIO_TEST_PG_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/test-postgres")
-            });
+        let dir =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/test-data/postgres");
         let cluster = Cluster::start(&dir).unwrap_or_else(|e| {
             panic!("no DATABASE_URL, and the private test cluster could not start: {e}")
         });

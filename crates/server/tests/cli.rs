@@ -1,0 +1,156 @@
+//! The `multivio` binary, run as a user would run it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use multivio_postgres::testing::TestDb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_multivio");
+
+fn multivio() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("MULTIVIO_LISTEN")
+        .env_remove("MULTIVIO_DATA_DIR")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = multivio().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in ["serve", "migrate", "DATABASE_URL", "MULTIVIO_LISTEN", "MULTIVIO_DATA_DIR"] {
+        assert!(help.contains(needle), "--help does not mention {needle}:\n{help}");
+    }
+    let out = multivio().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("/readyz"), "{help}");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[tokio::test]
+async fn two_concurrent_migrate_processes_apply_one_set() {
+    let db = TestDb::empty().await;
+    let spawn = || {
+        multivio()
+            .arg("migrate")
+            .env("DATABASE_URL", db.url())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let applied: Count = diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(applied.n, 7);
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A bare HTTP/1.1 GET; returns the status code, or None when nothing answers.
+fn http_get(port: u16, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn wait_ready(child: &mut Child, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("multivio serve exited early: {status}");
+        }
+        if http_get(port, "/readyz") == Some(200) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("GET /readyz did not answer 200 within a minute");
+}
+
+fn stop(mut child: Child) {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "multivio serve did not stop cleanly: {status}");
+}
+
+fn serve(data_dir: &Path, port: u16) -> Child {
+    multivio()
+        .arg("serve")
+        .env("MULTIVIO_DATA_DIR", data_dir)
+        .env("MULTIVIO_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serve_on_defaults_starts_a_private_database_and_keeps_its_data() {
+    let data_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("serve-{}", free_port()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let port = free_port();
+
+    let mut first = serve(&data_dir, port);
+    wait_ready(&mut first, port);
+    assert_eq!(http_get(port, "/healthz"), Some(200));
+    let cluster = data_dir.join("postgres");
+    let pg_port: u16 = std::fs::read_to_string(cluster.join("postmaster.pid")).unwrap().lines().nth(3).unwrap().trim().parse().unwrap();
+    let password = std::fs::read_to_string(data_dir.join("postgres.password")).unwrap();
+    let url = format!("postgres://multivio:{}@127.0.0.1:{pg_port}/multivio", password.trim());
+    {
+        let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+        diesel::sql_query("INSERT INTO subscription_history (user_email) VALUES ('kept@example.com')")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    stop(first);
+    assert!(!cluster.join("postmaster.pid").exists(), "the private cluster was left running");
+
+    let mut second = serve(&data_dir, port);
+    wait_ready(&mut second, port);
+    let pg_port: u16 = std::fs::read_to_string(cluster.join("postmaster.pid")).unwrap().lines().nth(3).unwrap().trim().parse().unwrap();
+    let url = format!("postgres://multivio:{}@127.0.0.1:{pg_port}/multivio", password.trim());
+    let kept: Count = {
+        let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+        diesel::sql_query("SELECT count(*) AS n FROM subscription_history WHERE user_email = 'kept@example.com'")
+            .get_result(&mut conn)
+            .await
+            .unwrap()
+    };
+    stop(second);
+    assert_eq!(kept.n, 1, "the second start lost the first one's data");
+    let _ = std::fs::remove_dir_all(&data_dir);
+}

@@ -1,0 +1,50 @@
+# Multivio's commands. `just` lists them.
+
+_default:
+    @just --list --unsorted
+
+# Run the API on its embedded defaults: private PostgreSQL under ./.multivio, 127.0.0.1:8080
+run *ARGS:
+    cargo run -p multivio -- serve {{ARGS}}
+
+# Run every test (real PostgreSQL: DATABASE_URL, or a private cluster started for the run)
+test *ARGS:
+    scripts/test.sh {{ARGS}}
+
+# Formatting, clippy with warnings as errors, and the core crates' dependency boundary
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    scripts/check-boundaries.sh
+
+# Format the code
+fmt:
+    cargo fmt --all
+
+# Apply pending migrations to the configured database (DATABASE_URL or the private one)
+migrate:
+    cargo run -p multivio -- migrate
+
+# psql into the private database (starts its cluster if it is not running)
+db:
+    psql "$(cargo run --quiet -p multivio -- pg url)"
+
+# Stop the private database's cluster
+db-stop:
+    cargo run --quiet -p multivio -- pg stop
+
+# Regenerate crates/adapters/postgres/src/schema.rs from the migrations
+schema:
+    MULTIVIO_BLESS=1 cargo test -p multivio-postgres --test schema
+
+# Check the migrations against the seed schema (needs ../shared, as in the project's workspace)
+seed-check:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    eval "$(cargo run --quiet -p multivio -- --data-dir target/test-data pg env)"
+    trap 'cargo run --quiet -p multivio -- --data-dir target/test-data pg stop' EXIT
+    ../shared/tools/check-seed-schema
+
+# Build the API docs of every crate and open nothing (target/doc)
+doc:
+    cargo doc --workspace --no-deps
