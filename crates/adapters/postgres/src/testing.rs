@@ -134,10 +134,10 @@ impl Drop for TestDb {
 pub fn server_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            if !url.is_empty() {
-                return url;
-            }
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && !url.is_empty()
+        {
+            return url;
         }
         let dir =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/test-data/postgres");
