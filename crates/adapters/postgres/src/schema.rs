@@ -1,6 +1,19 @@
 // @generated from the migrations by `just schema`; do not edit by hand.
 
 diesel::table! {
+    idempotency_keys (user_id, idempotency_key) {
+        user_id -> Int4,
+        #[max_length = 255]
+        idempotency_key -> Varchar,
+        #[max_length = 64]
+        request_hash -> Varchar,
+        response_status -> Nullable<Int4>,
+        response_body -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     media_files (id) {
         id -> Uuid,
         user_id -> Int4,
@@ -18,6 +31,32 @@ diesel::table! {
         upload_date -> Nullable<Timestamptz>,
         created_at -> Nullable<Timestamptz>,
         updated_at -> Nullable<Timestamptz>,
+        width -> Nullable<Int4>,
+        height -> Nullable<Int4>,
+        duration_secs -> Nullable<Float8>,
+    }
+}
+
+diesel::table! {
+    oauth_states (state_hash) {
+        #[max_length = 64]
+        state_hash -> Varchar,
+        user_id -> Int4,
+        #[max_length = 50]
+        provider -> Varchar,
+        pkce_verifier -> Text,
+        redirect_uri -> Text,
+        return_to -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    post_quota_usage (post_id) {
+        post_id -> Uuid,
+        user_id -> Int4,
+        consumed_at -> Timestamptz,
     }
 }
 
@@ -43,6 +82,39 @@ diesel::table! {
         publish_results -> Nullable<Jsonb>,
         created_at -> Nullable<Timestamptz>,
         updated_at -> Nullable<Timestamptz>,
+        revision -> Int8,
+    }
+}
+
+diesel::table! {
+    processed_webhook_events (event_id) {
+        #[max_length = 255]
+        event_id -> Varchar,
+        #[max_length = 50]
+        source -> Varchar,
+        processed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    publish_jobs (id) {
+        id -> Uuid,
+        user_id -> Int4,
+        post_id -> Uuid,
+        #[max_length = 50]
+        provider -> Varchar,
+        connection_id -> Nullable<Uuid>,
+        #[max_length = 20]
+        status -> Varchar,
+        run_at -> Timestamptz,
+        attempt -> Int4,
+        fencing_token -> Int8,
+        #[max_length = 255]
+        leased_by -> Nullable<Varchar>,
+        leased_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -72,6 +144,9 @@ diesel::table! {
         #[max_length = 255]
         oauth1_screen_name -> Nullable<Varchar>,
         oauth1_created_at -> Nullable<Timestamptz>,
+        #[max_length = 20]
+        status -> Varchar,
+        refresh_locked_until -> Nullable<Timestamptz>,
     }
 }
 
@@ -114,6 +189,7 @@ diesel::table! {
         preferences -> Nullable<Jsonb>,
         created_at -> Nullable<Timestamptz>,
         updated_at -> Nullable<Timestamptz>,
+        last_billing_event_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -157,14 +233,25 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(idempotency_keys -> users (user_id));
 diesel::joinable!(media_files -> users (user_id));
+diesel::joinable!(oauth_states -> users (user_id));
+diesel::joinable!(post_quota_usage -> posts (post_id));
+diesel::joinable!(post_quota_usage -> users (user_id));
 diesel::joinable!(posts -> users (user_id));
+diesel::joinable!(publish_jobs -> posts (post_id));
+diesel::joinable!(publish_jobs -> users (user_id));
 diesel::joinable!(social_connections -> users (user_id));
 diesel::joinable!(user_info -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    idempotency_keys,
     media_files,
+    oauth_states,
+    post_quota_usage,
     posts,
+    processed_webhook_events,
+    publish_jobs,
     social_connections,
     subscription_history,
     user_info,

@@ -5,7 +5,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::MigrationHarness;
-use multivio_postgres::migrate::MIGRATIONS;
+use multivio_postgres::migrate::{MIGRATIONS, embedded_versions};
 use multivio_postgres::testing::TestDb;
 use multivio_postgres::{Scope, in_scope, run_migrations};
 
@@ -61,7 +61,8 @@ async fn revert_all(url: &str) {
 async fn migrations_go_up_down_and_up_again_to_the_same_schema() {
     let db = TestDb::empty().await;
     let applied = run_migrations(db.url()).await.unwrap();
-    assert_eq!(applied, ["001", "002", "003", "004", "005", "006", "007"]);
+    assert_eq!(applied, embedded_versions());
+    assert_eq!(applied[..5], ["001", "002", "003", "004", "005"]);
     let first = catalog(db.url()).await;
     assert!(first.iter().any(|l| l.starts_with("column posts.publish_results jsonb")));
     assert!(first.iter().any(|l| l == "rls posts true true"));
@@ -89,7 +90,8 @@ async fn concurrent_migration_runs_apply_one_set() {
     for run in runs {
         applied.extend(run.await.unwrap().expect("no run fails"));
     }
-    assert_eq!(applied.len(), 7, "each migration applied exactly once: {applied:?}");
+    applied.sort();
+    assert_eq!(applied, embedded_versions(), "each migration applied exactly once");
 }
 
 #[tokio::test]

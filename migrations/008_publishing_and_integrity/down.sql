@@ -1,0 +1,11 @@
+DROP TABLE IF EXISTS idempotency_keys;
+DROP TABLE IF EXISTS processed_webhook_events;
+DROP TABLE IF EXISTS oauth_states;
+DROP TABLE IF EXISTS publish_jobs;
+DROP SEQUENCE IF EXISTS publish_job_fencing_seq;
+DROP TABLE IF EXISTS post_quota_usage;
+DROP INDEX IF EXISTS idx_media_files_user_id_upload_date;
+ALTER TABLE media_files DROP COLUMN IF EXISTS duration_secs, DROP COLUMN IF EXISTS height, DROP COLUMN IF EXISTS width;
+ALTER TABLE user_info DROP COLUMN IF EXISTS last_billing_event_at;
+ALTER TABLE social_connections DROP COLUMN IF EXISTS refresh_locked_until, DROP COLUMN IF EXISTS status;
+ALTER TABLE posts DROP COLUMN IF EXISTS revision;
