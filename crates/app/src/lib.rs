@@ -2,3 +2,14 @@
 //!
 //! Multivio's use cases. Each one loads through the ports, applies the rules of
 //! `multivio-domain`, and persists through the ports.
+#![warn(missing_docs)]
+
+pub mod credentials;
+pub mod error;
+pub mod quota;
+pub mod users;
+
+#[cfg(test)]
+mod testing;
+
+pub use error::{AppError, AppResult};

@@ -23,3 +23,4 @@ pub use error::FieldError;
 pub use ids::{ConnectionId, FirebaseUid, JobId, MediaId, PostId, Tenant, UserId};
 pub use provider::Provider;
 pub use secret::Secret;
+pub mod content;

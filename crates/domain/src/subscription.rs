@@ -173,6 +173,9 @@ pub struct SubscriptionSnapshot {
 pub enum BillingEventKind {
     /// `checkout.session.completed`: links the Stripe customer to the user.
     CheckoutCompleted {
+        /// Our user, from the session's `client_reference_id` (set when the checkout was
+        /// created), used when the customer is not linked yet.
+        user_id: Option<crate::ids::UserId>,
         /// Stripe customer.
         customer_id: String,
         /// Subscription created by the checkout, if any.
@@ -271,6 +274,7 @@ pub fn apply_billing_event(
         BillingEventKind::CheckoutCompleted {
             customer_id,
             subscription_id,
+            ..
         } => {
             let mut next = current.clone();
             next.stripe_customer_id = Some(customer_id.clone());
@@ -518,6 +522,7 @@ mod tests {
             id: "evt_c".into(),
             created: t(0),
             kind: BillingEventKind::CheckoutCompleted {
+                user_id: None,
                 customer_id: "cus_9".into(),
                 subscription_id: Some("sub_9".into()),
             },

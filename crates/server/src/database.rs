@@ -103,14 +103,23 @@ pub async fn manage(config: &Config, command: PgCommand) -> anyhow::Result<()> {
         return Ok(());
     }
     let cluster = tokio::task::spawn_blocking(move || Cluster::start(&dir)).await??;
-    let db = Database { url: cluster.url(DATABASE_NAME), cluster: Some(cluster) };
+    let db = Database {
+        url: cluster.url(DATABASE_NAME),
+        cluster: Some(cluster),
+    };
     create_database(&db).await?;
-    let Some(cluster) = &db.cluster else { return Ok(()) };
+    let Some(cluster) = &db.cluster else {
+        return Ok(());
+    };
     match command {
         PgCommand::Url { database } => println!("{}", cluster.url(&database)),
         PgCommand::Env => {
-            println!("export PGHOST=127.0.0.1 PGPORT={} PGUSER={} PGPASSWORD={} PGDATABASE={DATABASE_NAME}",
-                cluster.port(), multivio_postgres::cluster::SUPERUSER, cluster.password());
+            println!(
+                "export PGHOST=127.0.0.1 PGPORT={} PGUSER={} PGPASSWORD={} PGDATABASE={DATABASE_NAME}",
+                cluster.port(),
+                multivio_postgres::cluster::SUPERUSER,
+                cluster.password()
+            );
         }
         PgCommand::Stop => {}
     }

@@ -27,8 +27,17 @@ fn help_explains_every_command() {
     let out = multivio().arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for needle in ["serve", "migrate", "DATABASE_URL", "MULTIVIO_LISTEN", "MULTIVIO_DATA_DIR"] {
-        assert!(help.contains(needle), "--help does not mention {needle}:\n{help}");
+    for needle in [
+        "serve",
+        "migrate",
+        "DATABASE_URL",
+        "MULTIVIO_LISTEN",
+        "MULTIVIO_DATA_DIR",
+    ] {
+        assert!(
+            help.contains(needle),
+            "--help does not mention {needle}:\n{help}"
+        );
     }
     let out = multivio().args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
@@ -72,14 +81,22 @@ async fn two_concurrent_migrate_processes_apply_one_set() {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A bare HTTP/1.1 GET; returns the status code, or None when nothing answers.
 fn http_get(port: u16, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     response.split_whitespace().nth(1)?.parse().ok()
@@ -101,9 +118,18 @@ fn wait_ready(child: &mut Child, port: u16) {
 
 fn stop(mut child: Child) {
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = child.wait().unwrap();
-    assert!(status.success(), "multivio serve did not stop cleanly: {status}");
+    assert!(
+        status.success(),
+        "multivio serve did not stop cleanly: {status}"
+    );
 }
 
 fn serve(data_dir: &Path, port: u16) -> Child {
@@ -127,29 +153,56 @@ async fn serve_on_defaults_starts_a_private_database_and_keeps_its_data() {
     wait_ready(&mut first, port);
     assert_eq!(http_get(port, "/healthz"), Some(200));
     let cluster = data_dir.join("postgres");
-    let pg_port: u16 = std::fs::read_to_string(cluster.join("postmaster.pid")).unwrap().lines().nth(3).unwrap().trim().parse().unwrap();
+    let pg_port: u16 = std::fs::read_to_string(cluster.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .nth(3)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let password = std::fs::read_to_string(data_dir.join("postgres.password")).unwrap();
-    let url = format!("postgres://multivio:{}@127.0.0.1:{pg_port}/multivio", password.trim());
+    let url = format!(
+        "postgres://multivio:{}@127.0.0.1:{pg_port}/multivio",
+        password.trim()
+    );
     {
         let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
-        diesel::sql_query("INSERT INTO subscription_history (user_email) VALUES ('kept@example.com')")
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        diesel::sql_query(
+            "INSERT INTO subscription_history (user_email) VALUES ('kept@example.com')",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
     stop(first);
-    assert!(!cluster.join("postmaster.pid").exists(), "the private cluster was left running");
+    assert!(
+        !cluster.join("postmaster.pid").exists(),
+        "the private cluster was left running"
+    );
 
     let mut second = serve(&data_dir, port);
     wait_ready(&mut second, port);
-    let pg_port: u16 = std::fs::read_to_string(cluster.join("postmaster.pid")).unwrap().lines().nth(3).unwrap().trim().parse().unwrap();
-    let url = format!("postgres://multivio:{}@127.0.0.1:{pg_port}/multivio", password.trim());
+    let pg_port: u16 = std::fs::read_to_string(cluster.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .nth(3)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let url = format!(
+        "postgres://multivio:{}@127.0.0.1:{pg_port}/multivio",
+        password.trim()
+    );
     let kept: Count = {
         let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
-        diesel::sql_query("SELECT count(*) AS n FROM subscription_history WHERE user_email = 'kept@example.com'")
-            .get_result(&mut conn)
-            .await
-            .unwrap()
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM subscription_history WHERE user_email = 'kept@example.com'",
+        )
+        .get_result(&mut conn)
+        .await
+        .unwrap()
     };
     stop(second);
     assert_eq!(kept.n, 1, "the second start lost the first one's data");

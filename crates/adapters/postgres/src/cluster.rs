@@ -143,7 +143,11 @@ impl Cluster {
         let Some(port) = running_port(dir) else {
             return Ok(None);
         };
-        let run_as = if effective_uid() == Some(0) { postgres_user() } else { None };
+        let run_as = if effective_uid() == Some(0) {
+            postgres_user()
+        } else {
+            None
+        };
         let password_path = with_suffix(dir, ".password");
         let password = fs::read_to_string(&password_path)
             .map_err(io(format!("reading {}", password_path.display())))?

@@ -50,7 +50,8 @@ async fn revert_all(url: &str) {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
         let mut conn =
-            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url).unwrap();
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                .unwrap();
         conn.revert_all_migrations(MIGRATIONS).unwrap();
     })
     .await
@@ -64,7 +65,11 @@ async fn migrations_go_up_down_and_up_again_to_the_same_schema() {
     assert_eq!(applied, embedded_versions());
     assert_eq!(applied[..5], ["001", "002", "003", "004", "005"]);
     let first = catalog(db.url()).await;
-    assert!(first.iter().any(|l| l.starts_with("column posts.publish_results jsonb")));
+    assert!(
+        first
+            .iter()
+            .any(|l| l.starts_with("column posts.publish_results jsonb"))
+    );
     assert!(first.iter().any(|l| l == "rls posts true true"));
 
     revert_all(db.url()).await;
@@ -91,7 +96,11 @@ async fn concurrent_migration_runs_apply_one_set() {
         applied.extend(run.await.unwrap().expect("no run fails"));
     }
     applied.sort();
-    assert_eq!(applied, embedded_versions(), "each migration applied exactly once");
+    assert_eq!(
+        applied,
+        embedded_versions(),
+        "each migration applied exactly once"
+    );
 }
 
 #[tokio::test]
@@ -145,26 +154,38 @@ async fn visible_posts(db: &TestDb, scope: Scope<'_>) -> Vec<String> {
 async fn the_api_role_sees_only_the_claimed_tenant() {
     let db = TestDb::new().await;
     seed_two_tenants(db.url()).await;
-    assert_eq!(visible_posts(&db, Scope::Tenant("uid-a")).await, ["post of uid-a"]);
-    assert_eq!(visible_posts(&db, Scope::Tenant("uid-b")).await, ["post of uid-b"]);
+    assert_eq!(
+        visible_posts(&db, Scope::Tenant("uid-a")).await,
+        ["post of uid-a"]
+    );
+    assert_eq!(
+        visible_posts(&db, Scope::Tenant("uid-b")).await,
+        ["post of uid-b"]
+    );
     assert!(visible_posts(&db, Scope::Tenant("")).await.is_empty());
-    assert!(visible_posts(&db, Scope::Tenant("uid-nobody")).await.is_empty());
+    assert!(
+        visible_posts(&db, Scope::Tenant("uid-nobody"))
+            .await
+            .is_empty()
+    );
     assert_eq!(visible_posts(&db, Scope::Worker).await.len(), 2);
 
     let err = in_scope(db.pool(), Scope::Tenant("uid-a"), async |conn| {
-        let b: Count = diesel::sql_query("SELECT id::bigint AS n FROM users WHERE firebase_uid = 'uid-b'")
-            .get_result(conn)
-            .await?;
+        let b: Count =
+            diesel::sql_query("SELECT id::bigint AS n FROM users WHERE firebase_uid = 'uid-b'")
+                .get_result(conn)
+                .await?;
         Ok::<_, multivio_postgres::DbError>(b.n)
     })
     .await;
     assert!(err.is_err(), "uid-a cannot even see uid-b's user row");
     // Writing a row for another tenant is refused by the policy's check (42501).
     let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
-    let b: Count = diesel::sql_query("SELECT id::bigint AS n FROM users WHERE firebase_uid = 'uid-b'")
-        .get_result(&mut owner)
-        .await
-        .unwrap();
+    let b: Count =
+        diesel::sql_query("SELECT id::bigint AS n FROM users WHERE firebase_uid = 'uid-b'")
+            .get_result(&mut owner)
+            .await
+            .unwrap();
     let forged = in_scope(db.pool(), Scope::Tenant("uid-a"), async |conn| {
         diesel::sql_query("INSERT INTO posts (user_id, name) VALUES ($1, 'forged')")
             .bind::<diesel::sql_types::Integer, _>(b.n as i32)
@@ -175,7 +196,10 @@ async fn the_api_role_sees_only_the_claimed_tenant() {
     .await;
     let message = format!("{:?}", forged.unwrap_err());
     assert!(message.contains("row-level security"), "{message}");
-    assert_eq!(visible_posts(&db, Scope::Tenant("uid-b")).await, ["post of uid-b"]);
+    assert_eq!(
+        visible_posts(&db, Scope::Tenant("uid-b")).await,
+        ["post of uid-b"]
+    );
 }
 
 #[tokio::test]
@@ -193,5 +217,8 @@ async fn a_pooled_connection_carries_no_tenant_into_the_next_use() {
     .unwrap();
     let (role, claim) = row.line.split_once('|').unwrap();
     assert_ne!(role, "multivio_api");
-    assert!(claim.is_empty() || claim == "<null>", "claim leaked: {claim}");
+    assert!(
+        claim.is_empty() || claim == "<null>",
+        "claim leaked: {claim}"
+    );
 }
