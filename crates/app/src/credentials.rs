@@ -1,0 +1,263 @@
+//! Credentials: sealing, opening and refreshing a connection's tokens.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use multivio_domain::Tenant;
+use multivio_domain::connection::{Connection, ConnectionStatus, Credentials, OAuth1Credentials};
+use multivio_domain::{ConnectionId, Secret};
+use multivio_ports::connections::ConnectionStore;
+use multivio_ports::platform::{OAuthError, Platforms};
+use multivio_ports::system::Clock;
+use multivio_ports::vault::{SealedCredentials, SealedOAuth1, TokenVault, credential_aad};
+
+use crate::error::{AppError, AppResult};
+
+/// Seals each secret of `credentials` bound to its connection and column.
+pub async fn seal(
+    vault: &dyn TokenVault,
+    id: ConnectionId,
+    c: &Credentials,
+) -> AppResult<SealedCredentials> {
+    let seal = |s: &Secret, column: &'static str| {
+        let aad = credential_aad(id, column);
+        let s = s.clone();
+        async move { vault.seal(&s, &aad).await }
+    };
+    let refresh_token = match &c.refresh_token {
+        Some(t) => Some(seal(t, "refresh_token").await?),
+        None => None,
+    };
+    let oauth1 = match &c.oauth1 {
+        Some(o) => Some(SealedOAuth1 {
+            token: seal(&o.token, "oauth1_access_token").await?,
+            token_secret: seal(&o.token_secret, "oauth1_access_token_secret").await?,
+            user_id: o.user_id.clone(),
+            screen_name: o.screen_name.clone(),
+            created_at: o.created_at,
+        }),
+        None => None,
+    };
+    Ok(SealedCredentials {
+        access_token: seal(&c.access_token, "access_token").await?,
+        refresh_token,
+        expires_at: c.expires_at,
+        oauth1,
+    })
+}
+
+/// Opens sealed credentials of connection `id`.
+pub async fn open(
+    vault: &dyn TokenVault,
+    id: ConnectionId,
+    s: &SealedCredentials,
+) -> AppResult<Credentials> {
+    let refresh_token = match &s.refresh_token {
+        Some(t) => Some(vault.open(t, &credential_aad(id, "refresh_token")).await?),
+        None => None,
+    };
+    let oauth1 = match &s.oauth1 {
+        Some(o) => Some(OAuth1Credentials {
+            token: vault
+                .open(&o.token, &credential_aad(id, "oauth1_access_token"))
+                .await?,
+            token_secret: vault
+                .open(
+                    &o.token_secret,
+                    &credential_aad(id, "oauth1_access_token_secret"),
+                )
+                .await?,
+            user_id: o.user_id.clone(),
+            screen_name: o.screen_name.clone(),
+            created_at: o.created_at,
+        }),
+        None => None,
+    };
+    Ok(Credentials {
+        access_token: vault
+            .open(&s.access_token, &credential_aad(id, "access_token"))
+            .await?,
+        refresh_token,
+        expires_at: s.expires_at,
+        oauth1,
+    })
+}
+
+/// Why fresh credentials could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshError {
+    /// The platform refused the refresh token: the connection is now `needs_reauth`.
+    #[error("the account must be connected again: {0}")]
+    NeedsReauth(String),
+    /// Another process is refreshing this connection right now; try again shortly.
+    #[error("a refresh is already in progress")]
+    Busy,
+    /// The platform refused the refresh for another reason.
+    #[error("refresh rejected ({code}): {reason}")]
+    Rejected {
+        /// Platform code.
+        code: String,
+        /// Reason.
+        reason: String,
+    },
+    /// Temporary failure (network, 5xx, rate limit).
+    #[error("refresh failed temporarily: {reason}")]
+    Transient {
+        /// For logs.
+        reason: String,
+        /// The platform's delay, if any.
+        retry_after: Option<Duration>,
+    },
+    /// Store or vault failure.
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+/// Keeps connections' credentials usable: opens them and refreshes them before they expire, at
+/// most once at a time per connection.
+#[derive(Clone)]
+pub struct CredentialKeeper {
+    connections: Arc<dyn ConnectionStore>,
+    vault: Arc<dyn TokenVault>,
+    platforms: Arc<dyn Platforms>,
+    clock: Arc<dyn Clock>,
+    lock_for: Duration,
+}
+
+impl std::fmt::Debug for CredentialKeeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialKeeper")
+            .field("lock_for", &self.lock_for)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CredentialKeeper {
+    /// A keeper; a refresh lock lasts 60 seconds at most.
+    pub fn new(
+        connections: Arc<dyn ConnectionStore>,
+        vault: Arc<dyn TokenVault>,
+        platforms: Arc<dyn Platforms>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            connections,
+            vault,
+            platforms,
+            clock,
+            lock_for: Duration::seconds(60),
+        }
+    }
+
+    /// The connection's credentials, opened, as stored.
+    pub async fn load(&self, tenant: &Tenant, id: ConnectionId) -> AppResult<Credentials> {
+        let sealed = self
+            .connections
+            .credentials(tenant, id)
+            .await
+            .map_err(|e| AppError::from_store("connection", e))?;
+        open(self.vault.as_ref(), id, &sealed).await
+    }
+
+    /// Use case *refresh a token*: the connection's credentials, refreshed first if the access
+    /// token expires within five minutes and a refresh token exists.
+    ///
+    /// The refresh takes the connection's refresh lock (so concurrent callers make one token
+    /// call; the others get [`RefreshError::Busy`]), re-reads the credentials under the lock (a
+    /// refresh that just finished elsewhere is reused), keeps the old refresh token when the
+    /// platform returns none, and on `invalid_grant` marks the connection `needs_reauth`.
+    pub async fn fresh(
+        &self,
+        tenant: &Tenant,
+        connection: &Connection,
+    ) -> Result<Credentials, RefreshError> {
+        let id = connection.id;
+        let now = self.clock.now();
+        let current = self.load(tenant, id).await?;
+        if !current.needs_refresh(now) {
+            return Ok(current);
+        }
+        let Some(client) = self.platforms.oauth(connection.provider) else {
+            return Ok(current);
+        };
+        let locked = self
+            .connections
+            .try_lock_refresh(tenant, id, now, now + self.lock_for)
+            .await
+            .map_err(AppError::from)?;
+        if !locked {
+            return Err(RefreshError::Busy);
+        }
+        let result = self
+            .refresh_locked(tenant, connection, client.as_ref())
+            .await;
+        if result.is_err() {
+            // Best effort: the lock expires by itself if this fails too.
+            if let Err(e) = self.connections.unlock_refresh(tenant, id).await {
+                tracing::warn!(connection = %id, error = %e, "could not release refresh lock");
+            }
+        }
+        result
+    }
+
+    async fn refresh_locked(
+        &self,
+        tenant: &Tenant,
+        connection: &Connection,
+        client: &dyn multivio_ports::platform::OAuthClient,
+    ) -> Result<Credentials, RefreshError> {
+        let id = connection.id;
+        let current = self.load(tenant, id).await?;
+        let now = self.clock.now();
+        let Some(refresh_token) = current
+            .refresh_token
+            .clone()
+            .filter(|_| current.needs_refresh(now))
+        else {
+            // Someone refreshed while we waited for the lock.
+            self.connections
+                .unlock_refresh(tenant, id)
+                .await
+                .map_err(AppError::from)?;
+            return Ok(current);
+        };
+        match client.refresh(connection, &refresh_token).await {
+            Ok(grant) => {
+                let next = current.refreshed(grant);
+                let sealed = seal(self.vault.as_ref(), id, &next).await?;
+                self.connections
+                    .store_refreshed(tenant, id, &sealed)
+                    .await
+                    .map_err(AppError::from)?;
+                tracing::info!(connection = %id, provider = %connection.provider, "token refreshed");
+                Ok(next)
+            }
+            Err(OAuthError::InvalidGrant { reason }) => {
+                self.connections
+                    .set_status(tenant, id, ConnectionStatus::NeedsReauth)
+                    .await
+                    .map_err(AppError::from)?;
+                tracing::info!(connection = %id, "refresh token refused; connection needs reauth");
+                Err(RefreshError::NeedsReauth(reason))
+            }
+            Err(OAuthError::NotSupported) => {
+                self.connections
+                    .unlock_refresh(tenant, id)
+                    .await
+                    .map_err(AppError::from)?;
+                Ok(current)
+            }
+            Err(OAuthError::Rejected { code, reason }) => {
+                Err(RefreshError::Rejected { code, reason })
+            }
+            Err(OAuthError::RateLimited { retry_after }) => Err(RefreshError::Transient {
+                reason: "rate limited".to_owned(),
+                retry_after,
+            }),
+            Err(OAuthError::Transient { reason }) => Err(RefreshError::Transient {
+                reason,
+                retry_after: None,
+            }),
+        }
+    }
+}
