@@ -1,0 +1,405 @@
+//! Measuring post text the way each platform measures it.
+
+use std::collections::BTreeSet;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::ValidationOptions;
+use super::emoji::emoji_len;
+use super::limits::{TextCounting, limits};
+use super::url::find_urls;
+use crate::Provider;
+
+/// What every link counts for on X (twitter-text's `transformedURLLength`: links are rewritten
+/// to `t.co` addresses of this length).
+pub const X_URL_LENGTH: usize = 23;
+
+/// twitter-text weights are in hundredths of a character.
+const X_SCALE: usize = 100;
+const X_LIGHT: usize = 100;
+const X_HEAVY: usize = 200;
+
+/// Length of `text` as `platform` counts it, to compare with
+/// [`PlatformLimits::max_text_length`](super::PlatformLimits::max_text_length).
+///
+/// ```
+/// use multivio_domain::Provider;
+/// use multivio_domain::content::{count, ValidationOptions};
+///
+/// let opts = ValidationOptions::default();
+/// // X counts CJK double and every link as 23.
+/// assert_eq!(count(Provider::X, "日本 https://example.com/a/long/path", &opts), 4 + 1 + 23);
+/// // Bluesky counts what a reader sees as one character.
+/// assert_eq!(count(Provider::Bluesky, "🇺🇸 e\u{301}", &opts), 3);
+/// ```
+pub fn count(platform: Provider, text: &str, opts: &ValidationOptions) -> usize {
+    count_with(limits(platform, opts).text_counting, text)
+}
+
+/// Length of `text` under one counting method.
+pub fn count_with(method: TextCounting, text: &str) -> usize {
+    match method {
+        TextCounting::XWeighted => count_x_weighted(text),
+        TextCounting::Graphemes => count_graphemes(text),
+        TextCounting::Mastodon { chars_per_url } => count_mastodon(text, chars_per_url),
+        TextCounting::CharsEmojiAsUtf8Bytes => count_threads(text),
+        TextCounting::Chars => text.chars().count(),
+    }
+}
+
+/// X's length of `text` in characters (twitter-text v3 weighted length divided by its scale).
+///
+/// The text is NFC-normalised first. Each link counts [`X_URL_LENGTH`]; each emoji sequence
+/// (ZWJ sequences, flags, keycaps, skin tones) counts 2; code points in U+0000–U+10FF,
+/// U+2000–U+200D, U+2010–U+201F and U+2032–U+2037 count 1; everything else (CJK, most
+/// symbols) counts 2.
+pub fn count_x_weighted(text: &str) -> usize {
+    let text: String = text.nfc().collect();
+    let mut urls = find_urls(&text, true).into_iter().peekable();
+    let mut weight = 0;
+    let mut pos = 0;
+    while let Some(rest) = text.get(pos..).filter(|r| !r.is_empty()) {
+        if let Some(url) = urls.next_if(|url| url.start == pos) {
+            weight += X_URL_LENGTH * X_SCALE;
+            pos = url.end;
+        } else if let Some(len) = emoji_len(rest) {
+            weight += X_HEAVY;
+            pos += len;
+        } else if let Some(c) = rest.chars().next() {
+            weight += x_char_weight(c);
+            pos += c.len_utf8();
+        }
+    }
+    weight / X_SCALE
+}
+
+fn x_char_weight(c: char) -> usize {
+    match u32::from(c) {
+        0x0000..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037 => X_LIGHT,
+        _ => X_HEAVY,
+    }
+}
+
+/// Number of extended grapheme clusters: what a reader sees as one character.
+pub fn count_graphemes(text: &str) -> usize {
+    text.graphemes(true).count()
+}
+
+/// Threads' length: characters, except that an emoji counts its UTF-8 bytes (👋 is 4, a flag
+/// is 8).
+pub fn count_threads(text: &str) -> usize {
+    let mut length = 0;
+    let mut pos = 0;
+    while let Some(rest) = text.get(pos..).filter(|r| !r.is_empty()) {
+        if let Some(len) = emoji_len(rest) {
+            length += len;
+            pos += len;
+        } else if let Some(c) = rest.chars().next() {
+            length += 1;
+            pos += c.len_utf8();
+        }
+    }
+    length
+}
+
+/// Mastodon's length (its `StatusLengthValidator`): grapheme clusters of the text after every
+/// link with a scheme is replaced by `chars_per_url` characters and every `@user@instance` by
+/// `@user`.
+pub fn count_mastodon(text: &str, chars_per_url: usize) -> usize {
+    let mut countable = String::with_capacity(text.len());
+    let mut pos = 0;
+    for url in find_urls(text, false) {
+        shorten_mentions(&text[pos..url.start], &mut countable);
+        countable.extend(std::iter::repeat_n('x', chars_per_url));
+        pos = url.end;
+    }
+    shorten_mentions(&text[pos..], &mut countable);
+    count_graphemes(&countable)
+}
+
+/// Copies `text` into `out`, dropping the instance from remote mentions (`@a@b.social` → `@a`),
+/// which Mastodon does not charge for.
+fn shorten_mentions(text: &str, out: &mut String) {
+    let mut pos = 0;
+    let mut prev: Option<char> = None;
+    while let Some(c) = text[pos..].chars().next() {
+        if c == '@' && !prev.is_some_and(|b| is_word(b) || b == '=' || b == '/') {
+            let after_at = &text[pos + 1..];
+            let user = mention_user_len(after_at);
+            let domain = match after_at[user..].strip_prefix('@') {
+                Some(rest) if user > 0 => mention_domain_len(rest),
+                _ => 0,
+            };
+            if domain > 0 {
+                out.push('@');
+                out.push_str(&after_at[..user]);
+                pos += 1 + user + 1 + domain;
+                prev = text[..pos].chars().next_back();
+                continue;
+            }
+        }
+        out.push(c);
+        prev = Some(c);
+        pos += c.len_utf8();
+    }
+}
+
+/// Usernames: ASCII letters, digits and `_`, with `.` and `-` allowed inside.
+fn mention_user_len(s: &str) -> usize {
+    if !s.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+        return 0;
+    }
+    let run = s
+        .bytes()
+        .take_while(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        .count();
+    s[..run].trim_end_matches(['.', '-']).len()
+}
+
+/// Instance domains: word characters, with `.` and `-` allowed inside.
+fn mention_domain_len(s: &str) -> usize {
+    let run: usize = s
+        .chars()
+        .take_while(|&c| is_word(c) || c == '.' || c == '-')
+        .map(char::len_utf8)
+        .sum();
+    s[..run].trim_end_matches(|c: char| !is_word(c)).len()
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Hashtags as Instagram counts them: `#` after a non-word character, followed by a word
+/// character.
+pub(super) fn count_hashtags(text: &str) -> usize {
+    count_sigils(text, &['#', '＃'], is_word)
+}
+
+/// @mentions as Instagram counts them (usernames are ASCII letters, digits, `.` and `_`; an
+/// `@` inside a word, as in an e-mail address, is not a mention).
+pub(super) fn count_mentions(text: &str) -> usize {
+    count_sigils(text, &['@', '＠'], |c| {
+        c.is_ascii_alphanumeric() || c == '_' || c == '.'
+    })
+}
+
+fn count_sigils(text: &str, sigils: &[char], starts_name: impl Fn(char) -> bool) -> usize {
+    let mut prev: Option<char> = None;
+    let mut count = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let before = prev.replace(c);
+        if sigils.contains(&c)
+            && !before.is_some_and(|b| is_word(b) || b == '&' || sigils.contains(&b))
+            && chars.peek().is_some_and(|&n| starts_name(n))
+        {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Number of distinct links in `text`, bare domains included (Threads' link limit counts
+/// `www.facebook.com` too).
+pub(super) fn count_distinct_links(text: &str) -> usize {
+    find_urls(text, true)
+        .into_iter()
+        .map(|r| &text[r])
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn x(text: &str) -> usize {
+        count(Provider::X, text, &ValidationOptions::default())
+    }
+
+    #[test]
+    fn x_counts_links_emoji_and_wide_characters_like_twitter_text() {
+        let cases: &[(&str, usize)] = &[
+            ("", 0),
+            ("hello", 5),
+            // "Hello " 6 + 👋 2 + " " 1 + link 23 + " and " 5 + link 23.
+            (
+                "Hello 👋 https://example.com/a/very/long/path?x=1 and https://t.co/x",
+                60,
+            ),
+            // A link shorter than 23 still costs 23; a bare domain is a link too.
+            ("https://t.co/x", 23),
+            ("example.com", 23),
+            ("visit example.com/page.", 6 + 23 + 1),
+            // `name.cc` without a path is not a link (twitter-text's invalid short domain)…
+            ("setup.py", 8),
+            // …except .co and .tv, and with a subdomain or path it is.
+            ("t.co", 23),
+            ("www.google.jp", 23),
+            ("file.txt", 8),
+            // twitter-text conformance cases (v3): emoji sequences count 2.
+            ("H🐱☺👨\u{200D}👩\u{200D}👧\u{200D}👦", 7),
+            ("🙋🏽👨\u{200D}🎤", 4),
+            ("🇺🇸", 2),
+            ("🇺🇸🇫🇷", 4),
+            ("1\u{FE0F}\u{20E3}", 2),
+            (
+                "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
+                2,
+            ),
+            ("❤\u{FE0F}", 2),
+            // © is a letter-like symbol unless VS16 makes it an emoji.
+            ("©", 1),
+            ("©\u{FE0F}", 2),
+            // A skin tone that cannot attach is its own emoji.
+            ("😀🏽", 4),
+            // CJK and other scripts outside the light ranges count 2.
+            ("日本語", 6),
+            ("한국어", 6),
+            ("Ⴀ ჿ ᄀ", 1 + 1 + 1 + 1 + 2),
+            // The light punctuation ranges.
+            (
+                "\u{2010}\u{2012}\u{2013}\u{2014}\u{2015}\u{2018}\u{2019}\u{201C}\u{201D}",
+                9,
+            ),
+            ("\u{2032}\u{2033}\u{2037}", 3),
+            ("\u{200B}\u{200D}", 2),
+            ("…\u{2028}", 4),
+            // Decomposed accents count once after NFC.
+            ("e\u{301}", 1),
+            ("é", 1),
+            ("cafe\u{301}", 4),
+            // Links stop before trailing punctuation and after balanced parentheses.
+            (
+                "(https://en.wikipedia.org/wiki/Rust_(language)).",
+                1 + 23 + 2,
+            ),
+            // A link glued to a word is not a link.
+            ("seehttps://example.com", 22),
+            // Emoji right after a link are still emoji.
+            ("https://example.com👋🏽", 25),
+        ];
+        for &(text, expected) in cases {
+            assert_eq!(x(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn x_limit_boundaries() {
+        assert_eq!(x(&"a".repeat(280)), 280);
+        assert_eq!(x(&"a".repeat(281)), 281);
+        assert_eq!(x(&"語".repeat(140)), 280);
+        assert_eq!(x(&"語".repeat(141)), 282);
+        assert_eq!(x(&"e\u{301}".repeat(280)), 280);
+        assert_eq!(x(&"👨\u{200D}👩\u{200D}👧".repeat(140)), 280);
+        assert_eq!(x(&format!("{} https://example.com", "a".repeat(256))), 280);
+    }
+
+    #[test]
+    fn graphemes_count_what_a_reader_sees() {
+        let cases = [
+            ("", 0),
+            ("hello", 5),
+            ("e\u{301}", 1),
+            ("🇺🇸", 1),
+            ("👨\u{200D}👩\u{200D}👧\u{200D}👦", 1),
+            ("👋🏽!", 2),
+            ("日本語", 3),
+            ("\r\n", 1),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(count_graphemes(text), expected, "{text:?}");
+            assert_eq!(
+                count(Provider::Bluesky, text, &ValidationOptions::default()),
+                expected
+            );
+        }
+    }
+
+    #[test]
+    fn threads_counts_emoji_as_utf8_bytes() {
+        let cases = [
+            ("hello", 5),
+            ("日本", 2),
+            ("é", 1),
+            ("👋", 4),
+            ("👋🏽", 8),
+            ("❤\u{FE0F}", 6),
+            ("🇺🇸", 8),
+            ("1\u{FE0F}\u{20E3}", 7),
+            ("hi 👋", 3 + 4),
+            ("©", 1),
+            ("https://example.com", 19),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(count_threads(text), expected, "{text:?}");
+            assert_eq!(
+                count(Provider::Threads, text, &ValidationOptions::default()),
+                expected
+            );
+        }
+        assert_eq!(count_threads(&"👋".repeat(125)), 500);
+    }
+
+    #[test]
+    fn mastodon_charges_links_flat_and_remote_mentions_as_local() {
+        let cases = [
+            ("hello", 5),
+            ("https://example.com/a/very/long/path/that/goes/on", 23),
+            ("see https://t.co/x", 4 + 23),
+            // Only links with a scheme get the flat rate.
+            ("example.com", 11),
+            ("@alice@mastodon.social hi", "@alice hi".len()),
+            ("cc @bob@example.org.", "cc @bob.".len()),
+            ("@carol", 6),
+            // Not a mention: inside a word (an e-mail address).
+            ("mail dave@example.com", 21),
+            ("🇺🇸 e\u{301}", 3),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(count_mastodon(text, 23), expected, "{text:?}");
+        }
+        assert_eq!(count_mastodon("https://example.com", 30), 30);
+        let opts = ValidationOptions {
+            mastodon_chars_per_url: 10,
+            ..ValidationOptions::default()
+        };
+        assert_eq!(
+            count(Provider::Mastodon, "a https://example.com", &opts),
+            12
+        );
+    }
+
+    #[test]
+    fn other_platforms_count_scalar_values_not_utf16_units() {
+        // Mathematical bold letters are outside the BMP: 2 UTF-16 units each, 1 char.
+        let bold = "𝐁𝐨𝐥𝐝";
+        for p in [
+            Provider::Facebook,
+            Provider::Instagram,
+            Provider::Linkedin,
+            Provider::Pinterest,
+            Provider::Tiktok,
+            Provider::Youtube,
+        ] {
+            assert_eq!(count(p, bold, &ValidationOptions::default()), 4, "{p}");
+            assert_eq!(
+                count(p, "e\u{301}", &ValidationOptions::default()),
+                2,
+                "{p}"
+            );
+            assert_eq!(count(p, "👋", &ValidationOptions::default()), 1, "{p}");
+        }
+    }
+
+    #[test]
+    fn hashtags_mentions_and_links_are_tallied() {
+        assert_eq!(count_hashtags("#one #two,#three x#no #4ever # &#39; #"), 4);
+        assert_eq!(count_hashtags("＃全角 #日本"), 2);
+        assert_eq!(count_mentions("@a @b.c hi@d.com @ @_x"), 3);
+        assert_eq!(count_distinct_links("a.com b.com a.com https://c.com/x"), 3);
+        assert_eq!(count_distinct_links("no links here"), 0);
+    }
+}
