@@ -11,6 +11,7 @@ mod pool;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod schema_gen;
+mod store;
 pub mod tenant;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -18,6 +19,7 @@ pub mod testing;
 pub use error::DbError;
 pub use migrate::run_migrations;
 pub use pool::{PgPool, PoolSettings, build_pool};
+pub use store::PgStore;
 pub use tenant::{Scope, in_scope};
 
 /// Whether the database answers and every embedded migration has been applied.

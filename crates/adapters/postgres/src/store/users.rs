@@ -1,0 +1,583 @@
+//! `users`, `user_info` and `subscription_history`: the user, quota and billing ports.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use multivio_domain::quota::{PlanName, Quota};
+use multivio_domain::subscription::{
+    BillingOutcome, Subscription, SubscriptionHistoryEntry, SubscriptionStatus,
+};
+use multivio_domain::user::{AuthProvider, Email, NewUser, Profile, User, Username};
+use multivio_domain::{FirebaseUid, Secret, Tenant, UserId};
+use multivio_ports::StoreError;
+use multivio_ports::users::{BillingStore, EventApplied, QuotaStore, Upserted, UserStore};
+
+use super::{Fail, PgStore, corrupt, sha256_hex, to_i32, to_u32};
+use crate::schema::{processed_webhook_events, subscription_history, user_info, users};
+
+/// A `users` row.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+struct UserRow {
+    id: i32,
+    firebase_uid: String,
+    email: String,
+    username: Option<String>,
+    full_name: Option<String>,
+    display_name: Option<String>,
+    work_description: Option<String>,
+    bio: Option<String>,
+    avatar_url: Option<String>,
+    email_verified: Option<bool>,
+    auth_provider: Option<String>,
+    is_active: Option<bool>,
+    is_verified: Option<bool>,
+    stripe_customer_id: Option<String>,
+    subscription_status: Option<String>,
+    subscription_id: Option<String>,
+    plan_name: Option<String>,
+    subscription_end_date: Option<DateTime<Utc>>,
+    email_verification_sent_at: Option<DateTime<Utc>>,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+impl UserRow {
+    fn into_domain(self, last_event_at: Option<DateTime<Utc>>) -> Result<User, Fail> {
+        let created_at = self.created_at.unwrap_or_default();
+        Ok(User {
+            id: UserId(self.id),
+            firebase_uid: FirebaseUid::new(self.firebase_uid)
+                .map_err(|e| corrupt("firebase_uid", e))?,
+            email: Email::new(&self.email).map_err(|e| corrupt("email", e))?,
+            email_verified: self.email_verified.unwrap_or(false),
+            auth_provider: AuthProvider::new(self.auth_provider.as_deref().unwrap_or("email"))
+                .map_err(|e| corrupt("auth_provider", e))?,
+            profile: Profile {
+                username: self
+                    .username
+                    .map(Username::new)
+                    .transpose()
+                    .map_err(|e| corrupt("username", e))?,
+                full_name: self.full_name,
+                display_name: self.display_name,
+                work_description: self.work_description,
+                bio: self.bio,
+                avatar_url: self.avatar_url,
+            },
+            is_active: self.is_active.unwrap_or(true),
+            is_verified: self.is_verified.unwrap_or(false),
+            subscription: Subscription {
+                plan_name: self
+                    .plan_name
+                    .map(PlanName::new)
+                    .transpose()
+                    .map_err(|e| corrupt("plan_name", e))?
+                    .unwrap_or_else(PlanName::free),
+                status: self
+                    .subscription_status
+                    .as_deref()
+                    .unwrap_or("free")
+                    .parse::<SubscriptionStatus>()
+                    .map_err(|e| corrupt("subscription_status", e))?,
+                stripe_customer_id: self.stripe_customer_id,
+                subscription_id: self.subscription_id,
+                end_date: self.subscription_end_date,
+                last_event_at,
+            },
+            email_verification_sent_at: self.email_verification_sent_at,
+            created_at,
+            updated_at: self.updated_at.unwrap_or(created_at),
+        })
+    }
+}
+
+/// A `user_info` row's quota columns.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = user_info)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+struct QuotaRow {
+    monthly_post_quota: Option<i32>,
+    remaining_posts: Option<i32>,
+    last_quota_reset: Option<DateTime<Utc>>,
+    created_at: Option<DateTime<Utc>>,
+}
+
+impl QuotaRow {
+    /// The seed leaves these columns nullable; a NULL reads as the column's default.
+    fn into_domain(self) -> Quota {
+        let monthly = self.monthly_post_quota.map(to_u32).unwrap_or(10);
+        Quota {
+            monthly_post_quota: monthly,
+            remaining_posts: self.remaining_posts.map(to_u32).unwrap_or(monthly),
+            last_quota_reset: self
+                .last_quota_reset
+                .or(self.created_at)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Loads the user and the time of its last applied billing event.
+async fn load_user(
+    conn: &mut AsyncPgConnection,
+    filter: impl FnOnce(
+        users::BoxedQuery<'static, diesel::pg::Pg>,
+    ) -> users::BoxedQuery<'static, diesel::pg::Pg>,
+) -> Result<Option<User>, Fail> {
+    let user: Option<UserRow> = filter(users::table.into_boxed())
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(user) = user else { return Ok(None) };
+    let last_event_at: Option<DateTime<Utc>> = user_info::table
+        .filter(user_info::user_id.eq(user.id))
+        .select(user_info::last_billing_event_at)
+        .first(conn)
+        .await
+        .optional()?
+        .flatten();
+    user.into_domain(last_event_at).map(Some)
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn find_by_firebase_uid(&self, uid: &FirebaseUid) -> Result<Option<User>, StoreError> {
+        let tenant_uid = uid.as_str().to_owned();
+        // The claim is the uid itself: the user's own row is visible, nobody else's.
+        self.as_user(uid, async move |conn| {
+            load_user(conn, |q| q.filter(users::firebase_uid.eq(tenant_uid))).await
+        })
+        .await
+    }
+
+    async fn upsert_from_identity(
+        &self,
+        new: &NewUser,
+        quota: &Quota,
+    ) -> Result<Upserted, StoreError> {
+        let new = new.clone();
+        let quota = *quota;
+        let uid = new.firebase_uid.clone();
+        self.as_user(&uid, async move |conn| {
+            // One statement, so two concurrent first requests make one row: the second waits
+            // on the unique index, then updates. `xmax = 0` only for a freshly inserted row.
+            let (row, created): (UserRow, bool) = diesel::insert_into(users::table)
+                .values((
+                    users::firebase_uid.eq(new.firebase_uid.as_str()),
+                    users::email.eq(new.email.as_str()),
+                    users::email_verified.eq(new.email_verified),
+                    users::auth_provider.eq(new.auth_provider.as_str()),
+                    users::full_name.eq(new.full_name.as_deref()),
+                    users::avatar_url.eq(new.avatar_url.as_deref()),
+                ))
+                .on_conflict(users::firebase_uid)
+                .do_update()
+                .set((
+                    users::email.eq(diesel::upsert::excluded(users::email)),
+                    users::auth_provider.eq(diesel::upsert::excluded(users::auth_provider)),
+                    // Verified never goes back to unverified.
+                    users::email_verified.eq(
+                        diesel::dsl::sql::<diesel::sql_types::Nullable<Bool>>(
+                            "users.email_verified OR EXCLUDED.email_verified",
+                        ),
+                    ),
+                ))
+                .returning((
+                    UserRow::as_returning(),
+                    diesel::dsl::sql::<Bool>("xmax = 0"),
+                ))
+                .get_result(conn)
+                .await?;
+            if created {
+                diesel::insert_into(user_info::table)
+                    .values((
+                        user_info::user_id.eq(row.id),
+                        user_info::plan_type.eq("free"),
+                        user_info::monthly_post_quota.eq(to_i32(quota.monthly_post_quota)),
+                        user_info::remaining_posts.eq(to_i32(quota.remaining_posts)),
+                        user_info::last_quota_reset.eq(quota.last_quota_reset),
+                    ))
+                    .on_conflict(user_info::user_id)
+                    .do_nothing()
+                    .execute(conn)
+                    .await?;
+            }
+            let last_event_at = if created {
+                None
+            } else {
+                user_info::table
+                    .filter(user_info::user_id.eq(row.id))
+                    .select(user_info::last_billing_event_at)
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .flatten()
+            };
+            Ok(Upserted {
+                user: row.into_domain(last_event_at)?,
+                created,
+            })
+        })
+        .await
+    }
+
+    async fn get(&self, tenant: &Tenant) -> Result<User, StoreError> {
+        let id = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            load_user(conn, |q| q.filter(users::id.eq(id)))
+                .await?
+                .ok_or(Fail::Store(StoreError::NotFound))
+        })
+        .await
+    }
+
+    async fn update_profile(&self, tenant: &Tenant, profile: &Profile) -> Result<User, StoreError> {
+        let id = tenant.user_id.0;
+        let p = profile.clone();
+        self.tenant(tenant, async move |conn| {
+            diesel::update(users::table.filter(users::id.eq(id)))
+                .set((
+                    users::username.eq(p.username.as_ref().map(Username::as_str)),
+                    users::full_name.eq(p.full_name.as_deref()),
+                    users::display_name.eq(p.display_name.as_deref()),
+                    users::work_description.eq(p.work_description.as_deref()),
+                    users::bio.eq(p.bio.as_deref()),
+                    users::avatar_url.eq(p.avatar_url.as_deref()),
+                ))
+                .execute(conn)
+                .await?;
+            load_user(conn, |q| q.filter(users::id.eq(id)))
+                .await?
+                .ok_or(Fail::Store(StoreError::NotFound))
+        })
+        .await
+    }
+
+    async fn delete(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let id = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let n = diesel::delete(users::table.filter(users::id.eq(id)))
+                .execute(conn)
+                .await?;
+            if n == 0 {
+                return Err(Fail::Store(StoreError::NotFound));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_email_verification(
+        &self,
+        tenant: &Tenant,
+        token: &Secret,
+        expires_at: DateTime<Utc>,
+        sent_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = tenant.user_id.0;
+        let token_hash = sha256_hex(token.expose());
+        self.tenant(tenant, async move |conn| {
+            let n = diesel::update(users::table.filter(users::id.eq(id)))
+                .set((
+                    users::email_verification_token.eq(token_hash),
+                    users::email_verification_expires_at.eq(expires_at),
+                    users::email_verification_sent_at.eq(sent_at),
+                ))
+                .execute(conn)
+                .await?;
+            if n == 0 {
+                return Err(Fail::Store(StoreError::NotFound));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn confirm_email(
+        &self,
+        token: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Tenant>, StoreError> {
+        let token_hash = sha256_hex(token.expose());
+        self.worker(async move |conn| {
+            let row: Option<(i32, String)> = diesel::update(
+                users::table
+                    .filter(users::email_verification_token.eq(token_hash))
+                    .filter(users::email_verification_expires_at.gt(now)),
+            )
+            .set((
+                users::email_verified.eq(true),
+                users::email_verification_token.eq(None::<String>),
+                users::email_verification_expires_at.eq(None::<DateTime<Utc>>),
+            ))
+            .returning((users::id, users::firebase_uid))
+            .get_result(conn)
+            .await
+            .optional()?;
+            row.map(|(id, uid)| {
+                FirebaseUid::new(uid)
+                    .map(|uid| Tenant::new(UserId(id), uid))
+                    .map_err(|e| corrupt("firebase_uid", e))
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn find_by_stripe_customer(&self, customer_id: &str) -> Result<Option<User>, StoreError> {
+        let customer_id = customer_id.to_owned();
+        self.worker(async move |conn| {
+            load_user(conn, |q| {
+                q.filter(users::stripe_customer_id.eq(customer_id))
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.worker(async move |conn| load_user(conn, |q| q.filter(users::id.eq(id.0))).await)
+            .await
+    }
+}
+
+async fn load_quota(conn: &mut AsyncPgConnection, user_id: i32) -> Result<Quota, Fail> {
+    let row: QuotaRow = user_info::table
+        .filter(user_info::user_id.eq(user_id))
+        .select(QuotaRow::as_select())
+        .first(conn)
+        .await?;
+    Ok(row.into_domain())
+}
+
+#[async_trait]
+impl QuotaStore for PgStore {
+    async fn get(&self, tenant: &Tenant) -> Result<Quota, StoreError> {
+        let id = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| load_quota(conn, id).await)
+            .await
+    }
+
+    async fn reset_period(
+        &self,
+        tenant: &Tenant,
+        expected_last_reset: DateTime<Utc>,
+        next: &Quota,
+    ) -> Result<bool, StoreError> {
+        let id = tenant.user_id.0;
+        let next = *next;
+        self.tenant(tenant, async move |conn| {
+            let n = diesel::update(
+                user_info::table
+                    .filter(user_info::user_id.eq(id))
+                    .filter(user_info::last_quota_reset.eq(expected_last_reset)),
+            )
+            .set((
+                user_info::monthly_post_quota.eq(to_i32(next.monthly_post_quota)),
+                user_info::remaining_posts.eq(to_i32(next.remaining_posts)),
+                user_info::last_quota_reset.eq(next.last_quota_reset),
+            ))
+            .execute(conn)
+            .await?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn due_for_reset(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(Tenant, Quota)>, StoreError> {
+        self.worker(async move |conn| {
+            let rows: Vec<(QuotaRow, i32, String)> = user_info::table
+                .inner_join(users::table)
+                .filter(
+                    diesel::dsl::sql::<Bool>("user_info.last_quota_reset + interval '1 month' <= ")
+                        .bind::<Timestamptz, _>(now),
+                )
+                .order(user_info::last_quota_reset.asc())
+                .limit(i64::from(limit))
+                .select((QuotaRow::as_select(), users::id, users::firebase_uid))
+                .load(conn)
+                .await?;
+            rows.into_iter()
+                .map(|(quota, id, uid)| {
+                    let uid = FirebaseUid::new(uid).map_err(|e| corrupt("firebase_uid", e))?;
+                    Ok((Tenant::new(UserId(id), uid), quota.into_domain()))
+                })
+                .collect()
+        })
+        .await
+    }
+}
+
+/// A `subscription_history` row.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = subscription_history)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+struct HistoryRow {
+    user_email: String,
+    stripe_subscription_id: Option<String>,
+    plan_name: Option<String>,
+    status: Option<String>,
+    amount_paid: Option<i32>,
+    currency: Option<String>,
+    period_start: Option<DateTime<Utc>>,
+    period_end: Option<DateTime<Utc>>,
+    stripe_customer_id: Option<String>,
+    created_at: Option<DateTime<Utc>>,
+}
+
+impl HistoryRow {
+    fn into_domain(self) -> Result<SubscriptionHistoryEntry, Fail> {
+        Ok(SubscriptionHistoryEntry {
+            user_email: Email::new(&self.user_email).map_err(|e| corrupt("user_email", e))?,
+            stripe_subscription_id: self.stripe_subscription_id,
+            plan_name: self
+                .plan_name
+                .map(PlanName::new)
+                .transpose()
+                .map_err(|e| corrupt("plan_name", e))?,
+            status: self.status.unwrap_or_default(),
+            amount_paid: self.amount_paid.map(i64::from),
+            currency: self.currency,
+            period_start: self.period_start,
+            period_end: self.period_end,
+            stripe_customer_id: self.stripe_customer_id,
+            created_at: self.created_at.unwrap_or_default(),
+        })
+    }
+}
+
+#[async_trait]
+impl BillingStore for PgStore {
+    async fn apply_event(
+        &self,
+        tenant: &Tenant,
+        event_id: &str,
+        expected_last_event_at: Option<DateTime<Utc>>,
+        outcome: &BillingOutcome,
+    ) -> Result<EventApplied, StoreError> {
+        let id = tenant.user_id.0;
+        let event_id = event_id.to_owned();
+        let outcome = outcome.clone();
+        // Webhooks arrive without a user session: the worker role, naming the user explicitly.
+        self.worker(async move |conn| {
+            let first_time = diesel::insert_into(processed_webhook_events::table)
+                .values((
+                    processed_webhook_events::event_id.eq(&event_id),
+                    processed_webhook_events::source.eq("stripe"),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if first_time == 0 {
+                return Ok(EventApplied::AlreadyProcessed);
+            }
+            if let Some(sub) = &outcome.subscription {
+                // Compare-and-set on the newest applied event: an older one loses.
+                let guard = user_info::table.filter(user_info::user_id.eq(id));
+                let n = match expected_last_event_at {
+                    Some(at) => {
+                        diesel::update(guard.filter(user_info::last_billing_event_at.eq(at)))
+                            .set((
+                                user_info::last_billing_event_at.eq(sub.last_event_at),
+                                user_info::plan_type.eq(sub.plan_name.as_str()),
+                                user_info::subscription_id.eq(sub.subscription_id.as_deref()),
+                                user_info::subscription_status.eq(sub.status.as_str()),
+                                user_info::subscription_end_date.eq(sub.end_date),
+                            ))
+                            .execute(conn)
+                            .await?
+                    }
+                    None => {
+                        diesel::update(guard.filter(user_info::last_billing_event_at.is_null()))
+                            .set((
+                                user_info::last_billing_event_at.eq(sub.last_event_at),
+                                user_info::plan_type.eq(sub.plan_name.as_str()),
+                                user_info::subscription_id.eq(sub.subscription_id.as_deref()),
+                                user_info::subscription_status.eq(sub.status.as_str()),
+                                user_info::subscription_end_date.eq(sub.end_date),
+                            ))
+                            .execute(conn)
+                            .await?
+                    }
+                };
+                if n == 0 {
+                    return Err(Fail::Store(StoreError::Conflict(
+                        "a newer billing event was applied".to_owned(),
+                    )));
+                }
+                diesel::update(users::table.filter(users::id.eq(id)))
+                    .set((
+                        users::plan_name.eq(sub.plan_name.as_str()),
+                        users::subscription_status.eq(sub.status.as_str()),
+                        users::subscription_id.eq(sub.subscription_id.as_deref()),
+                        users::subscription_end_date.eq(sub.end_date),
+                        users::stripe_customer_id.eq(sub.stripe_customer_id.as_deref()),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            if let Some(monthly) = outcome.monthly_post_quota {
+                let new = i64::from(monthly);
+                // Keep what was used: remaining moves by the change of the monthly quota.
+                diesel::sql_query(
+                    "UPDATE user_info
+                        SET remaining_posts = GREATEST(0, LEAST($2::int,
+                              COALESCE(remaining_posts, 0) + $2::int - COALESCE(monthly_post_quota, 0))),
+                            monthly_post_quota = $2::int
+                      WHERE user_id = $1",
+                )
+                .bind::<diesel::sql_types::Integer, _>(id)
+                .bind::<diesel::sql_types::BigInt, _>(new)
+                .execute(conn)
+                .await?;
+            }
+            if let Some(h) = &outcome.history {
+                diesel::insert_into(subscription_history::table)
+                    .values((
+                        subscription_history::user_email.eq(h.user_email.as_str()),
+                        subscription_history::stripe_subscription_id
+                            .eq(h.stripe_subscription_id.as_deref()),
+                        subscription_history::plan_name.eq(h.plan_name.as_ref().map(PlanName::as_str)),
+                        subscription_history::status.eq(&h.status),
+                        subscription_history::amount_paid
+                            .eq(h.amount_paid.and_then(|a| i32::try_from(a).ok())),
+                        subscription_history::currency.eq(h.currency.as_deref()),
+                        subscription_history::period_start.eq(h.period_start),
+                        subscription_history::period_end.eq(h.period_end),
+                        subscription_history::stripe_customer_id.eq(h.stripe_customer_id.as_deref()),
+                        subscription_history::created_at.eq(h.created_at),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(EventApplied::Applied)
+        })
+        .await
+    }
+
+    async fn history(&self, tenant: &Tenant) -> Result<Vec<SubscriptionHistoryEntry>, StoreError> {
+        let id = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let rows: Vec<HistoryRow> = subscription_history::table
+                .filter(
+                    subscription_history::user_email
+                        .eq_any(users::table.filter(users::id.eq(id)).select(users::email)),
+                )
+                .order(subscription_history::created_at.desc())
+                .select(HistoryRow::as_select())
+                .load(conn)
+                .await?;
+            rows.into_iter().map(HistoryRow::into_domain).collect()
+        })
+        .await
+    }
+}
