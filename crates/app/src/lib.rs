@@ -7,6 +7,7 @@
 pub mod connections;
 pub mod credentials;
 pub mod error;
+pub mod posts;
 pub mod quota;
 pub mod users;
 

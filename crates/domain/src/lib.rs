@@ -18,6 +18,7 @@ pub mod secret;
 pub mod subscription;
 mod text;
 pub mod user;
+pub mod validation;
 
 pub use error::FieldError;
 pub use ids::{ConnectionId, FirebaseUid, JobId, MediaId, PostId, Tenant, UserId};

@@ -1,0 +1,247 @@
+//! Post validation: a post's content against every platform it targets, plus the checks that
+//! are about the post rather than one platform (at least one platform, a future schedule date).
+//!
+//! Universal content is checked against every selected platform; specific content against its
+//! own platform (a platform without specific content is checked with empty text, so it passes
+//! only if the platform accepts media alone). The per-platform rules live in [`crate::content`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::content::{self, MediaInfo, PlatformReport, ValidationOptions};
+use crate::media::MediaFile;
+use crate::post::PostContent;
+use crate::provider::Provider;
+
+/// A problem with the post as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostIssueCode {
+    /// No platform is selected.
+    NoPlatforms,
+    /// The schedule date is not in the future.
+    ScheduleInPast,
+}
+
+/// One problem with the post as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostIssue {
+    /// Machine-readable kind.
+    pub code: PostIssueCode,
+    /// The input field concerned.
+    pub field: String,
+    /// Plain explanation.
+    pub message: String,
+}
+
+/// The verdict on a post: valid only if every selected platform accepts it and the post-level
+/// checks pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostReport {
+    /// `true` when `platforms` are all valid and `errors` is empty.
+    pub valid: bool,
+    /// One report per selected platform.
+    pub platforms: BTreeMap<Provider, PlatformReport>,
+    /// Problems with the post as a whole.
+    pub errors: Vec<PostIssue>,
+}
+
+impl PostReport {
+    /// Every problem as a field error (`platforms.<platform>` for platform issues), for an
+    /// `Invalid` answer.
+    pub fn field_errors(&self) -> Vec<crate::FieldError> {
+        let mut out: Vec<crate::FieldError> = self
+            .errors
+            .iter()
+            .map(|e| crate::FieldError::new(e.field.clone(), e.message.clone()))
+            .collect();
+        for (p, report) in &self.platforms {
+            for issue in &report.errors {
+                out.push(crate::FieldError::new(
+                    format!("platforms.{p}"),
+                    issue.message.clone(),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// What the validator needs to know about an attached file.
+pub fn media_info(file: &MediaFile) -> MediaInfo {
+    MediaInfo {
+        mime_type: file.file_type.clone(),
+        size_bytes: file.file_size,
+        width: file.width,
+        height: file.height,
+        duration_secs: file.duration_secs,
+    }
+}
+
+/// Validates a post's content for each of its platforms.
+///
+/// `media` are the attached files in order; `opts` carries per-account settings (Mastodon
+/// instance limits, X long posts). When `schedule_date` is given it must be after `now`.
+pub fn validate_post(
+    post: &PostContent,
+    media: &[MediaInfo],
+    opts: &ValidationOptions,
+    schedule_date: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> PostReport {
+    let mut errors = Vec::new();
+    if post.platforms.is_empty() {
+        errors.push(PostIssue {
+            code: PostIssueCode::NoPlatforms,
+            field: "platforms".to_owned(),
+            message: "select at least one platform".to_owned(),
+        });
+    }
+    if schedule_date.is_some_and(|at| at <= now) {
+        errors.push(PostIssue {
+            code: PostIssueCode::ScheduleInPast,
+            field: "schedule_date".to_owned(),
+            message: "the schedule date must be in the future".to_owned(),
+        });
+    }
+    let platforms: BTreeMap<Provider, PlatformReport> = post
+        .platforms
+        .providers()
+        .into_iter()
+        .map(|p| {
+            (
+                p,
+                content::validate_for(p, post.text_for(p).unwrap_or(""), media, opts),
+            )
+        })
+        .collect();
+    let valid = errors.is_empty() && platforms.values().all(|r| r.valid);
+    PostReport {
+        valid,
+        platforms,
+        errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::post::{ContentMode, PlatformContent, PostInput, Target};
+    use chrono::{Duration, TimeZone};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap()
+    }
+
+    fn content(mode: ContentMode, universal: &str, platforms: &[Provider]) -> PostContent {
+        PostContent::parse(PostInput {
+            name: "p".into(),
+            content_mode: mode,
+            universal_content: Some(universal.into()),
+            platforms: platforms.iter().map(|p| Target::primary(*p)).collect(),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn universal_text_is_checked_against_every_platform() {
+        let text = "a".repeat(300);
+        let post = content(
+            ContentMode::Universal,
+            &text,
+            &[Provider::X, Provider::Linkedin],
+        );
+        let report = validate_post(&post, &[], &ValidationOptions::default(), None, now());
+        assert!(!report.valid);
+        assert!(!report.platforms[&Provider::X].valid, "300 > 280 on X");
+        assert!(
+            report.platforms[&Provider::Linkedin].valid,
+            "300 ≤ 3000 on LinkedIn"
+        );
+        assert_eq!(report.platforms[&Provider::X].limit, 280);
+        let fields: Vec<String> = report.field_errors().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["platforms.twitter"]);
+    }
+
+    #[test]
+    fn specific_text_is_checked_per_platform() {
+        let mut post = content(
+            ContentMode::Specific,
+            "",
+            &[Provider::X, Provider::Linkedin],
+        );
+        post.platform_content.insert(
+            Provider::X,
+            PlatformContent {
+                content: "short for X".into(),
+                extra: Default::default(),
+            },
+        );
+        post.platform_content.insert(
+            Provider::Linkedin,
+            PlatformContent {
+                content: "b".repeat(3001),
+                extra: Default::default(),
+            },
+        );
+        let report = validate_post(&post, &[], &ValidationOptions::default(), None, now());
+        assert!(report.platforms[&Provider::X].valid);
+        assert!(!report.platforms[&Provider::Linkedin].valid);
+        assert!(!report.valid);
+    }
+
+    #[test]
+    fn x_verified_accounts_get_long_posts() {
+        let post = content(ContentMode::Universal, &"a".repeat(1000), &[Provider::X]);
+        let opts = ValidationOptions {
+            x_verified: true,
+            ..ValidationOptions::default()
+        };
+        assert!(validate_post(&post, &[], &opts, None, now()).valid);
+    }
+
+    #[test]
+    fn schedule_date_must_be_in_the_future_and_platforms_selected() {
+        let post = content(ContentMode::Universal, "hello", &[Provider::Bluesky]);
+        let opts = ValidationOptions::default();
+        assert!(validate_post(&post, &[], &opts, Some(now() + Duration::minutes(1)), now()).valid);
+        let past = validate_post(&post, &[], &opts, Some(now()), now());
+        assert!(!past.valid);
+        assert_eq!(past.errors[0].code, PostIssueCode::ScheduleInPast);
+        let none = validate_post(
+            &content(ContentMode::Universal, "hi", &[]),
+            &[],
+            &opts,
+            None,
+            now(),
+        );
+        assert_eq!(none.errors[0].code, PostIssueCode::NoPlatforms);
+        assert!(!none.valid);
+    }
+
+    #[test]
+    fn media_rules_apply_per_platform() {
+        let post = content(
+            ContentMode::Universal,
+            "caption",
+            &[Provider::Instagram, Provider::Facebook],
+        );
+        let report = validate_post(&post, &[], &ValidationOptions::default(), None, now());
+        assert!(
+            !report.platforms[&Provider::Instagram].valid,
+            "Instagram requires media"
+        );
+        let image = MediaInfo {
+            mime_type: "image/jpeg".into(),
+            size_bytes: 200_000,
+            width: Some(1080),
+            height: Some(1080),
+            duration_secs: None,
+        };
+        let report = validate_post(&post, &[image], &ValidationOptions::default(), None, now());
+        assert!(report.valid, "{report:?}");
+    }
+}
