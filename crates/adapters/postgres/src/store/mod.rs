@@ -5,6 +5,7 @@
 //! not the only one. Calls that are not tenant-scoped by nature (job claims, webhooks, OAuth
 //! callbacks, quota resets) run with [`Scope::Worker`].
 
+mod connections;
 mod users;
 
 use std::fmt::Display;

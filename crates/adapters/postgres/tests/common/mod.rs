@@ -44,3 +44,43 @@ pub async fn setup() -> (TestDb, PgStore) {
     let store = PgStore::new(db.pool().clone());
     (db, store)
 }
+
+/// A connection as the core would build it, and made-up sealed credentials.
+pub fn connection(
+    tenant: &Tenant,
+    provider: multivio_domain::Provider,
+    account: &str,
+    is_primary: bool,
+    created_at: DateTime<Utc>,
+) -> (
+    multivio_domain::connection::Connection,
+    multivio_ports::vault::SealedCredentials,
+) {
+    use multivio_domain::connection::{
+        AccountLabel, AccountType, Connection, ConnectionStatus, ProviderAccountId,
+    };
+    use multivio_ports::vault::{SealedCredentials, SealedToken};
+    let id = multivio_domain::ConnectionId(uuid::Uuid::new_v4());
+    (
+        Connection {
+            id,
+            user_id: tenant.user_id,
+            provider,
+            provider_account_id: ProviderAccountId::new(account).unwrap(),
+            account_label: Some(AccountLabel::new(format!("@{account}")).unwrap()),
+            account_type: AccountType::Personal,
+            is_primary,
+            status: ConnectionStatus::Active,
+            metadata: serde_json::json!({ "screen_name": account }),
+            expires_at: Some(created_at + chrono::Duration::hours(2)),
+            created_at,
+            updated_at: created_at,
+        },
+        SealedCredentials {
+            access_token: SealedToken(format!("sealed-access-{id}")),
+            refresh_token: Some(SealedToken(format!("sealed-refresh-{id}"))),
+            expires_at: Some(created_at + chrono::Duration::hours(2)),
+            oauth1: None,
+        },
+    )
+}

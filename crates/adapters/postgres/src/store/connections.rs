@@ -1,0 +1,545 @@
+//! `social_connections`: the connection port, with sealed credentials.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use multivio_domain::connection::{
+    AccountLabel, AccountType, Connection, ConnectionStatus, ProviderAccountId,
+};
+use multivio_domain::{ConnectionId, Provider, Tenant, UserId};
+use multivio_ports::StoreError;
+use multivio_ports::connections::ConnectionStore;
+use multivio_ports::vault::{SealedCredentials, SealedOAuth1, SealedToken};
+use uuid::Uuid;
+
+use super::{Fail, PgStore, corrupt};
+use crate::schema::social_connections as sc;
+
+/// The non-secret columns of a `social_connections` row.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = sc)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+struct ConnectionRow {
+    id: Uuid,
+    user_id: i32,
+    provider: String,
+    provider_account_id: String,
+    expires_at: Option<DateTime<Utc>>,
+    account_label: Option<String>,
+    account_type: Option<String>,
+    is_primary: Option<bool>,
+    metadata: Option<serde_json::Value>,
+    status: String,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+impl ConnectionRow {
+    fn into_domain(self) -> Result<Connection, Fail> {
+        let created_at = self.created_at.unwrap_or_default();
+        Ok(Connection {
+            id: ConnectionId(self.id),
+            user_id: UserId(self.user_id),
+            provider: self
+                .provider
+                .parse::<Provider>()
+                .map_err(|e| corrupt("provider", e))?,
+            provider_account_id: ProviderAccountId::new(&self.provider_account_id)
+                .map_err(|e| corrupt("provider_account_id", e))?,
+            account_label: self
+                .account_label
+                .map(AccountLabel::new)
+                .transpose()
+                .map_err(|e| corrupt("account_label", e))?,
+            account_type: self
+                .account_type
+                .as_deref()
+                .unwrap_or("personal")
+                .parse::<AccountType>()
+                .map_err(|e| corrupt("account_type", e))?,
+            is_primary: self.is_primary.unwrap_or(false),
+            status: self
+                .status
+                .parse::<ConnectionStatus>()
+                .map_err(|e| corrupt("status", e))?,
+            metadata: self
+                .metadata
+                .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+            expires_at: self.expires_at,
+            created_at,
+            updated_at: self.updated_at.unwrap_or(created_at),
+        })
+    }
+}
+
+/// The credential columns of a `social_connections` row.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = sc)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+struct CredentialRow {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    oauth1_access_token: Option<String>,
+    oauth1_access_token_secret: Option<String>,
+    oauth1_user_id: Option<String>,
+    oauth1_screen_name: Option<String>,
+    oauth1_created_at: Option<DateTime<Utc>>,
+}
+
+impl CredentialRow {
+    fn into_sealed(self) -> SealedCredentials {
+        let oauth1 = match (self.oauth1_access_token, self.oauth1_access_token_secret) {
+            (Some(token), Some(secret)) => Some(SealedOAuth1 {
+                token: SealedToken(token),
+                token_secret: SealedToken(secret),
+                user_id: self.oauth1_user_id,
+                screen_name: self.oauth1_screen_name,
+                created_at: self.oauth1_created_at,
+            }),
+            _ => None,
+        };
+        SealedCredentials {
+            access_token: SealedToken(self.access_token),
+            refresh_token: self.refresh_token.map(SealedToken),
+            expires_at: self.expires_at,
+            oauth1,
+        }
+    }
+}
+
+/// The credential columns, for an insert or update.
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = sc)]
+#[diesel(treat_none_as_null = true)]
+struct CredentialChanges<'a> {
+    access_token: &'a str,
+    refresh_token: Option<&'a str>,
+    expires_at: Option<DateTime<Utc>>,
+    oauth1_access_token: Option<&'a str>,
+    oauth1_access_token_secret: Option<&'a str>,
+    oauth1_user_id: Option<&'a str>,
+    oauth1_screen_name: Option<&'a str>,
+    oauth1_created_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> CredentialChanges<'a> {
+    fn of(c: &'a SealedCredentials) -> Self {
+        let o = c.oauth1.as_ref();
+        Self {
+            access_token: &c.access_token.0,
+            refresh_token: c.refresh_token.as_ref().map(|t| t.0.as_str()),
+            expires_at: c.expires_at,
+            oauth1_access_token: o.map(|o| o.token.0.as_str()),
+            oauth1_access_token_secret: o.map(|o| o.token_secret.0.as_str()),
+            oauth1_user_id: o.and_then(|o| o.user_id.as_deref()),
+            oauth1_screen_name: o.and_then(|o| o.screen_name.as_deref()),
+            oauth1_created_at: o.and_then(|o| o.created_at),
+        }
+    }
+}
+
+fn rows_into(rows: Vec<ConnectionRow>) -> Result<Vec<Connection>, Fail> {
+    rows.into_iter().map(ConnectionRow::into_domain).collect()
+}
+
+async fn load(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Result<Connection, Fail> {
+    sc::table
+        .filter(sc::user_id.eq(user_id))
+        .filter(sc::id.eq(id))
+        .select(ConnectionRow::as_select())
+        .first(conn)
+        .await?
+        .into_domain()
+}
+
+/// Locks the tenant's connections of `provider` (in id order, so concurrent callers queue
+/// instead of deadlocking) and returns their ids.
+async fn lock_provider(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    provider: &str,
+) -> Result<Vec<Uuid>, Fail> {
+    Ok(sc::table
+        .filter(sc::user_id.eq(user_id))
+        .filter(sc::provider.eq(provider))
+        .order(sc::id)
+        .select(sc::id)
+        .for_update()
+        .load(conn)
+        .await?)
+}
+
+#[async_trait]
+impl ConnectionStore for PgStore {
+    async fn list(&self, tenant: &Tenant) -> Result<Vec<Connection>, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let rows = sc::table
+                .filter(sc::user_id.eq(uid))
+                .order((sc::created_at.asc(), sc::id.asc()))
+                .select(ConnectionRow::as_select())
+                .load(conn)
+                .await?;
+            rows_into(rows)
+        })
+        .await
+    }
+
+    async fn list_for_provider(
+        &self,
+        tenant: &Tenant,
+        provider: Provider,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let rows = sc::table
+                .filter(sc::user_id.eq(uid))
+                .filter(sc::provider.eq(provider.as_str()))
+                .order((sc::created_at.asc(), sc::id.asc()))
+                .select(ConnectionRow::as_select())
+                .load(conn)
+                .await?;
+            rows_into(rows)
+        })
+        .await
+    }
+
+    async fn get(&self, tenant: &Tenant, id: ConnectionId) -> Result<Connection, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| load(conn, uid, id.0).await)
+            .await
+    }
+
+    async fn find_by_account(
+        &self,
+        tenant: &Tenant,
+        provider: Provider,
+        account: &ProviderAccountId,
+    ) -> Result<Option<Connection>, StoreError> {
+        let uid = tenant.user_id.0;
+        let account = account.as_str().to_owned();
+        self.tenant(tenant, async move |conn| {
+            sc::table
+                .filter(sc::user_id.eq(uid))
+                .filter(sc::provider.eq(provider.as_str()))
+                .filter(sc::provider_account_id.eq(account))
+                .select(ConnectionRow::as_select())
+                .first(conn)
+                .await
+                .optional()?
+                .map(ConnectionRow::into_domain)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn insert(
+        &self,
+        tenant: &Tenant,
+        connection: &Connection,
+        credentials: &SealedCredentials,
+    ) -> Result<Connection, StoreError> {
+        let uid = tenant.user_id.0;
+        let c = connection.clone();
+        let credentials = credentials.clone();
+        self.tenant(tenant, async move |conn| {
+            let row: ConnectionRow = diesel::insert_into(sc::table)
+                .values((
+                    sc::id.eq(c.id.0),
+                    sc::user_id.eq(uid),
+                    sc::provider.eq(c.provider.as_str()),
+                    sc::provider_account_id.eq(c.provider_account_id.as_str()),
+                    sc::account_label.eq(c.account_label.as_ref().map(AccountLabel::as_str)),
+                    sc::account_type.eq(c.account_type.as_str()),
+                    sc::is_primary.eq(c.is_primary),
+                    sc::status.eq(c.status.as_str()),
+                    sc::metadata.eq(&c.metadata),
+                    sc::created_at.eq(c.created_at),
+                    sc::updated_at.eq(c.updated_at),
+                    CredentialChanges::of(&credentials),
+                ))
+                .returning(ConnectionRow::as_returning())
+                .get_result(conn)
+                .await?;
+            row.into_domain()
+        })
+        .await
+    }
+
+    async fn reconnect(
+        &self,
+        tenant: &Tenant,
+        connection: &Connection,
+        credentials: &SealedCredentials,
+    ) -> Result<Connection, StoreError> {
+        let uid = tenant.user_id.0;
+        let c = connection.clone();
+        let credentials = credentials.clone();
+        self.tenant(tenant, async move |conn| {
+            let row: ConnectionRow = diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(c.id.0)),
+            )
+            .set((
+                sc::account_label.eq(c.account_label.as_ref().map(AccountLabel::as_str)),
+                sc::account_type.eq(c.account_type.as_str()),
+                sc::metadata.eq(&c.metadata),
+                sc::status.eq(ConnectionStatus::Active.as_str()),
+                sc::refresh_locked_until.eq(None::<DateTime<Utc>>),
+                CredentialChanges::of(&credentials),
+            ))
+            .returning(ConnectionRow::as_returning())
+            .get_result(conn)
+            .await?;
+            row.into_domain()
+        })
+        .await
+    }
+
+    async fn set_primary_flags(
+        &self,
+        tenant: &Tenant,
+        provider: Provider,
+        changes: &[(ConnectionId, bool)],
+    ) -> Result<(), StoreError> {
+        let uid = tenant.user_id.0;
+        let changes = changes.to_vec();
+        self.tenant(tenant, async move |conn| {
+            let ids = lock_provider(conn, uid, provider.as_str()).await?;
+            if changes.iter().any(|(id, _)| !ids.contains(&id.0)) {
+                return Err(Fail::Store(StoreError::NotFound));
+            }
+            // Demotions first, so the partial unique index never sees two primaries.
+            let demote: Vec<Uuid> = changes
+                .iter()
+                .filter(|(_, p)| !p)
+                .map(|(id, _)| id.0)
+                .collect();
+            let promote: Vec<Uuid> = changes
+                .iter()
+                .filter(|(_, p)| *p)
+                .map(|(id, _)| id.0)
+                .collect();
+            diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq_any(demote)),
+            )
+            .set(sc::is_primary.eq(false))
+            .execute(conn)
+            .await?;
+            diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq_any(promote)),
+            )
+            .set(sc::is_primary.eq(true))
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_label(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        label: Option<AccountLabel>,
+    ) -> Result<Connection, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let row: ConnectionRow = diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(id.0)),
+            )
+            .set(sc::account_label.eq(label.as_ref().map(AccountLabel::as_str)))
+            .returning(ConnectionRow::as_returning())
+            .get_result(conn)
+            .await?;
+            row.into_domain()
+        })
+        .await
+    }
+
+    async fn set_status(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        status: ConnectionStatus,
+    ) -> Result<(), StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let n = diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(id.0)),
+            )
+            .set(sc::status.eq(status.as_str()))
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(Fail::Store(StoreError::NotFound));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        promote: Option<ConnectionId>,
+    ) -> Result<(), StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let provider: String = sc::table
+                .filter(sc::user_id.eq(uid))
+                .filter(sc::id.eq(id.0))
+                .select(sc::provider)
+                .first(conn)
+                .await?;
+            lock_provider(conn, uid, &provider).await?;
+            let n = diesel::delete(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(id.0)),
+            )
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(Fail::Store(StoreError::NotFound));
+            }
+            if let Some(promote) = promote {
+                let primaries: i64 = sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::provider.eq(&provider))
+                    .filter(sc::is_primary.eq(true))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if primaries == 0 {
+                    let n = diesel::update(
+                        sc::table
+                            .filter(sc::user_id.eq(uid))
+                            .filter(sc::provider.eq(&provider))
+                            .filter(sc::id.eq(promote.0)),
+                    )
+                    .set(sc::is_primary.eq(true))
+                    .execute(conn)
+                    .await?;
+                    if n == 0 {
+                        return Err(Fail::Store(StoreError::Conflict(
+                            "the connection to promote is gone".to_owned(),
+                        )));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn credentials(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+    ) -> Result<SealedCredentials, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let row: CredentialRow = sc::table
+                .filter(sc::user_id.eq(uid))
+                .filter(sc::id.eq(id.0))
+                .select(CredentialRow::as_select())
+                .first(conn)
+                .await?;
+            Ok(row.into_sealed())
+        })
+        .await
+    }
+
+    async fn try_lock_refresh(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let n = diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(id.0))
+                    .filter(
+                        sc::refresh_locked_until
+                            .is_null()
+                            .or(sc::refresh_locked_until.lt(now)),
+                    ),
+            )
+            .set(sc::refresh_locked_until.eq(until))
+            .execute(conn)
+            .await?;
+            if n == 1 {
+                return Ok(true);
+            }
+            // Held by someone else, or not this tenant's connection at all.
+            load(conn, uid, id.0).await?;
+            Ok(false)
+        })
+        .await
+    }
+
+    async fn store_refreshed(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        credentials: &SealedCredentials,
+    ) -> Result<(), StoreError> {
+        let uid = tenant.user_id.0;
+        let credentials = credentials.clone();
+        self.tenant(tenant, async move |conn| {
+            let n = diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(id.0)),
+            )
+            .set((
+                CredentialChanges::of(&credentials),
+                sc::status.eq(ConnectionStatus::Active.as_str()),
+                sc::refresh_locked_until.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(Fail::Store(StoreError::NotFound));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unlock_refresh(&self, tenant: &Tenant, id: ConnectionId) -> Result<(), StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let n = diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(id.0)),
+            )
+            .set(sc::refresh_locked_until.eq(None::<DateTime<Utc>>))
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(Fail::Store(StoreError::NotFound));
+            }
+            Ok(())
+        })
+        .await
+    }
+}
