@@ -62,6 +62,10 @@ pub enum AppError {
     /// The feature or platform is not configured in this deployment.
     #[error("not configured: {0}")]
     NotConfigured(String),
+    /// The worker's claim on a job expired and another worker holds it now: drop the job
+    /// (only the worker's use cases return this).
+    #[error("job lease lost")]
+    LeaseLost,
     /// A dependency failed (database, vault, platform outage…). Internal detail for logs.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -109,7 +113,7 @@ impl From<StoreError> for AppError {
                 monthly_post_quota: None,
                 resets_at: None,
             },
-            StoreError::LeaseLost => Self::Conflict("job lease lost".to_owned()),
+            StoreError::LeaseLost => Self::LeaseLost,
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
         }
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod posts;
 pub mod quota;
 pub mod users;
+pub mod worker;
 
 #[cfg(test)]
 mod testing;
