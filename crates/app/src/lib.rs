@@ -4,6 +4,7 @@
 //! `multivio-domain`, and persists through the ports.
 #![warn(missing_docs)]
 
+pub mod billing;
 pub mod connections;
 pub mod credentials;
 pub mod error;
