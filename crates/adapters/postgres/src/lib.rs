@@ -19,7 +19,7 @@ pub mod testing;
 pub use error::DbError;
 pub use migrate::run_migrations;
 pub use pool::{PgPool, PoolSettings, build_pool};
-pub use store::PgStore;
+pub use store::{PgStore, due_claim_statement};
 pub use tenant::{Scope, in_scope};
 
 /// Whether the database answers and every embedded migration has been applied.

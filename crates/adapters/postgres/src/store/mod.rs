@@ -6,7 +6,11 @@
 //! callbacks, quota resets) run with [`Scope::Worker`].
 
 mod connections;
+mod cursor;
+mod posts;
 mod users;
+
+pub use posts::due_claim_statement;
 
 use std::fmt::Display;
 

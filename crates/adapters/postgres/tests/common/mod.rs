@@ -84,3 +84,28 @@ pub fn connection(
         },
     )
 }
+
+/// A draft post of `tenant` targeting `targets`.
+pub fn draft(
+    tenant: &Tenant,
+    name: &str,
+    targets: Vec<multivio_domain::post::Target>,
+) -> multivio_domain::post::Post {
+    use multivio_domain::post::{ContentMode, Post, PostContent, PostInput};
+    let content = PostContent::parse(PostInput {
+        name: name.to_owned(),
+        content_mode: ContentMode::Universal,
+        universal_content: Some(format!("{name}: hello")),
+        universal_metadata: Some(serde_json::json!({ "hashtags": ["launch"] })),
+        platform_content: Default::default(),
+        platforms: targets,
+        media_files: vec![],
+    })
+    .unwrap();
+    Post::new_draft(
+        multivio_domain::PostId(uuid::Uuid::new_v4()),
+        tenant.user_id,
+        content,
+        now(),
+    )
+}

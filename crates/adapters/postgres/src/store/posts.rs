@@ -1,0 +1,657 @@
+//! `posts`, `post_quota_usage` and `publish_jobs`: the post unit of work and the job queue.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use multivio_domain::job::{ClaimedJob, FencingToken, JobOutcome};
+use multivio_domain::post::{
+    ContentMode, PlatformContent, Post, PostName, PostStatus, Target, TargetResult, Targets,
+};
+use multivio_domain::quota::QuotaEffect;
+use multivio_domain::{
+    ConnectionId, FirebaseUid, JobId, MediaId, PostId, Provider, Tenant, UserId,
+};
+use multivio_ports::Page;
+use multivio_ports::StoreError;
+use multivio_ports::jobs::JobQueue;
+use multivio_ports::posts::{JobStep, PostChange, PostQuery, PostStore, PostWrite};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::cursor::Cursor;
+use super::{Fail, PgStore, corrupt};
+use crate::schema::{post_quota_usage, posts, publish_jobs, user_info};
+
+/// A `posts` row.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = posts)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+struct PostRow {
+    id: Uuid,
+    user_id: i32,
+    name: String,
+    content_mode: Option<String>,
+    universal_content: Option<String>,
+    universal_metadata: Option<serde_json::Value>,
+    platform_content: Option<serde_json::Value>,
+    platforms: Option<serde_json::Value>,
+    media_files: Option<serde_json::Value>,
+    schedule_date: Option<DateTime<Utc>>,
+    status: Option<String>,
+    publish_job_id: Option<String>,
+    published_at: Option<DateTime<Utc>>,
+    publish_results: Option<serde_json::Value>,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    revision: i64,
+}
+
+/// One attached file in the `media_files` column, in the seed's documented shape
+/// (`[{"file_id": "…", …}]`); bare id strings are read too.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum MediaRef {
+    Object { file_id: MediaId },
+    Id(MediaId),
+}
+
+fn json_or<T: serde::de::DeserializeOwned + Default>(
+    value: Option<serde_json::Value>,
+    what: &str,
+) -> Result<T, Fail> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(T::default()),
+        Some(v) => serde_json::from_value(v).map_err(|e| corrupt(what, e)),
+    }
+}
+
+impl PostRow {
+    fn into_domain(self, quota_consumed: bool) -> Result<Post, Fail> {
+        let created_at = self.created_at.unwrap_or_default();
+        let targets: Vec<Target> = json_or(self.platforms, "platforms")?;
+        let media: Vec<MediaRef> = json_or(self.media_files, "media_files")?;
+        let platform_content: BTreeMap<Provider, PlatformContent> =
+            json_or(self.platform_content, "platform_content")?;
+        let publish_results: BTreeMap<String, TargetResult> =
+            json_or(self.publish_results, "publish_results")?;
+        Ok(Post {
+            id: PostId(self.id),
+            user_id: UserId(self.user_id),
+            name: PostName::new(&self.name).map_err(|e| corrupt("name", e))?,
+            content_mode: self
+                .content_mode
+                .as_deref()
+                .unwrap_or("universal")
+                .parse::<ContentMode>()
+                .map_err(|e| corrupt("content_mode", e))?,
+            universal_content: self.universal_content,
+            universal_metadata: self
+                .universal_metadata
+                .unwrap_or_else(|| serde_json::json!({})),
+            platform_content,
+            platforms: Targets::new(targets).map_err(|e| corrupt("platforms", e))?,
+            media_files: media
+                .into_iter()
+                .map(|m| match m {
+                    MediaRef::Object { file_id } | MediaRef::Id(file_id) => file_id,
+                })
+                .collect(),
+            schedule_date: self.schedule_date,
+            status: self
+                .status
+                .as_deref()
+                .unwrap_or("draft")
+                .parse::<PostStatus>()
+                .map_err(|e| corrupt("status", e))?,
+            publish_job_id: self.publish_job_id,
+            published_at: self.published_at,
+            publish_results,
+            quota_consumed,
+            revision: self.revision,
+            created_at,
+            updated_at: self.updated_at.unwrap_or(created_at),
+        })
+    }
+}
+
+/// The columns a post write sets.
+#[derive(Debug, AsChangeset, Insertable)]
+#[diesel(table_name = posts)]
+#[diesel(treat_none_as_null = true)]
+struct PostColumns {
+    name: String,
+    content_mode: String,
+    universal_content: Option<String>,
+    universal_metadata: serde_json::Value,
+    platform_content: serde_json::Value,
+    platforms: serde_json::Value,
+    media_files: serde_json::Value,
+    schedule_date: Option<DateTime<Utc>>,
+    status: String,
+    publish_job_id: Option<String>,
+    published_at: Option<DateTime<Utc>>,
+    publish_results: serde_json::Value,
+}
+
+impl PostColumns {
+    fn of(post: &Post) -> Result<Self, Fail> {
+        let json =
+            |v: serde_json::Result<serde_json::Value>, what: &str| v.map_err(|e| corrupt(what, e));
+        let media: Vec<MediaRef> = post
+            .media_files
+            .iter()
+            .map(|id| MediaRef::Object { file_id: *id })
+            .collect();
+        Ok(Self {
+            name: post.name.as_str().to_owned(),
+            content_mode: post.content_mode.as_str().to_owned(),
+            universal_content: post.universal_content.clone(),
+            universal_metadata: post.universal_metadata.clone(),
+            platform_content: json(
+                serde_json::to_value(&post.platform_content),
+                "platform_content",
+            )?,
+            platforms: json(serde_json::to_value(&post.platforms), "platforms")?,
+            media_files: json(serde_json::to_value(&media), "media_files")?,
+            schedule_date: post.schedule_date,
+            status: post.status.as_str().to_owned(),
+            publish_job_id: post.publish_job_id.clone(),
+            published_at: post.published_at,
+            publish_results: json(
+                serde_json::to_value(&post.publish_results),
+                "publish_results",
+            )?,
+        })
+    }
+}
+
+type PostWithUsage = (PostRow, bool);
+
+fn post_with_usage() -> (
+    diesel::dsl::AsSelect<PostRow, diesel::pg::Pg>,
+    diesel::dsl::exists<
+        diesel::dsl::Filter<
+            post_quota_usage::table,
+            diesel::dsl::Eq<post_quota_usage::post_id, posts::id>,
+        >,
+    >,
+) {
+    (
+        PostRow::as_select(),
+        diesel::dsl::exists(
+            post_quota_usage::table.filter(post_quota_usage::post_id.eq(posts::id)),
+        ),
+    )
+}
+
+async fn load_post(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Result<Post, Fail> {
+    let (row, consumed): PostWithUsage = posts::table
+        .filter(posts::user_id.eq(user_id))
+        .filter(posts::id.eq(id))
+        .select(post_with_usage())
+        .first(conn)
+        .await?;
+    row.into_domain(consumed)
+}
+
+/// Zero rows touched by a revision-guarded write: gone (or another tenant's), or changed.
+async fn missing_or_conflict(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Fail {
+    let exists = posts::table
+        .filter(posts::user_id.eq(user_id))
+        .filter(posts::id.eq(id))
+        .select(posts::id)
+        .first::<Uuid>(conn)
+        .await
+        .optional();
+    match exists {
+        Ok(Some(_)) => Fail::Store(StoreError::Conflict(
+            "the post changed since it was read".to_owned(),
+        )),
+        Ok(None) => Fail::Store(StoreError::NotFound),
+        Err(e) => Fail::Db(e),
+    }
+}
+
+async fn apply_quota(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    post_id: Uuid,
+    effect: QuotaEffect,
+) -> Result<(), Fail> {
+    match effect {
+        QuotaEffect::None => Ok(()),
+        QuotaEffect::Consume => {
+            // The usage row makes a post consume at most once, however often it is asked.
+            let first = diesel::insert_into(post_quota_usage::table)
+                .values((
+                    post_quota_usage::post_id.eq(post_id),
+                    post_quota_usage::user_id.eq(user_id),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if first == 0 {
+                return Ok(());
+            }
+            // One conditional statement: never a read-modify-write.
+            let n = diesel::update(
+                user_info::table
+                    .filter(user_info::user_id.eq(user_id))
+                    .filter(user_info::remaining_posts.gt(0)),
+            )
+            .set(user_info::remaining_posts.eq(user_info::remaining_posts - 1))
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(Fail::Store(StoreError::QuotaExceeded));
+            }
+            Ok(())
+        }
+        QuotaEffect::Refund => {
+            let held = diesel::delete(
+                post_quota_usage::table
+                    .filter(post_quota_usage::post_id.eq(post_id))
+                    .filter(post_quota_usage::user_id.eq(user_id)),
+            )
+            .execute(conn)
+            .await?;
+            if held == 0 {
+                return Ok(());
+            }
+            diesel::sql_query(
+                "UPDATE user_info
+                    SET remaining_posts = LEAST(COALESCE(remaining_posts, 0) + 1,
+                                                COALESCE(monthly_post_quota, 0))
+                  WHERE user_id = $1",
+            )
+            .bind::<Integer, _>(user_id)
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// Checks (and locks) the job guarding a change: its fencing token must still be current.
+async fn check_lease(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    step: &JobStep,
+) -> Result<(), Fail> {
+    let row: Option<(i64, String)> = publish_jobs::table
+        .filter(publish_jobs::id.eq(step.job_id.0))
+        .filter(publish_jobs::user_id.eq(user_id))
+        .select((publish_jobs::fencing_token, publish_jobs::status))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    match row {
+        Some((token, status)) if token == step.fencing_token.0 && status == "running" => Ok(()),
+        _ => Err(Fail::Store(StoreError::LeaseLost)),
+    }
+}
+
+/// Writes a job's outcome, guarded by its fencing token.
+async fn finish_job(
+    conn: &mut AsyncPgConnection,
+    job_id: Uuid,
+    token: i64,
+    outcome: &JobOutcome,
+) -> Result<(), Fail> {
+    let guard = publish_jobs::table
+        .filter(publish_jobs::id.eq(job_id))
+        .filter(publish_jobs::fencing_token.eq(token))
+        .filter(publish_jobs::status.eq("running"));
+    let no_lease = (
+        publish_jobs::leased_until.eq(None::<DateTime<Utc>>),
+        publish_jobs::leased_by.eq(None::<String>),
+    );
+    let n = match outcome {
+        JobOutcome::Completed => {
+            diesel::update(guard)
+                .set((publish_jobs::status.eq("completed"), no_lease))
+                .execute(conn)
+                .await?
+        }
+        JobOutcome::RetryAt { run_at, reason } => {
+            diesel::update(guard)
+                .set((
+                    publish_jobs::status.eq("pending"),
+                    publish_jobs::run_at.eq(run_at),
+                    publish_jobs::last_error.eq(reason),
+                    no_lease,
+                ))
+                .execute(conn)
+                .await?
+        }
+        JobOutcome::Discarded { reason } => {
+            diesel::update(guard)
+                .set((
+                    publish_jobs::status.eq("discarded"),
+                    publish_jobs::last_error.eq(reason),
+                    no_lease,
+                ))
+                .execute(conn)
+                .await?
+        }
+    };
+    if n == 0 {
+        return Err(Fail::Store(StoreError::LeaseLost));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl PostStore for PgStore {
+    async fn get(&self, tenant: &Tenant, id: PostId) -> Result<Post, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| load_post(conn, uid, id.0).await)
+            .await
+    }
+
+    async fn list(&self, tenant: &Tenant, query: &PostQuery) -> Result<Page<Post>, StoreError> {
+        let uid = tenant.user_id.0;
+        let query = query.clone();
+        let after = query
+            .cursor
+            .as_deref()
+            .map(Cursor::decode)
+            .transpose()
+            .map_err(|_| StoreError::NotFound)?;
+        let limit = i64::from(query.limit.clamp(1, 100));
+        self.tenant(tenant, async move |conn| {
+            let mut q = posts::table
+                .filter(posts::user_id.eq(uid))
+                .select(post_with_usage())
+                .order((posts::created_at.desc(), posts::id.desc()))
+                .limit(limit + 1)
+                .into_boxed();
+            if let Some(status) = query.status {
+                q = q.filter(posts::status.eq(status.as_str()));
+            }
+            if let Some(platform) = query.platform {
+                // Served by the GIN index on `platforms`: a bare name or an account object.
+                let name = serde_json::json!([platform.as_str()]);
+                let object = serde_json::json!([{ "platform": platform.as_str() }]);
+                q = q.filter(
+                    posts::platforms
+                        .contains(name)
+                        .or(posts::platforms.contains(object)),
+                );
+            }
+            if let Some(from) = query.from {
+                q = q.filter(posts::created_at.ge(from));
+            }
+            if let Some(to) = query.to {
+                q = q.filter(posts::created_at.lt(to));
+            }
+            if let Some(after) = after {
+                // Keyset: strictly older than the last row of the previous page.
+                q = q.filter(
+                    posts::created_at
+                        .lt(after.at)
+                        .or(posts::created_at.eq(after.at).and(posts::id.lt(after.id))),
+                );
+            }
+            let rows: Vec<PostWithUsage> = q.load(conn).await?;
+            let more = rows.len() as i64 > limit;
+            let items = rows
+                .into_iter()
+                .take(limit as usize)
+                .map(|(row, consumed)| row.into_domain(consumed))
+                .collect::<Result<Vec<Post>, Fail>>()?;
+            let next_cursor = if more {
+                items.last().map(|p| {
+                    Cursor {
+                        at: p.created_at,
+                        id: p.id.0,
+                    }
+                    .encode()
+                })
+            } else {
+                None
+            };
+            Ok(Page { items, next_cursor })
+        })
+        .await
+    }
+
+    async fn apply(&self, tenant: &Tenant, change: PostChange) -> Result<Option<Post>, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            if let Some(step) = &change.job {
+                check_lease(conn, uid, step).await?;
+            }
+            let post_id = match &change.write {
+                PostWrite::Insert(post) => post.id.0,
+                PostWrite::Update { post, .. } => post.id.0,
+                PostWrite::Delete { id, .. } => id.0,
+            };
+            // A delete cascades to the usage row, so its quota effect goes first.
+            if matches!(change.write, PostWrite::Delete { .. }) {
+                apply_quota(conn, uid, post_id, change.quota).await?;
+            }
+            match &change.write {
+                PostWrite::Insert(post) => {
+                    diesel::insert_into(posts::table)
+                        .values((
+                            posts::id.eq(post.id.0),
+                            posts::user_id.eq(uid),
+                            posts::revision.eq(post.revision),
+                            posts::created_at.eq(post.created_at),
+                            posts::updated_at.eq(post.updated_at),
+                            PostColumns::of(post)?,
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                PostWrite::Update {
+                    post,
+                    expected_revision,
+                } => {
+                    let n = diesel::update(
+                        posts::table
+                            .filter(posts::user_id.eq(uid))
+                            .filter(posts::id.eq(post.id.0))
+                            .filter(posts::revision.eq(expected_revision)),
+                    )
+                    .set((
+                        PostColumns::of(post)?,
+                        posts::revision.eq(posts::revision + 1),
+                    ))
+                    .execute(conn)
+                    .await?;
+                    if n == 0 {
+                        return Err(missing_or_conflict(conn, uid, post.id.0).await);
+                    }
+                }
+                PostWrite::Delete {
+                    id,
+                    expected_revision,
+                } => {
+                    let n = diesel::delete(
+                        posts::table
+                            .filter(posts::user_id.eq(uid))
+                            .filter(posts::id.eq(id.0))
+                            .filter(posts::revision.eq(expected_revision)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    if n == 0 {
+                        return Err(missing_or_conflict(conn, uid, id.0).await);
+                    }
+                }
+            }
+            if !matches!(change.write, PostWrite::Delete { .. }) {
+                apply_quota(conn, uid, post_id, change.quota).await?;
+                if change.cancel_pending_jobs {
+                    diesel::update(
+                        publish_jobs::table
+                            .filter(publish_jobs::user_id.eq(uid))
+                            .filter(publish_jobs::post_id.eq(post_id))
+                            .filter(publish_jobs::status.eq("pending")),
+                    )
+                    .set(publish_jobs::status.eq("cancelled"))
+                    .execute(conn)
+                    .await?;
+                }
+                if !change.enqueue.is_empty() {
+                    let rows: Vec<_> = change
+                        .enqueue
+                        .iter()
+                        .map(|job| {
+                            (
+                                publish_jobs::id.eq(job.id.0),
+                                publish_jobs::user_id.eq(uid),
+                                publish_jobs::post_id.eq(job.post_id.0),
+                                publish_jobs::provider.eq(job.target.provider.as_str()),
+                                publish_jobs::connection_id
+                                    .eq(job.target.connection_id.map(|c| c.0)),
+                                publish_jobs::run_at.eq(job.run_at),
+                            )
+                        })
+                        .collect();
+                    diesel::insert_into(publish_jobs::table)
+                        .values(rows)
+                        .execute(conn)
+                        .await?;
+                }
+            }
+            if let Some(JobStep {
+                job_id,
+                fencing_token,
+                outcome: Some(outcome),
+            }) = &change.job
+            {
+                finish_job(conn, job_id.0, fencing_token.0, outcome).await?;
+            }
+            match change.write {
+                PostWrite::Delete { .. } => Ok(None),
+                _ => load_post(conn, uid, post_id).await.map(Some),
+            }
+        })
+        .await
+    }
+}
+
+#[derive(QueryableByName)]
+struct ClaimedRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Integer)]
+    user_id: i32,
+    #[diesel(sql_type = Text)]
+    firebase_uid: String,
+    #[diesel(sql_type = SqlUuid)]
+    post_id: Uuid,
+    #[diesel(sql_type = Text)]
+    provider: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    connection_id: Option<Uuid>,
+    #[diesel(sql_type = Integer)]
+    attempt: i32,
+    #[diesel(sql_type = BigInt)]
+    fencing_token: i64,
+}
+
+impl ClaimedRow {
+    fn into_domain(self) -> Result<ClaimedJob, Fail> {
+        let provider = self
+            .provider
+            .parse::<Provider>()
+            .map_err(|e| corrupt("provider", e))?;
+        Ok(ClaimedJob {
+            job_id: JobId(self.id),
+            tenant: Tenant::new(
+                UserId(self.user_id),
+                FirebaseUid::new(self.firebase_uid).map_err(|e| corrupt("firebase_uid", e))?,
+            ),
+            post_id: PostId(self.post_id),
+            target: Target {
+                provider,
+                connection_id: self.connection_id.map(ConnectionId),
+            },
+            attempt: u32::try_from(self.attempt).unwrap_or(0),
+            fencing_token: FencingToken(self.fencing_token),
+        })
+    }
+}
+
+/// Claims up to `$4` jobs selected by `candidates` (an index-served subquery that must lock
+/// with `FOR UPDATE SKIP LOCKED`): lease, new fencing token, one more attempt.
+fn claim_sql(candidates: &str) -> String {
+    format!(
+        "WITH picked AS ({candidates})
+         UPDATE publish_jobs j
+            SET status = 'running', leased_by = $1, leased_until = $2 + $3 * interval '1 millisecond',
+                attempt = j.attempt + 1, fencing_token = nextval('publish_job_fencing_seq')
+           FROM picked, users u
+          WHERE j.id = picked.id AND u.id = j.user_id
+      RETURNING j.id, j.user_id, u.firebase_uid::text AS firebase_uid, j.post_id,
+                j.provider::text AS provider, j.connection_id, j.attempt, j.fencing_token"
+    )
+}
+
+/// Expired leases first: their jobs were started by a worker that died or stalled.
+const EXPIRED: &str = "SELECT id FROM publish_jobs
+     WHERE status = 'running' AND leased_until < $2
+     ORDER BY leased_until LIMIT $4 FOR UPDATE SKIP LOCKED";
+const DUE: &str = "SELECT id FROM publish_jobs
+     WHERE status = 'pending' AND run_at <= $2
+     ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED";
+
+/// The statement a worker runs to claim due jobs (for `EXPLAIN` in tests and tools).
+pub fn due_claim_statement() -> String {
+    claim_sql(DUE)
+}
+
+#[async_trait]
+impl JobQueue for PgStore {
+    async fn claim_due(
+        &self,
+        worker_id: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: chrono::Duration,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let worker_id = worker_id.to_owned();
+        let lease_ms = lease.num_milliseconds();
+        self.worker(async move |conn| {
+            let mut claimed = Vec::new();
+            for candidates in [EXPIRED, DUE] {
+                let room = i64::from(limit) - claimed.len() as i64;
+                if room <= 0 {
+                    break;
+                }
+                let rows: Vec<ClaimedRow> = diesel::sql_query(claim_sql(candidates))
+                    .bind::<Text, _>(&worker_id)
+                    .bind::<Timestamptz, _>(now)
+                    .bind::<BigInt, _>(lease_ms)
+                    .bind::<BigInt, _>(room)
+                    .load(conn)
+                    .await?;
+                for row in rows {
+                    claimed.push(row.into_domain()?);
+                }
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn complete(
+        &self,
+        job_id: JobId,
+        fencing_token: FencingToken,
+        outcome: &JobOutcome,
+    ) -> Result<(), StoreError> {
+        let outcome = outcome.clone();
+        self.worker(async move |conn| finish_job(conn, job_id.0, fencing_token.0, &outcome).await)
+            .await
+    }
+}

@@ -1,0 +1,617 @@
+//! PostStore (the unit of work) and JobQueue on a real database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+use common::{draft, now, setup, tenant, tenant_with_quota};
+use multivio_domain::job::{FencingToken, JobOutcome, NewJob};
+use multivio_domain::post::{PlatformContent, Post, PostStatus, Target};
+use multivio_domain::quota::QuotaEffect;
+use multivio_domain::{ConnectionId, JobId, MediaId, Provider, Tenant};
+use multivio_ports::StoreError;
+use multivio_ports::jobs::JobQueue;
+use multivio_ports::posts::{JobStep, PostChange, PostQuery, PostStore, PostWrite};
+use multivio_ports::users::QuotaStore;
+use multivio_postgres::PgStore;
+use uuid::Uuid;
+
+async fn insert(store: &PgStore, t: &Tenant, post: &Post) -> Post {
+    store
+        .apply(t, PostChange::write(PostWrite::Insert(post.clone())))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn jobs_for(post: &Post, run_at: chrono::DateTime<chrono::Utc>) -> Vec<NewJob> {
+    post.platforms
+        .as_slice()
+        .iter()
+        .map(|t| NewJob {
+            id: JobId(Uuid::new_v4()),
+            post_id: post.id,
+            target: *t,
+            run_at,
+        })
+        .collect()
+}
+
+/// Schedules `post` the way the use case does: domain transition, then one unit of work.
+async fn schedule(store: &PgStore, t: &Tenant, post: &Post) -> Result<Post, StoreError> {
+    let mut next = post.clone();
+    let at = now() + Duration::hours(1);
+    let quota = next.schedule(at, now()).unwrap();
+    let change = PostChange {
+        write: PostWrite::Update {
+            post: next.clone(),
+            expected_revision: post.revision,
+        },
+        quota,
+        enqueue: jobs_for(&next, at),
+        cancel_pending_jobs: false,
+        job: None,
+    };
+    store.apply(t, change).await.map(|p| p.unwrap())
+}
+
+async fn remaining(store: &PgStore, t: &Tenant) -> u32 {
+    QuotaStore::get(store, t).await.unwrap().remaining_posts
+}
+
+#[tokio::test]
+async fn a_post_round_trips_with_its_json_columns() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let account = ConnectionId(Uuid::new_v4());
+    let mut post = draft(
+        &alice,
+        "launch",
+        vec![
+            Target::primary(Provider::X),
+            Target::account(Provider::Linkedin, account),
+        ],
+    );
+    post.platform_content.insert(
+        Provider::X,
+        PlatformContent {
+            content: "short".into(),
+            extra: serde_json::Map::from_iter([("max_length".to_owned(), serde_json::json!(280))]),
+        },
+    );
+    post.media_files = vec![MediaId(Uuid::new_v4())];
+    let stored = insert(&store, &alice, &post).await;
+    assert_eq!(stored, post);
+    assert_eq!(PostStore::get(&store, &alice, post.id).await.unwrap(), post);
+}
+
+#[tokio::test]
+async fn writes_are_guarded_by_revision_and_tenant() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
+    let post = insert(
+        &store,
+        &alice,
+        &draft(&alice, "p", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+
+    let mut edited = post.clone();
+    edited.universal_content = Some("edited".into());
+    let change = |p: &Post, rev| {
+        PostChange::write(PostWrite::Update {
+            post: p.clone(),
+            expected_revision: rev,
+        })
+    };
+    let stored = store
+        .apply(&alice, change(&edited, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.revision, 1);
+    assert_eq!(stored.universal_content.as_deref(), Some("edited"));
+    // A second writer that read revision 0 loses.
+    assert!(matches!(
+        store.apply(&alice, change(&edited, 0)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Bob can neither read nor write Alice's post, even with the right revision.
+    assert_eq!(
+        PostStore::get(&store, &bob, post.id).await.unwrap_err(),
+        StoreError::NotFound
+    );
+    assert_eq!(
+        store.apply(&bob, change(&edited, 1)).await.unwrap_err(),
+        StoreError::NotFound
+    );
+    let delete = PostChange::write(PostWrite::Delete {
+        id: post.id,
+        expected_revision: 1,
+    });
+    assert_eq!(
+        store.apply(&bob, delete.clone()).await.unwrap_err(),
+        StoreError::NotFound
+    );
+    // Bob cannot plant a post in Alice's name either.
+    let mut planted = draft(&alice, "planted", vec![]);
+    planted.user_id = alice.user_id;
+    assert_eq!(
+        store
+            .apply(&bob, PostChange::write(PostWrite::Insert(planted.clone())))
+            .await
+            .map(|_| ()),
+        Ok(())
+    );
+    assert_eq!(
+        PostStore::get(&store, &bob, planted.id)
+            .await
+            .unwrap()
+            .user_id,
+        bob.user_id,
+        "the store writes the caller's user id"
+    );
+    assert_eq!(store.apply(&alice, delete).await.unwrap(), None);
+    assert_eq!(
+        PostStore::get(&store, &alice, post.id).await.unwrap_err(),
+        StoreError::NotFound
+    );
+}
+
+#[tokio::test]
+async fn scheduling_consumes_once_cancelling_refunds_and_jobs_go_with_the_change() {
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let post = insert(
+        &store,
+        &alice,
+        &draft(
+            &alice,
+            "p",
+            vec![
+                Target::primary(Provider::X),
+                Target::primary(Provider::Bluesky),
+            ],
+        ),
+    )
+    .await;
+    let scheduled = schedule(&store, &alice, &post).await.unwrap();
+    assert_eq!(scheduled.status, PostStatus::Scheduled);
+    assert!(scheduled.quota_consumed);
+    assert_eq!(
+        remaining(&store, &alice).await,
+        9,
+        "one unit for two platforms"
+    );
+    assert_eq!(pending_jobs(&db, post.id.0).await, 2);
+
+    // Asking to consume again for the same post changes nothing.
+    let again = PostChange {
+        quota: QuotaEffect::Consume,
+        ..PostChange::write(PostWrite::Update {
+            post: scheduled.clone(),
+            expected_revision: scheduled.revision,
+        })
+    };
+    let scheduled = store.apply(&alice, again).await.unwrap().unwrap();
+    assert_eq!(remaining(&store, &alice).await, 9);
+
+    let mut cancelled = scheduled.clone();
+    let quota = cancelled.cancel(now()).unwrap();
+    assert_eq!(quota, QuotaEffect::Refund);
+    let change = PostChange {
+        write: PostWrite::Update {
+            post: cancelled,
+            expected_revision: scheduled.revision,
+        },
+        quota,
+        enqueue: vec![],
+        cancel_pending_jobs: true,
+        job: None,
+    };
+    let draft_again = store.apply(&alice, change).await.unwrap().unwrap();
+    assert!(!draft_again.quota_consumed);
+    assert_eq!(remaining(&store, &alice).await, 10);
+    assert_eq!(pending_jobs(&db, post.id.0).await, 0);
+}
+
+async fn pending_jobs(db: &multivio_postgres::testing::TestDb, post: Uuid) -> i64 {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query(
+        "SELECT count(*) AS n FROM publish_jobs WHERE post_id = $1 AND status = 'pending'",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(post)
+    .get_result::<N>(&mut conn)
+    .await
+    .unwrap()
+    .n
+}
+
+#[tokio::test]
+async fn with_one_unit_left_the_second_schedule_is_refused_and_leaves_no_job() {
+    let (db, store) = setup().await;
+    let alice = tenant_with_quota(&store, "alice", 1).await;
+    let a = insert(
+        &store,
+        &alice,
+        &draft(&alice, "a", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    let b = insert(
+        &store,
+        &alice,
+        &draft(&alice, "b", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    schedule(&store, &alice, &a).await.unwrap();
+    assert_eq!(
+        schedule(&store, &alice, &b).await.unwrap_err(),
+        StoreError::QuotaExceeded
+    );
+    assert_eq!(
+        PostStore::get(&store, &alice, b.id).await.unwrap().status,
+        PostStatus::Draft,
+        "rolled back"
+    );
+    assert_eq!(pending_jobs(&db, b.id.0).await, 0);
+    assert_eq!(remaining(&store, &alice).await, 0);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_schedules_with_one_unit_left_let_exactly_one_through() {
+    let (_db, store) = setup().await;
+    let alice = tenant_with_quota(&store, "alice", 1).await;
+    let mut posts = Vec::new();
+    for i in 0..50 {
+        posts.push(
+            insert(
+                &store,
+                &alice,
+                &draft(&alice, &format!("p{i}"), vec![Target::primary(Provider::X)]),
+            )
+            .await,
+        );
+    }
+    let tasks: Vec<_> = posts
+        .into_iter()
+        .map(|p| {
+            let store = store.clone();
+            let alice = alice.clone();
+            tokio::spawn(async move { schedule(&store, &alice, &p).await })
+        })
+        .collect();
+    let (mut ok, mut exceeded) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::QuotaExceeded) => exceeded += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!((ok, exceeded), (1, 49));
+    assert_eq!(remaining(&store, &alice).await, 0);
+}
+
+#[tokio::test]
+async fn listing_is_newest_first_keyset_paginated_and_filtered() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
+    insert(
+        &store,
+        &bob,
+        &draft(&bob, "bob's", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let mut p = draft(
+            &alice,
+            &format!("p{i}"),
+            vec![Target::primary(if i % 2 == 0 {
+                Provider::X
+            } else {
+                Provider::Threads
+            })],
+        );
+        p.created_at = now() - Duration::minutes(100 - i);
+        p.updated_at = p.created_at;
+        ids.push(insert(&store, &alice, &p).await.id);
+    }
+    ids.reverse();
+    let query = |cursor| PostQuery {
+        status: None,
+        platform: None,
+        from: None,
+        to: None,
+        limit: 10,
+        cursor,
+    };
+    let first = PostStore::list(&store, &alice, &query(None)).await.unwrap();
+    assert_eq!(
+        first.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+        ids[..10]
+    );
+    // A post created meanwhile does not shift the next page.
+    insert(&store, &alice, &draft(&alice, "newest", vec![])).await;
+    let second = PostStore::list(&store, &alice, &query(first.next_cursor.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+        ids[10..20]
+    );
+    let third = PostStore::list(&store, &alice, &query(second.next_cursor.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        third.items.iter().map(|p| p.id).collect::<Vec<_>>(),
+        ids[20..]
+    );
+    assert_eq!(third.next_cursor, None);
+
+    let threads = PostStore::list(
+        &store,
+        &alice,
+        &PostQuery {
+            platform: Some(Provider::Threads),
+            limit: 100,
+            ..query(None)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(threads.items.len(), 12);
+    let scheduled = PostStore::list(
+        &store,
+        &alice,
+        &PostQuery {
+            status: Some(PostStatus::Scheduled),
+            ..query(None)
+        },
+    )
+    .await
+    .unwrap();
+    assert!(scheduled.items.is_empty());
+    assert!(
+        PostStore::list(&store, &alice, &query(Some("garbage".into())))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn jobs_are_claimed_with_a_lease_and_completed_only_with_the_current_token() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let post = insert(
+        &store,
+        &alice,
+        &draft(&alice, "p", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    let scheduled = schedule(&store, &alice, &post).await.unwrap();
+    let t0 = now();
+    assert!(
+        store
+            .claim_due("w1", t0, 10, Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due yet"
+    );
+
+    let due = t0 + Duration::hours(2);
+    let claimed = store
+        .claim_due("w1", due, 10, Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let job = &claimed[0];
+    assert_eq!(
+        (job.tenant.clone(), job.post_id, job.attempt),
+        (alice.clone(), post.id, 1)
+    );
+    assert!(
+        store
+            .claim_due("w2", due, 10, Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+
+    // The lease expires; another worker rescues the job with a newer token.
+    let rescued = store
+        .claim_due("w2", due + Duration::seconds(31), 10, Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(rescued.len(), 1);
+    assert_eq!(rescued[0].attempt, 2);
+    assert!(rescued[0].fencing_token > job.fencing_token);
+    // The first worker wakes up late: its writes change nothing.
+    assert_eq!(
+        store
+            .complete(job.job_id, job.fencing_token, &JobOutcome::Completed)
+            .await
+            .unwrap_err(),
+        StoreError::LeaseLost
+    );
+    let stale = PostChange {
+        job: Some(JobStep {
+            job_id: job.job_id,
+            fencing_token: job.fencing_token,
+            outcome: Some(JobOutcome::Completed),
+        }),
+        ..PostChange::write(PostWrite::Update {
+            post: scheduled.clone(),
+            expected_revision: scheduled.revision,
+        })
+    };
+    assert_eq!(
+        store.apply(&alice, stale).await.unwrap_err(),
+        StoreError::LeaseLost
+    );
+    // The current holder records the result and completes the job in one change.
+    let current = PostChange {
+        job: Some(JobStep {
+            job_id: rescued[0].job_id,
+            fencing_token: rescued[0].fencing_token,
+            outcome: Some(JobOutcome::Completed),
+        }),
+        ..PostChange::write(PostWrite::Update {
+            post: scheduled.clone(),
+            expected_revision: scheduled.revision,
+        })
+    };
+    store.apply(&alice, current).await.unwrap();
+    assert_eq!(
+        store
+            .complete(
+                rescued[0].job_id,
+                rescued[0].fencing_token,
+                &JobOutcome::Completed
+            )
+            .await
+            .unwrap_err(),
+        StoreError::LeaseLost,
+        "already completed"
+    );
+    assert!(
+        store
+            .claim_due("w3", due + Duration::days(1), 10, Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_retried_job_comes_back_at_its_time() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let post = insert(
+        &store,
+        &alice,
+        &draft(&alice, "p", vec![Target::primary(Provider::Mastodon)]),
+    )
+    .await;
+    schedule(&store, &alice, &post).await.unwrap();
+    let due = now() + Duration::hours(2);
+    let job = store
+        .claim_due("w", due, 1, Duration::seconds(30))
+        .await
+        .unwrap()
+        .remove(0);
+    let later = due + Duration::minutes(5);
+    store
+        .complete(
+            job.job_id,
+            job.fencing_token,
+            &JobOutcome::RetryAt {
+                run_at: later,
+                reason: "429".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due("w", due + Duration::minutes(1), 1, Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .claim_due("w", later, 1, Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(again[0].attempt, 2);
+    store
+        .complete(
+            again[0].job_id,
+            again[0].fencing_token,
+            &JobOutcome::Discarded {
+                reason: "gave up".into(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn eight_workers_claim_a_thousand_due_jobs_each_exactly_once() {
+    let (_db, store) = setup().await;
+    let alice = tenant_with_quota(&store, "alice", 1000).await;
+    let providers = [
+        Provider::X,
+        Provider::Facebook,
+        Provider::Linkedin,
+        Provider::Bluesky,
+    ];
+    let mut expected = HashSet::new();
+    for i in 0..250 {
+        let post = insert(
+            &store,
+            &alice,
+            &draft(
+                &alice,
+                &format!("p{i}"),
+                providers.iter().map(|p| Target::primary(*p)).collect(),
+            ),
+        )
+        .await;
+        let jobs = jobs_for(&post, now() - Duration::minutes(1));
+        expected.extend(jobs.iter().map(|j| j.id));
+        let change = PostChange {
+            enqueue: jobs,
+            ..PostChange::write(PostWrite::Update {
+                post: post.clone(),
+                expected_revision: post.revision,
+            })
+        };
+        store.apply(&alice, change).await.unwrap();
+    }
+    assert_eq!(expected.len(), 1000);
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = store
+                        .claim_due(&format!("w{w}"), now(), 25, Duration::minutes(5))
+                        .await
+                        .unwrap();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for job in batch {
+                        store
+                            .complete(job.job_id, job.fencing_token, &JobOutcome::Completed)
+                            .await
+                            .unwrap();
+                        mine.push(job.job_id);
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for w in workers {
+        seen.extend(w.await.unwrap());
+    }
+    assert_eq!(seen.len(), 1000, "every job claimed once, none twice");
+    assert_eq!(seen.into_iter().collect::<HashSet<_>>(), expected);
+    let _ = FencingToken(0);
+}
