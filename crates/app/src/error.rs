@@ -114,6 +114,9 @@ impl From<StoreError> for AppError {
                 resets_at: None,
             },
             StoreError::LeaseLost => Self::LeaseLost,
+            StoreError::InvalidCursor => {
+                Self::invalid("cursor", "is not a cursor from a previous page")
+            }
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
         }
     }

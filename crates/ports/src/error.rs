@@ -26,6 +26,9 @@ pub enum StoreError {
     /// it). Nothing was written.
     #[error("job lease lost")]
     LeaseLost,
+    /// A pagination cursor that this store did not hand out (or that was tampered with).
+    #[error("invalid pagination cursor")]
+    InvalidCursor,
     /// The store could not be reached or failed; the cause is for logs, not for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),

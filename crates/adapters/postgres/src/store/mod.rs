@@ -7,6 +7,7 @@
 
 mod connections;
 mod cursor;
+mod media;
 mod posts;
 mod users;
 

@@ -362,7 +362,7 @@ impl PostStore for PgStore {
             .as_deref()
             .map(Cursor::decode)
             .transpose()
-            .map_err(|_| StoreError::NotFound)?;
+            .map_err(|_| StoreError::InvalidCursor)?;
         let limit = i64::from(query.limit.clamp(1, 100));
         self.tenant(tenant, async move |conn| {
             let mut q = posts::table
