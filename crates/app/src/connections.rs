@@ -923,4 +923,90 @@ mod tests {
             Err(AppError::Invalid(_))
         ));
     }
+
+    fn expiring_store(d: &mut Deps) {
+        d.connections
+            .expect_get()
+            .returning(|_, _| Ok(connection(1, Provider::X, true, 1)));
+        d.connections.expect_credentials().returning(|_, id| {
+            Ok(multivio_ports::vault::SealedCredentials {
+                access_token: SealedToken(format!(
+                    "sealed(social_connections:{id}:access_token)|old"
+                )),
+                refresh_token: Some(SealedToken(format!(
+                    "sealed(social_connections:{id}:refresh_token)|r"
+                ))),
+                expires_at: Some(now()),
+                oauth1: None,
+            })
+        });
+    }
+
+    #[tokio::test]
+    async fn refresh_use_case_refreshes_an_expiring_token() {
+        let mut client = MockOAuthClient::new();
+        client.expect_refresh().times(1).returning(|_, _| {
+            Ok(multivio_domain::connection::TokenGrant {
+                access_token: Secret::new("new"),
+                refresh_token: None,
+                expires_at: Some(now() + Duration::hours(2)),
+            })
+        });
+        let mut d = Deps::new().with_oauth(client);
+        expiring_store(&mut d);
+        d.connections
+            .expect_try_lock_refresh()
+            .returning(|_, _, _, _| Ok(true));
+        d.connections
+            .expect_store_refreshed()
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        d.build().refresh(&tenant(), cid(1)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn refresh_use_case_failures() {
+        let mut client = MockOAuthClient::new();
+        client.expect_refresh().returning(|_, _| {
+            Err(OAuthError::InvalidGrant {
+                reason: "revoked".into(),
+            })
+        });
+        let mut d = Deps::new().with_oauth(client);
+        expiring_store(&mut d);
+        d.connections
+            .expect_try_lock_refresh()
+            .returning(|_, _, _, _| Ok(true));
+        d.connections
+            .expect_set_status()
+            .withf(|_, _, s| *s == ConnectionStatus::NeedsReauth)
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        d.connections
+            .expect_unlock_refresh()
+            .returning(|_, _| Ok(()));
+        assert_eq!(
+            d.build().refresh(&tenant(), cid(1)).await,
+            Err(AppError::Unauthorized("revoked".into()))
+        );
+
+        let mut d = Deps::new().with_oauth(MockOAuthClient::new());
+        expiring_store(&mut d);
+        d.connections
+            .expect_try_lock_refresh()
+            .returning(|_, _, _, _| Ok(false));
+        assert!(matches!(
+            d.build().refresh(&tenant(), cid(1)).await,
+            Err(AppError::Conflict(_))
+        ));
+
+        let mut d = Deps::new();
+        d.connections
+            .expect_get()
+            .returning(|_, _| Err(StoreError::NotFound));
+        assert_eq!(
+            d.build().refresh(&tenant(), cid(1)).await,
+            Err(AppError::NotFound("connection"))
+        );
+    }
 }
