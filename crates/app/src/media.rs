@@ -1,0 +1,389 @@
+//! Media: upload, list, alt text, delete.
+
+use std::sync::Arc;
+
+use multivio_domain::content::{MediaInfo, compatible_platforms};
+use multivio_domain::media::{AltText, MediaFile};
+use multivio_domain::{MediaId, Tenant};
+use multivio_ports::error::Page;
+use multivio_ports::media::{MediaRepository, MediaStore};
+use multivio_ports::system::{Clock, IdGenerator};
+
+use crate::error::{AppError, AppResult};
+
+/// An upload, after the HTTP layer read the bytes and sniffed their type from the bytes
+/// themselves (never from the client's content type).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaUpload {
+    /// The file.
+    pub bytes: Vec<u8>,
+    /// Name the client gave.
+    pub original_filename: Option<String>,
+    /// MIME type sniffed from the bytes.
+    pub mime_type: String,
+    /// Width in pixels, when probed.
+    pub width: Option<u32>,
+    /// Height in pixels, when probed.
+    pub height: Option<u32>,
+    /// Duration in seconds, when probed.
+    pub duration_secs: Option<f64>,
+    /// Alt text.
+    pub alt_text: Option<String>,
+}
+
+/// Media use cases.
+#[derive(Clone)]
+pub struct MediaService {
+    files: Arc<dyn MediaRepository>,
+    store: Arc<dyn MediaStore>,
+    ids: Arc<dyn IdGenerator>,
+    clock: Arc<dyn Clock>,
+    max_bytes: u64,
+}
+
+impl std::fmt::Debug for MediaService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaService")
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn extension(mime: &str) -> &'static str {
+    match mime
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "video/mp4" => "mp4",
+        "video/quicktime" => "mov",
+        "video/webm" => "webm",
+        _ => "bin",
+    }
+}
+
+impl MediaService {
+    /// The service; uploads larger than `max_bytes` are refused.
+    pub fn new(
+        files: Arc<dyn MediaRepository>,
+        store: Arc<dyn MediaStore>,
+        ids: Arc<dyn IdGenerator>,
+        clock: Arc<dyn Clock>,
+        max_bytes: u64,
+    ) -> Self {
+        Self {
+            files,
+            store,
+            ids,
+            clock,
+            max_bytes,
+        }
+    }
+
+    /// Stores the bytes and the row, with the platforms that accept the file. Unsupported types
+    /// and oversized files are refused before anything is stored; if the row cannot be written
+    /// the bytes are deleted again.
+    pub async fn upload(&self, tenant: &Tenant, upload: MediaUpload) -> AppResult<MediaFile> {
+        let size = u64::try_from(upload.bytes.len()).unwrap_or(u64::MAX);
+        if size == 0 {
+            return Err(AppError::invalid("file", "is empty"));
+        }
+        if size > self.max_bytes {
+            return Err(AppError::invalid(
+                "file",
+                format!("is larger than {} bytes", self.max_bytes),
+            ));
+        }
+        let info = MediaInfo {
+            mime_type: upload.mime_type.clone(),
+            size_bytes: size,
+            width: upload.width,
+            height: upload.height,
+            duration_secs: upload.duration_secs,
+        };
+        info.kind()
+            .map_err(|e| AppError::invalid("file", e.to_string()))?;
+        let alt_text = match upload.alt_text.filter(|t| !t.trim().is_empty()) {
+            Some(t) => Some(AltText::new(t).map_err(|e| AppError::Invalid(vec![e]))?),
+            None => None,
+        };
+        let id = MediaId(self.ids.new_uuid());
+        let filename = format!("{}/{id}.{}", tenant.user_id, extension(&upload.mime_type));
+        let url = self
+            .store
+            .put(&filename, upload.bytes, &upload.mime_type)
+            .await?;
+        let now = self.clock.now();
+        let file = MediaFile {
+            id,
+            user_id: tenant.user_id,
+            filename: filename.clone(),
+            original_filename: upload
+                .original_filename
+                .map(|n| n.chars().take(255).collect()),
+            file_type: upload.mime_type,
+            file_size: size,
+            cdn_url: Some(url),
+            thumbnail_url: None,
+            platform_compatibility: compatible_platforms(&info),
+            alt_text,
+            width: upload.width,
+            height: upload.height,
+            duration_secs: upload.duration_secs,
+            upload_date: now,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.files.insert(tenant, &file).await {
+            Ok(stored) => Ok(stored),
+            Err(e) => {
+                if let Err(cleanup) = self.store.delete(&filename).await {
+                    tracing::warn!(key = %filename, error = %cleanup, "orphaned media bytes");
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// One file.
+    pub async fn get(&self, tenant: &Tenant, id: MediaId) -> AppResult<MediaFile> {
+        let file = self
+            .files
+            .get(tenant, id)
+            .await
+            .map_err(|e| AppError::from_store("media file", e))?;
+        if !tenant.owns(file.user_id) {
+            return Err(AppError::NotFound("media file"));
+        }
+        Ok(file)
+    }
+
+    /// A page of the tenant's files (`limit` 1–100).
+    pub async fn list(
+        &self,
+        tenant: &Tenant,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> AppResult<Page<MediaFile>> {
+        if !(1..=100).contains(&limit) {
+            return Err(AppError::invalid("limit", "must be between 1 and 100"));
+        }
+        Ok(self.files.list(tenant, limit, cursor).await?)
+    }
+
+    /// Sets (or, with `None` / blank, clears) the alt text.
+    pub async fn set_alt_text(
+        &self,
+        tenant: &Tenant,
+        id: MediaId,
+        alt_text: Option<String>,
+    ) -> AppResult<MediaFile> {
+        let alt = match alt_text.filter(|t| !t.trim().is_empty()) {
+            Some(t) => Some(AltText::new(t).map_err(|e| AppError::Invalid(vec![e]))?),
+            None => None,
+        };
+        self.get(tenant, id).await?;
+        self.files
+            .update_alt_text(tenant, id, alt)
+            .await
+            .map_err(|e| AppError::from_store("media file", e))
+    }
+
+    /// Deletes the row, then the bytes (a failure to delete the bytes is logged, not
+    /// returned: the row is what makes the file exist).
+    pub async fn delete(&self, tenant: &Tenant, id: MediaId) -> AppResult<()> {
+        let file = self.get(tenant, id).await?;
+        self.files
+            .delete(tenant, id)
+            .await
+            .map_err(|e| AppError::from_store("media file", e))?;
+        if let Err(e) = self.store.delete(&file.filename).await {
+            tracing::warn!(key = %file.filename, error = %e, "media bytes not deleted");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::*;
+    use multivio_domain::Provider;
+    use multivio_ports::StoreError;
+    use multivio_ports::media::{MediaStoreError, MockMediaRepository, MockMediaStore};
+
+    fn upload(mime: &str, len: usize) -> MediaUpload {
+        MediaUpload {
+            bytes: vec![0; len],
+            original_filename: Some("cat.jpg".into()),
+            mime_type: mime.into(),
+            width: Some(1080),
+            height: Some(1080),
+            duration_secs: None,
+            alt_text: Some("A cat".into()),
+        }
+    }
+
+    fn service(files: MockMediaRepository, store: MockMediaStore) -> MediaService {
+        MediaService::new(Arc::new(files), Arc::new(store), ids(), clock(), 1_000_000)
+    }
+
+    #[tokio::test]
+    async fn upload_stores_bytes_and_row_with_compatibility() {
+        let mut store = MockMediaStore::new();
+        store
+            .expect_put()
+            .withf(|key, bytes, ct| {
+                key.starts_with("1/")
+                    && key.ends_with(".jpg")
+                    && bytes.len() == 500
+                    && ct == "image/jpeg"
+            })
+            .times(1)
+            .returning(|key, _, _| Ok(format!("https://cdn.example.com/{key}")));
+        let mut files = MockMediaRepository::new();
+        files
+            .expect_insert()
+            .withf(|t, f| {
+                *t == tenant()
+                    && f.platform_compatibility.contains(&Provider::Instagram)
+                    && !f.platform_compatibility.contains(&Provider::Youtube)
+                    && f.alt_text.as_ref().map(AltText::as_str) == Some("A cat")
+            })
+            .times(1)
+            .returning(|_, f| Ok(f.clone()));
+        let f = service(files, store)
+            .upload(&tenant(), upload("image/jpeg", 500))
+            .await
+            .unwrap();
+        assert!(f.cdn_url.unwrap().starts_with("https://cdn.example.com/1/"));
+    }
+
+    #[tokio::test]
+    async fn upload_refuses_bad_files_before_storing() {
+        let mut store = MockMediaStore::new();
+        store.expect_put().never();
+        let svc = service(MockMediaRepository::new(), store);
+        for (u, why) in [
+            (upload("application/pdf", 10), "type"),
+            (upload("image/jpeg", 0), "empty"),
+            (upload("image/jpeg", 1_000_001), "size"),
+            (
+                MediaUpload {
+                    alt_text: Some("a".repeat(1501)),
+                    ..upload("image/png", 10)
+                },
+                "alt",
+            ),
+        ] {
+            assert!(
+                matches!(svc.upload(&tenant(), u).await, Err(AppError::Invalid(_))),
+                "{why}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_row_insert_removes_the_bytes() {
+        let mut store = MockMediaStore::new();
+        store.expect_put().returning(|k, _, _| Ok(k.to_owned()));
+        store.expect_delete().times(1).returning(|_| Ok(()));
+        let mut files = MockMediaRepository::new();
+        files
+            .expect_insert()
+            .returning(|_, _| Err(StoreError::Unavailable("db".into())));
+        let r = service(files, store)
+            .upload(&tenant(), upload("video/mp4", 10))
+            .await;
+        assert!(matches!(r, Err(AppError::Unavailable(_))));
+    }
+
+    fn file(owner: multivio_domain::UserId) -> MediaFile {
+        MediaFile {
+            id: MediaId(uuid::Uuid::from_u128(3)),
+            user_id: owner,
+            filename: "1/3.jpg".into(),
+            original_filename: None,
+            file_type: "image/jpeg".into(),
+            file_size: 10,
+            cdn_url: None,
+            thumbnail_url: None,
+            platform_compatibility: vec![],
+            alt_text: None,
+            width: None,
+            height: None,
+            duration_secs: None,
+            upload_date: now(),
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn delete_removes_row_then_bytes_and_hides_foreign_files() {
+        let mut files = MockMediaRepository::new();
+        files
+            .expect_get()
+            .returning(|_, _| Ok(file(tenant().user_id)));
+        files.expect_delete().times(1).returning(|_, _| Ok(()));
+        let mut store = MockMediaStore::new();
+        store
+            .expect_delete()
+            .withf(|k| k == "1/3.jpg")
+            .times(1)
+            .returning(|_| Err(MediaStoreError::Unavailable("s3".into())));
+        service(files, store)
+            .delete(&tenant(), MediaId(uuid::Uuid::from_u128(3)))
+            .await
+            .unwrap();
+
+        let mut files = MockMediaRepository::new();
+        files
+            .expect_get()
+            .returning(|_, _| Ok(file(other_tenant().user_id)));
+        files.expect_delete().never();
+        let r = service(files, MockMediaStore::new())
+            .delete(&tenant(), MediaId(uuid::Uuid::from_u128(3)))
+            .await;
+        assert_eq!(r, Err(AppError::NotFound("media file")));
+    }
+
+    #[tokio::test]
+    async fn alt_text_and_listing() {
+        let mut files = MockMediaRepository::new();
+        files
+            .expect_get()
+            .returning(|_, _| Ok(file(tenant().user_id)));
+        files
+            .expect_update_alt_text()
+            .withf(|_, _, a| a.is_none())
+            .times(1)
+            .returning(|_, _, _| Ok(file(tenant().user_id)));
+        files.expect_list().returning(|_, _, _| {
+            Ok(Page {
+                items: vec![],
+                next_cursor: None,
+            })
+        });
+        let svc = service(files, MockMediaStore::new());
+        svc.set_alt_text(
+            &tenant(),
+            MediaId(uuid::Uuid::from_u128(3)),
+            Some("  ".into()),
+        )
+        .await
+        .unwrap();
+        assert!(svc.list(&tenant(), 50, None).await.is_ok());
+        assert!(matches!(
+            svc.list(&tenant(), 0, None).await,
+            Err(AppError::Invalid(_))
+        ));
+    }
+}
