@@ -8,6 +8,7 @@
 mod connections;
 mod cursor;
 mod media;
+mod oauth;
 mod posts;
 mod users;
 

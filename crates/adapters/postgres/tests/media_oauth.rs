@@ -1,0 +1,182 @@
+//! MediaRepository and OAuthStateStore on a real database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use chrono::Duration;
+use common::{now, setup, tenant};
+use multivio_domain::media::{AltText, MediaFile};
+use multivio_domain::{MediaId, Provider, Secret, Tenant};
+use multivio_ports::StoreError;
+use multivio_ports::media::MediaRepository;
+use multivio_ports::platform::{OAuthStateStore, PendingAuthorization};
+use uuid::Uuid;
+
+fn file(t: &Tenant, name: &str, age_minutes: i64) -> MediaFile {
+    let at = now() - Duration::minutes(age_minutes);
+    MediaFile {
+        id: MediaId(Uuid::new_v4()),
+        user_id: t.user_id,
+        filename: format!("{name}.jpg"),
+        original_filename: Some(format!("My {name}.jpg")),
+        file_type: "image/jpeg".into(),
+        file_size: 123_456,
+        cdn_url: Some(format!("http://localhost/media/{name}.jpg")),
+        thumbnail_url: None,
+        platform_compatibility: vec![Provider::X, Provider::Facebook],
+        alt_text: None,
+        width: Some(1080),
+        height: Some(1350),
+        duration_secs: None,
+        upload_date: at,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+#[tokio::test]
+async fn media_rows_round_trip_page_and_stay_with_their_tenant() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let f = file(&alice, &format!("f{i}"), 60 - i);
+        assert_eq!(store.insert(&alice, &f).await.unwrap(), f);
+        ids.push(f.id);
+    }
+    ids.reverse();
+    let page1 = MediaRepository::list(&store, &alice, 5, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        page1.items.iter().map(|f| f.id).collect::<Vec<_>>(),
+        ids[..5]
+    );
+    let page2 = MediaRepository::list(&store, &alice, 5, page1.next_cursor)
+        .await
+        .unwrap();
+    assert_eq!(
+        page2.items.iter().map(|f| f.id).collect::<Vec<_>>(),
+        ids[5..]
+    );
+    assert!(page2.next_cursor.is_none());
+    assert_eq!(
+        MediaRepository::list(&store, &alice, 5, Some("nope".into()))
+            .await
+            .unwrap_err(),
+        StoreError::InvalidCursor
+    );
+
+    let some = store
+        .get_many(&alice, &[ids[3], MediaId(Uuid::new_v4()), ids[0]])
+        .await
+        .unwrap();
+    assert_eq!(
+        some.iter().map(|f| f.id).collect::<Vec<_>>(),
+        [ids[3], ids[0]]
+    );
+    assert!(store.get_many(&bob, &ids).await.unwrap().is_empty());
+    assert_eq!(
+        MediaRepository::get(&store, &bob, ids[0])
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
+    );
+    assert_eq!(
+        store.update_alt_text(&bob, ids[0], None).await.unwrap_err(),
+        StoreError::NotFound
+    );
+    assert_eq!(
+        MediaRepository::delete(&store, &bob, ids[0])
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
+    );
+
+    let alt = AltText::new("a red bicycle").unwrap();
+    let updated = store
+        .update_alt_text(&alice, ids[0], Some(alt.clone()))
+        .await
+        .unwrap();
+    assert_eq!(updated.alt_text, Some(alt));
+    MediaRepository::delete(&store, &alice, ids[0])
+        .await
+        .unwrap();
+    assert_eq!(
+        MediaRepository::get(&store, &alice, ids[0])
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
+    );
+}
+
+fn pending(t: &Tenant, state: &str, ttl: Duration) -> PendingAuthorization {
+    PendingAuthorization {
+        state: Secret::new(state),
+        tenant: t.clone(),
+        provider: Provider::Linkedin,
+        pkce_verifier: Secret::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        redirect_uri: "http://127.0.0.1:8080/v1/connections/linkedin/callback".into(),
+        return_to: Some("http://localhost:3000/settings".into()),
+        expires_at: now() + ttl,
+    }
+}
+
+#[tokio::test]
+async fn oauth_states_are_taken_once_and_expire() {
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let p = pending(&alice, "state-abc", Duration::minutes(10));
+    store.save(&p).await.unwrap();
+
+    // Neither the state nor the verifier is stored as such.
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        line: String,
+    }
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let stored: Row =
+        diesel::sql_query("SELECT state_hash || ' ' || pkce_verifier AS line FROM oauth_states")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    assert!(!stored.line.contains("state-abc") && !stored.line.contains("dBjftJeZ4CVP"));
+
+    assert_eq!(
+        store
+            .take(&Secret::new("state-other"), now())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take(&Secret::new("state-abc"), now()).await.unwrap(),
+        Some(p)
+    );
+    assert_eq!(
+        store.take(&Secret::new("state-abc"), now()).await.unwrap(),
+        None,
+        "replayed"
+    );
+
+    let short = pending(&alice, "state-short", Duration::seconds(5));
+    store.save(&short).await.unwrap();
+    assert_eq!(
+        store
+            .take(&Secret::new("state-short"), now() + Duration::seconds(6))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take(&Secret::new("state-short"), now())
+            .await
+            .unwrap(),
+        None,
+        "an expired state is gone"
+    );
+}
