@@ -45,6 +45,13 @@ seed-check:
     trap 'cargo run --quiet -p multivio -- --data-dir target/test-data pg stop' EXIT
     ../shared/tools/check-seed-schema
 
+# Seed 1M posts and print the plans of post listing and the job claim (each must use an index)
+explain:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -z "${DATABASE_URL:-}" ]; then trap 'cargo run --quiet -p multivio -- --data-dir target/test-data pg stop' EXIT; fi
+    cargo run --quiet -p multivio-postgres --features testing --example explain
+
 # Build the API docs of every crate and open nothing (target/doc)
 doc:
     cargo doc --workspace --no-deps

@@ -182,11 +182,13 @@ impl MediaRepository for PgStore {
                 .into_boxed();
             if let Some(after) = after {
                 q = q.filter(
-                    media_files::upload_date
-                        .lt(after.at)
-                        .or(media_files::upload_date
-                            .eq(after.at)
-                            .and(media_files::id.lt(after.id))),
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "(media_files.upload_date, media_files.id) < (",
+                    )
+                    .bind::<diesel::sql_types::Timestamptz, _>(after.at)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::Uuid, _>(after.id)
+                    .sql(")"),
                 );
             }
             let rows: Vec<MediaRow> = q.load(conn).await?;

@@ -171,15 +171,16 @@ impl PostColumns {
 
 type PostWithUsage = (PostRow, bool);
 
-fn post_with_usage() -> (
-    diesel::dsl::AsSelect<PostRow, diesel::pg::Pg>,
-    diesel::dsl::exists<
-        diesel::dsl::Filter<
-            post_quota_usage::table,
-            diesel::dsl::Eq<post_quota_usage::post_id, posts::id>,
-        >,
+/// Whether the post holds a quota unit: its usage row exists.
+type HoldsQuota = diesel::dsl::exists<
+    diesel::dsl::Filter<
+        post_quota_usage::table,
+        diesel::dsl::Eq<post_quota_usage::post_id, posts::id>,
     >,
-) {
+>;
+
+/// A post row and whether it holds a quota unit.
+fn post_with_usage() -> (diesel::dsl::AsSelect<PostRow, diesel::pg::Pg>, HoldsQuota) {
     (
         PostRow::as_select(),
         diesel::dsl::exists(
@@ -392,10 +393,13 @@ impl PostStore for PgStore {
             }
             if let Some(after) = after {
                 // Keyset: strictly older than the last row of the previous page.
+                // A row comparison, so the index serves it as a range condition.
                 q = q.filter(
-                    posts::created_at
-                        .lt(after.at)
-                        .or(posts::created_at.eq(after.at).and(posts::id.lt(after.id))),
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("(posts.created_at, posts.id) < (")
+                        .bind::<Timestamptz, _>(after.at)
+                        .sql(", ")
+                        .bind::<SqlUuid, _>(after.id)
+                        .sql(")"),
                 );
             }
             let rows: Vec<PostWithUsage> = q.load(conn).await?;
