@@ -41,15 +41,19 @@ schema:
 seed-check:
     #!/usr/bin/env bash
     set -euo pipefail
-    eval "$(cargo run --quiet -p multivio -- --data-dir target/test-data pg env)"
-    trap 'cargo run --quiet -p multivio -- --data-dir target/test-data pg stop' EXIT
+    dir="${TMPDIR:-/tmp}/multivio-seed-check-$(id -u)"
+    eval "$(cargo run --quiet -p multivio -- --data-dir "$dir" pg env)"
+    trap 'cargo run --quiet -p multivio -- --data-dir "$dir" pg stop' EXIT
     ../shared/tools/check-seed-schema
 
 # Seed 1M posts and print the plans of post listing and the job claim (each must use an index)
 explain:
     #!/usr/bin/env bash
     set -euo pipefail
-    if [ -z "${DATABASE_URL:-}" ]; then trap 'cargo run --quiet -p multivio -- --data-dir target/test-data pg stop' EXIT; fi
+    if [ -z "${DATABASE_URL:-}" ]; then
+      export MULTIVIO_TEST_DATA_DIR="${TMPDIR:-/tmp}/multivio-explain-$(id -u)"
+      trap 'cargo run --quiet -p multivio -- --data-dir "$MULTIVIO_TEST_DATA_DIR" pg stop' EXIT
+    fi
     cargo run --quiet -p multivio-postgres --features testing --example explain
 
 # Build the API docs of every crate and open nothing (target/doc)

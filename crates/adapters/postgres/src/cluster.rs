@@ -31,6 +31,13 @@ pub enum ClusterError {
          (installing the postgresql package does), run as a normal user, or set DATABASE_URL"
     )]
     NoPostgresUser,
+    /// Running as root, the cluster's directory sits below one the `postgres` user cannot enter.
+    #[error(
+        "running as root, the cluster runs as the postgres user, which cannot enter {0} \
+         (not searchable by others); choose a data directory outside it, e.g. \
+         MULTIVIO_DATA_DIR=/var/lib/multivio"
+    )]
+    Unreachable(PathBuf),
     /// A file or directory operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -82,6 +89,9 @@ impl Cluster {
         };
         let parent = dir.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+        if let Some((uid, _)) = run_as {
+            check_reachable(parent, uid)?;
+        }
         // Only one process may initialise or start the cluster at a time.
         let lock_path = with_suffix(dir, ".lock");
         let lock =
@@ -293,6 +303,19 @@ fn init(
     Ok(())
 }
 
+/// Every ancestor of `dir` must be searchable by the user `uid` (owner or others' `x` bit).
+fn check_reachable(dir: &Path, uid: u32) -> Result<(), ClusterError> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = fs::canonicalize(dir).map_err(io(format!("resolving {}", dir.display())))?;
+    for ancestor in dir.ancestors() {
+        let meta = fs::metadata(ancestor).map_err(io(format!("reading {}", ancestor.display())))?;
+        if meta.uid() != uid && meta.mode() & 0o001 == 0 {
+            return Err(ClusterError::Unreachable(ancestor.to_path_buf()));
+        }
+    }
+    Ok(())
+}
+
 /// The port of the server running in `dir`, from its `postmaster.pid`, if its process lives.
 fn running_port(dir: &Path) -> Option<u16> {
     let pid_file = fs::read_to_string(dir.join("postmaster.pid")).ok()?;
@@ -392,4 +415,38 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use super::*;
+
+    #[test]
+    fn a_directory_below_a_private_one_is_unreachable_for_another_user() {
+        let base = std::env::temp_dir().join(format!("multivio-reach-{}", std::process::id()));
+        let inner = base.join("inner");
+        fs::create_dir_all(&inner).unwrap();
+        let stranger = fs::metadata(&base).unwrap().uid() + 4242;
+        fs::set_permissions(&base, fs::Permissions::from_mode(0o700)).unwrap();
+        let err = check_reachable(&inner, stranger).unwrap_err();
+        assert!(
+            matches!(&err, ClusterError::Unreachable(p) if p.ends_with(base.file_name().unwrap())),
+            "{err}"
+        );
+        assert!(err.to_string().contains("MULTIVIO_DATA_DIR"));
+        fs::set_permissions(&base, fs::Permissions::from_mode(0o711)).unwrap();
+        check_reachable(&inner, stranger).unwrap();
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn missing_binaries_say_what_to_install() {
+        assert!(
+            ClusterError::BinariesMissing
+                .to_string()
+                .contains("apt-get install -y postgresql")
+        );
+    }
 }

@@ -2,9 +2,9 @@
 //!
 //! Every test gets its own database, cloned from a template that has every migration applied,
 //! and dropped when the test's [`TestDb`] goes out of scope. The server is `DATABASE_URL` when
-//! set; otherwise a private cluster under `target/test-data/postgres`, started on first use
-//! and shared by every test process (`just test` stops it afterwards with
-//! `multivio --data-dir target/test-data pg stop`).
+//! set; otherwise a private cluster under `$MULTIVIO_TEST_DATA_DIR/postgres` (default
+//! `target/test-data/postgres`), started on first use and shared by every test process
+//! (`just test` stops it afterwards with `multivio --data-dir <that dir> pg stop`).
 //!
 //! The template is named after a hash of the migrations, so changing a migration builds a
 //! new template instead of testing against a stale one.
@@ -139,8 +139,14 @@ pub fn server_url() -> &'static str {
         {
             return url;
         }
-        let dir =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/test-data/postgres");
+        // `scripts/test.sh` picks a directory the postgres user can reach even when the
+        // checkout is under a private home (as root, the cluster runs as postgres).
+        let data_dir = std::env::var_os("MULTIVIO_TEST_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/test-data")
+            });
+        let dir = data_dir.join("postgres");
         let cluster = Cluster::start(&dir).unwrap_or_else(|e| {
             panic!("no DATABASE_URL, and the private test cluster could not start: {e}")
         });
