@@ -11,6 +11,7 @@ pub mod error;
 pub mod media;
 pub mod posts;
 pub mod quota;
+pub mod services;
 pub mod users;
 pub mod worker;
 
@@ -18,3 +19,4 @@ pub mod worker;
 mod testing;
 
 pub use error::{AppError, AppResult};
+pub use services::{Ports, Services, Settings};

@@ -44,9 +44,11 @@
 #![warn(missing_docs)]
 
 mod keyring;
+mod tokens;
 mod vault;
 
 pub use keyring::{
     InvalidKeyId, KEY_ID_MAX_LEN, KEY_LEN, KEYS_ENV_VAR, KeyId, Keyring, KeyringError,
 };
+pub use tokens::RandomTokens;
 pub use vault::{AesGcmVault, FORMAT_VERSION};
