@@ -14,6 +14,7 @@
 pub mod billing;
 pub mod connections;
 pub mod error;
+pub mod idempotency;
 pub mod jobs;
 pub mod mail;
 pub mod media;

@@ -7,6 +7,7 @@
 
 mod connections;
 mod cursor;
+mod idempotency;
 mod media;
 mod oauth;
 mod posts;
