@@ -37,6 +37,10 @@ db-stop:
 schema:
     MULTIVIO_BLESS=1 cargo test -p multivio-postgres --test schema
 
+# Regenerate crates/http/openapi.json after a deliberate API change (a test compares them)
+openapi:
+    MULTIVIO_BLESS=1 cargo test -p multivio-http --test openapi
+
 # Check the migrations against the seed schema (needs ../shared, as in the project's workspace)
 seed-check:
     #!/usr/bin/env bash

@@ -32,3 +32,53 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
         }
     }
 }
+
+/// `GET /metrics`: Prometheus text (requests by route and status, latency, pool usage, job
+/// queue depth).
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    use crate::observe::Gauge;
+    let status = state.pool.status();
+    let mut gauges = vec![
+        Gauge::new(
+            "multivio_db_pool_connections",
+            "Database connections by state",
+            status.size as f64,
+        )
+        .label("state", "open"),
+        Gauge::new(
+            "multivio_db_pool_connections",
+            "Database connections by state",
+            status.available as f64,
+        )
+        .label("state", "idle"),
+        Gauge::new(
+            "multivio_db_pool_connections",
+            "Database connections by state",
+            status.max_size as f64,
+        )
+        .label("state", "max"),
+        Gauge::new(
+            "multivio_db_pool_waiting",
+            "Requests waiting for a database connection",
+            status.waiting as f64,
+        ),
+    ];
+    match state.store.queue_depth().await {
+        Ok(depth) => {
+            for (job_status, n) in depth {
+                gauges.push(
+                    Gauge::new(
+                        "multivio_job_queue_depth",
+                        "Publishing jobs by status",
+                        n as f64,
+                    )
+                    .label("status", job_status),
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read the job queue depth"),
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&gauges))
+}

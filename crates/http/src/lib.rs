@@ -1,34 +1,203 @@
 //! # multivio-http
 //!
-//! Multivio's HTTP API on actix-web. [`configure`] mounts every route on an actix `App`, so
-//! the server binary and the tests assemble the same application.
+//! Multivio's HTTP API on actix-web. [`app`] assembles the whole application (routes,
+//! middleware, error handling) from an [`AppState`] holding the use cases, so the server binary
+//! and the tests run the same thing; tests start it on port 0 with fakes where no real local
+//! part exists.
 
+pub mod auth;
+mod caller;
+pub mod dto;
+mod error;
 mod health;
+pub mod observe;
+mod openapi;
 mod problem;
+mod routes;
 
-use actix_web::web;
-use multivio_postgres::PgPool;
+use std::sync::Arc;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+use multivio_app::Services;
+use multivio_ports::idempotency::IdempotencyStore;
+use multivio_postgres::{PgPool, PgStore};
+
+pub use caller::{Caller, TenantCache};
+pub use error::ApiError;
+pub use openapi::ApiDoc;
 pub use problem::Problem;
+
+use crate::auth::FirebaseVerifier;
+use crate::observe::{Metrics, RateLimits};
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, Default)]
+pub struct HttpConfig {
+    /// Web client origins allowed by CORS and as OAuth `return_to` targets.
+    pub cors_origins: Vec<String>,
+    /// Largest JSON body, in bytes.
+    pub json_limit: usize,
+}
+
+impl HttpConfig {
+    /// Whether the browser may be sent to `url` after an OAuth flow: only to an allowed web
+    /// client (no open redirect).
+    pub fn allows_return_to(&self, url: &str) -> bool {
+        self.cors_origins.iter().any(|origin| {
+            url == origin
+                || url
+                    .strip_prefix(origin.as_str())
+                    .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?'))
+        })
+    }
+}
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database pool.
+    /// Every use case.
+    pub services: Arc<Services>,
+    /// The database pool (readiness, pool metrics).
     pub pool: PgPool,
+    /// Job queue depth for `/metrics`.
+    pub store: PgStore,
+    /// Answers of idempotent requests.
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Firebase uid → tenant.
+    pub tenants: Arc<TenantCache>,
+    /// Firebase ID token verification.
+    pub verifier: FirebaseVerifier,
+    /// Per-user rate limits.
+    pub limits: RateLimits,
+    /// Request metrics.
+    pub metrics: Metrics,
+    /// Settings.
+    pub config: Arc<HttpConfig>,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
-/// Mounts every route and the shared state.
+/// The whole application: middleware (request ids and access logs outermost, metrics, problem
+/// documents for framework errors, CORS) around every route.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let cors = observe::cors(&state.config.cors_origins);
+    let metrics = state.metrics.middleware();
+    App::new()
+        .configure(configure(state))
+        .wrap(cors)
+        .wrap(observe::ProblemFallback)
+        .wrap(metrics)
+        .wrap(observe::RequestTracing)
+}
+
+/// Mounts every route, the shared state and the extractors' error handling.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state))
+        let json_limit = if state.config.json_limit == 0 {
+            1024 * 1024
+        } else {
+            state.config.json_limit
+        };
+        cfg.app_data(web::Data::new(state.verifier.clone()))
+            .app_data(web::Data::new(state))
+            .app_data(observe::json_config(json_limit))
+            .app_data(observe::payload_config(json_limit))
+            .app_data(observe::query_config())
+            .app_data(observe::path_config())
             .route("/healthz", web::get().to(health::healthz))
-            .route("/readyz", web::get().to(health::readyz));
+            .route("/readyz", web::get().to(health::readyz))
+            .route("/metrics", web::get().to(health::metrics))
+            .service(openapi::docs())
+            .service(
+                web::scope("/v1")
+                    .route("/me", web::get().to(routes::me::get_me))
+                    .route("/me", web::patch().to(routes::me::patch_me))
+                    .route("/me", web::delete().to(routes::me::delete_me))
+                    .route(
+                        "/me/email-verification",
+                        web::post().to(routes::me::send_verification),
+                    )
+                    .route(
+                        "/email-verification/confirm",
+                        web::post().to(routes::me::confirm_email),
+                    )
+                    .route(
+                        "/providers",
+                        web::get().to(routes::providers::list_providers),
+                    )
+                    .route("/connections", web::get().to(routes::connections::list))
+                    .route(
+                        "/connections/{id}",
+                        web::patch().to(routes::connections::rename),
+                    )
+                    .route(
+                        "/connections/{id}",
+                        web::delete().to(routes::connections::disconnect),
+                    )
+                    .route(
+                        "/connections/{id}/primary",
+                        web::post().to(routes::connections::make_primary),
+                    )
+                    .route(
+                        "/connections/{provider}/authorize",
+                        web::post().to(routes::connections::authorize),
+                    )
+                    .route(
+                        "/connections/{provider}/callback",
+                        web::get().to(routes::connections::callback),
+                    )
+                    .route(
+                        "/connections/{provider}",
+                        web::post().to(routes::connections::connect_with_credentials),
+                    )
+                    .route("/posts", web::get().to(routes::posts::list))
+                    .route("/posts", web::post().to(routes::posts::create))
+                    .route("/posts/validate", web::post().to(routes::posts::validate))
+                    .route("/posts/{id}", web::get().to(routes::posts::get))
+                    .route("/posts/{id}", web::patch().to(routes::posts::edit))
+                    .route("/posts/{id}", web::delete().to(routes::posts::delete))
+                    .route(
+                        "/posts/{id}/schedule",
+                        web::post().to(routes::posts::schedule),
+                    )
+                    .route(
+                        "/posts/{id}/publish",
+                        web::post().to(routes::posts::publish),
+                    )
+                    .route("/posts/{id}/cancel", web::post().to(routes::posts::cancel))
+                    .route("/posts/{id}/retry", web::post().to(routes::posts::retry))
+                    .route("/media", web::get().to(routes::media::list))
+                    .route("/media/{id}", web::get().to(routes::media::get))
+                    .route("/media/{id}", web::patch().to(routes::media::edit))
+                    .route("/media/{id}", web::delete().to(routes::media::delete))
+                    .route(
+                        "/subscription",
+                        web::get().to(routes::billing::subscription),
+                    )
+                    .route(
+                        "/billing/checkout",
+                        web::post().to(routes::billing::checkout),
+                    )
+                    .route("/billing/portal", web::post().to(routes::billing::portal)),
+            )
+            .default_service(web::to(observe::not_found));
     }
 }

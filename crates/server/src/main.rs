@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 mod database;
+mod wiring;
 
 /// Multivio: publish one post to many social platforms, now or on a schedule.
 ///
@@ -36,6 +37,22 @@ enum Command {
     /// Safe to run while servers are starting: migrations are applied under a PostgreSQL
     /// advisory lock, so concurrent runs end with one applied set.
     Migrate,
+    /// Print a Firebase Auth Emulator ID token for local use.
+    ///
+    /// Accepted only while the server runs in emulator mode: with no
+    /// MULTIVIO_FIREBASE_PROJECT_ID (the local default, project `multivio-local`) or with
+    /// FIREBASE_AUTH_EMULATOR_HOST set. Use it as `Authorization: Bearer <token>`.
+    DevToken {
+        /// The Firebase uid of the user.
+        #[arg(long, default_value = "dev-user")]
+        uid: String,
+        /// The user's email.
+        #[arg(long, default_value = "dev@example.com")]
+        email: String,
+        /// How long the token is valid, in minutes.
+        #[arg(long, default_value_t = 60)]
+        minutes: u64,
+    },
     /// Manage the private PostgreSQL cluster under the data directory.
     #[command(subcommand)]
     Pg(PgCommand),
@@ -78,6 +95,48 @@ struct Config {
         global = true
     )]
     data_dir: PathBuf,
+    /// External base URL (OAuth redirect URIs, media URLs). Default: http://<listen>.
+    #[arg(long, env = "MULTIVIO_PUBLIC_URL", global = true)]
+    public_url: Option<String>,
+    /// Firebase project whose ID tokens are accepted. Unset: emulator tokens of the local
+    /// project `multivio-local` (see `dev-token`).
+    #[arg(long, env = "MULTIVIO_FIREBASE_PROJECT_ID", global = true)]
+    firebase_project_id: Option<String>,
+    /// Accept Firebase Auth Emulator (unsigned) tokens for the configured project.
+    #[arg(long, env = "FIREBASE_AUTH_EMULATOR_HOST", global = true)]
+    firebase_emulator_host: Option<String>,
+    /// Google's x509 certificate set for ID tokens (tests point it at a fake).
+    #[arg(long, env = "MULTIVIO_FIREBASE_CERTS_URL", global = true)]
+    firebase_certs_url: Option<String>,
+    /// Keys sealing tokens at rest: `kid:base64key,...`, the first one seals. Unset: a key
+    /// generated into the data directory.
+    #[arg(
+        long,
+        env = "MULTIVIO_TOKEN_KEYS",
+        global = true,
+        hide_env_values = true
+    )]
+    token_keys: Option<String>,
+    /// Web client origins allowed to call the API from a browser (comma-separated).
+    #[arg(long, env = "MULTIVIO_CORS_ORIGINS", global = true)]
+    cors_origins: Option<String>,
+    /// Paid plans and their monthly post quotas, e.g. `pro=100,business=1000` (free has 10).
+    #[arg(long, env = "MULTIVIO_PLANS", global = true)]
+    plans: Option<String>,
+    /// Production profile: refuses emulator tokens and generated keys.
+    #[arg(long, env = "MULTIVIO_PRODUCTION", global = true)]
+    production: bool,
+}
+
+impl Config {
+    /// The external base URL, without a trailing slash.
+    fn public_url(&self) -> String {
+        self.public_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -98,6 +157,11 @@ fn main() -> std::process::ExitCode {
             Command::Serve => serve(&cli.config).await,
             Command::Migrate => migrate(&cli.config).await,
             Command::Pg(pg) => database::manage(&cli.config, pg).await,
+            Command::DevToken {
+                uid,
+                email,
+                minutes,
+            } => dev_token(&cli.config, &uid, &email, minutes),
         }
     });
     match result {
@@ -139,15 +203,13 @@ async fn run_server(config: &Config, db: &database::Database) -> anyhow::Result<
         tracing::info!(migrations = ?applied, "applied migrations");
     }
     let pool = multivio_postgres::build_pool(&multivio_postgres::PoolSettings::new(db.url()))?;
-    let state = multivio_http::AppState { pool };
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new().configure(multivio_http::configure(state.clone()))
-    })
-    .shutdown_timeout(10)
-    .disable_signals()
-    .bind(config.listen)
-    .with_context(|| format!("could not listen on {}", config.listen))?
-    .run();
+    let state = wiring::app_state(config, pool)?;
+    let server = actix_web::HttpServer::new(move || multivio_http::app(state.clone()))
+        .shutdown_timeout(10)
+        .disable_signals()
+        .bind(config.listen)
+        .with_context(|| format!("could not listen on {}", config.listen))?
+        .run();
     tracing::info!("Multivio listening on http://{}", config.listen);
     let handle = server.handle();
     tokio::spawn(async move {
@@ -175,6 +237,29 @@ async fn shutdown_signal() {
             let _ = interrupt.await;
         }
     }
+}
+
+/// Prints an emulator token (see [`Command::DevToken`]).
+#[allow(clippy::print_stdout)] // the token is the command's output
+fn dev_token(config: &Config, uid: &str, email: &str, minutes: u64) -> anyhow::Result<()> {
+    if config.production {
+        anyhow::bail!("dev-token is refused in production: emulator tokens are not accepted there");
+    }
+    let project = config
+        .firebase_project_id
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .unwrap_or(wiring::LOCAL_PROJECT);
+    let token = multivio_http::auth::mint_emulator_token(
+        project,
+        uid,
+        Some(email),
+        true,
+        std::time::Duration::from_secs(minutes.saturating_mul(60)),
+        chrono::Utc::now(),
+    );
+    println!("{token}");
+    Ok(())
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {

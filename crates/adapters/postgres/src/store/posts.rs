@@ -659,3 +659,22 @@ impl JobQueue for PgStore {
             .await
     }
 }
+
+impl PgStore {
+    /// Jobs waiting and running, for monitoring: `[("pending", n), ("running", m)]`.
+    pub async fn queue_depth(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.worker(async move |conn| {
+            let mut depth = Vec::new();
+            for status in ["pending", "running"] {
+                let n: i64 = publish_jobs::table
+                    .filter(publish_jobs::status.eq(status))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                depth.push((status.to_owned(), n));
+            }
+            Ok(depth)
+        })
+        .await
+    }
+}

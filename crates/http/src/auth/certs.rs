@@ -1,0 +1,475 @@
+//! Google's x509 certificate set: parsing the RSA keys out of PEM certificates, and the cache
+//! that fetches the set (one fetch at a time, rate-limited, keeping old keys on failure).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::DecodingKey;
+use reqwest::header::CACHE_CONTROL;
+use tokio::sync::{Mutex, RwLock};
+
+use super::AuthError;
+
+/// How long a certificate set is kept when the response has no `max-age`.
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
+/// The longest we keep a certificate set, whatever `max-age` says.
+const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// The largest certificate-set response we read (Google's is a few KiB).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The most keys we keep from one response.
+const MAX_KEYS: usize = 64;
+/// While no key was ever fetched, the least time between two fetch attempts.
+const COLD_RETRY_INTERVAL: Duration = Duration::from_secs(5);
+/// The longest `kid` we look up (Google's are 40 hex digits).
+pub(crate) const MAX_KID_LEN: usize = 256;
+
+/// DER encoding of the rsaEncryption OID, 1.2.840.113549.1.1.1.
+const RSA_ENCRYPTION_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+
+const TAG_INTEGER: u8 = 0x02;
+const TAG_BIT_STRING: u8 = 0x03;
+const TAG_OID: u8 = 0x06;
+const TAG_SEQUENCE: u8 = 0x30;
+const TAG_VERSION: u8 = 0xa0;
+
+/// A minimal DER reader: one TLV after another, definite lengths, single-byte tags.
+struct Der<'a>(&'a [u8]);
+
+impl<'a> Der<'a> {
+    fn next(&mut self) -> Option<(u8, &'a [u8])> {
+        let (&tag, rest) = self.0.split_first()?;
+        if tag & 0x1f == 0x1f {
+            return None;
+        }
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (usize::from(first), rest)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 {
+                return None;
+            }
+            let (bytes, rest) = rest.split_at_checked(n)?;
+            let len = bytes
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, rest)
+        };
+        let (content, rest) = rest.split_at_checked(len)?;
+        self.0 = rest;
+        Some((tag, content))
+    }
+
+    fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
+        match self.next()? {
+            (t, content) if t == tag => Some(content),
+            _ => None,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The contents of the SubjectPublicKeyInfo SEQUENCE of a DER X.509 certificate.
+fn spki_of_certificate(der: &[u8]) -> Option<&[u8]> {
+    let certificate = Der(der).expect(TAG_SEQUENCE)?;
+    let tbs = Der(certificate).expect(TAG_SEQUENCE)?;
+    let mut fields = Der(tbs);
+    let (mut tag, _) = fields.next()?;
+    if tag == TAG_VERSION {
+        (tag, _) = fields.next()?;
+    }
+    if tag != TAG_INTEGER {
+        return None; // serialNumber
+    }
+    // signature, issuer, validity, subject
+    for _ in 0..4 {
+        fields.next()?;
+    }
+    fields.expect(TAG_SEQUENCE)
+}
+
+/// The PKCS#1 RSAPublicKey DER inside SubjectPublicKeyInfo contents, if the key is RSA.
+fn rsa_key_of_spki(spki: &[u8]) -> Option<&[u8]> {
+    let mut spki = Der(spki);
+    let algorithm = spki.expect(TAG_SEQUENCE)?;
+    if Der(algorithm).expect(TAG_OID)? != RSA_ENCRYPTION_OID {
+        return None;
+    }
+    let bits = spki.expect(TAG_BIT_STRING)?;
+    let (&unused_bits, key) = bits.split_first()?;
+    if unused_bits != 0 {
+        return None;
+    }
+    // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+    let mut outer = Der(key);
+    let mut inner = Der(outer.expect(TAG_SEQUENCE)?);
+    inner.expect(TAG_INTEGER)?;
+    inner.expect(TAG_INTEGER)?;
+    (outer.is_empty() && inner.is_empty()).then_some(key)
+}
+
+/// The label and DER bytes of the first PEM block in `text`.
+fn pem_block(text: &str) -> Option<(&str, Vec<u8>)> {
+    const BEGIN: &str = "-----BEGIN ";
+    const DASHES: &str = "-----";
+    let start = text.find(BEGIN)? + BEGIN.len();
+    let after = text.get(start..)?;
+    let label_len = after.find(DASHES)?;
+    let label = after.get(..label_len)?;
+    let body = after.get(label_len + DASHES.len()..)?;
+    let end = body.find(&format!("-----END {label}-----"))?;
+    let b64: String = body
+        .get(..end)?
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let der = STANDARD.decode(b64).ok()?;
+    Some((label, der))
+}
+
+/// The RSA public key of a PEM `CERTIFICATE` (what Google serves) or `PUBLIC KEY`, as a
+/// verification key; `None` for anything else.
+pub(crate) fn rsa_key_from_pem(pem: &str) -> Option<DecodingKey> {
+    let (label, der) = pem_block(pem)?;
+    let spki = match label {
+        "CERTIFICATE" => spki_of_certificate(&der)?,
+        "PUBLIC KEY" => Der(&der).expect(TAG_SEQUENCE)?,
+        _ => return None,
+    };
+    rsa_key_of_spki(spki).map(DecodingKey::from_rsa_der)
+}
+
+/// Parses a certificate set (a JSON object `kid` → PEM certificate). Entries that are not RSA
+/// certificates are skipped; a set with no usable key is an error.
+pub(crate) fn parse_certificate_set(
+    body: &[u8],
+) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+    let set: HashMap<String, String> = serde_json::from_slice(body)
+        .map_err(|e| format!("the certificate set is not a JSON object of strings: {e}"))?;
+    let mut keys = HashMap::new();
+    for (kid, pem) in set {
+        if keys.len() >= MAX_KEYS {
+            tracing::warn!(
+                max = MAX_KEYS,
+                "Firebase certificate set has too many keys; ignoring the rest"
+            );
+            break;
+        }
+        match rsa_key_from_pem(&pem) {
+            Some(key) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => {
+                keys.insert(kid, Arc::new(key));
+            }
+            _ => tracing::warn!(kid = %kid, "skipping an unusable Firebase certificate"),
+        }
+    }
+    if keys.is_empty() {
+        return Err("the certificate set has no usable RSA certificate".to_owned());
+    }
+    Ok(keys)
+}
+
+/// How long to keep a response, from its `Cache-Control` header: `max-age=N` (capped at 24 h),
+/// else 1 h. `no-cache`/`no-store` count as `max-age=0`.
+pub(crate) fn cache_lifetime(cache_control: Option<&str>) -> Duration {
+    let Some(header) = cache_control else {
+        return DEFAULT_MAX_AGE;
+    };
+    let mut lifetime = None;
+    for directive in header.split(',') {
+        let directive = directive.trim();
+        let (name, value) = directive
+            .split_once('=')
+            .map_or((directive, None), |(n, v)| (n.trim(), Some(v.trim())));
+        if name.eq_ignore_ascii_case("no-cache") || name.eq_ignore_ascii_case("no-store") {
+            return Duration::ZERO;
+        }
+        if name.eq_ignore_ascii_case("max-age")
+            && let Some(secs) = value
+                .map(|v| v.trim_matches('"'))
+                .and_then(|v| v.parse::<u64>().ok())
+        {
+            lifetime = Some(Duration::from_secs(secs));
+        }
+    }
+    lifetime.unwrap_or(DEFAULT_MAX_AGE).min(MAX_MAX_AGE)
+}
+
+#[derive(Default)]
+struct CacheState {
+    keys: HashMap<String, Arc<DecodingKey>>,
+    /// When the keys go stale (`None`: never fetched).
+    fresh_until: Option<Instant>,
+    /// When the last fetch started, whether it worked or not.
+    last_attempt: Option<Instant>,
+}
+
+impl CacheState {
+    fn is_fresh(&self, now: Instant) -> bool {
+        self.fresh_until.is_some_and(|until| now < until)
+    }
+}
+
+/// The cached certificate set and what fetches it.
+pub(crate) struct CertCache {
+    client: reqwest::Client,
+    url: String,
+    min_refresh_interval: Duration,
+    state: RwLock<CacheState>,
+    /// Held for the whole of a fetch, so only one runs at a time.
+    fetch_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for CertCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertCache")
+            .field("url", &self.url)
+            .field("min_refresh_interval", &self.min_refresh_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CertCache {
+    pub(crate) fn new(
+        client: reqwest::Client,
+        url: String,
+        min_refresh_interval: Duration,
+    ) -> Self {
+        Self {
+            client,
+            url,
+            min_refresh_interval,
+            state: RwLock::new(CacheState::default()),
+            fetch_lock: Mutex::new(()),
+        }
+    }
+
+    /// The key named `kid`, fetching the set when it is stale or lacks `kid` (within the
+    /// refresh rate limit). Stale keys are used when a refresh fails or is not yet allowed.
+    pub(crate) async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, AuthError> {
+        if let Some(answer) = self.cached(kid).await {
+            return answer;
+        }
+        let _fetching = self.fetch_lock.lock().await;
+        // Whoever held the lock before us may have fetched what we need.
+        if let Some(answer) = self.cached(kid).await {
+            return answer;
+        }
+        self.refresh().await;
+        let state = self.state.read().await;
+        Self::lookup(&state, kid)
+    }
+
+    /// The answer from the cache as it is, unless a fetch is both needed (the set is stale or
+    /// lacks `kid`) and allowed (the rate limit).
+    async fn cached(&self, kid: &str) -> Option<Result<Arc<DecodingKey>, AuthError>> {
+        let state = self.state.read().await;
+        let now = Instant::now();
+        let needs_fetch = !state.is_fresh(now) || !state.keys.contains_key(kid);
+        if needs_fetch && self.may_fetch(&state, now) {
+            return None;
+        }
+        Some(Self::lookup(&state, kid))
+    }
+
+    /// Whether the rate limit lets a fetch start now: always before the first one; then once
+    /// per `min_refresh_interval` (once per [`COLD_RETRY_INTERVAL`] at most while we have no key
+    /// at all, so a failed first fetch is retried soon).
+    fn may_fetch(&self, state: &CacheState, now: Instant) -> bool {
+        let interval = if state.keys.is_empty() {
+            self.min_refresh_interval.min(COLD_RETRY_INTERVAL)
+        } else {
+            self.min_refresh_interval
+        };
+        state
+            .last_attempt
+            .is_none_or(|at| now.saturating_duration_since(at) >= interval)
+    }
+
+    fn lookup(state: &CacheState, kid: &str) -> Result<Arc<DecodingKey>, AuthError> {
+        match state.keys.get(kid) {
+            Some(key) => Ok(Arc::clone(key)),
+            None if state.keys.is_empty() => Err(AuthError::CertificatesUnavailable),
+            None => Err(AuthError::UnknownKey),
+        }
+    }
+
+    /// Fetches the set once; on success replaces the keys, on failure keeps them.
+    async fn refresh(&self) {
+        let started = Instant::now();
+        let result = self.fetch().await;
+        let mut state = self.state.write().await;
+        state.last_attempt = Some(started);
+        match result {
+            Ok((keys, lifetime)) => {
+                tracing::debug!(
+                    keys = keys.len(),
+                    max_age_secs = lifetime.as_secs(),
+                    "fetched the Firebase certificate set"
+                );
+                state.keys = keys;
+                state.fresh_until = Some(started + lifetime);
+            }
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    cached_keys = state.keys.len(),
+                    "fetching the Firebase certificate set failed; keeping the keys we have"
+                );
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<(HashMap<String, Arc<DecodingKey>>, Duration), String> {
+        let mut response = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("answered {status}"));
+        }
+        let lifetime = cache_lifetime(
+            response
+                .headers()
+                .get(CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("reading the body failed: {e}"))?
+        {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err("the certificate set is too large".to_owned());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let keys = parse_certificate_set(&body)?;
+        Ok((keys, lifetime))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERT1: &str = include_str!("../../tests/fixtures/firebase_test_cert1.pem");
+    const CERT2: &str = include_str!("../../tests/fixtures/firebase_test_cert2.pem");
+    const PUB1: &str = include_str!("../../tests/fixtures/firebase_test_pub1.pem");
+    const KEY1: &str = include_str!("../../tests/fixtures/firebase_test_key1.pem");
+    const KEY2: &str = include_str!("../../tests/fixtures/firebase_test_key2.pem");
+
+    fn sign(key_pem: &str, message: &str) -> String {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap();
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::RS256)
+            .unwrap()
+    }
+
+    fn verifies(key: &DecodingKey, message: &str, signature: &str) -> bool {
+        jsonwebtoken::crypto::verify(
+            signature,
+            message.as_bytes(),
+            key,
+            jsonwebtoken::Algorithm::RS256,
+        )
+        .unwrap_or(false)
+    }
+
+    #[test]
+    fn certificate_key_verifies_its_private_keys_signatures() {
+        let from_cert = rsa_key_from_pem(CERT1).unwrap();
+        let from_pub = rsa_key_from_pem(PUB1).unwrap();
+        let sig1 = sign(KEY1, "hello");
+        let sig2 = sign(KEY2, "hello");
+        assert!(verifies(&from_cert, "hello", &sig1));
+        assert!(verifies(&from_pub, "hello", &sig1));
+        assert!(!verifies(&from_cert, "hellO", &sig1));
+        assert!(!verifies(&from_cert, "hello", &sig2));
+        let other = rsa_key_from_pem(CERT2).unwrap();
+        assert!(verifies(&other, "hello", &sig2));
+    }
+
+    /// jsonwebtoken's own `from_rsa_pem` happens to take a certificate too (it takes the first
+    /// BIT STRING of the DER); we don't rely on that, but it must agree with our parser.
+    #[test]
+    fn agrees_with_jsonwebtoken_from_rsa_pem() {
+        let theirs = DecodingKey::from_rsa_pem(CERT1.as_bytes()).unwrap();
+        let sig = sign(KEY1, "m");
+        assert!(verifies(&theirs, "m", &sig));
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_rsa_certificate() {
+        for bad in [
+            "",
+            "garbage",
+            "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE-----\nMIIBCgKCAQEA\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE-----\nMIAA\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE-----\nMIQA\n-----END CERTIFICATE-----",
+            "-----BEGIN CERTIFICATE-----",
+            KEY1, // a private key is not a verification key
+        ] {
+            assert!(rsa_key_from_pem(bad).is_none(), "{bad:?}");
+        }
+        // Every truncation of a real certificate is refused, never a panic.
+        let (_, der) = pem_block(CERT1).unwrap();
+        for len in 0..der.len() {
+            assert!(spki_of_certificate(&der[..len]).is_none());
+        }
+        // Flipping any byte never panics.
+        for i in 0..der.len() {
+            let mut d = der.clone();
+            d[i] ^= 0xff;
+            let _ = spki_of_certificate(&d).and_then(rsa_key_of_spki);
+        }
+    }
+
+    #[test]
+    fn certificate_set_parsing() {
+        let body = serde_json::json!({ "k1": CERT1, "k2": CERT2, "bad": "nope" }).to_string();
+        let keys = parse_certificate_set(body.as_bytes()).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.contains_key("k1") && keys.contains_key("k2"));
+        assert!(parse_certificate_set(b"[]").is_err());
+        assert!(parse_certificate_set(b"{}").is_err());
+        assert!(parse_certificate_set(b"{\"k\": 1}").is_err());
+        assert!(parse_certificate_set(b"{\"k\": \"nope\"}").is_err());
+        assert!(parse_certificate_set(b"").is_err());
+    }
+
+    #[test]
+    fn cache_control() {
+        assert_eq!(cache_lifetime(None), Duration::from_secs(3600));
+        assert_eq!(
+            cache_lifetime(Some("public, max-age=19683, must-revalidate, no-transform")),
+            Duration::from_secs(19683)
+        );
+        assert_eq!(
+            cache_lifetime(Some("Max-Age = 60")),
+            Duration::from_secs(60)
+        );
+        assert_eq!(cache_lifetime(Some("public")), Duration::from_secs(3600));
+        assert_eq!(
+            cache_lifetime(Some("max-age=abc")),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(cache_lifetime(Some("max-age=0")), Duration::ZERO);
+        assert_eq!(cache_lifetime(Some("no-store")), Duration::ZERO);
+        assert_eq!(
+            cache_lifetime(Some("max-age=99999999999")),
+            Duration::from_secs(24 * 3600)
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! Use-case errors → problem+json, in one place. Internal causes are logged (with the request
+//! id of the surrounding span), never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use multivio_app::AppError;
+
+use crate::Problem;
+
+/// An error answer of a handler.
+#[derive(Debug)]
+pub struct ApiError(pub Problem);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.error_response()
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        ApiError(p)
+    }
+}
+
+impl From<crate::observe::RateLimited> for ApiError {
+    fn from(limited: crate::observe::RateLimited) -> Self {
+        ApiError(
+            limited
+                .problem()
+                .clone()
+                .retry_after(limited.retry_after_secs()),
+        )
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(problem_of(e))
+    }
+}
+
+/// A 422 for one invalid field (the handlers' own checks).
+pub fn invalid(field: &str, reason: &str) -> ApiError {
+    AppError::invalid(field, reason).into()
+}
+
+fn problem_of(e: AppError) -> Problem {
+    use StatusCode as S;
+    match e {
+        AppError::NotFound(what) => Problem::new(
+            S::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("{what} not found"),
+        ),
+        AppError::Forbidden(why) => Problem::new(S::FORBIDDEN, "forbidden", "Forbidden", why),
+        AppError::Conflict(why) => Problem::new(S::CONFLICT, "conflict", "Conflict", why),
+        AppError::QuotaExceeded {
+            monthly_post_quota,
+            resets_at,
+        } => {
+            let mut p = Problem::new(
+                S::TOO_MANY_REQUESTS,
+                "quota-exceeded",
+                "Monthly post quota exceeded",
+                match resets_at {
+                    Some(at) => format!(
+                        "no posts left this month; the quota resets at {}",
+                        at.to_rfc3339()
+                    ),
+                    None => "no posts left this month".to_owned(),
+                },
+            )
+            .with("monthly_post_quota", monthly_post_quota)
+            .with("resets_at", resets_at);
+            if let Some(at) = resets_at {
+                let secs = (at - chrono::Utc::now()).num_seconds().max(1);
+                p = p.retry_after(u64::try_from(secs).unwrap_or(1));
+            }
+            p
+        }
+        AppError::Invalid(errors) => {
+            let detail = match errors.as_slice() {
+                [one] => format!("{}: {}", one.field, one.reason),
+                many => format!("{} fields are invalid", many.len()),
+            };
+            Problem::new(
+                S::UNPROCESSABLE_ENTITY,
+                "validation-failed",
+                "Invalid input",
+                detail,
+            )
+            .with(
+                "errors",
+                errors
+                    .iter()
+                    .map(|e| serde_json::json!({ "field": e.field, "reason": e.reason }))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        AppError::IllegalTransition(t) => Problem::new(
+            S::CONFLICT,
+            "illegal-transition",
+            "Not allowed in this state",
+            t.to_string(),
+        ),
+        AppError::PlatformRejected {
+            provider,
+            code,
+            reason,
+        } => Problem::new(
+            S::UNPROCESSABLE_ENTITY,
+            "platform-rejected",
+            "The platform refused the request",
+            format!("{}: {reason}", provider.display_name()),
+        )
+        .with("provider", provider.as_str())
+        .with("code", code),
+        AppError::Unauthorized(reason) => Problem::new(
+            S::CONFLICT,
+            "reconnect-required",
+            "The platform account must be connected again",
+            reason,
+        ),
+        AppError::RateLimited { retry_after } => {
+            let secs = retry_after.map(|d| d.num_seconds().max(1)).unwrap_or(60);
+            Problem::new(
+                S::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                "try again later",
+            )
+            .retry_after(u64::try_from(secs).unwrap_or(60))
+        }
+        AppError::NotConfigured(what) => Problem::new(
+            S::NOT_IMPLEMENTED,
+            "not-configured",
+            "Not configured in this deployment",
+            what,
+        ),
+        AppError::LeaseLost | AppError::Unavailable(_) => {
+            tracing::error!(error = %e, "request failed");
+            Problem::new(
+                S::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Temporarily unavailable",
+                "the service could not complete the request; try again shortly",
+            )
+            .retry_after(5)
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! `/v1/connections`: connected platform accounts.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpResponse, web};
+use multivio_app::AppError;
+use multivio_domain::{ConnectionId, Provider, Secret};
+use multivio_ports::platform::LoginRequest;
+use uuid::Uuid;
+
+use super::json;
+use crate::caller::Caller;
+use crate::dto::{
+    AuthorizeRequest, AuthorizeResponse, CallbackQuery, ConnectionDto, ConnectionList,
+    ConnectionPatch, CredentialConnectRequest,
+};
+use crate::error::{ApiError, invalid};
+use crate::observe::Action;
+use crate::{AppState, Problem};
+
+fn provider(name: &str) -> Result<Provider, ApiError> {
+    name.parse::<Provider>().map_err(|_| {
+        ApiError(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "unknown platform",
+        ))
+    })
+}
+
+/// The caller's connections (never their tokens).
+#[utoipa::path(get, path = "/v1/connections", tag = "connections",
+    responses((status = 200, body = ConnectionList)), security(("bearer" = [])))]
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let conns = state.services.connections.list(&caller.tenant).await?;
+    Ok(json(
+        StatusCode::OK,
+        &ConnectionList {
+            items: conns.iter().map(ConnectionDto::from).collect(),
+        },
+    ))
+}
+
+/// Renames a connection.
+#[utoipa::path(patch, path = "/v1/connections/{id}", tag = "connections",
+    params(("id" = Uuid, Path, description = "Connection id")), request_body = ConnectionPatch,
+    responses((status = 200, body = ConnectionDto), (status = 404, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn rename(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: web::Json<ConnectionPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let conn = state
+        .services
+        .connections
+        .rename(
+            &caller.tenant,
+            ConnectionId(*id),
+            body.into_inner().account_label,
+        )
+        .await?;
+    Ok(json(StatusCode::OK, &ConnectionDto::from(&conn)))
+}
+
+/// Makes a connection its provider's primary (the old primary is demoted).
+#[utoipa::path(post, path = "/v1/connections/{id}/primary", tag = "connections",
+    params(("id" = Uuid, Path, description = "Connection id")),
+    responses((status = 200, body = ConnectionDto), (status = 404, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn make_primary(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let conn = state
+        .services
+        .connections
+        .set_primary(&caller.tenant, ConnectionId(*id))
+        .await?;
+    Ok(json(StatusCode::OK, &ConnectionDto::from(&conn)))
+}
+
+/// Disconnects an account (another one of the provider becomes primary if needed).
+#[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections",
+    params(("id" = Uuid, Path, description = "Connection id")),
+    responses((status = 204), (status = 404, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn disconnect(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .services
+        .connections
+        .disconnect(&caller.tenant, ConnectionId(*id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Starts an OAuth authorisation: answers the platform's authorisation URL.
+#[utoipa::path(post, path = "/v1/connections/{provider}/authorize", tag = "connections",
+    params(("provider" = String, Path, description = "Platform")), request_body = AuthorizeRequest,
+    responses((status = 200, body = AuthorizeResponse), (status = 429, body = crate::dto::ProblemDoc),
+        (status = 501, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn authorize(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+    body: Option<web::Json<AuthorizeRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&name)?;
+    state
+        .limits
+        .check(Action::Connect, caller.tenant.firebase_uid.as_str())?;
+    let return_to = body.and_then(|b| b.into_inner().return_to);
+    if let Some(url) = &return_to
+        && !state.config.allows_return_to(url)
+    {
+        return Err(invalid(
+            "return_to",
+            "must be a URL of an allowed web client origin",
+        ));
+    }
+    let url = state
+        .services
+        .connections
+        .start_authorization(&caller.tenant, provider, return_to)
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &AuthorizeResponse {
+            authorization_url: url,
+        },
+    ))
+}
+
+/// The platform's redirect back: completes the connection and sends the browser on.
+#[utoipa::path(get, path = "/v1/connections/{provider}/callback", tag = "connections",
+    params(("provider" = String, Path, description = "Platform"), CallbackQuery),
+    responses((status = 303, description = "to the web client"), (status = 400, body = crate::dto::ProblemDoc)))]
+pub async fn callback(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&name)?;
+    let q = query.into_inner();
+    let refused = |detail: &str| {
+        ApiError(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "authorization-failed",
+            "Authorization failed",
+            detail,
+        ))
+    };
+    if let Some(error) = q.error {
+        tracing::info!(
+            provider = provider.as_str(),
+            error,
+            "the platform refused the authorization"
+        );
+        return Err(refused("the platform did not authorize the connection"));
+    }
+    let (Some(code), Some(state_param)) = (q.code, q.state) else {
+        return Err(refused("code and state are required"));
+    };
+    let connected = state
+        .services
+        .connections
+        .complete_authorization(provider, &Secret::new(state_param), &Secret::new(code))
+        .await
+        .map_err(|e| match e {
+            // A missing, forged, replayed or expired state: the token endpoint was not called.
+            AppError::Invalid(_) => {
+                refused("the authorization is invalid, expired or already used")
+            }
+            other => other.into(),
+        })?;
+    match connected.return_to {
+        Some(to) => Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, to))
+            .finish()),
+        None => Ok(json(
+            StatusCode::OK,
+            &ConnectionList {
+                items: connected
+                    .connections
+                    .iter()
+                    .map(ConnectionDto::from)
+                    .collect(),
+            },
+        )),
+    }
+}
+
+/// Connects a platform that signs in with credentials (Bluesky app password, Mastodon…).
+#[utoipa::path(post, path = "/v1/connections/{provider}", tag = "connections",
+    params(("provider" = String, Path, description = "Platform")), request_body = CredentialConnectRequest,
+    responses((status = 201, body = ConnectionList), (status = 422, body = crate::dto::ProblemDoc),
+        (status = 429, body = crate::dto::ProblemDoc), (status = 501, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn connect_with_credentials(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+    body: web::Json<CredentialConnectRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&name)?;
+    state
+        .limits
+        .check(Action::Connect, caller.tenant.firebase_uid.as_str())?;
+    let body = body.into_inner();
+    let conns = state
+        .services
+        .connections
+        .connect_with_credentials(
+            &caller.tenant,
+            provider,
+            LoginRequest {
+                identifier: body.identifier,
+                password: Secret::new(body.password),
+                server_url: body.server_url,
+            },
+        )
+        .await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &ConnectionList {
+            items: conns.iter().map(ConnectionDto::from).collect(),
+        },
+    ))
+}

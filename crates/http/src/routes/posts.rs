@@ -1,0 +1,265 @@
+//! `/v1/posts`: write once, publish everywhere.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use multivio_domain::post::PostStatus;
+use multivio_domain::{PostId, Provider};
+use multivio_ports::posts::PostQuery;
+use uuid::Uuid;
+
+use super::{idempotent, json, parse_json, value};
+use crate::AppState;
+use crate::caller::Caller;
+use crate::dto::{
+    PostCreate, PostDto, PostListQuery, PostPage, PostPatchDto, ScheduleRequest, ValidateRequest,
+    ValidateResponse,
+};
+use crate::error::{ApiError, invalid};
+use crate::observe::Action;
+
+/// The caller's posts, newest first, keyset-paginated.
+#[utoipa::path(get, path = "/v1/posts", tag = "posts", params(PostListQuery),
+    responses((status = 200, body = PostPage), (status = 422, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PostListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            s.parse::<PostStatus>()
+                .map_err(|_| invalid("status", "unknown status"))
+        })
+        .transpose()?;
+    let platform = q
+        .platform
+        .as_deref()
+        .map(|p| {
+            p.parse::<Provider>()
+                .map_err(|_| invalid("platform", "unknown platform"))
+        })
+        .transpose()?;
+    let page = state
+        .services
+        .posts
+        .list(
+            &caller.tenant,
+            PostQuery {
+                status,
+                platform,
+                from: q.from,
+                to: q.to,
+                limit: q.limit.unwrap_or(20),
+                cursor: q.cursor,
+            },
+        )
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &PostPage {
+            items: page.items.iter().map(PostDto::from).collect(),
+            next_cursor: page.next_cursor,
+        },
+    ))
+}
+
+/// Creates a post: a draft, or scheduled when `schedule_date` is given (consumes quota).
+/// Honours `Idempotency-Key`.
+#[utoipa::path(post, path = "/v1/posts", tag = "posts", request_body = PostCreate,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
+    responses((status = 201, body = PostDto), (status = 400, body = crate::dto::ProblemDoc),
+        (status = 422, body = crate::dto::ProblemDoc), (status = 429, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let dto: PostCreate = parse_json(&req, &body)?;
+    idempotent(&state, &caller, &req, &body, || async {
+        let (input, schedule_date) = dto.into_input()?;
+        let post = state
+            .services
+            .posts
+            .create(&caller.tenant, input, schedule_date)
+            .await?;
+        Ok((StatusCode::CREATED, value(&PostDto::from(&post))?))
+    })
+    .await
+}
+
+/// One post with its per-platform results.
+#[utoipa::path(get, path = "/v1/posts/{id}", tag = "posts",
+    params(("id" = Uuid, Path, description = "Post id")),
+    responses((status = 200, body = PostDto), (status = 404, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let post = state
+        .services
+        .posts
+        .get(&caller.tenant, PostId(*id))
+        .await?;
+    Ok(json(StatusCode::OK, &PostDto::from(&post)))
+}
+
+/// Edits a draft or scheduled post.
+#[utoipa::path(patch, path = "/v1/posts/{id}", tag = "posts",
+    params(("id" = Uuid, Path, description = "Post id")), request_body = PostPatchDto,
+    responses((status = 200, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
+        (status = 409, body = crate::dto::ProblemDoc), (status = 422, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn edit(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: web::Json<PostPatchDto>,
+) -> Result<HttpResponse, ApiError> {
+    let patch = body.into_inner().into_patch()?;
+    let post = state
+        .services
+        .posts
+        .edit(&caller.tenant, PostId(*id), patch)
+        .await?;
+    Ok(json(StatusCode::OK, &PostDto::from(&post)))
+}
+
+/// Deletes a post (a scheduled post's jobs are cancelled and its quota unit refunded).
+#[utoipa::path(delete, path = "/v1/posts/{id}", tag = "posts",
+    params(("id" = Uuid, Path, description = "Post id")),
+    responses((status = 204), (status = 404, body = crate::dto::ProblemDoc),
+        (status = 409, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .services
+        .posts
+        .delete(&caller.tenant, PostId(*id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Dry run: per-platform counted length, limit and errors. Nothing is stored.
+#[utoipa::path(post, path = "/v1/posts/validate", tag = "posts", request_body = PostCreate,
+    responses((status = 200, body = ValidateResponse), (status = 400, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn validate(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<ValidateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (input, schedule_date) = body.into_inner().into_input()?;
+    let report = state
+        .services
+        .posts
+        .validate(&caller.tenant, input, schedule_date)
+        .await?;
+    Ok(json(StatusCode::OK, &ValidateResponse::from(&report)))
+}
+
+/// Schedules a post for a future time (consumes quota once). Honours `Idempotency-Key`.
+#[utoipa::path(post, path = "/v1/posts/{id}/schedule", tag = "posts",
+    params(("id" = Uuid, Path, description = "Post id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
+    request_body = ScheduleRequest,
+    responses((status = 200, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
+        (status = 409, body = crate::dto::ProblemDoc), (status = 422, body = crate::dto::ProblemDoc),
+        (status = 429, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn schedule(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let dto: ScheduleRequest = parse_json(&req, &body)?;
+    let id = PostId(*id);
+    idempotent(&state, &caller, &req, &body, || async {
+        let post = state
+            .services
+            .posts
+            .schedule(&caller.tenant, id, dto.schedule_date)
+            .await?;
+        Ok((StatusCode::OK, value(&PostDto::from(&post))?))
+    })
+    .await
+}
+
+/// Publishes now (consumes quota once): answers 202 while workers publish to every target.
+/// Honours `Idempotency-Key`.
+#[utoipa::path(post, path = "/v1/posts/{id}/publish", tag = "posts",
+    params(("id" = Uuid, Path, description = "Post id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
+    responses((status = 202, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
+        (status = 409, body = crate::dto::ProblemDoc), (status = 429, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn publish(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Action::Publish, caller.tenant.firebase_uid.as_str())?;
+    let id = PostId(*id);
+    idempotent(&state, &caller, &req, &[], || async {
+        let post = state.services.posts.publish_now(&caller.tenant, id).await?;
+        Ok((StatusCode::ACCEPTED, value(&PostDto::from(&post))?))
+    })
+    .await
+}
+
+/// Scheduled → draft, refunding the quota unit.
+#[utoipa::path(post, path = "/v1/posts/{id}/cancel", tag = "posts",
+    params(("id" = Uuid, Path, description = "Post id")),
+    responses((status = 200, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
+        (status = 409, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let post = state
+        .services
+        .posts
+        .cancel(&caller.tenant, PostId(*id))
+        .await?;
+    Ok(json(StatusCode::OK, &PostDto::from(&post)))
+}
+
+/// Re-queues only the targets that failed.
+#[utoipa::path(post, path = "/v1/posts/{id}/retry", tag = "posts",
+    params(("id" = Uuid, Path, description = "Post id")),
+    responses((status = 202, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
+        (status = 409, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn retry(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Action::Publish, caller.tenant.firebase_uid.as_str())?;
+    let post = state
+        .services
+        .posts
+        .retry(&caller.tenant, PostId(*id))
+        .await?;
+    Ok(json(StatusCode::ACCEPTED, &PostDto::from(&post)))
+}
