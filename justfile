@@ -60,6 +60,10 @@ explain:
     fi
     cargo run --quiet -p multivio-postgres --features testing --example explain
 
+# Render /docs in headless Chromium with the network off; screenshot in target/docs.png
+docs-screenshot:
+    scripts/docs-screenshot.sh
+
 # Build the API docs of every crate and open nothing (target/doc)
 doc:
     cargo doc --workspace --no-deps
