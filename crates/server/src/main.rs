@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod database;
 mod wiring;
+mod worker;
 
 /// Multivio: publish one post to many social platforms, now or on a schedule.
 ///
@@ -31,7 +32,14 @@ enum Command {
     /// 127.0.0.1:8080). GET /healthz answers while the process is up; GET /readyz answers 200
     /// once the database is reachable and migrated. Ctrl-C or SIGTERM stops it gracefully,
     /// and stops the private PostgreSQL cluster if this process started it.
-    Serve,
+    Serve {
+        /// Don't run the publishing worker in this process (run `multivio worker` elsewhere).
+        #[arg(long, env = "MULTIVIO_NO_WORKER")]
+        no_worker: bool,
+    },
+    /// Run only the publishing worker: publishes due posts to every target, retries what is
+    /// safe to retry, and resets ended quota periods. Any number may run at once.
+    Worker,
     /// Apply pending database migrations and exit.
     ///
     /// Safe to run while servers are starting: migrations are applied under a PostgreSQL
@@ -154,7 +162,8 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve => serve(&cli.config).await,
+            Command::Serve { no_worker } => serve(&cli.config, !no_worker).await,
+            Command::Worker => run_worker(&cli.config).await,
             Command::Migrate => migrate(&cli.config).await,
             Command::Pg(pg) => database::manage(&cli.config, pg).await,
             Command::DevToken {
@@ -190,20 +199,52 @@ fn init_tracing() {
     }
 }
 
-async fn serve(config: &Config) -> anyhow::Result<()> {
+async fn serve(config: &Config, with_worker: bool) -> anyhow::Result<()> {
     let db = database::open(config).await?;
-    let outcome = run_server(config, &db).await;
+    let outcome = run_server(config, &db, with_worker).await;
     db.close().await;
     outcome
 }
 
-async fn run_server(config: &Config, db: &database::Database) -> anyhow::Result<()> {
+async fn run_worker(config: &Config) -> anyhow::Result<()> {
+    let db = database::open(config).await?;
+    let outcome = async {
+        multivio_postgres::run_migrations(db.url()).await?;
+        let pool = multivio_postgres::build_pool(&multivio_postgres::PoolSettings::new(db.url()))?;
+        let state = wiring::app_state(config, pool)?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        worker::run(state.services.clone(), worker_id(), stop_rx).await;
+        anyhow::Ok(())
+    }
+    .await;
+    db.close().await;
+    outcome
+}
+
+/// A worker's name in job leases: host and process.
+fn worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
+async fn run_server(
+    config: &Config,
+    db: &database::Database,
+    with_worker: bool,
+) -> anyhow::Result<()> {
     let applied = multivio_postgres::run_migrations(db.url()).await?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied migrations");
     }
     let pool = multivio_postgres::build_pool(&multivio_postgres::PoolSettings::new(db.url()))?;
     let state = wiring::app_state(config, pool)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = with_worker
+        .then(|| tokio::spawn(worker::run(state.services.clone(), worker_id(), stop_rx)));
     let server = actix_web::HttpServer::new(move || multivio_http::app(state.clone()))
         .shutdown_timeout(10)
         .disable_signals()
@@ -217,7 +258,12 @@ async fn run_server(config: &Config, db: &database::Database) -> anyhow::Result<
         tracing::info!("shutting down: finishing requests in flight");
         handle.stop(true).await;
     });
-    server.await.context("HTTP server failed")?;
+    let served = server.await.context("HTTP server failed");
+    let _ = stop_tx.send(true);
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

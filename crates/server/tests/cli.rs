@@ -208,3 +208,122 @@ async fn serve_on_defaults_starts_a_private_database_and_keeps_its_data() {
     assert_eq!(kept.n, 1, "the second start lost the first one's data");
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+/// A bare HTTP/1.1 request with a bearer token and an optional JSON body: (status, body).
+fn http(port: u16, method: &str, path: &str, token: &str, body: Option<&str>) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The JSON of a (possibly chunked) HTTP body.
+fn json_of(body: &str) -> serde_json::Value {
+    let start = body.find('{').unwrap();
+    let end = body.rfind('}').unwrap();
+    serde_json::from_str(&body[start..=end]).unwrap()
+}
+
+#[tokio::test]
+async fn serve_runs_the_publishing_worker() {
+    let data_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("worker-{}", free_port()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let port = free_port();
+    let mut server = serve(&data_dir, port);
+    wait_ready(&mut server, port);
+    let token = String::from_utf8(
+        multivio()
+            .args([
+                "dev-token",
+                "--uid",
+                "walker",
+                "--email",
+                "walker@example.com",
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let token = token.trim();
+    assert_eq!(http(port, "GET", "/v1/me", token, None).0, 200);
+
+    // No platform is configured here: connect an account directly, and the worker must record
+    // a failed target, settle the post as failed, and give the quota unit back.
+    let cluster = data_dir.join("postgres");
+    let pg_port: u16 = std::fs::read_to_string(cluster.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .nth(3)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let password = std::fs::read_to_string(data_dir.join("postgres.password")).unwrap();
+    let url = format!(
+        "postgres://multivio:{}@127.0.0.1:{pg_port}/multivio",
+        password.trim()
+    );
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO social_connections (user_id, provider, provider_account_id, access_token, is_primary)
+         SELECT id, 'twitter', 'walker', 'sealed', true FROM users WHERE firebase_uid = 'walker'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let (status, body) = http(
+        port,
+        "POST",
+        "/v1/posts",
+        token,
+        Some(r#"{"name":"now","universal_content":"hi","platforms":["x"]}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let id = json_of(&body)["id"].as_str().unwrap().to_owned();
+    let (status, body) = http(
+        port,
+        "POST",
+        &format!("/v1/posts/{id}/publish"),
+        token,
+        None,
+    );
+    assert_eq!(status, 202, "{body}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let post = loop {
+        let post = json_of(&http(port, "GET", &format!("/v1/posts/{id}"), token, None).1);
+        if post["status"] != "publishing" || Instant::now() > deadline {
+            break post;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(post["status"], "failed", "{post}");
+    assert_eq!(
+        post["publish_results"]["twitter"]["error"]["code"],
+        "not_configured"
+    );
+    let me = json_of(&http(port, "GET", "/v1/me", token, None).1);
+    assert_eq!(
+        me["quota"]["remaining_posts"], 10,
+        "every target failed: refunded"
+    );
+    stop(server);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
