@@ -67,6 +67,18 @@ async fn cert_server() -> MockServer {
     server
 }
 
+/// Drops a mock server safely after a long run of verifications.
+///
+/// `MockServer`'s `Drop` blocks on a tokio lock with `futures::executor::block_on`. Each
+/// verification spends some of the task's tokio co-op budget (the certificate cache's lock); if
+/// the budget happens to be used up when the server is dropped, that lock defers its wake-up to
+/// the tokio scheduler, which never runs again, and the test hangs. Yielding first gives the
+/// task a fresh budget.
+async fn shut_down(server: MockServer) {
+    tokio::task::yield_now().await;
+    drop(server);
+}
+
 fn config(server: &MockServer) -> FirebaseConfig {
     FirebaseConfig::new(PROJECT).with_certs_url(format!("{}{CERTS_PATH}", server.uri()))
 }
@@ -460,6 +472,7 @@ async fn garbage_never_panics() {
         v.verify(&"a".repeat(1 << 20)).await,
         Err(AuthError::Malformed)
     );
+    shut_down(server).await;
 }
 
 // ---------------------------------------------------------------------------------------------
