@@ -132,6 +132,17 @@ fn stop(mut child: Child) {
     );
 }
 
+/// The URL of the `multivio` database in the private cluster under `data_dir` (running).
+fn private_db_url(data_dir: &Path) -> String {
+    let pid_file = std::fs::read_to_string(data_dir.join("postgres/postmaster.pid")).unwrap();
+    let port: u16 = pid_file.lines().nth(3).unwrap().trim().parse().unwrap();
+    let password = std::fs::read_to_string(data_dir.join("postgres.password")).unwrap();
+    format!(
+        "postgres://multivio:{}@127.0.0.1:{port}/multivio",
+        password.trim()
+    )
+}
+
 fn serve(data_dir: &Path, port: u16) -> Child {
     multivio()
         .arg("serve")
@@ -153,19 +164,7 @@ async fn serve_on_defaults_starts_a_private_database_and_keeps_its_data() {
     wait_ready(&mut first, port);
     assert_eq!(http_get(port, "/healthz"), Some(200));
     let cluster = data_dir.join("postgres");
-    let pg_port: u16 = std::fs::read_to_string(cluster.join("postmaster.pid"))
-        .unwrap()
-        .lines()
-        .nth(3)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let password = std::fs::read_to_string(data_dir.join("postgres.password")).unwrap();
-    let url = format!(
-        "postgres://multivio:{}@127.0.0.1:{pg_port}/multivio",
-        password.trim()
-    );
+    let url = private_db_url(&data_dir);
     {
         let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
         diesel::sql_query(
@@ -183,18 +182,7 @@ async fn serve_on_defaults_starts_a_private_database_and_keeps_its_data() {
 
     let mut second = serve(&data_dir, port);
     wait_ready(&mut second, port);
-    let pg_port: u16 = std::fs::read_to_string(cluster.join("postmaster.pid"))
-        .unwrap()
-        .lines()
-        .nth(3)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let url = format!(
-        "postgres://multivio:{}@127.0.0.1:{pg_port}/multivio",
-        password.trim()
-    );
+    let url = private_db_url(&data_dir);
     let kept: Count = {
         let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
         diesel::sql_query(
@@ -265,20 +253,7 @@ async fn serve_runs_the_publishing_worker() {
 
     // No platform is configured here: connect an account directly, and the worker must record
     // a failed target, settle the post as failed, and give the quota unit back.
-    let cluster = data_dir.join("postgres");
-    let pg_port: u16 = std::fs::read_to_string(cluster.join("postmaster.pid"))
-        .unwrap()
-        .lines()
-        .nth(3)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let password = std::fs::read_to_string(data_dir.join("postgres.password")).unwrap();
-    let url = format!(
-        "postgres://multivio:{}@127.0.0.1:{pg_port}/multivio",
-        password.trim()
-    );
+    let url = private_db_url(&data_dir);
     let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
     diesel::sql_query(
         "INSERT INTO social_connections (user_id, provider, provider_account_id, access_token, is_primary)

@@ -13,7 +13,7 @@ use multivio_ports::connections::ConnectionStore;
 use multivio_ports::vault::{SealedCredentials, SealedOAuth1, SealedToken};
 use uuid::Uuid;
 
-use super::{Fail, PgStore, corrupt};
+use super::{Fail, PgStore, corrupt, one_row};
 use crate::schema::social_connections as sc;
 
 /// The non-secret columns of a `social_connections` row.
@@ -374,17 +374,16 @@ impl ConnectionStore for PgStore {
     ) -> Result<(), StoreError> {
         let uid = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            let n = diesel::update(
-                sc::table
-                    .filter(sc::user_id.eq(uid))
-                    .filter(sc::id.eq(id.0)),
-            )
-            .set(sc::status.eq(status.as_str()))
-            .execute(conn)
-            .await?;
-            if n == 0 {
-                return Err(Fail::Store(StoreError::NotFound));
-            }
+            one_row(
+                diesel::update(
+                    sc::table
+                        .filter(sc::user_id.eq(uid))
+                        .filter(sc::id.eq(id.0)),
+                )
+                .set(sc::status.eq(status.as_str()))
+                .execute(conn)
+                .await?,
+            )?;
             Ok(())
         })
         .await
@@ -405,16 +404,15 @@ impl ConnectionStore for PgStore {
                 .first(conn)
                 .await?;
             lock_provider(conn, uid, &provider).await?;
-            let n = diesel::delete(
-                sc::table
-                    .filter(sc::user_id.eq(uid))
-                    .filter(sc::id.eq(id.0)),
-            )
-            .execute(conn)
-            .await?;
-            if n == 0 {
-                return Err(Fail::Store(StoreError::NotFound));
-            }
+            one_row(
+                diesel::delete(
+                    sc::table
+                        .filter(sc::user_id.eq(uid))
+                        .filter(sc::id.eq(id.0)),
+                )
+                .execute(conn)
+                .await?,
+            )?;
             if let Some(promote) = promote {
                 let primaries: i64 = sc::table
                     .filter(sc::user_id.eq(uid))
@@ -504,21 +502,20 @@ impl ConnectionStore for PgStore {
         let uid = tenant.user_id.0;
         let credentials = credentials.clone();
         self.tenant(tenant, async move |conn| {
-            let n = diesel::update(
-                sc::table
-                    .filter(sc::user_id.eq(uid))
-                    .filter(sc::id.eq(id.0)),
-            )
-            .set((
-                CredentialChanges::of(&credentials),
-                sc::status.eq(ConnectionStatus::Active.as_str()),
-                sc::refresh_locked_until.eq(None::<DateTime<Utc>>),
-            ))
-            .execute(conn)
-            .await?;
-            if n == 0 {
-                return Err(Fail::Store(StoreError::NotFound));
-            }
+            one_row(
+                diesel::update(
+                    sc::table
+                        .filter(sc::user_id.eq(uid))
+                        .filter(sc::id.eq(id.0)),
+                )
+                .set((
+                    CredentialChanges::of(&credentials),
+                    sc::status.eq(ConnectionStatus::Active.as_str()),
+                    sc::refresh_locked_until.eq(None::<DateTime<Utc>>),
+                ))
+                .execute(conn)
+                .await?,
+            )?;
             Ok(())
         })
         .await
@@ -527,17 +524,16 @@ impl ConnectionStore for PgStore {
     async fn unlock_refresh(&self, tenant: &Tenant, id: ConnectionId) -> Result<(), StoreError> {
         let uid = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            let n = diesel::update(
-                sc::table
-                    .filter(sc::user_id.eq(uid))
-                    .filter(sc::id.eq(id.0)),
-            )
-            .set(sc::refresh_locked_until.eq(None::<DateTime<Utc>>))
-            .execute(conn)
-            .await?;
-            if n == 0 {
-                return Err(Fail::Store(StoreError::NotFound));
-            }
+            one_row(
+                diesel::update(
+                    sc::table
+                        .filter(sc::user_id.eq(uid))
+                        .filter(sc::id.eq(id.0)),
+                )
+                .set(sc::refresh_locked_until.eq(None::<DateTime<Utc>>))
+                .execute(conn)
+                .await?,
+            )?;
             Ok(())
         })
         .await

@@ -11,7 +11,7 @@ use multivio_ports::{Page, StoreError};
 use uuid::Uuid;
 
 use super::cursor::Cursor;
-use super::{Fail, PgStore, corrupt};
+use super::{Fail, PgStore, corrupt, one_row};
 use crate::schema::media_files;
 
 /// A `media_files` row.
@@ -239,16 +239,15 @@ impl MediaRepository for PgStore {
     async fn delete(&self, tenant: &Tenant, id: MediaId) -> Result<(), StoreError> {
         let uid = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            let n = diesel::delete(
-                media_files::table
-                    .filter(media_files::user_id.eq(uid))
-                    .filter(media_files::id.eq(id.0)),
-            )
-            .execute(conn)
-            .await?;
-            if n == 0 {
-                return Err(Fail::Store(StoreError::NotFound));
-            }
+            one_row(
+                diesel::delete(
+                    media_files::table
+                        .filter(media_files::user_id.eq(uid))
+                        .filter(media_files::id.eq(id.0)),
+                )
+                .execute(conn)
+                .await?,
+            )?;
             Ok(())
         })
         .await

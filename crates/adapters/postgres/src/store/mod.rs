@@ -186,3 +186,12 @@ fn sha256_hex(secret: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// A write that must touch exactly the one row it names: zero rows means it is gone or
+/// another tenant's.
+fn one_row(touched: usize) -> Result<(), Fail> {
+    if touched == 0 {
+        return Err(Fail::Store(StoreError::NotFound));
+    }
+    Ok(())
+}

@@ -14,7 +14,7 @@ use multivio_domain::{FirebaseUid, Secret, Tenant, UserId};
 use multivio_ports::StoreError;
 use multivio_ports::users::{BillingStore, EventApplied, QuotaStore, Upserted, UserStore};
 
-use super::{Fail, PgStore, corrupt, sha256_hex, to_i32, to_u32};
+use super::{Fail, PgStore, corrupt, one_row, sha256_hex, to_i32, to_u32};
 use crate::schema::{processed_webhook_events, subscription_history, user_info, users};
 
 /// A `users` row.
@@ -261,12 +261,11 @@ impl UserStore for PgStore {
     async fn delete(&self, tenant: &Tenant) -> Result<(), StoreError> {
         let id = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            let n = diesel::delete(users::table.filter(users::id.eq(id)))
-                .execute(conn)
-                .await?;
-            if n == 0 {
-                return Err(Fail::Store(StoreError::NotFound));
-            }
+            one_row(
+                diesel::delete(users::table.filter(users::id.eq(id)))
+                    .execute(conn)
+                    .await?,
+            )?;
             Ok(())
         })
         .await
@@ -282,17 +281,16 @@ impl UserStore for PgStore {
         let id = tenant.user_id.0;
         let token_hash = sha256_hex(token.expose());
         self.tenant(tenant, async move |conn| {
-            let n = diesel::update(users::table.filter(users::id.eq(id)))
-                .set((
-                    users::email_verification_token.eq(token_hash),
-                    users::email_verification_expires_at.eq(expires_at),
-                    users::email_verification_sent_at.eq(sent_at),
-                ))
-                .execute(conn)
-                .await?;
-            if n == 0 {
-                return Err(Fail::Store(StoreError::NotFound));
-            }
+            one_row(
+                diesel::update(users::table.filter(users::id.eq(id)))
+                    .set((
+                        users::email_verification_token.eq(token_hash),
+                        users::email_verification_expires_at.eq(expires_at),
+                        users::email_verification_sent_at.eq(sent_at),
+                    ))
+                    .execute(conn)
+                    .await?,
+            )?;
             Ok(())
         })
         .await
