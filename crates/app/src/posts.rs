@@ -164,7 +164,7 @@ impl PostService {
                 .commit(tenant, PostChange::write(PostWrite::Insert(post)), None)
                 .await;
         };
-        self.ensure_publishable(&post.content(), &resolved, Some(at))?;
+        self.ensure_publishable(&post.content(), &resolved, Some(at), When::Later)?;
         let quota = post.schedule(at, now)?;
         let jobs = self.jobs_for(&post, post.platforms.as_slice(), at);
         post.publish_job_id = jobs.first().map(|j| j.id.to_string());
@@ -190,7 +190,7 @@ impl PostService {
             expected_revision: revision,
         });
         if let (PostStatus::Scheduled, Some(at)) = (post.status, post.schedule_date) {
-            self.ensure_publishable(&post.content(), &resolved, None)?;
+            self.ensure_publishable(&post.content(), &resolved, None, When::Later)?;
             change.cancel_pending_jobs = true;
             change.enqueue = self.jobs_for(&post, post.platforms.as_slice(), at);
         }
@@ -241,7 +241,7 @@ impl PostService {
         let mut post = self.get(tenant, id).await?;
         let resolved = self.resolve(tenant, &post.content()).await?;
         if matches!(post.status, PostStatus::Draft | PostStatus::Scheduled) {
-            self.ensure_publishable(&post.content(), &resolved, Some(at))?;
+            self.ensure_publishable(&post.content(), &resolved, Some(at), When::Later)?;
         }
         let revision = post.revision;
         let quota = post.schedule(at, self.clock.now())?;
@@ -266,7 +266,7 @@ impl PostService {
         let mut post = self.get(tenant, id).await?;
         let resolved = self.resolve(tenant, &post.content()).await?;
         if matches!(post.status, PostStatus::Draft | PostStatus::Scheduled) {
-            self.ensure_publishable(&post.content(), &resolved, None)?;
+            self.ensure_publishable(&post.content(), &resolved, None, When::Now)?;
         }
         let now = self.clock.now();
         let revision = post.revision;
@@ -441,18 +441,22 @@ impl PostService {
         validation::validate_post(content, &infos, &opts, schedule_date, self.clock.now())
     }
 
-    /// A post may be scheduled or published only if every platform accepts its content and
-    /// every target resolves to a usable account.
+    /// A post may be scheduled or published only if every platform accepts its content and no
+    /// target's account needs reconnecting. Publishing now also needs an account for every
+    /// target; a scheduled post may target a platform whose account is connected later (the
+    /// account is resolved when the job runs, and a target still without one fails then).
     fn ensure_publishable(
         &self,
         content: &PostContent,
         resolved: &Resolved,
         schedule_date: Option<DateTime<Utc>>,
+        when: When,
     ) -> AppResult<()> {
         let report = self.report(content, resolved, schedule_date);
         let mut errors = report.field_errors();
         for t in content.platforms.iter() {
             match target_connection(t, &resolved.connections) {
+                None if when == When::Later && t.connection_id.is_none() => {}
                 None => errors.push(FieldError::new(
                     format!("platforms.{}", t.provider),
                     format!("connect a {} account first", t.provider.display_name()),
@@ -472,6 +476,13 @@ impl PostService {
             Err(AppError::Invalid(errors))
         }
     }
+}
+
+/// When a post goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    Now,
+    Later,
 }
 
 fn quota_exceeded(quota: Option<&Quota>) -> AppError {
@@ -968,6 +979,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_platform_may_be_scheduled_before_its_account_is_connected() {
+        // No LinkedIn account yet: the schedule is accepted (the account is resolved when the
+        // job runs), while publishing now needs the account.
+        let at = now() + Duration::hours(2);
+        let mut d = Deps::new().with_post(post(1, vec![Target::primary(Provider::Linkedin)]));
+        d.posts
+            .expect_apply()
+            .withf(|_, c| updated(c).status == PostStatus::Scheduled && c.enqueue.len() == 1)
+            .times(1)
+            .returning(|_, c| echo(c));
+        let p = d.build().schedule(&tenant(), pid(1), at).await.unwrap();
+        assert_eq!(p.status, PostStatus::Scheduled);
+
+        let mut d = Deps::new().with_post(post(1, vec![Target::primary(Provider::Linkedin)]));
+        d.posts.expect_apply().never();
+        let r = d.build().publish_now(&tenant(), pid(1)).await;
+        assert!(
+            matches!(r, Err(AppError::Invalid(e)) if e[0].field == "platforms.linkedin" && e[0].reason.contains("connect"))
+        );
+    }
+
+    #[tokio::test]
     async fn schedule_failures() {
         // Date in the past.
         let mut d = Deps::new().with_post(post(1, x_and_bluesky()));
@@ -978,14 +1011,16 @@ mod tests {
             .await;
         assert!(matches!(r, Err(AppError::Invalid(e)) if e[0].field == "schedule_date"));
 
-        // No account for a selected platform.
-        let mut d = Deps::new().with_post(post(1, vec![Target::primary(Provider::Linkedin)]));
+        // A named account that is not connected.
+        let ghost = multivio_domain::ConnectionId(uuid::Uuid::from_u128(404));
+        let mut d =
+            Deps::new().with_post(post(1, vec![Target::account(Provider::Linkedin, ghost)]));
         d.posts.expect_apply().never();
         let r = d
             .build()
             .schedule(&tenant(), pid(1), now() + Duration::hours(1))
             .await;
-        assert!(matches!(r, Err(AppError::Invalid(e)) if e[0].field == "platforms.linkedin"));
+        assert!(matches!(r, Err(AppError::Invalid(e)) if e[0].field == "platforms.0"));
 
         // Account needs reauth.
         let mut d = Deps::new().with_post(post(1, vec![Target::primary(Provider::X)]));
