@@ -74,29 +74,35 @@ async fn first_login_creates_the_user_with_its_quota_and_later_ones_refresh_it()
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_logins_make_one_user() {
     let (_db, store) = setup().await;
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .upsert_from_identity(&new_user("racer"), &Quota::full(10, now()))
-                    .await
+    // Several users, each signing in from many requests at once: the races meet on either
+    // unique index (firebase_uid or email), and every request must still succeed.
+    for round in 0..8 {
+        let uid = format!("racer{round}");
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let store = store.clone();
+                let uid = uid.clone();
+                tokio::spawn(async move {
+                    store
+                        .upsert_from_identity(&new_user(&uid), &Quota::full(10, now()))
+                        .await
+                })
             })
-        })
-        .collect();
-    let mut ids = Vec::new();
-    let mut created = 0;
-    for t in tasks {
-        let up = t.await.unwrap().unwrap();
-        created += usize::from(up.created);
-        ids.push(up.user.id);
+            .collect();
+        let mut ids = Vec::new();
+        let mut created = 0;
+        for t in tasks {
+            let up = t.await.unwrap().unwrap();
+            created += usize::from(up.created);
+            ids.push(up.user.id);
+        }
+        assert_eq!(created, 1, "{uid}");
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "{uid}");
     }
-    assert_eq!(created, 1);
-    ids.dedup();
-    assert_eq!(ids.len(), 1);
 }
 
 #[tokio::test]

@@ -144,22 +144,9 @@ async fn load_user(
     user.into_domain(last_event_at).map(Some)
 }
 
-#[async_trait]
-impl UserStore for PgStore {
-    async fn find_by_firebase_uid(&self, uid: &FirebaseUid) -> Result<Option<User>, StoreError> {
-        let tenant_uid = uid.as_str().to_owned();
-        // The claim is the uid itself: the user's own row is visible, nobody else's.
-        self.as_user(uid, async move |conn| {
-            load_user(conn, |q| q.filter(users::firebase_uid.eq(tenant_uid))).await
-        })
-        .await
-    }
-
-    async fn upsert_from_identity(
-        &self,
-        new: &NewUser,
-        quota: &Quota,
-    ) -> Result<Upserted, StoreError> {
+impl PgStore {
+    /// One attempt of [`UserStore::upsert_from_identity`].
+    async fn upsert_once(&self, new: &NewUser, quota: &Quota) -> Result<Upserted, StoreError> {
         let new = new.clone();
         let quota = *quota;
         let uid = new.firebase_uid.clone();
@@ -224,6 +211,38 @@ impl UserStore for PgStore {
             })
         })
         .await
+    }
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn find_by_firebase_uid(&self, uid: &FirebaseUid) -> Result<Option<User>, StoreError> {
+        let tenant_uid = uid.as_str().to_owned();
+        // The claim is the uid itself: the user's own row is visible, nobody else's.
+        self.as_user(uid, async move |conn| {
+            load_user(conn, |q| q.filter(users::firebase_uid.eq(tenant_uid))).await
+        })
+        .await
+    }
+
+    async fn upsert_from_identity(
+        &self,
+        new: &NewUser,
+        quota: &Quota,
+    ) -> Result<Upserted, StoreError> {
+        // ON CONFLICT settles races on its arbiter (firebase_uid) only. Two first requests of
+        // one user can instead meet on the email index, when the second inserts before the
+        // first's row is visible; a new attempt then finds that row and updates it. A real
+        // email clash with another user stays a Duplicate.
+        let mut attempts = 0;
+        loop {
+            match self.upsert_once(new, quota).await {
+                Err(StoreError::Duplicate { field }) if field == "email" && attempts < 2 => {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn get(&self, tenant: &Tenant) -> Result<User, StoreError> {
