@@ -50,6 +50,10 @@ seed-check:
     trap 'cargo run --quiet -p multivio -- --data-dir "$dir" pg stop' EXIT
     ../shared/tools/check-seed-schema
 
+# Benchmarks: figures and ratios against a baseline measured in the same run
+bench:
+    cargo bench -p multivio-domain --bench content
+
 # Seed 1M posts and print the plans of post listing and the job claim (each must use an index)
 explain:
     #!/usr/bin/env bash
