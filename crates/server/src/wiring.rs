@@ -97,9 +97,14 @@ pub fn app_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
         vault: Arc::new(AesGcmVault::new(keyring)),
         platforms: Arc::new(Registry::empty()),
         billing_gateway: Arc::new(NoBilling),
-        mailer: Arc::new(LogMailer {
-            public_url: public_url.clone(),
-        }),
+        // Verification tokens in a log are fine on a developer's machine, not in production.
+        mailer: if config.production {
+            Arc::new(NoMail)
+        } else {
+            Arc::new(LogMailer {
+                public_url: public_url.clone(),
+            })
+        },
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         tokens: Arc::new(RandomTokens::default()),
@@ -140,6 +145,18 @@ impl Mailer for LogMailer {
             token.expose()
         );
         Ok(())
+    }
+}
+
+/// Mail in production until an SMTP relay is configured: nothing is sent, and nothing secret
+/// is logged.
+#[derive(Debug)]
+struct NoMail;
+
+#[async_trait]
+impl Mailer for NoMail {
+    async fn send_verification(&self, _to: &Email, _token: &Secret) -> Result<(), MailError> {
+        Err(MailError("no mail relay is configured".to_owned()))
     }
 }
 
