@@ -13,8 +13,8 @@ mod worker;
 /// Multivio: publish one post to many social platforms, now or on a schedule.
 ///
 /// With nothing configured, Multivio keeps everything under its data directory: a private
-/// PostgreSQL cluster (started from the system's PostgreSQL binaries) and, later, media and
-/// generated keys. Set DATABASE_URL to use an existing PostgreSQL server instead.
+/// PostgreSQL cluster (started from the system's PostgreSQL binaries), media files and the
+/// generated token-sealing key. Set DATABASE_URL to use an existing PostgreSQL server instead.
 #[derive(Debug, Parser)]
 #[command(name = "multivio", version, propagate_version = true)]
 struct Cli {
@@ -26,12 +26,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the HTTP API.
+    /// Run the HTTP API, and a publishing worker beside it.
     ///
     /// Applies pending migrations first, then listens on MULTIVIO_LISTEN (default
-    /// 127.0.0.1:8080). GET /healthz answers while the process is up; GET /readyz answers 200
-    /// once the database is reachable and migrated. Ctrl-C or SIGTERM stops it gracefully,
-    /// and stops the private PostgreSQL cluster if this process started it.
+    /// 127.0.0.1:8080): the API under /v1, interactive docs at /docs, the OpenAPI document at
+    /// /openapi.json, Prometheus metrics at /metrics. GET /healthz answers while the process is
+    /// up; GET /readyz answers 200 once the database is reachable and migrated. Ctrl-C or
+    /// SIGTERM stops it gracefully (requests in flight finish, the worker ends its round), and
+    /// stops the private PostgreSQL cluster if this process started it.
     Serve {
         /// Don't run the publishing worker in this process (run `multivio worker` elsewhere).
         #[arg(long, env = "MULTIVIO_NO_WORKER")]
