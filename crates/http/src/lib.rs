@@ -14,6 +14,7 @@ pub mod observe;
 mod openapi;
 mod problem;
 mod routes;
+mod sniff;
 
 use std::sync::Arc;
 
@@ -39,6 +40,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Largest JSON body, in bytes.
     pub json_limit: usize,
+    /// Largest media upload, in bytes.
+    pub upload_limit: usize,
 }
 
 impl HttpConfig {
@@ -75,6 +78,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Settings.
     pub config: Arc<HttpConfig>,
+    /// Where uploaded bytes live, when this process serves them (`/media/{key}`, local storage).
+    pub media_store: Option<Arc<dyn multivio_ports::media::MediaStore>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -125,6 +130,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/metrics", web::get().to(health::metrics))
+            .route("/media/{key:.+}", web::get().to(routes::media::serve_file))
             .service(openapi::docs())
             .service(
                 web::scope("/v1")
@@ -185,6 +191,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route("/posts/{id}/cancel", web::post().to(routes::posts::cancel))
                     .route("/posts/{id}/retry", web::post().to(routes::posts::retry))
                     .route("/media", web::get().to(routes::media::list))
+                    .route("/media", web::post().to(routes::media::upload))
                     .route("/media/{id}", web::get().to(routes::media::get))
                     .route("/media/{id}", web::patch().to(routes::media::edit))
                     .route("/media/{id}", web::delete().to(routes::media::delete))

@@ -23,7 +23,7 @@ use crate::routes::{billing, connections, me, media, posts, providers};
         connections::authorize, connections::callback, connections::connect_with_credentials,
         posts::list, posts::create, posts::get, posts::edit, posts::delete, posts::validate,
         posts::schedule, posts::publish, posts::cancel, posts::retry,
-        media::list, media::get, media::edit, media::delete,
+        media::list, media::upload, media::get, media::edit, media::delete,
         billing::subscription, billing::checkout, billing::portal,
     ),
     components(schemas(dto::ProblemDoc, dto::FieldErrorDoc)),

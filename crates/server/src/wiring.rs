@@ -81,6 +81,10 @@ pub fn app_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
         None => Vec::new(),
     };
     let store_arc = Arc::new(store.clone());
+    let media_store: Arc<dyn multivio_ports::media::MediaStore> = Arc::new(LocalDisk::new(
+        config.data_dir.join("media"),
+        format!("{public_url}/media"),
+    ));
     let ports = Ports {
         users: store_arc.clone(),
         quotas: store_arc.clone(),
@@ -89,10 +93,7 @@ pub fn app_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
         posts: store_arc.clone(),
         jobs: store_arc.clone(),
         media: store_arc.clone(),
-        media_store: Arc::new(LocalDisk::new(
-            config.data_dir.join("media"),
-            format!("{public_url}/media"),
-        )),
+        media_store: media_store.clone(),
         oauth_states: store_arc.clone(),
         vault: Arc::new(AesGcmVault::new(keyring)),
         platforms: Arc::new(Registry::empty()),
@@ -111,6 +112,7 @@ pub fn app_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
     };
     let mut settings = Settings::new(public_url);
     settings.plans = plans;
+    let upload_limit = usize::try_from(settings.max_upload_bytes).unwrap_or(usize::MAX);
     Ok(AppState {
         services: Arc::new(Services::new(ports, &settings)),
         pool,
@@ -124,7 +126,9 @@ pub fn app_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
         config: Arc::new(HttpConfig {
             cors_origins,
             json_limit: 1024 * 1024,
+            upload_limit,
         }),
+        media_store: Some(media_store),
     })
 }
 

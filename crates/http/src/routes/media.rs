@@ -1,15 +1,153 @@
 //! `/v1/media`: uploaded files' metadata.
 
+use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use futures_util::TryStreamExt;
+use multivio_app::media::MediaUpload;
 use multivio_domain::MediaId;
+use multivio_ports::media::MediaStoreError;
 use uuid::Uuid;
 
 use super::json;
-use crate::AppState;
 use crate::caller::Caller;
 use crate::dto::{MediaDto, MediaPage, MediaPatch, PageQuery};
-use crate::error::ApiError;
+use crate::error::{ApiError, invalid};
+use crate::sniff::sniff;
+use crate::{AppState, Problem};
+
+/// Longest accepted `alt_text` part, in bytes.
+const MAX_ALT_TEXT_BYTES: usize = 8 * 1024;
+
+fn bad_upload(detail: impl Into<String>) -> ApiError {
+    ApiError(Problem::new(
+        StatusCode::BAD_REQUEST,
+        "malformed-upload",
+        "Malformed upload",
+        detail,
+    ))
+}
+
+/// Reads one multipart part, refusing more than `limit` bytes (413) as soon as they arrive.
+async fn read_part(field: &mut actix_multipart::Field, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field
+        .try_next()
+        .await
+        .map_err(|e| bad_upload(e.to_string()))?
+    {
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Upload too large",
+                format!("files may have at most {limit} bytes"),
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// Uploads a file (`multipart/form-data`: a `file` part and an optional `alt_text` part). The
+/// type is read from the bytes (JPEG, PNG, GIF, WebP, MP4, QuickTime, WebM), never from the
+/// client's content type; the answer says which platforms accept the file.
+#[utoipa::path(post, path = "/v1/media", tag = "media",
+    request_body(content_type = "multipart/form-data", description = "`file` (the bytes) and an optional `alt_text`"),
+    responses((status = 201, body = MediaDto), (status = 400, body = crate::dto::ProblemDoc),
+        (status = 413, body = crate::dto::ProblemDoc), (status = 415, body = crate::dto::ProblemDoc),
+        (status = 422, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn upload(
+    state: web::Data<AppState>,
+    caller: Caller,
+    mut parts: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let limit = state.config.upload_limit.max(1);
+    let mut file: Option<(Option<String>, Vec<u8>)> = None;
+    let mut alt_text = None;
+    while let Some(mut field) = parts
+        .try_next()
+        .await
+        .map_err(|e| bad_upload(e.to_string()))?
+    {
+        match field.name().unwrap_or_default() {
+            "file" if file.is_none() => {
+                let name = field
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .map(str::to_owned);
+                file = Some((name, read_part(&mut field, limit).await?));
+            }
+            "alt_text" if alt_text.is_none() => {
+                let bytes = read_part(&mut field, MAX_ALT_TEXT_BYTES).await?;
+                alt_text = Some(
+                    String::from_utf8(bytes).map_err(|_| bad_upload("alt_text is not UTF-8"))?,
+                );
+            }
+            other => return Err(bad_upload(format!("unexpected part `{other}`"))),
+        }
+    }
+    let Some((original_filename, bytes)) = file else {
+        return Err(invalid("file", "is required"));
+    };
+    let Some(kind) = sniff(&bytes) else {
+        return Err(ApiError(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported file type",
+            "upload a JPEG, PNG, GIF or WebP image, or an MP4, QuickTime or WebM video",
+        )));
+    };
+    let stored = state
+        .services
+        .media
+        .upload(
+            &caller.tenant,
+            MediaUpload {
+                bytes,
+                original_filename,
+                mime_type: kind.mime.to_owned(),
+                width: kind.width,
+                height: kind.height,
+                duration_secs: None,
+                alt_text,
+            },
+        )
+        .await?;
+    Ok(json(StatusCode::CREATED, &MediaDto::from(&stored)))
+}
+
+/// The bytes of an uploaded file (the `cdn_url` of local storage). Keys are unguessable
+/// (`<user>/<uuid>.<ext>`).
+pub async fn serve_file(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(store) = &state.media_store else {
+        return Err(ApiError(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such file",
+        )));
+    };
+    let bytes = store.get(&key).await.map_err(|e| match e {
+        MediaStoreError::NotFound => ApiError(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such file",
+        )),
+        other => multivio_app::AppError::from(other).into(),
+    })?;
+    let mime = sniff(&bytes).map_or("application/octet-stream", |s| s.mime);
+    Ok(HttpResponse::Ok()
+        .content_type(mime)
+        .insert_header(("cache-control", "public, max-age=31536000, immutable"))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .body(bytes))
+}
 
 /// The caller's media, newest first.
 #[utoipa::path(get, path = "/v1/media", tag = "media", params(PageQuery),

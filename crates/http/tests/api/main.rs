@@ -9,6 +9,7 @@
 
 mod authz;
 mod input;
+mod media;
 mod posts;
 
 use std::sync::{Arc, Mutex};
@@ -90,6 +91,8 @@ impl Api {
         ));
         let mailer = Arc::new(RecordingMailer::default());
         let media_dir = std::env::temp_dir().join(format!("multivio-api-{}", uuid::Uuid::new_v4()));
+        let media_store: Arc<dyn multivio_ports::media::MediaStore> =
+            Arc::new(LocalDisk::new(media_dir, "http://localhost/media"));
         let ports = Ports {
             users: arc.clone(),
             quotas: arc.clone(),
@@ -98,7 +101,7 @@ impl Api {
             posts: arc.clone(),
             jobs: arc.clone(),
             media: arc.clone(),
-            media_store: Arc::new(LocalDisk::new(media_dir, "http://localhost/media")),
+            media_store: media_store.clone(),
             oauth_states: arc.clone(),
             vault: vault.clone(),
             platforms: Arc::new(Registry::empty()),
@@ -125,7 +128,9 @@ impl Api {
             config: Arc::new(HttpConfig {
                 cors_origins: vec!["http://localhost:3000".into()],
                 json_limit: 64 * 1024,
+                upload_limit: 256 * 1024,
             }),
+            media_store: Some(media_store),
         };
         let server = actix_web::HttpServer::new(move || multivio_http::app(state.clone()))
             .workers(1)
