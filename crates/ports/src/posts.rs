@@ -68,7 +68,8 @@ pub struct PostChange {
     pub quota: QuotaEffect,
     /// Jobs to enqueue.
     pub enqueue: Vec<NewJob>,
-    /// Cancel the post's jobs that are waiting (not claimed). Applied before `enqueue`.
+    /// Cancel the post's jobs, waiting or claimed (a worker holding one loses its lease, so it
+    /// sends nothing), except the job in `job`. Applied before `enqueue`.
     pub cancel_pending_jobs: bool,
     /// A claimed job guarding the change and its outcome.
     pub job: Option<JobStep>,
@@ -111,7 +112,9 @@ pub trait PostStore: Send + Sync {
     ///      posts scheduled with one unit left exactly one succeeds. A post consumes at most
     ///      once: the domain only asks when the post's `quota_consumed` flag was false, and the
     ///      revision check makes two concurrent requests for one post commit at most once;
-    ///    - `Refund`: `remaining_posts = LEAST(remaining_posts + 1, monthly_post_quota)`;
+    ///    - `Refund`: `remaining_posts = LEAST(remaining_posts + 1, monthly_post_quota)` — only
+    ///      when the post's unit was consumed in the current period (a reset already replaced
+    ///      older ones);
     /// 4. `cancel_pending_jobs`, then `enqueue`;
     /// 5. the job outcome, if any.
     ///

@@ -26,8 +26,9 @@ pub trait UserStore: Send + Sync {
     async fn find_by_firebase_uid(&self, uid: &FirebaseUid) -> Result<Option<User>, StoreError>;
 
     /// Creates the user on first sight, atomically with its `user_info` row holding `quota`;
-    /// on a known uid, refreshes `email`, `auth_provider` and `email_verified` (which never goes
-    /// back from `true` to `false`) and leaves everything else. One statement
+    /// on a known uid, refreshes `email`, `auth_provider` and `email_verified` (a verified
+    /// address stays verified; a changed address takes the identity's flag and voids a pending
+    /// verification) and leaves everything else. One statement
     /// (`INSERT … ON CONFLICT (firebase_uid) DO UPDATE`), so concurrent first requests create
     /// one row. An email already used by another uid → [`StoreError::Duplicate`] `email`.
     async fn upsert_from_identity(

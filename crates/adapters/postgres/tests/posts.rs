@@ -615,3 +615,121 @@ async fn eight_workers_claim_a_thousand_due_jobs_each_exactly_once() {
     assert_eq!(seen.into_iter().collect::<HashSet<_>>(), expected);
     let _ = FencingToken(0);
 }
+
+#[tokio::test]
+async fn rescheduling_takes_a_claimed_job_away_from_its_worker() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let post = insert(
+        &store,
+        &alice,
+        &draft(&alice, "p", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    let scheduled = schedule(&store, &alice, &post).await.unwrap();
+    let job = store
+        .claim_due("w1", now() + Duration::hours(2), 1, Duration::minutes(5))
+        .await
+        .unwrap()
+        .remove(0);
+
+    // The user moves the post to another day while the worker holds the old job.
+    let mut moved = scheduled.clone();
+    let at = now() + Duration::days(3);
+    moved.schedule(at, now()).unwrap();
+    let change = PostChange {
+        write: PostWrite::Update {
+            post: moved.clone(),
+            expected_revision: scheduled.revision,
+        },
+        quota: QuotaEffect::None,
+        enqueue: jobs_for(&moved, at),
+        cancel_pending_jobs: true,
+        job: None,
+    };
+    store.apply(&alice, change).await.unwrap();
+
+    // The old job's worker can no longer record anything; only the new job remains due later.
+    let stale = PostChange {
+        job: Some(JobStep {
+            job_id: job.job_id,
+            fencing_token: job.fencing_token,
+            outcome: Some(JobOutcome::Completed),
+        }),
+        ..PostChange::write(PostWrite::Update {
+            post: moved.clone(),
+            expected_revision: moved.revision + 1,
+        })
+    };
+    assert_eq!(
+        store.apply(&alice, stale).await.unwrap_err(),
+        StoreError::LeaseLost
+    );
+    assert!(
+        store
+            .claim_due("w2", now() + Duration::days(1), 10, Duration::minutes(5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .claim_due("w2", at, 10, Duration::minutes(5))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_unit_consumed_before_the_monthly_reset_is_not_refunded_after_it() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let old = insert(
+        &store,
+        &alice,
+        &draft(&alice, "old", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    let old = schedule(&store, &alice, &old).await.unwrap();
+    assert_eq!(remaining(&store, &alice).await, 9);
+
+    // A new period starts: the reset gives every unit back.
+    let q = QuotaStore::get(&store, &alice).await.unwrap();
+    let fresh = multivio_domain::quota::Quota {
+        remaining_posts: 10,
+        last_quota_reset: now(),
+        ..q
+    };
+    assert!(
+        store
+            .reset_period(&alice, q.last_quota_reset, &fresh)
+            .await
+            .unwrap()
+    );
+    let new = insert(
+        &store,
+        &alice,
+        &draft(&alice, "new", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    schedule(&store, &alice, &new).await.unwrap();
+    assert_eq!(remaining(&store, &alice).await, 9);
+
+    // Cancelling the post scheduled last period must not create a unit in this one.
+    let mut cancelled = old.clone();
+    let quota = cancelled.cancel(now()).unwrap();
+    let change = PostChange {
+        write: PostWrite::Update {
+            post: cancelled,
+            expected_revision: old.revision,
+        },
+        quota,
+        enqueue: vec![],
+        cancel_pending_jobs: true,
+        job: None,
+    };
+    store.apply(&alice, change).await.unwrap();
+    assert_eq!(remaining(&store, &alice).await, 9);
+}

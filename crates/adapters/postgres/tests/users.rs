@@ -53,12 +53,21 @@ async fn first_login_creates_the_user_with_its_quota_and_later_ones_refresh_it()
         10
     );
 
-    // Verified never goes back.
+    // A verified address stays verified, even if a later token does not say so...
+    let mut same = new_user("alice");
+    same.email = Email::new("alice@new.example.com").unwrap();
     let third = store
-        .upsert_from_identity(&new_user("alice"), &Quota::full(10, now()))
+        .upsert_from_identity(&same, &Quota::full(10, now()))
         .await
         .unwrap();
     assert!(third.user.email_verified);
+    // ...but a different address is only as verified as the identity provider says.
+    let fourth = store
+        .upsert_from_identity(&new_user("alice"), &Quota::full(10, now()))
+        .await
+        .unwrap();
+    assert_eq!(fourth.user.email.as_str(), "alice@example.com");
+    assert!(!fourth.user.email_verified);
 
     let found = store
         .find_by_firebase_uid(&FirebaseUid::new("alice").unwrap())

@@ -253,23 +253,28 @@ async fn apply_quota(
             Ok(())
         }
         QuotaEffect::Refund => {
-            let held = diesel::delete(
+            let consumed_at: Option<DateTime<Utc>> = diesel::delete(
                 post_quota_usage::table
                     .filter(post_quota_usage::post_id.eq(post_id))
                     .filter(post_quota_usage::user_id.eq(user_id)),
             )
-            .execute(conn)
-            .await?;
-            if held == 0 {
+            .returning(post_quota_usage::consumed_at)
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(consumed_at) = consumed_at else {
                 return Ok(());
-            }
+            };
+            // Only a unit of the current period comes back: one consumed before the last reset
+            // was already replaced by the reset.
             diesel::sql_query(
                 "UPDATE user_info
                     SET remaining_posts = LEAST(COALESCE(remaining_posts, 0) + 1,
                                                 COALESCE(monthly_post_quota, 0))
-                  WHERE user_id = $1",
+                  WHERE user_id = $1 AND (last_quota_reset IS NULL OR last_quota_reset <= $2)",
             )
             .bind::<Integer, _>(user_id)
+            .bind::<Timestamptz, _>(consumed_at)
             .execute(conn)
             .await?;
             Ok(())
@@ -494,13 +499,21 @@ impl PostStore for PgStore {
             if !matches!(change.write, PostWrite::Delete { .. }) {
                 apply_quota(conn, uid, post_id, change.quota).await?;
                 if change.cancel_pending_jobs {
+                    // Claimed jobs too: a worker holding one finds its lease gone at its next
+                    // step, before it sends anything. The job guarding this change is spared.
+                    // (The nil UUID is never a job's id.)
+                    let guard = change.job.as_ref().map_or(Uuid::nil(), |j| j.job_id.0);
                     diesel::update(
                         publish_jobs::table
                             .filter(publish_jobs::user_id.eq(uid))
                             .filter(publish_jobs::post_id.eq(post_id))
-                            .filter(publish_jobs::status.eq("pending")),
+                            .filter(publish_jobs::status.eq_any(["pending", "running"]))
+                            .filter(publish_jobs::id.ne(guard)),
                     )
-                    .set(publish_jobs::status.eq("cancelled"))
+                    .set((
+                        publish_jobs::status.eq("cancelled"),
+                        publish_jobs::leased_until.eq(None::<DateTime<Utc>>),
+                    ))
                     .execute(conn)
                     .await?;
                 }

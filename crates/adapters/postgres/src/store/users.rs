@@ -167,12 +167,21 @@ impl PgStore {
                 .set((
                     users::email.eq(diesel::upsert::excluded(users::email)),
                     users::auth_provider.eq(diesel::upsert::excluded(users::auth_provider)),
-                    // Verified never goes back to unverified.
+                    // A verified address stays verified; a new address is as the identity
+                    // provider says, and a verification mailed to the old one is void.
                     users::email_verified.eq(
                         diesel::dsl::sql::<diesel::sql_types::Nullable<Bool>>(
-                            "users.email_verified OR EXCLUDED.email_verified",
+                            "CASE WHEN users.email = EXCLUDED.email \
+                                  THEN users.email_verified OR EXCLUDED.email_verified \
+                                  ELSE EXCLUDED.email_verified END",
                         ),
                     ),
+                    users::email_verification_token.eq(diesel::dsl::sql::<
+                        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+                    >(
+                        "CASE WHEN users.email = EXCLUDED.email \
+                              THEN users.email_verification_token END",
+                    )),
                 ))
                 .returning((
                     UserRow::as_returning(),
