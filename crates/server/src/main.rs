@@ -244,9 +244,7 @@ async fn run_server(
     }
     let pool = multivio_postgres::build_pool(&multivio_postgres::PoolSettings::new(db.url()))?;
     let state = wiring::app_state(config, pool)?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = with_worker
-        .then(|| tokio::spawn(worker::run(state.services.clone(), worker_id(), stop_rx)));
+    let worker_services = state.services.clone();
     let server = actix_web::HttpServer::new(move || multivio_http::app(state.clone()))
         .shutdown_timeout(10)
         .disable_signals()
@@ -254,14 +252,19 @@ async fn run_server(
         .with_context(|| format!("could not listen on {}", config.listen))?
         .run();
     tracing::info!("Multivio listening on http://{}", config.listen);
+    // Bound first, so a port already in use stops us before the worker starts.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker =
+        with_worker.then(|| tokio::spawn(worker::run(worker_services, worker_id(), stop_rx)));
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing requests in flight");
+        // The worker stops claiming at once and ends the job in hand while requests drain.
+        let _ = stop_tx.send(true);
         handle.stop(true).await;
     });
     let served = server.await.context("HTTP server failed");
-    let _ = stop_tx.send(true);
     if let Some(worker) = worker {
         let _ = worker.await;
     }

@@ -40,6 +40,12 @@ pub fn firebase(config: &Config) -> anyhow::Result<FirebaseVerifier> {
         None if config.production => {
             anyhow::bail!("MULTIVIO_FIREBASE_PROJECT_ID is required in production")
         }
+        // Unsigned tokens are a local convenience: never on an address others can reach.
+        None if !config.listen.ip().is_loopback() => anyhow::bail!(
+            "MULTIVIO_LISTEN is {}, not a loopback address: set MULTIVIO_FIREBASE_PROJECT_ID \
+             (unsigned local tokens are accepted only on 127.0.0.1 / ::1)",
+            config.listen
+        ),
         None => (LOCAL_PROJECT.to_owned(), true),
     };
     let mut firebase = FirebaseConfig::new(project)

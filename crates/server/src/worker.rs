@@ -6,10 +6,12 @@ use std::time::Duration;
 use multivio_app::Services;
 use tokio::sync::watch;
 
-/// Jobs claimed per round.
-const BATCH: u32 = 25;
-/// How long a claimed job is ours before another worker may rescue it.
-const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// Jobs claimed per round: few, so every claimed job starts well within its lease (other
+/// workers take the rest).
+const BATCH: u32 = 4;
+/// How long a claimed job is ours before another worker may rescue it: longer than the
+/// slowest platform call (video uploads) times the batch.
+const LEASE: chrono::Duration = chrono::Duration::minutes(15);
 /// Pause between rounds when nothing was due.
 const IDLE: Duration = Duration::from_secs(1);
 /// How often ended quota periods are looked for.

@@ -302,3 +302,21 @@ async fn serve_runs_the_publishing_worker() {
     stop(server);
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+#[test]
+fn unsigned_local_tokens_are_refused_off_loopback() {
+    let data_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("exposed-{}", free_port()));
+    let out = multivio()
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .env("MULTIVIO_DATA_DIR", &data_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("MULTIVIO_FIREBASE_PROJECT_ID"), "{stderr}");
+    assert!(
+        !data_dir.join("postgres/postmaster.pid").exists(),
+        "the private cluster was left running"
+    );
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
