@@ -633,7 +633,7 @@ pub struct PostPage {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PostListQuery {
-    /// Page size, 1–100 (default 20).
+    /// Page size, 1–100 (default 20; others are clamped).
     pub limit: Option<u32>,
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -809,7 +809,7 @@ pub struct MediaPage {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
-    /// Page size, 1–100 (default 20).
+    /// Page size, 1–100 (default 20; others are clamped).
     pub limit: Option<u32>,
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,

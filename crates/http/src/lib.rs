@@ -48,11 +48,15 @@ impl HttpConfig {
     /// Whether the browser may be sent to `url` after an OAuth flow: only to an allowed web
     /// client (no open redirect).
     pub fn allows_return_to(&self, url: &str) -> bool {
+        // Nothing a Location header could not carry as is.
+        if url.len() > 2048 || !url.bytes().all(|b| b.is_ascii_graphic()) {
+            return false;
+        }
         self.cors_origins.iter().any(|origin| {
             url == origin
                 || url
                     .strip_prefix(origin.as_str())
-                    .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?'))
+                    .is_some_and(|rest| rest.starts_with(['/', '?', '#']))
         })
     }
 }
@@ -80,6 +84,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// Where uploaded bytes live, when this process serves them (`/media/{key}`, local storage).
     pub media_store: Option<Arc<dyn multivio_ports::media::MediaStore>>,
+    /// Uploads and file answers hold a whole file in memory: at most this many at once.
+    pub media_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for AppState {

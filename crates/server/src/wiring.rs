@@ -126,8 +126,12 @@ pub fn app_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
         idempotency: store_arc,
         tenants: Arc::new(TenantCache::default()),
         verifier: firebase(config)?,
-        limits: RateLimits::per_minute(&[(Action::Publish, 30), (Action::Connect, 10)])
-            .context("rate limits")?,
+        limits: RateLimits::per_minute(&[
+            (Action::Publish, 30),
+            (Action::Connect, 10),
+            (Action::Upload, 30),
+        ])
+        .context("rate limits")?,
         metrics: Metrics::new(),
         config: Arc::new(HttpConfig {
             cors_origins,
@@ -135,6 +139,7 @@ pub fn app_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
             upload_limit,
         }),
         media_store: Some(media_store),
+        media_permits: Arc::new(tokio::sync::Semaphore::new(4)),
     })
 }
 

@@ -74,7 +74,9 @@ impl MediaStore for LocalDisk {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, MediaStoreError> {
-        match tokio::fs::read(self.path(key)?).await {
+        // A key that cannot name a file names nothing.
+        let path = self.path(key).map_err(|_| MediaStoreError::NotFound)?;
+        match tokio::fs::read(path).await {
             Ok(bytes) => Ok(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(MediaStoreError::NotFound),
             Err(e) => Err(unavailable(e)),
@@ -116,6 +118,11 @@ mod tests {
         );
         for bad in ["", "../etc/passwd", "/etc/passwd", "a/../../b"] {
             assert!(disk.put(bad, vec![], "x").await.is_err(), "{bad}");
+            assert_eq!(
+                disk.get(bad).await.unwrap_err(),
+                MediaStoreError::NotFound,
+                "{bad}"
+            );
         }
         let _ = std::fs::remove_dir_all(root);
     }

@@ -38,6 +38,8 @@ pub enum Action {
     Publish,
     /// Connecting a social account (`/v1/connections/...`).
     Connect,
+    /// Uploading media (`POST /v1/media`).
+    Upload,
 }
 
 impl Action {
@@ -46,6 +48,7 @@ impl Action {
         match self {
             Self::Publish => "publish",
             Self::Connect => "connect",
+            Self::Upload => "upload",
         }
     }
 }

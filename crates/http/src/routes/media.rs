@@ -13,8 +13,31 @@ use super::json;
 use crate::caller::Caller;
 use crate::dto::{MediaDto, MediaPage, MediaPatch, PageQuery};
 use crate::error::{ApiError, invalid};
+use crate::observe::Action;
 use crate::sniff::sniff;
 use crate::{AppState, Problem};
+
+/// A place among the requests holding a whole file in memory; waits briefly, then answers 503
+/// rather than queueing without bound.
+async fn media_permit(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        state.media_permits.acquire(),
+    )
+    .await
+    {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError(
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Busy",
+                "too many file transfers at once; try again shortly",
+            )
+            .retry_after(5),
+        )),
+    }
+}
 
 /// Longest accepted `alt_text` part, in bytes.
 const MAX_ALT_TEXT_BYTES: usize = 8 * 1024;
@@ -63,6 +86,10 @@ pub async fn upload(
     caller: Caller,
     mut parts: Multipart,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Action::Upload, caller.tenant.firebase_uid.as_str())?;
+    let _permit = media_permit(&state).await?;
     let limit = state.config.upload_limit.max(1);
     let mut file: Option<(Option<String>, Vec<u8>)> = None;
     let mut alt_text = None;
@@ -124,6 +151,7 @@ pub async fn serve_file(
     state: web::Data<AppState>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let _permit = media_permit(&state).await?;
     let Some(store) = &state.media_store else {
         return Err(ApiError(Problem::new(
             StatusCode::NOT_FOUND,
@@ -162,7 +190,11 @@ pub async fn list(
     let page = state
         .services
         .media
-        .list(&caller.tenant, q.limit.unwrap_or(20), q.cursor)
+        .list(
+            &caller.tenant,
+            q.limit.unwrap_or(20).clamp(1, 100),
+            q.cursor,
+        )
         .await?;
     Ok(json(
         StatusCode::OK,

@@ -53,7 +53,8 @@ pub async fn list(
                 platform,
                 from: q.from,
                 to: q.to,
-                limit: q.limit.unwrap_or(20),
+                // Page sizes are clamped, not refused.
+                limit: q.limit.unwrap_or(20).clamp(1, 100),
                 cursor: q.cursor,
             },
         )
@@ -81,6 +82,11 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let dto: PostCreate = parse_json(&req, &body)?;
+    if dto.schedule_date.is_some() {
+        state
+            .limits
+            .check(Action::Publish, caller.tenant.firebase_uid.as_str())?;
+    }
     idempotent(&state, &caller, &req, &body, || async {
         let (input, schedule_date) = dto.into_input()?;
         let post = state
@@ -185,6 +191,9 @@ pub async fn schedule(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .limits
+        .check(Action::Publish, caller.tenant.firebase_uid.as_str())?;
     let dto: ScheduleRequest = parse_json(&req, &body)?;
     let id = PostId(*id);
     idempotent(&state, &caller, &req, &body, || async {

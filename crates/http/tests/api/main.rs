@@ -131,6 +131,7 @@ impl Api {
                 upload_limit: 256 * 1024,
             }),
             media_store: Some(media_store),
+            media_permits: Arc::new(tokio::sync::Semaphore::new(4)),
         };
         let server = actix_web::HttpServer::new(move || multivio_http::app(state.clone()))
             .workers(1)
