@@ -169,6 +169,7 @@ diesel::table! {
         #[max_length = 255]
         stripe_customer_id -> Nullable<Varchar>,
         created_at -> Nullable<Timestamptz>,
+        user_id -> Nullable<Int4>,
     }
 }
 
@@ -242,6 +243,7 @@ diesel::joinable!(posts -> users (user_id));
 diesel::joinable!(publish_jobs -> posts (post_id));
 diesel::joinable!(publish_jobs -> users (user_id));
 diesel::joinable!(social_connections -> users (user_id));
+diesel::joinable!(subscription_history -> users (user_id));
 diesel::joinable!(user_info -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(

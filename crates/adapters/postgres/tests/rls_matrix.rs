@@ -75,7 +75,7 @@ async fn seed(db: &TestDb) {
            ('00000000-0000-0000-0000-00000000001a', 1, 'a'), ('00000000-0000-0000-0000-00000000001b', 2, 'b');
          INSERT INTO media_files (id, user_id, filename) VALUES
            ('00000000-0000-0000-0000-00000000002a', 1, 'a'), ('00000000-0000-0000-0000-00000000002b', 2, 'b');
-         INSERT INTO subscription_history (user_email, status) VALUES ('a@x.test', 'active'), ('b@x.test', 'active');
+         INSERT INTO subscription_history (user_id, user_email, status) VALUES (1, 'a@x.test', 'active'), (2, 'b@x.test', 'active');
          INSERT INTO post_quota_usage (post_id, user_id) VALUES
            ('00000000-0000-0000-0000-00000000001a', 1), ('00000000-0000-0000-0000-00000000001b', 2);
          INSERT INTO publish_jobs (id, user_id, post_id, provider, run_at) VALUES
@@ -219,11 +219,31 @@ async fn every_tenant_table_keeps_tenants_apart() {
 async fn billing_history_is_read_only_and_webhook_events_are_out_of_reach() {
     let db = TestDb::new().await;
     seed(&db).await;
-    let own = "SELECT count(*) AS n FROM subscription_history WHERE user_email = 'a@x.test'";
-    let other = "SELECT count(*) AS n FROM subscription_history WHERE user_email = 'b@x.test'";
+    let own = "SELECT count(*) AS n FROM subscription_history WHERE user_id = 1";
+    let other = "SELECT count(*) AS n FROM subscription_history WHERE user_id = 2";
     assert_eq!(run(&db, "uid-a", own).await, Rows(1));
     assert_eq!(run(&db, "uid-a", other).await, Rows(0));
     assert_eq!(run(&db, "", own).await, Rows(0));
+    // History is the user's by id: when A changes address and B takes A's old one, B still
+    // sees none of A's history.
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    owner
+        .batch_execute(
+            "UPDATE users SET email = 'a-new@x.test' WHERE id = 1;
+             UPDATE users SET email = 'a@x.test' WHERE id = 2;",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        run(
+            &db,
+            "uid-b",
+            "SELECT count(*) AS n FROM subscription_history WHERE user_email = 'a@x.test'"
+        )
+        .await,
+        Rows(0)
+    );
+    assert_eq!(run(&db, "uid-a", own).await, Rows(1));
     for sql in [
         "INSERT INTO subscription_history (user_email) VALUES ('a@x.test')",
         "UPDATE subscription_history SET status = 'x'",

@@ -569,6 +569,7 @@ impl BillingStore for PgStore {
             if let Some(h) = &outcome.history {
                 diesel::insert_into(subscription_history::table)
                     .values((
+                        subscription_history::user_id.eq(id),
                         subscription_history::user_email.eq(h.user_email.as_str()),
                         subscription_history::stripe_subscription_id
                             .eq(h.stripe_subscription_id.as_deref()),
@@ -594,10 +595,7 @@ impl BillingStore for PgStore {
         let id = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
             let rows: Vec<HistoryRow> = subscription_history::table
-                .filter(
-                    subscription_history::user_email
-                        .eq_any(users::table.filter(users::id.eq(id)).select(users::email)),
-                )
+                .filter(subscription_history::user_id.eq(id))
                 .order(subscription_history::created_at.desc())
                 .select(HistoryRow::as_select())
                 .load(conn)
