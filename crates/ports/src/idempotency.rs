@@ -19,7 +19,8 @@ pub enum Reservation {
         /// Its JSON body.
         body: serde_json::Value,
     },
-    /// The same key is running right now.
+    /// The same key is running right now (a reservation left without an answer for a few
+    /// minutes is abandoned, and the next request takes it over).
     InProgress,
     /// The key was used for a different request.
     Mismatch,

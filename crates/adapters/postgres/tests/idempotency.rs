@@ -69,3 +69,36 @@ async fn concurrent_reservations_of_one_key_let_one_run() {
     }
     assert_eq!(reserved, 1);
 }
+
+#[tokio::test]
+async fn an_abandoned_reservation_is_taken_over() {
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    assert_eq!(
+        store.reserve(&alice, "k", "h").await.unwrap(),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        store.reserve(&alice, "k", "h").await.unwrap(),
+        Reservation::InProgress
+    );
+    // The process that reserved it died ten minutes ago without answering.
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query("UPDATE idempotency_keys SET created_at = now() - interval '10 minutes'")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.reserve(&alice, "k", "other").await.unwrap(),
+        Reservation::Mismatch
+    );
+    assert_eq!(
+        store.reserve(&alice, "k", "h").await.unwrap(),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        store.reserve(&alice, "k", "h").await.unwrap(),
+        Reservation::InProgress
+    );
+}

@@ -8,6 +8,9 @@ use multivio_ports::StoreError;
 use multivio_ports::idempotency::{IdempotencyStore, Reservation};
 
 use super::{Fail, PgStore};
+
+/// After this long without an answer, a reservation is considered abandoned.
+const STALE_AFTER_MINUTES: i64 = 5;
 use crate::schema::idempotency_keys as ik;
 
 #[async_trait]
@@ -40,6 +43,24 @@ impl IdempotencyStore for PgStore {
                 .execute(conn)
                 .await?;
             if inserted == 1 {
+                return Ok(Reservation::Reserved);
+            }
+            // A reservation whose request never recorded its answer (the process died, or the
+            // answer could not be stored) is taken over after a while, so the client's retry
+            // is not refused for a day.
+            let stale = chrono::Utc::now() - chrono::Duration::minutes(STALE_AFTER_MINUTES);
+            let taken_over = diesel::update(
+                ik::table
+                    .filter(ik::user_id.eq(uid))
+                    .filter(ik::idempotency_key.eq(&key))
+                    .filter(ik::request_hash.eq(&hash))
+                    .filter(ik::response_status.is_null())
+                    .filter(ik::created_at.lt(stale)),
+            )
+            .set(ik::created_at.eq(chrono::Utc::now()))
+            .execute(conn)
+            .await?;
+            if taken_over == 1 {
                 return Ok(Reservation::Reserved);
             }
             let (stored_hash, status, body): (String, Option<i32>, Option<serde_json::Value>) =
