@@ -209,6 +209,23 @@ impl MediaService {
         }
         Ok(())
     }
+
+    /// Deletes every file of the tenant, bytes and rows: what deleting an account does before
+    /// the user row goes (the rows would go with it, the bytes would not). Returns how many.
+    pub async fn delete_all(&self, tenant: &Tenant) -> AppResult<usize> {
+        let mut deleted = 0;
+        loop {
+            // Always the first page: each round deletes what it lists.
+            let page = self.files.list(tenant, 100, None).await?;
+            if page.items.is_empty() {
+                return Ok(deleted);
+            }
+            for file in page.items {
+                self.delete(tenant, file.id).await?;
+                deleted += 1;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -353,6 +370,31 @@ mod tests {
             .delete(&tenant(), MediaId(uuid::Uuid::from_u128(3)))
             .await;
         assert_eq!(r, Err(AppError::NotFound("media file")));
+    }
+
+    #[tokio::test]
+    async fn delete_all_removes_every_file_page_by_page() {
+        let pages = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut files = MockMediaRepository::new();
+        let served = pages.clone();
+        files.expect_list().returning(move |_, _, _| {
+            let n = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Page {
+                items: if n < 2 {
+                    vec![file(tenant().user_id)]
+                } else {
+                    vec![]
+                },
+                next_cursor: None,
+            })
+        });
+        files
+            .expect_get()
+            .returning(|_, _| Ok(file(tenant().user_id)));
+        files.expect_delete().times(2).returning(|_, _| Ok(()));
+        let mut store = MockMediaStore::new();
+        store.expect_delete().times(2).returning(|_| Ok(()));
+        assert_eq!(service(files, store).delete_all(&tenant()).await, Ok(2));
     }
 
     #[tokio::test]

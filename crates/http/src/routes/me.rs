@@ -44,6 +44,8 @@ pub async fn delete_me(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
+    // The files' bytes first: the rows go with the user, the bytes would not.
+    state.services.media.delete_all(&caller.tenant).await?;
     state.services.users.delete_account(&caller.tenant).await?;
     state.tenants.forget(caller.tenant.firebase_uid.as_str());
     Ok(HttpResponse::NoContent().finish())

@@ -192,3 +192,30 @@ async fn uploads_that_are_not_media_or_too_large_are_refused() {
         serde_json::json!([])
     );
 }
+
+#[tokio::test]
+async fn deleting_the_account_deletes_the_files_bytes() {
+    let api = Api::start().await;
+    let (ct, body) = multipart(&png(10, 10), "image/png", None);
+    let (status, file, _) = api
+        .send(
+            api.req(Method::POST, "carol", "/v1/media")
+                .header("content-type", ct)
+                .body(body),
+        )
+        .await;
+    assert_eq!(status, 201, "{file}");
+    let url = format!("{}/media/{}", api.base, file["filename"].as_str().unwrap());
+    assert_eq!(
+        api.client.get(&url).send().await.unwrap().status().as_u16(),
+        200
+    );
+    assert_eq!(
+        api.send(api.req(Method::DELETE, "carol", "/v1/me")).await.0,
+        204
+    );
+    assert_eq!(
+        api.client.get(&url).send().await.unwrap().status().as_u16(),
+        404
+    );
+}
