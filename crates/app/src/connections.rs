@@ -141,11 +141,32 @@ impl ConnectionService {
         Ok(url)
     }
 
-    /// Use case *connect account (OAuth completion)*: takes the `state` (single use; unknown,
-    /// replayed, expired or for another provider → invalid, and the token endpoint is never
-    /// called), exchanges the code, and creates or updates one connection per granted account.
+    /// Where the platform's redirect sends the browser next: the `return_to` of the pending
+    /// authorisation (which stays pending). Unknown, used or expired state, or another
+    /// provider's → invalid.
+    pub async fn callback_destination(
+        &self,
+        provider: Provider,
+        state: &Secret,
+    ) -> AppResult<Option<String>> {
+        self.states
+            .destination(state, self.clock.now())
+            .await?
+            .filter(|(p, _)| *p == provider)
+            .map(|(_, return_to)| return_to)
+            .ok_or_else(|| AppError::invalid("state", "is invalid or expired"))
+    }
+
+    /// Use case *connect account (OAuth completion)*, by the signed-in user who started it:
+    /// takes the `state` (single use; unknown, replayed, expired, for another provider or
+    /// started by another user → invalid, and the token endpoint is never called), exchanges
+    /// the code, and creates or updates one connection per granted account.
+    ///
+    /// Binding the completion to the caller is what stops a "connect" link being used to
+    /// attach the victim's platform account to someone else's tenant.
     pub async fn complete_authorization(
         &self,
+        caller: &Tenant,
         provider: Provider,
         state: &Secret,
         code: &Secret,
@@ -154,7 +175,7 @@ impl ConnectionService {
             .states
             .take(state, self.clock.now())
             .await?
-            .filter(|p| p.provider == provider)
+            .filter(|p| p.provider == provider && p.tenant == *caller)
             .ok_or_else(|| AppError::invalid("state", "is invalid or expired"))?;
         if code.is_empty() {
             return Err(AppError::invalid("code", "is required"));
@@ -577,7 +598,12 @@ mod tests {
             .returning(|_, c, _| Ok(c.clone()));
         let done = d
             .build()
-            .complete_authorization(Provider::X, &Secret::new("state"), &Secret::new("code"))
+            .complete_authorization(
+                &tenant(),
+                Provider::X,
+                &Secret::new("state"),
+                &Secret::new("code"),
+            )
             .await
             .unwrap();
         assert_eq!(done.connections.len(), 1);
@@ -630,7 +656,12 @@ mod tests {
             .returning(|_, c, _| Ok(c.clone()));
         let done = d
             .build()
-            .complete_authorization(Provider::X, &Secret::new("state"), &Secret::new("code"))
+            .complete_authorization(
+                &tenant(),
+                Provider::X,
+                &Secret::new("state"),
+                &Secret::new("code"),
+            )
             .await
             .unwrap();
         assert_eq!(done.connections.len(), 2);
@@ -673,7 +704,12 @@ mod tests {
             .returning(|_, c, _| Ok(c.clone()));
         let done = d
             .build()
-            .complete_authorization(Provider::X, &Secret::new("state"), &Secret::new("code"))
+            .complete_authorization(
+                &tenant(),
+                Provider::X,
+                &Secret::new("state"),
+                &Secret::new("code"),
+            )
             .await;
         assert!(!done.unwrap().connections[0].is_primary);
     }
@@ -689,12 +725,62 @@ mod tests {
         let svc = d.build();
         for state in ["replayed", "other-provider"] {
             let r = svc
-                .complete_authorization(Provider::X, &Secret::new(state), &Secret::new("code"))
+                .complete_authorization(
+                    &tenant(),
+                    Provider::X,
+                    &Secret::new(state),
+                    &Secret::new("code"),
+                )
                 .await;
             assert!(
                 matches!(r, Err(AppError::Invalid(e)) if e[0].field == "state"),
                 "{state}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_user_who_started_a_connection_can_complete_it() {
+        // Someone else's browser bringing back the code (a "connect" link sent to a victim)
+        // must not attach the victim's account to the tenant that started the flow.
+        let mut client = MockOAuthClient::new();
+        client.expect_exchange_code().never();
+        let mut d = Deps::new().with_oauth(client);
+        d.states
+            .expect_take()
+            .returning(|_, _| Ok(Some(pending(Provider::X))));
+        d.connections.expect_insert().never();
+        let r = d
+            .build()
+            .complete_authorization(
+                &other_tenant(),
+                Provider::X,
+                &Secret::new("state"),
+                &Secret::new("code"),
+            )
+            .await;
+        assert!(matches!(r, Err(AppError::Invalid(e)) if e[0].field == "state"));
+    }
+
+    #[tokio::test]
+    async fn the_callback_destination_keeps_the_state_pending() {
+        let mut d = Deps::new();
+        d.states.expect_take().never();
+        d.states.expect_destination().returning(|s, _| {
+            Ok((s.expose() == "state")
+                .then(|| (Provider::X, Some("https://app.example.com/done".to_owned()))))
+        });
+        let svc = d.build();
+        assert_eq!(
+            svc.callback_destination(Provider::X, &Secret::new("state"))
+                .await,
+            Ok(Some("https://app.example.com/done".into()))
+        );
+        for (provider, state) in [(Provider::Linkedin, "state"), (Provider::X, "forged")] {
+            let r = svc
+                .callback_destination(provider, &Secret::new(state))
+                .await;
+            assert!(matches!(r, Err(AppError::Invalid(_))), "{provider} {state}");
         }
     }
 
@@ -713,7 +799,12 @@ mod tests {
             .returning(|_, _| Ok(Some(pending(Provider::X))));
         let r = d
             .build()
-            .complete_authorization(Provider::X, &Secret::new("state"), &Secret::new("code"))
+            .complete_authorization(
+                &tenant(),
+                Provider::X,
+                &Secret::new("state"),
+                &Secret::new("code"),
+            )
             .await;
         assert!(matches!(
             r,

@@ -292,6 +292,29 @@ pub struct CallbackQuery {
     pub error: Option<String>,
 }
 
+/// What the callback hands over when no `return_to` was given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackResponse {
+    /// Platform.
+    pub provider: String,
+    /// The authorisation code.
+    pub code: String,
+    /// The state.
+    pub state: String,
+    /// What to call with them, signed in.
+    pub complete_with: String,
+}
+
+/// `code` and `state` from the callback.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// The authorisation code.
+    pub code: String,
+    /// The state.
+    pub state: String,
+}
+
 /// Credentials of a platform that connects without a redirect (Bluesky app password,
 /// Mastodon…).
 #[derive(Debug, Deserialize, ToSchema)]

@@ -177,6 +177,10 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                         web::get().to(routes::connections::callback),
                     )
                     .route(
+                        "/connections/{provider}/complete",
+                        web::post().to(routes::connections::complete),
+                    )
+                    .route(
                         "/connections/{provider}",
                         web::post().to(routes::connections::connect_with_credentials),
                     )

@@ -20,7 +20,7 @@ use crate::routes::{billing, connections, me, media, posts, providers};
         me::get_me, me::patch_me, me::delete_me, me::send_verification, me::confirm_email,
         providers::list_providers,
         connections::list, connections::rename, connections::make_primary, connections::disconnect,
-        connections::authorize, connections::callback, connections::connect_with_credentials,
+        connections::authorize, connections::callback, connections::complete, connections::connect_with_credentials,
         posts::list, posts::create, posts::get, posts::edit, posts::delete, posts::validate,
         posts::schedule, posts::publish, posts::cancel, posts::retry,
         media::list, media::upload, media::get, media::edit, media::delete,

@@ -37,6 +37,7 @@ fn every_route_of_the_contract_is_documented() {
         ("/v1/connections/{id}/primary", "post"),
         ("/v1/connections/{provider}/authorize", "post"),
         ("/v1/connections/{provider}/callback", "get"),
+        ("/v1/connections/{provider}/complete", "post"),
         ("/v1/connections/{provider}", "post"),
         ("/v1/posts", "get"),
         ("/v1/posts", "post"),

@@ -240,6 +240,14 @@ pub trait OAuthStateStore: Send + Sync {
     /// Stores a pending authorisation.
     async fn save(&self, pending: &PendingAuthorization) -> Result<(), StoreError>;
 
+    /// Where the browser of a pending authorisation goes after the platform's redirect: its
+    /// provider and `return_to`, without using it up; `None` when unknown, used or expired.
+    async fn destination(
+        &self,
+        state: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Provider, Option<String>)>, StoreError>;
+
     /// Atomically removes and returns the pending authorisation for `state` (so a replay finds
     /// nothing); `None` when unknown, already used, or expired at `now`.
     async fn take(

@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::json;
 use crate::caller::Caller;
 use crate::dto::{
-    AuthorizeRequest, AuthorizeResponse, CallbackQuery, ConnectionDto, ConnectionList,
-    ConnectionPatch, CredentialConnectRequest,
+    AuthorizeRequest, AuthorizeResponse, CallbackQuery, CallbackResponse, CompleteRequest,
+    ConnectionDto, ConnectionList, ConnectionPatch, CredentialConnectRequest,
 };
 use crate::error::{ApiError, invalid};
 use crate::observe::Action;
@@ -139,10 +139,29 @@ pub async fn authorize(
     ))
 }
 
-/// The platform's redirect back: completes the connection and sends the browser on.
+/// Percent-encodes a value for a URL fragment or query.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The platform's redirect back. It completes nothing — the browser that arrives here may not
+/// belong to the user who started the flow — and hands `code` and `state` to the web client
+/// (in the fragment of `return_to`, so no server logs them), which completes the connection
+/// with `POST /v1/connections/{provider}/complete` as the signed-in user.
 #[utoipa::path(get, path = "/v1/connections/{provider}/callback", tag = "connections",
     params(("provider" = String, Path, description = "Platform"), CallbackQuery),
-    responses((status = 303, description = "to the web client"), (status = 400, body = crate::dto::ProblemDoc)))]
+    responses((status = 303, description = "to the web client, `#provider=…&code=…&state=…`"),
+        (status = 200, body = CallbackResponse, description = "when no `return_to` was given"),
+        (status = 400, body = crate::dto::ProblemDoc)))]
 pub async fn callback(
     state: web::Data<AppState>,
     name: web::Path<String>,
@@ -150,14 +169,6 @@ pub async fn callback(
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     let q = query.into_inner();
-    let refused = |detail: &str| {
-        ApiError(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "authorization-failed",
-            "Authorization failed",
-            detail,
-        ))
-    };
     if let Some(error) = q.error {
         tracing::info!(
             provider = provider.as_str(),
@@ -169,33 +180,97 @@ pub async fn callback(
     let (Some(code), Some(state_param)) = (q.code, q.state) else {
         return Err(refused("code and state are required"));
     };
-    let connected = state
+    let destination = state
         .services
         .connections
-        .complete_authorization(provider, &Secret::new(state_param), &Secret::new(code))
+        .callback_destination(provider, &Secret::new(state_param.clone()))
         .await
         .map_err(|e| match e {
-            // A missing, forged, replayed or expired state: the token endpoint was not called.
             AppError::Invalid(_) => {
                 refused("the authorization is invalid, expired or already used")
             }
             other => other.into(),
         })?;
-    match connected.return_to {
-        Some(to) => Ok(HttpResponse::SeeOther()
-            .insert_header((LOCATION, to))
-            .finish()),
+    let fragment = format!(
+        "provider={}&code={}&state={}",
+        provider.as_str(),
+        encode(&code),
+        encode(&state_param)
+    );
+    match destination {
+        Some(to) => {
+            let separator = if to.contains('#') { '&' } else { '#' };
+            Ok(HttpResponse::SeeOther()
+                .insert_header((LOCATION, format!("{to}{separator}{fragment}")))
+                .finish())
+        }
         None => Ok(json(
             StatusCode::OK,
-            &ConnectionList {
-                items: connected
-                    .connections
-                    .iter()
-                    .map(ConnectionDto::from)
-                    .collect(),
+            &CallbackResponse {
+                provider: provider.as_str().to_owned(),
+                code,
+                state: state_param,
+                complete_with: format!("POST /v1/connections/{}/complete", provider.as_str()),
             },
         )),
     }
+}
+
+/// Completes an OAuth connection started by the caller: `code` and `state` from the
+/// callback. Another user's `state` is refused (400) without calling the platform.
+#[utoipa::path(post, path = "/v1/connections/{provider}/complete", tag = "connections",
+    params(("provider" = String, Path, description = "Platform")), request_body = CompleteRequest,
+    responses((status = 201, body = ConnectionList), (status = 400, body = crate::dto::ProblemDoc),
+        (status = 422, body = crate::dto::ProblemDoc), (status = 429, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn complete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+    body: web::Json<CompleteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&name)?;
+    state
+        .limits
+        .check(Action::Connect, caller.tenant.firebase_uid.as_str())?;
+    let body = body.into_inner();
+    let connected = state
+        .services
+        .connections
+        .complete_authorization(
+            &caller.tenant,
+            provider,
+            &Secret::new(body.state),
+            &Secret::new(body.code),
+        )
+        .await
+        .map_err(|e| match e {
+            // A missing, forged, replayed, expired or someone else's state: the token
+            // endpoint was not called.
+            AppError::Invalid(_) => {
+                refused("the authorization is invalid, expired or already used")
+            }
+            other => other.into(),
+        })?;
+    Ok(json(
+        StatusCode::CREATED,
+        &ConnectionList {
+            items: connected
+                .connections
+                .iter()
+                .map(ConnectionDto::from)
+                .collect(),
+        },
+    ))
+}
+
+fn refused(detail: &str) -> ApiError {
+    ApiError(Problem::new(
+        StatusCode::BAD_REQUEST,
+        "authorization-failed",
+        "Authorization failed",
+        detail,
+    ))
 }
 
 /// Connects a platform that signs in with credentials (Bluesky app password, Mastodon…).

@@ -10,6 +10,7 @@
 mod authz;
 mod input;
 mod media;
+mod oauth;
 mod posts;
 
 use std::sync::{Arc, Mutex};
@@ -83,6 +84,10 @@ impl Api {
     }
 
     pub async fn start_with(publish_per_minute: u32) -> Api {
+        Self::start_full(publish_per_minute, Registry::empty()).await
+    }
+
+    pub async fn start_full(publish_per_minute: u32, platforms: Registry) -> Api {
         let db = TestDb::new().await;
         let store = PgStore::new(db.pool().clone());
         let arc = Arc::new(store.clone());
@@ -104,7 +109,7 @@ impl Api {
             media_store: media_store.clone(),
             oauth_states: arc.clone(),
             vault: vault.clone(),
-            platforms: Arc::new(Registry::empty()),
+            platforms: Arc::new(platforms),
             billing_gateway: Arc::new(NoBilling),
             mailer: mailer.clone(),
             clock: Arc::new(SystemClock),

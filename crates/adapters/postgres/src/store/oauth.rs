@@ -99,6 +99,31 @@ impl OAuthStateStore for PgStore {
         .await
     }
 
+    async fn destination(
+        &self,
+        state: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Provider, Option<String>)>, StoreError> {
+        let hash = sha256_hex(state.expose());
+        self.worker(async move |conn| {
+            let row: Option<(String, Option<String>)> = oauth_states::table
+                .filter(oauth_states::state_hash.eq(&hash))
+                .filter(oauth_states::expires_at.gt(now))
+                .select((oauth_states::provider, oauth_states::return_to))
+                .first(conn)
+                .await
+                .optional()?;
+            row.map(|(provider, return_to)| {
+                provider
+                    .parse::<Provider>()
+                    .map(|p| (p, return_to))
+                    .map_err(|e| corrupt("provider", e))
+            })
+            .transpose()
+        })
+        .await
+    }
+
     async fn take(
         &self,
         state: &Secret,
