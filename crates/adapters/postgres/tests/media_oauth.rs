@@ -145,6 +145,25 @@ async fn oauth_states_are_taken_once_and_expire() {
             .unwrap();
     assert!(!stored.line.contains("state-abc") && !stored.line.contains("dBjftJeZ4CVP"));
 
+    // The callback learns where to send the browser without using the state up.
+    assert_eq!(
+        store
+            .destination(&Secret::new("state-abc"), now())
+            .await
+            .unwrap(),
+        Some((
+            Provider::Linkedin,
+            Some("http://localhost:3000/settings".into())
+        ))
+    );
+    assert_eq!(
+        store
+            .destination(&Secret::new("state-other"), now())
+            .await
+            .unwrap(),
+        None
+    );
+
     assert_eq!(
         store
             .take(&Secret::new("state-other"), now())
@@ -160,6 +179,13 @@ async fn oauth_states_are_taken_once_and_expire() {
         store.take(&Secret::new("state-abc"), now()).await.unwrap(),
         None,
         "replayed"
+    );
+    assert_eq!(
+        store
+            .destination(&Secret::new("state-abc"), now())
+            .await
+            .unwrap(),
+        None
     );
 
     let short = pending(&alice, "state-short", Duration::seconds(5));
