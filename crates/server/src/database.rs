@@ -11,10 +11,21 @@ use crate::{Config, PgCommand};
 const DATABASE_NAME: &str = "multivio";
 
 /// The database in use, and the private cluster behind it if there is one.
-#[derive(Debug)]
 pub struct Database {
     url: String,
     cluster: Option<Cluster>,
+}
+
+/// The URL carries a password: never printed.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field(
+                "private_cluster",
+                &self.cluster.as_ref().map(Cluster::data_dir),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Database {

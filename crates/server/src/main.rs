@@ -84,7 +84,7 @@ enum PgCommand {
 }
 
 /// Settings shared by every command (each also read from its environment variable).
-#[derive(Debug, Args)]
+#[derive(Args)]
 struct Config {
     /// PostgreSQL URL. Unset: a private cluster under the data directory.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
@@ -136,6 +136,26 @@ struct Config {
     /// Production profile: refuses emulator tokens and generated keys.
     #[arg(long, env = "MULTIVIO_PRODUCTION", global = true)]
     production: bool,
+}
+
+/// Secrets (the database URL's password, the token keys) never reach a log through `{:?}`.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |set: bool| if set { "[redacted]" } else { "unset" };
+        f.debug_struct("Config")
+            .field("database_url", &redacted(self.database_url.is_some()))
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("public_url", &self.public_url)
+            .field("firebase_project_id", &self.firebase_project_id)
+            .field("firebase_emulator_host", &self.firebase_emulator_host)
+            .field("firebase_certs_url", &self.firebase_certs_url)
+            .field("token_keys", &redacted(self.token_keys.is_some()))
+            .field("cors_origins", &self.cors_origins)
+            .field("plans", &self.plans)
+            .field("production", &self.production)
+            .finish()
+    }
 }
 
 impl Config {

@@ -67,7 +67,6 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError
 pub const SUPERUSER: &str = "multivio";
 
 /// A private cluster, started (or found running) in a directory.
-#[derive(Debug)]
 pub struct Cluster {
     data_dir: PathBuf,
     bin_dir: PathBuf,
@@ -75,6 +74,20 @@ pub struct Cluster {
     password: String,
     run_as: Option<(u32, u32)>,
     started_here: bool,
+}
+
+/// The superuser's password is never printed.
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("data_dir", &self.data_dir)
+            .field("bin_dir", &self.bin_dir)
+            .field("port", &self.port)
+            .field("password", &"[redacted]")
+            .field("run_as", &self.run_as)
+            .field("started_here", &self.started_here)
+            .finish()
+    }
 }
 
 impl Cluster {
