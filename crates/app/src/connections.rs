@@ -1051,7 +1051,7 @@ mod tests {
         d.connections
             .expect_store_refreshed()
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         d.build().refresh(&tenant(), cid(1)).await.unwrap();
     }
 
@@ -1075,7 +1075,7 @@ mod tests {
             .returning(|_, _, _| Ok(()));
         d.connections
             .expect_unlock_refresh()
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         assert_eq!(
             d.build().refresh(&tenant(), cid(1)).await,
             Err(AppError::Unauthorized("revoked".into()))

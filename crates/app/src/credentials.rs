@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use multivio_domain::Tenant;
 use multivio_domain::connection::{Connection, ConnectionStatus, Credentials, OAuth1Credentials};
 use multivio_domain::{ConnectionId, Secret};
@@ -180,20 +180,21 @@ impl CredentialKeeper {
         let Some(client) = self.platforms.oauth(connection.provider) else {
             return Ok(current);
         };
+        let lock = now + self.lock_for;
         let locked = self
             .connections
-            .try_lock_refresh(tenant, id, now, now + self.lock_for)
+            .try_lock_refresh(tenant, id, now, lock)
             .await
             .map_err(AppError::from)?;
         if !locked {
             return Err(RefreshError::Busy);
         }
         let result = self
-            .refresh_locked(tenant, connection, client.as_ref())
+            .refresh_locked(tenant, connection, client.as_ref(), lock)
             .await;
         if result.is_err() {
             // Best effort: the lock expires by itself if this fails too.
-            if let Err(e) = self.connections.unlock_refresh(tenant, id).await {
+            if let Err(e) = self.connections.unlock_refresh(tenant, id, lock).await {
                 tracing::warn!(connection = %id, error = %e, "could not release refresh lock");
             }
         }
@@ -205,6 +206,7 @@ impl CredentialKeeper {
         tenant: &Tenant,
         connection: &Connection,
         client: &dyn multivio_ports::platform::OAuthClient,
+        lock: DateTime<Utc>,
     ) -> Result<Credentials, RefreshError> {
         let id = connection.id;
         let current = self.load(tenant, id).await?;
@@ -216,7 +218,7 @@ impl CredentialKeeper {
         else {
             // Someone refreshed while we waited for the lock.
             self.connections
-                .unlock_refresh(tenant, id)
+                .unlock_refresh(tenant, id, lock)
                 .await
                 .map_err(AppError::from)?;
             return Ok(current);
@@ -226,7 +228,7 @@ impl CredentialKeeper {
                 let next = current.refreshed(grant);
                 let sealed = seal(self.vault.as_ref(), id, &next).await?;
                 self.connections
-                    .store_refreshed(tenant, id, &sealed)
+                    .store_refreshed(tenant, id, &sealed, lock)
                     .await
                     .map_err(AppError::from)?;
                 tracing::info!(connection = %id, provider = %connection.provider, "token refreshed");
@@ -242,7 +244,7 @@ impl CredentialKeeper {
             }
             Err(OAuthError::NotSupported) => {
                 self.connections
-                    .unlock_refresh(tenant, id)
+                    .unlock_refresh(tenant, id, lock)
                     .await
                     .map_err(AppError::from)?;
                 Ok(current)
@@ -375,7 +377,7 @@ mod tests {
         store
             .expect_unlock_refresh()
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let mut client = MockOAuthClient::new();
         client.expect_refresh().never();
         let c = keeper(store, Some(client))
@@ -396,14 +398,14 @@ mod tests {
             .returning(|_, _, _, _| Ok(true));
         store
             .expect_store_refreshed()
-            .withf(|_, _, s| {
+            .withf(|_, _, s, _| {
                 s.refresh_token
                     .as_ref()
                     .is_some_and(|t| t.0.ends_with("|rotated"))
                     && s.access_token.0.ends_with("|fresh")
             })
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         let mut client = MockOAuthClient::new();
         client.expect_refresh().times(1).returning(|_, _| {
             Ok(TokenGrant {
@@ -431,7 +433,7 @@ mod tests {
         store
             .expect_unlock_refresh()
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let mut client = MockOAuthClient::new();
         client.expect_refresh().returning(|_, _| {
             Err(OAuthError::Transient {

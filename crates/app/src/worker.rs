@@ -1142,7 +1142,7 @@ mod tests {
         d.connections
             .expect_store_refreshed()
             .times(1)
-            .returning(move |_, _, s| {
+            .returning(move |_, _, s, _| {
                 *r.lock().unwrap() = Some(s.clone());
                 Ok(())
             });
@@ -1198,7 +1198,7 @@ mod tests {
             .returning(move |_, _, _, _| Ok(lock));
         d.connections
             .expect_unlock_refresh()
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let mut oauth = MockOAuthClient::new();
         oauth
             .expect_refresh()

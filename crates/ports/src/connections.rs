@@ -114,14 +114,24 @@ pub trait ConnectionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Stores refreshed credentials (and `expires_at`), sets `status` active and releases the
-    /// refresh lock, in one statement.
+    /// refresh lock, in one statement — only while the lock taken until `lock` (the `until`
+    /// given to [`ConnectionStore::try_lock_refresh`]) is still the caller's: when it expired
+    /// and someone else took it, [`StoreError::Conflict`] and nothing is written, so a slow
+    /// refresh never overwrites a newer token.
     async fn store_refreshed(
         &self,
         tenant: &Tenant,
         id: ConnectionId,
         credentials: &SealedCredentials,
+        lock: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Releases the refresh lock without changing the credentials.
-    async fn unlock_refresh(&self, tenant: &Tenant, id: ConnectionId) -> Result<(), StoreError>;
+    /// Releases the refresh lock taken until `lock`, without changing the credentials; does
+    /// nothing when the lock is someone else's by now.
+    async fn unlock_refresh(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        lock: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }

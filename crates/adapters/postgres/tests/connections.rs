@@ -274,13 +274,41 @@ async fn one_refresh_at_a_time() {
             .await
             .unwrap()
     );
+    // The first holder, slower than its lock, must not overwrite what the new holder stores.
+    let mut stale = store.credentials(&alice, id).await.unwrap();
+    stale.access_token = SealedToken("stale".into());
+    assert!(matches!(
+        store
+            .store_refreshed(&alice, id, &stale, t0 + Duration::seconds(30))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .unlock_refresh(&alice, id, t0 + Duration::seconds(30))
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .try_lock_refresh(
+                &alice,
+                id,
+                t0 + Duration::seconds(32),
+                t0 + Duration::seconds(90)
+            )
+            .await
+            .unwrap(),
+        "a stale unlock does not release the new holder's lock"
+    );
     let mut creds = store.credentials(&alice, id).await.unwrap();
     creds.access_token = SealedToken("refreshed".into());
     store
         .set_status(&alice, id, ConnectionStatus::NeedsReauth)
         .await
         .unwrap();
-    store.store_refreshed(&alice, id, &creds).await.unwrap();
+    store
+        .store_refreshed(&alice, id, &creds, t0 + Duration::seconds(60))
+        .await
+        .unwrap();
     assert_eq!(
         store.credentials(&alice, id).await.unwrap().access_token,
         SealedToken("refreshed".into())
@@ -296,7 +324,10 @@ async fn one_refresh_at_a_time() {
             .unwrap(),
         "released"
     );
-    store.unlock_refresh(&alice, id).await.unwrap();
+    store
+        .unlock_refresh(&alice, id, t0 + Duration::seconds(30))
+        .await
+        .unwrap();
 
     // Many at once: exactly one wins.
     let tasks: Vec<_> = (0..10)

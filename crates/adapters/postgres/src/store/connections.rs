@@ -498,42 +498,53 @@ impl ConnectionStore for PgStore {
         tenant: &Tenant,
         id: ConnectionId,
         credentials: &SealedCredentials,
+        lock: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let uid = tenant.user_id.0;
         let credentials = credentials.clone();
         self.tenant(tenant, async move |conn| {
-            one_row(
-                diesel::update(
-                    sc::table
-                        .filter(sc::user_id.eq(uid))
-                        .filter(sc::id.eq(id.0)),
-                )
-                .set((
-                    CredentialChanges::of(&credentials),
-                    sc::status.eq(ConnectionStatus::Active.as_str()),
-                    sc::refresh_locked_until.eq(None::<DateTime<Utc>>),
-                ))
-                .execute(conn)
-                .await?,
-            )?;
-            Ok(())
+            let n = diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(id.0))
+                    .filter(sc::refresh_locked_until.eq(lock)),
+            )
+            .set((
+                CredentialChanges::of(&credentials),
+                sc::status.eq(ConnectionStatus::Active.as_str()),
+                sc::refresh_locked_until.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await?;
+            if n == 1 {
+                return Ok(());
+            }
+            // Gone or another tenant's (NotFound), or the lock is no longer ours.
+            load(conn, uid, id.0).await?;
+            Err(Fail::Store(StoreError::Conflict(
+                "the refresh lock expired and was taken by another refresh".to_owned(),
+            )))
         })
         .await
     }
 
-    async fn unlock_refresh(&self, tenant: &Tenant, id: ConnectionId) -> Result<(), StoreError> {
+    async fn unlock_refresh(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        lock: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let uid = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            one_row(
-                diesel::update(
-                    sc::table
-                        .filter(sc::user_id.eq(uid))
-                        .filter(sc::id.eq(id.0)),
-                )
-                .set(sc::refresh_locked_until.eq(None::<DateTime<Utc>>))
-                .execute(conn)
-                .await?,
-            )?;
+            diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(id.0))
+                    .filter(sc::refresh_locked_until.eq(lock)),
+            )
+            .set(sc::refresh_locked_until.eq(None::<DateTime<Utc>>))
+            .execute(conn)
+            .await?;
             Ok(())
         })
         .await
