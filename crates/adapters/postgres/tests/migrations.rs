@@ -222,3 +222,26 @@ async fn a_pooled_connection_carries_no_tenant_into_the_next_use() {
         "claim leaked: {claim}"
     );
 }
+
+#[tokio::test]
+async fn jobs_and_quota_units_belong_to_their_posts_owner() {
+    let db = TestDb::new().await;
+    seed_two_tenants(db.url()).await;
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    // Even bypassing RLS, a row of user A cannot point at user B's post.
+    for sql in [
+        "INSERT INTO publish_jobs (id, user_id, post_id, provider, run_at)
+         SELECT gen_random_uuid(), a.id, p.id, 'twitter', now()
+           FROM users a, posts p JOIN users b ON b.id = p.user_id
+          WHERE a.firebase_uid = 'uid-a' AND b.firebase_uid = 'uid-b'",
+        "INSERT INTO post_quota_usage (post_id, user_id)
+         SELECT p.id, a.id FROM users a, posts p JOIN users b ON b.id = p.user_id
+          WHERE a.firebase_uid = 'uid-a' AND b.firebase_uid = 'uid-b'",
+    ] {
+        let err = diesel::sql_query(sql)
+            .execute(&mut owner)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("foreign key"), "{err}");
+    }
+}
