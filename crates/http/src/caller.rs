@@ -24,6 +24,15 @@ pub struct Caller {
     pub tenant: Tenant,
 }
 
+impl Caller {
+    /// Counts one `action` of this caller against its per-user rate limit (429 when spent).
+    pub fn limit(&self, state: &AppState, action: crate::observe::Action) -> Result<(), ApiError> {
+        Ok(state
+            .limits
+            .check(action, self.tenant.firebase_uid.as_str())?)
+    }
+}
+
 /// Firebase uid → tenant, for a short while, so a request does not write the user row each
 /// time. Deleting an account forgets it at once.
 #[derive(Debug, Default)]

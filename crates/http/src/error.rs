@@ -58,12 +58,7 @@ pub fn invalid(field: &str, reason: &str) -> ApiError {
 fn problem_of(e: AppError) -> Problem {
     use StatusCode as S;
     match e {
-        AppError::NotFound(what) => Problem::new(
-            S::NOT_FOUND,
-            "not-found",
-            "Not found",
-            format!("{what} not found"),
-        ),
+        AppError::NotFound(what) => Problem::not_found(format!("{what} not found")),
         AppError::Forbidden(why) => Problem::new(S::FORBIDDEN, "forbidden", "Forbidden", why),
         AppError::Conflict(why) => Problem::new(S::CONFLICT, "conflict", "Conflict", why),
         AppError::QuotaExceeded {

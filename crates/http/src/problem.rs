@@ -38,6 +38,11 @@ impl Problem {
         }
     }
 
+    /// A 404: nothing of that kind exists (for this caller).
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
     /// Adds an extension member.
     pub fn with(mut self, name: &str, value: impl Serialize) -> Self {
         if let Ok(value) = serde_json::to_value(value) {

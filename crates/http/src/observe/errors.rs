@@ -48,13 +48,7 @@ pub fn path_config() -> web::PathConfig {
 
 /// The `default_service` handler: 404 problem+json for paths no route matches.
 pub async fn not_found() -> HttpResponse {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
-        "no resource exists at this path",
-    )
-    .error_response()
+    Problem::not_found("no resource exists at this path").error_response()
 }
 
 /// A resource's `default_service` handler: 405 problem+json for methods the resource does not

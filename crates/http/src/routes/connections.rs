@@ -19,14 +19,8 @@ use crate::observe::Action;
 use crate::{AppState, Problem};
 
 fn provider(name: &str) -> Result<Provider, ApiError> {
-    name.parse::<Provider>().map_err(|_| {
-        ApiError(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            "unknown platform",
-        ))
-    })
+    name.parse::<Provider>()
+        .map_err(|_| ApiError(Problem::not_found("unknown platform")))
 }
 
 /// The caller's connections (never their tokens).
@@ -114,9 +108,7 @@ pub async fn authorize(
     body: Option<web::Json<AuthorizeRequest>>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
-    state
-        .limits
-        .check(Action::Connect, caller.tenant.firebase_uid.as_str())?;
+    caller.limit(&state, Action::Connect)?;
     let return_to = body.and_then(|b| b.into_inner().return_to);
     if let Some(url) = &return_to
         && !state.config.allows_return_to(url)
@@ -230,9 +222,7 @@ pub async fn complete(
     body: web::Json<CompleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
-    state
-        .limits
-        .check(Action::Connect, caller.tenant.firebase_uid.as_str())?;
+    caller.limit(&state, Action::Connect)?;
     let body = body.into_inner();
     let connected = state
         .services
@@ -286,9 +276,7 @@ pub async fn connect_with_credentials(
     body: web::Json<CredentialConnectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
-    state
-        .limits
-        .check(Action::Connect, caller.tenant.firebase_uid.as_str())?;
+    caller.limit(&state, Action::Connect)?;
     let body = body.into_inner();
     let conns = state
         .services

@@ -86,9 +86,7 @@ pub async fn upload(
     caller: Caller,
     mut parts: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .limits
-        .check(Action::Upload, caller.tenant.firebase_uid.as_str())?;
+    caller.limit(&state, Action::Upload)?;
     let _permit = media_permit(&state).await?;
     let limit = state.config.upload_limit.max(1);
     let mut file: Option<(Option<String>, Vec<u8>)> = None;
@@ -153,20 +151,10 @@ pub async fn serve_file(
 ) -> Result<HttpResponse, ApiError> {
     let _permit = media_permit(&state).await?;
     let Some(store) = &state.media_store else {
-        return Err(ApiError(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            "no such file",
-        )));
+        return Err(ApiError(Problem::not_found("no such file")));
     };
     let bytes = store.get(&key).await.map_err(|e| match e {
-        MediaStoreError::NotFound => ApiError(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            "no such file",
-        )),
+        MediaStoreError::NotFound => ApiError(Problem::not_found("no such file")),
         other => multivio_app::AppError::from(other).into(),
     })?;
     let mime = sniff(&bytes).map_or("application/octet-stream", |s| s.mime);

@@ -83,9 +83,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let dto: PostCreate = parse_json(&req, &body)?;
     if dto.schedule_date.is_some() {
-        state
-            .limits
-            .check(Action::Publish, caller.tenant.firebase_uid.as_str())?;
+        caller.limit(&state, Action::Publish)?;
     }
     idempotent(&state, &caller, &req, &body, || async {
         let (input, schedule_date) = dto.into_input()?;
@@ -191,9 +189,7 @@ pub async fn schedule(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .limits
-        .check(Action::Publish, caller.tenant.firebase_uid.as_str())?;
+    caller.limit(&state, Action::Publish)?;
     let dto: ScheduleRequest = parse_json(&req, &body)?;
     let id = PostId(*id);
     idempotent(&state, &caller, &req, &body, || async {
@@ -221,9 +217,7 @@ pub async fn publish(
     id: web::Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .limits
-        .check(Action::Publish, caller.tenant.firebase_uid.as_str())?;
+    caller.limit(&state, Action::Publish)?;
     let id = PostId(*id);
     idempotent(&state, &caller, &req, &[], || async {
         let post = state.services.posts.publish_now(&caller.tenant, id).await?;
@@ -262,9 +256,7 @@ pub async fn retry(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .limits
-        .check(Action::Publish, caller.tenant.firebase_uid.as_str())?;
+    caller.limit(&state, Action::Publish)?;
     let post = state
         .services
         .posts
