@@ -386,6 +386,28 @@ async fn tampered_tokens_are_refused() {
     assert_eq!(v.verify(&tampered).await, Err(AuthError::InvalidSignature));
 }
 
+/// `jsonwebtoken` ignores `crit`; a critical extension is one we don't understand, so a token
+/// that names one is refused even when its signature is good.
+#[tokio::test]
+async fn critical_header_extensions_are_refused() {
+    let server = cert_server().await;
+    let v = verifier(&server);
+    let key = EncodingKey::from_rsa_pem(KEY1.as_bytes()).unwrap();
+    for crit in [json!(["exp"]), json!([]), json!("b64")] {
+        let header = json!({ "alg": "RS256", "typ": "JWT", "kid": KID1, "crit": crit, "exp": 1 });
+        let message = format!("{}.{}", b64(&header), b64(&claims(json!({}))));
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::RS256).unwrap();
+        let token = format!("{message}.{signature}");
+        assert_eq!(v.verify(&token).await, Err(AuthError::Malformed), "{crit}");
+    }
+    // The same token without `crit` is fine.
+    let header = json!({ "alg": "RS256", "typ": "JWT", "kid": KID1 });
+    let message = format!("{}.{}", b64(&header), b64(&claims(json!({}))));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::RS256).unwrap();
+    v.verify(&format!("{message}.{signature}")).await.unwrap();
+}
+
 #[tokio::test]
 async fn signature_by_another_key_is_refused() {
     let server = cert_server().await;

@@ -1,12 +1,10 @@
-//! Google's x509 certificate set: parsing the RSA keys out of PEM certificates, and the cache
-//! that fetches the set (one fetch at a time, rate-limited, keeping old keys on failure).
+//! Google's x509 certificate set: the RSA keys of its PEM certificates, and the cache that
+//! fetches the set (one fetch at a time, rate-limited, keeping old keys on failure).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::DecodingKey;
 use reqwest::header::CACHE_CONTROL;
 use tokio::sync::{Mutex, RwLock};
@@ -26,123 +24,22 @@ const COLD_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 /// The longest `kid` we look up (Google's are 40 hex digits).
 pub(crate) const MAX_KID_LEN: usize = 256;
 
-/// DER encoding of the rsaEncryption OID, 1.2.840.113549.1.1.1.
-const RSA_ENCRYPTION_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-
-const TAG_INTEGER: u8 = 0x02;
-const TAG_BIT_STRING: u8 = 0x03;
-const TAG_OID: u8 = 0x06;
-const TAG_SEQUENCE: u8 = 0x30;
-const TAG_VERSION: u8 = 0xa0;
-
-/// A minimal DER reader: one TLV after another, definite lengths, single-byte tags.
-struct Der<'a>(&'a [u8]);
-
-impl<'a> Der<'a> {
-    fn next(&mut self) -> Option<(u8, &'a [u8])> {
-        let (&tag, rest) = self.0.split_first()?;
-        if tag & 0x1f == 0x1f {
-            return None;
-        }
-        let (&first, rest) = rest.split_first()?;
-        let (len, rest) = if first < 0x80 {
-            (usize::from(first), rest)
-        } else {
-            let n = usize::from(first & 0x7f);
-            if n == 0 || n > 4 {
-                return None;
-            }
-            let (bytes, rest) = rest.split_at_checked(n)?;
-            let len = bytes
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            (len, rest)
-        };
-        let (content, rest) = rest.split_at_checked(len)?;
-        self.0 = rest;
-        Some((tag, content))
-    }
-
-    fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
-        match self.next()? {
-            (t, content) if t == tag => Some(content),
-            _ => None,
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// The contents of the SubjectPublicKeyInfo SEQUENCE of a DER X.509 certificate.
-fn spki_of_certificate(der: &[u8]) -> Option<&[u8]> {
-    let certificate = Der(der).expect(TAG_SEQUENCE)?;
-    let tbs = Der(certificate).expect(TAG_SEQUENCE)?;
-    let mut fields = Der(tbs);
-    let (mut tag, _) = fields.next()?;
-    if tag == TAG_VERSION {
-        (tag, _) = fields.next()?;
-    }
-    if tag != TAG_INTEGER {
-        return None; // serialNumber
-    }
-    // signature, issuer, validity, subject
-    for _ in 0..4 {
-        fields.next()?;
-    }
-    fields.expect(TAG_SEQUENCE)
-}
-
-/// The PKCS#1 RSAPublicKey DER inside SubjectPublicKeyInfo contents, if the key is RSA.
-fn rsa_key_of_spki(spki: &[u8]) -> Option<&[u8]> {
-    let mut spki = Der(spki);
-    let algorithm = spki.expect(TAG_SEQUENCE)?;
-    if Der(algorithm).expect(TAG_OID)? != RSA_ENCRYPTION_OID {
-        return None;
-    }
-    let bits = spki.expect(TAG_BIT_STRING)?;
-    let (&unused_bits, key) = bits.split_first()?;
-    if unused_bits != 0 {
-        return None;
-    }
-    // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
-    let mut outer = Der(key);
-    let mut inner = Der(outer.expect(TAG_SEQUENCE)?);
-    inner.expect(TAG_INTEGER)?;
-    inner.expect(TAG_INTEGER)?;
-    (outer.is_empty() && inner.is_empty()).then_some(key)
-}
-
-/// The label and DER bytes of the first PEM block in `text`.
-fn pem_block(text: &str) -> Option<(&str, Vec<u8>)> {
-    const BEGIN: &str = "-----BEGIN ";
-    const DASHES: &str = "-----";
-    let start = text.find(BEGIN)? + BEGIN.len();
-    let after = text.get(start..)?;
-    let label_len = after.find(DASHES)?;
-    let label = after.get(..label_len)?;
-    let body = after.get(label_len + DASHES.len()..)?;
-    let end = body.find(&format!("-----END {label}-----"))?;
-    let b64: String = body
-        .get(..end)?
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let der = STANDARD.decode(b64).ok()?;
-    Some((label, der))
-}
-
 /// The RSA public key of a PEM `CERTIFICATE` (what Google serves) or `PUBLIC KEY`, as a
 /// verification key; `None` for anything else.
-pub(crate) fn rsa_key_from_pem(pem: &str) -> Option<DecodingKey> {
-    let (label, der) = pem_block(pem)?;
-    let spki = match label {
-        "CERTIFICATE" => spki_of_certificate(&der)?,
-        "PUBLIC KEY" => Der(&der).expect(TAG_SEQUENCE)?,
-        _ => return None,
-    };
-    rsa_key_of_spki(spki).map(DecodingKey::from_rsa_der)
+///
+/// `jsonwebtoken`'s [`DecodingKey::from_rsa_pem`] reads both. It parses the DER, requires the
+/// first key-algorithm identifier in it to be rsaEncryption, and takes the key from the first
+/// BIT STRING (or OCTET STRING) in the nested SEQUENCEs, which in an X.509 certificate is the
+/// subjectPublicKey of its SubjectPublicKeyInfo: the fields before it have none outside SETs
+/// and explicitly tagged fields, which it does not enter. It also takes private keys and PKCS#1
+/// `RSA PUBLIC KEY`s, so the PEM label is checked first. The key bytes themselves are parsed by
+/// ring when a signature is checked: bytes that are not an RSA public key verify nothing.
+pub(crate) fn rsa_key_from_pem(text: &str) -> Option<DecodingKey> {
+    let block = pem::parse(text).ok()?;
+    if !matches!(block.tag(), "CERTIFICATE" | "PUBLIC KEY") {
+        return None;
+    }
+    DecodingKey::from_rsa_pem(text.as_bytes()).ok()
 }
 
 /// Parses a certificate set (a JSON object `kid` → PEM certificate). Entries that are not RSA
@@ -367,6 +264,19 @@ mod tests {
     const PUB1: &str = include_str!("../../tests/fixtures/firebase_test_pub1.pem");
     const KEY1: &str = include_str!("../../tests/fixtures/firebase_test_key1.pem");
     const KEY2: &str = include_str!("../../tests/fixtures/firebase_test_key2.pem");
+    /// A self-signed P-256 certificate (test-only, made with `openssl req -x509`): not RSA.
+    const EC_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBjTCCATOgAwIBAgIUGNvDsl8PA0KoDcNasEV36htGeL4wCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQbXVsdGl2aW8tdGVzdC1lYzAgFw0yNjExMzAwMzA0NDNaGA8y
+MTI2MTEwNjAzMDQ0M1owGzEZMBcGA1UEAwwQbXVsdGl2aW8tdGVzdC1lYzBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABEl72Ghm9+jyBQYAUd2watb1p/TTYwBJj/kF
+D74+Jl6mmNlhkIjQt5irp0u/HFsl7PljThjv5fTmvPdDET/J3gujUzBRMB0GA1Ud
+DgQWBBRL8x+ymdSDJQRspAwaWxdIkbCurDAfBgNVHSMEGDAWgBRL8x+ymdSDJQRs
+pAwaWxdIkbCurDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIAYK
+drrBznVLs2FOhrRUqQ4GovQg5f372eVBtK5zPAdRAiEA+6nLeRB5m3VPKl3FE90S
+w0kusnqjJlhpNjgHUyL4axI=
+-----END CERTIFICATE-----
+";
 
     fn sign(key_pem: &str, message: &str) -> String {
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap();
@@ -398,13 +308,16 @@ mod tests {
         assert!(verifies(&other, "hello", &sig2));
     }
 
-    /// jsonwebtoken's own `from_rsa_pem` happens to take a certificate too (it takes the first
-    /// BIT STRING of the DER); we don't rely on that, but it must agree with our parser.
+    /// The key comes from jsonwebtoken's `from_rsa_pem`, which takes a certificate: it must be
+    /// the certificate's own key, the same as its bare public key.
     #[test]
     fn agrees_with_jsonwebtoken_from_rsa_pem() {
         let theirs = DecodingKey::from_rsa_pem(CERT1.as_bytes()).unwrap();
         let sig = sign(KEY1, "m");
         assert!(verifies(&theirs, "m", &sig));
+        let from_pub = rsa_key_from_pem(PUB1).unwrap();
+        assert!(verifies(&from_pub, "m", &sig));
+        assert!(!verifies(&theirs, "m", &sign(KEY2, "m")));
     }
 
     #[test]
@@ -420,19 +333,36 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\nMIQA\n-----END CERTIFICATE-----",
             "-----BEGIN CERTIFICATE-----",
             KEY1, // a private key is not a verification key
+            EC_CERT,
         ] {
             assert!(rsa_key_from_pem(bad).is_none(), "{bad:?}");
         }
+        // A private key or an RSA certificate under another label is refused too.
+        let der = pem::parse(CERT1).unwrap().into_contents();
+        for label in ["PRIVATE KEY", "RSA PUBLIC KEY", "X509 CRL"] {
+            let relabelled = pem::encode(&pem::Pem::new(label, der.clone()));
+            assert!(rsa_key_from_pem(&relabelled).is_none(), "{label}");
+        }
+        // A private key labelled CERTIFICATE may come out as "key" bytes (jsonwebtoken takes its
+        // first OCTET STRING), but ring never takes those as a public key: nothing verifies.
+        let key_der = pem::parse(KEY1).unwrap().into_contents();
+        let relabelled = pem::encode(&pem::Pem::new("CERTIFICATE", key_der));
+        if let Some(key) = rsa_key_from_pem(&relabelled) {
+            assert!(!verifies(&key, "m", &sign(KEY1, "m")));
+        }
         // Every truncation of a real certificate is refused, never a panic.
-        let (_, der) = pem_block(CERT1).unwrap();
+        let certificate = |der: &[u8]| pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec()));
         for len in 0..der.len() {
-            assert!(spki_of_certificate(&der[..len]).is_none());
+            assert!(
+                rsa_key_from_pem(&certificate(&der[..len])).is_none(),
+                "{len}"
+            );
         }
         // Flipping any byte never panics.
         for i in 0..der.len() {
             let mut d = der.clone();
             d[i] ^= 0xff;
-            let _ = spki_of_certificate(&d).and_then(rsa_key_of_spki);
+            let _ = rsa_key_from_pem(&certificate(&d));
         }
     }
 

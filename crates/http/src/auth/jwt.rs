@@ -1,10 +1,16 @@
-//! The JWT wire format: splitting a compact token, its header, its claims and their checks, and
-//! minting Firebase Auth Emulator tokens.
+//! The JWT side of Firebase ID tokens.
+//!
+//! Production (RS256) tokens are split, decoded and verified by `jsonwebtoken`
+//! ([`verify_signed`]); this module adds what it does not check: the `crit` header, the exact
+//! shape of `aud` and `iss`, the subject, and `exp`/`iat`/`auth_time` against the verifier's
+//! clock ([`check_claims`]). Firebase Auth Emulator tokens (`alg: none`), which `jsonwebtoken`
+//! does not decode, are read here ([`check_unsigned`]) and minted by [`mint_emulator_token`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -17,59 +23,86 @@ pub(crate) const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// Longest uid Firebase allows.
 const MAX_SUBJECT_CHARS: usize = 128;
 
-/// The protected header, as far as we read it.
+/// What we read of the protected header before choosing how to verify a token.
+///
+/// `jsonwebtoken`'s own header type holds `alg` as one of the algorithms it implements, so it
+/// cannot hold `none` or an unknown name (we answer those [`AuthError::UnsupportedAlgorithm`],
+/// not [`AuthError::Malformed`]), and it ignores `crit`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Header {
     pub(crate) alg: String,
-    #[serde(default)]
-    pub(crate) kid: Option<String>,
     /// Any critical extension is one we don't understand (RFC 7515 §4.1.11): refuse.
     #[serde(default)]
     crit: Option<Value>,
 }
 
-/// A compact JWT split into its parts; nothing about it is trusted yet.
+/// The three parts of a compact JWT (header, payload, signature), as they came.
+fn parts(token: &str) -> Result<(&str, &str, &str), AuthError> {
+    let mut pieces = token.split('.');
+    match (pieces.next(), pieces.next(), pieces.next(), pieces.next()) {
+        (Some(header), Some(payload), Some(signature), None) => Ok((header, payload, signature)),
+        _ => Err(AuthError::Malformed),
+    }
+}
+
+/// Reads the header of a compact JWT that is not verified yet: the token is at most
+/// [`MAX_TOKEN_LEN`] bytes and has three parts, the first being base64url of a JSON object with
+/// a string `alg` and no `crit`.
+pub(crate) fn read_header(token: &str) -> Result<Header, AuthError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::Malformed);
+    }
+    let (header, _, _) = parts(token)?;
+    let header: Header = json_object(&decode_part(header)?)?;
+    if header.crit.is_some() {
+        return Err(AuthError::Malformed);
+    }
+    Ok(header)
+}
+
+/// An unsigned (emulator) token split into its parts; nothing about it is trusted yet.
 #[derive(Debug)]
-pub(crate) struct Parts<'a> {
+pub(crate) struct Unsigned<'a> {
     pub(crate) header: Header,
-    /// `base64url(header) "." base64url(payload)`: the signed bytes.
-    pub(crate) signing_input: &'a str,
-    /// The decoded payload bytes (not parsed: claims are read only after the signature check).
+    /// The decoded payload bytes.
     pub(crate) payload: Vec<u8>,
     /// The signature part as it came (base64url), maybe empty.
     pub(crate) signature: &'a str,
 }
 
-/// Splits a compact JWT, decodes its header (a JSON object with a string `alg`) and payload
-/// bytes, and checks the signature part is base64url.
-pub(crate) fn split(token: &str) -> Result<Parts<'_>, AuthError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(AuthError::Malformed);
-    }
-    let mut pieces = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature), None) =
-        (pieces.next(), pieces.next(), pieces.next(), pieces.next())
-    else {
-        return Err(AuthError::Malformed);
-    };
-    let signing_input = token
-        .get(..header_b64.len() + 1 + payload_b64.len())
-        .ok_or(AuthError::Malformed)?;
-    let header_bytes = decode_part(header_b64)?;
-    let header: Header = json_object(&header_bytes)?;
-    if header.crit.is_some() {
-        return Err(AuthError::Malformed);
-    }
-    let payload = decode_part(payload_b64)?;
+/// Emulator only: splits a token whose header `jsonwebtoken` cannot read (`alg: none`). Its
+/// header is read as by [`read_header`], its payload must be base64url and its signature part
+/// empty or base64url.
+pub(crate) fn split_unsigned(token: &str) -> Result<Unsigned<'_>, AuthError> {
+    let header = read_header(token)?;
+    let (_, payload, signature) = parts(token)?;
+    let payload = decode_part(payload)?;
     if !signature.is_empty() {
         decode_part(signature)?;
     }
-    Ok(Parts {
+    Ok(Unsigned {
         header,
-        signing_input,
         payload,
         signature,
     })
+}
+
+/// Emulator only: checks a Firebase Auth Emulator token (`alg: none`, which `jsonwebtoken` does
+/// not decode). It must have an empty signature part and pass [`check_claims`]. The caller
+/// accepts `alg: none` only in emulator mode.
+pub(crate) fn check_unsigned(
+    token: &str,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+) -> Result<Claims, AuthError> {
+    let unsigned = split_unsigned(token)?;
+    if unsigned.header.alg != "none" {
+        return Err(AuthError::UnsupportedAlgorithm);
+    }
+    if !unsigned.signature.is_empty() {
+        return Err(AuthError::InvalidSignature);
+    }
+    check_claims(&unsigned.payload, expected, now)
 }
 
 fn decode_part(part: &str) -> Result<Vec<u8>, AuthError> {
@@ -91,19 +124,91 @@ fn json_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AuthEr
     serde_json::from_slice(bytes).map_err(|_| AuthError::Malformed)
 }
 
-/// Checks an RS256 signature over the signing input with `key`.
-pub(crate) fn verify_rs256(parts: &Parts<'_>, key: &DecodingKey) -> Result<(), AuthError> {
-    if parts.signature.is_empty() {
-        return Err(AuthError::InvalidSignature);
+/// What `jsonwebtoken` checks of a production token: an RS256 signature only, `aud` the project,
+/// `iss` its issuer, `exp` (with the skew as leeway) and the presence of the registered claims.
+pub(crate) fn validation(expected: &Expected<'_>) -> Validation {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&[expected.audience]);
+    validation.set_issuer(&[expected.issuer]);
+    validation.leeway = u64::try_from(expected.skew).unwrap_or(0);
+    // jsonwebtoken 9 enforces `exp`, `aud`, `iss` and `sub` from this list and skips `iat`;
+    // [`check_claims`] requires `iat` (and `auth_time`).
+    validation.set_required_spec_claims(&["exp", "iat", "aud", "iss", "sub"]);
+    validation
+}
+
+/// Verifies a production token with `jsonwebtoken` — the RS256 signature by `key` and the
+/// [`validation`] — then makes the checks it does not make ([`check_claims`]).
+///
+/// `jsonwebtoken` checks `exp` against the system clock, [`check_claims`] against `now`: a token
+/// must pass both.
+pub(crate) fn verify_signed(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+) -> Result<Claims, AuthError> {
+    match jsonwebtoken::decode::<RawClaims>(token, key, validation) {
+        Ok(data) => check_raw_claims(data.claims, expected, now),
+        Err(error) => Err(refusal(error.kind(), token, expected, now)),
     }
-    match jsonwebtoken::crypto::verify(
-        parts.signature,
-        parts.signing_input.as_bytes(),
-        key,
-        Algorithm::RS256,
-    ) {
-        Ok(true) => Ok(()),
-        Ok(false) | Err(_) => Err(AuthError::InvalidSignature),
+}
+
+/// The [`AuthError`] for a token `jsonwebtoken` refused.
+fn refusal(
+    kind: &ErrorKind,
+    token: &str,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+) -> AuthError {
+    match kind {
+        ErrorKind::InvalidSignature => AuthError::InvalidSignature,
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::MissingAlgorithm => AuthError::UnsupportedAlgorithm,
+        // Not three parts, a part that is not base64url, a header or payload that does not
+        // parse, or a claim of the wrong type.
+        ErrorKind::InvalidToken
+        | ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_) => AuthError::Malformed,
+        // The claims are checked only once the signature is good. `jsonwebtoken` checks the
+        // required claims in no fixed order (a hash set), so the reason is taken from
+        // `check_claims`, which has one (and which emulator tokens get too). `jsonwebtoken`'s
+        // own reason stands when `check_claims` finds nothing: its `exp` check runs on the
+        // system clock, `check_claims` on `now`.
+        ErrorKind::MissingRequiredClaim(_)
+        | ErrorKind::ExpiredSignature
+        | ErrorKind::InvalidAudience
+        | ErrorKind::InvalidIssuer
+        | ErrorKind::InvalidSubject
+        | ErrorKind::ImmatureSignature => parts(token)
+            .and_then(|(_, payload, _)| decode_part(payload))
+            .and_then(|payload| check_claims(&payload, expected, now))
+            .err()
+            .unwrap_or_else(|| claim_refusal(kind)),
+        // A key that does not fit the algorithm or cannot be used: the token is not verified.
+        _ => AuthError::InvalidSignature,
+    }
+}
+
+/// The [`AuthError`] for a claim `jsonwebtoken` refused.
+fn claim_refusal(kind: &ErrorKind) -> AuthError {
+    match kind {
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidSubject => AuthError::InvalidSubject,
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "aud" => AuthError::WrongAudience,
+            "iss" => AuthError::WrongIssuer,
+            "sub" => AuthError::InvalidSubject,
+            "exp" => AuthError::MissingClaim("exp"),
+            "iat" => AuthError::MissingClaim("iat"),
+            _ => AuthError::Malformed,
+        },
+        _ => AuthError::Malformed,
     }
 }
 
@@ -165,15 +270,25 @@ pub(crate) struct Claims {
     pub(crate) expires_at: DateTime<Utc>,
 }
 
-/// Parses and checks the claims: `aud`, `iss`, `sub`, then the times with the allowed skew
-/// (`exp > now − skew`, `iat ≤ now + skew`, `auth_time ≤ now + skew`).
+/// Parses and checks the claims, in this order: `aud` and `iss` (single strings), `sub`, then
+/// the times with the allowed skew (`exp > now − skew`, `iat ≤ now + skew`,
+/// `auth_time ≤ now + skew`).
 pub(crate) fn check_claims(
     payload: &[u8],
     expected: &Expected<'_>,
     now: DateTime<Utc>,
 ) -> Result<Claims, AuthError> {
-    let raw: RawClaims = json_object(payload)?;
+    check_raw_claims(json_object(payload)?, expected, now)
+}
 
+/// [`check_claims`] on claims that are already parsed.
+fn check_raw_claims(
+    raw: RawClaims,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+) -> Result<Claims, AuthError> {
+    // `jsonwebtoken` also takes an `aud` or `iss` array that holds the value; Firebase sets
+    // single strings.
     if raw.aud.as_ref().and_then(Value::as_str) != Some(expected.audience) {
         return Err(AuthError::WrongAudience);
     }
@@ -459,14 +574,94 @@ mod tests {
             "eyJhbGciOiJub25lIn0..",                     // empty payload
             "eyJhbGciOiJub25lIiwiY3JpdCI6WyJ4Il19.e30.", // crit
         ] {
-            assert!(split(bad).is_err(), "{bad:?}");
+            assert!(split_unsigned(bad).is_err(), "{bad:?}");
         }
-        assert!(split(&"a".repeat(MAX_TOKEN_LEN + 1)).is_err());
-        let ok = split("eyJhbGciOiJub25lIn0.e30.").unwrap();
+        assert!(split_unsigned(&"a".repeat(MAX_TOKEN_LEN + 1)).is_err());
+        let ok = split_unsigned("eyJhbGciOiJub25lIn0.e30.").unwrap();
         assert_eq!(ok.header.alg, "none");
-        assert_eq!(ok.signing_input, "eyJhbGciOiJub25lIn0.e30");
         assert_eq!(ok.payload, b"{}");
         assert_eq!(ok.signature, "");
+        // The header alone, as read before any token is verified.
+        assert_eq!(read_header("eyJhbGciOiJub25lIn0.e30.").unwrap().alg, "none");
+        for bad in [
+            "",
+            "eyJhbGciOiJub25lIn0.e30",
+            "eyJhbGciOiJub25lIn0.e30..",
+            "eyJhbGciOiJub25lIiwiY3JpdCI6WyJ4Il19.e30.", // crit
+            "W10.e30.",                                  // header is []
+        ] {
+            assert_eq!(
+                read_header(bad).unwrap_err(),
+                AuthError::Malformed,
+                "{bad:?}"
+            );
+        }
+        let huge = format!("eyJhbGciOiJub25lIn0.{}.", "e".repeat(MAX_TOKEN_LEN));
+        assert_eq!(read_header(&huge).unwrap_err(), AuthError::Malformed);
+    }
+
+    /// Production tokens through jsonwebtoken: the reason for a refused claim is the one
+    /// `check_claims` gives, whatever order jsonwebtoken checks the claims in.
+    #[test]
+    fn signed_claims_are_refused_in_a_fixed_order() {
+        const KEY1: &str = include_str!("../../tests/fixtures/firebase_test_key1.pem");
+        const CERT1: &str = include_str!("../../tests/fixtures/firebase_test_cert1.pem");
+        let now = Utc::now();
+        let t = now.timestamp();
+        let key = DecodingKey::from_rsa_pem(CERT1.as_bytes()).unwrap();
+        let encoding = jsonwebtoken::EncodingKey::from_rsa_pem(KEY1.as_bytes()).unwrap();
+        let verify_at = |patch: Value, at: DateTime<Utc>| {
+            let mut claims: Value = serde_json::from_slice(&claims(json!({}))).unwrap();
+            let map = claims.as_object_mut().unwrap();
+            map.insert("iat".into(), json!(t - 10));
+            map.insert("exp".into(), json!(t + 3600));
+            map.insert("auth_time".into(), json!(t - 20));
+            for (k, v) in patch.as_object().unwrap() {
+                if v.is_null() {
+                    map.remove(k);
+                } else {
+                    map.insert(k.clone(), v.clone());
+                }
+            }
+            let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+            header.kid = Some("k".into());
+            let token = jsonwebtoken::encode(&header, &claims, &encoding).unwrap();
+            // A new validation each time: a new order for jsonwebtoken's required-claims set.
+            verify_signed(&token, &key, &validation(&expected()), &expected(), at)
+        };
+        let verify = |patch: Value| verify_at(patch, now);
+        assert_eq!(verify(json!({})).unwrap().uid, "uid-1");
+        for _ in 0..20 {
+            assert_eq!(
+                verify(json!({"aud": null, "iss": null, "sub": null, "exp": null})),
+                Err(AuthError::WrongAudience)
+            );
+            assert_eq!(
+                verify(json!({"iss": null, "sub": null, "exp": null})),
+                Err(AuthError::WrongIssuer)
+            );
+            assert_eq!(
+                verify(json!({"sub": 5, "exp": null})),
+                Err(AuthError::InvalidSubject)
+            );
+        }
+        assert_eq!(
+            verify(json!({"aud": [PROJECT]})),
+            Err(AuthError::WrongAudience)
+        );
+        assert_eq!(
+            verify(json!({"iss": [ISSUER]})),
+            Err(AuthError::WrongIssuer)
+        );
+        assert_eq!(verify(json!({"exp": "soon"})), Err(AuthError::Malformed));
+        assert_eq!(verify(json!({"exp": -1})), Err(AuthError::Expired));
+        assert_eq!(verify(json!({"exp": t - 300})), Err(AuthError::Expired));
+        assert!(verify(json!({"exp": t - 290})).is_ok());
+        assert_eq!(verify(json!({"email": 5})), Err(AuthError::Malformed));
+        // A `now` in the past does not revive a token expired on the system clock.
+        let old = json!({"exp": t - 400, "iat": t - 2000, "auth_time": t - 2000});
+        let past = now - chrono::Duration::seconds(1000);
+        assert_eq!(verify_at(old, past), Err(AuthError::Expired));
     }
 
     #[test]
@@ -480,10 +675,17 @@ mod tests {
             now(),
         );
         assert!(token.ends_with('.'));
-        let parts = split(&token).unwrap();
+        let parts = split_unsigned(&token).unwrap();
         assert_eq!(parts.header.alg, "none");
-        assert!(parts.header.kid.is_none());
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(header.get("kid").is_none());
         let c = check_claims(&parts.payload, &expected(), now()).unwrap();
+        assert_eq!(check_unsigned(&token, &expected(), now()).unwrap(), c);
         assert_eq!(c.uid, "uid-7");
         assert_eq!(c.email.as_deref(), Some("u@example.com"));
         assert!(c.email_verified);
@@ -500,7 +702,7 @@ mod tests {
             std::time::Duration::from_secs(60),
             now(),
         );
-        let parts = split(&anon).unwrap();
+        let parts = split_unsigned(&anon).unwrap();
         let c = check_claims(&parts.payload, &expected(), now()).unwrap();
         assert_eq!(c.email, None);
         assert_eq!(c.sign_in_provider.as_deref(), Some("custom"));

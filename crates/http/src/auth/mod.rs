@@ -16,6 +16,13 @@
 //!   ([`FirebaseConfig::validate`]). [`mint_emulator_token`] makes such tokens for
 //!   `multivio dev-token` and tests.
 //!
+//! Production tokens are decoded and verified by the `jsonwebtoken` crate (RS256 only, `aud`,
+//! `iss`, `exp` with the skew as leeway, the registered claims present), whose
+//! `DecodingKey::from_rsa_pem` also reads the keys out of Google's certificates. What it does
+//! not check is checked after it: the `crit` header (refused), `aud` and `iss` being single
+//! strings, the subject, `iat` and `auth_time`, and the times against the verifier's clock.
+//! Emulator tokens, which it does not decode, go through a small parser of their own.
+//!
 //! # Clock skew
 //!
 //! The allowed skew `s` defaults to 300 s and is capped at 300 s. With `now` the verifier's

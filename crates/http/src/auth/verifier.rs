@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use jsonwebtoken::Validation;
 
 use super::certs::{CertCache, MAX_KID_LEN};
 use super::jwt::{self, Expected};
@@ -46,6 +47,8 @@ struct Inner {
     issuer: String,
     emulator: bool,
     skew_secs: i64,
+    /// What `jsonwebtoken` checks of production tokens.
+    validation: Validation,
     certs: CertCache,
 }
 
@@ -84,8 +87,14 @@ impl FirebaseVerifier {
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         let skew_secs = i64::try_from(config.effective_clock_skew().as_secs()).unwrap_or(0);
         let issuer = config.issuer();
+        let validation = jwt::validation(&Expected {
+            audience: &config.project_id,
+            issuer: &issuer,
+            skew: skew_secs,
+        });
         Ok(Self {
             inner: Arc::new(Inner {
+                validation,
                 issuer,
                 emulator: config.emulator,
                 skew_secs,
@@ -111,7 +120,8 @@ impl FirebaseVerifier {
     }
 
     /// Verifies a Firebase ID token as if the time were `now` (the certificate cache still
-    /// runs on the real clock).
+    /// runs on the real clock, and so does `jsonwebtoken`'s own `exp` check of production
+    /// tokens: a `now` in the past does not revive a token that has expired).
     pub async fn verify_at(
         &self,
         token: &str,
@@ -121,37 +131,31 @@ impl FirebaseVerifier {
         if token.is_empty() {
             return Err(AuthError::MissingToken);
         }
-        let parts = jwt::split(token)?;
-        match parts.header.alg.as_str() {
+        // The header is read before anything is verified: `alg` picks the path (RS256, or
+        // `none` in emulator mode), `crit` is refused, and an RS256 token names its key.
+        let header = jwt::read_header(token)?;
+        let expected = Expected {
+            audience: &self.inner.project_id,
+            issuer: &self.inner.issuer,
+            skew: self.inner.skew_secs,
+        };
+        let claims = match header.alg.as_str() {
             "RS256" => {
-                let kid = parts
-                    .header
+                let kid = jsonwebtoken::decode_header(token)
+                    .map_err(|_| AuthError::Malformed)?
                     .kid
-                    .as_deref()
                     .filter(|kid| !kid.is_empty())
                     .ok_or(AuthError::MissingKeyId)?;
                 if kid.len() > MAX_KID_LEN {
                     return Err(AuthError::UnknownKey);
                 }
-                let key = self.inner.certs.key(kid).await?;
-                jwt::verify_rs256(&parts, &key)?;
+                let key = self.inner.certs.key(&kid).await?;
+                jwt::verify_signed(token, &key, &self.inner.validation, &expected, now)?
             }
-            "none" if self.inner.emulator => {
-                if !parts.signature.is_empty() {
-                    return Err(AuthError::InvalidSignature);
-                }
-            }
+            // Firebase Auth Emulator tokens: unsigned, accepted only in emulator mode.
+            "none" if self.inner.emulator => jwt::check_unsigned(token, &expected, now)?,
             _ => return Err(AuthError::UnsupportedAlgorithm),
-        }
-        let claims = jwt::check_claims(
-            &parts.payload,
-            &Expected {
-                audience: &self.inner.project_id,
-                issuer: &self.inner.issuer,
-                skew: self.inner.skew_secs,
-            },
-            now,
-        )?;
+        };
         Ok(VerifiedToken {
             uid: claims.uid,
             email: claims.email,
