@@ -326,7 +326,7 @@ pub struct PostInput {
 }
 
 /// A post's editable content, structurally valid (platform rules are checked separately, see
-/// [`crate::validation`]). Built by [`PostContent::parse`].
+/// [`crate::content::validate_post`]). Built by [`PostContent::parse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PostContent {

@@ -1,16 +1,18 @@
-//! Post validation: a post's content against every platform it targets, plus the checks that
-//! are about the post rather than one platform (at least one platform, a future schedule date).
+//! Checking a whole post: its content against every platform it targets (each with
+//! [`validate_for`]), plus the checks that are about the post rather than one platform (at least
+//! one platform, a future schedule date).
 //!
 //! Universal content is checked against every selected platform; specific content against its
 //! own platform (a platform without specific content is checked with empty text, so it passes
-//! only if the platform accepts media alone). The per-platform rules live in [`crate::content`].
+//! only if the platform accepts media alone).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::content::{self, MediaInfo, PlatformReport, ValidationOptions};
+use super::platform_check::validate_for;
+use super::{MediaInfo, PlatformReport, ValidationOptions};
 use crate::media::MediaFile;
 use crate::post::PostContent;
 use crate::provider::Provider;
@@ -113,7 +115,7 @@ pub fn validate_post(
         .map(|p| {
             (
                 p,
-                content::validate_for(p, post.text_for(p).unwrap_or(""), media, opts),
+                validate_for(p, post.text_for(p).unwrap_or(""), media, opts),
             )
         })
         .collect();

@@ -1,10 +1,10 @@
-//! Applying a platform's limits to a post.
+//! Checking a post's text and attachments against one platform's limits.
 
 use std::collections::BTreeMap;
 
+use super::attachment::canonical_mime;
 use super::count::{count_distinct_links, count_hashtags, count_mentions, count_with};
 use super::limits::{KindLimits, MediaMixing, PlatformLimits, limits};
-use super::media::canonical_mime;
 use super::{
     ContentIssue, ContentIssueCode, MediaInfo, MediaKind, PlatformReport, ValidationOptions,
 };
