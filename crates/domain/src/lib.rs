@@ -9,7 +9,7 @@
 //!
 //! - [`ids`], [`secret`], [`error`]: identifiers, the [`Tenant`] every scoped call runs for,
 //!   redacted [`Secret`]s, and [`FieldError`] (what every validating constructor returns).
-//! - [`user`]: users, [`user::Email`], [`user::Username`], profile updates.
+//! - [`user`]: users, [`user::Username`], profile updates; [`contact`]: [`contact::Email`].
 //! - [`connection`]: connected platform accounts, their credentials, and the one-primary rule
 //!   ([`connection::primary`]).
 //! - [`post`]: posts, targets, per-target results and the lifecycle state machine.
@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 pub mod connection;
+pub mod contact;
 pub mod content;
 pub mod error;
 pub mod ids;

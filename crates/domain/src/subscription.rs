@@ -11,9 +11,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::contact::Email;
 use crate::error::FieldError;
 use crate::quota::{PlanCatalog, PlanName};
-use crate::user::Email;
 
 /// Subscription status (`users.subscription_status`): `free` (the seed's default, no
 /// subscription) or one of Stripe's statuses.
