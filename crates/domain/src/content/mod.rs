@@ -4,7 +4,7 @@
 //! graphemes and bytes, Threads counts emoji as bytes, Mastodon charges links a flat rate) and
 //! accepts different attachments. [`validate_for`] applies one platform's rules and explains every
 //! problem in a sentence a user can act on; [`compatible_platforms`] answers the reverse question
-//! for one file. The numbers live in [`limits`]. [`validate_post`] checks a whole post: its
+//! for one file. The numbers live in [`limits()`]. [`validate_post`] checks a whole post: its
 //! content for every platform it targets, plus the checks about the post itself.
 //!
 //! Everything here is pure computation on strings, numbers and domain values.
