@@ -199,8 +199,9 @@ mod tests {
     use super::*;
     use crate::testing::*;
     use chrono::Duration;
+    use multivio_domain::contact::Email;
     use multivio_domain::subscription::{SubscriptionSnapshot, SubscriptionStatus};
-    use multivio_domain::user::{AuthProvider, Email, Profile};
+    use multivio_domain::user::{AuthProvider, Profile};
     use multivio_domain::{FirebaseUid, UserId};
     use multivio_ports::billing::{BillingError, MockBillingGateway};
     use multivio_ports::users::{MockBillingStore, MockQuotaStore, MockUserStore};

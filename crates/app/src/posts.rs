@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use multivio_domain::connection::{Connection, ConnectionStatus};
-use multivio_domain::content::ValidationOptions;
+use multivio_domain::content::{PostReport, ValidationOptions, media_info, validate_post};
 use multivio_domain::job::NewJob;
 use multivio_domain::media::MediaFile;
 use multivio_domain::post::{
     ContentMode, PlatformContent, Post, PostContent, PostInput, PostStatus, Target, Targets,
 };
 use multivio_domain::quota::{Quota, QuotaEffect};
-use multivio_domain::validation::{self, PostReport};
 use multivio_domain::{FieldError, JobId, MediaId, PostId, Provider, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
@@ -436,9 +435,9 @@ impl PostService {
         resolved: &Resolved,
         schedule_date: Option<DateTime<Utc>>,
     ) -> PostReport {
-        let infos: Vec<_> = resolved.media.iter().map(validation::media_info).collect();
+        let infos: Vec<_> = resolved.media.iter().map(media_info).collect();
         let opts = validation_options(&content.platforms, &resolved.connections);
-        validation::validate_post(content, &infos, &opts, schedule_date, self.clock.now())
+        validate_post(content, &infos, &opts, schedule_date, self.clock.now())
     }
 
     /// A post may be scheduled or published only if every platform accepts its content and no

@@ -170,8 +170,9 @@ impl UserService {
 mod tests {
     use super::*;
     use crate::testing::*;
+    use multivio_domain::contact::Email;
     use multivio_domain::subscription::Subscription;
-    use multivio_domain::user::{AuthProvider, Email, Profile};
+    use multivio_domain::user::{AuthProvider, Profile};
     use multivio_domain::{FirebaseUid, UserId};
     use multivio_ports::StoreError;
     use multivio_ports::mail::{MailError, MockMailer};

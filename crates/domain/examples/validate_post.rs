@@ -5,10 +5,9 @@
 #![allow(clippy::print_stdout)]
 
 use chrono::{Duration, Utc};
-use multivio_domain::content::{MediaInfo, ValidationOptions};
+use multivio_domain::content::{MediaInfo, ValidationOptions, validate_post};
 use multivio_domain::post::{ContentMode, PlatformContent, PostContent, PostInput, Target};
 use multivio_domain::quota::{PlanCatalog, Quota};
-use multivio_domain::validation::validate_post;
 use multivio_domain::{FieldError, Provider};
 
 fn main() -> Result<(), Vec<FieldError>> {

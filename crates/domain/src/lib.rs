@@ -9,12 +9,12 @@
 //!
 //! - [`ids`], [`secret`], [`error`]: identifiers, the [`Tenant`] every scoped call runs for,
 //!   redacted [`Secret`]s, and [`FieldError`] (what every validating constructor returns).
-//! - [`user`]: users, [`user::Email`], [`user::Username`], profile updates.
+//! - [`user`]: users, [`user::Username`], profile updates; [`contact`]: [`contact::Email`].
 //! - [`connection`]: connected platform accounts, their credentials, and the one-primary rule
 //!   ([`connection::primary`]).
 //! - [`post`]: posts, targets, per-target results and the lifecycle state machine.
-//! - [`content`] and [`validation`]: per-platform text and media rules, and post-level
-//!   validation.
+//! - [`content`]: per-platform text and media rules ([`content::validate_for`]), and the check
+//!   of a whole post against every platform it targets ([`content::validate_post`]).
 //! - [`quota`] and [`subscription`]: plans, the monthly quota, billing events.
 //! - [`job`]: publishing jobs and the retry policy. [`media`]: uploaded files.
 //!
@@ -22,9 +22,8 @@
 //!
 //! ```
 //! use chrono::{Duration, Utc};
-//! use multivio_domain::content::ValidationOptions;
 //! use multivio_domain::post::{PostContent, PostInput, Target};
-//! use multivio_domain::validation::validate_post;
+//! use multivio_domain::content::{ValidationOptions, validate_post};
 //! use multivio_domain::Provider;
 //!
 //! let post = PostContent::parse(PostInput {
@@ -46,6 +45,8 @@
 #![warn(missing_docs)]
 
 pub mod connection;
+pub mod contact;
+pub mod content;
 pub mod error;
 pub mod ids;
 pub mod job;
@@ -57,10 +58,8 @@ pub mod secret;
 pub mod subscription;
 mod text;
 pub mod user;
-pub mod validation;
 
 pub use error::FieldError;
 pub use ids::{ConnectionId, FirebaseUid, JobId, MediaId, PostId, Tenant, UserId};
 pub use provider::Provider;
 pub use secret::Secret;
-pub mod content;

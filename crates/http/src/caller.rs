@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
-use multivio_domain::user::{AuthProvider, Email, VerifiedIdentity};
+use multivio_domain::contact::Email;
+use multivio_domain::user::{AuthProvider, VerifiedIdentity};
 use multivio_domain::{FirebaseUid, Tenant};
 
 use crate::auth::Authenticated;

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use multivio_domain::UserId;
+use multivio_domain::contact::Email;
 use multivio_domain::quota::PlanName;
-use multivio_domain::user::Email;
 
 /// Why a billing call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use multivio_domain::Secret;
-use multivio_domain::user::Email;
+use multivio_domain::contact::Email;
 
 /// Why sending failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,11 +5,12 @@ mod common;
 
 use chrono::Duration;
 use common::{new_user, now, setup, tenant};
+use multivio_domain::contact::Email;
 use multivio_domain::quota::{PlanName, Quota};
 use multivio_domain::subscription::{
     BillingOutcome, Subscription, SubscriptionHistoryEntry, SubscriptionStatus,
 };
-use multivio_domain::user::{Email, Profile, Username};
+use multivio_domain::user::{Profile, Username};
 use multivio_domain::{FirebaseUid, Secret, Tenant, UserId};
 use multivio_ports::StoreError;
 use multivio_ports::users::{BillingStore, EventApplied, QuotaStore, UserStore};

@@ -4,20 +4,28 @@
 //! graphemes and bytes, Threads counts emoji as bytes, Mastodon charges links a flat rate) and
 //! accepts different attachments. [`validate_for`] applies one platform's rules and explains every
 //! problem in a sentence a user can act on; [`compatible_platforms`] answers the reverse question
-//! for one file. The numbers live in [`limits`].
+//! for one file. The numbers live in [`limits()`]. [`validate_post`] checks a whole post: its
+//! content for every platform it targets, plus the checks about the post itself.
 //!
-//! Everything here is pure computation on strings and numbers.
+//! Everything here is pure computation on strings, numbers and domain values.
+//!
+//! Inside, one module per concern: `count` (lengths as each platform measures them, with
+//! `emoji`, `url` and `tlds`), `limits` (the numbers), `attachment` (what the validator knows
+//! about an attached file: [`MediaInfo`], [`MediaKind`]), `platform_check` (one platform's rules:
+//! [`validate_for`]) and `post_check` (the whole post: [`validate_post`]).
 
+mod attachment;
 mod count;
 mod emoji;
 mod limits;
-mod media;
+mod platform_check;
+mod post_check;
 mod tlds;
 mod url;
-mod validate;
 
 use serde::{Deserialize, Serialize};
 
+pub use attachment::{MediaInfo, MediaKind, SUPPORTED_MIME_TYPES, UnsupportedMediaType};
 pub use count::{
     X_URL_LENGTH, count, count_graphemes, count_mastodon, count_threads, count_with,
     count_x_weighted,
@@ -26,8 +34,8 @@ pub use limits::{
     AspectRatio, AspectRatioRange, KindLimits, MediaLimits, MediaMixing, PlatformLimits,
     TextCounting, limits,
 };
-pub use media::{MediaInfo, MediaKind, SUPPORTED_MIME_TYPES, UnsupportedMediaType};
-pub use validate::{compatible_platforms, validate_for};
+pub use platform_check::{compatible_platforms, validate_for};
+pub use post_check::{PostIssue, PostIssueCode, PostReport, media_info, validate_post};
 
 /// Settings that vary per account or instance rather than per platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

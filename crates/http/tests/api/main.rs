@@ -21,7 +21,7 @@ use multivio_app::{Ports, Services, Settings};
 use multivio_domain::connection::{
     AccountLabel, AccountType, Connection, ConnectionStatus, ProviderAccountId,
 };
-use multivio_domain::user::Email;
+use multivio_domain::contact::Email;
 use multivio_domain::{ConnectionId, Provider, Secret, Tenant};
 use multivio_http::auth::{FirebaseConfig, FirebaseVerifier, mint_emulator_token};
 use multivio_http::observe::{Action, Metrics, RateLimits};

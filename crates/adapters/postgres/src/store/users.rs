@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use multivio_domain::contact::Email;
 use multivio_domain::quota::{PlanName, Quota};
 use multivio_domain::subscription::{
     BillingOutcome, Subscription, SubscriptionHistoryEntry, SubscriptionStatus,
 };
-use multivio_domain::user::{AuthProvider, Email, NewUser, Profile, User, Username};
+use multivio_domain::user::{AuthProvider, NewUser, Profile, User, Username};
 use multivio_domain::{FirebaseUid, Secret, Tenant, UserId};
 use multivio_ports::StoreError;
 use multivio_ports::users::{BillingStore, EventApplied, QuotaStore, Upserted, UserStore};

@@ -2,8 +2,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Utc};
+use multivio_domain::contact::Email;
 use multivio_domain::quota::Quota;
-use multivio_domain::user::{AuthProvider, Email, NewUser};
+use multivio_domain::user::{AuthProvider, NewUser};
 use multivio_domain::{FirebaseUid, Tenant};
 use multivio_ports::users::UserStore;
 use multivio_postgres::PgStore;

@@ -1,0 +1,131 @@
+//! Checking a whole post: its content against every platform it targets (each with
+//! [`validate_for`]), plus the checks that are about the post rather than one platform (at least
+//! one platform, a future schedule date).
+//!
+//! Universal content is checked against every selected platform; specific content against its
+//! own platform (a platform without specific content is checked with empty text, so it passes
+//! only if the platform accepts media alone).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::platform_check::validate_for;
+use super::{MediaInfo, PlatformReport, ValidationOptions};
+use crate::media::MediaFile;
+use crate::post::PostContent;
+use crate::provider::Provider;
+
+/// A problem with the post as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostIssueCode {
+    /// No platform is selected.
+    NoPlatforms,
+    /// The schedule date is not in the future.
+    ScheduleInPast,
+}
+
+/// One problem with the post as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostIssue {
+    /// Machine-readable kind.
+    pub code: PostIssueCode,
+    /// The input field concerned.
+    pub field: String,
+    /// Plain explanation.
+    pub message: String,
+}
+
+/// The verdict on a post: valid only if every selected platform accepts it and the post-level
+/// checks pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostReport {
+    /// `true` when `platforms` are all valid and `errors` is empty.
+    pub valid: bool,
+    /// One report per selected platform.
+    pub platforms: BTreeMap<Provider, PlatformReport>,
+    /// Problems with the post as a whole.
+    pub errors: Vec<PostIssue>,
+}
+
+impl PostReport {
+    /// Every problem as a field error (`platforms.<platform>` for platform issues), for an
+    /// `Invalid` answer.
+    pub fn field_errors(&self) -> Vec<crate::FieldError> {
+        let mut out: Vec<crate::FieldError> = self
+            .errors
+            .iter()
+            .map(|e| crate::FieldError::new(e.field.clone(), e.message.clone()))
+            .collect();
+        for (p, report) in &self.platforms {
+            for issue in &report.errors {
+                out.push(crate::FieldError::new(
+                    format!("platforms.{p}"),
+                    issue.message.clone(),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// What the validator needs to know about an attached file.
+pub fn media_info(file: &MediaFile) -> MediaInfo {
+    MediaInfo {
+        mime_type: file.file_type.clone(),
+        size_bytes: file.file_size,
+        width: file.width,
+        height: file.height,
+        duration_secs: file.duration_secs,
+    }
+}
+
+/// Validates a post's content for each of its platforms.
+///
+/// `media` are the attached files in order; `opts` carries per-account settings (Mastodon
+/// instance limits, X long posts). When `schedule_date` is given it must be after `now`.
+pub fn validate_post(
+    post: &PostContent,
+    media: &[MediaInfo],
+    opts: &ValidationOptions,
+    schedule_date: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> PostReport {
+    let mut errors = Vec::new();
+    if post.platforms.is_empty() {
+        errors.push(PostIssue {
+            code: PostIssueCode::NoPlatforms,
+            field: "platforms".to_owned(),
+            message: "select at least one platform".to_owned(),
+        });
+    }
+    if schedule_date.is_some_and(|at| at <= now) {
+        errors.push(PostIssue {
+            code: PostIssueCode::ScheduleInPast,
+            field: "schedule_date".to_owned(),
+            message: "the schedule date must be in the future".to_owned(),
+        });
+    }
+    let platforms: BTreeMap<Provider, PlatformReport> = post
+        .platforms
+        .providers()
+        .into_iter()
+        .map(|p| {
+            (
+                p,
+                validate_for(p, post.text_for(p).unwrap_or(""), media, opts),
+            )
+        })
+        .collect();
+    let valid = errors.is_empty() && platforms.values().all(|r| r.valid);
+    PostReport {
+        valid,
+        platforms,
+        errors,
+    }
+}
+
+#[cfg(test)]
+mod tests;

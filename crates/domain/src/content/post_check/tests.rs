@@ -1,0 +1,117 @@
+use super::*;
+use crate::post::{ContentMode, PlatformContent, PostInput, Target};
+use chrono::{Duration, TimeZone};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap()
+}
+
+fn content(mode: ContentMode, universal: &str, platforms: &[Provider]) -> PostContent {
+    PostContent::parse(PostInput {
+        name: "p".into(),
+        content_mode: mode,
+        universal_content: Some(universal.into()),
+        platforms: platforms.iter().map(|p| Target::primary(*p)).collect(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn universal_text_is_checked_against_every_platform() {
+    let text = "a".repeat(300);
+    let post = content(
+        ContentMode::Universal,
+        &text,
+        &[Provider::X, Provider::Linkedin],
+    );
+    let report = validate_post(&post, &[], &ValidationOptions::default(), None, now());
+    assert!(!report.valid);
+    assert!(!report.platforms[&Provider::X].valid, "300 > 280 on X");
+    assert!(
+        report.platforms[&Provider::Linkedin].valid,
+        "300 ≤ 3000 on LinkedIn"
+    );
+    assert_eq!(report.platforms[&Provider::X].limit, 280);
+    let fields: Vec<String> = report.field_errors().into_iter().map(|e| e.field).collect();
+    assert_eq!(fields, ["platforms.twitter"]);
+}
+
+#[test]
+fn specific_text_is_checked_per_platform() {
+    let mut post = content(
+        ContentMode::Specific,
+        "",
+        &[Provider::X, Provider::Linkedin],
+    );
+    post.platform_content.insert(
+        Provider::X,
+        PlatformContent {
+            content: "short for X".into(),
+            extra: Default::default(),
+        },
+    );
+    post.platform_content.insert(
+        Provider::Linkedin,
+        PlatformContent {
+            content: "b".repeat(3001),
+            extra: Default::default(),
+        },
+    );
+    let report = validate_post(&post, &[], &ValidationOptions::default(), None, now());
+    assert!(report.platforms[&Provider::X].valid);
+    assert!(!report.platforms[&Provider::Linkedin].valid);
+    assert!(!report.valid);
+}
+
+#[test]
+fn x_verified_accounts_get_long_posts() {
+    let post = content(ContentMode::Universal, &"a".repeat(1000), &[Provider::X]);
+    let opts = ValidationOptions {
+        x_verified: true,
+        ..ValidationOptions::default()
+    };
+    assert!(validate_post(&post, &[], &opts, None, now()).valid);
+}
+
+#[test]
+fn schedule_date_must_be_in_the_future_and_platforms_selected() {
+    let post = content(ContentMode::Universal, "hello", &[Provider::Bluesky]);
+    let opts = ValidationOptions::default();
+    assert!(validate_post(&post, &[], &opts, Some(now() + Duration::minutes(1)), now()).valid);
+    let past = validate_post(&post, &[], &opts, Some(now()), now());
+    assert!(!past.valid);
+    assert_eq!(past.errors[0].code, PostIssueCode::ScheduleInPast);
+    let none = validate_post(
+        &content(ContentMode::Universal, "hi", &[]),
+        &[],
+        &opts,
+        None,
+        now(),
+    );
+    assert_eq!(none.errors[0].code, PostIssueCode::NoPlatforms);
+    assert!(!none.valid);
+}
+
+#[test]
+fn media_rules_apply_per_platform() {
+    let post = content(
+        ContentMode::Universal,
+        "caption",
+        &[Provider::Instagram, Provider::Facebook],
+    );
+    let report = validate_post(&post, &[], &ValidationOptions::default(), None, now());
+    assert!(
+        !report.platforms[&Provider::Instagram].valid,
+        "Instagram requires media"
+    );
+    let image = MediaInfo {
+        mime_type: "image/jpeg".into(),
+        size_bytes: 200_000,
+        width: Some(1080),
+        height: Some(1080),
+        duration_secs: None,
+    };
+    let report = validate_post(&post, &[image], &ValidationOptions::default(), None, now());
+    assert!(report.valid, "{report:?}");
+}

@@ -1,0 +1,211 @@
+use super::*;
+use crate::quota::Plan;
+use chrono::TimeZone;
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
+}
+
+fn catalog() -> PlanCatalog {
+    PlanCatalog::parse("pro=100").unwrap()
+}
+
+fn email() -> Email {
+    Email::new("ada@example.com").unwrap()
+}
+
+fn changed(at: i64, status: SubscriptionStatus, plan: &str) -> BillingEvent {
+    BillingEvent {
+        id: format!("evt_{at}"),
+        created: t(at),
+        kind: BillingEventKind::SubscriptionChanged(SubscriptionSnapshot {
+            subscription_id: "sub_1".into(),
+            customer_id: "cus_1".into(),
+            status,
+            plan: Some(PlanName::new(plan).unwrap()),
+            current_period_start: Some(t(at)),
+            current_period_end: Some(t(at + 30 * 86_400)),
+        }),
+    }
+}
+
+#[test]
+fn activation_moves_to_the_plan_and_its_quota() {
+    let out = apply_billing_event(
+        &Subscription::free(),
+        &changed(10, SubscriptionStatus::Active, "pro"),
+        &catalog(),
+        &email(),
+    );
+    let sub = out.subscription.unwrap();
+    assert_eq!(sub.plan_name.as_str(), "pro");
+    assert_eq!(sub.status, SubscriptionStatus::Active);
+    assert_eq!(sub.last_event_at, Some(t(10)));
+    assert_eq!(out.monthly_post_quota, Some(100));
+    let h = out.history.unwrap();
+    assert_eq!(h.status, "active");
+    assert_eq!(h.plan_name.unwrap().as_str(), "pro");
+    assert_eq!(h.stripe_customer_id.as_deref(), Some("cus_1"));
+}
+
+#[test]
+fn older_events_do_not_overwrite_newer_state() {
+    let cat = catalog();
+    let newer = apply_billing_event(
+        &Subscription::free(),
+        &changed(20, SubscriptionStatus::Canceled, "pro"),
+        &cat,
+        &email(),
+    )
+    .subscription
+    .unwrap();
+    assert!(newer.plan_name.is_free());
+    let stale = apply_billing_event(
+        &newer,
+        &changed(10, SubscriptionStatus::Active, "pro"),
+        &cat,
+        &email(),
+    );
+    assert_eq!(
+        stale,
+        BillingOutcome {
+            subscription: None,
+            monthly_post_quota: None,
+            history: None
+        }
+    );
+}
+
+#[test]
+fn deletion_is_final_within_the_same_second() {
+    let cat = catalog();
+    let mut deleted = changed(30, SubscriptionStatus::Active, "pro");
+    if let BillingEventKind::SubscriptionChanged(s) = deleted.kind.clone() {
+        deleted.kind = BillingEventKind::SubscriptionDeleted(s);
+    }
+    let active = Subscription {
+        plan_name: PlanName::new("pro").unwrap(),
+        status: SubscriptionStatus::Active,
+        last_event_at: Some(t(10)),
+        ..Subscription::free()
+    };
+    let out = apply_billing_event(&active, &deleted, &cat, &email());
+    let gone = out.subscription.unwrap();
+    assert_eq!(gone.status, SubscriptionStatus::Canceled);
+    assert!(gone.plan_name.is_free());
+    assert_eq!(out.monthly_post_quota, Some(10));
+    let same_second = apply_billing_event(
+        &gone,
+        &changed(30, SubscriptionStatus::Active, "pro"),
+        &cat,
+        &email(),
+    );
+    assert!(same_second.subscription.is_none());
+    let later = apply_billing_event(
+        &gone,
+        &changed(31, SubscriptionStatus::Active, "pro"),
+        &cat,
+        &email(),
+    );
+    assert!(later.subscription.is_some());
+}
+
+#[test]
+fn non_granting_status_or_unknown_plan_means_free() {
+    let cat = catalog();
+    let out = apply_billing_event(
+        &Subscription::free(),
+        &changed(1, SubscriptionStatus::Unpaid, "pro"),
+        &cat,
+        &email(),
+    );
+    assert!(out.subscription.unwrap().plan_name.is_free());
+    assert_eq!(
+        out.monthly_post_quota, None,
+        "free → free is no quota change"
+    );
+    let out = apply_billing_event(
+        &Subscription::free(),
+        &changed(1, SubscriptionStatus::Active, "enterprise"),
+        &cat,
+        &email(),
+    );
+    assert!(out.subscription.unwrap().plan_name.is_free());
+    let custom = cat.with_plan(Plan {
+        name: PlanName::new("enterprise").unwrap(),
+        monthly_post_quota: 5000,
+    });
+    let out = apply_billing_event(
+        &Subscription::free(),
+        &changed(1, SubscriptionStatus::Trialing, "enterprise"),
+        &custom,
+        &email(),
+    );
+    assert_eq!(out.monthly_post_quota, Some(5000));
+}
+
+#[test]
+fn checkout_links_the_customer_and_invoice_adds_history() {
+    let cat = catalog();
+    let checkout = BillingEvent {
+        id: "evt_c".into(),
+        created: t(0),
+        kind: BillingEventKind::CheckoutCompleted {
+            user_id: None,
+            customer_id: "cus_9".into(),
+            subscription_id: Some("sub_9".into()),
+        },
+    };
+    let out = apply_billing_event(&Subscription::free(), &checkout, &cat, &email());
+    let sub = out.subscription.unwrap();
+    assert_eq!(sub.stripe_customer_id.as_deref(), Some("cus_9"));
+    assert_eq!(sub.subscription_id.as_deref(), Some("sub_9"));
+    assert!(out.history.is_none());
+    assert!(
+        apply_billing_event(&sub, &checkout, &cat, &email())
+            .subscription
+            .is_none()
+    );
+
+    let invoice = BillingEvent {
+        id: "evt_i".into(),
+        created: t(5),
+        kind: BillingEventKind::InvoicePaid {
+            customer_id: "cus_9".into(),
+            subscription_id: Some("sub_9".into()),
+            amount_paid: 1900,
+            currency: "USD".into(),
+            period_start: Some(t(0)),
+            period_end: Some(t(100)),
+            plan: None,
+        },
+    };
+    let out = apply_billing_event(&sub, &invoice, &cat, &email());
+    assert!(out.subscription.is_none());
+    let h = out.history.unwrap();
+    assert_eq!(
+        (h.status.as_str(), h.amount_paid, h.currency.as_deref()),
+        ("paid", Some(1900), Some("usd"))
+    );
+    assert_eq!(h.plan_name.unwrap().as_str(), "free");
+}
+
+#[test]
+fn status_round_trips() {
+    for s in [
+        "free",
+        "active",
+        "trialing",
+        "past_due",
+        "canceled",
+        "unpaid",
+        "incomplete",
+        "incomplete_expired",
+        "paused",
+    ] {
+        assert_eq!(s.parse::<SubscriptionStatus>().unwrap().as_str(), s);
+    }
+    assert!("weird".parse::<SubscriptionStatus>().is_err());
+    assert!(SubscriptionStatus::PastDue.grants_plan());
+    assert!(!SubscriptionStatus::Canceled.grants_plan());
+}
