@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# The core crates must not depend, even indirectly, on the database, the web framework, the
-# HTTP client or the crypto library: those belong to adapters.
+# Each layer depends only on what is inward of it; a dependency on a crate it must not reach
+# (even indirectly, through any feature) fails the check:
+#   - the core (domain, ports, app): no database, web framework, HTTP client or crypto library;
+#   - http: the core only — neither the PostgreSQL adapter nor diesel;
+#   - adapters: no web framework.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for crate in multivio-domain multivio-ports multivio-app; do
+
+check() { # crate, banned crates...
+  local crate=$1; shift
+  local deps
   deps=$(cargo tree -p "$crate" --all-features -e normal,build --prefix none --format '{p}' \
            | awk '{print $1}' | sort -u)
-  for banned in diesel diesel-async actix-web reqwest ring; do
+  for banned in "$@"; do
     if grep -qx "$banned" <<<"$deps"; then
       echo "boundary violated: $crate depends on $banned:"
       cargo tree -p "$crate" --all-features -e normal,build -i "$banned" | head -20
       status=1
     fi
   done
+}
+
+for crate in multivio-domain multivio-ports multivio-app; do
+  check "$crate" diesel diesel-async actix-web reqwest ring multivio-postgres
 done
-[ $status = 0 ] && echo "boundaries: domain, ports and app depend on none of diesel, diesel-async, actix-web, reqwest, ring"
+check multivio-http diesel diesel-async multivio-postgres multivio-social multivio-vault multivio-storage
+for crate in multivio-postgres multivio-social multivio-vault multivio-storage; do
+  check "$crate" actix-web actix-http
+done
+
+if [ $status = 0 ]; then
+  echo "boundaries: the core reaches no adapter, framework or crypto library; http reaches the core only; adapters reach no web framework"
+fi
 exit $status

@@ -173,8 +173,9 @@ impl ConnectionService {
     ) -> AppResult<Connected> {
         let pending = self
             .states
-            .take(state, self.clock.now())
+            .take(caller, provider, state, self.clock.now())
             .await?
+            // The store already answers only the caller's own state of this provider.
             .filter(|p| p.provider == provider && p.tenant == *caller)
             .ok_or_else(|| AppError::invalid("state", "is invalid or expired"))?;
         if code.is_empty() {
@@ -578,7 +579,7 @@ mod tests {
         let mut d = Deps::new().with_oauth(client);
         d.states
             .expect_take()
-            .returning(|_, _| Ok(Some(pending(Provider::X))));
+            .returning(|_, _, _, _| Ok(Some(pending(Provider::X))));
         d.connections
             .expect_find_by_account()
             .returning(|_, _, _| Ok(None));
@@ -623,7 +624,7 @@ mod tests {
         let mut d = Deps::new().with_oauth(client);
         d.states
             .expect_take()
-            .returning(|_, _| Ok(Some(pending(Provider::X))));
+            .returning(|_, _, _, _| Ok(Some(pending(Provider::X))));
         d.connections
             .expect_find_by_account()
             .returning(|_, _, acct| {
@@ -676,7 +677,7 @@ mod tests {
         let mut d = Deps::new().with_oauth(client);
         d.states
             .expect_take()
-            .returning(|_, _| Ok(Some(pending(Provider::X))));
+            .returning(|_, _, _, _| Ok(Some(pending(Provider::X))));
         d.connections
             .expect_find_by_account()
             .returning(|_, _, _| Ok(None));
@@ -719,9 +720,12 @@ mod tests {
         let mut client = MockOAuthClient::new();
         client.expect_exchange_code().never();
         let mut d = Deps::new().with_oauth(client);
-        d.states.expect_take().returning(|s, _| {
-            Ok((s.expose() == "other-provider").then(|| pending(Provider::Linkedin)))
-        });
+        d.states
+            .expect_take()
+            .withf(|t, p, _, _| *t == tenant() && *p == Provider::X)
+            .returning(|_, _, s, _| {
+                Ok((s.expose() == "other-provider").then(|| pending(Provider::Linkedin)))
+            });
         let svc = d.build();
         for state in ["replayed", "other-provider"] {
             let r = svc
@@ -748,7 +752,7 @@ mod tests {
         let mut d = Deps::new().with_oauth(client);
         d.states
             .expect_take()
-            .returning(|_, _| Ok(Some(pending(Provider::X))));
+            .returning(|_, _, _, _| Ok(Some(pending(Provider::X))));
         d.connections.expect_insert().never();
         let r = d
             .build()
@@ -796,7 +800,7 @@ mod tests {
         let mut d = Deps::new().with_oauth(client);
         d.states
             .expect_take()
-            .returning(|_, _| Ok(Some(pending(Provider::X))));
+            .returning(|_, _, _, _| Ok(Some(pending(Provider::X))));
         let r = d
             .build()
             .complete_authorization(

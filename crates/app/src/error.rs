@@ -66,6 +66,12 @@ pub enum AppError {
     /// (only the worker's use cases return this).
     #[error("job lease lost")]
     LeaseLost,
+    /// A request with the same `Idempotency-Key` is still running.
+    #[error("a request with this idempotency key is still running")]
+    IdempotencyInProgress,
+    /// The `Idempotency-Key` was used before for a different request.
+    #[error("this idempotency key was used for a different request")]
+    IdempotencyKeyReused,
     /// A dependency failed (database, vault, platform outage…). Internal detail for logs.
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -8,6 +8,7 @@ pub mod billing;
 pub mod connections;
 pub mod credentials;
 pub mod error;
+pub mod idempotency;
 pub mod media;
 pub mod posts;
 pub mod quota;

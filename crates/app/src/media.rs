@@ -87,6 +87,16 @@ impl MediaService {
         }
     }
 
+    /// The largest upload, in bytes.
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Where the bytes live (the HTTP layer serves local files from it).
+    pub fn store(&self) -> Arc<dyn MediaStore> {
+        self.store.clone()
+    }
+
     /// Stores the bytes and the row, with the platforms that accept the file. Unsupported types
     /// and oversized files are refused before anything is stored; if the row cannot be written
     /// the bytes are deleted again.

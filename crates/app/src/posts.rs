@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use multivio_domain::connection::{Connection, ConnectionStatus};
 use multivio_domain::content::{PostReport, ValidationOptions, media_info, validate_post};
+use multivio_domain::idempotency::IdempotencyClaim;
 use multivio_domain::job::NewJob;
 use multivio_domain::media::MediaFile;
 use multivio_domain::post::{
@@ -153,15 +154,18 @@ impl PostService {
         tenant: &Tenant,
         input: PostInput,
         schedule_date: Option<DateTime<Utc>>,
+        idempotency: Option<IdempotencyClaim>,
     ) -> AppResult<Post> {
         let content = PostContent::parse(input).map_err(AppError::Invalid)?;
         let resolved = self.resolve(tenant, &content).await?;
         let now = self.clock.now();
         let mut post = Post::new_draft(PostId(self.ids.new_uuid()), tenant.user_id, content, now);
         let Some(at) = schedule_date else {
-            return self
-                .commit(tenant, PostChange::write(PostWrite::Insert(post)), None)
-                .await;
+            let change = PostChange {
+                idempotency,
+                ..PostChange::write(PostWrite::Insert(post))
+            };
+            return self.commit(tenant, change, None).await;
         };
         self.ensure_publishable(&post.content(), &resolved, Some(at), When::Later)?;
         let quota = post.schedule(at, now)?;
@@ -170,6 +174,7 @@ impl PostService {
         let change = PostChange {
             quota,
             enqueue: jobs,
+            idempotency,
             ..PostChange::write(PostWrite::Insert(post))
         };
         let current = self.quota_for(tenant, quota).await?;
@@ -236,6 +241,7 @@ impl PostService {
         tenant: &Tenant,
         id: PostId,
         at: DateTime<Utc>,
+        idempotency: Option<IdempotencyClaim>,
     ) -> AppResult<Post> {
         let mut post = self.get(tenant, id).await?;
         let resolved = self.resolve(tenant, &post.content()).await?;
@@ -250,6 +256,7 @@ impl PostService {
             quota,
             enqueue: jobs,
             cancel_pending_jobs: true,
+            idempotency,
             ..PostChange::write(PostWrite::Update {
                 post,
                 expected_revision: revision,
@@ -261,7 +268,12 @@ impl PostService {
 
     /// Use case *publish now*: draft or scheduled → publishing, one job per target due now
     /// (replacing a scheduled post's jobs); consumes the quota unit unless the post holds one.
-    pub async fn publish_now(&self, tenant: &Tenant, id: PostId) -> AppResult<Post> {
+    pub async fn publish_now(
+        &self,
+        tenant: &Tenant,
+        id: PostId,
+        idempotency: Option<IdempotencyClaim>,
+    ) -> AppResult<Post> {
         let mut post = self.get(tenant, id).await?;
         let resolved = self.resolve(tenant, &post.content()).await?;
         if matches!(post.status, PostStatus::Draft | PostStatus::Scheduled) {
@@ -276,6 +288,7 @@ impl PostService {
             quota,
             enqueue: jobs,
             cancel_pending_jobs: true,
+            idempotency,
             ..PostChange::write(PostWrite::Update {
                 post,
                 expected_revision: revision,
@@ -672,7 +685,7 @@ mod tests {
             .returning(|_, c| echo(c));
         let p = d
             .build()
-            .create(&tenant(), input(x_and_bluesky()), None)
+            .create(&tenant(), input(x_and_bluesky()), None, None)
             .await
             .unwrap();
         assert_eq!(p.status, PostStatus::Draft);
@@ -698,7 +711,7 @@ mod tests {
             .returning(|_, c| echo(c));
         let p = d
             .build()
-            .create(&tenant(), input(x_and_bluesky()), Some(at))
+            .create(&tenant(), input(x_and_bluesky()), Some(at), None)
             .await
             .unwrap();
         assert_eq!(p.schedule_date, Some(at));
@@ -712,7 +725,7 @@ mod tests {
             ..input(vec![])
         };
         assert!(
-            matches!(d.build().create(&tenant(), bad, None).await, Err(AppError::Invalid(e)) if e[0].field == "name")
+            matches!(d.build().create(&tenant(), bad, None, None).await, Err(AppError::Invalid(e)) if e[0].field == "name")
         );
 
         let mut d = Deps::new();
@@ -723,7 +736,7 @@ mod tests {
             ..input(x_and_bluesky())
         };
         assert!(matches!(
-            d.build().create(&tenant(), with_media, None).await,
+            d.build().create(&tenant(), with_media, None, None).await,
             Err(AppError::Invalid(e)) if e[0].field == "media_files.0"
         ));
 
@@ -731,7 +744,7 @@ mod tests {
         d.posts.expect_apply().never();
         let foreign = input(vec![Target::account(Provider::Mastodon, cid(77))]);
         assert!(matches!(
-            d.build().create(&tenant(), foreign, None).await,
+            d.build().create(&tenant(), foreign, None, None).await,
             Err(AppError::Invalid(e)) if e[0].field == "platforms.0"
         ));
     }
@@ -746,7 +759,7 @@ mod tests {
         };
         let r = d
             .build()
-            .create(&tenant(), long, Some(now() + Duration::hours(1)))
+            .create(&tenant(), long, Some(now() + Duration::hours(1)), None)
             .await;
         assert!(
             matches!(r, Err(AppError::Invalid(e)) if e.iter().any(|e| e.field == "platforms.twitter"))
@@ -973,7 +986,11 @@ mod tests {
             })
             .times(1)
             .returning(|_, c| echo(c));
-        let p = d.build().schedule(&tenant(), pid(1), at).await.unwrap();
+        let p = d
+            .build()
+            .schedule(&tenant(), pid(1), at, None)
+            .await
+            .unwrap();
         assert_eq!(p.status, PostStatus::Scheduled);
     }
 
@@ -988,12 +1005,16 @@ mod tests {
             .withf(|_, c| updated(c).status == PostStatus::Scheduled && c.enqueue.len() == 1)
             .times(1)
             .returning(|_, c| echo(c));
-        let p = d.build().schedule(&tenant(), pid(1), at).await.unwrap();
+        let p = d
+            .build()
+            .schedule(&tenant(), pid(1), at, None)
+            .await
+            .unwrap();
         assert_eq!(p.status, PostStatus::Scheduled);
 
         let mut d = Deps::new().with_post(post(1, vec![Target::primary(Provider::Linkedin)]));
         d.posts.expect_apply().never();
-        let r = d.build().publish_now(&tenant(), pid(1)).await;
+        let r = d.build().publish_now(&tenant(), pid(1), None).await;
         assert!(
             matches!(r, Err(AppError::Invalid(e)) if e[0].field == "platforms.linkedin" && e[0].reason.contains("connect"))
         );
@@ -1006,7 +1027,7 @@ mod tests {
         d.posts.expect_apply().never();
         let r = d
             .build()
-            .schedule(&tenant(), pid(1), now() - Duration::minutes(1))
+            .schedule(&tenant(), pid(1), now() - Duration::minutes(1), None)
             .await;
         assert!(matches!(r, Err(AppError::Invalid(e)) if e[0].field == "schedule_date"));
 
@@ -1017,7 +1038,7 @@ mod tests {
         d.posts.expect_apply().never();
         let r = d
             .build()
-            .schedule(&tenant(), pid(1), now() + Duration::hours(1))
+            .schedule(&tenant(), pid(1), now() + Duration::hours(1), None)
             .await;
         assert!(matches!(r, Err(AppError::Invalid(e)) if e[0].field == "platforms.0"));
 
@@ -1031,7 +1052,7 @@ mod tests {
         });
         let r = d
             .build()
-            .schedule(&tenant(), pid(1), now() + Duration::hours(1))
+            .schedule(&tenant(), pid(1), now() + Duration::hours(1), None)
             .await;
         assert!(matches!(r, Err(AppError::Invalid(e)) if e[0].reason.contains("reconnect")));
 
@@ -1041,7 +1062,7 @@ mod tests {
         let d = Deps::new().with_post(p);
         let r = d
             .build()
-            .schedule(&tenant(), pid(1), now() + Duration::hours(1))
+            .schedule(&tenant(), pid(1), now() + Duration::hours(1), None)
             .await;
         assert!(matches!(
             r,
@@ -1055,7 +1076,7 @@ mod tests {
         let d = Deps::new().with_post(post(1, x_and_bluesky()));
         let r = d
             .build()
-            .schedule(&other_tenant(), pid(2), now() + Duration::hours(1))
+            .schedule(&other_tenant(), pid(2), now() + Duration::hours(1), None)
             .await;
         assert_eq!(r, Err(AppError::NotFound("post")));
     }
@@ -1068,7 +1089,7 @@ mod tests {
             .returning(|_, _| Err(StoreError::QuotaExceeded));
         let r = d
             .build()
-            .schedule(&tenant(), pid(1), now() + Duration::hours(1))
+            .schedule(&tenant(), pid(1), now() + Duration::hours(1), None)
             .await;
         assert_eq!(
             r,
@@ -1083,7 +1104,7 @@ mod tests {
         d.posts.expect_apply().never();
         let r = d
             .build()
-            .schedule(&tenant(), pid(1), now() + Duration::hours(1))
+            .schedule(&tenant(), pid(1), now() + Duration::hours(1), None)
             .await;
         assert!(matches!(r, Err(AppError::QuotaExceeded { .. })));
     }
@@ -1114,7 +1135,10 @@ mod tests {
         let svc = d.build();
         let at = now() + Duration::hours(1);
         let t = tenant();
-        let (a, b) = tokio::join!(svc.schedule(&t, pid(1), at), svc.schedule(&t, pid(2), at));
+        let (a, b) = tokio::join!(
+            svc.schedule(&t, pid(1), at, None),
+            svc.schedule(&t, pid(2), at, None)
+        );
         let results = [a, b];
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
         assert_eq!(
@@ -1144,7 +1168,7 @@ mod tests {
             .returning(|_, _, _| Ok(true));
         d.posts.expect_apply().times(1).returning(|_, c| echo(c));
         d.build()
-            .schedule(&tenant(), pid(1), now() + Duration::hours(1))
+            .schedule(&tenant(), pid(1), now() + Duration::hours(1), None)
             .await
             .unwrap();
     }
@@ -1167,7 +1191,10 @@ mod tests {
             })
             .times(1)
             .returning(|_, c| echo(c));
-        d.build().publish_now(&tenant(), pid(1)).await.unwrap();
+        d.build()
+            .publish_now(&tenant(), pid(1), None)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -1182,7 +1209,10 @@ mod tests {
             })
             .times(1)
             .returning(|_, c| echo(c));
-        d.build().publish_now(&tenant(), pid(1)).await.unwrap();
+        d.build()
+            .publish_now(&tenant(), pid(1), None)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -1191,7 +1221,7 @@ mod tests {
         p.start_publishing(now()).unwrap();
         let d = Deps::new().with_post(p);
         assert!(matches!(
-            d.build().publish_now(&tenant(), pid(1)).await,
+            d.build().publish_now(&tenant(), pid(1), None).await,
             Err(AppError::IllegalTransition(_))
         ));
 
@@ -1200,13 +1230,13 @@ mod tests {
             .expect_apply()
             .returning(|_, _| Err(StoreError::QuotaExceeded));
         assert!(matches!(
-            d.build().publish_now(&tenant(), pid(1)).await,
+            d.build().publish_now(&tenant(), pid(1), None).await,
             Err(AppError::QuotaExceeded { .. })
         ));
 
         let d = Deps::new().with_post(post(1, x_and_bluesky()));
         assert_eq!(
-            d.build().publish_now(&tenant(), pid(5)).await,
+            d.build().publish_now(&tenant(), pid(5), None).await,
             Err(AppError::NotFound("post"))
         );
     }

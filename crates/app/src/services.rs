@@ -8,11 +8,13 @@ use multivio_domain::job::RetryPolicy;
 use multivio_domain::quota::PlanCatalog;
 use multivio_ports::billing::BillingGateway;
 use multivio_ports::connections::ConnectionStore;
+use multivio_ports::idempotency::IdempotencyStore;
 use multivio_ports::jobs::JobQueue;
 use multivio_ports::mail::Mailer;
 use multivio_ports::media::{MediaRepository, MediaStore};
 use multivio_ports::platform::{OAuthStateStore, Platforms};
 use multivio_ports::posts::PostStore;
+use multivio_ports::status::SystemStatus;
 use multivio_ports::system::{Clock, IdGenerator, TokenGenerator};
 use multivio_ports::users::{BillingStore, QuotaStore, UserStore};
 use multivio_ports::vault::TokenVault;
@@ -20,6 +22,7 @@ use uuid::Uuid;
 
 use crate::billing::{BillingPorts, BillingService};
 use crate::connections::{ConnectionPorts, ConnectionService, ConnectionSettings};
+use crate::idempotency::IdempotencyService;
 use crate::media::MediaService;
 use crate::posts::{PostPorts, PostService};
 use crate::quota::QuotaService;
@@ -48,6 +51,10 @@ pub struct Ports {
     pub media_store: Arc<dyn MediaStore>,
     /// OAuth state.
     pub oauth_states: Arc<dyn OAuthStateStore>,
+    /// Answers of idempotent requests.
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Readiness, queue depth and pool usage.
+    pub status: Arc<dyn SystemStatus>,
     /// Token sealing.
     pub vault: Arc<dyn TokenVault>,
     /// Platform clients.
@@ -108,10 +115,14 @@ pub struct Services {
     pub media: MediaService,
     /// Billing.
     pub billing: BillingService,
+    /// Requests that run once per `Idempotency-Key`.
+    pub idempotency: IdempotencyService,
     /// The publishing worker.
     pub worker: PublishWorker,
     /// The platform clients (to tell which are configured).
     pub platforms: Arc<dyn Platforms>,
+    /// Readiness, queue depth and pool usage.
+    pub status: Arc<dyn SystemStatus>,
 }
 
 impl Services {
@@ -179,7 +190,9 @@ impl Services {
                 },
                 settings.retry,
             ),
+            idempotency: IdempotencyService::new(ports.idempotency, ports.posts),
             platforms: ports.platforms,
+            status: ports.status,
         }
     }
 }

@@ -48,6 +48,7 @@ pub mod connection;
 pub mod contact;
 pub mod content;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
 pub mod job;
 pub mod media;

@@ -11,6 +11,10 @@ use crate::ids::{FirebaseUid, Tenant, UserId};
 use crate::subscription::Subscription;
 use crate::text;
 
+mod identity;
+
+pub use identity::{IdentityClaims, NO_EMAIL_DOMAIN};
+
 /// A public username: 3–30 characters of `a-z`, `0-9`, `_`, `.`, `-`, starting with a letter or
 /// digit; lower-cased, so `Alice` and `alice` cannot both exist.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
-use multivio_domain::contact::Email;
-use multivio_domain::user::{AuthProvider, VerifiedIdentity};
-use multivio_domain::{FirebaseUid, Tenant};
+use multivio_domain::Tenant;
+use multivio_domain::user::{IdentityClaims, VerifiedIdentity};
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
+use crate::problem::ProblemType;
 use crate::{AppState, Problem};
 
 /// The tenant a request acts for.
@@ -70,38 +70,23 @@ impl TenantCache {
     }
 }
 
-/// The identity a verified token vouches for, as the domain wants it.
+/// The identity a verified token vouches for (the rules — placeholder address for phone
+/// sign-ins, provider names — are the domain's).
 fn identity(token: &crate::auth::VerifiedToken) -> Result<VerifiedIdentity, ApiError> {
-    let refused = |why: &str| {
-        ApiError(Problem::new(
-            StatusCode::FORBIDDEN,
-            "unusable-identity",
-            "Unusable identity",
-            why,
-        ))
-    };
-    let firebase_uid = FirebaseUid::new(token.uid.clone())
-        .map_err(|_| refused("the token's subject is not usable"))?;
-    // Phone sign-ins have no email; the seed requires one, so such users get a placeholder
-    // address that can never receive mail.
-    let email = match token.email.as_deref() {
-        Some(email) => Email::new(email).map_err(|_| refused("the token's email is not valid"))?,
-        None => Email::new(format!(
-            "{}@no-email.invalid",
-            token.uid.to_ascii_lowercase()
-        ))
-        .map_err(|_| refused("the account has no email address"))?,
-    };
-    let auth_provider = AuthProvider::new(token.sign_in_provider.as_deref().unwrap_or("email"))
-        .or_else(|_| AuthProvider::new("email"))
-        .map_err(|_| refused("unknown sign-in method"))?;
-    Ok(VerifiedIdentity {
-        firebase_uid,
-        email,
+    VerifiedIdentity::from_claims(&IdentityClaims {
+        uid: token.uid.clone(),
+        email: token.email.clone(),
         email_verified: token.email_verified,
-        auth_provider,
+        sign_in_provider: token.sign_in_provider.clone(),
         name: token.name.clone(),
         picture: token.picture.clone(),
+    })
+    .map_err(|e| {
+        ApiError(Problem::of(
+            ProblemType::UnusableIdentity,
+            StatusCode::FORBIDDEN,
+            e.reason,
+        ))
     })
 }
 
@@ -115,10 +100,9 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let token = authenticated.await?.into_inner();
             let Some(state) = state else {
-                return Err(ApiError(Problem::new(
+                return Err(ApiError(Problem::of(
+                    ProblemType::Internal,
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "misconfigured",
-                    "Server misconfigured",
                     "the application state is missing",
                 ))
                 .into());

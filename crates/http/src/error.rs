@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use multivio_app::AppError;
 
 use crate::Problem;
+use crate::problem::ProblemType;
 
 /// An error answer of a handler.
 #[derive(Debug)]
@@ -59,16 +60,15 @@ fn problem_of(e: AppError) -> Problem {
     use StatusCode as S;
     match e {
         AppError::NotFound(what) => Problem::not_found(format!("{what} not found")),
-        AppError::Forbidden(why) => Problem::new(S::FORBIDDEN, "forbidden", "Forbidden", why),
-        AppError::Conflict(why) => Problem::new(S::CONFLICT, "conflict", "Conflict", why),
+        AppError::Forbidden(why) => Problem::of(ProblemType::Forbidden, S::FORBIDDEN, why),
+        AppError::Conflict(why) => Problem::of(ProblemType::Conflict, S::CONFLICT, why),
         AppError::QuotaExceeded {
             monthly_post_quota,
             resets_at,
         } => {
-            let mut p = Problem::new(
+            let mut p = Problem::of(
+                ProblemType::QuotaExceeded,
                 S::TOO_MANY_REQUESTS,
-                "quota-exceeded",
-                "Monthly post quota exceeded",
                 match resets_at {
                     Some(at) => format!(
                         "no posts left this month; the quota resets at {}",
@@ -90,10 +90,9 @@ fn problem_of(e: AppError) -> Problem {
                 [one] => format!("{}: {}", one.field, one.reason),
                 many => format!("{} fields are invalid", many.len()),
             };
-            Problem::new(
+            Problem::of(
+                ProblemType::ValidationFailed,
                 S::UNPROCESSABLE_ENTITY,
-                "validation-failed",
-                "Invalid input",
                 detail,
             )
             .with(
@@ -104,52 +103,50 @@ fn problem_of(e: AppError) -> Problem {
                     .collect::<Vec<_>>(),
             )
         }
-        AppError::IllegalTransition(t) => Problem::new(
-            S::CONFLICT,
-            "illegal-transition",
-            "Not allowed in this state",
-            t.to_string(),
-        ),
+        AppError::IllegalTransition(t) => {
+            Problem::of(ProblemType::IllegalTransition, S::CONFLICT, t.to_string())
+        }
         AppError::PlatformRejected {
             provider,
             code,
             reason,
-        } => Problem::new(
+        } => Problem::of(
+            ProblemType::PlatformRejected,
             S::UNPROCESSABLE_ENTITY,
-            "platform-rejected",
-            "The platform refused the request",
             format!("{}: {reason}", provider.display_name()),
         )
         .with("provider", provider.as_str())
         .with("code", code),
-        AppError::Unauthorized(reason) => Problem::new(
-            S::CONFLICT,
-            "reconnect-required",
-            "The platform account must be connected again",
-            reason,
-        ),
+        AppError::Unauthorized(reason) => {
+            Problem::of(ProblemType::ReconnectRequired, S::CONFLICT, reason)
+        }
         AppError::RateLimited { retry_after } => {
             let secs = retry_after.map(|d| d.num_seconds().max(1)).unwrap_or(60);
-            Problem::new(
+            Problem::of(
+                ProblemType::RateLimited,
                 S::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
                 "try again later",
             )
             .retry_after(u64::try_from(secs).unwrap_or(60))
         }
-        AppError::NotConfigured(what) => Problem::new(
-            S::NOT_IMPLEMENTED,
-            "not-configured",
-            "Not configured in this deployment",
-            what,
+        AppError::NotConfigured(what) => {
+            Problem::of(ProblemType::NotConfigured, S::NOT_IMPLEMENTED, what)
+        }
+        AppError::IdempotencyInProgress => Problem::of(
+            ProblemType::IdempotencyInProgress,
+            S::CONFLICT,
+            "a request with this Idempotency-Key is still running",
+        ),
+        AppError::IdempotencyKeyReused => Problem::of(
+            ProblemType::IdempotencyKeyReused,
+            S::UNPROCESSABLE_ENTITY,
+            "this Idempotency-Key was used for a different request",
         ),
         AppError::LeaseLost | AppError::Unavailable(_) => {
             tracing::error!(error = %e, "request failed");
-            Problem::new(
+            Problem::of(
+                ProblemType::Unavailable,
                 S::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Temporarily unavailable",
                 "the service could not complete the request; try again shortly",
             )
             .retry_after(5)

@@ -22,19 +22,18 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 use multivio_app::Services;
-use multivio_ports::idempotency::IdempotencyStore;
-use multivio_postgres::{PgPool, PgStore};
 
 pub use caller::{Caller, TenantCache};
 pub use error::ApiError;
+pub use health::{MetricsToken, QueueGauge, render_metrics};
 pub use openapi::ApiDoc;
-pub use problem::Problem;
+pub use problem::{Problem, ProblemType};
 
 use crate::auth::FirebaseVerifier;
 use crate::observe::{Metrics, RateLimits};
 
 /// Settings of the HTTP layer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Web client origins allowed by CORS and as OAuth `return_to` targets.
     pub cors_origins: Vec<String>,
@@ -42,6 +41,24 @@ pub struct HttpConfig {
     pub json_limit: usize,
     /// Largest media upload, in bytes.
     pub upload_limit: usize,
+    /// `/metrics` answers only `Authorization: Bearer <token>` when set.
+    pub metrics_token: Option<MetricsToken>,
+    /// Whether `/metrics` is served by the API's listener (off when a separate metrics
+    /// listener serves it).
+    pub metrics_on_api: bool,
+}
+
+impl Default for HttpConfig {
+    /// The production limits: 1 MiB JSON bodies, 100 MiB uploads, `/metrics` on the API.
+    fn default() -> Self {
+        Self {
+            cors_origins: Vec::new(),
+            json_limit: 1024 * 1024,
+            upload_limit: 100 * 1024 * 1024,
+            metrics_token: None,
+            metrics_on_api: true,
+        }
+    }
 }
 
 impl HttpConfig {
@@ -66,12 +83,8 @@ impl HttpConfig {
 pub struct AppState {
     /// Every use case.
     pub services: Arc<Services>,
-    /// The database pool (readiness, pool metrics).
-    pub pool: PgPool,
-    /// Job queue depth for `/metrics`.
-    pub store: PgStore,
-    /// Answers of idempotent requests.
-    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// The job queue depth `/metrics` reports, read at most every few seconds.
+    pub queue_gauge: Arc<QueueGauge>,
     /// Firebase uid → tenant.
     pub tenants: Arc<TenantCache>,
     /// Firebase ID token verification.
@@ -119,14 +132,31 @@ pub fn app(
         .wrap(observe::RequestTracing)
 }
 
+/// Only `/metrics`, for a listener of its own (`MULTIVIO_METRICS_LISTEN`): scrapers reach it
+/// on an internal address while the API's listener serves no metrics.
+pub fn metrics_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .route("/metrics", web::get().to(health::metrics))
+        .default_service(web::to(observe::not_found))
+        .wrap(observe::ProblemFallback)
+}
+
 /// Mounts every route, the shared state and the extractors' error handling.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let json_limit = if state.config.json_limit == 0 {
-            1024 * 1024
-        } else {
-            state.config.json_limit
-        };
+        let json_limit = state.config.json_limit.max(1);
+        let metrics_on_api = state.config.metrics_on_api;
         cfg.app_data(web::Data::new(state.verifier.clone()))
             .app_data(web::Data::new(state))
             .app_data(observe::json_config(json_limit))
@@ -135,7 +165,11 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(observe::path_config())
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
-            .route("/metrics", web::get().to(health::metrics))
+            .configure(|cfg| {
+                if metrics_on_api {
+                    cfg.route("/metrics", web::get().to(health::metrics));
+                }
+            })
             .route("/media/{key:.+}", web::get().to(routes::media::serve_file))
             .service(openapi::docs())
             .service(

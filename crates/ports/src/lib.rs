@@ -20,6 +20,7 @@ pub mod mail;
 pub mod media;
 pub mod platform;
 pub mod posts;
+pub mod status;
 pub mod system;
 pub mod users;
 pub mod vault;

@@ -248,10 +248,13 @@ pub trait OAuthStateStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<(Provider, Option<String>)>, StoreError>;
 
-    /// Atomically removes and returns the pending authorisation for `state` (so a replay finds
-    /// nothing); `None` when unknown, already used, or expired at `now`.
+    /// Atomically removes and returns the tenant's pending authorisation of `provider` for
+    /// `state` (so a replay finds nothing); `None` — and nothing is used up — when it is
+    /// unknown, already used, expired at `now`, of another provider, or another tenant's.
     async fn take(
         &self,
+        tenant: &Tenant,
+        provider: Provider,
         state: &Secret,
         now: DateTime<Utc>,
     ) -> Result<Option<PendingAuthorization>, StoreError>;

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use multivio_domain::idempotency::IdempotencyClaim;
 use multivio_domain::job::{FencingToken, JobOutcome, NewJob};
 use multivio_domain::post::{Post, PostStatus};
 use multivio_domain::quota::QuotaEffect;
@@ -73,6 +74,9 @@ pub struct PostChange {
     pub cancel_pending_jobs: bool,
     /// A claimed job guarding the change and its outcome.
     pub job: Option<JobStep>,
+    /// The `Idempotency-Key` reservation of the request making the change: the change commits
+    /// only while that attempt still holds it, and records the post on it.
+    pub idempotency: Option<IdempotencyClaim>,
 }
 
 impl PostChange {
@@ -84,6 +88,7 @@ impl PostChange {
             enqueue: Vec::new(),
             cancel_pending_jobs: false,
             job: None,
+            idempotency: None,
         }
     }
 }
@@ -116,7 +121,9 @@ pub trait PostStore: Send + Sync {
     ///      when the post's unit was consumed in the current period (a reset already replaced
     ///      older ones);
     /// 4. `cancel_pending_jobs`, then `enqueue`;
-    /// 5. the job outcome, if any.
+    /// 5. the job outcome, if any;
+    /// 6. with `change.idempotency`, the reservation of that attempt records the post
+    ///    ([`StoreError::Conflict`] when the attempt no longer holds the reservation).
     ///
     /// Returns the stored post (with its new revision), or `None` after a delete.
     async fn apply(&self, tenant: &Tenant, change: PostChange) -> Result<Option<Post>, StoreError>;

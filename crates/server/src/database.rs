@@ -1,11 +1,33 @@
 //! Which PostgreSQL the server uses: `DATABASE_URL`, or a private cluster under the data dir.
 
 use anyhow::Context;
+use base64::Engine as _;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use multivio_postgres::cluster::Cluster;
+use multivio_postgres::{ClaimKeys, PgStore, PoolSettings, Role, RuntimeSetup};
+use multivio_vault::Keyring;
 
-use crate::{Config, PgCommand};
+use crate::Config;
+
+/// What claim keys are derived for.
+const CLAIM_PURPOSE: &str = "multivio tenant claims";
+/// Connections of the API's pool.
+const API_POOL: usize = 16;
+/// Connections of the worker's pool.
+const WORKER_POOL: usize = 8;
+
+/// The password of a runtime login, derived from the primary sealing key: every process of the
+/// deployment knows it without another secret to distribute. (Rotating the primary key rotates
+/// it at the next start; give explicit URLs to rotate them separately.)
+fn login_password(keyring: &Keyring, role: Role) -> anyhow::Result<String> {
+    let (_, secret) = keyring
+        .derive(&format!("multivio database login {}", role.login()))
+        .into_iter()
+        .next()
+        .context("the keyring has no key")?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret))
+}
 
 /// The name of the application database inside a private cluster.
 const DATABASE_NAME: &str = "multivio";
@@ -28,9 +50,104 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// `multivio pg …` commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum PgCommand {
+    /// Start the cluster if it is not running, and print a URL for one of its databases.
+    Url {
+        /// The database to name in the URL.
+        #[arg(default_value = "multivio")]
+        database: String,
+    },
+    /// Start the cluster if it is not running, and print PGHOST, PGPORT, PGUSER and
+    /// PGPASSWORD assignments for `eval` (for psql and PostgreSQL's other tools).
+    Env,
+    /// Stop the cluster if it is running.
+    Stop,
+}
+
+/// Which runtime pools a process opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pools {
+    /// An API server (with or without an embedded worker): the API login for requests, the
+    /// worker login for work across tenants.
+    Api,
+    /// A worker process: the worker login only.
+    WorkerOnly,
+}
+
 impl Database {
+    /// The owner's URL (migrations, runtime setup).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Applies pending migrations, sets up the runtime logins and claim keys over the owner
+    /// connection, checks that each runtime login holds no more than its role, and opens the
+    /// runtime pools. The owner connection is not kept.
+    pub async fn runtime(
+        &self,
+        config: &Config,
+        keyring: &Keyring,
+        pools: Pools,
+    ) -> anyhow::Result<PgStore> {
+        let applied = multivio_postgres::run_migrations(&self.url).await?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "applied migrations");
+        }
+        let explicit =
+            |url: &Option<String>| url.as_deref().filter(|u| !u.is_empty()).map(str::to_owned);
+        let mut setup = RuntimeSetup {
+            passwords: Vec::new(),
+            claim_keys: keyring
+                .derive(CLAIM_PURPOSE)
+                .into_iter()
+                .map(|(kid, secret)| (format!("claim-{kid}"), secret.to_vec()))
+                .collect(),
+        };
+        let mut url_of = |role: Role, configured: Option<String>| -> anyhow::Result<String> {
+            if let Some(url) = configured {
+                return Ok(url);
+            }
+            let password = login_password(keyring, role)?;
+            let url = multivio_postgres::login_url(&self.url, role, &password)?;
+            setup.passwords.push((role, password));
+            Ok(url)
+        };
+        let api_url = match pools {
+            Pools::Api => Some(url_of(Role::Api, explicit(&config.api_database_url))?),
+            Pools::WorkerOnly => None,
+        };
+        let worker_url = url_of(Role::Worker, explicit(&config.worker_database_url))?;
+        multivio_postgres::provision(&self.url, &setup)
+            .await
+            .context("setting up the runtime database logins")?;
+        let pool = |url: &str, role: Role, size: usize| -> anyhow::Result<_> {
+            let mut settings = PoolSettings::new(url);
+            settings.max_size = size;
+            settings.application_name = format!("multivio-{}", role.login());
+            Ok(multivio_postgres::build_pool(&settings)?)
+        };
+        let api = match &api_url {
+            Some(url) => {
+                multivio_postgres::check_login(url, Role::Api)
+                    .await
+                    .context("checking the API's database login")?;
+                Some(pool(url, Role::Api, API_POOL)?)
+            }
+            None => None,
+        };
+        multivio_postgres::check_login(&worker_url, Role::Worker)
+            .await
+            .context("checking the worker's database login")?;
+        let worker = pool(&worker_url, Role::Worker, WORKER_POOL)?;
+        let (kid, secret) = <[_]>::first(&setup.claim_keys)
+            .context("the keyring has no key to sign tenant claims with")?;
+        Ok(PgStore::new(
+            api,
+            worker,
+            ClaimKeys::new(kid.clone(), secret),
+        ))
     }
 
     /// Stops the private cluster if this process started it.

@@ -1,4 +1,6 @@
-//! From configuration to a running application: the adapters behind every port.
+//! From configuration to the application: the adapters behind every port (services), then the
+//! HTTP state over the services. [`crate::Application`] calls these for `main` and for every
+//! test alike; tests change only what [`Overrides`] names.
 
 use std::sync::Arc;
 
@@ -8,13 +10,15 @@ use multivio_app::services::{RandomIds, SystemClock};
 use multivio_app::{Ports, Services, Settings};
 use multivio_domain::Secret;
 use multivio_domain::contact::Email;
-use multivio_domain::quota::PlanCatalog;
 use multivio_http::auth::{FirebaseConfig, FirebaseVerifier, Profile};
 use multivio_http::observe::{Action, Metrics, RateLimits};
-use multivio_http::{AppState, HttpConfig, TenantCache};
+use multivio_http::{AppState, HttpConfig, MetricsToken, QueueGauge, TenantCache};
 use multivio_ports::billing::{BillingError, BillingGateway, CheckoutRequest};
 use multivio_ports::mail::{MailError, Mailer};
-use multivio_postgres::{PgPool, PgStore};
+use multivio_ports::media::MediaStore;
+use multivio_ports::platform::Platforms;
+use multivio_ports::system::Clock;
+use multivio_postgres::PgStore;
 use multivio_social::Registry;
 use multivio_storage::LocalDisk;
 use multivio_vault::{AesGcmVault, Keyring, RandomTokens};
@@ -24,13 +28,144 @@ use crate::Config;
 /// The Firebase project used when none is configured: tokens minted by `multivio dev-token`.
 pub const LOCAL_PROJECT: &str = "multivio-local";
 
-/// How ID tokens are verified, from the configuration; local runs accept emulator tokens.
+/// Parts a test (or an embedding service) puts in place of the configured ones.
+#[derive(Default, Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Overrides {
+    /// The platform clients.
+    pub platforms: Option<Arc<dyn Platforms>>,
+    /// Outgoing mail.
+    pub mailer: Option<Arc<dyn Mailer>>,
+    /// The billing provider.
+    pub billing: Option<Arc<dyn BillingGateway>>,
+    /// Time.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Per-user rate limits of the API.
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// Every use case over the store, with the adapters the configuration names.
+pub fn services(
+    config: &Config,
+    store: PgStore,
+    keyring: Keyring,
+    overrides: &Overrides,
+) -> anyhow::Result<Arc<Services>> {
+    let public_url = config.public_url();
+    let store = Arc::new(store);
+    let media_store: Arc<dyn MediaStore> = Arc::new(LocalDisk::new(
+        config.data_dir.join("media"),
+        format!("{public_url}/media"),
+    ));
+    let mailer: Arc<dyn Mailer> = match &overrides.mailer {
+        Some(mailer) => mailer.clone(),
+        // Verification tokens in a log are fine on a developer's machine, not in production.
+        None if config.production => Arc::new(NoMail),
+        None => Arc::new(LogMailer {
+            public_url: public_url.clone(),
+        }),
+    };
+    let ports = Ports {
+        users: store.clone(),
+        quotas: store.clone(),
+        billing: store.clone(),
+        connections: store.clone(),
+        posts: store.clone(),
+        jobs: store.clone(),
+        media: store.clone(),
+        media_store,
+        oauth_states: store.clone(),
+        idempotency: store.clone(),
+        status: store,
+        vault: Arc::new(AesGcmVault::new(keyring)),
+        platforms: overrides
+            .platforms
+            .clone()
+            .unwrap_or_else(|| Arc::new(Registry::empty())),
+        billing_gateway: overrides
+            .billing
+            .clone()
+            .unwrap_or_else(|| Arc::new(NoBilling)),
+        mailer,
+        clock: overrides
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(SystemClock)),
+        ids: Arc::new(RandomIds),
+        tokens: Arc::new(RandomTokens::default()),
+    };
+    let mut settings = Settings::new(public_url);
+    settings.plans = config.plans()?;
+    settings.max_upload_bytes = config.max_upload_bytes;
+    Ok(Arc::new(Services::new(ports, &settings)))
+}
+
+/// The per-user rate limits of the API, per minute.
+pub fn rate_limits() -> anyhow::Result<RateLimits> {
+    RateLimits::per_minute(&[
+        (Action::Publish, 30),
+        (Action::Connect, 10),
+        (Action::Upload, 30),
+        (Action::Write, 120),
+    ])
+    .context("rate limits")
+}
+
+/// What the HTTP handlers share, over `services`.
+pub fn http_state(
+    config: &Config,
+    services: Arc<Services>,
+    verifier: FirebaseVerifier,
+    overrides: &Overrides,
+) -> anyhow::Result<AppState> {
+    let cors_origins = match config.cors_origins.as_deref() {
+        Some(origins) => {
+            multivio_http::observe::parse_origins(origins).context("MULTIVIO_CORS_ORIGINS")?
+        }
+        None => Vec::new(),
+    };
+    let metrics_token = match config.metrics_token.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => Some(
+            MetricsToken::new(&Secret::new(token))
+                .context("no system randomness to protect the metrics token")?,
+        ),
+        None => None,
+    };
+    let http = HttpConfig {
+        cors_origins,
+        metrics_token,
+        metrics_on_api: config.metrics_listen.is_none(),
+        ..HttpConfig::default()
+    };
+    let upload_limit = usize::try_from(services.media.max_upload_bytes()).unwrap_or(usize::MAX);
+    Ok(AppState {
+        media_store: Some(services.media.store()),
+        services,
+        queue_gauge: Arc::new(QueueGauge::default()),
+        tenants: Arc::new(TenantCache::default()),
+        verifier,
+        limits: match &overrides.rate_limits {
+            Some(limits) => limits.clone(),
+            None => rate_limits()?,
+        },
+        metrics: Metrics::new(),
+        config: Arc::new(HttpConfig {
+            upload_limit,
+            ..http
+        }),
+        media_permits: Arc::new(tokio::sync::Semaphore::new(4)),
+    })
+}
+
+/// How ID tokens are verified, from the configuration; local runs accept emulator tokens, and
+/// unsigned tokens are accepted only on a loopback listen address whatever the settings.
 pub fn firebase(config: &Config) -> anyhow::Result<FirebaseVerifier> {
     let profile = if config.production {
         Profile::Production
     } else {
         Profile::Development
     };
+    let loopback = config.listen.ip().is_loopback();
     let (project, emulator) = match config
         .firebase_project_id
         .as_deref()
@@ -40,14 +175,16 @@ pub fn firebase(config: &Config) -> anyhow::Result<FirebaseVerifier> {
         None if config.production => {
             anyhow::bail!("MULTIVIO_FIREBASE_PROJECT_ID is required in production")
         }
-        // Unsigned tokens are a local convenience: never on an address others can reach.
-        None if !config.listen.ip().is_loopback() => anyhow::bail!(
-            "MULTIVIO_LISTEN is {}, not a loopback address: set MULTIVIO_FIREBASE_PROJECT_ID \
-             (unsigned local tokens are accepted only on 127.0.0.1 / ::1)",
-            config.listen
-        ),
         None => (LOCAL_PROJECT.to_owned(), true),
     };
+    if emulator && !loopback {
+        anyhow::bail!(
+            "MULTIVIO_LISTEN is {}, not a loopback address, and unsigned (emulator) ID tokens \
+             would be accepted: set MULTIVIO_FIREBASE_PROJECT_ID and unset \
+             FIREBASE_AUTH_EMULATOR_HOST (unsigned tokens are accepted only on 127.0.0.1 / ::1)",
+            config.listen
+        );
+    }
     let mut firebase = FirebaseConfig::new(project)
         .with_profile(profile)
         .with_emulator(emulator);
@@ -64,85 +201,6 @@ pub fn firebase(config: &Config) -> anyhow::Result<FirebaseVerifier> {
     FirebaseVerifier::new(firebase).context("invalid Firebase configuration")
 }
 
-/// Everything the handlers share, over the given database.
-pub fn app_state(config: &Config, pool: PgPool) -> anyhow::Result<AppState> {
-    let store = PgStore::new(pool.clone());
-    let keyring = match config.token_keys.as_deref().filter(|k| !k.is_empty()) {
-        Some(keys) => Keyring::from_config(keys).context("MULTIVIO_TOKEN_KEYS")?,
-        None if config.production => anyhow::bail!("MULTIVIO_TOKEN_KEYS is required in production"),
-        None => Keyring::load_or_generate(&config.data_dir.join("token-keys"))
-            .context("loading the token sealing key from the data directory")?,
-    };
-    let public_url = config.public_url();
-    let plans = match config.plans.as_deref().filter(|p| !p.is_empty()) {
-        Some(plans) => {
-            PlanCatalog::parse(plans).map_err(|e| anyhow::anyhow!("MULTIVIO_PLANS: {e}"))?
-        }
-        None => PlanCatalog::default(),
-    };
-    let cors_origins = match config.cors_origins.as_deref() {
-        Some(origins) => {
-            multivio_http::observe::parse_origins(origins).context("MULTIVIO_CORS_ORIGINS")?
-        }
-        None => Vec::new(),
-    };
-    let store_arc = Arc::new(store.clone());
-    let media_store: Arc<dyn multivio_ports::media::MediaStore> = Arc::new(LocalDisk::new(
-        config.data_dir.join("media"),
-        format!("{public_url}/media"),
-    ));
-    let ports = Ports {
-        users: store_arc.clone(),
-        quotas: store_arc.clone(),
-        billing: store_arc.clone(),
-        connections: store_arc.clone(),
-        posts: store_arc.clone(),
-        jobs: store_arc.clone(),
-        media: store_arc.clone(),
-        media_store: media_store.clone(),
-        oauth_states: store_arc.clone(),
-        vault: Arc::new(AesGcmVault::new(keyring)),
-        platforms: Arc::new(Registry::empty()),
-        billing_gateway: Arc::new(NoBilling),
-        // Verification tokens in a log are fine on a developer's machine, not in production.
-        mailer: if config.production {
-            Arc::new(NoMail)
-        } else {
-            Arc::new(LogMailer {
-                public_url: public_url.clone(),
-            })
-        },
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
-        tokens: Arc::new(RandomTokens::default()),
-    };
-    let mut settings = Settings::new(public_url);
-    settings.plans = plans;
-    let upload_limit = usize::try_from(settings.max_upload_bytes).unwrap_or(usize::MAX);
-    Ok(AppState {
-        services: Arc::new(Services::new(ports, &settings)),
-        pool,
-        store: store.clone(),
-        idempotency: store_arc,
-        tenants: Arc::new(TenantCache::default()),
-        verifier: firebase(config)?,
-        limits: RateLimits::per_minute(&[
-            (Action::Publish, 30),
-            (Action::Connect, 10),
-            (Action::Upload, 30),
-        ])
-        .context("rate limits")?,
-        metrics: Metrics::new(),
-        config: Arc::new(HttpConfig {
-            cors_origins,
-            json_limit: 1024 * 1024,
-            upload_limit,
-        }),
-        media_store: Some(media_store),
-        media_permits: Arc::new(tokio::sync::Semaphore::new(4)),
-    })
-}
-
 /// Mail for local runs: the verification link goes to the log instead of an inbox.
 #[derive(Debug)]
 struct LogMailer {
@@ -154,7 +212,7 @@ impl Mailer for LogMailer {
     async fn send_verification(&self, to: &Email, token: &Secret) -> Result<(), MailError> {
         tracing::info!(
             to = to.as_str(),
-            "email verification (MULTIVIO_SMTP_URL is not set, so it is logged instead of sent): \
+            "email verification (no mail relay in local runs, so it is logged instead of sent): \
              POST {}/v1/email-verification/confirm with {{\"token\": \"{}\"}}",
             self.public_url,
             token.expose()
@@ -163,7 +221,7 @@ impl Mailer for LogMailer {
     }
 }
 
-/// Mail in production until an SMTP relay is configured: nothing is sent, and nothing secret
+/// Mail in production until a mail relay is configured: nothing is sent, and nothing secret
 /// is logged.
 #[derive(Debug)]
 struct NoMail;

@@ -17,6 +17,12 @@ const IDLE: Duration = Duration::from_secs(1);
 /// How often ended quota periods are looked for.
 const QUOTA_EVERY: Duration = Duration::from_secs(60);
 
+/// A worker's name in job leases: host and process.
+pub fn worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
 /// Runs until `stop` turns true. Several workers (in several processes) may run at once: the
 /// job queue hands each job to one of them.
 pub async fn run(services: Arc<Services>, worker_id: String, mut stop: watch::Receiver<bool>) {

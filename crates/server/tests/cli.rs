@@ -304,19 +304,34 @@ async fn serve_runs_the_publishing_worker() {
 }
 
 #[test]
-fn unsigned_local_tokens_are_refused_off_loopback() {
+fn an_exposed_server_needs_the_production_profile_and_never_takes_unsigned_tokens() {
     let data_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("exposed-{}", free_port()));
-    let out = multivio()
-        .args(["serve", "--listen", "0.0.0.0:0"])
-        .env("MULTIVIO_DATA_DIR", &data_dir)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("MULTIVIO_FIREBASE_PROJECT_ID"), "{stderr}");
+    let refused = |envs: &[(&str, &str)]| {
+        let out = multivio()
+            .args(["serve", "--listen", "0.0.0.0:0"])
+            .env("MULTIVIO_DATA_DIR", &data_dir)
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{envs:?} started");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // Reachable from other machines without saying it is production or development.
+    let stderr = refused(&[]);
+    assert!(stderr.contains("MULTIVIO_PRODUCTION"), "{stderr}");
+    // A development server on purpose still takes no unsigned tokens off loopback: neither the
+    // local default nor the emulator with a real project id.
+    let stderr = refused(&[("MULTIVIO_DEVELOPMENT", "true")]);
+    assert!(stderr.contains("unsigned"), "{stderr}");
+    let stderr = refused(&[
+        ("MULTIVIO_DEVELOPMENT", "true"),
+        ("MULTIVIO_FIREBASE_PROJECT_ID", "real-project"),
+        ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
+    ]);
+    assert!(stderr.contains("unsigned"), "{stderr}");
     assert!(
         !data_dir.join("postgres/postmaster.pid").exists(),
-        "the private cluster was left running"
+        "the private cluster was started"
     );
     let _ = std::fs::remove_dir_all(&data_dir);
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use diesel::sql_types::{Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use multivio_postgres::testing::TestDb;
+use multivio_postgres::testing::{TestDb, test_claim_keys};
 use multivio_postgres::{DbError, Scope, due_claim_statement, in_scope};
 
 #[derive(diesel::QueryableByName)]
@@ -41,7 +41,7 @@ async fn explain(
     sql: String,
     bind_now: bool,
 ) -> String {
-    let plan = in_scope(db.pool(), scope, async move |conn| {
+    let plan = in_scope(db.pool(), scope, &test_claim_keys(), async move |conn| {
         let query = diesel::sql_query(format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"));
         let lines: Vec<PlanLine> = if bind_now {
             query

@@ -8,6 +8,7 @@ pub mod cluster;
 mod error;
 pub mod migrate;
 mod pool;
+pub mod provision;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod schema_gen;
@@ -19,38 +20,6 @@ pub mod testing;
 pub use error::DbError;
 pub use migrate::run_migrations;
 pub use pool::{PgPool, PoolSettings, build_pool};
+pub use provision::{RuntimeSetup, check_login, login_url, provision};
 pub use store::{PgStore, due_claim_statement};
-pub use tenant::{Scope, in_scope};
-
-/// Whether the database answers and every embedded migration has been applied.
-pub async fn is_ready(pool: &PgPool) -> Result<bool, DbError> {
-    use diesel::sql_types::Text;
-    use diesel_async::RunQueryDsl;
-
-    #[derive(diesel::QueryableByName)]
-    struct Version {
-        #[diesel(sql_type = Text)]
-        version: String,
-    }
-
-    let mut conn = pool.get().await?;
-    let applied: Vec<Version> =
-        match diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
-            .load(&mut conn)
-            .await
-        {
-            Ok(rows) => rows,
-            // No migrations table yet: reachable, but not migrated.
-            Err(diesel::result::Error::DatabaseError(_, info))
-                if info.message().contains("does not exist") =>
-            {
-                return Ok(false);
-            }
-            Err(e) => return Err(e.into()),
-        };
-    let applied: std::collections::HashSet<String> =
-        applied.into_iter().map(|v| v.version).collect();
-    Ok(migrate::embedded_versions()
-        .iter()
-        .all(|v| applied.contains(v)))
-}
+pub use tenant::{ClaimKeys, Role, Scope, Session, in_scope, in_session};

@@ -10,6 +10,8 @@ diesel::table! {
         response_status -> Nullable<Int4>,
         response_body -> Nullable<Jsonb>,
         created_at -> Timestamptz,
+        attempt -> Nullable<Uuid>,
+        post_id -> Nullable<Uuid>,
     }
 }
 

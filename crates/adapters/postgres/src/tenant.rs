@@ -1,12 +1,14 @@
 //! Transactions scoped to one tenant (or to the background worker), so Row Level Security is
 //! the second lock behind the `user_id` every query names.
 //!
-//! The role and the tenant claim are set with `set_config(…, true)`: they last until the end of
-//! the transaction, so a pooled connection never carries one tenant into the next request.
+//! The role, the tenant claim and its MAC are set with `set_config(…, true)`: they last until
+//! the end of the transaction, so a pooled connection never carries one tenant into the next
+//! request. For the API role a claim counts only with its MAC (migration 011): a session that
+//! sets `request.jwt.claim.sub` itself, without the key, sees nothing.
 
-use diesel::sql_types::Text;
 use std::future::Future;
 
+use diesel::sql_types::Text;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 
 use crate::{DbError, PgPool};
@@ -14,35 +16,96 @@ use crate::{DbError, PgPool};
 /// Who a transaction acts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope<'a> {
-    /// A request on behalf of the user with this Firebase uid: role `multivio_api`, claim
-    /// `request.jwt.claim.sub` = the uid. Sees only that user's rows.
+    /// A request on behalf of the user with this Firebase uid: the claim
+    /// `request.jwt.claim.sub` = the uid, with its MAC. Sees only that user's rows.
     Tenant(&'a str),
     /// Background work across tenants (job claims, webhooks, quota resets): role
     /// `multivio_worker`, no claim.
     Worker,
 }
 
-/// Switches the current transaction to `scope`. Must run inside a transaction: outside one
+/// The role a transaction runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `multivio_api`: one tenant, through the policies and column privileges of requests.
+    Api,
+    /// `multivio_worker`: every tenant, for background work. Tenant-scoped work of the worker
+    /// process (settling a post) runs as this role with the tenant's claim set.
+    Worker,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Api => "multivio_api",
+            Role::Worker => "multivio_worker",
+        }
+    }
+}
+
+/// The keys that authenticate tenant claims: `(key id, secret)`, the first one signing. The
+/// database holds the same keys in `multivio_private.claim_keys` (see
+/// [`crate::provision::install_claim_keys`]).
+#[derive(Clone)]
+pub struct ClaimKeys {
+    signing: (String, ring::hmac::Key),
+}
+
+impl std::fmt::Debug for ClaimKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimKeys")
+            .field("signing_kid", &self.signing.0)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClaimKeys {
+    /// Signs with `secret` under the key id `kid`.
+    pub fn new(kid: impl Into<String>, secret: &[u8]) -> Self {
+        Self {
+            signing: (
+                kid.into(),
+                ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+            ),
+        }
+    }
+
+    /// `<kid>.<hex HMAC-SHA256(uid)>`: the value of `multivio.claim_mac` for `uid`.
+    pub fn mac(&self, uid: &str) -> String {
+        let tag = ring::hmac::sign(&self.signing.1, uid.as_bytes());
+        format!("{}.{}", self.signing.0, hex::encode(tag.as_ref()))
+    }
+}
+
+/// What a transaction is switched to before its work runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Session<'a> {
+    /// The role.
+    pub role: Role,
+    /// The tenant claim and its MAC, if the work is for one tenant.
+    pub claim: Option<(&'a str, &'a str)>,
+}
+
+/// Switches the current transaction to `session`. Must run inside a transaction: outside one
 /// the settings would leak into the connection's next use.
-pub async fn enter_scope(
+pub async fn enter(
     conn: &mut AsyncPgConnection,
-    scope: Scope<'_>,
+    session: Session<'_>,
 ) -> Result<(), diesel::result::Error> {
-    let (role, claim) = match scope {
-        Scope::Tenant(uid) => ("multivio_api", uid),
-        Scope::Worker => ("multivio_worker", ""),
-    };
+    let (claim, mac) = session.claim.unwrap_or(("", ""));
     diesel::sql_query(
-        "SELECT set_config('role', $1, true), set_config('request.jwt.claim.sub', $2, true)",
+        "SELECT set_config('role', $1, true), set_config('request.jwt.claim.sub', $2, true), \
+                set_config('multivio.claim_mac', $3, true)",
     )
-    .bind::<Text, _>(role)
+    .bind::<Text, _>(session.role.name())
     .bind::<Text, _>(claim)
+    .bind::<Text, _>(mac)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// The shape of a closure [`in_scope`] runs: given the connection, a `Send` future (so the
+/// The shape of a closure [`in_session`] runs: given the connection, a `Send` future (so the
 /// repositories built on it can be used from `async_trait` ports).
 pub trait ScopedWork<'r, R, E>:
     FnOnce(&'r mut AsyncPgConnection) -> <Self as ScopedWork<'r, R, E>>::Fut
@@ -59,13 +122,16 @@ where
     type Fut = Fut;
 }
 
-/// Runs `f` in one transaction on a pooled connection, with the role and claim of `scope`.
-/// Commits when `f` returns `Ok`, rolls back otherwise.
+/// Runs `f` in one transaction on a pooled connection, switched to `session`. Commits when
+/// `f` returns `Ok`, rolls back otherwise.
 ///
 /// ```no_run
 /// # async fn demo(pool: &multivio_postgres::PgPool) -> Result<(), multivio_postgres::DbError> {
-/// use multivio_postgres::{Scope, in_scope};
-/// let n: i64 = in_scope(pool, Scope::Tenant("firebase-uid"), async |conn| {
+/// use multivio_postgres::tenant::{ClaimKeys, Role, Session, in_session};
+/// let keys = ClaimKeys::new("k1", &[7; 32]);
+/// let mac = keys.mac("firebase-uid");
+/// let session = Session { role: Role::Api, claim: Some(("firebase-uid", &mac)) };
+/// let n: i64 = in_session(pool, session, async |conn| {
 ///     use diesel_async::RunQueryDsl;
 ///     use multivio_postgres::schema::posts;
 ///     use diesel::prelude::*;
@@ -74,7 +140,7 @@ where
 /// .await?;
 /// # Ok(()) }
 /// ```
-pub async fn in_scope<'a, R, E, F>(pool: &PgPool, scope: Scope<'a>, f: F) -> Result<R, E>
+pub async fn in_session<'a, R, E, F>(pool: &PgPool, session: Session<'a>, f: F) -> Result<R, E>
 where
     for<'r> F:
         AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, E> + ScopedWork<'r, R, E> + Send + 'a,
@@ -84,7 +150,7 @@ where
     let mut pooled = pool.get().await.map_err(DbError::from)?;
     let conn: &mut AsyncPgConnection = &mut pooled;
     AnsiTransactionManager::begin_transaction(conn).await?;
-    let outcome = match enter_scope(conn, scope).await {
+    let outcome = match enter(conn, session).await {
         Ok(()) => f(&mut *conn).await,
         Err(e) => Err(e.into()),
     };
@@ -97,6 +163,40 @@ where
             // A failed rollback leaves the connection marked broken; the pool discards it.
             let _ = AnsiTransactionManager::rollback_transaction(conn).await;
             Err(error)
+        }
+    }
+}
+
+/// Runs `f` in one transaction for `scope` as the store does: a tenant as `multivio_api` with
+/// its claim signed by `keys`; the worker as `multivio_worker`. The pool's login must be able
+/// to take that role (the API login cannot take the worker's).
+pub async fn in_scope<'a, R, E, F>(
+    pool: &PgPool,
+    scope: Scope<'a>,
+    keys: &ClaimKeys,
+    f: F,
+) -> Result<R, E>
+where
+    for<'r> F:
+        AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, E> + ScopedWork<'r, R, E> + Send + 'a,
+    E: From<diesel::result::Error> + From<DbError> + Send + 'a,
+    R: Send + 'a,
+{
+    match scope {
+        Scope::Tenant(uid) => {
+            let mac = keys.mac(uid);
+            let session = Session {
+                role: Role::Api,
+                claim: Some((uid, &mac)),
+            };
+            in_session(pool, session, f).await
+        }
+        Scope::Worker => {
+            let session = Session {
+                role: Role::Worker,
+                claim: None,
+            };
+            in_session(pool, session, f).await
         }
     }
 }

@@ -17,9 +17,24 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::cluster::Cluster;
-use crate::{PgPool, PoolSettings, build_pool, run_migrations};
+use crate::provision::{install_claim_keys, login_url, set_login_password};
+use crate::tenant::{ClaimKeys, Role};
+use crate::{PgPool, PgStore, PoolSettings, build_pool, run_migrations};
 
 const TEMPLATE_LOCK_KEY: i64 = 0x6d76_7465_6d70_6c74;
+const LOGIN_LOCK_KEY: i64 = 0x6d76_6c6f_6769_6e73;
+
+/// The claim key of test databases (installed in the template).
+pub const TEST_CLAIM_KID: &str = "test";
+/// Its secret.
+pub const TEST_CLAIM_SECRET: [u8; 32] = [7; 32];
+/// The password the test harness gives the runtime login roles.
+pub const TEST_LOGIN_PASSWORD: &str = "multivio-test-login";
+
+/// The claim keys of test databases.
+pub fn test_claim_keys() -> ClaimKeys {
+    ClaimKeys::new(TEST_CLAIM_KID, &TEST_CLAIM_SECRET)
+}
 
 /// A fresh, migrated database for one test.
 pub struct TestDb {
@@ -27,6 +42,8 @@ pub struct TestDb {
     url: String,
     admin_url: String,
     pool: PgPool,
+    api: PgPool,
+    worker: PgPool,
 }
 
 impl TestDb {
@@ -35,6 +52,7 @@ impl TestDb {
     pub async fn new() -> TestDb {
         let admin_url = server_url().to_owned();
         let template = ensure_template(&admin_url).await;
+        ensure_logins(&admin_url).await;
         Self::create_from(admin_url, &template).await
     }
 
@@ -71,7 +89,17 @@ impl TestDb {
         settings.max_size = 64;
         settings.application_name = "multivio-test".to_owned();
         let pool = build_pool(&settings).expect("building the test pool");
+        let login_pool = |role: Role| {
+            let mut settings = PoolSettings::new(
+                login_url(&url, role, TEST_LOGIN_PASSWORD).expect("a login URL for tests"),
+            );
+            settings.max_size = 32;
+            settings.application_name = "multivio-test".to_owned();
+            build_pool(&settings).expect("building a test login pool")
+        };
         TestDb {
+            api: login_pool(Role::Api),
+            worker: login_pool(Role::Worker),
             name,
             url,
             admin_url,
@@ -79,9 +107,44 @@ impl TestDb {
         }
     }
 
-    /// A pool of connections to this test's database.
+    /// A pool of connections to this test's database as the owner (a superuser), for setting
+    /// up and checking rows behind the store's back.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A pool logged in as the API's runtime login (`multivio_api_login`).
+    pub fn api_pool(&self) -> &PgPool {
+        &self.api
+    }
+
+    /// A pool logged in as the worker's runtime login (`multivio_worker_login`).
+    pub fn worker_pool(&self) -> &PgPool {
+        &self.worker
+    }
+
+    /// The store as an API process has it: both runtime logins, the test claim key.
+    pub fn store(&self) -> PgStore {
+        PgStore::new(
+            Some(self.api.clone()),
+            self.worker.clone(),
+            test_claim_keys(),
+        )
+    }
+
+    /// The store as a worker-only process has it.
+    pub fn worker_store(&self) -> PgStore {
+        PgStore::new(None, self.worker.clone(), test_claim_keys())
+    }
+
+    /// The URL of this test's database as the worker's runtime login.
+    pub fn worker_url(&self) -> String {
+        login_url(&self.url, Role::Worker, TEST_LOGIN_PASSWORD).expect("a login URL for tests")
+    }
+
+    /// The URL of this test's database as the API's runtime login.
+    pub fn api_url(&self) -> String {
+        login_url(&self.url, Role::Api, TEST_LOGIN_PASSWORD).expect("a login URL for tests")
     }
 
     /// The URL of this test's database.
@@ -106,6 +169,8 @@ impl std::fmt::Debug for TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         self.pool.close();
+        self.api.close();
+        self.worker.close();
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
         // Drop runs inside the test's runtime, which cannot be blocked on; use a thread with
@@ -182,9 +247,20 @@ async fn ensure_template(admin_url: &str) -> String {
             .execute(&mut admin)
             .await
             .expect("creating the template database");
-        run_migrations(&with_database(admin_url, &building))
+        let building_url = with_database(admin_url, &building);
+        run_migrations(&building_url)
             .await
             .expect("migrating the template database");
+        let mut conn = AsyncPgConnection::establish(&building_url)
+            .await
+            .expect("connecting to the template database");
+        install_claim_keys(
+            &mut conn,
+            &[(TEST_CLAIM_KID.to_owned(), TEST_CLAIM_SECRET.to_vec())],
+        )
+        .await
+        .expect("installing the test claim key");
+        drop(conn);
         diesel::sql_query(format!(
             "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
         ))
@@ -198,6 +274,42 @@ async fn ensure_template(admin_url: &str) -> String {
         .await
         .expect("releasing the template lock");
     template
+}
+
+/// Gives the runtime login roles (cluster-wide) the test password, once per process and only
+/// when logging in with it fails (another process may have done it already).
+async fn ensure_logins(admin_url: &str) {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        let api = login_url(
+            &with_database(admin_url, "postgres"),
+            Role::Api,
+            TEST_LOGIN_PASSWORD,
+        )
+        .expect("a login URL for tests");
+        if AsyncPgConnection::establish(&api).await.is_ok() {
+            return;
+        }
+        let mut admin = AsyncPgConnection::establish(admin_url)
+            .await
+            .expect("connecting to the test PostgreSQL server");
+        diesel::sql_query("SELECT pg_advisory_lock($1)")
+            .bind::<BigInt, _>(LOGIN_LOCK_KEY)
+            .execute(&mut admin)
+            .await
+            .expect("taking the login lock");
+        for role in [Role::Api, Role::Worker] {
+            set_login_password(&mut admin, role, TEST_LOGIN_PASSWORD)
+                .await
+                .expect("setting the test login password");
+        }
+        diesel::sql_query("SELECT pg_advisory_unlock($1)")
+            .bind::<BigInt, _>(LOGIN_LOCK_KEY)
+            .execute(&mut admin)
+            .await
+            .expect("releasing the login lock");
+    })
+    .await;
 }
 
 async fn template_exists(admin: &mut AsyncPgConnection, name: &str) -> bool {

@@ -164,19 +164,33 @@ async fn oauth_states_are_taken_once_and_expire() {
         None
     );
 
+    let take = |t: &Tenant, provider: Provider, state: &'static str, at| {
+        let store = store.clone();
+        let t = t.clone();
+        async move {
+            store
+                .take(&t, provider, &Secret::new(state), at)
+                .await
+                .unwrap()
+        }
+    };
     assert_eq!(
-        store
-            .take(&Secret::new("state-other"), now())
-            .await
-            .unwrap(),
+        take(&alice, Provider::Linkedin, "state-other", now()).await,
         None
     );
+    // Presented by someone else, or for another platform: refused, and not used up.
+    let bob = tenant(&store, "bob").await;
     assert_eq!(
-        store.take(&Secret::new("state-abc"), now()).await.unwrap(),
+        take(&bob, Provider::Linkedin, "state-abc", now()).await,
+        None
+    );
+    assert_eq!(take(&alice, Provider::X, "state-abc", now()).await, None);
+    assert_eq!(
+        take(&alice, Provider::Linkedin, "state-abc", now()).await,
         Some(p)
     );
     assert_eq!(
-        store.take(&Secret::new("state-abc"), now()).await.unwrap(),
+        take(&alice, Provider::Linkedin, "state-abc", now()).await,
         None,
         "replayed"
     );
@@ -191,18 +205,14 @@ async fn oauth_states_are_taken_once_and_expire() {
     let short = pending(&alice, "state-short", Duration::seconds(5));
     store.save(&short).await.unwrap();
     assert_eq!(
-        store
-            .take(&Secret::new("state-short"), now() + Duration::seconds(6))
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .take(&Secret::new("state-short"), now())
-            .await
-            .unwrap(),
+        take(
+            &alice,
+            Provider::Linkedin,
+            "state-short",
+            now() + Duration::seconds(6)
+        )
+        .await,
         None,
-        "an expired state is gone"
+        "expired"
     );
 }

@@ -6,7 +6,7 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::MigrationHarness;
 use multivio_postgres::migrate::{MIGRATIONS, embedded_versions};
-use multivio_postgres::testing::TestDb;
+use multivio_postgres::testing::{TestDb, test_claim_keys};
 use multivio_postgres::{Scope, in_scope, run_migrations};
 
 #[derive(diesel::QueryableByName, Debug, PartialEq)]
@@ -140,7 +140,7 @@ struct Count {
 }
 
 async fn visible_posts(db: &TestDb, scope: Scope<'_>) -> Vec<String> {
-    in_scope(db.pool(), scope, async |conn| {
+    in_scope(db.pool(), scope, &test_claim_keys(), async |conn| {
         let rows: Vec<Line> = diesel::sql_query("SELECT name AS line FROM posts ORDER BY name")
             .load(conn)
             .await?;
@@ -170,13 +170,18 @@ async fn the_api_role_sees_only_the_claimed_tenant() {
     );
     assert_eq!(visible_posts(&db, Scope::Worker).await.len(), 2);
 
-    let err = in_scope(db.pool(), Scope::Tenant("uid-a"), async |conn| {
-        let b: Count =
-            diesel::sql_query("SELECT id::bigint AS n FROM users WHERE firebase_uid = 'uid-b'")
-                .get_result(conn)
-                .await?;
-        Ok::<_, multivio_postgres::DbError>(b.n)
-    })
+    let err = in_scope(
+        db.pool(),
+        Scope::Tenant("uid-a"),
+        &test_claim_keys(),
+        async |conn| {
+            let b: Count =
+                diesel::sql_query("SELECT id::bigint AS n FROM users WHERE firebase_uid = 'uid-b'")
+                    .get_result(conn)
+                    .await?;
+            Ok::<_, multivio_postgres::DbError>(b.n)
+        },
+    )
     .await;
     assert!(err.is_err(), "uid-a cannot even see uid-b's user row");
     // Writing a row for another tenant is refused by the policy's check (42501).
@@ -186,13 +191,18 @@ async fn the_api_role_sees_only_the_claimed_tenant() {
             .get_result(&mut owner)
             .await
             .unwrap();
-    let forged = in_scope(db.pool(), Scope::Tenant("uid-a"), async |conn| {
-        diesel::sql_query("INSERT INTO posts (user_id, name) VALUES ($1, 'forged')")
-            .bind::<diesel::sql_types::Integer, _>(b.n as i32)
-            .execute(conn)
-            .await?;
-        Ok::<_, multivio_postgres::DbError>(())
-    })
+    let forged = in_scope(
+        db.pool(),
+        Scope::Tenant("uid-a"),
+        &test_claim_keys(),
+        async |conn| {
+            diesel::sql_query("INSERT INTO posts (user_id, name) VALUES ($1, 'forged')")
+                .bind::<diesel::sql_types::Integer, _>(b.n as i32)
+                .execute(conn)
+                .await?;
+            Ok::<_, multivio_postgres::DbError>(())
+        },
+    )
     .await;
     let message = format!("{:?}", forged.unwrap_err());
     assert!(message.contains("row-level security"), "{message}");

@@ -53,6 +53,7 @@ async fn schedule(store: &PgStore, t: &Tenant, post: &Post) -> Result<Post, Stor
         enqueue: jobs_for(&next, at),
         cancel_pending_jobs: false,
         job: None,
+        idempotency: None,
     };
     store.apply(t, change).await.map(|p| p.unwrap())
 }
@@ -211,6 +212,7 @@ async fn scheduling_consumes_once_cancelling_refunds_and_jobs_go_with_the_change
         enqueue: vec![],
         cancel_pending_jobs: true,
         job: None,
+        idempotency: None,
     };
     let draft_again = store.apply(&alice, change).await.unwrap().unwrap();
     assert!(!draft_again.quota_consumed);
@@ -646,6 +648,7 @@ async fn rescheduling_takes_a_claimed_job_away_from_its_worker() {
         enqueue: jobs_for(&moved, at),
         cancel_pending_jobs: true,
         job: None,
+        idempotency: None,
     };
     store.apply(&alice, change).await.unwrap();
 
@@ -729,6 +732,7 @@ async fn a_unit_consumed_before_the_monthly_reset_is_not_refunded_after_it() {
         enqueue: vec![],
         cancel_pending_jobs: true,
         job: None,
+        idempotency: None,
     };
     store.apply(&alice, change).await.unwrap();
     assert_eq!(remaining(&store, &alice).await, 9);

@@ -155,6 +155,9 @@ pub enum KeyringError {
 pub(crate) struct Key {
     pub(crate) kid: KeyId,
     pub(crate) aead: LessSafeKey,
+    /// For secrets derived from this key for other purposes ([`Keyring::derive`]), so the
+    /// sealing key itself is only ever used to seal.
+    derive: ring::hkdf::Prk,
 }
 
 impl fmt::Debug for Key {
@@ -207,6 +210,7 @@ impl Keyring {
                 Err(_) => return Err(KeyringError::Rejected { kid }),
             };
             ring.push(Key {
+                derive: ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, DERIVE_SALT).extract(&bytes),
                 kid,
                 aead: LessSafeKey::new(unbound),
             });
@@ -302,6 +306,21 @@ impl Keyring {
         self.keys().map(|k| &k.kid)
     }
 
+    /// A 32-byte secret for `purpose` from each key (HKDF-SHA256, RFC 5869), the primary's
+    /// first: other secrets of the deployment (database logins, claim keys) that rotate with
+    /// the sealing keys without ever exposing them.
+    pub fn derive(&self, purpose: &str) -> Vec<(KeyId, [u8; 32])> {
+        self.keys()
+            .filter_map(|k| {
+                let info = [purpose.as_bytes()];
+                let okm = k.derive.expand(&info, DerivedLen).ok()?;
+                let mut out = [0u8; 32];
+                okm.fill(&mut out).ok()?;
+                Some((k.kid.clone(), out))
+            })
+            .collect()
+    }
+
     /// The primary key.
     pub(crate) fn primary_key(&self) -> &Key {
         &self.primary
@@ -321,6 +340,18 @@ impl Keyring {
             path: path.to_owned(),
             source: Box::new(e),
         })
+    }
+}
+
+/// The HKDF salt of derived secrets (fixed: the keys themselves are the secret input).
+const DERIVE_SALT: &[u8] = b"multivio derived secrets v1";
+
+/// HKDF output length for [`Keyring::derive`].
+struct DerivedLen;
+
+impl ring::hkdf::KeyType for DerivedLen {
+    fn len(&self) -> usize {
+        32
     }
 }
 
@@ -696,5 +727,24 @@ mod tests {
         fs::create_dir(&path).unwrap();
         let err = Keyring::load_or_generate(&path).unwrap_err();
         assert!(matches!(err, KeyringError::Io { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn derived_secrets_are_stable_per_key_and_purpose_and_never_the_key() {
+        let keys = Keyring::from_config(&format!(
+            "new:{},old:{}",
+            STANDARD.encode([1u8; 32]),
+            STANDARD.encode([2u8; 32])
+        ))
+        .unwrap();
+        let a = keys.derive("database login");
+        assert_eq!(
+            a.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ["new", "old"]
+        );
+        assert_eq!(a, keys.derive("database login"), "stable");
+        assert_ne!(a[0].1, a[1].1, "per key");
+        assert_ne!(a[0].1, keys.derive("tenant claims")[0].1, "per purpose");
+        assert_ne!(a[0].1, [1u8; 32], "not the key itself");
     }
 }

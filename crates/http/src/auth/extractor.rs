@@ -10,6 +10,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseErr
 
 use super::{AuthError, FirebaseVerifier, VerifiedToken};
 use crate::Problem;
+use crate::problem::ProblemType;
 
 /// The verified caller of a request: extract it in a handler to require a valid Firebase ID
 /// token.
@@ -112,10 +113,9 @@ pub struct AuthRejection {
 impl AuthRejection {
     fn not_configured() -> Self {
         Self {
-            problem: Problem::new(
+            problem: Problem::of(
+                ProblemType::Internal,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
                 "authentication is not configured on this server",
             ),
             challenge: None,
@@ -138,28 +138,25 @@ impl From<AuthError> for AuthRejection {
     fn from(error: AuthError) -> Self {
         let (problem, challenge) = match &error {
             AuthError::MissingToken => (
-                Problem::new(
+                Problem::of(
+                    ProblemType::MissingToken,
                     StatusCode::UNAUTHORIZED,
-                    "missing-token",
-                    "Authentication required",
                     "send a Firebase ID token as `Authorization: Bearer <token>`",
                 ),
                 Some(r#"Bearer realm="multivio""#),
             ),
             AuthError::CertificatesUnavailable => (
-                Problem::new(
+                Problem::of(
+                    ProblemType::AuthUnavailable,
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "auth-unavailable",
-                    "Authentication unavailable",
                     "the token signing certificates could not be loaded; try again shortly",
                 ),
                 None,
             ),
             other => (
-                Problem::new(
+                Problem::of(
+                    ProblemType::InvalidToken,
                     StatusCode::UNAUTHORIZED,
-                    "invalid-token",
-                    "Invalid token",
                     other.to_string(),
                 ),
                 Some(r#"Bearer realm="multivio", error="invalid_token""#),

@@ -17,6 +17,7 @@ use serde_json::error::Category;
 
 use super::LocalBoxFuture;
 use crate::Problem;
+use crate::problem::ProblemType;
 
 const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -54,10 +55,9 @@ pub async fn not_found() -> HttpResponse {
 /// A resource's `default_service` handler: 405 problem+json for methods the resource does not
 /// serve (`web::resource(..).default_service(web::to(method_not_allowed))`).
 pub async fn method_not_allowed() -> HttpResponse {
-    Problem::new(
+    Problem::of(
+        ProblemType::MethodNotAllowed,
         StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
         "this resource does not support the request's method",
     )
     .error_response()
@@ -67,40 +67,33 @@ fn json_problem(err: JsonPayloadError) -> Problem {
     match err {
         JsonPayloadError::OverflowKnownLength { limit, .. }
         | JsonPayloadError::Overflow { limit } => too_large(limit),
-        JsonPayloadError::ContentType => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "the body must be JSON, sent with `Content-Type: application/json`",
-        ),
+        JsonPayloadError::ContentType => unsupported_json_content_type(),
         JsonPayloadError::Deserialize(err) => serde_problem(&err),
         JsonPayloadError::Payload(err) => payload_problem(&err),
         // Serialize errors belong to responses and cannot reach an extractor; anything added to
         // this non-exhaustive enum later is still the client's body, hence 400 rather than 500.
-        other => Problem::new(
+        other => Problem::of(
+            ProblemType::InvalidBody,
             StatusCode::BAD_REQUEST,
-            "invalid-body",
-            "Invalid request body",
             other.to_string(),
         ),
     }
 }
 
-fn serde_problem(err: &serde_json::Error) -> Problem {
+/// The problem of a JSON body that serde refused: the same on every route.
+pub fn serde_problem(err: &serde_json::Error) -> Problem {
     match err.classify() {
         // serde's message names the field ("unknown field `user_id`, expected one of …",
         // "missing field `name`") and ends with its line and column.
-        Category::Data => Problem::new(
+        Category::Data => Problem::of(
+            ProblemType::InvalidBody,
             StatusCode::BAD_REQUEST,
-            "invalid-body",
-            "Invalid request body",
             err.to_string(),
         ),
         // Syntax errors include invalid UTF-8; EOF is a truncated document.
-        Category::Syntax | Category::Eof | Category::Io => Problem::new(
+        Category::Syntax | Category::Eof | Category::Io => Problem::of(
+            ProblemType::MalformedJson,
             StatusCode::BAD_REQUEST,
-            "malformed-json",
-            "Malformed JSON",
             format!(
                 "malformed JSON at line {} column {}: {err}",
                 err.line(),
@@ -110,28 +103,34 @@ fn serde_problem(err: &serde_json::Error) -> Problem {
     }
 }
 
+/// A JSON route's answer to a body of another content type.
+pub fn unsupported_json_content_type() -> Problem {
+    Problem::of(
+        ProblemType::UnsupportedMediaType,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "the body must be JSON, sent with `Content-Type: application/json`",
+    )
+}
+
 fn payload_problem(err: &PayloadError) -> Problem {
     match err {
-        PayloadError::Overflow => Problem::new(
+        PayloadError::Overflow => Problem::of(
+            ProblemType::PayloadTooLarge,
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
             "the request body is larger than allowed",
         ),
-        other => Problem::new(
+        other => Problem::of(
+            ProblemType::InvalidBody,
             StatusCode::BAD_REQUEST,
-            "invalid-body",
-            "Invalid request body",
             format!("the request body could not be read: {other}"),
         ),
     }
 }
 
 fn too_large(limit: usize) -> Problem {
-    Problem::new(
+    Problem::of(
+        ProblemType::PayloadTooLarge,
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload-too-large",
-        "Payload too large",
         format!("the request body is larger than the limit of {limit} bytes"),
     )
 }
@@ -141,12 +140,7 @@ fn query_problem(err: &QueryPayloadError) -> Problem {
         QueryPayloadError::Deserialize(inner) => format!("invalid query string: {inner}"),
         other => format!("invalid query string: {other}"),
     };
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid-query",
-        "Invalid query string",
-        detail,
-    )
+    Problem::of(ProblemType::InvalidQuery, StatusCode::BAD_REQUEST, detail)
 }
 
 fn path_problem(err: &PathError) -> Problem {
@@ -154,12 +148,7 @@ fn path_problem(err: &PathError) -> Problem {
         PathError::Deserialize(inner) => format!("invalid path parameter: {inner}"),
         other => format!("invalid path parameter: {other}"),
     };
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid-path",
-        "Invalid path parameter",
-        detail,
-    )
+    Problem::of(ProblemType::InvalidPath, StatusCode::BAD_REQUEST, detail)
 }
 
 /// Middleware turning error answers that are not problem documents yet into one: actix's own
@@ -259,16 +248,16 @@ fn needs_problem(status: StatusCode, headers: &header::HeaderMap) -> bool {
 /// A problem document with `response`'s status and headers (minus its body's own headers).
 fn problem_response<B>(response: &HttpResponse<B>, detail: Option<String>) -> HttpResponse {
     let status = response.status();
-    let title = status.canonical_reason().unwrap_or("Error");
-    // Slugs from the reason phrase ("Payload Too Large" → payload-too-large) match the ones used
-    // above for the same statuses.
-    let kind = title.to_ascii_lowercase().replace([' ', '\''], "-");
+    // Named after the reason phrase ("Payload Too Large" → payload-too-large), as the named
+    // types of the same statuses are.
+    let kind = ProblemType::Status(status);
+    let title = kind.title();
     let detail = match detail {
         Some(detail) if status.is_client_error() && !detail.is_empty() => detail,
         _ if status.is_server_error() => "the server could not answer this request".to_owned(),
         _ => format!("the request was refused: {}", title.to_ascii_lowercase()),
     };
-    let mut problem = Problem::new(status, &kind, title, detail).error_response();
+    let mut problem = Problem::of(kind, status, detail).error_response();
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             problem.headers_mut().append(name.clone(), value.clone());

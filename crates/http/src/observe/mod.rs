@@ -26,7 +26,7 @@ mod request_id;
 pub use cors::{cors, parse_origins};
 pub use errors::{
     ProblemFallback, json_config, method_not_allowed, not_found, path_config, payload_config,
-    query_config,
+    query_config, serde_problem, unsupported_json_content_type,
 };
 pub use metrics::{DURATION_BUCKETS, Gauge, Metrics, MetricsMiddleware};
 pub use rate_limit::{Action, Quota, RateLimited, RateLimits};

@@ -21,6 +21,7 @@ pub use governor::Quota;
 
 use super::ConfigError;
 use crate::Problem;
+use crate::problem::ProblemType;
 
 /// Default publishes per user and minute.
 const PUBLISH_PER_MINUTE: NonZeroU32 = NonZeroU32::MIN.saturating_add(29);
@@ -40,6 +41,8 @@ pub enum Action {
     Connect,
     /// Uploading media (`POST /v1/media`).
     Upload,
+    /// Other writes: creating drafts, editing posts and media.
+    Write,
 }
 
 impl Action {
@@ -49,6 +52,7 @@ impl Action {
             Self::Publish => "publish",
             Self::Connect => "connect",
             Self::Upload => "upload",
+            Self::Write => "write",
         }
     }
 }
@@ -162,10 +166,9 @@ impl RateLimited {
     fn new(action: Action, wait: Duration) -> Self {
         // Rounded up, and at least 1: a client retrying after 0 s would just be refused again.
         let retry_after_secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-        let problem = Problem::new(
+        let problem = Problem::of(
+            ProblemType::TooManyRequests,
             StatusCode::TOO_MANY_REQUESTS,
-            "too-many-requests",
-            "Too many requests",
             format!("too many {action} requests; retry in {retry_after_secs} s"),
         );
         Self {

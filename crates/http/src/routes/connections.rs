@@ -16,6 +16,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, invalid};
 use crate::observe::Action;
+use crate::problem::ProblemType;
 use crate::{AppState, Problem};
 
 fn provider(name: &str) -> Result<Provider, ApiError> {
@@ -255,10 +256,9 @@ pub async fn complete(
 }
 
 fn refused(detail: &str) -> ApiError {
-    ApiError(Problem::new(
+    ApiError(Problem::of(
+        ProblemType::AuthorizationFailed,
         StatusCode::BAD_REQUEST,
-        "authorization-failed",
-        "Authorization failed",
         detail,
     ))
 }

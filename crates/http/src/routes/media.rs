@@ -14,6 +14,7 @@ use crate::caller::Caller;
 use crate::dto::{MediaDto, MediaPage, MediaPatch, PageQuery};
 use crate::error::{ApiError, invalid};
 use crate::observe::Action;
+use crate::problem::ProblemType;
 use crate::sniff::sniff;
 use crate::{AppState, Problem};
 
@@ -28,10 +29,9 @@ async fn media_permit(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'
     {
         Ok(Ok(permit)) => Ok(permit),
         _ => Err(ApiError(
-            Problem::new(
+            Problem::of(
+                ProblemType::Busy,
                 StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "Busy",
                 "too many file transfers at once; try again shortly",
             )
             .retry_after(5),
@@ -43,10 +43,9 @@ async fn media_permit(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'
 const MAX_ALT_TEXT_BYTES: usize = 8 * 1024;
 
 fn bad_upload(detail: impl Into<String>) -> ApiError {
-    ApiError(Problem::new(
+    ApiError(Problem::of(
+        ProblemType::MalformedUpload,
         StatusCode::BAD_REQUEST,
-        "malformed-upload",
-        "Malformed upload",
         detail,
     ))
 }
@@ -60,10 +59,9 @@ async fn read_part(field: &mut actix_multipart::Field, limit: usize) -> Result<V
         .map_err(|e| bad_upload(e.to_string()))?
     {
         if bytes.len() + chunk.len() > limit {
-            return Err(ApiError(Problem::new(
+            return Err(ApiError(Problem::of(
+                ProblemType::PayloadTooLarge,
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Upload too large",
                 format!("files may have at most {limit} bytes"),
             )));
         }
@@ -117,10 +115,9 @@ pub async fn upload(
         return Err(invalid("file", "is required"));
     };
     let Some(kind) = sniff(&bytes) else {
-        return Err(ApiError(Problem::new(
+        return Err(ApiError(Problem::of(
+            ProblemType::UnsupportedFileType,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported file type",
             "upload a JPEG, PNG, GIF or WebP image, or an MP4, QuickTime or WebM video",
         )));
     };

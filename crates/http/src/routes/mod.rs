@@ -10,13 +10,18 @@ pub mod providers;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse};
-use multivio_ports::idempotency::Reservation;
+use multivio_app::AppError;
+use multivio_app::error::AppResult;
+use multivio_app::idempotency::Answer;
+use multivio_domain::idempotency::{IdempotencyClaim, IdempotencyKey};
+use multivio_domain::post::Post;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::caller::Caller;
+use crate::dto::PostDto;
 use crate::error::ApiError;
-use crate::{AppState, Problem};
+use crate::{AppState, Problem, ProblemType};
 
 /// A JSON answer with a status.
 pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
@@ -43,115 +48,62 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
             mime == "application/json" || mime.ends_with("+json")
         });
     if !is_json {
-        return Err(ApiError(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "send the body as application/json",
-        )));
+        return Err(ApiError(crate::observe::unsupported_json_content_type()));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-request",
-            "Malformed request body",
-            e.to_string(),
-        ))
-    })
+    serde_json::from_slice(body).map_err(|e| ApiError(crate::observe::serde_problem(&e)))
 }
 
-/// The `Idempotency-Key` header, if any: 1–255 visible ASCII characters.
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+/// The `Idempotency-Key` header, if any.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(value) = req.headers().get("idempotency-key") else {
         return Ok(None);
     };
-    let key = value
+    value
         .to_str()
         .ok()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()));
-    match key {
-        Some(key) => Ok(Some(key.to_owned())),
-        None => Err(ApiError(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-idempotency-key",
-            "Invalid Idempotency-Key",
-            "use 1 to 255 visible ASCII characters",
-        ))),
-    }
+        .and_then(|v| IdempotencyKey::new(v).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError(Problem::of(
+                ProblemType::InvalidIdempotencyKey,
+                StatusCode::BAD_REQUEST,
+                "use 1 to 255 visible ASCII characters",
+            ))
+        })
 }
 
-/// Runs `work` at most once per `Idempotency-Key`: a repeat with the same key and the same
-/// request answers the first answer and does nothing new; the same key with another request
-/// is refused (422), and one still running answers 409.
+/// Runs a post-changing use case at most once per `Idempotency-Key` (the rules are the core's:
+/// [`multivio_app::idempotency::IdempotencyService`]) and answers the post with `success`.
 pub(crate) async fn idempotent<F, Fut>(
     state: &AppState,
     caller: &Caller,
     req: &HttpRequest,
     body: &[u8],
-    work: F,
+    success: StatusCode,
+    op: F,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
+    F: FnOnce(Option<IdempotencyClaim>) -> Fut,
+    Fut: std::future::Future<Output = AppResult<Post>>,
 {
-    let Some(key) = idempotency_key(req)? else {
-        let (status, value) = work().await?;
-        return Ok(json(status, &value));
-    };
+    let key = idempotency_key(req)?;
     let mut fingerprint = format!("{} {}\n", req.method(), req.path()).into_bytes();
     fingerprint.extend_from_slice(body);
-    let hash: String = ring::digest::digest(&ring::digest::SHA256, &fingerprint)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let store = &state.idempotency;
-    match store
-        .reserve(&caller.tenant, &key, &hash)
-        .await
-        .map_err(multivio_app::AppError::from)?
-    {
-        Reservation::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            Ok(HttpResponse::build(status)
-                .insert_header(("idempotent-replayed", "true"))
-                .json(body))
-        }
-        Reservation::InProgress => Err(ApiError(Problem::new(
-            StatusCode::CONFLICT,
-            "idempotency-in-progress",
-            "Request in progress",
-            "a request with this Idempotency-Key is still running",
-        ))),
-        Reservation::Mismatch => Err(ApiError(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "Idempotency-Key reused",
-            "this Idempotency-Key was used for a different request",
-        ))),
-        Reservation::Reserved => match work().await {
-            Ok((status, value)) => {
-                if let Err(e) = store
-                    .complete(&caller.tenant, &key, status.as_u16(), &value)
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not store an idempotent answer");
-                }
-                Ok(json(status, &value))
-            }
-            Err(error) => {
-                // A refused request changed nothing: the same key may try again.
-                if let Err(e) = store.release(&caller.tenant, &key).await {
-                    tracing::warn!(error = %e, "could not release an idempotency key");
-                }
-                Err(error)
-            }
-        },
+    let outcome = state
+        .services
+        .idempotency
+        .run(&caller.tenant, key.as_ref(), &fingerprint, op, |post| {
+            Ok(Answer {
+                status: success.as_u16(),
+                body: serde_json::to_value(PostDto::from(post))
+                    .map_err(|e| AppError::Unavailable(e.to_string()))?,
+            })
+        })
+        .await?;
+    let status = StatusCode::from_u16(outcome.answer.status).unwrap_or(success);
+    let mut response = HttpResponse::build(status);
+    if outcome.replayed {
+        response.insert_header(("idempotent-replayed", "true"));
     }
-}
-
-/// Serialises a DTO for an idempotent answer.
-pub(crate) fn value<T: Serialize>(dto: &T) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(dto).map_err(|e| multivio_app::AppError::Unavailable(e.to_string()).into())
+    Ok(response.json(outcome.answer.body))
 }

@@ -7,7 +7,7 @@ use multivio_domain::{PostId, Provider};
 use multivio_ports::posts::PostQuery;
 use uuid::Uuid;
 
-use super::{idempotent, json, parse_json, value};
+use super::{idempotent, json, parse_json};
 use crate::AppState;
 use crate::caller::Caller;
 use crate::dto::{
@@ -82,17 +82,18 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let dto: PostCreate = parse_json(&req, &body)?;
-    if dto.schedule_date.is_some() {
-        caller.limit(&state, Action::Publish)?;
-    }
-    idempotent(&state, &caller, &req, &body, || async {
-        let (input, schedule_date) = dto.into_input()?;
-        let post = state
-            .services
-            .posts
-            .create(&caller.tenant, input, schedule_date)
-            .await?;
-        Ok((StatusCode::CREATED, value(&PostDto::from(&post))?))
+    caller.limit(
+        &state,
+        if dto.schedule_date.is_some() {
+            Action::Publish
+        } else {
+            Action::Write
+        },
+    )?;
+    let (input, schedule_date) = dto.into_input()?;
+    let posts = &state.services.posts;
+    idempotent(&state, &caller, &req, &body, StatusCode::CREATED, |claim| {
+        posts.create(&caller.tenant, input, schedule_date, claim)
     })
     .await
 }
@@ -192,13 +193,9 @@ pub async fn schedule(
     caller.limit(&state, Action::Publish)?;
     let dto: ScheduleRequest = parse_json(&req, &body)?;
     let id = PostId(*id);
-    idempotent(&state, &caller, &req, &body, || async {
-        let post = state
-            .services
-            .posts
-            .schedule(&caller.tenant, id, dto.schedule_date)
-            .await?;
-        Ok((StatusCode::OK, value(&PostDto::from(&post))?))
+    let posts = &state.services.posts;
+    idempotent(&state, &caller, &req, &body, StatusCode::OK, |claim| {
+        posts.schedule(&caller.tenant, id, dto.schedule_date, claim)
     })
     .await
 }
@@ -219,9 +216,9 @@ pub async fn publish(
 ) -> Result<HttpResponse, ApiError> {
     caller.limit(&state, Action::Publish)?;
     let id = PostId(*id);
-    idempotent(&state, &caller, &req, &[], || async {
-        let post = state.services.posts.publish_now(&caller.tenant, id).await?;
-        Ok((StatusCode::ACCEPTED, value(&PostDto::from(&post))?))
+    let posts = &state.services.posts;
+    idempotent(&state, &caller, &req, &[], StatusCode::ACCEPTED, |claim| {
+        posts.publish_now(&caller.tenant, id, claim)
     })
     .await
 }

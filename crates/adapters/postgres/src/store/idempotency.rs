@@ -1,84 +1,106 @@
-//! `idempotency_keys`: stored answers of idempotent API requests.
+//! `idempotency_keys`: reservations and stored answers of idempotent API requests. The effect
+//! side (recording the post a reservation's attempt changed) is in the post unit of work.
 
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use multivio_domain::PostId;
 use multivio_domain::Tenant;
+use multivio_domain::idempotency::{IdempotencyClaim, IdempotencyKey};
 use multivio_ports::StoreError;
 use multivio_ports::idempotency::{IdempotencyStore, Reservation};
+use uuid::Uuid;
 
-use super::{Fail, PgStore};
-
-/// After this long without an answer, a reservation is considered abandoned.
-const STALE_AFTER_MINUTES: i64 = 5;
+use super::{Fail, PgStore, sha256_hex};
 use crate::schema::idempotency_keys as ik;
+
+/// After this long with neither an effect nor an answer, a reservation is abandoned (its
+/// process died before doing anything) and the next identical request takes it over.
+const STALE_AFTER_MINUTES: i64 = 5;
+/// Keys are remembered this long.
+const KEEP_DAYS: i64 = 1;
 
 #[async_trait]
 impl IdempotencyStore for PgStore {
     async fn reserve(
         &self,
         tenant: &Tenant,
-        key: &str,
-        request_hash: &str,
+        key: &IdempotencyKey,
+        fingerprint: &[u8],
     ) -> Result<Reservation, StoreError> {
         let uid = tenant.user_id.0;
-        let key = key.to_owned();
-        let hash = request_hash.to_owned();
+        let key = key.clone();
+        let hash = sha256_hex(fingerprint);
+        let attempt = Uuid::new_v4();
         self.tenant(tenant, async move |conn| {
+            let now = chrono::Utc::now();
             // Keys older than a day are forgotten as new ones arrive.
             diesel::delete(
                 ik::table
                     .filter(ik::user_id.eq(uid))
-                    .filter(ik::created_at.lt(chrono::Utc::now() - chrono::Duration::days(1))),
+                    .filter(ik::created_at.lt(now - chrono::Duration::days(KEEP_DAYS))),
             )
             .execute(conn)
             .await?;
             let inserted = diesel::insert_into(ik::table)
                 .values((
                     ik::user_id.eq(uid),
-                    ik::idempotency_key.eq(&key),
+                    ik::idempotency_key.eq(key.as_str()),
                     ik::request_hash.eq(&hash),
+                    ik::attempt.eq(attempt),
                 ))
                 .on_conflict_do_nothing()
                 .execute(conn)
                 .await?;
+            let claim = IdempotencyClaim {
+                key: key.clone(),
+                attempt,
+            };
             if inserted == 1 {
-                return Ok(Reservation::Reserved);
+                return Ok(Reservation::Reserved(claim));
             }
-            // A reservation whose request never recorded its answer (the process died, or the
-            // answer could not be stored) is taken over after a while, so the client's retry
-            // is not refused for a day.
-            let stale = chrono::Utc::now() - chrono::Duration::minutes(STALE_AFTER_MINUTES);
+            // Abandoned before any effect: the next identical request takes it over with a new
+            // attempt, so the abandoned one can no longer commit an effect.
+            let stale = now - chrono::Duration::minutes(STALE_AFTER_MINUTES);
             let taken_over = diesel::update(
                 ik::table
                     .filter(ik::user_id.eq(uid))
-                    .filter(ik::idempotency_key.eq(&key))
+                    .filter(ik::idempotency_key.eq(key.as_str()))
                     .filter(ik::request_hash.eq(&hash))
                     .filter(ik::response_status.is_null())
+                    .filter(ik::post_id.is_null())
                     .filter(ik::created_at.lt(stale)),
             )
-            .set(ik::created_at.eq(chrono::Utc::now()))
+            .set((ik::created_at.eq(now), ik::attempt.eq(attempt)))
             .execute(conn)
             .await?;
             if taken_over == 1 {
-                return Ok(Reservation::Reserved);
+                return Ok(Reservation::Reserved(claim));
             }
-            let (stored_hash, status, body): (String, Option<i32>, Option<serde_json::Value>) =
-                ik::table
-                    .filter(ik::user_id.eq(uid))
-                    .filter(ik::idempotency_key.eq(&key))
-                    .select((ik::request_hash, ik::response_status, ik::response_body))
-                    .first(conn)
-                    .await?;
+            type Row = (String, Option<i32>, Option<serde_json::Value>, Option<Uuid>);
+            let (stored_hash, status, body, post_id): Row = ik::table
+                .filter(ik::user_id.eq(uid))
+                .filter(ik::idempotency_key.eq(key.as_str()))
+                .select((
+                    ik::request_hash,
+                    ik::response_status,
+                    ik::response_body,
+                    ik::post_id,
+                ))
+                .first(conn)
+                .await?;
             Ok::<_, Fail>(if stored_hash != hash {
                 Reservation::Mismatch
             } else {
-                match (status, body) {
-                    (Some(status), body) => Reservation::Replay {
+                match (status, post_id) {
+                    (Some(status), _) => Reservation::Replay {
                         status: u16::try_from(status).unwrap_or(200),
                         body: body.unwrap_or(serde_json::Value::Null),
                     },
-                    (None, _) => Reservation::InProgress,
+                    (None, Some(post)) => Reservation::Committed {
+                        post_id: PostId(post),
+                    },
+                    (None, None) => Reservation::InProgress,
                 }
             })
         })
@@ -88,18 +110,18 @@ impl IdempotencyStore for PgStore {
     async fn complete(
         &self,
         tenant: &Tenant,
-        key: &str,
+        key: &IdempotencyKey,
         status: u16,
         body: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let uid = tenant.user_id.0;
-        let key = key.to_owned();
+        let key = key.clone();
         let body = body.clone();
         self.tenant(tenant, async move |conn| {
             diesel::update(
                 ik::table
                     .filter(ik::user_id.eq(uid))
-                    .filter(ik::idempotency_key.eq(key)),
+                    .filter(ik::idempotency_key.eq(key.as_str())),
             )
             .set((
                 ik::response_status.eq(i32::from(status)),
@@ -112,15 +134,17 @@ impl IdempotencyStore for PgStore {
         .await
     }
 
-    async fn release(&self, tenant: &Tenant, key: &str) -> Result<(), StoreError> {
+    async fn release(&self, tenant: &Tenant, claim: &IdempotencyClaim) -> Result<(), StoreError> {
         let uid = tenant.user_id.0;
-        let key = key.to_owned();
+        let claim = claim.clone();
         self.tenant(tenant, async move |conn| {
             diesel::delete(
                 ik::table
                     .filter(ik::user_id.eq(uid))
-                    .filter(ik::idempotency_key.eq(key))
-                    .filter(ik::response_status.is_null()),
+                    .filter(ik::idempotency_key.eq(claim.key.as_str()))
+                    .filter(ik::attempt.eq(claim.attempt))
+                    .filter(ik::response_status.is_null())
+                    .filter(ik::post_id.is_null()),
             )
             .execute(conn)
             .await?;

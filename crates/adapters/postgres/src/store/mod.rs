@@ -1,9 +1,10 @@
 //! The repository ports of `multivio-ports`, on PostgreSQL.
 //!
-//! Every tenant-scoped call runs in [`in_scope`] with [`Scope::Tenant`] (role `multivio_api`,
-//! the tenant's claim) *and* names the tenant's `user_id` in its query: RLS is the second lock,
-//! not the only one. Calls that are not tenant-scoped by nature (job claims, webhooks, OAuth
-//! callbacks, quota resets) run with [`Scope::Worker`].
+//! Every tenant-scoped call runs in one transaction with the tenant's signed claim (as
+//! `multivio_api` on the API pool, or as `multivio_worker` in a worker-only process) *and*
+//! names the tenant's `user_id` in its query: RLS is the second lock, not the only one. Calls
+//! that are not tenant-scoped by nature (sign-in, job claims, webhooks, OAuth callbacks, quota
+//! resets, verification tokens) run as `multivio_worker` on the worker pool.
 
 mod connections;
 mod cursor;
@@ -22,30 +23,43 @@ use diesel_async::AsyncPgConnection;
 use multivio_domain::{FirebaseUid, Tenant};
 use multivio_ports::StoreError;
 
-use crate::tenant::ScopedWork;
-use crate::{DbError, PgPool, Scope, in_scope};
+use crate::tenant::{ClaimKeys, Role, ScopedWork, Session, in_session};
+use crate::{DbError, PgPool};
 
-/// Every repository port, over one connection pool. Cheap to clone.
+/// Every repository port, over the process's connection pools. Cheap to clone.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    /// Logged in as `multivio_api_login`; `None` in a worker-only process.
+    api: Option<PgPool>,
+    /// Logged in as `multivio_worker_login`.
+    worker: PgPool,
+    keys: ClaimKeys,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore").finish_non_exhaustive()
+        f.debug_struct("PgStore")
+            .field("api_pool", &self.api.is_some())
+            .finish_non_exhaustive()
     }
 }
 
 impl PgStore {
-    /// Repositories over `pool`.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// Repositories over the API pool (tenant requests) and the worker pool (work across
+    /// tenants), signing tenant claims with `keys`. Without an API pool (a worker-only process)
+    /// tenant-scoped work runs on the worker pool, as the worker role with the tenant's claim.
+    pub fn new(api: Option<PgPool>, worker: PgPool, keys: ClaimKeys) -> Self {
+        Self { api, worker, keys }
     }
 
-    /// The pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// The pools, API first (for pool metrics).
+    pub fn pools(&self) -> impl Iterator<Item = &PgPool> {
+        self.api.iter().chain(std::iter::once(&self.worker))
+    }
+
+    /// The worker pool.
+    pub fn worker_pool(&self) -> &PgPool {
+        &self.worker
     }
 
     /// Runs `f` in one transaction scoped to `tenant`.
@@ -68,7 +82,34 @@ impl PgStore {
             + Send,
         R: Send,
     {
-        in_scope(&self.pool, Scope::Tenant(uid.as_str()), f)
+        let mac = self.keys.mac(uid.as_str());
+        let (pool, role) = match &self.api {
+            Some(api) => (api, Role::Api),
+            None => (&self.worker, Role::Worker),
+        };
+        let session = Session {
+            role,
+            claim: Some((uid.as_str(), &mac)),
+        };
+        in_session(pool, session, f).await.map_err(StoreError::from)
+    }
+
+    /// Runs `f` in one transaction as the worker role, with the claim of the user with this
+    /// Firebase uid (sign-in: the worker writes what the API role may not, and a registration
+    /// still names only the claimed user).
+    async fn worker_as<R, F>(&self, uid: &FirebaseUid, f: F) -> Result<R, StoreError>
+    where
+        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+            + ScopedWork<'r, R, Fail>
+            + Send,
+        R: Send,
+    {
+        let mac = self.keys.mac(uid.as_str());
+        let session = Session {
+            role: Role::Worker,
+            claim: Some((uid.as_str(), &mac)),
+        };
+        in_session(&self.worker, session, f)
             .await
             .map_err(StoreError::from)
     }
@@ -81,7 +122,11 @@ impl PgStore {
             + Send,
         R: Send,
     {
-        in_scope(&self.pool, Scope::Worker, f)
+        let session = Session {
+            role: Role::Worker,
+            claim: None,
+        };
+        in_session(&self.worker, session, f)
             .await
             .map_err(StoreError::from)
     }
@@ -144,7 +189,11 @@ fn from_diesel(e: DieselError) -> StoreError {
                     "social_connections_user_id_provider_provider_account_id_key" => {
                         StoreError::Conflict("this account is already connected".to_owned())
                     }
-                    other => StoreError::Conflict(format!("duplicate ({other})")),
+                    // Constraint names are the schema's business, not a client's.
+                    other => {
+                        tracing::warn!(constraint = other, "unexpected unique violation");
+                        StoreError::Conflict("a conflicting record exists".to_owned())
+                    }
                 },
                 // A row of another tenant named directly: the policy refuses it. To the
                 // caller it does not exist.
@@ -179,12 +228,8 @@ fn to_u32(n: i32) -> u32 {
 
 /// The hex SHA-256 of a secret: what is stored instead of tokens that are only ever compared
 /// (email verification, OAuth state), so a database leak does not leak usable tokens.
-fn sha256_hex(secret: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, secret.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+fn sha256_hex(secret: impl AsRef<[u8]>) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, secret.as_ref()))
 }
 
 /// A write that must touch exactly the one row it names: zero rows means it is gone or
@@ -194,4 +239,61 @@ fn one_row(touched: usize) -> Result<(), Fail> {
         return Err(Fail::Store(StoreError::NotFound));
     }
     Ok(())
+}
+
+#[async_trait::async_trait]
+impl multivio_ports::status::SystemStatus for PgStore {
+    async fn ready(&self) -> Result<bool, StoreError> {
+        use diesel::sql_types::Text;
+        #[derive(diesel::QueryableByName)]
+        struct Version {
+            #[diesel(sql_type = Text)]
+            version: String,
+        }
+        let mut conn = self
+            .worker
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let applied: Vec<Version> = match diesel_async::RunQueryDsl::load(
+            diesel::sql_query("SELECT version FROM __diesel_schema_migrations"),
+            &mut conn,
+        )
+        .await
+        {
+            Ok(rows) => rows,
+            // No migrations table yet, or not readable: reachable, but not migrated.
+            Err(DieselError::DatabaseError(_, info))
+                if info.message().contains("does not exist")
+                    || info.message().contains("permission denied") =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(StoreError::Unavailable(e.to_string())),
+        };
+        let applied: std::collections::HashSet<String> =
+            applied.into_iter().map(|v| v.version).collect();
+        Ok(crate::migrate::embedded_versions()
+            .iter()
+            .all(|v| applied.contains(v)))
+    }
+
+    async fn queue_depth(&self) -> Result<multivio_ports::status::QueueDepth, StoreError> {
+        self.job_counts().await
+    }
+
+    fn pool_usage(&self) -> multivio_ports::status::PoolUsage {
+        self.pools().map(|p| p.status()).fold(
+            Default::default(),
+            |u: multivio_ports::status::PoolUsage, s| {
+                let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+                multivio_ports::status::PoolUsage {
+                    open: u.open + n(s.size),
+                    idle: u.idle + n(s.available),
+                    max: u.max + n(s.max_size),
+                    waiting: u.waiting + n(s.waiting),
+                }
+            },
+        )
+    }
 }

@@ -10,14 +10,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use multivio_domain::{FirebaseUid, Provider, Secret, Tenant, UserId};
+use multivio_domain::{Provider, Secret, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::platform::{OAuthStateStore, PendingAuthorization};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::{Fail, PgStore, corrupt, sha256_hex};
-use crate::schema::{oauth_states, users};
+use crate::schema::oauth_states;
 
 fn state_key(state: &Secret) -> Result<LessSafeKey, Fail> {
     let mut material = b"multivio oauth state v1\0".to_vec();
@@ -126,49 +126,42 @@ impl OAuthStateStore for PgStore {
 
     async fn take(
         &self,
+        tenant: &Tenant,
+        provider: Provider,
         state: &Secret,
         now: DateTime<Utc>,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
         let hash = sha256_hex(state.expose());
         let state = state.clone();
-        // The callback carries no session: the worker role finds the row by its hash.
-        self.worker(async move |conn| {
-            let taken: Option<(i32, String, String, String, Option<String>, DateTime<Utc>)> =
-                diesel::delete(oauth_states::table.filter(oauth_states::state_hash.eq(&hash)))
-                    .returning((
-                        oauth_states::user_id,
-                        oauth_states::provider,
-                        oauth_states::pkce_verifier,
-                        oauth_states::redirect_uri,
-                        oauth_states::return_to,
-                        oauth_states::expires_at,
-                    ))
-                    .get_result(conn)
-                    .await
-                    .optional()?;
-            let Some((user_id, provider, pkce_verifier, redirect_uri, return_to, expires_at)) =
-                taken
-            else {
+        let owner = tenant.clone();
+        let uid = tenant.user_id.0;
+        // Only the tenant's own state of this provider is used up: a state presented by
+        // someone else, or for another platform, stays for its owner.
+        self.tenant(tenant, async move |conn| {
+            let taken: Option<(String, String, Option<String>, DateTime<Utc>)> = diesel::delete(
+                oauth_states::table
+                    .filter(oauth_states::state_hash.eq(&hash))
+                    .filter(oauth_states::user_id.eq(uid))
+                    .filter(oauth_states::provider.eq(provider.as_str()))
+                    .filter(oauth_states::expires_at.gt(now)),
+            )
+            .returning((
+                oauth_states::pkce_verifier,
+                oauth_states::redirect_uri,
+                oauth_states::return_to,
+                oauth_states::expires_at,
+            ))
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some((pkce_verifier, redirect_uri, return_to, expires_at)) = taken else {
                 return Ok(None);
             };
-            if expires_at <= now {
-                return Ok(None);
-            }
-            let firebase_uid: String = users::table
-                .filter(users::id.eq(user_id))
-                .select(users::firebase_uid)
-                .first(conn)
-                .await?;
             Ok(Some(PendingAuthorization {
                 pkce_verifier: open_verifier(&state, &hash, &pkce_verifier)?,
                 state,
-                tenant: Tenant::new(
-                    UserId(user_id),
-                    FirebaseUid::new(firebase_uid).map_err(|e| corrupt("firebase_uid", e))?,
-                ),
-                provider: provider
-                    .parse::<Provider>()
-                    .map_err(|e| corrupt("provider", e))?,
+                tenant: owner,
+                provider,
                 redirect_uri,
                 return_to,
                 expires_at,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use multivio_domain::idempotency::IdempotencyClaim;
 use multivio_domain::job::{ClaimedJob, FencingToken, JobOutcome};
 use multivio_domain::post::{
     ContentMode, PlatformContent, Post, PostName, PostStatus, Target, TargetResult, Targets,
@@ -19,12 +20,13 @@ use multivio_ports::Page;
 use multivio_ports::StoreError;
 use multivio_ports::jobs::JobQueue;
 use multivio_ports::posts::{JobStep, PostChange, PostQuery, PostStore, PostWrite};
+use multivio_ports::status::QueueDepth;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::cursor::Cursor;
 use super::{Fail, PgStore, corrupt};
-use crate::schema::{post_quota_usage, posts, publish_jobs, user_info};
+use crate::schema::{idempotency_keys, post_quota_usage, posts, publish_jobs};
 
 /// A `posts` row.
 #[derive(Debug, Queryable, Selectable)]
@@ -223,63 +225,62 @@ async fn apply_quota(
     post_id: Uuid,
     effect: QuotaEffect,
 ) -> Result<(), Fail> {
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        taken: bool,
+    }
+    // Both functions (migration 011) act for the transaction's authentic claim only: the API
+    // role cannot write the quota columns or the usage rows itself.
     match effect {
         QuotaEffect::None => Ok(()),
         QuotaEffect::Consume => {
-            // The usage row makes a post consume at most once, however often it is asked.
-            let first = diesel::insert_into(post_quota_usage::table)
-                .values((
-                    post_quota_usage::post_id.eq(post_id),
-                    post_quota_usage::user_id.eq(user_id),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            if first == 0 {
-                return Ok(());
-            }
-            // One conditional statement: never a read-modify-write.
-            let n = diesel::update(
-                user_info::table
-                    .filter(user_info::user_id.eq(user_id))
-                    .filter(user_info::remaining_posts.gt(0)),
-            )
-            .set(user_info::remaining_posts.eq(user_info::remaining_posts - 1))
-            .execute(conn)
-            .await?;
-            if n == 0 {
+            let taken: Taken =
+                diesel::sql_query("SELECT multivio_private.consume_post_unit($1, $2) AS taken")
+                    .bind::<SqlUuid, _>(post_id)
+                    .bind::<Integer, _>(user_id)
+                    .get_result(conn)
+                    .await?;
+            if !taken.taken {
                 return Err(Fail::Store(StoreError::QuotaExceeded));
             }
             Ok(())
         }
         QuotaEffect::Refund => {
-            let consumed_at: Option<DateTime<Utc>> = diesel::delete(
-                post_quota_usage::table
-                    .filter(post_quota_usage::post_id.eq(post_id))
-                    .filter(post_quota_usage::user_id.eq(user_id)),
-            )
-            .returning(post_quota_usage::consumed_at)
-            .get_result(conn)
-            .await
-            .optional()?;
-            let Some(consumed_at) = consumed_at else {
-                return Ok(());
-            };
-            // Only a unit of the current period comes back: one consumed before the last reset
-            // was already replaced by the reset.
-            diesel::sql_query(
-                "UPDATE user_info
-                    SET remaining_posts = LEAST(COALESCE(remaining_posts, 0) + 1,
-                                                COALESCE(monthly_post_quota, 0))
-                  WHERE user_id = $1 AND (last_quota_reset IS NULL OR last_quota_reset <= $2)",
-            )
-            .bind::<Integer, _>(user_id)
-            .bind::<Timestamptz, _>(consumed_at)
-            .execute(conn)
-            .await?;
+            diesel::sql_query("SELECT multivio_private.refund_post_unit($1, $2)")
+                .bind::<SqlUuid, _>(post_id)
+                .bind::<Integer, _>(user_id)
+                .execute(conn)
+                .await?;
             Ok(())
         }
     }
+}
+
+/// Records the post on the request's idempotency reservation — only while this attempt still
+/// holds it, so two attempts can never both commit an effect.
+async fn record_idempotent_effect(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    post_id: Uuid,
+    claim: &IdempotencyClaim,
+) -> Result<(), Fail> {
+    let n = diesel::update(
+        idempotency_keys::table
+            .filter(idempotency_keys::user_id.eq(user_id))
+            .filter(idempotency_keys::idempotency_key.eq(claim.key.as_str()))
+            .filter(idempotency_keys::attempt.eq(claim.attempt))
+            .filter(idempotency_keys::post_id.is_null()),
+    )
+    .set(idempotency_keys::post_id.eq(post_id))
+    .execute(conn)
+    .await?;
+    if n == 0 {
+        return Err(Fail::Store(StoreError::Conflict(
+            "the idempotency key was taken over by another attempt".to_owned(),
+        )));
+    }
+    Ok(())
 }
 
 /// Checks (and locks) the job guarding a change: its fencing token must still be current.
@@ -547,6 +548,9 @@ impl PostStore for PgStore {
             {
                 finish_job(conn, job_id.0, fencing_token.0, outcome).await?;
             }
+            if let Some(claim) = &change.idempotency {
+                record_idempotent_effect(conn, uid, post_id, claim).await?;
+            }
             match change.write {
                 PostWrite::Delete { .. } => Ok(None),
                 _ => load_post(conn, uid, post_id).await.map(Some),
@@ -674,19 +678,24 @@ impl JobQueue for PgStore {
 }
 
 impl PgStore {
-    /// Jobs waiting and running, for monitoring: `[("pending", n), ("running", m)]`.
-    pub async fn queue_depth(&self) -> Result<Vec<(String, i64)>, StoreError> {
+    /// Jobs waiting and running, for `/metrics`: one statement over the partial indexes.
+    pub(crate) async fn job_counts(&self) -> Result<QueueDepth, StoreError> {
         self.worker(async move |conn| {
-            let mut depth = Vec::new();
-            for status in ["pending", "running"] {
-                let n: i64 = publish_jobs::table
-                    .filter(publish_jobs::status.eq(status))
-                    .count()
-                    .get_result(conn)
-                    .await?;
-                depth.push((status.to_owned(), n));
-            }
-            Ok(depth)
+            let (pending, running): (i64, i64) = publish_jobs::table
+                .select((
+                    diesel::dsl::count(publish_jobs::id)
+                        .aggregate_filter(publish_jobs::status.eq("pending")),
+                    diesel::dsl::count(publish_jobs::id)
+                        .aggregate_filter(publish_jobs::status.eq("running")),
+                ))
+                .filter(publish_jobs::status.eq_any(["pending", "running"]))
+                .get_result(conn)
+                .await?;
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            Ok(QueueDepth {
+                pending: n(pending),
+                running: n(running),
+            })
         })
         .await
     }

@@ -151,7 +151,9 @@ impl PgStore {
         let new = new.clone();
         let quota = *quota;
         let uid = new.firebase_uid.clone();
-        self.as_user(&uid, async move |conn| {
+        // As the worker: the API role may not write email_verified or create quota rows. The
+        // identity comes from a verified ID token.
+        self.worker_as(&uid, async move |conn| {
             // One statement, so two concurrent first requests make one row: the second waits
             // on the unique index, then updates. `xmax = 0` only for a freshly inserted row.
             let (row, created): (UserRow, bool) = diesel::insert_into(users::table)
@@ -309,7 +311,8 @@ impl UserStore for PgStore {
     ) -> Result<(), StoreError> {
         let id = tenant.user_id.0;
         let token_hash = sha256_hex(token.expose());
-        self.tenant(tenant, async move |conn| {
+        // As the worker: the API role may not write verification columns.
+        self.worker(async move |conn| {
             one_row(
                 diesel::update(users::table.filter(users::id.eq(id)))
                     .set((
@@ -398,7 +401,8 @@ impl QuotaStore for PgStore {
     ) -> Result<bool, StoreError> {
         let id = tenant.user_id.0;
         let next = *next;
-        self.tenant(tenant, async move |conn| {
+        // As the worker: the API role may not write quota columns.
+        self.worker(async move |conn| {
             let n = diesel::update(
                 user_info::table
                     .filter(user_info::user_id.eq(id))

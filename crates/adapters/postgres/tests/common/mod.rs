@@ -42,7 +42,7 @@ pub async fn tenant(store: &PgStore, uid: &str) -> Tenant {
 
 pub async fn setup() -> (TestDb, PgStore) {
     let db = TestDb::new().await;
-    let store = PgStore::new(db.pool().clone());
+    let store = db.store();
     (db, store)
 }
 

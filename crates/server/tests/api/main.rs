@@ -12,21 +12,19 @@ mod input;
 mod media;
 mod oauth;
 mod posts;
+mod production;
 
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use multivio_app::services::{RandomIds, SystemClock};
-use multivio_app::{Ports, Services, Settings};
+use multivio::{Application, Config, Overrides};
 use multivio_domain::connection::{
     AccountLabel, AccountType, Connection, ConnectionStatus, ProviderAccountId,
 };
 use multivio_domain::contact::Email;
 use multivio_domain::{ConnectionId, Provider, Secret, Tenant};
-use multivio_http::auth::{FirebaseConfig, FirebaseVerifier, mint_emulator_token};
-use multivio_http::observe::{Action, Metrics, RateLimits};
-use multivio_http::{AppState, HttpConfig, TenantCache};
-use multivio_ports::billing::{BillingError, BillingGateway, CheckoutRequest};
+use multivio_http::auth::mint_emulator_token;
+use multivio_http::observe::{Action, RateLimits};
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::mail::{MailError, Mailer};
 use multivio_ports::users::UserStore;
@@ -34,11 +32,11 @@ use multivio_ports::vault::{SealedCredentials, TokenVault, credential_aad};
 use multivio_postgres::PgStore;
 use multivio_postgres::testing::TestDb;
 use multivio_social::Registry;
-use multivio_storage::LocalDisk;
-use multivio_vault::{AesGcmVault, Keyring, RandomTokens};
+use multivio_vault::{AesGcmVault, Keyring};
 use serde_json::Value;
 
 const PROJECT: &str = "multivio-test";
+const TOKEN_KEYS: &str = "test:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 /// Mail that is kept for the test to read.
 #[derive(Debug, Default)]
@@ -55,19 +53,7 @@ impl Mailer for RecordingMailer {
     }
 }
 
-struct NoBilling;
-
-#[async_trait]
-impl BillingGateway for NoBilling {
-    async fn checkout_url(&self, _: &CheckoutRequest) -> Result<String, BillingError> {
-        Err(BillingError::NotConfigured)
-    }
-    async fn portal_url(&self, _: &str) -> Result<String, BillingError> {
-        Err(BillingError::NotConfigured)
-    }
-}
-
-/// A running API.
+/// A running API, built by the same function as `multivio serve`.
 pub struct Api {
     pub base: String,
     pub client: reqwest::Client,
@@ -75,7 +61,26 @@ pub struct Api {
     pub vault: Arc<AesGcmVault>,
     pub mailer: Arc<RecordingMailer>,
     pub db: TestDb,
-    _server: actix_web::dev::ServerHandle,
+    pub data_dir: std::path::PathBuf,
+}
+
+/// The configuration of a test server: flags as an operator would pass them, on a test
+/// database whose runtime logins the harness manages.
+pub fn test_config(db: &TestDb, data_dir: &std::path::Path, extra: &[&str]) -> Config {
+    let mut flags = vec![
+        format!("--database-url={}", db.url()),
+        format!("--api-database-url={}", db.api_url()),
+        format!("--worker-database-url={}", db.worker_url()),
+        "--listen=127.0.0.1:0".to_owned(),
+        format!("--data-dir={}", data_dir.display()),
+        "--public-url=http://localhost".to_owned(),
+        format!("--firebase-project-id={PROJECT}"),
+        "--firebase-emulator-host=127.0.0.1:9099".to_owned(),
+        format!("--token-keys={TOKEN_KEYS}"),
+        "--cors-origins=http://localhost:3000".to_owned(),
+    ];
+    flags.extend(extra.iter().map(|f| (*f).to_owned()));
+    Config::from_flags(flags).unwrap()
 }
 
 impl Api {
@@ -88,73 +93,47 @@ impl Api {
     }
 
     pub async fn start_full(publish_per_minute: u32, platforms: Registry) -> Api {
+        Self::start_configured(
+            publish_per_minute,
+            platforms,
+            &["--max-upload-bytes=262144"],
+        )
+        .await
+    }
+
+    pub async fn start_configured(
+        publish_per_minute: u32,
+        platforms: Registry,
+        extra_flags: &[&str],
+    ) -> Api {
         let db = TestDb::new().await;
-        let store = PgStore::new(db.pool().clone());
-        let arc = Arc::new(store.clone());
-        let vault = Arc::new(AesGcmVault::new(
-            Keyring::from_config("test:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap(),
-        ));
+        let data_dir = std::env::temp_dir().join(format!("multivio-api-{}", uuid::Uuid::new_v4()));
+        let config = test_config(&db, &data_dir, extra_flags);
         let mailer = Arc::new(RecordingMailer::default());
-        let media_dir = std::env::temp_dir().join(format!("multivio-api-{}", uuid::Uuid::new_v4()));
-        let media_store: Arc<dyn multivio_ports::media::MediaStore> =
-            Arc::new(LocalDisk::new(media_dir, "http://localhost/media"));
-        let ports = Ports {
-            users: arc.clone(),
-            quotas: arc.clone(),
-            billing: arc.clone(),
-            connections: arc.clone(),
-            posts: arc.clone(),
-            jobs: arc.clone(),
-            media: arc.clone(),
-            media_store: media_store.clone(),
-            oauth_states: arc.clone(),
-            vault: vault.clone(),
-            platforms: Arc::new(platforms),
-            billing_gateway: Arc::new(NoBilling),
-            mailer: mailer.clone(),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            tokens: Arc::new(RandomTokens::default()),
-        };
-        let state = AppState {
-            services: Arc::new(Services::new(ports, &Settings::new("http://localhost"))),
-            pool: db.pool().clone(),
-            store: store.clone(),
-            idempotency: arc,
-            tenants: Arc::new(TenantCache::default()),
-            verifier: FirebaseVerifier::new(FirebaseConfig::new(PROJECT).with_emulator(true))
+        let overrides = Overrides {
+            platforms: Some(Arc::new(platforms)),
+            mailer: Some(mailer.clone()),
+            rate_limits: Some(
+                RateLimits::per_minute(&[
+                    (Action::Publish, publish_per_minute),
+                    (Action::Connect, 10),
+                    (Action::Write, 120),
+                ])
                 .unwrap(),
-            limits: RateLimits::per_minute(&[
-                (Action::Publish, publish_per_minute),
-                (Action::Connect, 10),
-            ])
-            .unwrap(),
-            metrics: Metrics::new(),
-            config: Arc::new(HttpConfig {
-                cors_origins: vec!["http://localhost:3000".into()],
-                json_limit: 64 * 1024,
-                upload_limit: 256 * 1024,
-            }),
-            media_store: Some(media_store),
-            media_permits: Arc::new(tokio::sync::Semaphore::new(4)),
+            ),
+            ..Overrides::default()
         };
-        let server = actix_web::HttpServer::new(move || multivio_http::app(state.clone()))
-            .workers(1)
-            .disable_signals()
-            .bind(("127.0.0.1", 0))
-            .unwrap();
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let app = Application::build(&config, overrides).await.unwrap();
+        let port = app.port();
+        tokio::spawn(app.run(false, std::future::pending()));
         Api {
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
-            store,
-            vault,
+            store: db.store(),
+            vault: Arc::new(AesGcmVault::new(Keyring::from_config(TOKEN_KEYS).unwrap())),
             mailer,
             db,
-            _server: handle,
+            data_dir,
         }
     }
 

@@ -98,7 +98,8 @@ async fn bad_input_never_yields_a_500() {
     let api = Api::start().await;
     let (_, post) = api.post("alice", "/v1/posts", json!({ "name": "p" })).await;
     let post_id = post["id"].as_str().unwrap().to_owned();
-    let huge = "x".repeat(100 * 1024);
+    // Over the production JSON limit of 1 MiB.
+    let huge = "x".repeat(1024 * 1024 + 1);
     let long_name = "n".repeat(10_000);
     let raw = |method: Method, path: &str, ct: &str, body: Vec<u8>| {
         api.req(method, "alice", path)

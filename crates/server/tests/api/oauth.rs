@@ -125,14 +125,17 @@ async fn a_connect_link_sent_to_someone_else_cannot_attach_their_account() {
         api.get("mallory", "/v1/connections").await.1["items"],
         json!([])
     );
-    // The state is spent: Mallory cannot use it either.
-    let (status, _, _) = api
-        .send(
-            api.req(Method::POST, "mallory", "/v1/connections/x/complete")
-                .json(&json!({ "code": "victor", "state": state })),
-        )
-        .await;
-    assert_eq!(status, 400);
+    // Victor's refused attempt did not use the state up either: it is still Mallory's, and
+    // only she can finish her own flow (someone holding the state cannot burn it).
+    let resp = no_redirects
+        .get(format!(
+            "{}/v1/connections/x/callback?code=again&state={state}",
+            api.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
 }
 
 #[tokio::test]

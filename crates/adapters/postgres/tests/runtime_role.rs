@@ -1,0 +1,183 @@
+//! The runtime logins as an attacker holding one of their connections would use them: no role
+//! switch, no forged claim, no write to money or trust columns reaches another tenant or
+//! changes what the core alone may change.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use multivio_postgres::testing::{TestDb, test_claim_keys};
+use multivio_postgres::{Role, check_login};
+
+#[derive(diesel::QueryableByName)]
+struct N {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn seed(db: &TestDb) {
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    owner
+        .batch_execute(
+            "INSERT INTO users (id, firebase_uid, email) VALUES (1, 'uid-a', 'a@x.test'), (2, 'uid-b', 'b@x.test');
+             INSERT INTO user_info (user_id, remaining_posts) VALUES (1, 3), (2, 3);
+             INSERT INTO posts (id, user_id, name) VALUES
+               ('00000000-0000-0000-0000-00000000001a', 1, 'a'), ('00000000-0000-0000-0000-00000000001b', 2, 'b');",
+        )
+        .await
+        .unwrap();
+}
+
+/// A direct connection as the API's runtime login.
+async fn api_login(db: &TestDb) -> AsyncPgConnection {
+    AsyncPgConnection::establish(&db.api_url()).await.unwrap()
+}
+
+/// Posts visible in one transaction after `setup` (statements separated by `;`).
+async fn visible_posts(conn: &mut AsyncPgConnection, setup: &str) -> i64 {
+    conn.batch_execute("BEGIN").await.unwrap();
+    conn.batch_execute(setup).await.unwrap();
+    let n: N = diesel::sql_query("SELECT count(*) AS n FROM posts")
+        .get_result(conn)
+        .await
+        .unwrap();
+    conn.batch_execute("ROLLBACK").await.unwrap();
+    n.n
+}
+
+/// The error of a statement run in a transaction that is then rolled back.
+async fn refused(conn: &mut AsyncPgConnection, setup: &str, sql: &str) -> String {
+    conn.batch_execute("BEGIN").await.unwrap();
+    conn.batch_execute(setup).await.unwrap();
+    let err = conn.batch_execute(sql).await.expect_err(sql).to_string();
+    conn.batch_execute("ROLLBACK").await.unwrap();
+    err
+}
+
+fn signed_claim(uid: &str) -> String {
+    format!(
+        "SELECT set_config('request.jwt.claim.sub', '{uid}', true), \
+                set_config('multivio.claim_mac', '{}', true)",
+        test_claim_keys().mac(uid)
+    )
+}
+
+#[tokio::test]
+async fn a_forged_claim_sees_nothing_and_a_signed_one_only_its_tenant() {
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let mut conn = api_login(&db).await;
+    assert_eq!(visible_posts(&mut conn, &signed_claim("uid-a")).await, 1);
+    let forged = "SELECT set_config('request.jwt.claim.sub', 'uid-b', true)";
+    assert_eq!(visible_posts(&mut conn, forged).await, 0);
+    // A's MAC under B's claim, a made-up MAC, an unknown key id: nothing.
+    let mac_a = test_claim_keys().mac("uid-a");
+    for mac in [
+        mac_a.as_str(),
+        "test.0000000000000000000000000000000000000000000000000000000000000000",
+        "nokey.00",
+        "garbage",
+    ] {
+        let setup = format!(
+            "SELECT set_config('request.jwt.claim.sub', 'uid-b', true), \
+                    set_config('multivio.claim_mac', '{mac}', true)"
+        );
+        assert_eq!(visible_posts(&mut conn, &setup).await, 0, "{mac}");
+    }
+    // The keys that sign claims are out of reach.
+    let err = refused(&mut conn, "", "SELECT * FROM multivio_private.claim_keys").await;
+    assert!(err.contains("permission denied"), "{err}");
+    // Quota functions refuse a forged claim.
+    let err = refused(
+        &mut conn,
+        forged,
+        "SELECT multivio_private.consume_post_unit('00000000-0000-0000-0000-00000000001b', 2)",
+    )
+    .await;
+    assert!(err.contains("not authentic"), "{err}");
+}
+
+#[tokio::test]
+async fn set_role_and_reset_role_lead_nowhere() {
+    let db = TestDb::new().await;
+    seed(&db).await;
+    // The superuser the tests' database belongs to.
+    #[derive(diesel::QueryableByName)]
+    struct Owner {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let superuser = diesel::sql_query("SELECT current_user::text AS name")
+        .get_result::<Owner>(&mut owner)
+        .await
+        .unwrap()
+        .name;
+    let mut conn = api_login(&db).await;
+    for role in [
+        "multivio_worker",
+        "multivio_worker_login",
+        superuser.as_str(),
+    ] {
+        let err = refused(&mut conn, "", &format!("SET ROLE {role}")).await;
+        assert!(err.contains("permission denied"), "{role}: {err}");
+        let err = refused(&mut conn, "", &format!("SET LOCAL ROLE {role}")).await;
+        assert!(err.contains("permission denied"), "{role}: {err}");
+    }
+    let err = refused(
+        &mut conn,
+        "",
+        &format!("SET SESSION AUTHORIZATION {superuser}"),
+    )
+    .await;
+    assert!(err.contains("permission denied"), "{err}");
+    let forged = "SELECT set_config('request.jwt.claim.sub', 'uid-b', true)";
+    for switch in ["RESET ROLE", "SET ROLE multivio_api", "SET ROLE NONE"] {
+        let setup = format!("{switch}; {forged}");
+        assert_eq!(visible_posts(&mut conn, &setup).await, 0, "{switch}");
+    }
+    // And without any claim: nothing either.
+    assert_eq!(visible_posts(&mut conn, "RESET ROLE").await, 0);
+}
+
+#[tokio::test]
+async fn money_and_trust_columns_are_not_the_api_roles_to_write() {
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let mut conn = api_login(&db).await;
+    let own = signed_claim("uid-a");
+    for sql in [
+        "UPDATE user_info SET remaining_posts = 1000 WHERE user_id = 1",
+        "UPDATE user_info SET monthly_post_quota = 1000 WHERE user_id = 1",
+        "UPDATE users SET plan_name = 'business' WHERE id = 1",
+        "UPDATE users SET subscription_status = 'active' WHERE id = 1",
+        "UPDATE users SET email_verified = true WHERE id = 1",
+        "UPDATE users SET email_verification_token = 'known' WHERE id = 1",
+        "UPDATE users SET stripe_customer_id = 'cus_x' WHERE id = 1",
+        "DELETE FROM post_quota_usage WHERE user_id = 1",
+        "INSERT INTO users (firebase_uid, email) VALUES ('uid-a', 'x@x.test')",
+    ] {
+        let err = refused(&mut conn, &own, sql).await;
+        assert!(err.contains("permission denied"), "{sql}: {err}");
+    }
+    // The profile is the user's to edit.
+    conn.batch_execute("BEGIN").await.unwrap();
+    conn.batch_execute(&own).await.unwrap();
+    conn.batch_execute("UPDATE users SET bio = 'hello' WHERE id = 1")
+        .await
+        .unwrap();
+    conn.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn the_server_refuses_logins_with_more_power_than_their_role() {
+    let db = TestDb::new().await;
+    check_login(&db.api_url(), Role::Api).await.unwrap();
+    let err = check_login(&db.api_url(), Role::Worker).await.unwrap_err();
+    assert!(
+        err.to_string().contains("not a member of multivio_worker"),
+        "{err}"
+    );
+    // The owner of the test database is a superuser: never a runtime login.
+    let err = check_login(db.url(), Role::Api).await.unwrap_err();
+    assert!(err.to_string().contains("superuser"), "{err}");
+}

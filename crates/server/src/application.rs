@@ -1,0 +1,174 @@
+//! The application, built in one place: `main` and every test call [`Application::build`]
+//! (zero2prod's `Application::build`), so what is tested is what runs.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use multivio_app::Services;
+
+use crate::database::{self, Database, Pools};
+use crate::wiring::{self, Overrides};
+use crate::{Config, worker};
+
+/// A built application: database ready, services assembled, listeners bound.
+#[allow(missing_debug_implementations)]
+pub struct Application {
+    port: u16,
+    metrics_port: Option<u16>,
+    server: actix_web::dev::Server,
+    metrics_server: Option<actix_web::dev::Server>,
+    services: Arc<Services>,
+    db: Database,
+}
+
+impl Application {
+    /// Opens the database (migrations, runtime logins), assembles every use case and the HTTP
+    /// state, and binds the API's listener (and the metrics listener when configured).
+    /// Nothing is served until [`Application::run`].
+    pub async fn build(config: &Config, overrides: Overrides) -> anyhow::Result<Self> {
+        // Settings that refuse to start are refused before anything is started.
+        config.check_exposure()?;
+        let verifier = wiring::firebase(config)?;
+        let db = database::open(config).await?;
+        match Self::assemble(config, overrides, verifier, &db).await {
+            Ok((port, metrics_port, server, metrics_server, services)) => Ok(Self {
+                port,
+                metrics_port,
+                server,
+                metrics_server,
+                services,
+                db,
+            }),
+            Err(e) => {
+                db.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn assemble(
+        config: &Config,
+        overrides: Overrides,
+        verifier: multivio_http::auth::FirebaseVerifier,
+        db: &Database,
+    ) -> anyhow::Result<(
+        u16,
+        Option<u16>,
+        actix_web::dev::Server,
+        Option<actix_web::dev::Server>,
+        Arc<Services>,
+    )> {
+        let keyring = config.keyring()?;
+        let store = db.runtime(config, &keyring, Pools::Api).await?;
+        let services = wiring::services(config, store, keyring, &overrides)?;
+        let state = wiring::http_state(config, services.clone(), verifier, &overrides)?;
+        let api_state = state.clone();
+        let server = actix_web::HttpServer::new(move || multivio_http::app(api_state.clone()))
+            .shutdown_timeout(10)
+            .disable_signals()
+            .bind(config.listen)
+            .with_context(|| format!("could not listen on {}", config.listen))?;
+        let port = server
+            .addrs()
+            .first()
+            .map(|a| a.port())
+            .context("the API listener has no address")?;
+        let (metrics_server, metrics_port) = match config.metrics_listen {
+            Some(addr) => {
+                let server =
+                    actix_web::HttpServer::new(move || multivio_http::metrics_app(state.clone()))
+                        .workers(1)
+                        .disable_signals()
+                        .bind(addr)
+                        .with_context(|| format!("could not listen on {addr} for metrics"))?;
+                let port = server.addrs().first().map(|a| a.port());
+                (Some(server.run()), port)
+            }
+            None => (None, None),
+        };
+        Ok((port, metrics_port, server.run(), metrics_server, services))
+    }
+
+    /// The port the API listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The port of the metrics listener, if there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
+    /// The use cases, as the handlers hold them.
+    pub fn services(&self) -> Arc<Services> {
+        self.services.clone()
+    }
+
+    /// Serves until `shutdown` resolves, with a publishing worker beside the API when
+    /// `with_worker`; then finishes requests in flight, stops the worker after its job in hand,
+    /// and stops the private database cluster if this process started it.
+    pub async fn run(
+        self,
+        with_worker: bool,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = with_worker.then(|| {
+            tokio::spawn(worker::run(
+                self.services.clone(),
+                worker::worker_id(),
+                stop_rx,
+            ))
+        });
+        let handle = self.server.handle();
+        let metrics_handle = self.metrics_server.as_ref().map(|s| s.handle());
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            // The worker stops claiming at once and ends the job in hand while requests drain.
+            let _ = stop_tx.send(true);
+            if let Some(metrics) = metrics_handle {
+                metrics.stop(true).await;
+            }
+            handle.stop(true).await;
+        });
+        if let Some(metrics) = self.metrics_server {
+            tokio::spawn(metrics);
+        }
+        let served = self.server.await.context("HTTP server failed");
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        self.db.close().await;
+        served?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// A worker process: the database, and only the use cases publishing needs — no HTTP state, no
+/// identity provider. Runs until `shutdown` resolves.
+pub async fn run_worker(
+    config: &Config,
+    overrides: Overrides,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = database::open(config).await?;
+    let outcome = async {
+        let keyring = config.keyring()?;
+        let store = db.runtime(config, &keyring, Pools::WorkerOnly).await?;
+        let services = wiring::services(config, store, keyring, &overrides)?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        worker::run(services, worker::worker_id(), stop_rx).await;
+        anyhow::Ok(())
+    }
+    .await;
+    db.close().await;
+    outcome
+}

@@ -1,0 +1,205 @@
+//! The configuration of every command: flags, each also read from its environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser};
+use multivio_domain::quota::PlanCatalog;
+use multivio_vault::Keyring;
+
+/// Settings shared by every command.
+#[derive(Args, Clone)]
+pub struct Config {
+    /// PostgreSQL URL of the schema's owner: migrations run over it, and at start it sets up
+    /// the runtime logins. Unset: a private cluster under the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// URL the API logs in with at run time (a role holding only `multivio_api`). Unset: the
+    /// owner connection gives `multivio_api_login` a password derived from the sealing key.
+    #[arg(
+        long,
+        env = "MULTIVIO_API_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub api_database_url: Option<String>,
+    /// URL workers log in with at run time (a role holding only `multivio_worker`). Unset: as
+    /// for the API, with `multivio_worker_login`.
+    #[arg(
+        long,
+        env = "MULTIVIO_WORKER_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub worker_database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "MULTIVIO_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// A separate address serving only `/metrics` (then the API's listener serves none).
+    #[arg(long, env = "MULTIVIO_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token `/metrics` requires. Unset: `/metrics` is open to whoever reaches it.
+    #[arg(
+        long,
+        env = "MULTIVIO_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// Where the private database, local media and generated keys live.
+    #[arg(
+        long,
+        env = "MULTIVIO_DATA_DIR",
+        default_value = "./.multivio",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// External base URL (OAuth redirect URIs, media URLs). Default: http://<listen>.
+    #[arg(long, env = "MULTIVIO_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Firebase project whose ID tokens are accepted. Unset: emulator tokens of the local
+    /// project `multivio-local` (see `dev-token`), on a loopback address only.
+    #[arg(long, env = "MULTIVIO_FIREBASE_PROJECT_ID", global = true)]
+    pub firebase_project_id: Option<String>,
+    /// Accept Firebase Auth Emulator (unsigned) tokens for the configured project — only ever
+    /// on a loopback listen address.
+    #[arg(long, env = "FIREBASE_AUTH_EMULATOR_HOST", global = true)]
+    pub firebase_emulator_host: Option<String>,
+    /// Google's x509 certificate set for ID tokens (tests point it at a fake).
+    #[arg(long, env = "MULTIVIO_FIREBASE_CERTS_URL", global = true)]
+    pub firebase_certs_url: Option<String>,
+    /// Keys sealing tokens at rest: `kid:base64key,...`, the first one seals. Unset: a key
+    /// generated into the data directory.
+    #[arg(
+        long,
+        env = "MULTIVIO_TOKEN_KEYS",
+        global = true,
+        hide_env_values = true
+    )]
+    pub token_keys: Option<String>,
+    /// Largest media upload, in bytes.
+    #[arg(
+        long,
+        env = "MULTIVIO_MAX_UPLOAD_BYTES",
+        default_value_t = 100 * 1024 * 1024,
+        global = true
+    )]
+    pub max_upload_bytes: u64,
+    /// Web client origins allowed to call the API from a browser (comma-separated).
+    #[arg(long, env = "MULTIVIO_CORS_ORIGINS", global = true)]
+    pub cors_origins: Option<String>,
+    /// Paid plans and their monthly post quotas, e.g. `pro=100,business=1000` (free has 10).
+    #[arg(long, env = "MULTIVIO_PLANS", global = true)]
+    pub plans: Option<String>,
+    /// Production profile: refuses emulator tokens, generated keys and every local default.
+    #[arg(long, env = "MULTIVIO_PRODUCTION", global = true)]
+    pub production: bool,
+    /// Says that a server listening on a non-loopback address without the production profile
+    /// is a development deployment on purpose (otherwise it refuses to start).
+    #[arg(long, env = "MULTIVIO_DEVELOPMENT", global = true)]
+    pub development: bool,
+}
+
+/// Secrets (database URLs with passwords, token keys, the metrics token) never reach a log
+/// through `{:?}`.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |set: bool| if set { "[redacted]" } else { "unset" };
+        f.debug_struct("Config")
+            .field("database_url", &redacted(self.database_url.is_some()))
+            .field(
+                "api_database_url",
+                &redacted(self.api_database_url.is_some()),
+            )
+            .field(
+                "worker_database_url",
+                &redacted(self.worker_database_url.is_some()),
+            )
+            .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("metrics_token", &redacted(self.metrics_token.is_some()))
+            .field("data_dir", &self.data_dir)
+            .field("public_url", &self.public_url)
+            .field("firebase_project_id", &self.firebase_project_id)
+            .field("firebase_emulator_host", &self.firebase_emulator_host)
+            .field("firebase_certs_url", &self.firebase_certs_url)
+            .field("token_keys", &redacted(self.token_keys.is_some()))
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("cors_origins", &self.cors_origins)
+            .field("plans", &self.plans)
+            .field("production", &self.production)
+            .field("development", &self.development)
+            .finish()
+    }
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct ConfigOnly {
+    #[command(flatten)]
+    config: Config,
+}
+
+impl Config {
+    /// A configuration from flags, exactly as the binary parses them (environment variables
+    /// fill what the flags leave out).
+    pub fn from_flags<I, T>(flags: I) -> anyhow::Result<Self>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Ok(ConfigOnly::try_parse_from(flags)?.config)
+    }
+
+    /// The external base URL, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The token sealing keys: configured, or (outside production) generated into the data
+    /// directory on first use.
+    pub fn keyring(&self) -> anyhow::Result<Keyring> {
+        match self.token_keys.as_deref().filter(|k| !k.is_empty()) {
+            Some(keys) => Keyring::from_config(keys).context("MULTIVIO_TOKEN_KEYS"),
+            None if self.production => {
+                anyhow::bail!("MULTIVIO_TOKEN_KEYS is required in production")
+            }
+            None => Keyring::load_or_generate(&self.data_dir.join("token-keys"))
+                .context("loading the token sealing key from the data directory"),
+        }
+    }
+
+    /// The plan catalog.
+    pub fn plans(&self) -> anyhow::Result<PlanCatalog> {
+        match self.plans.as_deref().filter(|p| !p.is_empty()) {
+            Some(plans) => {
+                PlanCatalog::parse(plans).map_err(|e| anyhow::anyhow!("MULTIVIO_PLANS: {e}"))
+            }
+            None => Ok(PlanCatalog::default()),
+        }
+    }
+
+    /// Refuses a server that others could reach without the production profile, unless the
+    /// deployment says it is for development on purpose.
+    pub fn check_exposure(&self) -> anyhow::Result<()> {
+        if !self.listen.ip().is_loopback() && !self.production && !self.development {
+            anyhow::bail!(
+                "MULTIVIO_LISTEN is {}, reachable from other machines, but MULTIVIO_PRODUCTION \
+                 is not set: set MULTIVIO_PRODUCTION=true for a production deployment, or \
+                 MULTIVIO_DEVELOPMENT=true if this is a development server on purpose",
+                self.listen
+            );
+        }
+        Ok(())
+    }
+}
