@@ -4,11 +4,18 @@ CREATE EXTENSION IF NOT EXISTS pgcrypto;
 
 -- Supabase-compatible auth.uid(): the subject claim of the current request. Text, because
 -- Firebase uids are not UUIDs. An unset or empty claim (what a pooled connection reads after
--- a transaction that set it locally) is NULL, so it matches no row.
+-- a transaction that set it locally) is NULL, so it matches no row. Where the database already
+-- has an auth.uid() (Supabase), that one is kept: it is someone else's to change.
 CREATE SCHEMA IF NOT EXISTS auth;
-CREATE OR REPLACE FUNCTION auth.uid() RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT nullif(current_setting('request.jwt.claim.sub', true), '')
-$$;
+DO $do$
+BEGIN
+  IF to_regprocedure('auth.uid()') IS NULL THEN
+    CREATE FUNCTION auth.uid() RETURNS text LANGUAGE sql STABLE AS $fn$
+      SELECT nullif(current_setting('request.jwt.claim.sub', true), '')
+    $fn$;
+  END IF;
+END
+$do$;
 
 CREATE TABLE users (
   id SERIAL PRIMARY KEY,

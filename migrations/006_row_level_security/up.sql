@@ -29,8 +29,16 @@ END
 $$;
 
 GRANT USAGE ON SCHEMA public TO multivio_api, multivio_worker;
-GRANT USAGE ON SCHEMA auth TO multivio_api, multivio_worker;
-GRANT EXECUTE ON FUNCTION auth.uid() TO multivio_api, multivio_worker;
+-- The seed's policies call auth.uid(). On a managed database whose auth schema belongs to the
+-- platform, these grants may be its administrator's to give (see docs/deploy.md).
+DO $$
+BEGIN
+  GRANT USAGE ON SCHEMA auth TO multivio_api, multivio_worker;
+  GRANT EXECUTE ON FUNCTION auth.uid() TO multivio_api, multivio_worker;
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE WARNING 'could not grant auth.uid() to the multivio roles: grant USAGE ON SCHEMA auth and EXECUTE ON FUNCTION auth.uid() to multivio_api and multivio_worker as the schema''s owner';
+END
+$$;
 GRANT SELECT, INSERT, UPDATE, DELETE
   ON users, social_connections, posts, media_files, user_info
   TO multivio_api, multivio_worker;

@@ -66,6 +66,9 @@ pub enum AppError {
     /// (only the worker's use cases return this).
     #[error("job lease lost")]
     LeaseLost,
+    /// An uploaded file is of no type any platform takes (judged from its bytes).
+    #[error("unsupported file type")]
+    UnsupportedFileType,
     /// A request with the same `Idempotency-Key` is still running.
     #[error("a request with this idempotency key is still running")]
     IdempotencyInProgress,

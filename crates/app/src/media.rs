@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use multivio_domain::content::{MediaInfo, compatible_platforms};
-use multivio_domain::media::{AltText, MediaFile};
+use multivio_domain::media::{AltText, MediaFile, probe};
+use multivio_domain::page::PageSize;
 use multivio_domain::{MediaId, Tenant};
 use multivio_ports::error::Page;
 use multivio_ports::media::{MediaRepository, MediaStore};
@@ -17,16 +18,8 @@ use crate::error::{AppError, AppResult};
 pub struct MediaUpload {
     /// The file.
     pub bytes: Vec<u8>,
-    /// Name the client gave.
+    /// Name the client gave (kept for display; its extension decides nothing).
     pub original_filename: Option<String>,
-    /// MIME type sniffed from the bytes.
-    pub mime_type: String,
-    /// Width in pixels, when probed.
-    pub width: Option<u32>,
-    /// Height in pixels, when probed.
-    pub height: Option<u32>,
-    /// Duration in seconds, when probed.
-    pub duration_secs: Option<f64>,
     /// Alt text.
     pub alt_text: Option<String>,
 }
@@ -111,12 +104,15 @@ impl MediaService {
                 format!("is larger than {} bytes", self.max_bytes),
             ));
         }
+        // The type is what the bytes say, never what the client declared.
+        let probed = probe(&upload.bytes).ok_or(AppError::UnsupportedFileType)?;
+        let mime_type = probed.mime.to_owned();
         let info = MediaInfo {
-            mime_type: upload.mime_type.clone(),
+            mime_type: mime_type.clone(),
             size_bytes: size,
-            width: upload.width,
-            height: upload.height,
-            duration_secs: upload.duration_secs,
+            width: probed.width,
+            height: probed.height,
+            duration_secs: None,
         };
         info.kind()
             .map_err(|e| AppError::invalid("file", e.to_string()))?;
@@ -125,11 +121,8 @@ impl MediaService {
             None => None,
         };
         let id = MediaId(self.ids.new_uuid());
-        let filename = format!("{}/{id}.{}", tenant.user_id, extension(&upload.mime_type));
-        let url = self
-            .store
-            .put(&filename, upload.bytes, &upload.mime_type)
-            .await?;
+        let filename = format!("{}/{id}.{}", tenant.user_id, extension(&mime_type));
+        let url = self.store.put(&filename, upload.bytes, &mime_type).await?;
         let now = self.clock.now();
         let file = MediaFile {
             id,
@@ -138,15 +131,15 @@ impl MediaService {
             original_filename: upload
                 .original_filename
                 .map(|n| n.chars().take(255).collect()),
-            file_type: upload.mime_type,
+            file_type: mime_type,
             file_size: size,
             cdn_url: Some(url),
             thumbnail_url: None,
             platform_compatibility: compatible_platforms(&info),
             alt_text,
-            width: upload.width,
-            height: upload.height,
-            duration_secs: upload.duration_secs,
+            width: info.width,
+            height: info.height,
+            duration_secs: info.duration_secs,
             upload_date: now,
             created_at: now,
             updated_at: now,
@@ -175,16 +168,13 @@ impl MediaService {
         Ok(file)
     }
 
-    /// A page of the tenant's files (`limit` 1–100).
+    /// A page of the tenant's files.
     pub async fn list(
         &self,
         tenant: &Tenant,
-        limit: u32,
+        limit: PageSize,
         cursor: Option<String>,
     ) -> AppResult<Page<MediaFile>> {
-        if !(1..=100).contains(&limit) {
-            return Err(AppError::invalid("limit", "must be between 1 and 100"));
-        }
         Ok(self.files.list(tenant, limit, cursor).await?)
     }
 
@@ -226,7 +216,10 @@ impl MediaService {
         let mut deleted = 0;
         loop {
             // Always the first page: each round deletes what it lists.
-            let page = self.files.list(tenant, 100, None).await?;
+            let page = self
+                .files
+                .list(tenant, PageSize::new(Some(PageSize::MAX)), None)
+                .await?;
             if page.items.is_empty() {
                 return Ok(deleted);
             }
@@ -246,14 +239,30 @@ mod tests {
     use multivio_ports::StoreError;
     use multivio_ports::media::{MediaStoreError, MockMediaRepository, MockMediaStore};
 
+    /// `len` bytes whose header makes them a file of `mime` (a 1080 × 1080 image), whatever
+    /// the client would have declared.
     fn upload(mime: &str, len: usize) -> MediaUpload {
+        let header: Vec<u8> = match mime {
+            // SOI, then SOF0 with height and width 1080.
+            "image/jpeg" => vec![
+                0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x04, 0x38, 0x04, 0x38, 0x03,
+            ],
+            "image/png" => {
+                let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+                b.extend_from_slice(&1080u32.to_be_bytes());
+                b.extend_from_slice(&1080u32.to_be_bytes());
+                b.extend_from_slice(&[8, 6, 0, 0, 0]);
+                b
+            }
+            "video/mp4" => b"\0\0\0\x18ftypisom\0\0\0\0isomiso2".to_vec(),
+            _ => b"%PDF-1.7".to_vec(),
+        };
+        let mut bytes = header;
+        bytes.resize(len.max(bytes.len()), 0);
+        bytes.truncate(len);
         MediaUpload {
-            bytes: vec![0; len],
+            bytes,
             original_filename: Some("cat.jpg".into()),
-            mime_type: mime.into(),
-            width: Some(1080),
-            height: Some(1080),
-            duration_secs: None,
             alt_text: Some("A cat".into()),
         }
     }
@@ -298,14 +307,17 @@ mod tests {
         let mut store = MockMediaStore::new();
         store.expect_put().never();
         let svc = service(MockMediaRepository::new(), store);
+        assert_eq!(
+            svc.upload(&tenant(), upload("application/pdf", 10)).await,
+            Err(AppError::UnsupportedFileType)
+        );
         for (u, why) in [
-            (upload("application/pdf", 10), "type"),
             (upload("image/jpeg", 0), "empty"),
             (upload("image/jpeg", 1_000_001), "size"),
             (
                 MediaUpload {
                     alt_text: Some("a".repeat(1501)),
-                    ..upload("image/png", 10)
+                    ..upload("image/png", 100)
                 },
                 "alt",
             ),
@@ -327,7 +339,7 @@ mod tests {
             .expect_insert()
             .returning(|_, _| Err(StoreError::Unavailable("db".into())));
         let r = service(files, store)
-            .upload(&tenant(), upload("video/mp4", 10))
+            .upload(&tenant(), upload("video/mp4", 100))
             .await;
         assert!(matches!(r, Err(AppError::Unavailable(_))));
     }
@@ -432,10 +444,10 @@ mod tests {
         )
         .await
         .unwrap();
-        assert!(svc.list(&tenant(), 50, None).await.is_ok());
-        assert!(matches!(
-            svc.list(&tenant(), 0, None).await,
-            Err(AppError::Invalid(_))
-        ));
+        assert!(
+            svc.list(&tenant(), PageSize::new(Some(50)), None)
+                .await
+                .is_ok()
+        );
     }
 }

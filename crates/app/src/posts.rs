@@ -7,13 +7,12 @@ use chrono::{DateTime, Utc};
 use multivio_domain::connection::{Connection, ConnectionStatus};
 use multivio_domain::content::{PostReport, ValidationOptions, media_info, validate_post};
 use multivio_domain::idempotency::IdempotencyClaim;
-use multivio_domain::job::NewJob;
 use multivio_domain::media::MediaFile;
 use multivio_domain::post::{
     ContentMode, PlatformContent, Post, PostContent, PostInput, PostStatus, Target, Targets,
 };
 use multivio_domain::quota::{Quota, QuotaEffect};
-use multivio_domain::{FieldError, JobId, MediaId, PostId, Provider, Tenant};
+use multivio_domain::{FieldError, JobId, MediaId, PostId, Provider, Tenant, field_path};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::error::Page;
@@ -136,9 +135,6 @@ impl PostService {
 
     /// A page of the tenant's posts (`limit` 1–100).
     pub async fn list(&self, tenant: &Tenant, query: PostQuery) -> AppResult<Page<Post>> {
-        if !(1..=100).contains(&query.limit) {
-            return Err(AppError::invalid("limit", "must be between 1 and 100"));
-        }
         if let (Some(from), Some(to)) = (query.from, query.to)
             && from > to
         {
@@ -169,8 +165,7 @@ impl PostService {
         };
         self.ensure_publishable(&post.content(), &resolved, Some(at), When::Later)?;
         let quota = post.schedule(at, now)?;
-        let jobs = self.jobs_for(&post, post.platforms.as_slice(), at);
-        post.publish_job_id = jobs.first().map(|j| j.id.to_string());
+        let jobs = post.plan_all_jobs(at, || JobId(self.ids.new_uuid()));
         let change = PostChange {
             quota,
             enqueue: jobs,
@@ -189,15 +184,20 @@ impl PostService {
         let resolved = self.resolve(tenant, &content).await?;
         let revision = post.revision;
         post.edit(content, self.clock.now())?;
-        let mut change = PostChange::write(PostWrite::Update {
-            post: post.clone(),
-            expected_revision: revision,
-        });
-        if let (PostStatus::Scheduled, Some(at)) = (post.status, post.schedule_date) {
+        let mut enqueue = Vec::new();
+        let scheduled = post.status == PostStatus::Scheduled;
+        if let (true, Some(at)) = (scheduled, post.schedule_date) {
             self.ensure_publishable(&post.content(), &resolved, None, When::Later)?;
-            change.cancel_pending_jobs = true;
-            change.enqueue = self.jobs_for(&post, post.platforms.as_slice(), at);
+            enqueue = post.plan_all_jobs(at, || JobId(self.ids.new_uuid()));
         }
+        let change = PostChange {
+            enqueue,
+            cancel_pending_jobs: scheduled,
+            ..PostChange::write(PostWrite::Update {
+                post,
+                expected_revision: revision,
+            })
+        };
         self.commit(tenant, change, None).await
     }
 
@@ -250,8 +250,7 @@ impl PostService {
         }
         let revision = post.revision;
         let quota = post.schedule(at, self.clock.now())?;
-        let jobs = self.jobs_for(&post, post.platforms.as_slice(), at);
-        post.publish_job_id = jobs.first().map(|j| j.id.to_string());
+        let jobs = post.plan_all_jobs(at, || JobId(self.ids.new_uuid()));
         let change = PostChange {
             quota,
             enqueue: jobs,
@@ -282,8 +281,7 @@ impl PostService {
         let now = self.clock.now();
         let revision = post.revision;
         let quota = post.start_publishing(now)?;
-        let jobs = self.jobs_for(&post, post.platforms.as_slice(), now);
-        post.publish_job_id = jobs.first().map(|j| j.id.to_string());
+        let jobs = post.plan_all_jobs(now, || JobId(self.ids.new_uuid()));
         let change = PostChange {
             quota,
             enqueue: jobs,
@@ -323,8 +321,7 @@ impl PostService {
         let now = self.clock.now();
         let revision = post.revision;
         let (targets, quota) = post.retry_failed(now)?;
-        let jobs = self.jobs_for(&post, &targets, now);
-        post.publish_job_id = jobs.first().map(|j| j.id.to_string());
+        let jobs = post.plan_jobs(&targets, now, || JobId(self.ids.new_uuid()));
         let change = PostChange {
             quota,
             enqueue: jobs,
@@ -335,18 +332,6 @@ impl PostService {
         };
         let current = self.quota_for(tenant, quota).await?;
         self.commit(tenant, change, current).await
-    }
-
-    fn jobs_for(&self, post: &Post, targets: &[Target], run_at: DateTime<Utc>) -> Vec<NewJob> {
-        targets
-            .iter()
-            .map(|t| NewJob {
-                id: JobId(self.ids.new_uuid()),
-                post_id: post.id,
-                target: *t,
-                run_at,
-            })
-            .collect()
     }
 
     /// Before a change that consumes: the quota with its period current (so a new month's
@@ -465,17 +450,17 @@ impl PostService {
         when: When,
     ) -> AppResult<()> {
         let report = self.report(content, resolved, schedule_date);
-        let mut errors = report.field_errors();
-        for t in content.platforms.iter() {
+        let mut errors = report.field_errors(&content.platforms);
+        for (i, t) in content.platforms.iter().enumerate() {
             match target_connection(t, &resolved.connections) {
                 None if when == When::Later && t.connection_id.is_none() => {}
                 None => errors.push(FieldError::new(
-                    format!("platforms.{}", t.provider),
+                    field_path(&[&"platforms", &i]),
                     format!("connect a {} account first", t.provider.display_name()),
                 )),
                 Some(c) if c.status == ConnectionStatus::NeedsReauth => {
                     errors.push(FieldError::new(
-                        format!("platforms.{}", t.provider),
+                        field_path(&[&"platforms", &i]),
                         format!("reconnect your {} account", t.provider.display_name()),
                     ))
                 }
@@ -555,6 +540,7 @@ mod tests {
     use crate::testing::*;
     use chrono::Duration;
     use multivio_domain::UserId;
+    use multivio_domain::page::PageSize;
     use multivio_domain::post::{PostAction, TargetError, TargetOutcome, TransitionError};
     use multivio_ports::connections::MockConnectionStore;
     use multivio_ports::media::MockMediaRepository;
@@ -762,7 +748,7 @@ mod tests {
             .create(&tenant(), long, Some(now() + Duration::hours(1)), None)
             .await;
         assert!(
-            matches!(r, Err(AppError::Invalid(e)) if e.iter().any(|e| e.field == "platforms.twitter"))
+            matches!(r, Err(AppError::Invalid(e)) if e.iter().any(|e| e.field == "platforms.0"))
         );
     }
 
@@ -785,31 +771,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn list_checks_the_page_size() {
+    async fn list_passes_the_page_size_and_refuses_a_reversed_range() {
         let mut d = Deps::new();
-        d.posts.expect_list().times(1).returning(|_, _| {
-            Ok(Page {
-                items: vec![],
-                next_cursor: None,
-            })
-        });
+        d.posts
+            .expect_list()
+            .withf(|_, q| q.limit.get() == 100)
+            .times(1)
+            .returning(|_, _| {
+                Ok(Page {
+                    items: vec![],
+                    next_cursor: None,
+                })
+            });
         let svc = d.build();
-        let q = |limit| PostQuery {
+        let q = |from, to| PostQuery {
             status: None,
             platform: None,
-            from: None,
-            to: None,
-            limit,
+            from,
+            to,
+            limit: PageSize::new(Some(500)),
             cursor: None,
         };
-        assert!(svc.list(&tenant(), q(20)).await.is_ok());
+        assert!(svc.list(&tenant(), q(None, None)).await.is_ok());
         assert!(matches!(
-            svc.list(&tenant(), q(0)).await,
-            Err(AppError::Invalid(_))
-        ));
-        assert!(matches!(
-            svc.list(&tenant(), q(101)).await,
-            Err(AppError::Invalid(_))
+            svc.list(&tenant(), q(Some(now()), Some(now() - Duration::days(1)))).await,
+            Err(AppError::Invalid(e)) if e[0].field == "from"
         ));
     }
 
@@ -1016,7 +1002,7 @@ mod tests {
         d.posts.expect_apply().never();
         let r = d.build().publish_now(&tenant(), pid(1), None).await;
         assert!(
-            matches!(r, Err(AppError::Invalid(e)) if e[0].field == "platforms.linkedin" && e[0].reason.contains("connect"))
+            matches!(r, Err(AppError::Invalid(e)) if e[0].field == "platforms.0" && e[0].reason.contains("connect"))
         );
     }
 

@@ -23,3 +23,13 @@ impl FieldError {
         }
     }
 }
+
+/// The one spelling of a path into a request body: its parts joined by dots, list elements by
+/// their index — `platforms.0`, `platform_content.twitter.content`.
+pub fn field_path(parts: &[&dyn std::fmt::Display]) -> String {
+    parts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}

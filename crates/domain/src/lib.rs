@@ -52,6 +52,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod job;
 pub mod media;
+pub mod page;
 pub mod post;
 pub mod provider;
 pub mod quota;
@@ -60,7 +61,7 @@ pub mod subscription;
 mod text;
 pub mod user;
 
-pub use error::FieldError;
+pub use error::{FieldError, field_path};
 pub use ids::{ConnectionId, FirebaseUid, JobId, MediaId, PostId, Tenant, UserId};
 pub use provider::Provider;
 pub use secret::Secret;

@@ -8,6 +8,10 @@ use crate::ids::{MediaId, UserId};
 use crate::provider::Provider;
 use crate::text;
 
+mod probe;
+
+pub use probe::{Probed, probe};
+
 /// Alternative text for accessibility: trimmed, 1–1,500 characters (Mastodon's limit, the most
 /// generous of the platforms; adapters truncate for stricter ones).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,7 +25,9 @@ use crate::text;
 mod lifecycle;
 mod target;
 
-pub use lifecycle::{PostAction, PostError, Settled, TargetOutcome, TransitionError};
+pub use lifecycle::{
+    PostAction, PostError, Settled, TargetOutcome, TransitionError, check_schedule_date,
+};
 pub use target::{Target, Targets};
 
 /// A post's name (`posts.name`): trimmed, 1–255 characters.
@@ -361,7 +363,7 @@ impl PostContent {
         for (p, c) in &input.platform_content {
             if c.content.chars().count() > MAX_CONTENT_CHARS {
                 errors.push(FieldError::new(
-                    format!("platform_content.{p}.content"),
+                    crate::error::field_path(&[&"platform_content", p, &"content"]),
                     "is too long",
                 ));
             }

@@ -12,7 +12,7 @@ use multivio_domain::media::MediaFile;
 use multivio_domain::post::{ContentMode, PlatformContent, Post, Target, TargetResult};
 use multivio_domain::quota::Quota;
 use multivio_domain::user::User;
-use multivio_domain::{ConnectionId, MediaId, Provider};
+use multivio_domain::{ConnectionId, MediaId, Provider, field_path};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -363,7 +363,7 @@ impl TargetDto {
         };
         let provider = name
             .parse::<Provider>()
-            .map_err(|_| invalid(&format!("platforms[{index}]"), "unknown platform"))?;
+            .map_err(|_| invalid(&field_path(&[&"platforms", &index]), "unknown platform"))?;
         Ok(Target {
             provider,
             connection_id: account,
@@ -456,9 +456,12 @@ fn platform_content(
 ) -> Result<BTreeMap<Provider, PlatformContent>, ApiError> {
     map.into_iter()
         .map(|(name, c)| {
-            let provider = name
-                .parse::<Provider>()
-                .map_err(|_| invalid(&format!("platform_content.{name}"), "unknown platform"))?;
+            let provider = name.parse::<Provider>().map_err(|_| {
+                invalid(
+                    &field_path(&[&"platform_content", &name]),
+                    "unknown platform",
+                )
+            })?;
             Ok((
                 provider,
                 PlatformContent {

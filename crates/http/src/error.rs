@@ -132,6 +132,11 @@ fn problem_of(e: AppError) -> Problem {
         AppError::NotConfigured(what) => {
             Problem::of(ProblemType::NotConfigured, S::NOT_IMPLEMENTED, what)
         }
+        AppError::UnsupportedFileType => Problem::of(
+            ProblemType::UnsupportedFileType,
+            S::UNSUPPORTED_MEDIA_TYPE,
+            "upload a JPEG, PNG, GIF or WebP image, or an MP4, QuickTime or WebM video",
+        ),
         AppError::IdempotencyInProgress => Problem::of(
             ProblemType::IdempotencyInProgress,
             S::CONFLICT,

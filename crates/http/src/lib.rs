@@ -14,7 +14,6 @@ pub mod observe;
 mod openapi;
 mod problem;
 mod routes;
-mod sniff;
 
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use multivio_domain::media::{AltText, MediaFile};
+use multivio_domain::page::PageSize;
 use multivio_domain::{MediaId, Tenant};
 
 use crate::error::{Page, StoreError};
@@ -25,7 +26,7 @@ pub trait MediaRepository: Send + Sync {
     async fn list(
         &self,
         tenant: &Tenant,
-        limit: u32,
+        limit: PageSize,
         cursor: Option<String>,
     ) -> Result<Page<MediaFile>, StoreError>;
     /// Sets or clears the alt text.

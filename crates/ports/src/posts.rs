@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use multivio_domain::idempotency::IdempotencyClaim;
 use multivio_domain::job::{FencingToken, JobOutcome, NewJob};
+use multivio_domain::page::PageSize;
 use multivio_domain::post::{Post, PostStatus};
 use multivio_domain::quota::QuotaEffect;
 use multivio_domain::{JobId, PostId, Provider, Tenant};
@@ -21,8 +22,8 @@ pub struct PostQuery {
     pub from: Option<DateTime<Utc>>,
     /// Created before.
     pub to: Option<DateTime<Utc>>,
-    /// Page size, 1–100.
-    pub limit: u32,
+    /// Page size.
+    pub limit: PageSize,
     /// Cursor from the previous page.
     pub cursor: Option<String>,
 }

@@ -409,7 +409,7 @@ fn random_password() -> Result<String, ClusterError> {
     File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .map_err(io("reading /dev/urandom"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(bytes))
 }
 
 fn write_secret(path: &Path, secret: &str) -> Result<(), ClusterError> {

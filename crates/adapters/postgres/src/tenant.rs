@@ -1,10 +1,11 @@
 //! Transactions scoped to one tenant (or to the background worker), so Row Level Security is
 //! the second lock behind the `user_id` every query names.
 //!
-//! The role, the tenant claim and its MAC are set with `set_config(…, true)`: they last until
-//! the end of the transaction, so a pooled connection never carries one tenant into the next
-//! request. For the API role a claim counts only with its MAC (migration 011): a session that
-//! sets `request.jwt.claim.sub` itself, without the key, sees nothing.
+//! The role, the tenant (`multivio.tenant`, the Firebase uid) and its MAC
+//! (`multivio.tenant_mac`) are set with `set_config(…, true)`: they last until the end of the
+//! transaction, so a pooled connection never carries one tenant into the next request. A
+//! tenant counts only with its MAC (migration 011): a session that names a tenant itself —
+//! `multivio.tenant` or the seed's `request.jwt.claim.sub` — without the key sees nothing.
 
 use std::future::Future;
 
@@ -16,8 +17,8 @@ use crate::{DbError, PgPool};
 /// Who a transaction acts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope<'a> {
-    /// A request on behalf of the user with this Firebase uid: the claim
-    /// `request.jwt.claim.sub` = the uid, with its MAC. Sees only that user's rows.
+    /// A request on behalf of the user with this Firebase uid, named with its MAC. Sees only
+    /// that user's rows.
     Tenant(&'a str),
     /// Background work across tenants (job claims, webhooks, quota resets): role
     /// `multivio_worker`, no claim.
@@ -70,7 +71,7 @@ impl ClaimKeys {
         }
     }
 
-    /// `<kid>.<hex HMAC-SHA256(uid)>`: the value of `multivio.claim_mac` for `uid`.
+    /// `<kid>.<hex HMAC-SHA256(uid)>`: the value of `multivio.tenant_mac` for `uid`.
     pub fn mac(&self, uid: &str) -> String {
         let tag = ring::hmac::sign(&self.signing.1, uid.as_bytes());
         format!("{}.{}", self.signing.0, hex::encode(tag.as_ref()))
@@ -94,8 +95,8 @@ pub async fn enter(
 ) -> Result<(), diesel::result::Error> {
     let (claim, mac) = session.claim.unwrap_or(("", ""));
     diesel::sql_query(
-        "SELECT set_config('role', $1, true), set_config('request.jwt.claim.sub', $2, true), \
-                set_config('multivio.claim_mac', $3, true)",
+        "SELECT set_config('role', $1, true), set_config('multivio.tenant', $2, true), \
+                set_config('multivio.tenant_mac', $3, true)",
     )
     .bind::<Text, _>(session.role.name())
     .bind::<Text, _>(claim)

@@ -46,25 +46,40 @@ async fn media_rows_round_trip_page_and_stay_with_their_tenant() {
         ids.push(f.id);
     }
     ids.reverse();
-    let page1 = MediaRepository::list(&store, &alice, 5, None)
-        .await
-        .unwrap();
+    let page1 = MediaRepository::list(
+        &store,
+        &alice,
+        multivio_domain::page::PageSize::new(Some(5)),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         page1.items.iter().map(|f| f.id).collect::<Vec<_>>(),
         ids[..5]
     );
-    let page2 = MediaRepository::list(&store, &alice, 5, page1.next_cursor)
-        .await
-        .unwrap();
+    let page2 = MediaRepository::list(
+        &store,
+        &alice,
+        multivio_domain::page::PageSize::new(Some(5)),
+        page1.next_cursor,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         page2.items.iter().map(|f| f.id).collect::<Vec<_>>(),
         ids[5..]
     );
     assert!(page2.next_cursor.is_none());
     assert_eq!(
-        MediaRepository::list(&store, &alice, 5, Some("nope".into()))
-            .await
-            .unwrap_err(),
+        MediaRepository::list(
+            &store,
+            &alice,
+            multivio_domain::page::PageSize::new(Some(5)),
+            Some("nope".into())
+        )
+        .await
+        .unwrap_err(),
         StoreError::InvalidCursor
     );
 

@@ -220,7 +220,7 @@ async fn a_pooled_connection_carries_no_tenant_into_the_next_use() {
     // Every connection the pool has handed out is back; whichever we get now must be clean.
     let mut conn = db.pool().get().await.unwrap();
     let row: Line = diesel::sql_query(
-        "SELECT current_user || '|' || coalesce(current_setting('request.jwt.claim.sub', true), '<null>') AS line",
+        "SELECT current_user || '|' || coalesce(current_setting('multivio.tenant', true), '<null>') AS line",
     )
     .get_result(&mut conn)
     .await

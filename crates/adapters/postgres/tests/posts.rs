@@ -335,7 +335,7 @@ async fn listing_is_newest_first_keyset_paginated_and_filtered() {
         platform: None,
         from: None,
         to: None,
-        limit: 10,
+        limit: multivio_domain::page::PageSize::new(Some(10)),
         cursor,
     };
     let first = PostStore::list(&store, &alice, &query(None)).await.unwrap();
@@ -366,7 +366,7 @@ async fn listing_is_newest_first_keyset_paginated_and_filtered() {
         &alice,
         &PostQuery {
             platform: Some(Provider::Threads),
-            limit: 100,
+            limit: multivio_domain::page::PageSize::new(Some(100)),
             ..query(None)
         },
     )

@@ -55,8 +55,8 @@ async fn refused(conn: &mut AsyncPgConnection, setup: &str, sql: &str) -> String
 
 fn signed_claim(uid: &str) -> String {
     format!(
-        "SELECT set_config('request.jwt.claim.sub', '{uid}', true), \
-                set_config('multivio.claim_mac', '{}', true)",
+        "SELECT set_config('multivio.tenant', '{uid}', true), \
+                set_config('multivio.tenant_mac', '{}', true)",
         test_claim_keys().mac(uid)
     )
 }
@@ -67,8 +67,18 @@ async fn a_forged_claim_sees_nothing_and_a_signed_one_only_its_tenant() {
     seed(&db).await;
     let mut conn = api_login(&db).await;
     assert_eq!(visible_posts(&mut conn, &signed_claim("uid-a")).await, 1);
+    // The seed's claim, set by hand: nothing.
     let forged = "SELECT set_config('request.jwt.claim.sub', 'uid-b', true)";
     assert_eq!(visible_posts(&mut conn, forged).await, 0);
+    // The product's tenant without a MAC: nothing.
+    let unsigned = "SELECT set_config('multivio.tenant', 'uid-b', true)";
+    assert_eq!(visible_posts(&mut conn, unsigned).await, 0);
+    // An authentic tenant with the seed's claim pointing elsewhere: nothing at all.
+    let mixed = format!(
+        "{}; SELECT set_config('request.jwt.claim.sub', 'uid-b', true)",
+        signed_claim("uid-a")
+    );
+    assert_eq!(visible_posts(&mut conn, &mixed).await, 0);
     // A's MAC under B's claim, a made-up MAC, an unknown key id: nothing.
     let mac_a = test_claim_keys().mac("uid-a");
     for mac in [
@@ -78,8 +88,8 @@ async fn a_forged_claim_sees_nothing_and_a_signed_one_only_its_tenant() {
         "garbage",
     ] {
         let setup = format!(
-            "SELECT set_config('request.jwt.claim.sub', 'uid-b', true), \
-                    set_config('multivio.claim_mac', '{mac}', true)"
+            "SELECT set_config('multivio.tenant', 'uid-b', true), \
+                    set_config('multivio.tenant_mac', '{mac}', true)"
         );
         assert_eq!(visible_posts(&mut conn, &setup).await, 0, "{mac}");
     }

@@ -456,7 +456,7 @@ mod tests {
     fn leaks(key: &[u8; KEY_LEN]) -> Vec<String> {
         let encoded = b64(key);
         let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key);
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = hex::encode(key);
         vec![
             // Any 8 consecutive characters of the base64 forms, or the start of the hex form.
             encoded[..8].to_owned(),

@@ -587,7 +587,7 @@ mod tests {
             "{debug}"
         );
         let b64 = base64::engine::general_purpose::STANDARD.encode(KEY_B);
-        let hex: String = KEY_B.iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = hex::encode(KEY_B);
         for needle in [
             &b64[..8],
             &b64[20..28],

@@ -51,18 +51,19 @@ pub struct PostReport {
 }
 
 impl PostReport {
-    /// Every problem as a field error (`platforms.<platform>` for platform issues), for an
-    /// `Invalid` answer.
-    pub fn field_errors(&self) -> Vec<crate::FieldError> {
+    /// Every problem as a field error, for an `Invalid` answer: a platform's issues point at
+    /// its (first) entry in `targets`, e.g. `platforms.0`.
+    pub fn field_errors(&self, targets: &crate::post::Targets) -> Vec<crate::FieldError> {
         let mut out: Vec<crate::FieldError> = self
             .errors
             .iter()
             .map(|e| crate::FieldError::new(e.field.clone(), e.message.clone()))
             .collect();
         for (p, report) in &self.platforms {
+            let index = targets.iter().position(|t| t.provider == *p).unwrap_or(0);
             for issue in &report.errors {
                 out.push(crate::FieldError::new(
-                    format!("platforms.{p}"),
+                    crate::field_path(&[&"platforms", &index]),
                     issue.message.clone(),
                 ));
             }
@@ -101,11 +102,11 @@ pub fn validate_post(
             message: "select at least one platform".to_owned(),
         });
     }
-    if schedule_date.is_some_and(|at| at <= now) {
+    if let Some(Err(e)) = schedule_date.map(|at| crate::post::check_schedule_date(at, now)) {
         errors.push(PostIssue {
             code: PostIssueCode::ScheduleInPast,
-            field: "schedule_date".to_owned(),
-            message: "the schedule date must be in the future".to_owned(),
+            field: e.field,
+            message: e.reason,
         });
     }
     let platforms: BTreeMap<Provider, PlatformReport> = post

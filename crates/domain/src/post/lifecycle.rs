@@ -7,8 +7,17 @@ use chrono::{DateTime, Utc};
 
 use super::{Post, PostContent, PostStatus, Target, TargetError, TargetResult, TargetStatus};
 use crate::error::FieldError;
-use crate::ids::ConnectionId;
+use crate::ids::{ConnectionId, JobId};
+use crate::job::NewJob;
 use crate::quota::QuotaEffect;
+
+/// The one rule for a schedule date: strictly after `now`.
+pub fn check_schedule_date(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), FieldError> {
+    if at <= now {
+        return Err(FieldError::new("schedule_date", "must be in the future"));
+    }
+    Ok(())
+}
 
 /// Something done to a post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,6 +171,37 @@ impl Post {
         Ok(())
     }
 
+    /// The jobs that publish `targets` at `run_at`, one per target, each id from `new_id`; the
+    /// post records the first as its `publish_job_id` (the seed's background job tracking).
+    pub fn plan_jobs(
+        &mut self,
+        targets: &[Target],
+        run_at: DateTime<Utc>,
+        mut new_id: impl FnMut() -> JobId,
+    ) -> Vec<NewJob> {
+        let jobs: Vec<NewJob> = targets
+            .iter()
+            .map(|t| NewJob {
+                id: new_id(),
+                post_id: self.id,
+                target: *t,
+                run_at,
+            })
+            .collect();
+        self.publish_job_id = jobs.first().map(|j| j.id.to_string());
+        jobs
+    }
+
+    /// [`Post::plan_jobs`] for every target of the post.
+    pub fn plan_all_jobs(
+        &mut self,
+        run_at: DateTime<Utc>,
+        new_id: impl FnMut() -> JobId,
+    ) -> Vec<NewJob> {
+        let targets = self.platforms.as_slice().to_vec();
+        self.plan_jobs(&targets, run_at, new_id)
+    }
+
     /// Draft → scheduled (consumes the post's quota unit unless it holds one), or reschedules a
     /// scheduled post (no quota change). `at` must be after `now`.
     pub fn schedule(
@@ -173,12 +213,7 @@ impl Post {
             return Err(self.deny(PostAction::Schedule));
         }
         self.require_targets()?;
-        if at <= now {
-            return Err(PostError::Invalid(vec![FieldError::new(
-                "schedule_date",
-                "must be in the future",
-            )]));
-        }
+        check_schedule_date(at, now).map_err(|e| PostError::Invalid(vec![e]))?;
         self.status = PostStatus::Scheduled;
         self.schedule_date = Some(at);
         self.updated_at = now;

@@ -6,6 +6,8 @@ use actix_web::{HttpResponse, web};
 use futures_util::TryStreamExt;
 use multivio_app::media::MediaUpload;
 use multivio_domain::MediaId;
+use multivio_domain::media::probe;
+use multivio_domain::page::PageSize;
 use multivio_ports::media::MediaStoreError;
 use uuid::Uuid;
 
@@ -15,7 +17,6 @@ use crate::dto::{MediaDto, MediaPage, MediaPatch, PageQuery};
 use crate::error::{ApiError, invalid};
 use crate::observe::Action;
 use crate::problem::ProblemType;
-use crate::sniff::sniff;
 use crate::{AppState, Problem};
 
 /// A place among the requests holding a whole file in memory; waits briefly, then answers 503
@@ -114,13 +115,6 @@ pub async fn upload(
     let Some((original_filename, bytes)) = file else {
         return Err(invalid("file", "is required"));
     };
-    let Some(kind) = sniff(&bytes) else {
-        return Err(ApiError(Problem::of(
-            ProblemType::UnsupportedFileType,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "upload a JPEG, PNG, GIF or WebP image, or an MP4, QuickTime or WebM video",
-        )));
-    };
     let stored = state
         .services
         .media
@@ -129,10 +123,6 @@ pub async fn upload(
             MediaUpload {
                 bytes,
                 original_filename,
-                mime_type: kind.mime.to_owned(),
-                width: kind.width,
-                height: kind.height,
-                duration_secs: None,
                 alt_text,
             },
         )
@@ -154,7 +144,7 @@ pub async fn serve_file(
         MediaStoreError::NotFound => ApiError(Problem::not_found("no such file")),
         other => multivio_app::AppError::from(other).into(),
     })?;
-    let mime = sniff(&bytes).map_or("application/octet-stream", |s| s.mime);
+    let mime = probe(&bytes).map_or("application/octet-stream", |p| p.mime);
     Ok(HttpResponse::Ok()
         .content_type(mime)
         .insert_header(("cache-control", "public, max-age=31536000, immutable"))
@@ -175,11 +165,7 @@ pub async fn list(
     let page = state
         .services
         .media
-        .list(
-            &caller.tenant,
-            q.limit.unwrap_or(20).clamp(1, 100),
-            q.cursor,
-        )
+        .list(&caller.tenant, PageSize::new(q.limit), q.cursor)
         .await?;
     Ok(json(
         StatusCode::OK,

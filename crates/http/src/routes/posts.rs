@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use multivio_domain::page::PageSize;
 use multivio_domain::post::PostStatus;
 use multivio_domain::{PostId, Provider};
 use multivio_ports::posts::PostQuery;
@@ -53,8 +54,7 @@ pub async fn list(
                 platform,
                 from: q.from,
                 to: q.to,
-                // Page sizes are clamped, not refused.
-                limit: q.limit.unwrap_or(20).clamp(1, 100),
+                limit: PageSize::new(q.limit),
                 cursor: q.cursor,
             },
         )

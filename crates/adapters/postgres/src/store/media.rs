@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use multivio_domain::media::{AltText, MediaFile};
+use multivio_domain::page::PageSize;
 use multivio_domain::{MediaId, Provider, Tenant, UserId};
 use multivio_ports::media::MediaRepository;
 use multivio_ports::{Page, StoreError};
@@ -163,7 +164,7 @@ impl MediaRepository for PgStore {
     async fn list(
         &self,
         tenant: &Tenant,
-        limit: u32,
+        limit: PageSize,
         cursor: Option<String>,
     ) -> Result<Page<MediaFile>, StoreError> {
         let uid = tenant.user_id.0;
@@ -172,7 +173,7 @@ impl MediaRepository for PgStore {
             .map(Cursor::decode)
             .transpose()
             .map_err(|_| StoreError::InvalidCursor)?;
-        let limit = i64::from(limit.clamp(1, 100));
+        let limit = i64::from(limit.get());
         self.tenant(tenant, async move |conn| {
             let mut q = media_files::table
                 .filter(media_files::user_id.eq(uid))

@@ -370,7 +370,7 @@ impl PostStore for PgStore {
             .map(Cursor::decode)
             .transpose()
             .map_err(|_| StoreError::InvalidCursor)?;
-        let limit = i64::from(query.limit.clamp(1, 100));
+        let limit = i64::from(query.limit.get());
         self.tenant(tenant, async move |conn| {
             let mut q = posts::table
                 .filter(posts::user_id.eq(uid))

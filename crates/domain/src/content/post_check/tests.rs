@@ -33,8 +33,12 @@ fn universal_text_is_checked_against_every_platform() {
         "300 ≤ 3000 on LinkedIn"
     );
     assert_eq!(report.platforms[&Provider::X].limit, 280);
-    let fields: Vec<String> = report.field_errors().into_iter().map(|e| e.field).collect();
-    assert_eq!(fields, ["platforms.twitter"]);
+    let fields: Vec<String> = report
+        .field_errors(&post.platforms)
+        .into_iter()
+        .map(|e| e.field)
+        .collect();
+    assert_eq!(fields, ["platforms.0"]);
 }
 
 #[test]
