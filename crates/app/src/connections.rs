@@ -110,12 +110,14 @@ impl ConnectionService {
     }
 
     /// Starts an OAuth connection: stores a single-use `state` bound to the tenant and provider
-    /// with a PKCE verifier, and returns the platform's authorisation URL.
+    /// with a PKCE verifier, and returns the platform's authorisation URL. A federated
+    /// platform (Mastodon) needs the instance's `server_url`.
     pub async fn start_authorization(
         &self,
         tenant: &Tenant,
         provider: Provider,
         return_to: Option<String>,
+        server_url: Option<String>,
     ) -> AppResult<String> {
         let client = self
             .platforms
@@ -128,6 +130,8 @@ impl ConnectionService {
             pkce_verifier: self.tokens.random_token(),
             redirect_uri: self.redirect_uri(provider),
             return_to,
+            server_url: server_url.clone(),
+            connection_id: None,
             expires_at: self.clock.now() + self.settings.state_ttl,
         };
         let url = client
@@ -135,7 +139,9 @@ impl ConnectionService {
                 state: pending.state.clone(),
                 pkce_verifier: pending.pkce_verifier.clone(),
                 redirect_uri: pending.redirect_uri.clone(),
+                server_url,
             })
+            .await
             .map_err(|e| AppError::from_oauth(provider, e))?;
         self.states.save(&pending).await?;
         Ok(url)
@@ -190,6 +196,7 @@ impl ConnectionService {
                 code: code.clone(),
                 pkce_verifier: pending.pkce_verifier.clone(),
                 redirect_uri: pending.redirect_uri.clone(),
+                server_url: pending.server_url.clone(),
             })
             .await
             .map_err(|e| AppError::from_oauth(provider, e))?;
@@ -523,6 +530,8 @@ mod tests {
             pkce_verifier: Secret::new("verifier"),
             redirect_uri: "https://api.example.com/v1/connections/twitter/callback".into(),
             return_to: Some("https://app.example.com/done".into()),
+            server_url: None,
+            connection_id: None,
             expires_at: now() + Duration::minutes(5),
         }
     }
@@ -550,7 +559,7 @@ mod tests {
             .returning(|_| Ok(()));
         let url = d
             .build()
-            .start_authorization(&tenant(), Provider::X, None)
+            .start_authorization(&tenant(), Provider::X, None, None)
             .await
             .unwrap();
         assert!(url.starts_with("https://x.com/"));
@@ -562,7 +571,7 @@ mod tests {
         d.platforms.expect_oauth().returning(|_| None);
         assert!(matches!(
             d.build()
-                .start_authorization(&tenant(), Provider::Tiktok, None)
+                .start_authorization(&tenant(), Provider::Tiktok, None, None)
                 .await,
             Err(AppError::NotConfigured(_))
         ));

@@ -184,6 +184,7 @@ impl Services {
                     jobs: ports.jobs.clone(),
                     connections: ports.connections.clone(),
                     media: ports.media.clone(),
+                    media_store: ports.media_store.clone(),
                     vault: ports.vault.clone(),
                     platforms: ports.platforms.clone(),
                     clock: ports.clock.clone(),

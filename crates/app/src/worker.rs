@@ -12,8 +12,8 @@ use multivio_domain::{JobId, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::jobs::JobQueue;
-use multivio_ports::media::MediaRepository;
-use multivio_ports::platform::{Platforms, PublishError, PublishRequest};
+use multivio_ports::media::{MediaRepository, MediaStore, MediaStoreError};
+use multivio_ports::platform::{Attachment, Platforms, PublishError, PublishRequest};
 use multivio_ports::posts::{JobStep, PostChange, PostStore, PostWrite};
 use multivio_ports::system::Clock;
 use multivio_ports::vault::TokenVault;
@@ -50,6 +50,8 @@ pub struct WorkerPorts {
     pub connections: Arc<dyn ConnectionStore>,
     /// Media rows.
     pub media: Arc<dyn MediaRepository>,
+    /// Media bytes.
+    pub media_store: Arc<dyn MediaStore>,
     /// Token vault.
     pub vault: Arc<dyn TokenVault>,
     /// Platform clients.
@@ -65,6 +67,7 @@ pub struct PublishWorker {
     jobs: Arc<dyn JobQueue>,
     connections: Arc<dyn ConnectionStore>,
     media: Arc<dyn MediaRepository>,
+    media_store: Arc<dyn MediaStore>,
     platforms: Arc<dyn Platforms>,
     clock: Arc<dyn Clock>,
     keeper: CredentialKeeper,
@@ -115,6 +118,7 @@ impl PublishWorker {
             jobs: ports.jobs,
             connections: ports.connections,
             media: ports.media,
+            media_store: ports.media_store,
             platforms: ports.platforms,
             clock: ports.clock,
             keeper,
@@ -206,7 +210,24 @@ impl PublishWorker {
                         )
                         .await;
                 }
-                files
+                let mut attachments = Vec::with_capacity(files.len());
+                for file in files {
+                    let bytes = match self.media_store.get(&file.filename).await {
+                        Ok(bytes) => bytes,
+                        Err(MediaStoreError::NotFound) => {
+                            return self
+                                .fail(
+                                    job,
+                                    "media_missing",
+                                    "an attached media file's bytes are gone".to_owned(),
+                                )
+                                .await;
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    attachments.push(Attachment { file, bytes });
+                }
+                attachments
             };
             // Mark the target as being sent, under the job's lease.
             let mut sending = post.clone();
@@ -238,6 +259,8 @@ impl PublishWorker {
                 connection: connection.clone(),
                 credentials,
                 media,
+                part: 0,
+                reply_to: None,
                 idempotency_key: idempotency_key(&post, &key),
             };
             let outcome = publisher.publish(&request).await;
@@ -765,6 +788,7 @@ mod tests {
                     jobs: Arc::new(self.jobs),
                     connections: Arc::new(self.connections),
                     media: Arc::new(MockMediaRepository::new()),
+                    media_store: Arc::new(multivio_ports::media::MockMediaStore::new()),
                     vault: fake_vault(),
                     platforms: Arc::new(self.platforms),
                     clock: clock(),
@@ -783,6 +807,7 @@ mod tests {
         Ok(PublishedPost {
             platform_post_id: "1789".into(),
             url: Some("https://x.com/ada/status/1789".into()),
+            reference: None,
         })
     }
 

@@ -271,6 +271,9 @@ pub struct AuthorizeRequest {
     /// Where to send the browser when the flow ends.
     #[serde(default)]
     pub return_to: Option<String>,
+    /// The instance, for a federated platform (Mastodon): `https://mastodon.social`.
+    #[serde(default)]
+    pub server_url: Option<String>,
 }
 
 /// Where to send the browser.

@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use multivio_domain::connection::{AuthorizedAccount, Connection, Credentials, TokenGrant};
+use multivio_domain::connection::{
+    AuthorizedAccount, Connection, Credentials, OAuth1Credentials, TokenGrant,
+};
 use multivio_domain::media::MediaFile;
 use multivio_domain::post::Target;
-use multivio_domain::{PostId, Provider, Secret, Tenant};
+use multivio_domain::{ConnectionId, PostId, Provider, Secret, Tenant};
 
 use crate::error::StoreError;
 
@@ -56,6 +58,8 @@ pub struct AuthorizationRequest {
     pub pkce_verifier: Secret,
     /// Redirect URI, byte-identical in the token call.
     pub redirect_uri: String,
+    /// The instance of a federated platform (Mastodon), validated by the adapter.
+    pub server_url: Option<String>,
 }
 
 /// What the code exchange needs.
@@ -67,6 +71,8 @@ pub struct CodeExchange {
     pub pkce_verifier: Secret,
     /// The same redirect URI as in the authorisation request.
     pub redirect_uri: String,
+    /// The same instance as in the authorisation request.
+    pub server_url: Option<String>,
 }
 
 /// An OAuth 2.0 platform client (one per provider).
@@ -74,8 +80,10 @@ pub struct CodeExchange {
 #[async_trait]
 pub trait OAuthClient: Send + Sync {
     /// The URL to send the user to (with `state`, the S256 PKCE challenge, the scopes the
-    /// adapter needs).
-    fn authorization_url(&self, request: &AuthorizationRequest) -> Result<String, OAuthError>;
+    /// adapter needs). Async: a federated platform may first register the app with the
+    /// instance.
+    async fn authorization_url(&self, request: &AuthorizationRequest)
+    -> Result<String, OAuthError>;
 
     /// Exchanges the code for tokens and identifies the accounts they grant (a Facebook login
     /// can grant several pages, each with its own token).
@@ -101,6 +109,34 @@ pub trait OAuthClient: Send + Sync {
     ) -> Result<(), OAuthError>;
 }
 
+/// A request token of an OAuth 1.0a flow, and where to send the user with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuth1Start {
+    /// `oauth_token` (public: it travels through the browser and names the flow).
+    pub token: String,
+    /// `oauth_token_secret` (kept server-side until the exchange).
+    pub secret: Secret,
+    /// The platform's authorisation page for this token.
+    pub authorization_url: String,
+}
+
+/// An OAuth 1.0a client (X's, for media uploads): the three-legged flow.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait OAuth1Client: Send + Sync {
+    /// Obtains a request token whose approval comes back to `callback`.
+    async fn request_token(&self, callback: &str) -> Result<OAuth1Start, OAuthError>;
+
+    /// Exchanges the approved request token (and its secret) and the verifier for the
+    /// account's access token.
+    async fn access_token(
+        &self,
+        token: &str,
+        secret: &Secret,
+        verifier: &Secret,
+    ) -> Result<OAuth1Credentials, OAuthError>;
+}
+
 /// What a credential-based connection needs (Bluesky app password, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRequest {
@@ -121,23 +157,54 @@ pub trait CredentialLogin: Send + Sync {
     async fn login(&self, request: &LoginRequest) -> Result<Vec<AuthorizedAccount>, OAuthError>;
 }
 
-/// One post to one account.
+/// A file attached to a post, with its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    /// The row (type, size, dimensions, alt text, public URL in `cdn_url`).
+    pub file: MediaFile,
+    /// The bytes, read from media storage.
+    pub bytes: Vec<u8>,
+}
+
+/// A post on a platform as a reply needs to name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostRef {
+    /// The platform's id (an `at://` URI on Bluesky).
+    pub id: String,
+    /// What else the platform needs to reply to it (Bluesky's record CID).
+    pub reference: Option<String>,
+}
+
+/// Where a part of a thread goes: under the thread's first post and the part before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTo {
+    /// The thread's first post.
+    pub root: PostRef,
+    /// The part it answers.
+    pub parent: PostRef,
+}
+
+/// One post — one part of a thread — to one account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishRequest {
     /// The post (for logs and platform-side references).
     pub post_id: PostId,
     /// The target as the post names it.
     pub target: Target,
-    /// The account (its metadata holds page ids, instance URL…).
+    /// The account (its metadata holds page ids, instance URL, limits…).
     pub connection: Connection,
     /// Its credentials, fresh.
     pub credentials: Credentials,
-    /// The text, as validated for this platform.
+    /// The text of this part, as validated for this platform.
     pub text: String,
-    /// Attached media, in order (public URLs in `cdn_url`).
-    pub media: Vec<MediaFile>,
-    /// Stable for every attempt at this (post, target): send it where the platform supports
-    /// idempotency (Mastodon `Idempotency-Key`, a Bluesky record key derived from it).
+    /// This part's media, in order.
+    pub media: Vec<Attachment>,
+    /// Which part of the thread this is (0 for a single post).
+    pub part: usize,
+    /// For a part after the first: the posts it replies to.
+    pub reply_to: Option<ReplyTo>,
+    /// Stable for every attempt at this (post, target, part): send it where the platform
+    /// supports idempotency (Mastodon `Idempotency-Key`, a Bluesky record key derived from it).
     pub idempotency_key: String,
 }
 
@@ -148,6 +215,8 @@ pub struct PublishedPost {
     pub platform_post_id: String,
     /// Public URL, when known.
     pub url: Option<String>,
+    /// What a reply to it needs besides the id (Bluesky's record CID).
+    pub reference: Option<String>,
 }
 
 /// Why publishing failed — each variant decides what the worker does next.
@@ -208,6 +277,8 @@ pub trait Publisher: Send + Sync {
 pub trait Platforms: Send + Sync {
     /// The OAuth client, if the provider is configured for OAuth.
     fn oauth(&self, provider: Provider) -> Option<Arc<dyn OAuthClient>>;
+    /// The OAuth 1.0a client, if the provider has one configured (X, for media uploads).
+    fn oauth1(&self, provider: Provider) -> Option<Arc<dyn OAuth1Client>>;
     /// The credential login, if the provider connects with credentials.
     fn credential_login(&self, provider: Provider) -> Option<Arc<dyn CredentialLogin>>;
     /// The publisher, if the provider is configured.
@@ -223,10 +294,14 @@ pub struct PendingAuthorization {
     pub tenant: Tenant,
     /// For which platform.
     pub provider: Provider,
-    /// PKCE verifier.
+    /// PKCE verifier (for an OAuth 1.0a flow: the request token's secret).
     pub pkce_verifier: Secret,
     /// Redirect URI used.
     pub redirect_uri: String,
+    /// The instance of a federated platform (Mastodon).
+    pub server_url: Option<String>,
+    /// The connection an OAuth 1.0a flow adds its tokens to.
+    pub connection_id: Option<ConnectionId>,
     /// Where to send the user's browser afterwards.
     pub return_to: Option<String>,
     /// When it stops being valid.
@@ -258,4 +333,44 @@ pub trait OAuthStateStore: Send + Sync {
         state: &Secret,
         now: DateTime<Utc>,
     ) -> Result<Option<PendingAuthorization>, StoreError>;
+}
+
+/// An app registered with one instance of a federated platform (Mastodon's `POST
+/// /api/v1/apps`): registered once per instance and redirect URI, then reused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceApp {
+    /// Which platform.
+    pub provider: Provider,
+    /// The instance, canonical (`https://mastodon.social`).
+    pub server_url: String,
+    /// The redirect URI it was registered with.
+    pub redirect_uri: String,
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`, sealed with [`instance_app_aad`].
+    pub client_secret: crate::vault::SealedToken,
+}
+
+/// The associated data sealing an instance app's client secret.
+pub fn instance_app_aad(provider: Provider, server_url: &str, redirect_uri: &str) -> String {
+    format!("platform_apps:{provider}:{server_url}:{redirect_uri}:client_secret")
+}
+
+/// Apps registered with instances of federated platforms. Not tenant data: every tenant of
+/// this deployment uses the same app on an instance.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait InstanceAppStore: Send + Sync {
+    /// The app registered for (provider, instance, redirect URI), if any.
+    async fn get(
+        &self,
+        provider: Provider,
+        server_url: &str,
+        redirect_uri: &str,
+    ) -> Result<Option<InstanceApp>, StoreError>;
+
+    /// Stores a newly registered app unless one is stored already for the same (provider,
+    /// instance, redirect URI) — two processes registering at once keep the first — and
+    /// returns the one stored.
+    async fn put(&self, app: &InstanceApp) -> Result<InstanceApp, StoreError>;
 }

@@ -97,6 +97,63 @@ pub struct Config {
     /// Paid plans and their monthly post quotas, e.g. `pro=100,business=1000` (free has 10).
     #[arg(long, env = "MULTIVIO_PLANS", global = true)]
     pub plans: Option<String>,
+    /// X's OAuth 2.0 client id. Unset: X is pointed at the sandbox locally, disabled in
+    /// production.
+    #[arg(long, env = "MULTIVIO_X_CLIENT_ID", global = true)]
+    pub x_client_id: Option<String>,
+    /// X's OAuth 2.0 client secret (a confidential client).
+    #[arg(
+        long,
+        env = "MULTIVIO_X_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub x_client_secret: Option<String>,
+    /// X's OAuth 1.0a consumer key (media uploads with the account's OAuth 1.0a tokens).
+    #[arg(long, env = "MULTIVIO_X_CONSUMER_KEY", global = true)]
+    pub x_consumer_key: Option<String>,
+    /// X's OAuth 1.0a consumer secret.
+    #[arg(
+        long,
+        env = "MULTIVIO_X_CONSUMER_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub x_consumer_secret: Option<String>,
+    /// X's authorisation page base (`/i/oauth2/authorize`, `/oauth/authorize`).
+    #[arg(long, env = "MULTIVIO_X_AUTH_URL", global = true)]
+    pub x_auth_url: Option<String>,
+    /// X's API base (`/2/...`, `/oauth/...`).
+    #[arg(long, env = "MULTIVIO_X_API_URL", global = true)]
+    pub x_api_url: Option<String>,
+    /// X's media upload base (`/2/media/upload...`).
+    #[arg(long, env = "MULTIVIO_X_UPLOAD_URL", global = true)]
+    pub x_upload_url: Option<String>,
+    /// Bluesky's entryway, where sign-ins go when the user names no server.
+    #[arg(long, env = "MULTIVIO_BLUESKY_URL", global = true)]
+    pub bluesky_url: Option<String>,
+    /// Local runs: serve the platforms' fakes (the sandbox) and point every platform without
+    /// real credentials at them. Never in production.
+    #[arg(
+        long,
+        env = "MULTIVIO_SANDBOX",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub sandbox: bool,
+    /// Where the sandbox listens (with `serve` locally, and `multivio sandbox`).
+    #[arg(
+        long,
+        env = "MULTIVIO_SANDBOX_LISTEN",
+        default_value = "127.0.0.1:8090",
+        global = true
+    )]
+    pub sandbox_listen: SocketAddr,
+    /// The base URL of an already running sandbox to point platforms at (instead of starting
+    /// one), e.g. for tests.
+    #[arg(long, env = "MULTIVIO_SANDBOX_URL", global = true)]
+    pub sandbox_url: Option<String>,
     /// Production profile: refuses emulator tokens, generated keys and every local default.
     #[arg(long, env = "MULTIVIO_PRODUCTION", global = true)]
     pub production: bool,
@@ -133,6 +190,20 @@ impl std::fmt::Debug for Config {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("cors_origins", &self.cors_origins)
             .field("plans", &self.plans)
+            .field("x_client_id", &self.x_client_id)
+            .field("x_client_secret", &redacted(self.x_client_secret.is_some()))
+            .field("x_consumer_key", &self.x_consumer_key)
+            .field(
+                "x_consumer_secret",
+                &redacted(self.x_consumer_secret.is_some()),
+            )
+            .field("x_auth_url", &self.x_auth_url)
+            .field("x_api_url", &self.x_api_url)
+            .field("x_upload_url", &self.x_upload_url)
+            .field("bluesky_url", &self.bluesky_url)
+            .field("sandbox", &self.sandbox)
+            .field("sandbox_listen", &self.sandbox_listen)
+            .field("sandbox_url", &self.sandbox_url)
             .field("production", &self.production)
             .field("development", &self.development)
             .finish()

@@ -51,6 +51,20 @@ diesel::table! {
         return_to -> Nullable<Text>,
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
+        server_url -> Nullable<Text>,
+        connection_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    platform_apps (provider, server_url, redirect_uri) {
+        #[max_length = 50]
+        provider -> Varchar,
+        server_url -> Text,
+        redirect_uri -> Text,
+        client_id -> Text,
+        client_secret -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -85,6 +99,7 @@ diesel::table! {
         created_at -> Nullable<Timestamptz>,
         updated_at -> Nullable<Timestamptz>,
         revision -> Int8,
+        thread -> Jsonb,
     }
 }
 
@@ -252,6 +267,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     media_files,
     oauth_states,
+    platform_apps,
     post_quota_usage,
     posts,
     processed_webhook_events,

@@ -1,72 +1,19 @@
 //! # multivio-social
 //!
-//! OAuth clients and publishers, one module per platform. Every base URL is configurable so
-//! tests point the adapters at local fake servers.
+//! The platform adapters: OAuth clients and publishers, one module per platform, and what
+//! they share ([`http`], [`pkce`], [`oauth1`]). Every base URL is configurable, so tests and
+//! local runs point the adapters at the sandbox's fakes.
 //!
 //! [`Registry`] is the `Platforms` port: the clients configured in this deployment, by
 //! provider. A provider without a client is "not configured": connecting and publishing to it
 //! answer so, instead of failing later.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+pub mod bluesky;
+pub mod http;
+pub mod mastodon;
+pub mod oauth1;
+pub mod pkce;
+mod registry;
+pub mod x;
 
-use multivio_domain::Provider;
-use multivio_ports::platform::{CredentialLogin, OAuthClient, Platforms, Publisher};
-
-/// The platform clients of this deployment.
-#[derive(Default, Clone)]
-pub struct Registry {
-    oauth: HashMap<Provider, Arc<dyn OAuthClient>>,
-    logins: HashMap<Provider, Arc<dyn CredentialLogin>>,
-    publishers: HashMap<Provider, Arc<dyn Publisher>>,
-}
-
-impl std::fmt::Debug for Registry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names = |m: Vec<&Provider>| m.into_iter().map(|p| p.as_str()).collect::<Vec<_>>();
-        f.debug_struct("Registry")
-            .field("oauth", &names(self.oauth.keys().collect()))
-            .field("logins", &names(self.logins.keys().collect()))
-            .field("publishers", &names(self.publishers.keys().collect()))
-            .finish()
-    }
-}
-
-impl Registry {
-    /// No platform configured.
-    pub fn empty() -> Self {
-        Self::default()
-    }
-
-    /// Adds an OAuth client for `provider`.
-    pub fn with_oauth(mut self, provider: Provider, client: Arc<dyn OAuthClient>) -> Self {
-        self.oauth.insert(provider, client);
-        self
-    }
-
-    /// Adds a credential login for `provider`.
-    pub fn with_login(mut self, provider: Provider, login: Arc<dyn CredentialLogin>) -> Self {
-        self.logins.insert(provider, login);
-        self
-    }
-
-    /// Adds a publisher for `provider`.
-    pub fn with_publisher(mut self, provider: Provider, publisher: Arc<dyn Publisher>) -> Self {
-        self.publishers.insert(provider, publisher);
-        self
-    }
-}
-
-impl Platforms for Registry {
-    fn oauth(&self, provider: Provider) -> Option<Arc<dyn OAuthClient>> {
-        self.oauth.get(&provider).cloned()
-    }
-
-    fn credential_login(&self, provider: Provider) -> Option<Arc<dyn CredentialLogin>> {
-        self.logins.get(&provider).cloned()
-    }
-
-    fn publisher(&self, provider: Provider) -> Option<Arc<dyn Publisher>> {
-        self.publishers.get(&provider).cloned()
-    }
-}
+pub use registry::Registry;

@@ -110,7 +110,12 @@ pub async fn authorize(
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     caller.limit(&state, Action::Connect)?;
-    let return_to = body.and_then(|b| b.into_inner().return_to);
+    let (return_to, server_url) = body
+        .map(|b| {
+            let b = b.into_inner();
+            (b.return_to, b.server_url)
+        })
+        .unwrap_or_default();
     if let Some(url) = &return_to
         && !state.config.allows_return_to(url)
     {
@@ -122,7 +127,7 @@ pub async fn authorize(
     let url = state
         .services
         .connections
-        .start_authorization(&caller.tenant, provider, return_to)
+        .start_authorization(&caller.tenant, provider, return_to, server_url)
         .await?;
     Ok(json(
         StatusCode::OK,

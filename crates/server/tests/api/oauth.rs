@@ -21,7 +21,10 @@ struct FakeX;
 
 #[async_trait]
 impl OAuthClient for FakeX {
-    fn authorization_url(&self, request: &AuthorizationRequest) -> Result<String, OAuthError> {
+    async fn authorization_url(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> Result<String, OAuthError> {
         Ok(format!(
             "https://x.example/authorize?state={}",
             request.state.expose()

@@ -6,6 +6,7 @@
 //! that are not tenant-scoped by nature (sign-in, job claims, webhooks, OAuth callbacks, quota
 //! resets, verification tokens) run as `multivio_worker` on the worker pool.
 
+mod apps;
 mod connections;
 mod cursor;
 mod idempotency;

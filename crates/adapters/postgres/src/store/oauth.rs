@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use multivio_domain::{Provider, Secret, Tenant};
+use multivio_domain::{ConnectionId, Provider, Secret, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::platform::{OAuthStateStore, PendingAuthorization};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -90,6 +90,8 @@ impl OAuthStateStore for PgStore {
                     oauth_states::pkce_verifier.eq(sealed),
                     oauth_states::redirect_uri.eq(&p.redirect_uri),
                     oauth_states::return_to.eq(p.return_to.as_deref()),
+                    oauth_states::server_url.eq(p.server_url.as_deref()),
+                    oauth_states::connection_id.eq(p.connection_id.map(|c| c.0)),
                     oauth_states::expires_at.eq(p.expires_at),
                 ))
                 .execute(conn)
@@ -138,7 +140,15 @@ impl OAuthStateStore for PgStore {
         // Only the tenant's own state of this provider is used up: a state presented by
         // someone else, or for another platform, stays for its owner.
         self.tenant(tenant, async move |conn| {
-            let taken: Option<(String, String, Option<String>, DateTime<Utc>)> = diesel::delete(
+            type Taken = (
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<uuid::Uuid>,
+                DateTime<Utc>,
+            );
+            let taken: Option<Taken> = diesel::delete(
                 oauth_states::table
                     .filter(oauth_states::state_hash.eq(&hash))
                     .filter(oauth_states::user_id.eq(uid))
@@ -149,12 +159,22 @@ impl OAuthStateStore for PgStore {
                 oauth_states::pkce_verifier,
                 oauth_states::redirect_uri,
                 oauth_states::return_to,
+                oauth_states::server_url,
+                oauth_states::connection_id,
                 oauth_states::expires_at,
             ))
             .get_result(conn)
             .await
             .optional()?;
-            let Some((pkce_verifier, redirect_uri, return_to, expires_at)) = taken else {
+            let Some((
+                pkce_verifier,
+                redirect_uri,
+                return_to,
+                server_url,
+                connection_id,
+                expires_at,
+            )) = taken
+            else {
                 return Ok(None);
             };
             Ok(Some(PendingAuthorization {
@@ -164,6 +184,8 @@ impl OAuthStateStore for PgStore {
                 provider,
                 redirect_uri,
                 return_to,
+                server_url,
+                connection_id: connection_id.map(ConnectionId),
                 expires_at,
             }))
         })

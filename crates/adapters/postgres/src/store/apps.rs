@@ -1,0 +1,90 @@
+//! `platform_apps`: the apps registered with instances of federated platforms (Mastodon).
+//! Not tenant data: work of the worker role.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use multivio_domain::Provider;
+use multivio_ports::StoreError;
+use multivio_ports::platform::{InstanceApp, InstanceAppStore};
+use multivio_ports::vault::SealedToken;
+
+use super::{Fail, PgStore};
+use crate::schema::platform_apps;
+
+type Row = (String, String, String, String, String);
+
+fn to_app(row: Row) -> Result<InstanceApp, Fail> {
+    let (provider, server_url, redirect_uri, client_id, client_secret) = row;
+    Ok(InstanceApp {
+        provider: provider
+            .parse::<Provider>()
+            .map_err(|e| super::corrupt("provider", e))?,
+        server_url,
+        redirect_uri,
+        client_id,
+        client_secret: SealedToken(client_secret),
+    })
+}
+
+#[async_trait]
+impl InstanceAppStore for PgStore {
+    async fn get(
+        &self,
+        provider: Provider,
+        server_url: &str,
+        redirect_uri: &str,
+    ) -> Result<Option<InstanceApp>, StoreError> {
+        let (server_url, redirect_uri) = (server_url.to_owned(), redirect_uri.to_owned());
+        self.worker(async move |conn| {
+            let row: Option<Row> = platform_apps::table
+                .filter(platform_apps::provider.eq(provider.as_str()))
+                .filter(platform_apps::server_url.eq(&server_url))
+                .filter(platform_apps::redirect_uri.eq(&redirect_uri))
+                .select((
+                    platform_apps::provider,
+                    platform_apps::server_url,
+                    platform_apps::redirect_uri,
+                    platform_apps::client_id,
+                    platform_apps::client_secret,
+                ))
+                .first(conn)
+                .await
+                .optional()?;
+            row.map(to_app).transpose()
+        })
+        .await
+    }
+
+    async fn put(&self, app: &InstanceApp) -> Result<InstanceApp, StoreError> {
+        let app = app.clone();
+        self.worker(async move |conn| {
+            diesel::insert_into(platform_apps::table)
+                .values((
+                    platform_apps::provider.eq(app.provider.as_str()),
+                    platform_apps::server_url.eq(&app.server_url),
+                    platform_apps::redirect_uri.eq(&app.redirect_uri),
+                    platform_apps::client_id.eq(&app.client_id),
+                    platform_apps::client_secret.eq(&app.client_secret.0),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            let row: Row = platform_apps::table
+                .filter(platform_apps::provider.eq(app.provider.as_str()))
+                .filter(platform_apps::server_url.eq(&app.server_url))
+                .filter(platform_apps::redirect_uri.eq(&app.redirect_uri))
+                .select((
+                    platform_apps::provider,
+                    platform_apps::server_url,
+                    platform_apps::redirect_uri,
+                    platform_apps::client_id,
+                    platform_apps::client_secret,
+                ))
+                .first(conn)
+                .await?;
+            to_app(row)
+        })
+        .await
+    }
+}

@@ -1,0 +1,152 @@
+//! # multivio-sandbox
+//!
+//! Local fakes of the platforms Multivio publishes to — X (`/x`), Bluesky (`/bsky`) and
+//! Mastodon (`/mastodon`) — for development, tests and benchmarks. Each fake:
+//!
+//! - checks every request as strictly as the platform does (required fields, client
+//!   authentication, PKCE verifiers, OAuth 1.0a signatures, content types) and answers with
+//!   the platform's own shapes and error bodies;
+//! - approves OAuth authorisations at once (redirecting straight back with a code);
+//! - keeps what it receives: `GET /` shows the posts on a small page, `GET /_sandbox/posts`
+//!   lists them as JSON, `GET /_sandbox/requests` lists every request received.
+//!
+//! It is never used in production: the server refuses to point a platform at it there.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let sandbox = multivio_sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap()).await?;
+//! println!("fakes at {}", sandbox.url());
+//! # Ok(()) }
+//! ```
+
+mod bluesky;
+mod common;
+mod mastodon;
+mod page;
+mod x;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix_web::{App, HttpServer, web};
+
+pub use common::{Recorded, SandboxPost};
+
+/// The credentials the sandbox's fakes expect from Multivio (the server uses them for every
+/// platform it points at the sandbox).
+pub mod credentials {
+    /// X's OAuth 2.0 client id.
+    pub const X_CLIENT_ID: &str = "sandbox-x-client";
+    /// X's OAuth 2.0 client secret.
+    pub const X_CLIENT_SECRET: &str = "sandbox-x-client-secret";
+    /// X's OAuth 1.0a consumer key.
+    pub const X_CONSUMER_KEY: &str = "sandbox-x-consumer";
+    /// X's OAuth 1.0a consumer secret.
+    pub const X_CONSUMER_SECRET: &str = "sandbox-x-consumer-secret";
+}
+
+/// Everything the fakes hold, shared by the server's workers.
+#[derive(Debug, Default)]
+pub struct SandboxState {
+    pub(crate) x: Mutex<x::State>,
+    pub(crate) bluesky: Mutex<bluesky::State>,
+    pub(crate) mastodon: Mutex<mastodon::State>,
+    pub(crate) log: Mutex<Vec<Recorded>>,
+}
+
+/// Locks a part of the state; a poisoned lock (a handler panicked) still gives the data.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl SandboxState {
+    /// Every post the fakes hold, oldest first.
+    pub fn posts(&self) -> Vec<SandboxPost> {
+        let mut posts = x::posts(&lock(&self.x));
+        posts.extend(bluesky::posts(&lock(&self.bluesky)));
+        posts.extend(mastodon::posts(&lock(&self.mastodon)));
+        posts.sort_by_key(|p| p.created_at);
+        posts
+    }
+
+    /// Every request received, oldest first.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.log).clone()
+    }
+}
+
+/// The fakes as an actix application over `state`.
+pub fn configure(state: web::Data<SandboxState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(state)
+            .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+            .app_data(web::JsonConfig::default().limit(1024 * 1024))
+            .configure(page::configure)
+            .service(web::scope("/x").configure(x::configure))
+            .service(web::scope("/bsky").configure(bluesky::configure))
+            .service(web::scope("/mastodon").configure(mastodon::configure));
+    }
+}
+
+/// A running sandbox.
+#[derive(Debug)]
+pub struct Sandbox {
+    url: String,
+    state: web::Data<SandboxState>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Sandbox {
+    /// Serves the fakes on `addr` (port 0 picks a free one) in the background.
+    pub async fn start(addr: SocketAddr) -> std::io::Result<Sandbox> {
+        let state = web::Data::new(SandboxState::default());
+        let shared = state.clone();
+        let server = HttpServer::new(move || App::new().configure(configure(shared.clone())))
+            .workers(2)
+            .disable_signals()
+            .bind(addr)?;
+        let bound = server
+            .addrs()
+            .first()
+            .copied()
+            .ok_or_else(|| std::io::Error::other("the sandbox has no address"))?;
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Sandbox {
+            url: format!("http://{bound}"),
+            state,
+            handle,
+        })
+    }
+
+    /// Its base URL (`http://127.0.0.1:<port>`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// X's base URL (API, OAuth and uploads).
+    pub fn x_url(&self) -> String {
+        format!("{}/x", self.url)
+    }
+
+    /// Bluesky's base URL (entryway and PDS).
+    pub fn bluesky_url(&self) -> String {
+        format!("{}/bsky", self.url)
+    }
+
+    /// The Mastodon instance's URL.
+    pub fn mastodon_url(&self) -> String {
+        format!("{}/mastodon", self.url)
+    }
+
+    /// What the fakes hold.
+    pub fn state(&self) -> Arc<SandboxState> {
+        self.state.clone().into_inner()
+    }
+
+    /// Stops serving.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}

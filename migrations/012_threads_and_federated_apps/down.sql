@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS platform_apps;
+ALTER TABLE oauth_states DROP COLUMN IF EXISTS connection_id, DROP COLUMN IF EXISTS server_url;
+ALTER TABLE posts DROP COLUMN IF EXISTS thread;
