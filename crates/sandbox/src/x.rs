@@ -1,15 +1,937 @@
-//! The fake of x.
+//! The fake of X (`/x`): OAuth 2.0 with PKCE (`/i/oauth2/authorize`, `/2/oauth2/token`,
+//! `/2/oauth2/revoke`), OAuth 1.0a (`/oauth/request_token`, `/oauth/authorize`,
+//! `/oauth/access_token`), `/2/users/me`, `/2/tweets` and the chunked media upload
+//! (`/2/media/upload/initialize`, `/{id}/append`, `/{id}/finalize`, `GET /2/media/upload`).
+//!
+//! Strict as X is: confidential-client Basic auth on token calls, the PKCE verifier against
+//! the challenge, the redirect URI byte for byte, single-use codes and rotating refresh tokens,
+//! OAuth 1.0a signatures (RFC 5849, the multipart and JSON bodies unsigned) with fresh nonces,
+//! `application/json` posts, ≤ 4 images or one GIF or video, weighted text length, replies to
+//! existing posts, no duplicate text. Errors have X's shapes (OAuth errors
+//! `{"error","error_description"}`, API problems `{"title","detail","type","status"}`).
+//!
+//! Control (tests): `POST /x/_sandbox/next_user {"username": "…"}` names who approves the next
+//! authorisation (default `sandbox_user`); `POST /x/_sandbox/fail_next_tweet {"status": 503}`
+//! answers the next `POST /2/tweets` with that status (creating nothing).
 
-use actix_web::web;
+use std::collections::{HashMap, HashSet};
 
-use crate::common::SandboxPost;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
+use multivio_domain::Provider;
+use multivio_domain::content::{ValidationOptions, count};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::common::{SandboxPost, bearer, content_type, record, snowflake, token};
+use crate::credentials::{X_CLIENT_ID, X_CLIENT_SECRET, X_CONSUMER_KEY, X_CONSUMER_SECRET};
+use crate::{SandboxState, lock};
+
+const REQUIRED_SCOPES: [&str; 3] = ["tweet.read", "tweet.write", "users.read"];
+const CODE_TTL: i64 = 600;
+const ACCESS_TTL: i64 = 7200;
+const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+const MAX_GIF_BYTES: usize = 15 * 1024 * 1024;
+const MAX_VIDEO_BYTES: usize = 512 * 1024 * 1024;
+const MAX_CHUNK_BYTES: usize = 5 * 1024 * 1024;
+
+/// A sandbox account.
+#[derive(Debug, Clone)]
+struct User {
+    id: String,
+    username: String,
+}
+
+#[derive(Debug, Clone)]
+struct Code {
+    user: User,
+    redirect_uri: String,
+    challenge: String,
+    scope: String,
+    issued: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+struct Media {
+    owner: String,
+    media_type: String,
+    category: String,
+    total_bytes: usize,
+    received: usize,
+    segments: HashSet<u32>,
+    finalized: bool,
+    /// Status checks left before processing succeeds (GIF and video).
+    checks_left: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Tweet {
+    id: String,
+    author: User,
+    text: String,
+    media: Vec<String>,
+    reply_to: Option<String>,
+    created_at: DateTime<Utc>,
+}
 
 /// What the fake holds.
 #[derive(Debug, Default)]
-pub struct State {}
+pub struct State {
+    counter: u64,
+    users: HashMap<String, User>,
+    next_user: Option<String>,
+    codes: HashMap<String, Code>,
+    /// access token → (user, expiry)
+    access: HashMap<String, (User, DateTime<Utc>)>,
+    /// refresh token → (user, scope)
+    refresh: HashMap<String, (User, String)>,
+    /// OAuth 1.0a request tokens → (secret, callback, approved user and verifier)
+    request_tokens: HashMap<String, (String, String, Option<(User, String)>)>,
+    /// OAuth 1.0a access tokens → (secret, user)
+    oauth1: HashMap<String, (String, User)>,
+    nonces: HashSet<String>,
+    media: HashMap<String, Media>,
+    tweets: Vec<Tweet>,
+    fail_next_tweet: Option<u16>,
+}
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+impl State {
+    fn user(&mut self, username: &str) -> User {
+        if let Some(u) = self.users.get(username) {
+            return u.clone();
+        }
+        let user = User {
+            id: snowflake(&mut self.counter),
+            username: username.to_owned(),
+        };
+        self.users.insert(username.to_owned(), user.clone());
+        user
+    }
 
-pub fn posts(_state: &State) -> Vec<SandboxPost> {
-    Vec::new()
+    fn approving_user(&mut self) -> User {
+        let name = self
+            .next_user
+            .take()
+            .unwrap_or_else(|| "sandbox_user".to_owned());
+        self.user(&name)
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/i/oauth2/authorize", web::get().to(authorize))
+        .route("/2/oauth2/token", web::post().to(oauth2_token))
+        .route("/2/oauth2/revoke", web::post().to(revoke))
+        .route("/2/users/me", web::get().to(users_me))
+        .route("/2/tweets", web::post().to(create_tweet))
+        .route("/2/media/upload/initialize", web::post().to(media_init))
+        .route("/2/media/upload/{id}/append", web::post().to(media_append))
+        .route(
+            "/2/media/upload/{id}/finalize",
+            web::post().to(media_finalize),
+        )
+        .route("/2/media/upload", web::get().to(media_status))
+        .route("/oauth/request_token", web::post().to(request_token))
+        .route("/oauth/authorize", web::get().to(oauth1_authorize))
+        .route("/oauth/access_token", web::post().to(access_token))
+        .route("/_sandbox/next_user", web::post().to(next_user))
+        .route("/_sandbox/fail_next_tweet", web::post().to(fail_next_tweet));
+}
+
+pub fn posts(state: &State) -> Vec<SandboxPost> {
+    state
+        .tweets
+        .iter()
+        .map(|t| SandboxPost {
+            platform: "x",
+            account: format!("@{}", t.author.username),
+            id: t.id.clone(),
+            text: t.text.clone(),
+            media: t
+                .media
+                .iter()
+                .map(|id| {
+                    state.media.get(id).map_or_else(
+                        || id.clone(),
+                        |m| format!("{} ({} bytes)", m.media_type, m.total_bytes),
+                    )
+                })
+                .collect(),
+            reply_to: t.reply_to.clone(),
+            url: format!("https://x.com/{}/status/{}", t.author.username, t.id),
+            created_at: t.created_at,
+        })
+        .collect()
+}
+
+// ---- answers in X's shapes -------------------------------------------------------------------
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "error": error, "error_description": description }))
+}
+
+fn problem(status: StatusCode, detail: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .json(json!({
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "detail": detail,
+            "type": "about:blank",
+            "status": status.as_u16(),
+        }))
+}
+
+fn invalid_request(detail: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({
+        "errors": [{ "message": detail }],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }))
+}
+
+fn unauthorized() -> HttpResponse {
+    problem(StatusCode::UNAUTHORIZED, "Unauthorized")
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn query(req: &HttpRequest) -> HashMap<String, String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The client of a confidential-client token call: `Authorization: Basic` with the sandbox's
+/// client id and secret.
+fn client_authenticated(req: &HttpRequest) -> bool {
+    let expected = base64::engine::general_purpose::STANDARD
+        .encode(format!("{X_CLIENT_ID}:{X_CLIENT_SECRET}"));
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .is_some_and(|given| given == expected)
+}
+
+fn s256(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ))
+}
+
+/// The request's URL as the client signed it (scheme, host and path; the query is signed
+/// separately).
+fn request_url(req: &HttpRequest) -> Option<url::Url> {
+    let info = req.connection_info();
+    url::Url::parse(&format!(
+        "{}://{}{}",
+        info.scheme(),
+        info.host(),
+        req.uri()
+            .path_and_query()
+            .map_or(req.path(), |p| p.as_str())
+    ))
+    .ok()
+}
+
+/// Checks an OAuth 1.0a `Authorization` header (RFC 5849): known consumer, fresh timestamp and
+/// nonce, the signature over the query, the protocol parameters and a form body (`form`), with
+/// the secret of `token_secret(oauth_token)`. Returns the protocol parameters.
+fn verify_oauth1(
+    state: &mut State,
+    req: &HttpRequest,
+    form_params: &[(String, String)],
+    token_secret: impl Fn(&State, &str) -> Option<String>,
+) -> Result<HashMap<String, String>, HttpResponse> {
+    let refused = |why: &str| {
+        HttpResponse::Unauthorized().json(json!({
+            "errors": [{ "code": 32, "message": format!("Could not authenticate you. ({why})") }]
+        }))
+    };
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| refused("no Authorization header"))?;
+    let params = multivio_social::oauth1::parse_authorization(header)
+        .ok_or_else(|| refused("not an OAuth header"))?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    if get("oauth_consumer_key").as_deref() != Some(X_CONSUMER_KEY) {
+        return Err(refused("unknown consumer"));
+    }
+    if get("oauth_signature_method").as_deref() != Some("HMAC-SHA1") {
+        return Err(refused("signature method"));
+    }
+    let timestamp: i64 = get("oauth_timestamp")
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| refused("timestamp"))?;
+    if (Utc::now().timestamp() - timestamp).abs() > 300 {
+        return Err(refused("stale timestamp"));
+    }
+    let nonce = get("oauth_nonce").ok_or_else(|| refused("nonce"))?;
+    if !state.nonces.insert(format!("{timestamp}:{nonce}")) {
+        return Err(refused("nonce used before"));
+    }
+    let token = get("oauth_token");
+    let secret = match &token {
+        Some(t) => token_secret(state, t).ok_or_else(|| refused("unknown token"))?,
+        None => String::new(),
+    };
+    let signature = get("oauth_signature").ok_or_else(|| refused("no signature"))?;
+    let url = request_url(req).ok_or_else(|| refused("url"))?;
+    let protocol: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| k != "oauth_signature" && k.starts_with("oauth_"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let form: Vec<(&str, &str)> = form_params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let signer = multivio_social::oauth1::Signer {
+        consumer_key: X_CONSUMER_KEY,
+        consumer_secret: X_CONSUMER_SECRET,
+        token: token.as_deref(),
+        token_secret: &secret,
+    };
+    let expected = signer.signature(req.method().as_str(), &url, &protocol, &form);
+    if expected != signature {
+        return Err(refused("signature does not match"));
+    }
+    Ok(params.into_iter().collect())
+}
+
+/// Who a user-context call is for: an OAuth 2.0 bearer token or an OAuth 1.0a signature.
+/// Bodies of API calls (JSON, multipart) are never part of the signature.
+fn caller(state: &mut State, req: &HttpRequest) -> Result<User, HttpResponse> {
+    if let Some(token) = bearer(req) {
+        return match state.access.get(&token) {
+            Some((user, expiry)) if *expiry > Utc::now() => Ok(user.clone()),
+            _ => Err(unauthorized()),
+        };
+    }
+    let params = verify_oauth1(state, req, &[], |s, t| {
+        s.oauth1.get(t).map(|(secret, _)| secret.clone())
+    })?;
+    let token = params.get("oauth_token").cloned().unwrap_or_default();
+    state
+        .oauth1
+        .get(&token)
+        .map(|(_, user)| user.clone())
+        .ok_or_else(unauthorized)
+}
+
+// ---- OAuth 2.0 -------------------------------------------------------------------------------
+
+async fn authorize(state: web::Data<SandboxState>, req: HttpRequest) -> HttpResponse {
+    record(&state, "x", &req, b"");
+    let q = query(&req);
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    if get("response_type") != "code" || get("client_id") != X_CLIENT_ID {
+        return HttpResponse::BadRequest()
+            .body("Something went wrong: unknown client or response type");
+    }
+    let redirect_uri = get("redirect_uri");
+    let Ok(redirect) = url::Url::parse(redirect_uri) else {
+        return HttpResponse::BadRequest().body("Something went wrong: redirect_uri");
+    };
+    let scopes: HashSet<&str> = get("scope").split(' ').collect();
+    if REQUIRED_SCOPES.iter().any(|s| !scopes.contains(s))
+        || get("state").is_empty()
+        || get("code_challenge_method") != "S256"
+        || get("code_challenge").len() < 43
+    {
+        return HttpResponse::BadRequest().body("Something went wrong: scope, state or PKCE");
+    }
+    let mut x = lock(&state.x);
+    let user = x.approving_user();
+    let code = token("xcode-");
+    x.codes.insert(
+        code.clone(),
+        Code {
+            user,
+            redirect_uri: redirect_uri.to_owned(),
+            challenge: get("code_challenge").to_owned(),
+            scope: get("scope").to_owned(),
+            issued: Utc::now(),
+        },
+    );
+    let mut back = redirect;
+    back.query_pairs_mut()
+        .append_pair("state", get("state"))
+        .append_pair("code", &code);
+    HttpResponse::Found()
+        .insert_header(("location", back.to_string()))
+        .finish()
+}
+
+fn issue_tokens(x: &mut State, user: User, scope: &str) -> Value {
+    let access = token("xat-");
+    x.access.insert(
+        access.clone(),
+        (user.clone(), Utc::now() + Duration::seconds(ACCESS_TTL)),
+    );
+    let mut answer = json!({
+        "token_type": "bearer",
+        "expires_in": ACCESS_TTL,
+        "access_token": access,
+        "scope": scope,
+    });
+    if scope.split(' ').any(|s| s == "offline.access") {
+        let refresh = token("xrt-");
+        x.refresh.insert(refresh.clone(), (user, scope.to_owned()));
+        answer["refresh_token"] = json!(refresh);
+    }
+    answer
+}
+
+async fn oauth2_token(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    record(&state, "x", &req, &body);
+    if content_type(&req) != "application/x-www-form-urlencoded" {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing required parameter [grant_type].",
+        );
+    }
+    if !client_authenticated(&req) {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_client",
+            "Missing valid authorization header",
+        );
+    }
+    let f = form(&body);
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    let mut x = lock(&state.x);
+    match get("grant_type") {
+        "authorization_code" => {
+            let Some(code) = x.codes.remove(get("code")) else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Value passed for the authorization code was invalid.",
+                );
+            };
+            if (Utc::now() - code.issued).num_seconds() > CODE_TTL
+                || code.redirect_uri != get("redirect_uri")
+            {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Value passed for the authorization code was invalid.",
+                );
+            }
+            if s256(get("code_verifier")) != code.challenge {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "Value passed for the code verifier did not match the code challenge.",
+                );
+            }
+            let answer = issue_tokens(&mut x, code.user, &code.scope);
+            HttpResponse::Ok().json(answer)
+        }
+        "refresh_token" => match x.refresh.remove(get("refresh_token")) {
+            Some((user, scope)) => {
+                let answer = issue_tokens(&mut x, user, &scope);
+                HttpResponse::Ok().json(answer)
+            }
+            None => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Value passed for the token was invalid.",
+            ),
+        },
+        _ => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Value passed for the grant type was invalid.",
+        ),
+    }
+}
+
+async fn revoke(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    record(&state, "x", &req, &body);
+    if !client_authenticated(&req) {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized_client",
+            "Missing valid authorization header",
+        );
+    }
+    let f = form(&body);
+    let token = f.get("token").cloned().unwrap_or_default();
+    let mut x = lock(&state.x);
+    x.access.remove(&token);
+    x.refresh.remove(&token);
+    HttpResponse::Ok().json(json!({ "revoked": true }))
+}
+
+async fn users_me(state: web::Data<SandboxState>, req: HttpRequest) -> HttpResponse {
+    record(&state, "x", &req, b"");
+    let mut x = lock(&state.x);
+    match caller(&mut x, &req) {
+        Ok(user) => HttpResponse::Ok().json(json!({
+            "data": { "id": user.id, "name": format!("Sandbox {}", user.username), "username": user.username }
+        })),
+        Err(refused) => refused,
+    }
+}
+
+// ---- posts -----------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TweetMedia {
+    media_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TweetReply {
+    in_reply_to_tweet_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTweet {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    media: Option<TweetMedia>,
+    #[serde(default)]
+    reply: Option<TweetReply>,
+}
+
+async fn create_tweet(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    record(&state, "x", &req, &body);
+    let mut x = lock(&state.x);
+    let author = match caller(&mut x, &req) {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    if content_type(&req) != "application/json" {
+        return invalid_request("Requests with bodies must have content-type of application/json.");
+    }
+    if let Some(status) = x.fail_next_tweet.take() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return problem(status, "Service Unavailable");
+    }
+    let tweet: NewTweet = match serde_json::from_slice(&body) {
+        Ok(t) => t,
+        Err(e) => return invalid_request(&e.to_string()),
+    };
+    let text = tweet.text.unwrap_or_default();
+    let media_ids = tweet.media.map(|m| m.media_ids).unwrap_or_default();
+    if text.is_empty() && media_ids.is_empty() {
+        return invalid_request("text or media is required");
+    }
+    if count(Provider::X, &text, &ValidationOptions::default()) > 280 {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "You are not permitted to create a Tweet with more than 280 characters.",
+        );
+    }
+    if media_ids.len() > 4 {
+        return invalid_request("Your media IDs are invalid.");
+    }
+    let mut kinds = Vec::new();
+    for id in &media_ids {
+        match x.media.get(id) {
+            Some(m) if m.owner == author.id && m.finalized && m.checks_left == 0 => {
+                kinds.push(m.category.clone());
+            }
+            _ => return invalid_request("Your media IDs are invalid."),
+        }
+    }
+    let one_only = kinds.iter().any(|k| k == "tweet_gif" || k == "tweet_video");
+    if one_only && kinds.len() > 1 {
+        return invalid_request("Your media IDs are invalid.");
+    }
+    let reply_to = tweet.reply.map(|r| r.in_reply_to_tweet_id);
+    if let Some(parent) = &reply_to
+        && !x.tweets.iter().any(|t| &t.id == parent)
+    {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "You attempted to reply to a Tweet that is deleted or not visible to you.",
+        );
+    }
+    if !text.is_empty()
+        && x.tweets
+            .iter()
+            .any(|t| t.author.id == author.id && t.text == text && t.reply_to == reply_to)
+    {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "You are not allowed to create a Tweet with duplicate content.",
+        );
+    }
+    let id = snowflake(&mut x.counter);
+    x.tweets.push(Tweet {
+        id: id.clone(),
+        author,
+        text: text.clone(),
+        media: media_ids,
+        reply_to,
+        created_at: Utc::now(),
+    });
+    HttpResponse::Created().json(json!({
+        "data": { "id": id, "text": text, "edit_history_tweet_ids": [id] }
+    }))
+}
+
+// ---- media -----------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MediaInit {
+    media_type: String,
+    total_bytes: u64,
+    #[serde(default)]
+    media_category: Option<String>,
+}
+
+fn media_json(id: &str, m: &Media) -> Value {
+    let mut data = json!({
+        "id": id,
+        "media_key": format!("3_{id}"),
+        "size": m.total_bytes,
+        "expires_after_secs": 86400,
+    });
+    if m.finalized && (m.category == "tweet_gif" || m.category == "tweet_video") {
+        data["processing_info"] = if m.checks_left == 0 {
+            json!({ "state": "succeeded", "progress_percent": 100 })
+        } else {
+            json!({ "state": "in_progress", "check_after_secs": 1, "progress_percent": 50 })
+        };
+    }
+    json!({ "data": data })
+}
+
+async fn media_init(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    record(&state, "x", &req, &body);
+    let mut x = lock(&state.x);
+    let owner = match caller(&mut x, &req) {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    if content_type(&req) != "application/json" {
+        return invalid_request("Requests with bodies must have content-type of application/json.");
+    }
+    let init: MediaInit = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => return invalid_request(&e.to_string()),
+    };
+    let category = init.media_category.unwrap_or_else(|| {
+        match init.media_type.as_str() {
+            "image/gif" => "tweet_gif",
+            t if t.starts_with("video/") => "tweet_video",
+            _ => "tweet_image",
+        }
+        .to_owned()
+    });
+    let limit = match category.as_str() {
+        "tweet_image" => MAX_IMAGE_BYTES,
+        "tweet_gif" => MAX_GIF_BYTES,
+        "tweet_video" | "amplify_video" => MAX_VIDEO_BYTES,
+        _ => return invalid_request("media_category is invalid"),
+    };
+    let supported = [
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "video/mp4",
+        "video/quicktime",
+        "video/webm",
+    ];
+    if !supported.contains(&init.media_type.as_str()) {
+        return invalid_request("media_type is invalid");
+    }
+    let total = usize::try_from(init.total_bytes).unwrap_or(usize::MAX);
+    if total == 0 || total > limit {
+        return invalid_request("total_bytes is invalid for this media category");
+    }
+    let id = snowflake(&mut x.counter);
+    let media = Media {
+        owner: owner.id,
+        media_type: init.media_type,
+        category: category.clone(),
+        total_bytes: total,
+        received: 0,
+        segments: HashSet::new(),
+        finalized: false,
+        checks_left: if category == "tweet_image" { 0 } else { 2 },
+    };
+    let answer = json!({ "data": { "id": id, "media_key": format!("3_{id}"), "expires_after_secs": 86400 } });
+    x.media.insert(id, media);
+    HttpResponse::Ok().json(answer)
+}
+
+/// The parts of a multipart body: name → bytes.
+async fn multipart_parts(
+    req: &HttpRequest,
+    body: web::Bytes,
+) -> Result<HashMap<String, Vec<u8>>, String> {
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, actix_web::error::PayloadError>(body) });
+    let mut multipart = actix_multipart::Multipart::new(req.headers(), stream);
+    let mut parts = HashMap::new();
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(|e| e.to_string())?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            bytes.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+        }
+        parts.insert(name, bytes);
+    }
+    Ok(parts)
+}
+
+async fn media_append(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    record(&state, "x", &req, &body);
+    if content_type(&req) != "multipart/form-data" {
+        return invalid_request("append takes multipart/form-data");
+    }
+    let parts = match multipart_parts(&req, body).await {
+        Ok(p) => p,
+        Err(e) => return invalid_request(&e),
+    };
+    let mut x = lock(&state.x);
+    let owner = match caller(&mut x, &req) {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let segment: Option<u32> = parts
+        .get("segment_index")
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|s| s.trim().parse().ok());
+    let (Some(segment), Some(chunk)) = (segment, parts.get("media")) else {
+        return invalid_request("segment_index and media are required");
+    };
+    if chunk.is_empty() || chunk.len() > MAX_CHUNK_BYTES || segment > 999 {
+        return invalid_request("media segment is invalid");
+    }
+    match x.media.get_mut(path.as_str()) {
+        Some(m) if m.owner == owner.id && !m.finalized => {
+            if !m.segments.insert(segment) {
+                return invalid_request("segment_index was sent before");
+            }
+            m.received += chunk.len();
+            HttpResponse::Ok()
+                .json(json!({ "data": { "expires_at": Utc::now().timestamp() + 86400 } }))
+        }
+        _ => invalid_request("media_id is invalid"),
+    }
+}
+
+async fn media_finalize(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    record(&state, "x", &req, &body);
+    let mut x = lock(&state.x);
+    let owner = match caller(&mut x, &req) {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let id = path.into_inner();
+    match x.media.get_mut(&id) {
+        Some(m) if m.owner == owner.id && !m.finalized => {
+            if m.received != m.total_bytes {
+                return invalid_request(
+                    "File size does not correspond to the size declared at initialize.",
+                );
+            }
+            m.finalized = true;
+            let answer = media_json(&id, m);
+            HttpResponse::Ok().json(answer)
+        }
+        _ => invalid_request("media_id is invalid"),
+    }
+}
+
+async fn media_status(state: web::Data<SandboxState>, req: HttpRequest) -> HttpResponse {
+    record(&state, "x", &req, b"");
+    let mut x = lock(&state.x);
+    let owner = match caller(&mut x, &req) {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let q = query(&req);
+    let id = q.get("media_id").cloned().unwrap_or_default();
+    match x.media.get_mut(&id) {
+        Some(m) if m.owner == owner.id && m.finalized => {
+            let answer = media_json(&id, m);
+            m.checks_left = m.checks_left.saturating_sub(1);
+            HttpResponse::Ok().json(answer)
+        }
+        _ => invalid_request("media_id is invalid"),
+    }
+}
+
+// ---- OAuth 1.0a ------------------------------------------------------------------------------
+
+async fn request_token(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    record(&state, "x", &req, &body);
+    let mut x = lock(&state.x);
+    let params = match verify_oauth1(&mut x, &req, &[], |_, _| None) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let Some(callback) = params.get("oauth_callback").filter(|c| !c.is_empty()) else {
+        return HttpResponse::Unauthorized().json(json!({
+            "errors": [{ "code": 32, "message": "Could not authenticate you. (oauth_callback)" }]
+        }));
+    };
+    let (token, secret) = (token("x1rt-"), token("x1rs-"));
+    x.request_tokens
+        .insert(token.clone(), (secret.clone(), callback.clone(), None));
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            "oauth_token={token}&oauth_token_secret={secret}&oauth_callback_confirmed=true"
+        ))
+}
+
+async fn oauth1_authorize(state: web::Data<SandboxState>, req: HttpRequest) -> HttpResponse {
+    record(&state, "x", &req, b"");
+    let q = query(&req);
+    let token = q.get("oauth_token").cloned().unwrap_or_default();
+    let mut x = lock(&state.x);
+    let user = x.approving_user();
+    let Some((_, callback, approved)) = x.request_tokens.get_mut(&token) else {
+        return HttpResponse::BadRequest().body("This page is no longer valid.");
+    };
+    let verifier = crate::common::token("x1v-");
+    *approved = Some((user, verifier.clone()));
+    let Ok(mut back) = url::Url::parse(callback) else {
+        return HttpResponse::BadRequest().body("The callback is not a URL.");
+    };
+    back.query_pairs_mut()
+        .append_pair("oauth_token", &token)
+        .append_pair("oauth_verifier", &verifier);
+    HttpResponse::Found()
+        .insert_header(("location", back.to_string()))
+        .finish()
+}
+
+async fn access_token(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    record(&state, "x", &req, &body);
+    let form_params: Vec<(String, String)> =
+        if content_type(&req) == "application/x-www-form-urlencoded" {
+            url::form_urlencoded::parse(&body).into_owned().collect()
+        } else {
+            Vec::new()
+        };
+    let mut x = lock(&state.x);
+    let params = match verify_oauth1(&mut x, &req, &form_params, |s, t| {
+        s.request_tokens.get(t).map(|(secret, _, _)| secret.clone())
+    }) {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    let token = params.get("oauth_token").cloned().unwrap_or_default();
+    let verifier = params
+        .get("oauth_verifier")
+        .cloned()
+        .or_else(|| query(&req).get("oauth_verifier").cloned())
+        .or_else(|| {
+            form_params
+                .iter()
+                .find(|(k, _)| k == "oauth_verifier")
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap_or_default();
+    match x.request_tokens.remove(&token) {
+        Some((_, _, Some((user, expected)))) if expected == verifier => {
+            let (access, secret) = (token_string("x1at-", &user), crate::common::token("x1as-"));
+            x.oauth1
+                .insert(access.clone(), (secret.clone(), user.clone()));
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(format!(
+                    "oauth_token={access}&oauth_token_secret={secret}&user_id={}&screen_name={}",
+                    user.id, user.username
+                ))
+        }
+        _ => HttpResponse::Unauthorized()
+            .content_type("text/plain")
+            .body("Error processing your OAuth request: Invalid oauth_verifier parameter"),
+    }
+}
+
+/// An OAuth 1.0a access token shaped like X's (`<user id>-<random>`).
+fn token_string(prefix: &str, user: &User) -> String {
+    format!("{}-{}", user.id, crate::common::token(prefix))
+}
+
+// ---- control ---------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+struct NextUser {
+    username: String,
+}
+
+async fn next_user(state: web::Data<SandboxState>, body: web::Json<NextUser>) -> HttpResponse {
+    lock(&state.x).next_user = Some(body.into_inner().username);
+    HttpResponse::NoContent().finish()
+}
+
+#[derive(Debug, Deserialize)]
+struct FailNext {
+    status: u16,
+}
+
+async fn fail_next_tweet(
+    state: web::Data<SandboxState>,
+    body: web::Json<FailNext>,
+) -> HttpResponse {
+    lock(&state.x).fail_next_tweet = Some(body.into_inner().status);
+    HttpResponse::NoContent().finish()
 }

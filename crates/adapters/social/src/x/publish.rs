@@ -1,0 +1,327 @@
+//! Posting to X: media through the chunked upload, then `POST /2/tweets` (a reply for every
+//! part of a thread after the first).
+
+use async_trait::async_trait;
+use chrono::Utc;
+use multivio_ports::platform::{
+    Attachment, PublishError, PublishRequest, PublishedPost, Publisher,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::X;
+use super::oauth::{nonce, unix_now};
+use crate::http::{excerpt, publish_transport_error, retry_after, transient};
+use crate::oauth1::{Nonce, Signer};
+
+/// Bytes per `append` (X takes up to 5 MB).
+const CHUNK: usize = 4 * 1024 * 1024;
+/// Status checks before giving up on X's media processing.
+const MAX_CHECKS: u32 = 60;
+
+#[derive(Debug, Deserialize)]
+struct MediaAnswer {
+    data: MediaData,
+}
+
+#[derive(Debug, Deserialize)]
+struct MediaData {
+    id: String,
+    #[serde(default)]
+    processing_info: Option<ProcessingInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProcessingInfo {
+    state: String,
+    #[serde(default)]
+    check_after_secs: Option<u64>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Created {
+    data: CreatedData,
+}
+
+#[derive(Debug, Deserialize)]
+struct CreatedData {
+    id: String,
+}
+
+/// X's problem documents, as far as we read them.
+#[derive(Debug, Default, Deserialize)]
+struct Problem {
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    errors: Vec<serde_json::Value>,
+}
+
+impl Problem {
+    fn text(&self) -> String {
+        if let Some(message) = self
+            .errors
+            .iter()
+            .find_map(|e| e.get("message").and_then(|m| m.as_str()))
+        {
+            return message.to_owned();
+        }
+        self.detail
+            .clone()
+            .or_else(|| self.title.clone())
+            .unwrap_or_else(|| "no reason given".to_owned())
+    }
+}
+
+/// What an error answer of X means for the post.
+async fn refusal(response: reqwest::Response, what: &str) -> PublishError {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    let detail = serde_json::from_str::<Problem>(&text)
+        .map(|p| p.text())
+        .unwrap_or_else(|_| excerpt(&text, 200));
+    match status.as_u16() {
+        401 => PublishError::Unauthorized {
+            reason: format!("X refused the token: {detail}"),
+        },
+        429 => PublishError::RateLimited {
+            retry_after: retry_after(&headers, Utc::now()),
+        },
+        403 if detail.contains("duplicate") => PublishError::Rejected {
+            code: "duplicate".to_owned(),
+            reason: "X refused a duplicate of a recent post from this account".to_owned(),
+        },
+        s if (400..500).contains(&s) => PublishError::Rejected {
+            code: format!("x_{s}"),
+            reason: format!("X refused the {what}: {}", excerpt(&detail, 300)),
+        },
+        _ => PublishError::Transient {
+            reason: format!("X answered {status} to the {what}"),
+        },
+    }
+}
+
+/// How a media call authenticates: OAuth 1.0a with the account's tokens when both the app and
+/// the connection have them, the OAuth 2.0 token otherwise.
+enum MediaAuth<'a> {
+    Bearer(&'a str),
+    OAuth1(Signer<'a>),
+}
+
+impl X {
+    fn media_auth<'a>(&'a self, request: &'a PublishRequest) -> MediaAuth<'a> {
+        match (&self.config.consumer, &request.credentials.oauth1) {
+            (Some((key, secret)), Some(tokens)) => MediaAuth::OAuth1(Signer {
+                consumer_key: key,
+                consumer_secret: secret.expose(),
+                token: Some(tokens.token.expose()),
+                token_secret: tokens.token_secret.expose(),
+            }),
+            _ => MediaAuth::Bearer(request.credentials.access_token.expose()),
+        }
+    }
+
+    /// Signs `builder` for `method` on `url` (its query signed; JSON and multipart bodies are
+    /// never part of an OAuth 1.0a signature).
+    fn authorize_media(
+        &self,
+        auth: &MediaAuth<'_>,
+        builder: reqwest::RequestBuilder,
+        method: &str,
+        url: &url::Url,
+    ) -> reqwest::RequestBuilder {
+        match auth {
+            MediaAuth::Bearer(token) => builder.bearer_auth(token),
+            MediaAuth::OAuth1(signer) => {
+                let nonce = nonce();
+                let header = signer.authorization(
+                    method,
+                    url,
+                    &[],
+                    &[],
+                    &Nonce {
+                        nonce: &nonce,
+                        timestamp: unix_now(),
+                        with_version: true,
+                    },
+                );
+                builder.header("authorization", header)
+            }
+        }
+    }
+
+    fn parse_url(&self, url: &str) -> Result<url::Url, PublishError> {
+        url::Url::parse(url).map_err(|e| PublishError::Transient {
+            reason: format!("X upload URL: {e}"),
+        })
+    }
+
+    /// Uploads one attachment (initialize → append → finalize → status until processed) and
+    /// returns its media id. Nothing is posted yet, so every failure is safe to retry.
+    async fn upload(
+        &self,
+        request: &PublishRequest,
+        attachment: &Attachment,
+    ) -> Result<String, PublishError> {
+        let auth = self.media_auth(request);
+        let mime = attachment.file.file_type.as_str();
+        let category = match mime {
+            "image/gif" => "tweet_gif",
+            m if m.starts_with("video/") => "tweet_video",
+            _ => "tweet_image",
+        };
+        let url = self.parse_url(&self.upload_url("/2/media/upload/initialize"))?;
+        let response = self
+            .authorize_media(&auth, self.http.post(url.as_str()), "POST", &url)
+            .json(&json!({
+                "media_type": mime,
+                "total_bytes": attachment.bytes.len(),
+                "media_category": category,
+            }))
+            .send()
+            .await
+            .map_err(|e| transient(&e))?;
+        if !response.status().is_success() {
+            return Err(refusal(response, "media upload").await);
+        }
+        let init: MediaAnswer = crate::http::json_body(response, "X media initialize")
+            .await
+            .map_err(|reason| PublishError::Transient { reason })?;
+        let id = init.data.id;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(PublishError::Transient {
+                reason: "X answered an unusable media id".to_owned(),
+            });
+        }
+        for (index, chunk) in attachment.bytes.chunks(CHUNK).enumerate() {
+            let url = self.parse_url(&self.upload_url(&format!("/2/media/upload/{id}/append")))?;
+            let part = reqwest::multipart::Part::bytes(chunk.to_vec())
+                .file_name("media")
+                .mime_str("application/octet-stream")
+                .map_err(|e| transient(&e))?;
+            let form = reqwest::multipart::Form::new()
+                .text("segment_index", index.to_string())
+                .part("media", part);
+            let response = self
+                .authorize_media(&auth, self.http.post(url.as_str()), "POST", &url)
+                .multipart(form)
+                .send()
+                .await
+                .map_err(|e| transient(&e))?;
+            if !response.status().is_success() {
+                return Err(refusal(response, "media upload").await);
+            }
+        }
+        let url = self.parse_url(&self.upload_url(&format!("/2/media/upload/{id}/finalize")))?;
+        let response = self
+            .authorize_media(&auth, self.http.post(url.as_str()), "POST", &url)
+            .send()
+            .await
+            .map_err(|e| transient(&e))?;
+        if !response.status().is_success() {
+            return Err(refusal(response, "media upload").await);
+        }
+        let mut answer: MediaAnswer = crate::http::json_body(response, "X media finalize")
+            .await
+            .map_err(|reason| PublishError::Transient { reason })?;
+        for _ in 0..MAX_CHECKS {
+            let Some(info) = answer.data.processing_info.take() else {
+                return Ok(id);
+            };
+            match info.state.as_str() {
+                "succeeded" => return Ok(id),
+                "failed" => {
+                    let why = info
+                        .error
+                        .as_ref()
+                        .and_then(|e| e.get("message"))
+                        .and_then(|m| m.as_str())
+                        .unwrap_or("it could not be processed");
+                    return Err(PublishError::Rejected {
+                        code: "media_processing_failed".to_owned(),
+                        reason: format!("X could not process the media: {why}"),
+                    });
+                }
+                _ => {}
+            }
+            let wait = std::time::Duration::from_secs(info.check_after_secs.unwrap_or(1).max(1))
+                .min(self.max_check_delay);
+            tokio::time::sleep(wait).await;
+            let mut url = self.parse_url(&self.upload_url("/2/media/upload"))?;
+            url.query_pairs_mut()
+                .append_pair("command", "STATUS")
+                .append_pair("media_id", &id);
+            let response = self
+                .authorize_media(&auth, self.http.get(url.as_str()), "GET", &url)
+                .send()
+                .await
+                .map_err(|e| transient(&e))?;
+            if !response.status().is_success() {
+                return Err(refusal(response, "media upload").await);
+            }
+            answer = crate::http::json_body(response, "X media status")
+                .await
+                .map_err(|reason| PublishError::Transient { reason })?;
+        }
+        Err(PublishError::Transient {
+            reason: "X is still processing the media".to_owned(),
+        })
+    }
+}
+
+#[async_trait]
+impl Publisher for X {
+    async fn publish(&self, request: &PublishRequest) -> Result<PublishedPost, PublishError> {
+        let mut media_ids = Vec::with_capacity(request.media.len());
+        for attachment in &request.media {
+            media_ids.push(self.upload(request, attachment).await?);
+        }
+        let mut body = serde_json::Map::new();
+        if !request.text.is_empty() || media_ids.is_empty() {
+            body.insert("text".to_owned(), json!(request.text));
+        }
+        if !media_ids.is_empty() {
+            body.insert("media".to_owned(), json!({ "media_ids": media_ids }));
+        }
+        if let Some(reply) = &request.reply_to {
+            body.insert(
+                "reply".to_owned(),
+                json!({ "in_reply_to_tweet_id": reply.parent.id }),
+            );
+        }
+        let response = self
+            .http
+            .post(self.api("/2/tweets"))
+            .bearer_auth(request.credentials.access_token.expose())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| publish_transport_error(&e))?;
+        if !response.status().is_success() {
+            return Err(refusal(response, "post").await);
+        }
+        let created: Created = crate::http::json_body(response, "X post")
+            .await
+            // It was created (2xx) but the answer is unreadable: we don't know its id.
+            .map_err(|reason| PublishError::Unknown { reason })?;
+        let username = request.connection.metadata_str("username");
+        Ok(PublishedPost {
+            url: Some(match username {
+                Some(name) => format!("https://x.com/{name}/status/{}", created.data.id),
+                None => format!("https://x.com/i/web/status/{}", created.data.id),
+            }),
+            platform_post_id: created.data.id,
+            reference: None,
+        })
+    }
+
+    /// X has no idempotency keys: a send interrupted after it left is never re-sent blindly.
+    fn idempotent(&self) -> bool {
+        false
+    }
+}
