@@ -73,7 +73,7 @@ fn main() -> Result<(), Vec<FieldError>> {
             p,
             PlatformContent {
                 content: text,
-                extra: Default::default(),
+                ..Default::default()
             },
         );
     }
@@ -81,7 +81,7 @@ fn main() -> Result<(), Vec<FieldError>> {
         Provider::X,
         PlatformContent {
             content: "Spring is here 🌸 https://example.com/spring".into(),
-            extra: Default::default(),
+            ..Default::default()
         },
     );
     let report = validate_post(&fixed, &[photo], &ValidationOptions::default(), None, now);

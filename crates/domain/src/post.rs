@@ -111,10 +111,38 @@ pub struct PlatformContent {
     /// The text to publish.
     #[serde(default)]
     pub content: String,
+    /// The parts of a thread after the first, for this platform.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thread: Vec<ThreadPart>,
     /// Other fields, kept verbatim.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+
+/// One part of a thread after the first: its own text and media. (The first part is the post's
+/// own text and media.)
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadPart {
+    /// The part's text.
+    #[serde(default)]
+    pub text: String,
+    /// The part's media, in order.
+    #[serde(default)]
+    pub media_files: Vec<MediaId>,
+}
+
+/// One part of what goes to a platform: the first is the post itself, the others its thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part<'a> {
+    /// The text.
+    pub text: &'a str,
+    /// The media, in order.
+    pub media_files: &'a [MediaId],
+}
+
+/// Most parts a thread may have.
+pub const MAX_THREAD_PARTS: usize = 25;
 
 /// The status of a post (`posts.status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -238,6 +266,22 @@ pub struct TargetResult {
     pub attempts: u32,
     /// When the platform accepted it.
     pub published_at: Option<DateTime<Utc>>,
+    /// For a thread: each part the platform accepted so far, in order (the target's own id
+    /// and URL are the first part's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartResult>,
+}
+
+/// One part of a thread as a platform accepted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartResult {
+    /// The platform's id of the part.
+    pub platform_post_id: String,
+    /// Its public URL.
+    pub url: Option<String>,
+    /// What a reply to it needs besides the id (Bluesky's record CID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 impl TargetResult {
@@ -252,6 +296,7 @@ impl TargetResult {
             error: None,
             attempts: 0,
             published_at: None,
+            parts: Vec::new(),
         }
     }
 }
@@ -281,6 +326,8 @@ pub struct Post {
     pub platforms: Targets,
     /// Attached media, in order.
     pub media_files: Vec<MediaId>,
+    /// The parts of a universal thread after the first (`posts.thread`).
+    pub thread: Vec<ThreadPart>,
     /// When to publish (scheduled posts).
     pub schedule_date: Option<DateTime<Utc>>,
     /// Lifecycle status.
@@ -325,6 +372,8 @@ pub struct PostInput {
     pub platforms: Vec<Target>,
     /// Media ids.
     pub media_files: Vec<MediaId>,
+    /// The parts of a universal thread after the first.
+    pub thread: Vec<ThreadPart>,
 }
 
 /// A post's editable content, structurally valid (platform rules are checked separately, see
@@ -346,12 +395,63 @@ pub struct PostContent {
     pub platforms: Targets,
     /// Media ids, without repeats.
     pub media_files: Vec<MediaId>,
+    /// The parts of a universal thread after the first.
+    pub thread: Vec<ThreadPart>,
+}
+
+/// Checks the parts of a thread at `path` (`thread`, `platform_content.x.thread`): at most
+/// [`MAX_THREAD_PARTS`] (with the first), each with text or media, texts of bounded length,
+/// media without repeats.
+fn check_thread(
+    path: &[&dyn fmt::Display],
+    parts: &mut [ThreadPart],
+    errors: &mut Vec<FieldError>,
+) {
+    let here = |extra: &[&dyn fmt::Display]| {
+        let all: Vec<&dyn fmt::Display> =
+            path.iter().copied().chain(extra.iter().copied()).collect();
+        crate::error::field_path(&all)
+    };
+    if parts.len() + 1 > MAX_THREAD_PARTS {
+        errors.push(FieldError::new(
+            here(&[]),
+            format!("a thread has at most {MAX_THREAD_PARTS} parts"),
+        ));
+    }
+    for (i, part) in parts.iter_mut().enumerate() {
+        if part.text.trim().is_empty() && part.media_files.is_empty() {
+            errors.push(FieldError::new(here(&[&i]), "a part needs text or media"));
+        }
+        if part.text.chars().count() > MAX_CONTENT_CHARS {
+            errors.push(FieldError::new(here(&[&i, &"text"]), "is too long"));
+        }
+        let mut seen = Vec::with_capacity(part.media_files.len());
+        part.media_files.retain(|id| {
+            let fresh = !seen.contains(id);
+            seen.push(*id);
+            fresh
+        });
+        if part.media_files.len() > MAX_MEDIA_PER_POST {
+            errors.push(FieldError::new(
+                here(&[&i, &"media_files"]),
+                format!("at most {MAX_MEDIA_PER_POST} files per part"),
+            ));
+        }
+    }
 }
 
 impl PostContent {
     /// Checks the structure of a post, reporting every problem at once.
-    pub fn parse(input: PostInput) -> Result<Self, Vec<FieldError>> {
+    pub fn parse(mut input: PostInput) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
+        check_thread(&[&"thread"], &mut input.thread, &mut errors);
+        for (p, c) in input.platform_content.iter_mut() {
+            check_thread(
+                &[&"platform_content", p, &"thread"],
+                &mut c.thread,
+                &mut errors,
+            );
+        }
         let name = PostName::new(&input.name).map_err(|e| errors.push(e)).ok();
         let universal_content = input.universal_content.filter(|t| !t.trim().is_empty());
         if universal_content
@@ -403,6 +503,7 @@ impl PostContent {
                 platform_content: input.platform_content,
                 platforms,
                 media_files,
+                thread: input.thread,
             }),
             _ => Err(errors),
         }
@@ -427,6 +528,7 @@ impl Post {
             platform_content: content.platform_content,
             platforms: content.platforms,
             media_files: content.media_files,
+            thread: content.thread,
             schedule_date: None,
             status: PostStatus::Draft,
             publish_job_id: None,
@@ -449,7 +551,20 @@ impl Post {
             platform_content: self.platform_content.clone(),
             platforms: self.platforms.clone(),
             media_files: self.media_files.clone(),
+            thread: self.thread.clone(),
         }
+    }
+
+    /// What goes to `provider`, part by part (see [`PostContent::parts_for`]).
+    pub fn parts_for(&self, provider: Provider) -> Vec<Part<'_>> {
+        parts_of(
+            self.content_mode,
+            self.universal_content.as_deref(),
+            &self.platform_content,
+            &self.media_files,
+            &self.thread,
+            provider,
+        )
     }
 
     /// The text that goes to `provider`: the universal text in universal mode, the platform's
@@ -465,7 +580,65 @@ impl Post {
     }
 }
 
+/// The parts that go to `provider`: the first is the post's text for it with the post's media,
+/// then the universal thread (universal mode) or the platform's own thread (specific mode).
+fn parts_of<'a>(
+    mode: ContentMode,
+    universal: Option<&'a str>,
+    platform_content: &'a BTreeMap<Provider, PlatformContent>,
+    media_files: &'a [MediaId],
+    thread: &'a [ThreadPart],
+    provider: Provider,
+) -> Vec<Part<'a>> {
+    let (first, rest): (&str, &[ThreadPart]) = match mode {
+        ContentMode::Universal => (universal.unwrap_or(""), thread),
+        ContentMode::Specific => platform_content
+            .get(&provider)
+            .map_or(("", &[][..]), |c| (c.content.as_str(), c.thread.as_slice())),
+    };
+    std::iter::once(Part {
+        text: first,
+        media_files,
+    })
+    .chain(rest.iter().map(|p| Part {
+        text: &p.text,
+        media_files: &p.media_files,
+    }))
+    .collect()
+}
+
 impl PostContent {
+    /// What goes to `provider`, part by part: one part for a single post, several for a thread.
+    pub fn parts_for(&self, provider: Provider) -> Vec<Part<'_>> {
+        parts_of(
+            self.content_mode,
+            self.universal_content.as_deref(),
+            &self.platform_content,
+            &self.media_files,
+            &self.thread,
+            provider,
+        )
+    }
+
+    /// Every media id of every part (each once), the first part's first.
+    pub fn all_media(&self) -> Vec<MediaId> {
+        let mut all: Vec<MediaId> = Vec::new();
+        let threads = self
+            .thread
+            .iter()
+            .chain(self.platform_content.values().flat_map(|c| c.thread.iter()));
+        for id in self
+            .media_files
+            .iter()
+            .chain(threads.flat_map(|p| p.media_files.iter()))
+        {
+            if !all.contains(id) {
+                all.push(*id);
+            }
+        }
+        all
+    }
+
     /// The text that goes to `provider` (see [`Post::text_for`]).
     pub fn text_for(&self, provider: Provider) -> Option<&str> {
         match self.content_mode {

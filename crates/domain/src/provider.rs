@@ -67,6 +67,15 @@ impl Provider {
         }
     }
 
+    /// Whether the platform publishes threads (a post followed by replies to itself), so a
+    /// post of several parts can go there.
+    pub const fn supports_threads(self) -> bool {
+        matches!(
+            self,
+            Provider::X | Provider::Bluesky | Provider::Mastodon | Provider::Threads
+        )
+    }
+
     /// A human-readable name.
     pub const fn display_name(self) -> &'static str {
         match self {

@@ -98,6 +98,8 @@ pub enum ContentIssueCode {
     AspectRatioNotAllowed,
     /// The platform does not allow these kinds of media in one post.
     MixedMedia,
+    /// The post is a thread and the platform publishes no threads.
+    ThreadsNotSupported,
 }
 
 /// One reason a post does not fit a platform.
@@ -120,4 +122,8 @@ pub struct PlatformReport {
     pub limit: usize,
     /// Every problem found, text first, then each attachment in order, then the set as a whole.
     pub errors: Vec<ContentIssue>,
+    /// For a thread: the report of each part after the first, in order (the fields above are
+    /// the first part's, and `valid` is every part's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PlatformReport>,
 }

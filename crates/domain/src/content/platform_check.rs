@@ -53,6 +53,7 @@ pub fn validate_for(
         length,
         limit: rules.max_text_length,
         errors,
+        parts: Vec::new(),
     }
 }
 

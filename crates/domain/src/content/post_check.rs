@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::platform_check::validate_for;
-use super::{MediaInfo, PlatformReport, ValidationOptions};
+use super::{ContentIssue, ContentIssueCode, MediaInfo, PlatformReport, ValidationOptions};
 use crate::media::MediaFile;
 use crate::post::PostContent;
 use crate::provider::Provider;
@@ -61,11 +61,17 @@ impl PostReport {
             .collect();
         for (p, report) in &self.platforms {
             let index = targets.iter().position(|t| t.provider == *p).unwrap_or(0);
+            let at = crate::field_path(&[&"platforms", &index]);
             for issue in &report.errors {
-                out.push(crate::FieldError::new(
-                    crate::field_path(&[&"platforms", &index]),
-                    issue.message.clone(),
-                ));
+                out.push(crate::FieldError::new(at.clone(), issue.message.clone()));
+            }
+            for (n, part) in report.parts.iter().enumerate() {
+                for issue in &part.errors {
+                    out.push(crate::FieldError::new(
+                        at.clone(),
+                        format!("part {}: {}", n + 2, issue.message),
+                    ));
+                }
             }
         }
         out
@@ -83,10 +89,13 @@ pub fn media_info(file: &MediaFile) -> MediaInfo {
     }
 }
 
-/// Validates a post's content for each of its platforms.
+/// Validates a post's content for each of its platforms, every part of a thread as its
+/// platform counts it.
 ///
-/// `media` are the attached files in order; `opts` carries per-account settings (Mastodon
-/// instance limits, X long posts). When `schedule_date` is given it must be after `now`.
+/// `media` are the post's attached files in order, then those only a thread's later parts
+/// carry, in the order of [`PostContent::all_media`] (for a post without a thread: its
+/// `media_files`); `opts` carries per-account settings (Mastodon instance limits, X long
+/// posts). When `schedule_date` is given it must be after `now`.
 pub fn validate_post(
     post: &PostContent,
     media: &[MediaInfo],
@@ -109,15 +118,52 @@ pub fn validate_post(
             message: e.reason,
         });
     }
+    let thread_only: Vec<crate::MediaId> = post
+        .all_media()
+        .into_iter()
+        .filter(|id| !post.media_files.contains(id))
+        .collect();
+    let first = &media[..media.len().saturating_sub(thread_only.len())];
+    let info_of = |id: &crate::MediaId| {
+        post.media_files
+            .iter()
+            .position(|m| m == id)
+            .and_then(|i| first.get(i))
+            .or_else(|| {
+                thread_only
+                    .iter()
+                    .position(|m| m == id)
+                    .and_then(|i| media.get(first.len() + i))
+            })
+            .cloned()
+    };
     let platforms: BTreeMap<Provider, PlatformReport> = post
         .platforms
         .providers()
         .into_iter()
         .map(|p| {
-            (
-                p,
-                validate_for(p, post.text_for(p).unwrap_or(""), media, opts),
-            )
+            let parts = post.parts_for(p);
+            let mut report = validate_for(p, parts.first().map_or("", |f| f.text), first, opts);
+            report.parts = parts
+                .iter()
+                .skip(1)
+                .map(|part| {
+                    let infos: Vec<MediaInfo> =
+                        part.media_files.iter().filter_map(info_of).collect();
+                    validate_for(p, part.text, &infos, opts)
+                })
+                .collect();
+            if !report.parts.is_empty() && !p.supports_threads() {
+                report.errors.push(ContentIssue {
+                    code: ContentIssueCode::ThreadsNotSupported,
+                    message: format!(
+                        "{} does not publish threads: send one part there",
+                        p.display_name()
+                    ),
+                });
+            }
+            report.valid = report.errors.is_empty() && report.parts.iter().all(|r| r.valid);
+            (p, report)
         })
         .collect();
     let valid = errors.is_empty() && platforms.values().all(|r| r.valid);

@@ -5,7 +5,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use super::{Post, PostContent, PostStatus, Target, TargetError, TargetResult, TargetStatus};
+use super::{
+    PartResult, Post, PostContent, PostStatus, Target, TargetError, TargetResult, TargetStatus,
+};
 use crate::error::FieldError;
 use crate::ids::{ConnectionId, JobId};
 use crate::job::NewJob;
@@ -295,6 +297,26 @@ impl Post {
         result.status = TargetStatus::Publishing;
         result.connection_id = Some(connection_id);
         result.attempts += 1;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Records one part of a thread the platform accepted, before the next part is sent: the
+    /// target goes back to pending with the part kept, so a later attempt — after a crash, a
+    /// retry — continues from the first part not yet posted and never posts one twice.
+    pub fn record_part(
+        &mut self,
+        key: &str,
+        part: PartResult,
+        now: DateTime<Utc>,
+    ) -> Result<(), PostError> {
+        let result = self.result_mut(key, PostAction::RecordResult)?;
+        if result.status.is_terminal() {
+            return Err(PostError::TargetSettled(key.to_owned()));
+        }
+        result.parts.push(part);
+        result.status = TargetStatus::Pending;
+        result.error = None;
         self.updated_at = now;
         Ok(())
     }

@@ -76,6 +76,7 @@ fn text_depends_on_the_mode() {
         Provider::X,
         PlatformContent {
             content: "Hi X".into(),
+            thread: vec![],
             extra: Default::default(),
         },
     );
@@ -111,4 +112,62 @@ fn statuses_round_trip() {
         serde_json::to_string(&TargetStatus::Unknown).unwrap(),
         "\"unknown\""
     );
+}
+
+#[test]
+fn threads_are_checked_and_split_into_parts() {
+    let part = |t: &str| ThreadPart {
+        text: t.into(),
+        media_files: vec![],
+    };
+    let input = |thread: Vec<ThreadPart>| PostInput {
+        name: "t".into(),
+        universal_content: Some("first".into()),
+        thread,
+        platforms: vec![Target::primary(Provider::X)],
+        ..Default::default()
+    };
+    let ok = PostContent::parse(input(vec![part("second"), part("third")])).unwrap();
+    let parts = ok.parts_for(Provider::X);
+    assert_eq!(
+        parts.iter().map(|p| p.text).collect::<Vec<_>>(),
+        ["first", "second", "third"]
+    );
+    let errors =
+        PostContent::parse(input(vec![part("  "), part(&"a".repeat(100_001))])).unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["thread.0", "thread.1.text"]);
+    let too_many = PostContent::parse(input((0..25).map(|_| part("x")).collect())).unwrap_err();
+    assert_eq!(too_many[0].field, "thread");
+}
+
+#[test]
+fn a_platform_may_have_its_own_thread() {
+    let mut content = BTreeMap::new();
+    content.insert(
+        Provider::Bluesky,
+        PlatformContent {
+            content: "sky 1".into(),
+            thread: vec![ThreadPart {
+                text: "sky 2".into(),
+                media_files: vec![],
+            }],
+            extra: Default::default(),
+        },
+    );
+    let c = PostContent::parse(PostInput {
+        name: "t".into(),
+        content_mode: ContentMode::Specific,
+        platform_content: content,
+        platforms: vec![
+            Target::primary(Provider::Bluesky),
+            Target::primary(Provider::X),
+        ],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(c.parts_for(Provider::Bluesky).len(), 2);
+    assert_eq!(c.parts_for(Provider::X).len(), 1);
+    let stored = serde_json::to_value(&c.platform_content[&Provider::Bluesky]).unwrap();
+    assert_eq!(stored["thread"][0]["text"], "sky 2");
 }

@@ -60,7 +60,8 @@ fn report_carries_length_limit_and_validity() {
             valid: true,
             length: 4 + 1 + 23,
             limit: 280,
-            errors: vec![]
+            errors: vec![],
+            parts: vec![],
         }
     );
     let r = report(Provider::X, &"a".repeat(281), &[]);

@@ -330,3 +330,38 @@ fn edit_is_allowed_while_draft_or_scheduled() {
     c.platforms = crate::post::Targets::empty();
     assert!(matches!(p.edit(c, now()), Err(PostError::Invalid(_))));
 }
+
+#[test]
+fn a_threads_parts_are_kept_so_a_later_attempt_continues_after_them() {
+    let mut p = two_targets();
+    p.start_publishing(now()).unwrap();
+    let key = "twitter".to_owned();
+    p.begin_target(&key, cid(7), now()).unwrap();
+    p.record_part(
+        &key,
+        super::PartResult {
+            platform_post_id: "1".into(),
+            url: Some("https://x.com/a/status/1".into()),
+            reference: None,
+        },
+        now(),
+    )
+    .unwrap();
+    let r = &p.publish_results[&key];
+    assert_eq!(r.status, TargetStatus::Pending, "not sending any more");
+    assert_eq!(r.parts.len(), 1);
+    p.record_outcome(&key, published(), now()).unwrap();
+    assert!(
+        p.record_part(
+            &key,
+            super::PartResult {
+                platform_post_id: "2".into(),
+                url: None,
+                reference: None
+            },
+            now()
+        )
+        .is_err(),
+        "a settled target takes no more parts"
+    );
+}
