@@ -9,12 +9,13 @@
 mod connections;
 mod cursor;
 mod idempotency;
+mod jobs;
 mod media;
 mod oauth;
 mod posts;
 mod users;
 
-pub use posts::due_claim_statement;
+pub use jobs::due_claim_statement;
 
 use std::fmt::Display;
 
