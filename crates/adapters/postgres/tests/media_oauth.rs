@@ -134,6 +134,8 @@ fn pending(t: &Tenant, state: &str, ttl: Duration) -> PendingAuthorization {
         pkce_verifier: Secret::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
         redirect_uri: "http://127.0.0.1:8080/v1/connections/linkedin/callback".into(),
         return_to: Some("http://localhost:3000/settings".into()),
+        server_url: Some("https://mastodon.example".into()),
+        connection_id: Some(multivio_domain::ConnectionId(Uuid::from_u128(5))),
         expires_at: now() + ttl,
     }
 }

@@ -79,10 +79,18 @@ async fn a_post_round_trips_with_its_json_columns() {
         Provider::X,
         PlatformContent {
             content: "short".into(),
+            thread: vec![multivio_domain::post::ThreadPart {
+                text: "and a reply".into(),
+                media_files: vec![],
+            }],
             extra: serde_json::Map::from_iter([("max_length".to_owned(), serde_json::json!(280))]),
         },
     );
     post.media_files = vec![MediaId(Uuid::new_v4())];
+    post.thread = vec![multivio_domain::post::ThreadPart {
+        text: "the universal thread goes on".into(),
+        media_files: vec![MediaId(Uuid::new_v4())],
+    }];
     let stored = insert(&store, &alice, &post).await;
     assert_eq!(stored, post);
     assert_eq!(PostStore::get(&store, &alice, post.id).await.unwrap(), post);

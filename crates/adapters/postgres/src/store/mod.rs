@@ -10,12 +10,13 @@ mod apps;
 mod connections;
 mod cursor;
 mod idempotency;
+mod jobs;
 mod media;
 mod oauth;
 mod posts;
 mod users;
 
-pub use posts::due_claim_statement;
+pub use jobs::due_claim_statement;
 
 use std::fmt::Display;
 

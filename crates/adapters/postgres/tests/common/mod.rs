@@ -101,6 +101,7 @@ pub fn draft(
         platform_content: Default::default(),
         platforms: targets,
         media_files: vec![],
+        thread: vec![],
     })
     .unwrap();
     Post::new_draft(

@@ -1,0 +1,284 @@
+//! `publish_jobs`: the job queue (claims with leases and fencing tokens, outcomes, depth for
+//! `/metrics`) and the job writes of a post's unit of work ([`super::posts`]): the lease check
+//! guarding a worker's step, cancelling a post's jobs, enqueueing new ones, finishing a job.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use multivio_domain::job::{ClaimedJob, FencingToken, JobOutcome, NewJob};
+use multivio_domain::post::Target;
+use multivio_domain::{ConnectionId, FirebaseUid, JobId, PostId, Provider, Tenant, UserId};
+use multivio_ports::StoreError;
+use multivio_ports::jobs::JobQueue;
+use multivio_ports::posts::JobStep;
+use multivio_ports::status::QueueDepth;
+use uuid::Uuid;
+
+use super::{Fail, PgStore, corrupt};
+use crate::schema::publish_jobs;
+
+/// Checks (and locks) the job guarding a change: its fencing token must still be current.
+pub(super) async fn check_lease(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    step: &JobStep,
+) -> Result<(), Fail> {
+    let row: Option<(i64, String)> = publish_jobs::table
+        .filter(publish_jobs::id.eq(step.job_id.0))
+        .filter(publish_jobs::user_id.eq(user_id))
+        .select((publish_jobs::fencing_token, publish_jobs::status))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    match row {
+        Some((token, status)) if token == step.fencing_token.0 && status == "running" => Ok(()),
+        _ => Err(Fail::Store(StoreError::LeaseLost)),
+    }
+}
+
+/// Cancels the post's pending and claimed jobs, except `spared` (the job guarding the change).
+/// Claimed ones too: a worker holding one finds its lease gone at its next step, before it
+/// sends anything.
+pub(super) async fn cancel_jobs_of_post(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    post_id: Uuid,
+    spared: Uuid,
+) -> Result<(), Fail> {
+    diesel::update(
+        publish_jobs::table
+            .filter(publish_jobs::user_id.eq(user_id))
+            .filter(publish_jobs::post_id.eq(post_id))
+            .filter(publish_jobs::status.eq_any(["pending", "running"]))
+            .filter(publish_jobs::id.ne(spared)),
+    )
+    .set((
+        publish_jobs::status.eq("cancelled"),
+        publish_jobs::leased_until.eq(None::<DateTime<Utc>>),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues new jobs of the user's post (nothing when there are none).
+pub(super) async fn enqueue(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    jobs: &[NewJob],
+) -> Result<(), Fail> {
+    if !jobs.is_empty() {
+        let rows: Vec<_> = jobs
+            .iter()
+            .map(|job| {
+                (
+                    publish_jobs::id.eq(job.id.0),
+                    publish_jobs::user_id.eq(user_id),
+                    publish_jobs::post_id.eq(job.post_id.0),
+                    publish_jobs::provider.eq(job.target.provider.as_str()),
+                    publish_jobs::connection_id.eq(job.target.connection_id.map(|c| c.0)),
+                    publish_jobs::run_at.eq(job.run_at),
+                )
+            })
+            .collect();
+        diesel::insert_into(publish_jobs::table)
+            .values(rows)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes a job's outcome, guarded by its fencing token.
+pub(super) async fn finish_job(
+    conn: &mut AsyncPgConnection,
+    job_id: Uuid,
+    token: i64,
+    outcome: &JobOutcome,
+) -> Result<(), Fail> {
+    let guard = publish_jobs::table
+        .filter(publish_jobs::id.eq(job_id))
+        .filter(publish_jobs::fencing_token.eq(token))
+        .filter(publish_jobs::status.eq("running"));
+    let no_lease = (
+        publish_jobs::leased_until.eq(None::<DateTime<Utc>>),
+        publish_jobs::leased_by.eq(None::<String>),
+    );
+    let n = match outcome {
+        JobOutcome::Completed => {
+            diesel::update(guard)
+                .set((publish_jobs::status.eq("completed"), no_lease))
+                .execute(conn)
+                .await?
+        }
+        JobOutcome::RetryAt { run_at, reason } => {
+            diesel::update(guard)
+                .set((
+                    publish_jobs::status.eq("pending"),
+                    publish_jobs::run_at.eq(run_at),
+                    publish_jobs::last_error.eq(reason),
+                    no_lease,
+                ))
+                .execute(conn)
+                .await?
+        }
+        JobOutcome::Discarded { reason } => {
+            diesel::update(guard)
+                .set((
+                    publish_jobs::status.eq("discarded"),
+                    publish_jobs::last_error.eq(reason),
+                    no_lease,
+                ))
+                .execute(conn)
+                .await?
+        }
+    };
+    if n == 0 {
+        return Err(Fail::Store(StoreError::LeaseLost));
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct ClaimedRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Integer)]
+    user_id: i32,
+    #[diesel(sql_type = Text)]
+    firebase_uid: String,
+    #[diesel(sql_type = SqlUuid)]
+    post_id: Uuid,
+    #[diesel(sql_type = Text)]
+    provider: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    connection_id: Option<Uuid>,
+    #[diesel(sql_type = Integer)]
+    attempt: i32,
+    #[diesel(sql_type = BigInt)]
+    fencing_token: i64,
+}
+
+impl ClaimedRow {
+    fn into_domain(self) -> Result<ClaimedJob, Fail> {
+        let provider = self
+            .provider
+            .parse::<Provider>()
+            .map_err(|e| corrupt("provider", e))?;
+        Ok(ClaimedJob {
+            job_id: JobId(self.id),
+            tenant: Tenant::new(
+                UserId(self.user_id),
+                FirebaseUid::new(self.firebase_uid).map_err(|e| corrupt("firebase_uid", e))?,
+            ),
+            post_id: PostId(self.post_id),
+            target: Target {
+                provider,
+                connection_id: self.connection_id.map(ConnectionId),
+            },
+            attempt: u32::try_from(self.attempt).unwrap_or(0),
+            fencing_token: FencingToken(self.fencing_token),
+        })
+    }
+}
+
+/// Claims up to `$4` jobs selected by `candidates` (an index-served subquery that must lock
+/// with `FOR UPDATE SKIP LOCKED`): lease, new fencing token, one more attempt.
+fn claim_sql(candidates: &str) -> String {
+    format!(
+        "WITH picked AS ({candidates})
+         UPDATE publish_jobs j
+            SET status = 'running', leased_by = $1, leased_until = $2 + $3 * interval '1 millisecond',
+                attempt = j.attempt + 1, fencing_token = nextval('publish_job_fencing_seq')
+           FROM picked, users u
+          WHERE j.id = picked.id AND u.id = j.user_id
+      RETURNING j.id, j.user_id, u.firebase_uid::text AS firebase_uid, j.post_id,
+                j.provider::text AS provider, j.connection_id, j.attempt, j.fencing_token"
+    )
+}
+
+/// Expired leases first: their jobs were started by a worker that died or stalled.
+const EXPIRED: &str = "SELECT id FROM publish_jobs
+     WHERE status = 'running' AND leased_until < $2
+     ORDER BY leased_until LIMIT $4 FOR UPDATE SKIP LOCKED";
+const DUE: &str = "SELECT id FROM publish_jobs
+     WHERE status = 'pending' AND run_at <= $2
+     ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED";
+
+/// The statement a worker runs to claim due jobs (for `EXPLAIN` in tests and tools).
+pub fn due_claim_statement() -> String {
+    claim_sql(DUE)
+}
+
+#[async_trait]
+impl JobQueue for PgStore {
+    async fn claim_due(
+        &self,
+        worker_id: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: chrono::Duration,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let worker_id = worker_id.to_owned();
+        let lease_ms = lease.num_milliseconds();
+        self.worker(async move |conn| {
+            let mut claimed = Vec::new();
+            for candidates in [EXPIRED, DUE] {
+                let room = i64::from(limit) - claimed.len() as i64;
+                if room <= 0 {
+                    break;
+                }
+                let rows: Vec<ClaimedRow> = diesel::sql_query(claim_sql(candidates))
+                    .bind::<Text, _>(&worker_id)
+                    .bind::<Timestamptz, _>(now)
+                    .bind::<BigInt, _>(lease_ms)
+                    .bind::<BigInt, _>(room)
+                    .load(conn)
+                    .await?;
+                for row in rows {
+                    claimed.push(row.into_domain()?);
+                }
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn complete(
+        &self,
+        job_id: JobId,
+        fencing_token: FencingToken,
+        outcome: &JobOutcome,
+    ) -> Result<(), StoreError> {
+        let outcome = outcome.clone();
+        self.worker(async move |conn| finish_job(conn, job_id.0, fencing_token.0, &outcome).await)
+            .await
+    }
+}
+
+impl PgStore {
+    /// Jobs waiting and running, for `/metrics`: one statement over the partial indexes.
+    pub(crate) async fn job_counts(&self) -> Result<QueueDepth, StoreError> {
+        self.worker(async move |conn| {
+            let (pending, running): (i64, i64) = publish_jobs::table
+                .select((
+                    diesel::dsl::count(publish_jobs::id)
+                        .aggregate_filter(publish_jobs::status.eq("pending")),
+                    diesel::dsl::count(publish_jobs::id)
+                        .aggregate_filter(publish_jobs::status.eq("running")),
+                ))
+                .filter(publish_jobs::status.eq_any(["pending", "running"]))
+                .get_result(conn)
+                .await?;
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            Ok(QueueDepth {
+                pending: n(pending),
+                running: n(running),
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,306 @@
+use super::*;
+use crate::testing::*;
+use chrono::Duration;
+use multivio_domain::contact::Email;
+use multivio_domain::subscription::{SubscriptionSnapshot, SubscriptionStatus};
+use multivio_domain::user::{AuthProvider, Profile};
+use multivio_domain::{FirebaseUid, UserId};
+use multivio_ports::billing::{BillingError, MockBillingGateway};
+use multivio_ports::users::{MockBillingStore, MockQuotaStore, MockUserStore};
+
+fn user(sub: Subscription) -> User {
+    User {
+        id: UserId(1),
+        firebase_uid: FirebaseUid::new("uid-1").unwrap(),
+        email: Email::new("ada@example.com").unwrap(),
+        email_verified: true,
+        auth_provider: AuthProvider::email(),
+        profile: Profile::default(),
+        is_active: true,
+        is_verified: false,
+        subscription: sub,
+        email_verification_sent_at: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn linked() -> Subscription {
+    Subscription {
+        stripe_customer_id: Some("cus_1".into()),
+        ..Subscription::free()
+    }
+}
+
+fn event(id: &str, secs: i64, status: SubscriptionStatus) -> BillingEvent {
+    BillingEvent {
+        id: id.into(),
+        created: now() + Duration::seconds(secs),
+        kind: BillingEventKind::SubscriptionChanged(SubscriptionSnapshot {
+            subscription_id: "sub_1".into(),
+            customer_id: "cus_1".into(),
+            status,
+            plan: Some(PlanName::new("pro").unwrap()),
+            current_period_start: Some(now()),
+            current_period_end: Some(now() + Duration::days(30)),
+        }),
+    }
+}
+
+struct Deps {
+    users: MockUserStore,
+    billing: MockBillingStore,
+    quotas: MockQuotaStore,
+    gateway: MockBillingGateway,
+}
+
+impl Deps {
+    fn new() -> Self {
+        Self {
+            users: MockUserStore::new(),
+            billing: MockBillingStore::new(),
+            quotas: MockQuotaStore::new(),
+            gateway: MockBillingGateway::new(),
+        }
+    }
+
+    fn build(self) -> BillingService {
+        BillingService::new(
+            BillingPorts {
+                users: Arc::new(self.users),
+                billing: Arc::new(self.billing),
+                quotas: Arc::new(self.quotas),
+                gateway: Arc::new(self.gateway),
+                clock: clock(),
+            },
+            PlanCatalog::parse("pro=100").unwrap(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn an_activation_moves_the_user_to_the_plan_once() {
+    let mut d = Deps::new();
+    d.users
+        .expect_find_by_stripe_customer()
+        .returning(|_| Ok(Some(user(linked()))));
+    d.billing
+        .expect_apply_event()
+        .withf(|t, id, expected, out| {
+            *t == tenant()
+                && id == "evt_1"
+                && expected.is_none()
+                && out.monthly_post_quota == Some(100)
+                && out
+                    .subscription
+                    .as_ref()
+                    .is_some_and(|s| s.plan_name.as_str() == "pro")
+                && out.history.is_some()
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(EventApplied::Applied));
+    d.billing
+        .expect_apply_event()
+        .returning(|_, _, _, _| Ok(EventApplied::AlreadyProcessed));
+    let svc = d.build();
+    let e = event("evt_1", 0, SubscriptionStatus::Active);
+    assert_eq!(svc.apply_event(&e).await, Ok(BillingReport::Applied));
+    assert_eq!(
+        svc.apply_event(&e).await,
+        Ok(BillingReport::AlreadyProcessed)
+    );
+}
+
+#[tokio::test]
+async fn an_out_of_order_event_changes_nothing_but_is_recorded() {
+    let newer = Subscription {
+        status: SubscriptionStatus::Canceled,
+        last_event_at: Some(now() + Duration::seconds(100)),
+        ..linked()
+    };
+    let mut d = Deps::new();
+    d.users
+        .expect_find_by_stripe_customer()
+        .returning(move |_| Ok(Some(user(newer.clone()))));
+    d.billing
+        .expect_apply_event()
+        .withf(|_, _, _, out| out.subscription.is_none() && out.monthly_post_quota.is_none())
+        .times(1)
+        .returning(|_, _, _, _| Ok(EventApplied::Applied));
+    let svc = d.build();
+    assert_eq!(
+        svc.apply_event(&event("evt_old", 10, SubscriptionStatus::Active))
+            .await,
+        Ok(BillingReport::Applied)
+    );
+}
+
+#[tokio::test]
+async fn a_concurrent_billing_change_is_recomputed() {
+    let mut d = Deps::new();
+    d.users
+        .expect_find_by_stripe_customer()
+        .returning(|_| Ok(Some(user(linked()))));
+    d.users.expect_get().returning(|_| {
+        Ok(user(Subscription {
+            last_event_at: Some(now() + Duration::seconds(50)),
+            ..linked()
+        }))
+    });
+    let mut seq = mockall::Sequence::new();
+    d.billing
+        .expect_apply_event()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _, _| Err(StoreError::Conflict("last_event_at".into())));
+    d.billing
+        .expect_apply_event()
+        .withf(|_, _, expected, out| expected.is_some() && out.subscription.is_none())
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _, _| Ok(EventApplied::Applied));
+    let r = d
+        .build()
+        .apply_event(&event("evt_2", 10, SubscriptionStatus::Active))
+        .await;
+    assert_eq!(r, Ok(BillingReport::Applied));
+}
+
+#[tokio::test]
+async fn checkout_completion_finds_the_user_by_id_and_unknown_customers_are_ignored() {
+    let mut d = Deps::new();
+    d.users
+        .expect_find_by_stripe_customer()
+        .returning(|_| Ok(None));
+    d.users
+        .expect_find_by_id()
+        .withf(|id| *id == UserId(1))
+        .returning(|_| Ok(Some(user(Subscription::free()))));
+    d.billing
+        .expect_apply_event()
+        .withf(|_, _, _, out| {
+            out.subscription
+                .as_ref()
+                .is_some_and(|s| s.stripe_customer_id.as_deref() == Some("cus_new"))
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(EventApplied::Applied));
+    let svc = d.build();
+    let checkout = BillingEvent {
+        id: "evt_c".into(),
+        created: now(),
+        kind: BillingEventKind::CheckoutCompleted {
+            user_id: Some(UserId(1)),
+            customer_id: "cus_new".into(),
+            subscription_id: None,
+        },
+    };
+    assert_eq!(svc.apply_event(&checkout).await, Ok(BillingReport::Applied));
+    let stray = event("evt_x", 0, SubscriptionStatus::Active);
+    assert!(matches!(
+        svc.apply_event(&stray).await,
+        Ok(BillingReport::Ignored(_))
+    ));
+}
+
+#[tokio::test]
+async fn apply_event_store_failure_is_unavailable() {
+    let mut d = Deps::new();
+    d.users
+        .expect_find_by_stripe_customer()
+        .returning(|_| Err(StoreError::Unavailable("db down".into())));
+    let r = d
+        .build()
+        .apply_event(&event("evt", 0, SubscriptionStatus::Active))
+        .await;
+    assert!(matches!(r, Err(AppError::Unavailable(_))));
+}
+
+#[tokio::test]
+async fn checkout_only_for_paid_plans_of_the_catalog() {
+    let mut d = Deps::new();
+    d.users.expect_get().returning(|_| Ok(user(linked())));
+    d.gateway
+        .expect_checkout_url()
+        .withf(|r| {
+            r.plan.as_str() == "pro"
+                && r.customer_id.as_deref() == Some("cus_1")
+                && r.user_id == UserId(1)
+        })
+        .times(1)
+        .returning(|_| Ok("https://checkout.stripe.com/c/pay/cs_1".into()));
+    let svc = d.build();
+    assert!(
+        svc.checkout(&tenant(), "pro")
+            .await
+            .unwrap()
+            .starts_with("https://checkout")
+    );
+    assert!(matches!(
+        svc.checkout(&tenant(), "free").await,
+        Err(AppError::Invalid(_))
+    ));
+    assert!(matches!(
+        svc.checkout(&tenant(), "platinum").await,
+        Err(AppError::Invalid(_))
+    ));
+    assert!(matches!(
+        svc.checkout(&tenant(), "pro plan").await,
+        Err(AppError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn checkout_and_portal_failures() {
+    let mut d = Deps::new();
+    d.users
+        .expect_get()
+        .returning(|_| Ok(user(Subscription::free())));
+    d.gateway
+        .expect_checkout_url()
+        .returning(|_| Err(BillingError::NotConfigured));
+    let svc = d.build();
+    assert!(matches!(
+        svc.checkout(&tenant(), "pro").await,
+        Err(AppError::NotConfigured(_))
+    ));
+    assert!(matches!(
+        svc.portal(&tenant()).await,
+        Err(AppError::Conflict(_))
+    ));
+
+    let mut d = Deps::new();
+    d.users
+        .expect_get()
+        .returning(|_| Err(StoreError::NotFound));
+    assert_eq!(
+        d.build().portal(&tenant()).await,
+        Err(AppError::NotFound("user"))
+    );
+}
+
+#[tokio::test]
+async fn portal_and_subscription_view() {
+    let mut d = Deps::new();
+    d.users.expect_get().returning(|_| Ok(user(linked())));
+    d.gateway
+        .expect_portal_url()
+        .withf(|c| c == "cus_1")
+        .returning(|_| Ok("https://billing.stripe.com/p/1".into()));
+    d.quotas.expect_get().returning(|_| {
+        Ok(Quota {
+            monthly_post_quota: 10,
+            remaining_posts: 4,
+            last_quota_reset: now(),
+        })
+    });
+    d.billing.expect_history().returning(|_| Ok(vec![]));
+    let svc = d.build();
+    assert!(svc.portal(&tenant()).await.is_ok());
+    let view = svc.subscription(&tenant()).await.unwrap();
+    assert_eq!(view.quota.remaining_posts, 4);
+    assert_eq!(
+        view.subscription.stripe_customer_id.as_deref(),
+        Some("cus_1")
+    );
+}

@@ -1,0 +1,692 @@
+use super::*;
+use crate::testing::*;
+use multivio_domain::job::FencingToken;
+use multivio_domain::post::{PostContent, PostInput, Target};
+use multivio_domain::quota::QuotaEffect;
+use multivio_domain::{PostId, Provider, Secret, UserId};
+use multivio_ports::connections::MockConnectionStore;
+use multivio_ports::jobs::MockJobQueue;
+use multivio_ports::media::MockMediaRepository;
+use multivio_ports::platform::{
+    MockOAuthClient, MockPlatforms, MockPublisher, OAuthClient, OAuthError, PublishedPost,
+    Publisher,
+};
+use multivio_ports::posts::MockPostStore;
+use multivio_ports::vault::{SealedCredentials, SealedToken};
+use std::sync::Mutex;
+use uuid::Uuid;
+
+/// A post store that behaves like the real one: revisions, fencing, quota effects recorded.
+#[derive(Default)]
+struct State {
+    post: Option<Post>,
+    changes: Vec<PostChange>,
+    conflicts_left: usize,
+    lease_lost: bool,
+}
+
+fn fake_posts(state: Arc<Mutex<State>>) -> MockPostStore {
+    let mut m = MockPostStore::new();
+    let s = state.clone();
+    m.expect_get()
+        .returning(move |_, _| s.lock().unwrap().post.clone().ok_or(StoreError::NotFound));
+    m.expect_apply().returning(move |_, change| {
+        let mut st = state.lock().unwrap();
+        if st.lease_lost && change.job.is_some() {
+            return Err(StoreError::LeaseLost);
+        }
+        if st.conflicts_left > 0 {
+            st.conflicts_left -= 1;
+            // Someone else wrote the post meanwhile.
+            if let Some(p) = st.post.as_mut() {
+                p.revision += 1;
+            }
+            return Err(StoreError::Conflict("revision".into()));
+        }
+        let PostWrite::Update {
+            mut post,
+            expected_revision,
+        } = change.write.clone()
+        else {
+            panic!("unexpected write");
+        };
+        let current = st.post.as_ref().ok_or(StoreError::NotFound)?;
+        if current.revision != expected_revision {
+            return Err(StoreError::Conflict("revision".into()));
+        }
+        post.revision = expected_revision + 1;
+        st.post = Some(post.clone());
+        st.changes.push(change);
+        Ok(Some(post))
+    });
+    m
+}
+
+fn post(targets: Vec<Target>) -> Post {
+    let content = PostContent::parse(PostInput {
+        name: "Launch".into(),
+        universal_content: Some("Hello".into()),
+        platforms: targets,
+        ..Default::default()
+    })
+    .unwrap();
+    Post::new_draft(PostId(Uuid::from_u128(1)), UserId(1), content, now())
+}
+
+fn scheduled(targets: Vec<Target>) -> Post {
+    let mut p = post(targets);
+    p.schedule(
+        now() + chrono::Duration::minutes(1),
+        now() - chrono::Duration::minutes(5),
+    )
+    .unwrap();
+    p
+}
+
+fn publishing(targets: Vec<Target>) -> Post {
+    let mut p = post(targets);
+    p.start_publishing(now()).unwrap();
+    p
+}
+
+fn job(target: Target, attempt: u32) -> ClaimedJob {
+    ClaimedJob {
+        job_id: JobId(Uuid::from_u128(50)),
+        tenant: tenant(),
+        post_id: PostId(Uuid::from_u128(1)),
+        target,
+        attempt,
+        fencing_token: FencingToken(7),
+    }
+}
+
+fn sealed_for(
+    id: multivio_domain::ConnectionId,
+    access: &str,
+    expires: chrono::DateTime<Utc>,
+) -> SealedCredentials {
+    SealedCredentials {
+        access_token: SealedToken(format!(
+            "sealed(social_connections:{id}:access_token)|{access}"
+        )),
+        refresh_token: Some(SealedToken(format!(
+            "sealed(social_connections:{id}:refresh_token)|r-{access}"
+        ))),
+        expires_at: Some(expires),
+        oauth1: None,
+    }
+}
+
+struct Deps {
+    state: Arc<Mutex<State>>,
+    jobs: MockJobQueue,
+    connections: MockConnectionStore,
+    platforms: MockPlatforms,
+}
+
+impl Deps {
+    fn new(post: Post) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            post: Some(post),
+            ..Default::default()
+        }));
+        let mut connections = MockConnectionStore::new();
+        connections
+            .expect_list_for_provider()
+            .returning(|_, p| Ok(vec![connection(1, p, true, 10), connection(2, p, false, 5)]));
+        connections
+            .expect_credentials()
+            .returning(|_, id| Ok(sealed_for(id, "tok", now() + chrono::Duration::hours(1))));
+        Self {
+            state,
+            jobs: MockJobQueue::new(),
+            connections,
+            platforms: MockPlatforms::new(),
+        }
+    }
+
+    fn publisher(mut self, idempotent: bool, answer: Result<PublishedPost, PublishError>) -> Self {
+        let mut p = MockPublisher::new();
+        p.expect_idempotent().return_const(idempotent);
+        p.expect_publish()
+            .withf(|r| {
+                r.idempotency_key == "multivio-00000000-0000-0000-0000-000000000001-twitter"
+                    && r.credentials.access_token.expose() == "tok"
+                    && r.text == "Hello"
+            })
+            .times(1)
+            .returning(move |_| answer.clone());
+        let p: Arc<dyn Publisher> = Arc::new(p);
+        self.platforms
+            .expect_publisher()
+            .returning(move |_| Some(p.clone()));
+        self.platforms.expect_oauth().returning(|_| None);
+        self
+    }
+
+    fn build(self) -> (PublishWorker, Arc<Mutex<State>>) {
+        let worker = PublishWorker::new(
+            WorkerPorts {
+                posts: Arc::new(fake_posts(self.state.clone())),
+                jobs: Arc::new(self.jobs),
+                connections: Arc::new(self.connections),
+                media: Arc::new(MockMediaRepository::new()),
+                media_store: Arc::new(multivio_ports::media::MockMediaStore::new()),
+                vault: fake_vault(),
+                platforms: Arc::new(self.platforms),
+                clock: clock(),
+            },
+            RetryPolicy::default(),
+        );
+        (worker, self.state)
+    }
+}
+
+fn x() -> Target {
+    Target::primary(Provider::X)
+}
+
+fn ok() -> Result<PublishedPost, PublishError> {
+    Ok(PublishedPost {
+        platform_post_id: "1789".into(),
+        url: Some("https://x.com/ada/status/1789".into()),
+        reference: None,
+    })
+}
+
+fn result(state: &Arc<Mutex<State>>, key: &str) -> multivio_domain::post::TargetResult {
+    state.lock().unwrap().post.as_ref().unwrap().publish_results[key].clone()
+}
+
+#[tokio::test]
+async fn a_due_scheduled_post_is_published_and_settles() {
+    let (w, state) = Deps::new(scheduled(vec![x()]))
+        .publisher(false, ok())
+        .build();
+    assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Published);
+    let st = state.lock().unwrap();
+    let post = st.post.as_ref().unwrap();
+    assert_eq!(post.status, PostStatus::Published);
+    let r = &post.publish_results["twitter"];
+    assert_eq!(
+        (r.status, r.attempts, r.connection_id),
+        (TargetStatus::Published, 1, Some(cid(1)))
+    );
+    assert_eq!(r.platform_post_id.as_deref(), Some("1789"));
+    // start publishing, mark sending, record: every step under the job's fencing token.
+    assert_eq!(st.changes.len(), 3);
+    assert!(st.changes.iter().all(|c| {
+        c.job
+            .as_ref()
+            .is_some_and(|j| j.fencing_token == FencingToken(7))
+    }));
+    assert_eq!(
+        st.changes[2].job.as_ref().unwrap().outcome,
+        Some(JobOutcome::Completed)
+    );
+    assert!(st.changes.iter().all(|c| c.quota == QuotaEffect::None));
+}
+
+#[tokio::test]
+async fn a_rejected_post_fails_and_refunds_when_every_target_failed() {
+    let rejected = Err(PublishError::Rejected {
+        code: "duplicate_content".into(),
+        reason: "X refuses duplicates".into(),
+    });
+    let (w, state) = Deps::new(publishing(vec![x()]))
+        .publisher(false, rejected)
+        .build();
+    assert_eq!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Failed("duplicate_content".into())
+    );
+    let st = state.lock().unwrap();
+    let post = st.post.as_ref().unwrap();
+    assert_eq!(post.status, PostStatus::Failed);
+    assert_eq!(
+        post.publish_results["twitter"]
+            .error
+            .as_ref()
+            .unwrap()
+            .message,
+        "X refuses duplicates"
+    );
+    assert_eq!(st.changes.last().unwrap().quota, QuotaEffect::Refund);
+    assert!(!post.quota_consumed);
+}
+
+#[tokio::test]
+async fn one_failure_among_published_targets_is_partial_without_refund() {
+    let mut p = publishing(vec![x(), Target::primary(Provider::Bluesky)]);
+    p.record_outcome(
+        "bluesky",
+        TargetOutcome::Published {
+            platform_post_id: None,
+            url: None,
+        },
+        now(),
+    )
+    .unwrap();
+    let rejected = Err(PublishError::Rejected {
+        code: "x".into(),
+        reason: "no".into(),
+    });
+    let (w, state) = Deps::new(p).publisher(false, rejected).build();
+    w.process(&job(x(), 1)).await.unwrap();
+    let st = state.lock().unwrap();
+    assert_eq!(
+        st.post.as_ref().unwrap().status,
+        PostStatus::PartiallyPublished
+    );
+    assert_eq!(st.changes.last().unwrap().quota, QuotaEffect::None);
+}
+
+#[tokio::test]
+async fn transient_errors_retry_with_backoff_then_fail() {
+    let transient = Err(PublishError::Transient {
+        reason: "502".into(),
+    });
+    let (w, state) = Deps::new(publishing(vec![x()]))
+        .publisher(false, transient.clone())
+        .build();
+    let at = now() + chrono::Duration::seconds(30);
+    assert_eq!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::RetryAt(at)
+    );
+    assert_eq!(result(&state, "twitter").status, TargetStatus::Pending);
+    let last = state
+        .lock()
+        .unwrap()
+        .changes
+        .last()
+        .unwrap()
+        .job
+        .clone()
+        .unwrap();
+    assert!(matches!(last.outcome, Some(JobOutcome::RetryAt { run_at, .. }) if run_at == at));
+
+    // Fifth send: no more retries.
+    let mut p = publishing(vec![x()]);
+    p.publish_results.get_mut("twitter").unwrap().attempts = 4;
+    let (w, state) = Deps::new(p).publisher(false, transient).build();
+    assert_eq!(
+        w.process(&job(x(), 5)).await.unwrap(),
+        JobReport::Failed("transient".into())
+    );
+    assert_eq!(
+        state.lock().unwrap().post.as_ref().unwrap().status,
+        PostStatus::Failed
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_wait_for_the_platform() {
+    let limited = Err(PublishError::RateLimited {
+        retry_after: Some(chrono::Duration::minutes(15)),
+    });
+    let (w, _) = Deps::new(publishing(vec![x()]))
+        .publisher(false, limited)
+        .build();
+    assert_eq!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::RetryAt(now() + chrono::Duration::minutes(15))
+    );
+}
+
+#[tokio::test]
+async fn unauthorized_marks_the_connection_and_fails_the_target() {
+    let mut d = Deps::new(publishing(vec![x()])).publisher(
+        false,
+        Err(PublishError::Unauthorized {
+            reason: "token revoked".into(),
+        }),
+    );
+    d.connections
+        .expect_set_status()
+        .withf(|_, id, s| *id == cid(1) && *s == ConnectionStatus::NeedsReauth)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Failed("needs_reauth".into())
+    );
+    assert_eq!(
+        result(&state, "twitter").error.unwrap().code,
+        "needs_reauth"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_is_surfaced_not_retried_nor_refunded() {
+    let unknown = Err(PublishError::Unknown {
+        reason: "timeout after 30 s".into(),
+    });
+    let (w, state) = Deps::new(publishing(vec![x()]))
+        .publisher(false, unknown)
+        .build();
+    assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Unknown);
+    let st = state.lock().unwrap();
+    assert_eq!(
+        st.post.as_ref().unwrap().publish_results["twitter"].status,
+        TargetStatus::Unknown
+    );
+    assert_eq!(st.post.as_ref().unwrap().status, PostStatus::Failed);
+    assert_eq!(st.changes.last().unwrap().quota, QuotaEffect::None);
+    assert_eq!(
+        st.changes.last().unwrap().job.as_ref().unwrap().outcome,
+        Some(JobOutcome::Completed)
+    );
+}
+
+fn interrupted() -> Post {
+    let mut p = publishing(vec![x()]);
+    p.begin_target("twitter", cid(1), now()).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn a_send_interrupted_by_a_crash_is_not_resent_blindly() {
+    let mut d = Deps::new(interrupted());
+    let mut p = MockPublisher::new();
+    p.expect_idempotent().return_const(false);
+    p.expect_publish().never();
+    let p: Arc<dyn Publisher> = Arc::new(p);
+    d.platforms
+        .expect_publisher()
+        .returning(move |_| Some(p.clone()));
+    let (w, state) = d.build();
+    assert_eq!(w.process(&job(x(), 2)).await.unwrap(), JobReport::Unknown);
+    assert_eq!(result(&state, "twitter").error.unwrap().code, "interrupted");
+}
+
+#[tokio::test]
+async fn an_idempotent_platform_is_resent_with_the_same_key() {
+    let (w, state) = Deps::new(interrupted()).publisher(true, ok()).build();
+    assert_eq!(w.process(&job(x(), 2)).await.unwrap(), JobReport::Published);
+    assert_eq!(result(&state, "twitter").attempts, 2);
+}
+
+#[tokio::test]
+async fn jobs_of_deleted_cancelled_foreign_or_settled_posts_are_discarded() {
+    let discarded = |reason: &'static str| move |_: &JobId, _: &FencingToken, o: &JobOutcome| matches!(o, JobOutcome::Discarded { reason: r } if r.as_str() == reason);
+    // Deleted.
+    let mut d = Deps::new(post(vec![x()]));
+    d.state.lock().unwrap().post = None;
+    d.jobs
+        .expect_complete()
+        .withf(discarded("post not found"))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    assert!(matches!(
+        d.build().0.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Discarded(_)
+    ));
+    // Cancelled back to draft.
+    let mut d = Deps::new(post(vec![x()]));
+    d.jobs
+        .expect_complete()
+        .withf(discarded("post is draft"))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    assert!(matches!(
+        d.build().0.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Discarded(_)
+    ));
+    // Another tenant's post.
+    let mut foreign = publishing(vec![x()]);
+    foreign.user_id = UserId(2);
+    let mut d = Deps::new(foreign);
+    d.jobs
+        .expect_complete()
+        .withf(discarded("post not found"))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    assert!(matches!(
+        d.build().0.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Discarded(_)
+    ));
+    // Target already published.
+    let mut done = publishing(vec![x(), Target::primary(Provider::Bluesky)]);
+    done.record_outcome(
+        "twitter",
+        TargetOutcome::Published {
+            platform_post_id: None,
+            url: None,
+        },
+        now(),
+    )
+    .unwrap();
+    let mut d = Deps::new(done);
+    d.jobs
+        .expect_complete()
+        .withf(discarded("target already settled"))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    assert!(matches!(
+        d.build().0.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Discarded(_)
+    ));
+}
+
+#[tokio::test]
+async fn no_usable_account_fails_the_target() {
+    let mut d = Deps::new(publishing(vec![x()]));
+    d.connections.checkpoint();
+    d.connections
+        .expect_list_for_provider()
+        .returning(|_, _| Ok(vec![]));
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Failed("no_connection".into())
+    );
+    assert_eq!(
+        state.lock().unwrap().post.as_ref().unwrap().status,
+        PostStatus::Failed
+    );
+
+    let mut d = Deps::new(publishing(vec![x()]));
+    d.connections.checkpoint();
+    d.connections.expect_list_for_provider().returning(|_, p| {
+        let mut c = connection(1, p, true, 1);
+        c.status = ConnectionStatus::NeedsReauth;
+        Ok(vec![c])
+    });
+    assert_eq!(
+        d.build().0.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Failed("needs_reauth".into())
+    );
+}
+
+#[tokio::test]
+async fn a_lost_lease_writes_nothing() {
+    let d = Deps::new(scheduled(vec![x()]));
+    d.state.lock().unwrap().lease_lost = true;
+    let (w, state) = d.build();
+    assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::LeaseLost);
+    assert!(state.lock().unwrap().changes.is_empty());
+}
+
+#[tokio::test]
+async fn results_of_concurrent_targets_are_merged_after_a_conflict() {
+    let (w, state) = Deps::new(publishing(vec![x()])).build();
+    // The record step meets one concurrent write of the same post.
+    let outcome = TargetOutcome::Published {
+        platform_post_id: Some("9".into()),
+        url: None,
+    };
+    state.lock().unwrap().conflicts_left = 1;
+    let stored = w
+        .record_result(&job(x(), 1), outcome, JobOutcome::Completed)
+        .await
+        .unwrap();
+    assert_eq!(stored.status, PostStatus::Published);
+}
+
+#[tokio::test]
+async fn an_expiring_token_is_refreshed_once_before_publishing() {
+    let mut d = Deps::new(publishing(vec![x()]));
+    d.connections.checkpoint();
+    d.connections
+        .expect_list_for_provider()
+        .returning(|_, p| Ok(vec![connection(1, p, true, 1)]));
+    let refreshed = Arc::new(Mutex::new(None::<SealedCredentials>));
+    let r = refreshed.clone();
+    d.connections.expect_credentials().returning(move |_, id| {
+        Ok(r.lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| sealed_for(id, "old", now() + chrono::Duration::minutes(2))))
+    });
+    d.connections
+        .expect_try_lock_refresh()
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    let r = refreshed.clone();
+    d.connections
+        .expect_store_refreshed()
+        .times(1)
+        .returning(move |_, _, s, _| {
+            *r.lock().unwrap() = Some(s.clone());
+            Ok(())
+        });
+    let mut oauth = MockOAuthClient::new();
+    oauth
+        .expect_refresh()
+        .withf(|_, rt| rt.expose() == "r-old")
+        .times(1)
+        .returning(|_, _| {
+            Ok(multivio_domain::connection::TokenGrant {
+                access_token: Secret::new("tok"),
+                refresh_token: None,
+                expires_at: Some(now() + chrono::Duration::hours(2)),
+            })
+        });
+    let oauth: Arc<dyn OAuthClient> = Arc::new(oauth);
+    d.platforms
+        .expect_oauth()
+        .returning(move |_| Some(oauth.clone()));
+    let mut p = MockPublisher::new();
+    p.expect_idempotent().return_const(false);
+    p.expect_publish()
+        .withf(|r| {
+            r.credentials.access_token.expose() == "tok"
+                && r.credentials.refresh_token.as_ref().map(Secret::expose) == Some("r-old")
+        })
+        .times(1)
+        .returning(|_| ok());
+    let p: Arc<dyn Publisher> = Arc::new(p);
+    d.platforms
+        .expect_publisher()
+        .returning(move |_| Some(p.clone()));
+    assert_eq!(
+        d.build().0.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Published
+    );
+}
+
+fn expiring_deps(
+    lock: bool,
+    refresh: Result<multivio_domain::connection::TokenGrant, OAuthError>,
+) -> Deps {
+    let mut d = Deps::new(publishing(vec![x()]));
+    d.connections.checkpoint();
+    d.connections
+        .expect_list_for_provider()
+        .returning(|_, p| Ok(vec![connection(1, p, true, 1)]));
+    d.connections
+        .expect_credentials()
+        .returning(|_, id| Ok(sealed_for(id, "old", now())));
+    d.connections
+        .expect_try_lock_refresh()
+        .returning(move |_, _, _, _| Ok(lock));
+    d.connections
+        .expect_unlock_refresh()
+        .returning(|_, _, _| Ok(()));
+    let mut oauth = MockOAuthClient::new();
+    oauth
+        .expect_refresh()
+        .returning(move |_, _| refresh.clone());
+    let oauth: Arc<dyn OAuthClient> = Arc::new(oauth);
+    d.platforms
+        .expect_oauth()
+        .returning(move |_| Some(oauth.clone()));
+    let mut p = MockPublisher::new();
+    p.expect_idempotent().return_const(false);
+    p.expect_publish().never();
+    let p: Arc<dyn Publisher> = Arc::new(p);
+    d.platforms
+        .expect_publisher()
+        .returning(move |_| Some(p.clone()));
+    d
+}
+
+#[tokio::test]
+async fn a_refused_refresh_token_needs_reauth() {
+    let mut d = expiring_deps(
+        true,
+        Err(OAuthError::InvalidGrant {
+            reason: "invalid_grant".into(),
+        }),
+    );
+    d.connections
+        .expect_set_status()
+        .withf(|_, _, s| *s == ConnectionStatus::NeedsReauth)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Failed("needs_reauth".into())
+    );
+    assert_eq!(
+        state.lock().unwrap().post.as_ref().unwrap().status,
+        PostStatus::Failed
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_in_progress_elsewhere_postpones_the_job() {
+    let grant = multivio_domain::connection::TokenGrant {
+        access_token: Secret::new("x"),
+        refresh_token: None,
+        expires_at: None,
+    };
+    let mut d = expiring_deps(false, Ok(grant));
+    let at = now() + chrono::Duration::seconds(10);
+    d.jobs
+        .expect_complete()
+        .withf(move |_, t, o| {
+            *t == FencingToken(7)
+                && matches!(o, JobOutcome::RetryAt { run_at, .. } if *run_at == at)
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    assert_eq!(
+        d.build().0.process(&job(x(), 1)).await.unwrap(),
+        JobReport::RetryAt(at)
+    );
+}
+
+#[tokio::test]
+async fn run_once_processes_what_it_claims() {
+    let mut d = Deps::new(publishing(vec![x()])).publisher(false, ok());
+    d.jobs
+        .expect_claim_due()
+        .withf(|w, at, limit, lease| {
+            w == "w1" && *at == now() && *limit == 10 && *lease == chrono::Duration::minutes(5)
+        })
+        .returning(|_, _, _, _| Ok(vec![job(Target::primary(Provider::X), 1)]));
+    let reports = d
+        .build()
+        .0
+        .run_once("w1", 10, chrono::Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        reports,
+        vec![(JobId(Uuid::from_u128(50)), Ok(JobReport::Published))]
+    );
+}

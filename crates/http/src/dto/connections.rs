@@ -1,0 +1,135 @@
+//! `/v1/connections`: connected accounts and the ways to connect one (OAuth or credentials).
+
+use chrono::{DateTime, Utc};
+use multivio_domain::connection::Connection;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// A connected platform account (never its tokens).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionDto {
+    /// Id.
+    pub id: Uuid,
+    /// Platform.
+    pub provider: String,
+    /// The account's id on the platform.
+    pub provider_account_id: String,
+    /// Label.
+    pub account_label: Option<String>,
+    /// `personal`, `business` or `page`.
+    pub account_type: String,
+    /// The provider's primary account of the user.
+    pub is_primary: bool,
+    /// `active` or `needs_reauth`.
+    pub status: String,
+    /// When the access token expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Platform-specific data.
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Connection> for ConnectionDto {
+    fn from(c: &Connection) -> Self {
+        Self {
+            id: c.id.0,
+            provider: c.provider.as_str().to_owned(),
+            provider_account_id: c.provider_account_id.as_str().to_owned(),
+            account_label: c.account_label.as_ref().map(|l| l.as_str().to_owned()),
+            account_type: c.account_type.as_str().to_owned(),
+            is_primary: c.is_primary,
+            status: c.status.as_str().to_owned(),
+            expires_at: c.expires_at,
+            metadata: c.metadata.clone(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// New label of a connection (`null` clears it).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPatch {
+    /// Label.
+    pub account_label: Option<String>,
+}
+
+/// Start an OAuth authorisation.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeRequest {
+    /// Where to send the browser when the flow ends.
+    #[serde(default)]
+    pub return_to: Option<String>,
+    /// The instance, for a federated platform (Mastodon): `https://mastodon.social`.
+    #[serde(default)]
+    pub server_url: Option<String>,
+}
+
+/// Where to send the browser.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizeResponse {
+    /// The platform's authorisation page.
+    pub authorization_url: String,
+}
+
+/// The OAuth callback's query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CallbackQuery {
+    /// Authorisation code.
+    pub code: Option<String>,
+    /// The state given at the start.
+    pub state: Option<String>,
+    /// Error reported by the platform.
+    pub error: Option<String>,
+}
+
+/// What the callback hands over when no `return_to` was given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackResponse {
+    /// Platform.
+    pub provider: String,
+    /// The authorisation code.
+    pub code: String,
+    /// The state.
+    pub state: String,
+    /// What to call with them, signed in.
+    pub complete_with: String,
+}
+
+/// `code` and `state` from the callback.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// The authorisation code.
+    pub code: String,
+    /// The state.
+    pub state: String,
+}
+
+/// Credentials of a platform that connects without a redirect (Bluesky app password,
+/// Mastodon…).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialConnectRequest {
+    /// Handle, email or account id.
+    pub identifier: String,
+    /// App password or equivalent.
+    pub password: String,
+    /// Instance URL for federated platforms.
+    #[serde(default)]
+    pub server_url: Option<String>,
+}
+
+/// A list of connections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionList {
+    /// The connections.
+    pub items: Vec<ConnectionDto>,
+}

@@ -1,0 +1,26 @@
+//! The HTTP API's request and response bodies. They are separate from the domain's types:
+//! requests reject unknown fields (no mass assignment of `user_id`, `status`, quota or plan),
+//! and conversions to and from the domain are explicit.
+//!
+//! One module per resource, as in the routes (`me`, `providers`, `connections`, `posts`,
+//! `media`, `billing`), plus what several share (`common`) and the error answers' schema
+//! (`problem`). Everything is re-exported here: handlers and the OpenAPI document name
+//! `crate::dto::X`, and schema names are the type names.
+
+mod billing;
+mod common;
+mod connections;
+mod me;
+mod media;
+mod posts;
+mod problem;
+mod providers;
+
+pub use billing::*;
+pub use common::*;
+pub use connections::*;
+pub use me::*;
+pub use media::*;
+pub use posts::*;
+pub use problem::*;
+pub use providers::*;
