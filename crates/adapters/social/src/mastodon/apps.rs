@@ -1,0 +1,186 @@
+//! The app Multivio registers with each instance (`POST /api/v1/apps`), once per instance and
+//! redirect URI, kept in the [`InstanceAppStore`](multivio_ports::platform::InstanceAppStore)
+//! with its client secret sealed.
+
+use multivio_domain::{Provider, Secret};
+use multivio_ports::error::StoreError;
+use multivio_ports::platform::{InstanceApp, OAuthError, instance_app_aad};
+use multivio_ports::vault::VaultError;
+use serde::Deserialize;
+
+use super::{InstanceError, Mastodon, SCOPES, read_json};
+use crate::http;
+
+/// An app's credentials on one instance, in the clear (only while a call needs them).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppCredentials {
+    /// `client_id` (public).
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: Secret,
+}
+
+impl std::fmt::Debug for AppCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .finish()
+    }
+}
+
+/// `POST /api/v1/apps`'s answer (the fields Multivio needs).
+#[derive(Deserialize)]
+struct Registered {
+    client_id: String,
+    client_secret: String,
+}
+
+fn store_error(e: StoreError) -> OAuthError {
+    OAuthError::Transient {
+        reason: format!("instance apps: {e}"),
+    }
+}
+
+fn vault_error(e: VaultError) -> OAuthError {
+    match e {
+        VaultError::Corrupt => OAuthError::Rejected {
+            code: "mastodon_app_unreadable".into(),
+            reason: "The app registered with this Mastodon instance cannot be read; \
+                     it has to be registered again."
+                .into(),
+        },
+        VaultError::Unavailable(reason) => OAuthError::Transient {
+            reason: format!("vault: {reason}"),
+        },
+    }
+}
+
+impl Mastodon {
+    /// The app stored for (`instance`, `redirect_uri`), if any, with its secret opened.
+    pub(crate) async fn stored_app(
+        &self,
+        instance: &str,
+        redirect_uri: &str,
+    ) -> Result<Option<AppCredentials>, OAuthError> {
+        let Some(app) = self
+            .apps
+            .get(Provider::Mastodon, instance, redirect_uri)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        self.open(&app).await.map(Some)
+    }
+
+    /// The app for (`instance`, `redirect_uri`): the stored one, or one registered now and
+    /// stored (when another process stored one meanwhile, that one is used).
+    pub(crate) async fn app(
+        &self,
+        instance: &str,
+        redirect_uri: &str,
+    ) -> Result<AppCredentials, OAuthError> {
+        if let Some(app) = self.stored_app(instance, redirect_uri).await? {
+            return Ok(app);
+        }
+        let registered = self.register(instance, redirect_uri).await?;
+        let aad = instance_app_aad(Provider::Mastodon, instance, redirect_uri);
+        let sealed = self
+            .vault
+            .seal(&registered.client_secret, &aad)
+            .await
+            .map_err(vault_error)?;
+        let kept = self
+            .apps
+            .put(&InstanceApp {
+                provider: Provider::Mastodon,
+                server_url: instance.to_owned(),
+                redirect_uri: redirect_uri.to_owned(),
+                client_id: registered.client_id.clone(),
+                client_secret: sealed,
+            })
+            .await
+            .map_err(store_error)?;
+        if kept.client_id == registered.client_id {
+            Ok(registered)
+        } else {
+            tracing::info!(%instance, "Mastodon app registered concurrently; using the one stored first");
+            self.open(&kept).await
+        }
+    }
+
+    async fn open(&self, app: &InstanceApp) -> Result<AppCredentials, OAuthError> {
+        let aad = instance_app_aad(Provider::Mastodon, &app.server_url, &app.redirect_uri);
+        let client_secret = self
+            .vault
+            .open(&app.client_secret, &aad)
+            .await
+            .map_err(vault_error)?;
+        Ok(AppCredentials {
+            client_id: app.client_id.clone(),
+            client_secret,
+        })
+    }
+
+    /// `POST /api/v1/apps`.
+    async fn register(
+        &self,
+        instance: &str,
+        redirect_uri: &str,
+    ) -> Result<AppCredentials, OAuthError> {
+        let mut body = serde_json::json!({
+            "client_name": self.config.client_name,
+            "redirect_uris": [redirect_uri],
+            "scopes": SCOPES,
+        });
+        if let Some(website) = &self.config.website {
+            body["website"] = website.clone().into();
+        }
+        let response = self
+            .client
+            .post(format!("{instance}/api/v1/apps"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| http::oauth_transport_error(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            let app: Registered = read_json(response, "Mastodon app registration")
+                .await
+                .map_err(|reason| OAuthError::Transient { reason })?;
+            if app.client_id.is_empty() || app.client_id.len() > 255 || app.client_secret.is_empty()
+            {
+                return Err(OAuthError::Rejected {
+                    code: "mastodon_app_invalid".into(),
+                    reason: "The Mastodon instance registered the app without usable credentials."
+                        .into(),
+                });
+            }
+            tracing::info!(%instance, "Mastodon app registered");
+            return Ok(AppCredentials {
+                client_id: app.client_id,
+                client_secret: Secret::new(app.client_secret),
+            });
+        }
+        let retry_after = http::retry_after(response.headers(), chrono::Utc::now());
+        let said = InstanceError::read(response).await;
+        Err(match status.as_u16() {
+            429 => OAuthError::RateLimited { retry_after },
+            404 | 405 => OAuthError::Rejected {
+                code: "mastodon_not_an_instance".into(),
+                reason: format!("{instance} does not look like a Mastodon server."),
+            },
+            s if s >= 500 => OAuthError::Transient {
+                reason: format!("app registration: HTTP {s}"),
+            },
+            s => OAuthError::Rejected {
+                code: "mastodon_app_rejected".into(),
+                reason: format!(
+                    "The Mastodon instance refused to register Multivio (HTTP {s}): {}",
+                    said.message("no reason given")
+                ),
+            },
+        })
+    }
+}

@@ -1,0 +1,31 @@
+use super::*;
+
+#[test]
+fn ids_used_in_paths_are_plain() {
+    assert!(plain_id("103254962155278888"));
+    assert!(plain_id("abc-DEF_1"));
+    assert!(!plain_id(""));
+    assert!(!plain_id("../../oauth/token"));
+    assert!(!plain_id("1?x=2"));
+    assert!(!plain_id(&"9".repeat(65)));
+}
+
+#[test]
+fn error_messages_prefer_the_description() {
+    let said = InstanceError {
+        error: Some("invalid_grant".into()),
+        description: Some("The provided authorization grant is invalid".into()),
+    };
+    assert_eq!(
+        said.message("x"),
+        "The provided authorization grant is invalid"
+    );
+    assert_eq!(InstanceError::default().message("fallback"), "fallback");
+}
+
+#[test]
+fn polling_is_bounded_by_default() {
+    let p = MediaPolling::default();
+    assert!(p.max_polls > 0 && p.max_polls <= 200);
+    assert!(p.interval <= Duration::from_secs(10));
+}

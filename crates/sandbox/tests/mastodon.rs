@@ -1,0 +1,1017 @@
+//! The Mastodon adapter against the sandbox's instance, in process: app registration, OAuth
+//! with PKCE, instance limits, statuses with media and threads, and safe retries.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use multivio_domain::connection::{AuthorizedAccount, Connection, ConnectionStatus};
+use multivio_domain::media::{AltText, MediaFile};
+use multivio_domain::post::Target;
+use multivio_domain::{ConnectionId, MediaId, PostId, Provider, Secret, UserId};
+use multivio_ports::error::StoreError;
+use multivio_ports::platform::{
+    Attachment, AuthorizationRequest, CodeExchange, InstanceApp, InstanceAppStore, OAuthClient,
+    OAuthError, PostRef, PublishError, PublishRequest, Publisher, ReplyTo,
+};
+use multivio_ports::vault::{SealedToken, TokenVault, VaultError};
+use multivio_sandbox::{Recorded, Sandbox};
+use multivio_social::http::ServerPolicy;
+use multivio_social::mastodon::{Mastodon, MastodonConfig, MediaPolling};
+use serde_json::{Value, json};
+
+const REDIRECT_URI: &str = "http://localhost:8080/v1/connections/mastodon/callback";
+
+/// Instance apps in memory; `put` keeps the first.
+#[derive(Default)]
+struct Apps(Mutex<HashMap<(Provider, String, String), InstanceApp>>);
+
+#[async_trait]
+impl InstanceAppStore for Apps {
+    async fn get(
+        &self,
+        provider: Provider,
+        server_url: &str,
+        redirect_uri: &str,
+    ) -> Result<Option<InstanceApp>, StoreError> {
+        let key = (provider, server_url.to_owned(), redirect_uri.to_owned());
+        Ok(self.0.lock().unwrap().get(&key).cloned())
+    }
+
+    async fn put(&self, app: &InstanceApp) -> Result<InstanceApp, StoreError> {
+        let key = (
+            app.provider,
+            app.server_url.clone(),
+            app.redirect_uri.clone(),
+        );
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .entry(key)
+            .or_insert_with(|| app.clone())
+            .clone())
+    }
+}
+
+/// "Seals" as `sealed:<aad>:<secret>`: enough to see the right associated data is used.
+struct Vault;
+
+#[async_trait]
+impl TokenVault for Vault {
+    async fn seal(&self, plaintext: &Secret, aad: &str) -> Result<SealedToken, VaultError> {
+        Ok(SealedToken(format!("sealed:{aad}:{}", plaintext.expose())))
+    }
+
+    async fn open(&self, sealed: &SealedToken, aad: &str) -> Result<Secret, VaultError> {
+        sealed
+            .0
+            .strip_prefix(&format!("sealed:{aad}:"))
+            .map(Secret::new)
+            .ok_or(VaultError::Corrupt)
+    }
+}
+
+struct World {
+    sandbox: Sandbox,
+    apps: Arc<Apps>,
+    mastodon: Mastodon,
+}
+
+fn adapter(apps: Arc<Apps>, call_timeout: Duration) -> Mastodon {
+    Mastodon::new(
+        MastodonConfig {
+            server_policy: ServerPolicy::AllowLoopback,
+            client_name: "Multivio".into(),
+            website: Some("https://multivio.dev".into()),
+        },
+        apps,
+        Arc::new(Vault),
+    )
+    .unwrap()
+    .with_timeouts(call_timeout, Duration::from_secs(10))
+    .unwrap()
+    .with_media_polling(MediaPolling {
+        interval: Duration::from_millis(10),
+        max_polls: 20,
+    })
+}
+
+async fn world() -> World {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let apps = Arc::new(Apps::default());
+    let mastodon = adapter(apps.clone(), Duration::from_secs(5));
+    World {
+        sandbox,
+        apps,
+        mastodon,
+    }
+}
+
+impl World {
+    fn instance(&self) -> String {
+        self.sandbox.mastodon_url()
+    }
+
+    fn host(&self) -> String {
+        self.sandbox.url().trim_start_matches("http://").to_owned()
+    }
+
+    /// The requests the instance received to `method path` (path without its query).
+    fn requests(&self, method: &str, path: &str) -> Vec<Recorded> {
+        self.sandbox
+            .state()
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r.platform == "mastodon"
+                    && r.method == method
+                    && r.path.split('?').next() == Some(path)
+            })
+            .collect()
+    }
+
+    /// The polls of processed media (`GET /api/v1/media/:id`).
+    fn polls(&self) -> Vec<Recorded> {
+        self.sandbox
+            .state()
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/media/"))
+            .collect()
+    }
+
+    async fn control(&self, path: &str, body: Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/_sandbox/{path}", self.instance()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+
+    fn authorization(&self, state: &str, verifier: &str) -> AuthorizationRequest {
+        AuthorizationRequest {
+            state: Secret::new(state),
+            pkce_verifier: Secret::new(verifier),
+            redirect_uri: REDIRECT_URI.into(),
+            // As a user types it: no scheme is added for loopback, so give it whole.
+            server_url: Some(format!("{}/", self.instance())),
+        }
+    }
+
+    /// Follows an authorisation URL (the sandbox approves at once): the redirect's query.
+    async fn approve(&self, url: &str) -> HashMap<String, String> {
+        let response = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 302, "{}", response.text().await.unwrap());
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with(REDIRECT_URI), "{location}");
+        url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    }
+
+    /// Connects an account (the sandbox's default user unless `username`).
+    async fn connect(&self, username: Option<&str>) -> AuthorizedAccount {
+        if let Some(username) = username {
+            self.control("next_user", json!({ "username": username }))
+                .await;
+        }
+        let verifier = format!("verifier-{}", uuid::Uuid::new_v4());
+        let url = self
+            .mastodon
+            .authorization_url(&self.authorization("st", &verifier))
+            .await
+            .unwrap();
+        let query = self.approve(&url).await;
+        let mut accounts = self
+            .mastodon
+            .exchange_code(&CodeExchange {
+                code: Secret::new(query["code"].clone()),
+                pkce_verifier: Secret::new(verifier),
+                redirect_uri: REDIRECT_URI.into(),
+                server_url: Some(self.instance()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(accounts.len(), 1);
+        accounts.remove(0)
+    }
+
+    fn stored_app(&self) -> InstanceApp {
+        self.apps
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .next()
+            .cloned()
+            .unwrap()
+    }
+}
+
+fn connection(account: &AuthorizedAccount) -> Connection {
+    let now = Utc::now();
+    Connection {
+        id: ConnectionId(uuid::Uuid::new_v4()),
+        user_id: UserId(1),
+        provider: Provider::Mastodon,
+        provider_account_id: account.profile.provider_account_id.clone(),
+        account_label: account.profile.label.clone(),
+        account_type: account.profile.account_type,
+        is_primary: true,
+        status: ConnectionStatus::Active,
+        metadata: account.profile.metadata.clone(),
+        expires_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn request(account: &AuthorizedAccount, text: &str, key: &str) -> PublishRequest {
+    let connection = connection(account);
+    PublishRequest {
+        post_id: PostId(uuid::Uuid::new_v4()),
+        target: Target::account(Provider::Mastodon, connection.id),
+        connection,
+        credentials: account.credentials.clone(),
+        text: text.into(),
+        media: Vec::new(),
+        part: 0,
+        reply_to: None,
+        idempotency_key: key.into(),
+    }
+}
+
+fn attachment(mime: &str, bytes: Vec<u8>, alt: Option<&str>) -> Attachment {
+    let now = Utc::now();
+    Attachment {
+        file: MediaFile {
+            id: MediaId(uuid::Uuid::new_v4()),
+            user_id: UserId(1),
+            filename: format!("media/{}", uuid::Uuid::new_v4()),
+            original_filename: Some(format!("file.{}", mime.split('/').nth(1).unwrap())),
+            file_type: mime.into(),
+            file_size: bytes.len() as u64,
+            cdn_url: None,
+            thumbnail_url: None,
+            platform_compatibility: vec![Provider::Mastodon],
+            alt_text: alt.map(|a| AltText::new(a).unwrap()),
+            width: None,
+            height: None,
+            duration_secs: None,
+            upload_date: now,
+            created_at: now,
+            updated_at: now,
+        },
+        bytes,
+    }
+}
+
+fn form(body: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorize_url_names_the_app_registered_once_per_instance() {
+    let w = world().await;
+    let first = w
+        .mastodon
+        .authorization_url(&w.authorization("state-1", "verifier-1"))
+        .await
+        .unwrap();
+    let second = w
+        .mastodon
+        .authorization_url(&w.authorization("state-2", "verifier-2"))
+        .await
+        .unwrap();
+
+    let registrations = w.requests("POST", "/api/v1/apps");
+    assert_eq!(
+        registrations.len(),
+        1,
+        "one app per instance and redirect URI"
+    );
+    let registered: Value = serde_json::from_str(&registrations[0].body).unwrap();
+    assert_eq!(
+        registered,
+        json!({"client_name": "Multivio", "redirect_uris": [REDIRECT_URI],
+               "scopes": "read write", "website": "https://multivio.dev"})
+    );
+
+    let app = w.stored_app();
+    assert_eq!(
+        app.server_url,
+        w.instance(),
+        "stored under the canonical URL"
+    );
+    assert_eq!(app.redirect_uri, REDIRECT_URI);
+    assert!(app.client_secret.0.starts_with(&format!(
+        "sealed:platform_apps:mastodon:{}:{REDIRECT_URI}:client_secret:",
+        w.instance()
+    )));
+
+    for (url, state, verifier) in [
+        (&first, "state-1", "verifier-1"),
+        (&second, "state-2", "verifier-2"),
+    ] {
+        assert!(
+            url.starts_with(&format!("{}/oauth/authorize?", w.instance())),
+            "{url}"
+        );
+        let parsed = url::Url::parse(url).unwrap();
+        let q: HashMap<String, String> = parsed.query_pairs().into_owned().collect();
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], app.client_id);
+        assert_eq!(q["redirect_uri"], REDIRECT_URI);
+        assert_eq!(q["scope"], "read write");
+        assert_eq!(q["state"], state);
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(
+            q["code_challenge"],
+            multivio_social::pkce::s256_challenge(&Secret::new(verifier))
+        );
+        assert!(url.contains("scope=read+write"), "{url}");
+    }
+
+    // Another redirect URI is another app.
+    let mut other = w.authorization("state-3", "verifier-3");
+    other.redirect_uri = "http://localhost:9090/callback".into();
+    w.mastodon.authorization_url(&other).await.unwrap();
+    assert_eq!(w.requests("POST", "/api/v1/apps").len(), 2);
+
+    // Instances users may not name are refused before any request.
+    let mut private = w.authorization("s", "v");
+    private.server_url = Some("http://10.0.0.1".into());
+    assert!(matches!(
+        w.mastodon.authorization_url(&private).await,
+        Err(OAuthError::Rejected { code, .. }) if code == "mastodon_server_url"
+    ));
+    private.server_url = None;
+    assert!(matches!(
+        w.mastodon.authorization_url(&private).await,
+        Err(OAuthError::Rejected { code, .. }) if code == "mastodon_server_required"
+    ));
+    w.sandbox.stop().await;
+}
+
+/// A store where another process wins the race: the first `get` finds nothing, and `put`
+/// hands back the app stored meanwhile.
+struct Racing {
+    inner: Apps,
+    hide_next_get: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl InstanceAppStore for Racing {
+    async fn get(
+        &self,
+        provider: Provider,
+        server_url: &str,
+        redirect_uri: &str,
+    ) -> Result<Option<InstanceApp>, StoreError> {
+        if self
+            .hide_next_get
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(None);
+        }
+        self.inner.get(provider, server_url, redirect_uri).await
+    }
+
+    async fn put(&self, app: &InstanceApp) -> Result<InstanceApp, StoreError> {
+        self.inner.put(app).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_registration_keeps_the_first_app() {
+    let w = world().await;
+    // The app the other process registered and stored first.
+    let theirs: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/apps", w.instance()))
+        .json(&json!({"client_name": "Multivio", "redirect_uris": REDIRECT_URI, "scopes": "read write"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let aad =
+        multivio_ports::platform::instance_app_aad(Provider::Mastodon, &w.instance(), REDIRECT_URI);
+    let store = Arc::new(Racing {
+        inner: Apps::default(),
+        hide_next_get: true.into(),
+    });
+    store
+        .inner
+        .put(&InstanceApp {
+            provider: Provider::Mastodon,
+            server_url: w.instance(),
+            redirect_uri: REDIRECT_URI.into(),
+            client_id: theirs["client_id"].as_str().unwrap().into(),
+            client_secret: Vault
+                .seal(
+                    &Secret::new(theirs["client_secret"].as_str().unwrap()),
+                    &aad,
+                )
+                .await
+                .unwrap(),
+        })
+        .await
+        .unwrap();
+    let mastodon = Mastodon::new(
+        MastodonConfig {
+            server_policy: ServerPolicy::AllowLoopback,
+            client_name: "Multivio".into(),
+            website: None,
+        },
+        store,
+        Arc::new(Vault),
+    )
+    .unwrap();
+
+    let url = mastodon
+        .authorization_url(&w.authorization("s", "v"))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.requests("POST", "/api/v1/apps").len(),
+        2,
+        "ours was registered too"
+    );
+    let q: HashMap<String, String> = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(q["client_id"], theirs["client_id"].as_str().unwrap());
+    // And the code exchange authenticates as that app.
+    let code = w.approve(&url).await["code"].clone();
+    mastodon
+        .exchange_code(&CodeExchange {
+            code: Secret::new(code),
+            pkce_verifier: Secret::new("v"),
+            redirect_uri: REDIRECT_URI.into(),
+            server_url: Some(w.instance()),
+        })
+        .await
+        .unwrap();
+    let sent = form(&w.requests("POST", "/oauth/token")[0].body);
+    assert_eq!(sent["client_id"], theirs["client_id"].as_str().unwrap());
+    assert_eq!(
+        sent["client_secret"],
+        theirs["client_secret"].as_str().unwrap()
+    );
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_is_exchanged_for_the_account_with_its_instance_limits() {
+    let w = world().await;
+    let url = w
+        .mastodon
+        .authorization_url(&w.authorization("the-state", "the-verifier"))
+        .await
+        .unwrap();
+    let query = w.approve(&url).await;
+    assert_eq!(query["state"], "the-state");
+    let code = query["code"].clone();
+
+    let accounts = w
+        .mastodon
+        .exchange_code(&CodeExchange {
+            code: Secret::new(code.clone()),
+            pkce_verifier: Secret::new("the-verifier"),
+            redirect_uri: REDIRECT_URI.into(),
+            server_url: Some(w.instance()),
+        })
+        .await
+        .unwrap();
+
+    // The exact token request.
+    let app = w.stored_app();
+    let secret = Vault
+        .open(
+            &app.client_secret,
+            &multivio_ports::platform::instance_app_aad(
+                Provider::Mastodon,
+                &app.server_url,
+                REDIRECT_URI,
+            ),
+        )
+        .await
+        .unwrap();
+    let token_requests = w.requests("POST", "/oauth/token");
+    assert_eq!(token_requests.len(), 1);
+    assert_eq!(
+        token_requests[0].content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    let sent = form(&token_requests[0].body);
+    let expected: HashMap<String, String> = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("client_id", app.client_id.as_str()),
+        ("client_secret", secret.expose()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", "the-verifier"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(sent, expected);
+
+    let account = &accounts[0];
+    let host = w.host();
+    let profile = &account.profile;
+    assert_eq!(
+        profile.provider_account_id.as_str(),
+        format!("sandbox_user@{host}")
+    );
+    assert_eq!(
+        profile.label.as_ref().unwrap().as_str(),
+        format!("@sandbox_user@{host}")
+    );
+    assert_eq!(
+        profile.account_type,
+        multivio_domain::connection::AccountType::Personal
+    );
+    let m = &profile.metadata;
+    assert_eq!(m["server_url"], w.instance());
+    assert_eq!(m["redirect_uri"], REDIRECT_URI);
+    assert_eq!(m["username"], "sandbox_user");
+    assert_eq!(m["acct"], "sandbox_user");
+    assert!(m["account_id"].as_str().unwrap().parse::<u64>().is_ok());
+    assert_eq!(m["url"], format!("{}/@sandbox_user", w.instance()));
+    assert_eq!(m["max_characters"], 500);
+    assert_eq!(m["characters_reserved_per_url"], 23);
+    assert_eq!(m["max_media_attachments"], 4);
+    assert_eq!(m["description_limit"], 1500);
+    assert_eq!(m["image_size_limit"], 16 * 1024 * 1024);
+    assert_eq!(m["video_size_limit"], 103_809_024);
+    assert!(
+        m["supported_mime_types"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("video/mp4"))
+    );
+    assert!(
+        !m.to_string()
+            .contains(account.credentials.access_token.expose()),
+        "no token in metadata"
+    );
+    assert_eq!(account.credentials.refresh_token, None);
+    assert_eq!(account.credentials.expires_at, None);
+
+    let verify = w.requests("GET", "/api/v1/accounts/verify_credentials");
+    assert_eq!(
+        verify[0].authorization.as_deref(),
+        Some(format!("Bearer {}", account.credentials.access_token.expose()).as_str())
+    );
+
+    // The code is single use.
+    let replay = w
+        .mastodon
+        .exchange_code(&CodeExchange {
+            code: Secret::new(code),
+            pkce_verifier: Secret::new("the-verifier"),
+            redirect_uri: REDIRECT_URI.into(),
+            server_url: Some(w.instance()),
+        })
+        .await;
+    assert!(
+        matches!(replay, Err(OAuthError::InvalidGrant { .. })),
+        "{replay:?}"
+    );
+
+    // A second user is a second account; tokens never need refreshing.
+    let bob = w.connect(Some("bob")).await;
+    assert_eq!(
+        bob.profile.provider_account_id.as_str(),
+        format!("bob@{host}")
+    );
+    assert_ne!(bob.profile.metadata["account_id"], m["account_id"]);
+    assert_eq!(
+        w.mastodon
+            .refresh(&connection(&bob), &Secret::new("none"))
+            .await,
+        Err(OAuthError::NotSupported)
+    );
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_verifier_is_an_invalid_grant() {
+    let w = world().await;
+    let url = w
+        .mastodon
+        .authorization_url(&w.authorization("s", "right-verifier"))
+        .await
+        .unwrap();
+    let code = w.approve(&url).await["code"].clone();
+    let exchange = |verifier: &str| CodeExchange {
+        code: Secret::new(code.clone()),
+        pkce_verifier: Secret::new(verifier),
+        redirect_uri: REDIRECT_URI.into(),
+        server_url: Some(w.instance()),
+    };
+    match w.mastodon.exchange_code(&exchange("wrong-verifier")).await {
+        Err(OAuthError::InvalidGrant { reason }) => {
+            assert!(
+                reason.contains("authorization grant is invalid"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A redirect URI other than the authorisation's has no app to exchange with.
+    let mut other_uri = exchange("right-verifier");
+    other_uri.redirect_uri = "http://localhost:1/elsewhere".into();
+    assert!(matches!(
+        w.mastodon.exchange_code(&other_uri).await,
+        Err(OAuthError::Rejected { code, .. }) if code == "mastodon_app_unknown"
+    ));
+    // The failed attempt did not use the code up (as Doorkeeper).
+    assert!(
+        w.mastodon
+            .exchange_code(&exchange("right-verifier"))
+            .await
+            .is_ok()
+    );
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_is_published_with_its_idempotency_key() {
+    let w = world().await;
+    let account = w.connect(None).await;
+    let published = w
+        .mastodon
+        .publish(&request(&account, "Hello from Multivio", "key-text-1"))
+        .await
+        .unwrap();
+    assert!(w.mastodon.idempotent());
+
+    let posts = w.sandbox.state().posts();
+    assert_eq!(posts.len(), 1);
+    let post = &posts[0];
+    assert_eq!(post.platform, "mastodon");
+    assert_eq!(post.account, "@sandbox_user");
+    assert_eq!(post.text, "Hello from Multivio");
+    assert_eq!(post.id, published.platform_post_id);
+    assert_eq!(published.reference, None);
+    assert_eq!(
+        published.url.as_deref(),
+        Some(format!("{}/@sandbox_user/{}", w.instance(), post.id).as_str())
+    );
+
+    let sent = w.requests("POST", "/api/v1/statuses");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].idempotency_key.as_deref(), Some("key-text-1"));
+    assert_eq!(sent[0].content_type.as_deref(), Some("application/json"));
+    let body: Value = serde_json::from_str(&sent[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({"status": "Hello from Multivio", "media_ids": [], "visibility": "public"})
+    );
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_images_go_with_their_descriptions() {
+    let w = world().await;
+    let account = w.connect(None).await;
+    let mut req = request(&account, "Four pictures", "key-images");
+    req.media = (1..=4)
+        .map(|i| {
+            attachment(
+                "image/png",
+                vec![i; 100 * i as usize],
+                Some(&format!("picture {i}")),
+            )
+        })
+        .collect();
+    let published = w.mastodon.publish(&req).await.unwrap();
+
+    let uploads = w.requests("POST", "/api/v2/media");
+    assert_eq!(uploads.len(), 4);
+    for u in &uploads {
+        assert!(
+            u.content_type
+                .as_deref()
+                .unwrap()
+                .starts_with("multipart/form-data; boundary=")
+        );
+        assert!(u.authorization.as_deref().unwrap().starts_with("Bearer "));
+    }
+    assert!(w.polls().is_empty(), "images are processed at once");
+    let posts = w.sandbox.state().posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].id, published.platform_post_id);
+    assert_eq!(
+        posts[0].media,
+        vec![
+            "image/png (100 bytes): picture 1",
+            "image/png (200 bytes): picture 2",
+            "image/png (300 bytes): picture 3",
+            "image/png (400 bytes): picture 4",
+        ]
+    );
+    let status: Value =
+        serde_json::from_str(&w.requests("POST", "/api/v1/statuses")[0].body).unwrap();
+    assert_eq!(status["media_ids"].as_array().unwrap().len(), 4);
+
+    // Alt text longer than the instance allows is cut to its limit.
+    let mut short = request(&account, "", "key-short-alt");
+    short.connection.metadata["description_limit"] = json!(5);
+    short.media = vec![attachment("image/jpeg", vec![7; 10], Some("abcdefghij"))];
+    w.mastodon.publish(&short).await.unwrap();
+    let posts = w.sandbox.state().posts();
+    assert_eq!(posts[1].media, vec!["image/jpeg (10 bytes): abcde"]);
+    assert_eq!(posts[1].text, "");
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_is_polled_until_processed() {
+    let w = world().await;
+    let account = w.connect(None).await;
+    let mut req = request(&account, "A video", "key-video");
+    req.media = vec![attachment("video/mp4", vec![0; 4096], Some("a short clip"))];
+    w.mastodon.publish(&req).await.unwrap();
+
+    assert_eq!(w.requests("POST", "/api/v2/media").len(), 1);
+    let polls = w.polls();
+    assert_eq!(polls.len(), 3, "206, 206, then 200");
+    assert!(polls.iter().all(|p| p.path == polls[0].path));
+    assert_eq!(
+        w.sandbox.state().posts()[0].media,
+        vec!["video/mp4 (4096 bytes): a short clip"]
+    );
+
+    // A file that never finishes processing fails the attempt as transient, posting nothing.
+    w.control("faults", json!({"media_processing_polls": 1000}))
+        .await;
+    let mut slow = request(&account, "Another video", "key-video-2");
+    slow.media = vec![attachment("video/mp4", vec![0; 10], None)];
+    let outcome = w.mastodon.publish(&slow).await;
+    assert!(
+        matches!(outcome, Err(PublishError::Transient { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(w.sandbox.state().posts().len(), 1);
+    assert!(w.requests("POST", "/api/v1/statuses").len() == 1);
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_replies_part_to_part() {
+    let w = world().await;
+    let account = w.connect(None).await;
+    let mut published: Vec<PostRef> = Vec::new();
+    for part in 0..3 {
+        let mut req = request(
+            &account,
+            &format!("part {}", part + 1),
+            &format!("thread:{part}"),
+        );
+        req.part = part;
+        req.reply_to = published.last().map(|parent| ReplyTo {
+            root: published[0].clone(),
+            parent: parent.clone(),
+        });
+        let post = w.mastodon.publish(&req).await.unwrap();
+        published.push(PostRef {
+            id: post.platform_post_id,
+            reference: post.reference,
+        });
+    }
+    let posts = w.sandbox.state().posts();
+    assert_eq!(posts.len(), 3);
+    assert_eq!(posts[0].reply_to, None);
+    assert_eq!(posts[1].reply_to.as_deref(), Some(published[0].id.as_str()));
+    assert_eq!(posts[2].reply_to.as_deref(), Some(published[1].id.as_str()));
+    let bodies: Vec<Value> = w
+        .requests("POST", "/api/v1/statuses")
+        .iter()
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert!(bodies[0].get("in_reply_to_id").is_none());
+    assert_eq!(bodies[2]["in_reply_to_id"], json!(published[1].id));
+
+    // A reply to a status that is gone is refused for good.
+    let mut orphan = request(&account, "orphan", "thread:orphan");
+    orphan.reply_to = Some(ReplyTo {
+        root: PostRef {
+            id: "1".into(),
+            reference: None,
+        },
+        parent: PostRef {
+            id: "1".into(),
+            reference: None,
+        },
+    });
+    assert!(matches!(
+        w.mastodon.publish(&orphan).await,
+        Err(PublishError::Rejected { code, .. }) if code == "mastodon_reply_target_missing"
+    ));
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_lost_answer_returns_the_same_status() {
+    let w = world().await;
+    let account = w.connect(None).await;
+    let impatient = adapter(w.apps.clone(), Duration::from_millis(800));
+    w.control("faults", json!({"store_then_hang_ms": 3000}))
+        .await;
+
+    let req = request(&account, "Posted once, whatever happens", "post-1:target:0");
+    let first = impatient.publish(&req).await;
+    assert!(
+        matches!(
+            first,
+            Err(PublishError::Unknown { .. } | PublishError::Transient { .. })
+        ),
+        "{first:?}"
+    );
+    assert_eq!(w.sandbox.state().posts().len(), 1, "the instance stored it");
+
+    // The worker retries because the publisher is idempotent.
+    assert!(impatient.idempotent());
+    let second = impatient.publish(&req).await.unwrap();
+    let posts = w.sandbox.state().posts();
+    assert_eq!(posts.len(), 1, "exactly one status");
+    assert_eq!(second.platform_post_id, posts[0].id);
+
+    let sent = w.requests("POST", "/api/v1/statuses");
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent.iter()
+            .all(|r| r.idempotency_key.as_deref() == Some("post-1:target:0"))
+    );
+    // The key is per account: another account's same key posts its own status.
+    let bob = w.connect(Some("bob")).await;
+    w.mastodon
+        .publish(&request(&bob, "Bob's", "post-1:target:0"))
+        .await
+        .unwrap();
+    assert_eq!(w.sandbox.state().posts().len(), 2);
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_map_to_what_the_worker_does() {
+    let w = world().await;
+    let account = w.connect(None).await;
+
+    match w
+        .mastodon
+        .publish(&request(&account, &"x".repeat(501), "too-long"))
+        .await
+    {
+        Err(PublishError::Rejected { code, reason }) => {
+            assert_eq!(code, "mastodon_rejected");
+            assert_eq!(
+                reason,
+                "The Mastodon instance refused the post: Validation failed: Text character limit of 500 exceeded"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // URLs count 23: 480 letters and a long URL fit.
+    let with_url = format!(
+        "{} https://example.com/{}",
+        "y".repeat(470),
+        "z".repeat(200)
+    );
+    w.mastodon
+        .publish(&request(&account, &with_url, "with-url"))
+        .await
+        .unwrap();
+
+    w.control("faults", json!({"fail_next_status": 429})).await;
+    match w.mastodon.publish(&request(&account, "later", "rl")).await {
+        Err(PublishError::RateLimited {
+            retry_after: Some(d),
+        }) => {
+            assert!((50..=60).contains(&d.num_seconds()), "{d:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    w.control("faults", json!({"fail_next_status": 503})).await;
+    assert!(matches!(
+        w.mastodon
+            .publish(&request(&account, "later", "busy"))
+            .await,
+        Err(PublishError::Transient { .. })
+    ));
+    w.control("faults", json!({"fail_next_media": 422})).await;
+    let mut media = request(&account, "pic", "bad-media");
+    media.media = vec![attachment("image/png", vec![1; 10], None)];
+    assert!(matches!(
+        w.mastodon.publish(&media).await,
+        Err(PublishError::Rejected { code, .. }) if code == "mastodon_media_rejected"
+    ));
+    let mut unsupported = request(&account, "doc", "bad-type");
+    unsupported.media = vec![attachment("application/pdf", vec![1; 10], None)];
+    assert!(matches!(
+        w.mastodon.publish(&unsupported).await,
+        Err(PublishError::Rejected { code, .. }) if code == "mastodon_media_rejected"
+    ));
+
+    // Revoking sends the app's credentials and the token; the token then stops working.
+    let conn = connection(&account);
+    w.mastodon
+        .revoke(&conn, &account.credentials)
+        .await
+        .unwrap();
+    let revoke = w.requests("POST", "/oauth/revoke");
+    let sent = form(&revoke[0].body);
+    assert_eq!(sent["client_id"], w.stored_app().client_id);
+    assert!(!sent["client_secret"].is_empty());
+    assert_eq!(sent["token"], account.credentials.access_token.expose());
+    assert!(matches!(
+        w.mastodon
+            .publish(&request(&account, "after", "after-revoke"))
+            .await,
+        Err(PublishError::Unauthorized { .. })
+    ));
+    // A connection without its instance cannot be published to.
+    let mut lost = request(&account, "x", "lost");
+    lost.connection.metadata = json!({});
+    assert!(matches!(
+        w.mastodon.publish(&lost).await,
+        Err(PublishError::Rejected { code, .. }) if code == "mastodon_connection_incomplete"
+    ));
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_instance_limits_are_clamped_or_refused() {
+    let w = world().await;
+    w.control(
+        "instance",
+        json!({"body": {"domain": "evil.example", "configuration": {
+            "statuses": {"max_characters": 1_000_000_000_000u64, "characters_reserved_per_url": 1_000_000,
+                         "max_media_attachments": 100_000},
+            "media_attachments": {"description_limit": -1, "image_size_limit": 1e30,
+                                  "supported_mime_types": (0..5000).map(|i| format!("image/x-{i}")).collect::<Vec<_>>()}}}}),
+    )
+    .await;
+    let account = w.connect(None).await;
+    let m = &account.profile.metadata;
+    assert_eq!(m["max_characters"], 100_000);
+    assert_eq!(m["characters_reserved_per_url"], 500);
+    assert_eq!(m["max_media_attachments"], 16);
+    assert_eq!(m["description_limit"], 1);
+    assert_eq!(m["image_size_limit"], 1024 * 1024 * 1024);
+    assert_eq!(m["supported_mime_types"].as_array().unwrap().len(), 64);
+
+    // 256 MiB streamed before the limits: the answer is refused after its first megabyte and
+    // the connection gets Mastodon's defaults.
+    w.control(
+        "instance",
+        json!({"body": {"configuration": {"statuses": {"max_characters": 1_000_000_000_000u64}}},
+               "padding_bytes": 256u64 * 1024 * 1024}),
+    )
+    .await;
+    let started = Instant::now();
+    let account = w.connect(Some("carol")).await;
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(account.profile.metadata["max_characters"], 500);
+    assert_eq!(account.profile.metadata["characters_reserved_per_url"], 23);
+
+    // An instance without /api/v2/instance is read from /api/v1/instance.
+    w.control(
+        "instance",
+        json!({"v2_missing": true, "body": {"uri": "old.example", "max_toot_chars": 5000}}),
+    )
+    .await;
+    let account = w.connect(Some("dave")).await;
+    assert_eq!(account.profile.metadata["max_characters"], 5000);
+    assert_eq!(w.requests("GET", "/api/v1/instance").len(), 1);
+    w.sandbox.stop().await;
+}
