@@ -381,21 +381,24 @@ impl PostService {
     /// Checks that the media and explicit connections a post names are the tenant's.
     async fn resolve(&self, tenant: &Tenant, content: &PostContent) -> AppResult<Resolved> {
         let mut errors = Vec::new();
-        let media = if content.media_files.is_empty() {
+        // Every part's media: the post's own first, then those only later parts carry.
+        let ids = content.all_media();
+        let media = if ids.is_empty() {
             Vec::new()
         } else {
-            self.media.get_many(tenant, &content.media_files).await?
+            self.media.get_many(tenant, &ids).await?
         };
         let media: Vec<MediaFile> = media
             .into_iter()
             .filter(|m| tenant.owns(m.user_id))
             .collect();
-        for (i, id) in content.media_files.iter().enumerate() {
+        for id in &ids {
             if !media.iter().any(|m| m.id == *id) {
-                errors.push(FieldError::new(
-                    format!("media_files.{i}"),
-                    format!("unknown media file {id}"),
-                ));
+                let field = match content.media_files.iter().position(|m| m == id) {
+                    Some(at) => field_path(&[&"media_files", &at]),
+                    None => "thread".to_owned(),
+                };
+                errors.push(FieldError::new(field, format!("unknown media file {id}")));
             }
         }
         let connections = if content.platforms.is_empty() {
@@ -422,9 +425,8 @@ impl PostService {
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
-        // Keep media in the post's order.
-        let media = content
-            .media_files
+        // In the order validation reads them (the post's, then later parts').
+        let media = ids
             .iter()
             .filter_map(|id| media.iter().find(|m| m.id == *id).cloned())
             .collect();

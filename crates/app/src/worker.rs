@@ -6,14 +6,16 @@ use chrono::{DateTime, Duration, Utc};
 use multivio_domain::connection::{Connection, ConnectionStatus};
 use multivio_domain::job::{ClaimedJob, JobOutcome, RetryPolicy};
 use multivio_domain::post::{
-    Post, PostError, PostStatus, TargetError, TargetOutcome, TargetStatus,
+    PartResult, Post, PostError, PostStatus, TargetError, TargetOutcome, TargetStatus,
 };
-use multivio_domain::{JobId, Tenant};
+use multivio_domain::{JobId, MediaId, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::jobs::JobQueue;
 use multivio_ports::media::{MediaRepository, MediaStore, MediaStoreError};
-use multivio_ports::platform::{Attachment, Platforms, PublishError, PublishRequest};
+use multivio_ports::platform::{
+    Attachment, Platforms, PostRef, PublishError, PublishRequest, PublishedPost, ReplyTo,
+};
 use multivio_ports::posts::{JobStep, PostChange, PostStore, PostWrite};
 use multivio_ports::system::Clock;
 use multivio_ports::vault::TokenVault;
@@ -87,6 +89,14 @@ const REFRESH_BUSY_DELAY_SECS: i64 = 10;
 /// How often to re-read a post that changed under us before giving up (the job is then retried
 /// after its lease).
 const MAX_CONFLICTS: usize = 5;
+
+/// How a reply names a posted part.
+fn post_ref(part: &PartResult) -> PostRef {
+    PostRef {
+        id: part.platform_post_id.clone(),
+        reference: part.reference.clone(),
+    }
+}
 
 /// The idempotency key of a (post, target): the same for every attempt.
 pub fn idempotency_key(post: &Post, result_key: &str) -> String {
@@ -165,7 +175,7 @@ impl PublishWorker {
     }
 
     async fn process_inner(&self, job: &ClaimedJob) -> AppResult<JobReport> {
-        for _ in 0..MAX_CONFLICTS {
+        'attempt: for _ in 0..MAX_CONFLICTS {
             let (post, key, connection) = match self.prepare(job).await? {
                 Prepared::Done(report) => return Ok(report),
                 Prepared::Again => continue,
@@ -197,80 +207,228 @@ impl PublishWorker {
                 Ok(c) => c,
                 Err(e) => return self.refresh_failed(job, &connection, e).await,
             };
-            let media = if post.media_files.is_empty() {
-                Vec::new()
-            } else {
-                let files = self.media.get_many(&job.tenant, &post.media_files).await?;
-                if files.len() != post.media_files.len() {
-                    return self
-                        .fail(
-                            job,
-                            "media_missing",
-                            "an attached media file was deleted".to_owned(),
-                        )
-                        .await;
+            let provider = connection.provider;
+            let parts: Vec<(String, Vec<MediaId>)> = post
+                .content()
+                .parts_for(provider)
+                .iter()
+                .map(|p| (p.text.to_owned(), p.media_files.to_vec()))
+                .collect();
+            let base_key = idempotency_key(&post, &key);
+            let mut post = post;
+            // A thread continues from the first part not yet posted.
+            let first = post.target_result(&key).map_or(0, |r| r.parts.len());
+            for (index, (text, media_ids)) in parts.iter().enumerate().skip(first) {
+                let media = match self.attachments(job, media_ids).await? {
+                    Ok(media) => media,
+                    Err(report) => return Ok(report),
+                };
+                // Mark the part as being sent, under the job's lease.
+                let mut sending = post.clone();
+                sending.begin_target(&key, connection.id, self.clock.now())?;
+                match self.apply_running(job, &post, sending).await {
+                    Ok(stored) => post = stored,
+                    Err(AppError::Conflict(_)) => continue 'attempt,
+                    Err(e) => return Err(e),
                 }
-                let mut attachments = Vec::with_capacity(files.len());
-                for file in files {
-                    let bytes = match self.media_store.get(&file.filename).await {
-                        Ok(bytes) => bytes,
-                        Err(MediaStoreError::NotFound) => {
+                let result = post.target_result(&key);
+                let done = result.map_or(0, |r| r.parts.len());
+                // Recorded parts were sends that succeeded: the retry policy counts the others.
+                let attempts = result.map_or(1, |r| r.attempts).saturating_sub(
+                    u32::try_from(done).unwrap_or(u32::MAX),
+                );
+                let reply_to = if index == 0 {
+                    None
+                } else {
+                    result.and_then(|r| {
+                        let root = r.parts.first()?;
+                        let parent = r.parts.get(index - 1)?;
+                        Some(ReplyTo {
+                            root: post_ref(root),
+                            parent: post_ref(parent),
+                        })
+                    })
+                };
+                let request = PublishRequest {
+                    post_id: post.id,
+                    target: job.target,
+                    text: text.clone(),
+                    connection: connection.clone(),
+                    credentials: credentials.clone(),
+                    media,
+                    part: index,
+                    reply_to,
+                    idempotency_key: if index == 0 {
+                        base_key.clone()
+                    } else {
+                        format!("{base_key}-part{index}")
+                    },
+                };
+                let outcome = publisher.publish(&request).await;
+                let last = index + 1 == parts.len();
+                match outcome {
+                    Ok(published) if parts.len() > 1 => {
+                        let part = PartResult {
+                            platform_post_id: published.platform_post_id,
+                            url: published.url,
+                            reference: published.reference,
+                        };
+                        if last {
                             return self
-                                .fail(
-                                    job,
-                                    "media_missing",
-                                    "an attached media file's bytes are gone".to_owned(),
-                                )
+                                .finish_thread(job, &connection, &key, attempts, part)
                                 .await;
                         }
-                        Err(e) => return Err(e.into()),
-                    };
-                    attachments.push(Attachment { file, bytes });
+                        post = self.record_part(job, &key, part).await?;
+                    }
+                    outcome => {
+                        return self
+                            .handle_publish(job, &connection, attempts, outcome, None)
+                            .await;
+                    }
                 }
-                attachments
-            };
-            // Mark the target as being sent, under the job's lease.
-            let mut sending = post.clone();
-            sending.begin_target(&key, connection.id, self.clock.now())?;
-            let change = PostChange {
-                job: Some(JobStep {
-                    job_id: job.job_id,
-                    fencing_token: job.fencing_token,
-                    outcome: None,
-                }),
-                ..PostChange::write(PostWrite::Update {
-                    post: sending.clone(),
-                    expected_revision: post.revision,
-                })
-            };
-            match self.posts.apply(&job.tenant, change).await {
-                Ok(_) => {}
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(AppError::from_store("post", e)),
             }
-            let attempts = sending.target_result(&key).map_or(1, |r| r.attempts);
-            let request = PublishRequest {
-                post_id: post.id,
-                target: job.target,
-                text: post
-                    .text_for(connection.provider)
-                    .unwrap_or_default()
-                    .to_owned(),
-                connection: connection.clone(),
-                credentials,
-                media,
-                part: 0,
-                reply_to: None,
-                idempotency_key: idempotency_key(&post, &key),
+            // Every part was posted before (a settled thread is discarded in prepare).
+            let root = post
+                .target_result(&key)
+                .and_then(|r| r.parts.first().cloned());
+            let Some(root) = root else {
+                return self.discard(job, "nothing to post").await;
             };
-            let outcome = publisher.publish(&request).await;
             return self
-                .handle_publish(job, &connection, attempts, outcome)
+                .handle_publish(
+                    job,
+                    &connection,
+                    1,
+                    Ok(PublishedPost {
+                        platform_post_id: root.platform_post_id,
+                        url: root.url,
+                        reference: root.reference,
+                    }),
+                    None,
+                )
                 .await;
         }
         Err(AppError::Conflict(
             "the post kept changing; the job will be retried".to_owned(),
         ))
+    }
+
+    /// The attachments of one part, with their bytes; `Err(report)` when a file is gone (the
+    /// target then fails).
+    async fn attachments(
+        &self,
+        job: &ClaimedJob,
+        ids: &[MediaId],
+    ) -> AppResult<Result<Vec<Attachment>, JobReport>> {
+        if ids.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
+        let files = self.media.get_many(&job.tenant, ids).await?;
+        if files.len() != ids.len() {
+            let report = self
+                .fail(
+                    job,
+                    "media_missing",
+                    "an attached media file was deleted".to_owned(),
+                )
+                .await?;
+            return Ok(Err(report));
+        }
+        let mut attachments = Vec::with_capacity(files.len());
+        for file in files {
+            let bytes = match self.media_store.get(&file.filename).await {
+                Ok(bytes) => bytes,
+                Err(MediaStoreError::NotFound) => {
+                    let report = self
+                        .fail(
+                            job,
+                            "media_missing",
+                            "an attached media file's bytes are gone".to_owned(),
+                        )
+                        .await?;
+                    return Ok(Err(report));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            attachments.push(Attachment { file, bytes });
+        }
+        Ok(Ok(attachments))
+    }
+
+    /// Writes `changed` (computed from `read`) under the job's lease, keeping the job running.
+    async fn apply_running(&self, job: &ClaimedJob, read: &Post, changed: Post) -> AppResult<Post> {
+        let change = PostChange {
+            job: Some(JobStep {
+                job_id: job.job_id,
+                fencing_token: job.fencing_token,
+                outcome: None,
+            }),
+            ..PostChange::write(PostWrite::Update {
+                post: changed,
+                expected_revision: read.revision,
+            })
+        };
+        match self.posts.apply(&job.tenant, change).await {
+            Ok(Some(stored)) => Ok(stored),
+            Ok(None) => Err(AppError::NotFound("post")),
+            Err(StoreError::Conflict(c)) => Err(AppError::Conflict(c)),
+            Err(e) => Err(AppError::from_store("post", e)),
+        }
+    }
+
+    /// Records one posted part of a thread (not the last) under the job's lease, re-reading
+    /// the post when another target's result changed it meanwhile.
+    async fn record_part(&self, job: &ClaimedJob, key: &str, part: PartResult) -> AppResult<Post> {
+        for _ in 0..MAX_CONFLICTS {
+            let post = self
+                .posts
+                .get(&job.tenant, job.post_id)
+                .await
+                .map_err(|e| AppError::from_store("post", e))?;
+            let mut changed = post.clone();
+            changed.record_part(key, part.clone(), self.clock.now())?;
+            match self.apply_running(job, &post, changed).await {
+                Ok(stored) => return Ok(stored),
+                Err(AppError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(AppError::Conflict(
+            "the post kept changing; the job will be retried".to_owned(),
+        ))
+    }
+
+    /// The last part of a thread went out: it is recorded with the target's final outcome (the
+    /// thread's first post) in one step.
+    async fn finish_thread(
+        &self,
+        job: &ClaimedJob,
+        connection: &Connection,
+        key: &str,
+        attempts: u32,
+        last: PartResult,
+    ) -> AppResult<JobReport> {
+        let post = self
+            .posts
+            .get(&job.tenant, job.post_id)
+            .await
+            .map_err(|e| AppError::from_store("post", e))?;
+        let root = post
+            .target_result(key)
+            .and_then(|r| r.parts.first().cloned())
+            .unwrap_or_else(|| last.clone());
+        self.handle_publish(
+            job,
+            connection,
+            attempts,
+            Ok(PublishedPost {
+                platform_post_id: root.platform_post_id,
+                url: root.url,
+                reference: root.reference,
+            }),
+            Some(last),
+        )
+        .await
     }
 
     /// Loads the post and the account; settles the trivial cases (post gone or cancelled,
@@ -432,6 +590,7 @@ impl PublishWorker {
         connection: &Connection,
         attempts: u32,
         outcome: Result<multivio_ports::platform::PublishedPost, PublishError>,
+        last_part: Option<PartResult>,
     ) -> AppResult<JobReport> {
         let name = connection.provider.display_name();
         let now = self.clock.now();
@@ -502,7 +661,11 @@ impl PublishWorker {
                 JobReport::Unknown,
             ),
         };
-        self.record_result(job, target, job_outcome).await?;
+        let last_part = matches!(target, TargetOutcome::Published { .. })
+            .then_some(last_part)
+            .flatten();
+        self.record_result_with(job, last_part, target, job_outcome)
+            .await?;
         Ok(report)
     }
 
@@ -559,6 +722,19 @@ impl PublishWorker {
         outcome: TargetOutcome,
         job_outcome: JobOutcome,
     ) -> AppResult<Post> {
+        self.record_result_with(job, None, outcome, job_outcome)
+            .await
+    }
+
+    /// [`PublishWorker::record_result`], recording first the last part of a thread when there
+    /// is one, in the same step.
+    async fn record_result_with(
+        &self,
+        job: &ClaimedJob,
+        last_part: Option<PartResult>,
+        outcome: TargetOutcome,
+        job_outcome: JobOutcome,
+    ) -> AppResult<Post> {
         let tenant: &Tenant = &job.tenant;
         for _ in 0..MAX_CONFLICTS {
             let mut post = self
@@ -571,6 +747,16 @@ impl PublishWorker {
             }
             let key = post.platforms.result_key(&job.target);
             let revision = post.revision;
+            if let Some(part) = &last_part {
+                match post.record_part(&key, part.clone(), self.clock.now()) {
+                    Ok(()) => {}
+                    Err(PostError::TargetSettled(_)) => {
+                        self.discard(job, "target already settled").await?;
+                        return Ok(post);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let settled = match post.record_outcome(&key, outcome.clone(), self.clock.now()) {
                 Ok(s) => s,
                 Err(PostError::TargetSettled(_)) => {
