@@ -1,6 +1,10 @@
 //! Bluesky (AT Protocol): sign-in with an app password, session refresh, and posts with rich
 //! text, images and reply threads.
 
+pub mod facets;
+pub mod images;
+pub mod tid;
+
 use crate::http::{ServerPolicy, SetupError};
 
 /// How the Bluesky adapter reaches the network.
