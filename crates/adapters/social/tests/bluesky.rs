@@ -315,7 +315,7 @@ async fn a_text_post_sends_exactly_one_record_with_facets_at_its_derived_key() {
         .await
         .unwrap();
 
-    let rkey = tid::from_key(key);
+    let rkey = tid::record_key(key, 0);
     assert!(tid::is_valid(&rkey));
     assert_eq!(
         post.platform_post_id,
@@ -530,7 +530,9 @@ async fn a_three_part_thread_replies_to_its_root_and_to_the_part_before() {
     let keys: Vec<&str> = [&first, &second, &third].map(rkey_of).to_vec();
     assert_eq!(
         keys,
-        (0..3).map(|p| tid::from_key(&key(p))).collect::<Vec<_>>()
+        (0..3)
+            .map(|p| tid::record_key(&key(p), p))
+            .collect::<Vec<_>>()
     );
     let posts = sandbox.state().posts();
     let replies: Vec<Option<&str>> = posts.iter().map(|p| p.reply_to.as_deref()).collect();
@@ -609,7 +611,7 @@ async fn a_retry_after_a_lost_answer_finds_the_post_instead_of_publishing_it_twi
     // HTTP 500 — and is reconciled the same way.
     let again = bluesky.publish(&req).await.unwrap();
     assert_eq!(again, first);
-    assert_eq!(rkey_of(&first), tid::from_key("k-retry"));
+    assert_eq!(rkey_of(&first), tid::record_key("k-retry", 0));
     assert_eq!(calls(&sandbox, "com.atproto.repo.createRecord").len(), 2);
     assert_eq!(calls(&sandbox, "com.atproto.repo.getRecord").len(), 2);
     let posts = sandbox.state().posts();
@@ -638,7 +640,7 @@ async fn a_retry_after_a_lost_answer_finds_the_post_instead_of_publishing_it_twi
     );
     assert_eq!(sandbox.state().posts().len(), 2);
     let published = bluesky.publish(&req).await.unwrap();
-    assert_eq!(rkey_of(&published), tid::from_key("k-retry-lost"));
+    assert_eq!(rkey_of(&published), tid::record_key("k-retry-lost", 0));
     assert_eq!(sandbox.state().posts().len(), 3);
     assert!(bluesky.idempotent());
 }

@@ -1,5 +1,5 @@
 //! Publishing: one `app.bsky.feed.post` record per thread part, with facets, images and reply
-//! references, written at a record key derived from the idempotency key.
+//! references, written at a record key derived from the idempotency key and the part's number.
 //!
 //! Retries are safe: every attempt at a part writes the same record key, and Bluesky refuses a
 //! second write to a key (today with HTTP 500 `InternalServerError`, bluesky-social/atproto
@@ -45,6 +45,9 @@ struct RecordRef {
     uri: String,
     #[serde(default)]
     cid: Option<String>,
+    /// The record itself (`getRecord` only).
+    #[serde(default)]
+    value: Option<Value>,
 }
 
 impl Bluesky {
@@ -54,7 +57,7 @@ impl Bluesky {
     ) -> Result<PublishedPost, PublishError> {
         check(request)?;
         let account = self.account(request)?;
-        let rkey = tid::from_key(&request.idempotency_key);
+        let rkey = tid::record_key(&request.idempotency_key, request.part);
         let candidates = facets::facets(&request.text);
         let dids = self
             .resolve_mentions(&account, &facets::mentioned_handles(&candidates))
@@ -215,6 +218,7 @@ impl Bluesky {
             Some(RecordRef {
                 uri,
                 cid: Some(cid),
+                ..
             }) => Ok(json!({"uri": uri, "cid": cid})),
             _ => Err(PublishError::Transient {
                 reason: format!("the post this part answers ({}) was not found", post.id),
@@ -310,7 +314,7 @@ impl Bluesky {
                     // Never reached Bluesky.
                     transient @ PublishError::Transient { .. } => Err(transient),
                     _ => {
-                        self.reconcile(account, rkey, &format!("no answer: {e}"))
+                        self.reconcile(account, rkey, body, &format!("no answer: {e}"))
                             .await
                     }
                 };
@@ -326,25 +330,30 @@ impl Bluesky {
                 Ok(RecordRef {
                     uri,
                     cid: Some(cid),
+                    ..
                 }) => Ok(published(account, uri, cid, rkey)),
-                Ok(_) => self.reconcile(account, rkey, "the answer has no CID").await,
-                Err(why) => self.reconcile(account, rkey, &why).await,
+                Ok(_) => {
+                    self.reconcile(account, rkey, body, "the answer has no CID")
+                        .await
+                }
+                Err(why) => self.reconcile(account, rkey, body, &why).await,
             };
         }
         let e = XrpcError::read(response).await;
         if e.status >= 500 {
             // Among them the answer to a record key in use (a retry of a part already
             // published).
-            return self.reconcile(account, rkey, &e.describe()).await;
+            return self.reconcile(account, rkey, body, &e.describe()).await;
         }
         Err(publish_error(e, "the post"))
     }
 
-    /// Reads the record key back after an open outcome.
+    /// Reads the record key back after an open outcome (`sent` is the `createRecord` input).
     async fn reconcile(
         &self,
         account: &Account<'_>,
         rkey: &str,
+        sent: &Value,
         why: &str,
     ) -> Result<PublishedPost, PublishError> {
         match self
@@ -354,11 +363,16 @@ impl Bluesky {
             Some(RecordRef {
                 uri,
                 cid: Some(cid),
+                value,
             }) => {
                 tracing::info!(%uri, reason = %why, "Bluesky post found at its record key: published");
+                let text = |record: Option<&Value>| record.and_then(|r| r.get("text")).cloned();
+                if text(value.as_ref()) != text(sent.get("record")) {
+                    tracing::warn!(%uri, "the Bluesky post at this record key has another text (an attempt before an edit)");
+                }
                 Ok(published(account, uri, cid, rkey))
             }
-            Some(RecordRef { uri, cid: None }) => Err(PublishError::Transient {
+            Some(RecordRef { uri, cid: None, .. }) => Err(PublishError::Transient {
                 reason: format!("{why}; {uri} exists but Bluesky gave no CID"),
             }),
             None => Err(PublishError::Transient {

@@ -48,6 +48,12 @@ pub fn from_key(key: &str) -> String {
     from_parts(micros, clock_id)
 }
 
+/// The record key of one part of a post: [`from_key`] of the idempotency key and the part's
+/// number, so parts never share a key even if a caller gave them the same idempotency key.
+pub fn record_key(idempotency_key: &str, part: usize) -> String {
+    from_key(&format!("{idempotency_key}#{part}"))
+}
+
 /// Whether `s` is a syntactically valid TID:
 /// `^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$`.
 pub fn is_valid(s: &str) -> bool {

@@ -52,3 +52,12 @@ fn the_syntax_check_follows_the_tid_grammar() {
     assert!(!is_valid("3JZFCIJPJ2Z2A"), "lower case only");
     assert!(!is_valid(""));
 }
+
+#[test]
+fn each_part_of_a_post_has_its_own_record_key() {
+    let key = "multivio-00000000-0000-0000-0000-000000000001-bluesky";
+    assert_eq!(record_key(key, 0), from_key(&format!("{key}#0")));
+    assert_eq!(record_key(key, 1), record_key(key, 1));
+    assert_ne!(record_key(key, 0), record_key(key, 1));
+    assert!(is_valid(&record_key(key, 2)));
+}
