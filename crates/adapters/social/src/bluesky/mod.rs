@@ -1,7 +1,43 @@
 //! Bluesky (AT Protocol): sign-in with an app password, session refresh, and posts with rich
 //! text, images and reply threads.
+//!
+//! - [`CredentialLogin`]: `com.atproto.server.createSession` at the server the user names (or
+//!   the configured entryway); the account's own PDS is read from the session's DID document.
+//! - [`OAuthClient`]: only `refresh` (`refreshSession`, both tokens rotate) and `revoke`
+//!   (`deleteSession`) apply; Bluesky has no authorisation redirect for app passwords.
+//! - [`Publisher`]: one `app.bsky.feed.post` record per call, at a record key derived from the
+//!   idempotency key, so a retry can never publish twice ([`Publisher::idempotent`]).
+//!
+//! Tokens and passwords never reach a log: they travel as [`Secret`]s and only
+//! `Authorization` headers and the sign-in body carry them.
 
-use crate::http::{ServerPolicy, SetupError};
+pub mod facets;
+pub mod images;
+mod publish;
+mod session;
+pub mod tid;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use multivio_domain::Secret;
+use multivio_domain::connection::{AuthorizedAccount, Connection, Credentials, TokenGrant};
+use multivio_ports::platform::{
+    AuthorizationRequest, CodeExchange, CredentialLogin, LoginRequest, OAuthClient, OAuthError,
+    PublishError, PublishRequest, PublishedPost, Publisher,
+};
+use serde::Deserialize;
+
+use crate::http::{self, ServerPolicy, SetupError};
+
+/// Bluesky's main entryway, where sign-ins go when the user names no server.
+pub const SERVICE_URL: &str = "https://bsky.social";
+
+/// The largest image blob Multivio sends by default: the 1 MB Bluesky accepted until April
+/// 2026 (the current lexicon allows 2 MB, older servers and apps still expect 1 MB).
+pub const DEFAULT_MAX_IMAGE_BYTES: usize = 1_000_000;
+
+/// Most images in one post.
+pub const MAX_IMAGES: usize = 4;
 
 /// How the Bluesky adapter reaches the network.
 #[derive(Debug, Clone)]
@@ -15,15 +51,168 @@ pub struct BlueskyConfig {
     pub max_image_bytes: usize,
 }
 
-/// The Bluesky client.
+impl Default for BlueskyConfig {
+    fn default() -> Self {
+        Self {
+            service_url: SERVICE_URL.to_owned(),
+            server_policy: ServerPolicy::PublicHttpsOnly,
+            max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
+        }
+    }
+}
+
+/// The Bluesky client: a [`CredentialLogin`], an [`OAuthClient`] (refresh and revoke only) and
+/// a [`Publisher`].
 #[derive(Debug, Clone)]
 pub struct Bluesky {
     config: BlueskyConfig,
+    http: reqwest::Client,
 }
 
 impl Bluesky {
-    /// A client for `config`.
+    /// A client for `config`: its entryway is checked against its server policy, and every
+    /// server it calls (the entryway, the user's server, the account's PDS) must resolve to
+    /// addresses the policy allows.
     pub fn new(config: BlueskyConfig) -> Result<Self, SetupError> {
-        Ok(Self { config })
+        let service_url = http::server_url(&config.service_url, config.server_policy)?;
+        if config.max_image_bytes == 0 {
+            return Err(SetupError::Url(
+                "the largest Bluesky image must be at least one byte".to_owned(),
+            ));
+        }
+        let http = http::guarded_client(http::DEFAULT_TIMEOUT, config.server_policy)?;
+        Ok(Self {
+            config: BlueskyConfig {
+                service_url,
+                ..config
+            },
+            http,
+        })
+    }
+
+    /// The configuration in use (the entryway made canonical).
+    pub fn config(&self) -> &BlueskyConfig {
+        &self.config
+    }
+
+    /// The server a connection's calls go to: its PDS (`pds_url`), else the server it signed
+    /// in to, else the entryway — checked against the server policy again.
+    fn pds_of(&self, connection: &Connection) -> Result<String, SetupError> {
+        let stored = connection
+            .metadata_str("pds_url")
+            .or_else(|| connection.metadata_str("service_url"));
+        match stored {
+            Some(url) => http::server_url(url, self.config.server_policy),
+            None => Ok(self.config.service_url.clone()),
+        }
+    }
+}
+
+/// The URL of an XRPC method on a server.
+fn xrpc(base: &str, nsid: &str) -> String {
+    format!("{base}/xrpc/{nsid}")
+}
+
+/// An XRPC error answer: `{"error": "...", "message": "..."}` with its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct XrpcError {
+    status: u16,
+    error: String,
+    message: String,
+    retry_after: Option<chrono::Duration>,
+}
+
+impl XrpcError {
+    /// Reads a failed answer (a body that is not the envelope gives `HTTP <status>` and an
+    /// excerpt of the body).
+    async fn read(response: reqwest::Response) -> XrpcError {
+        #[derive(Deserialize)]
+        struct Envelope {
+            error: Option<String>,
+            message: Option<String>,
+        }
+        let status = response.status().as_u16();
+        let retry_after = http::retry_after(response.headers(), Utc::now());
+        let body = response.bytes().await.unwrap_or_default();
+        let envelope = serde_json::from_slice::<Envelope>(&body).ok();
+        let (error, message) = envelope.map_or((None, None), |e| (e.error, e.message));
+        XrpcError {
+            status,
+            error: error.unwrap_or_else(|| format!("HTTP {status}")),
+            message: message
+                .unwrap_or_else(|| http::excerpt(String::from_utf8_lossy(&body).trim(), 200)),
+            retry_after,
+        }
+    }
+
+    /// An expired, revoked or unverifiable token (HTTP 400 on Bluesky, not 401).
+    fn is_token_error(&self) -> bool {
+        matches!(self.error.as_str(), "ExpiredToken" | "InvalidToken")
+    }
+
+    fn describe(&self) -> String {
+        format!("{} ({}): {}", self.error, self.status, self.message)
+    }
+}
+
+#[async_trait]
+impl CredentialLogin for Bluesky {
+    async fn login(&self, request: &LoginRequest) -> Result<Vec<AuthorizedAccount>, OAuthError> {
+        self.create_session(request).await.map(|a| vec![a])
+    }
+}
+
+#[async_trait]
+impl OAuthClient for Bluesky {
+    /// Bluesky accounts connect with an app password ([`CredentialLogin`]).
+    async fn authorization_url(
+        &self,
+        _request: &AuthorizationRequest,
+    ) -> Result<String, OAuthError> {
+        Err(OAuthError::NotSupported)
+    }
+
+    /// Bluesky accounts connect with an app password ([`CredentialLogin`]).
+    async fn exchange_code(
+        &self,
+        _exchange: &CodeExchange,
+    ) -> Result<Vec<AuthorizedAccount>, OAuthError> {
+        Err(OAuthError::NotSupported)
+    }
+
+    async fn refresh(
+        &self,
+        connection: &Connection,
+        refresh_token: &Secret,
+    ) -> Result<TokenGrant, OAuthError> {
+        self.refresh_session(connection, refresh_token).await
+    }
+
+    /// Ends the session of the refresh token (`deleteSession`); a session already ended counts
+    /// as revoked. Without a refresh token there is nothing to end: [`OAuthError::NotSupported`]
+    /// (the access token lapses within two hours). The app password itself stays valid until
+    /// the user deletes it in Bluesky's settings.
+    async fn revoke(
+        &self,
+        connection: &Connection,
+        credentials: &Credentials,
+    ) -> Result<(), OAuthError> {
+        match &credentials.refresh_token {
+            Some(refresh) => self.delete_session(connection, refresh).await,
+            None => Err(OAuthError::NotSupported),
+        }
+    }
+}
+
+#[async_trait]
+impl Publisher for Bluesky {
+    async fn publish(&self, request: &PublishRequest) -> Result<PublishedPost, PublishError> {
+        self.publish_post(request).await
+    }
+
+    /// Every attempt at a part writes the same record key, and a second write to it is
+    /// refused: a retry never duplicates a post.
+    fn idempotent(&self) -> bool {
+        true
     }
 }
