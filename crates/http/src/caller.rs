@@ -27,7 +27,11 @@ pub struct Caller {
 
 impl Caller {
     /// Counts one `action` of this caller against its per-user rate limit (429 when spent).
-    pub fn limit(&self, state: &AppState, action: crate::observe::Action) -> Result<(), ApiError> {
+    pub fn limit(
+        &self,
+        state: &AppState,
+        action: crate::rate_limit::Action,
+    ) -> Result<(), ApiError> {
         Ok(state
             .limits
             .check(action, self.tenant.firebase_uid.as_str())?)

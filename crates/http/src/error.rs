@@ -34,8 +34,8 @@ impl From<Problem> for ApiError {
     }
 }
 
-impl From<crate::observe::RateLimited> for ApiError {
-    fn from(limited: crate::observe::RateLimited) -> Self {
+impl From<crate::rate_limit::RateLimited> for ApiError {
+    fn from(limited: crate::rate_limit::RateLimited) -> Self {
         ApiError(
             limited
                 .problem()

@@ -7,12 +7,15 @@
 
 pub mod auth;
 mod caller;
+pub mod cors;
 pub mod dto;
 mod error;
 mod health;
 pub mod observe;
 mod openapi;
 mod problem;
+pub mod rate_limit;
+pub mod rejection;
 mod routes;
 
 use std::sync::Arc;
@@ -29,7 +32,8 @@ pub use openapi::ApiDoc;
 pub use problem::{Problem, ProblemType};
 
 use crate::auth::FirebaseVerifier;
-use crate::observe::{Metrics, RateLimits};
+use crate::observe::Metrics;
+use crate::rate_limit::RateLimits;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -121,12 +125,12 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let cors = observe::cors(&state.config.cors_origins);
+    let cors = cors::cors(&state.config.cors_origins);
     let metrics = state.metrics.middleware();
     App::new()
         .configure(configure(state))
         .wrap(cors)
-        .wrap(observe::ProblemFallback)
+        .wrap(rejection::ProblemFallback)
         .wrap(metrics)
         .wrap(observe::RequestTracing)
 }
@@ -147,8 +151,8 @@ pub fn metrics_app(
     App::new()
         .app_data(web::Data::new(state))
         .route("/metrics", web::get().to(health::metrics))
-        .default_service(web::to(observe::not_found))
-        .wrap(observe::ProblemFallback)
+        .default_service(web::to(rejection::not_found))
+        .wrap(rejection::ProblemFallback)
 }
 
 /// Mounts every route, the shared state and the extractors' error handling.
@@ -158,10 +162,10 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         let metrics_on_api = state.config.metrics_on_api;
         cfg.app_data(web::Data::new(state.verifier.clone()))
             .app_data(web::Data::new(state))
-            .app_data(observe::json_config(json_limit))
-            .app_data(observe::payload_config(json_limit))
-            .app_data(observe::query_config())
-            .app_data(observe::path_config())
+            .app_data(rejection::json_config(json_limit))
+            .app_data(rejection::payload_config(json_limit))
+            .app_data(rejection::query_config())
+            .app_data(rejection::path_config())
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .configure(|cfg| {
@@ -248,6 +252,6 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     )
                     .route("/billing/portal", web::post().to(routes::billing::portal)),
             )
-            .default_service(web::to(observe::not_found));
+            .default_service(web::to(rejection::not_found));
     }
 }

@@ -11,7 +11,8 @@ use multivio_app::{Ports, Services, Settings};
 use multivio_domain::Secret;
 use multivio_domain::contact::Email;
 use multivio_http::auth::{FirebaseConfig, FirebaseVerifier, Profile};
-use multivio_http::observe::{Action, Metrics, RateLimits};
+use multivio_http::observe::Metrics;
+use multivio_http::rate_limit::{Action, RateLimits};
 use multivio_http::{AppState, HttpConfig, MetricsToken, QueueGauge, TenantCache};
 use multivio_ports::billing::{BillingError, BillingGateway, CheckoutRequest};
 use multivio_ports::mail::{MailError, Mailer};
@@ -120,7 +121,7 @@ pub fn http_state(
 ) -> anyhow::Result<AppState> {
     let cors_origins = match config.cors_origins.as_deref() {
         Some(origins) => {
-            multivio_http::observe::parse_origins(origins).context("MULTIVIO_CORS_ORIGINS")?
+            multivio_http::cors::parse_origins(origins).context("MULTIVIO_CORS_ORIGINS")?
         }
         None => Vec::new(),
     };

@@ -12,8 +12,9 @@ use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::{Method, StatusCode};
+use futures_util::future::LocalBoxFuture;
 
-use super::{LocalBoxFuture, UNMATCHED_ROUTE, method_label, route_label};
+use super::{UNMATCHED_ROUTE, method_label, route_label};
 
 /// Upper bounds (seconds) of the latency histogram buckets, from 5 ms to 10 s (Prometheus'
 /// usual defaults; `+Inf` is implicit).
@@ -325,7 +326,7 @@ where
 {
     type Response = ServiceResponse<B>;
     type Error = Error;
-    type Future = LocalBoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     forward_ready!(service);
 

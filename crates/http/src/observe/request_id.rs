@@ -14,9 +14,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use tracing::Instrument as _;
 
-use super::{LocalBoxFuture, UNMATCHED_ROUTE, method_label, route_label};
+use super::{UNMATCHED_ROUTE, method_label, route_label};
 
 /// The request and response header carrying the request id (lower case, as HTTP/2 sends it).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -129,7 +130,7 @@ where
 {
     type Response = ServiceResponse<B>;
     type Error = Error;
-    type Future = LocalBoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     forward_ready!(service);
 

@@ -15,8 +15,8 @@ use crate::dto::{
     ConnectionDto, ConnectionList, ConnectionPatch, CredentialConnectRequest,
 };
 use crate::error::{ApiError, invalid};
-use crate::observe::Action;
 use crate::problem::ProblemType;
+use crate::rate_limit::Action;
 use crate::{AppState, Problem};
 
 fn provider(name: &str) -> Result<Provider, ApiError> {

@@ -15,8 +15,8 @@ use super::json;
 use crate::caller::Caller;
 use crate::dto::{MediaDto, MediaPage, MediaPatch, PageQuery};
 use crate::error::{ApiError, invalid};
-use crate::observe::Action;
 use crate::problem::ProblemType;
+use crate::rate_limit::Action;
 use crate::{AppState, Problem};
 
 /// A place among the requests holding a whole file in memory; waits briefly, then answers 503

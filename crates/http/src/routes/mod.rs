@@ -48,9 +48,9 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
             mime == "application/json" || mime.ends_with("+json")
         });
     if !is_json {
-        return Err(ApiError(crate::observe::unsupported_json_content_type()));
+        return Err(ApiError(crate::rejection::unsupported_json_content_type()));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError(crate::observe::serde_problem(&e)))
+    serde_json::from_slice(body).map_err(|e| ApiError(crate::rejection::serde_problem(&e)))
 }
 
 /// The `Idempotency-Key` header, if any.

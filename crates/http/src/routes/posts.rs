@@ -16,7 +16,7 @@ use crate::dto::{
     ValidateResponse,
 };
 use crate::error::{ApiError, invalid};
-use crate::observe::Action;
+use crate::rate_limit::Action;
 
 /// The caller's posts, newest first, keyset-paginated.
 #[utoipa::path(get, path = "/v1/posts", tag = "posts", params(PostListQuery),

@@ -24,7 +24,7 @@ use multivio_domain::connection::{
 use multivio_domain::contact::Email;
 use multivio_domain::{ConnectionId, Provider, Secret, Tenant};
 use multivio_http::auth::mint_emulator_token;
-use multivio_http::observe::{Action, RateLimits};
+use multivio_http::rate_limit::{Action, RateLimits};
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::mail::{MailError, Mailer};
 use multivio_ports::users::UserStore;

@@ -1,14 +1,38 @@
-//! CORS for the web clients named in `MULTIVIO_CORS_ORIGINS`.
+//! CORS: which web clients (the origins named in `MULTIVIO_CORS_ORIGINS`) may call the API
+//! from a browser, and the parsing and validation of that list.
 
 use actix_cors::Cors;
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName};
 
-use super::ConfigError;
-use super::request_id::REQUEST_ID_HEADER;
+use crate::observe::REQUEST_ID_HEADER;
 
 /// How long a browser may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE: usize = 3600;
+
+/// A `MULTIVIO_CORS_ORIGINS` value this module refuses (at startup, never by panicking).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `*` in `MULTIVIO_CORS_ORIGINS`: refused so that only the deployment's own web clients can
+    /// call the API from a browser; a typo'd wildcard must not silently open it to every site.
+    #[error(
+        "MULTIVIO_CORS_ORIGINS: `*` is not accepted; list each web client origin instead, \
+         e.g. `https://app.example.com,https://staging.example.com`"
+    )]
+    WildcardOrigin,
+    /// An entry of `MULTIVIO_CORS_ORIGINS` that is not `http(s)://host[:port]`.
+    #[error(
+        "MULTIVIO_CORS_ORIGINS: `{origin}` is not an origin: {reason} \
+         (expected `http(s)://host[:port]`, e.g. `https://app.example.com`)"
+    )]
+    InvalidOrigin {
+        /// The entry as given.
+        origin: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
 
 /// The CORS middleware: exactly `allowed_origins` (none → no cross-origin access at all), methods
 /// GET/POST/PATCH/DELETE/OPTIONS, request headers `Authorization`, `Content-Type`,

@@ -1,8 +1,23 @@
-//! Body limits and request-parsing errors as `application/problem+json`.
+//! Requests refused before (or instead of) a handler, answered as `application/problem+json`:
+//! body limits and the extractors' parsing errors (JSON, raw body, query, path), unknown routes
+//! and methods, and any other error answer of the framework or its middleware.
 //!
 //! actix answers malformed input with plain-text bodies (and a bad path segment with 404); these
-//! configs and [`ProblemFallback`] make every such answer a problem document with the right
-//! status, and never a 500.
+//! extractor configs, the `default_service` handlers and [`ProblemFallback`] make every such
+//! answer a problem document with the right status, and never a 500. Mounting order:
+//!
+//! ```ignore
+//! App::new()
+//!     .app_data(rejection::json_config(1024 * 1024))
+//!     .app_data(rejection::payload_config(1024 * 1024))
+//!     .app_data(rejection::query_config())
+//!     .app_data(rejection::path_config())
+//!     .wrap(cors::cors(&origins))          // innermost: answers preflights
+//!     .wrap(rejection::ProblemFallback)    // turns actix's plain-text errors into problem+json
+//!     .wrap(metrics.middleware())          // counts everything, preflights and 404s included
+//!     .wrap(observe::RequestTracing)       // outermost: every answer carries X-Request-Id
+//!     .default_service(web::to(rejection::not_found))
+//! ```
 
 use std::fmt;
 use std::future::{Ready, ready};
@@ -13,9 +28,9 @@ use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadEr
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{Error, HttpResponse, ResponseError, web};
+use futures_util::future::LocalBoxFuture;
 use serde_json::error::Category;
 
-use super::LocalBoxFuture;
 use crate::Problem;
 use crate::problem::ProblemType;
 
@@ -196,7 +211,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     forward_ready!(service);
 

@@ -1,5 +1,6 @@
-//! Request ids and access logs, metrics, CORS, body limits and problem+json errors, and
-//! per-user rate limits, on an actix app assembled the way the server assembles it.
+//! The middleware stack on an actix app assembled the way the server assembles it: request ids
+//! and access logs and metrics (`observe`), CORS (`cors`), body limits and problem+json errors
+//! (`rejection`), and per-user rate limits (`rate_limit`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,9 +15,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::test::{self as actix_test, TestRequest};
 use actix_web::{App, HttpRequest, HttpResponse, web};
-use multivio_http::observe::{
-    self, Action, Gauge, Metrics, RateLimited, RateLimits, RequestId, RequestTracing,
-};
+use multivio_http::observe::{Gauge, Metrics, RequestId, RequestTracing};
+use multivio_http::rate_limit::{Action, RateLimited, RateLimits};
+use multivio_http::{cors, rejection};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -83,15 +84,15 @@ macro_rules! test_app {
         install_log_capture();
         actix_test::init_service(
             App::new()
-                .app_data(observe::json_config(JSON_LIMIT))
-                .app_data(observe::payload_config(JSON_LIMIT))
-                .app_data(observe::query_config())
-                .app_data(observe::path_config())
+                .app_data(rejection::json_config(JSON_LIMIT))
+                .app_data(rejection::payload_config(JSON_LIMIT))
+                .app_data(rejection::query_config())
+                .app_data(rejection::path_config())
                 .app_data(web::Data::new(
                     RateLimits::per_minute(&[(Action::Publish, 3)]).unwrap(),
                 ))
-                .wrap(observe::cors($origins))
-                .wrap(observe::ProblemFallback)
+                .wrap(cors::cors($origins))
+                .wrap(rejection::ProblemFallback)
                 .wrap($metrics.middleware())
                 .wrap(RequestTracing)
                 .route("/whoami", web::get().to(whoami))
@@ -105,16 +106,16 @@ macro_rules! test_app {
                 .service(
                     web::resource("/v1/explicit-405")
                         .route(web::get().to(HttpResponse::Ok))
-                        .default_service(web::to(observe::method_not_allowed)),
+                        .default_service(web::to(rejection::method_not_allowed)),
                 )
-                .default_service(web::to(observe::not_found)),
+                .default_service(web::to(rejection::not_found)),
         )
         .await
     }};
 }
 
 fn origins() -> Vec<String> {
-    observe::parse_origins(ALLOWED_ORIGIN).unwrap()
+    cors::parse_origins(ALLOWED_ORIGIN).unwrap()
 }
 
 fn header_str<B>(res: &ServiceResponse<B>, name: &str) -> Option<String> {
@@ -740,16 +741,16 @@ async fn cors_without_origins_allows_none() {
 #[test]
 fn cors_origins_config() {
     assert_eq!(
-        observe::parse_origins("https://a.example.com, http://localhost:5173").unwrap(),
+        cors::parse_origins("https://a.example.com, http://localhost:5173").unwrap(),
         ["https://a.example.com", "http://localhost:5173"]
     );
-    let err = observe::parse_origins("*").unwrap_err().to_string();
+    let err = cors::parse_origins("*").unwrap_err().to_string();
     assert!(
         err.contains("MULTIVIO_CORS_ORIGINS") && err.contains('*'),
         "{err}"
     );
-    assert!(observe::parse_origins("https://a.example.com/app").is_err());
-    assert!(observe::parse_origins("a.example.com").is_err());
+    assert!(cors::parse_origins("https://a.example.com/app").is_err());
+    assert!(cors::parse_origins("a.example.com").is_err());
 }
 
 // ---------------------------------------------------------------- body limits and errors

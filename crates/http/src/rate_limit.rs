@@ -19,7 +19,6 @@ use governor::clock::Clock as _;
 
 pub use governor::Quota;
 
-use super::ConfigError;
 use crate::Problem;
 use crate::problem::ProblemType;
 
@@ -31,6 +30,18 @@ const CONNECT_PER_MINUTE: NonZeroU32 = NonZeroU32::MIN.saturating_add(9);
 /// Every this many checks of one action, forget users whose bucket is full again, so the map
 /// does not grow with every user ever seen.
 const CLEANUP_EVERY: u64 = 1024;
+
+/// A rate limit configuration this module refuses (at startup, never by panicking).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A rate limit of zero requests per period, which would lock the action out entirely.
+    #[error("rate limit for `{action}` must allow at least one request per minute")]
+    ZeroRateLimit {
+        /// The action's name.
+        action: &'static str,
+    },
+}
 
 /// A rate-limited action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
