@@ -92,7 +92,7 @@ pub async fn metrics(
         }
     }
     Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type(crate::observe::METRICS_CONTENT_TYPE)
         .body(render_metrics(&state).await))
 }
 

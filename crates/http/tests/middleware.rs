@@ -440,7 +440,11 @@ fn parse_sample(line: &str) -> Sample {
 /// Parses exposition text line by line, checking that each family has one HELP and one TYPE
 /// before its samples and that families are not interleaved.
 fn parse_exposition(text: &str) -> Vec<Sample> {
-    assert!(text.ends_with('\n'), "text ends with a line feed");
+    // Nothing at all is valid too: families without samples are not announced.
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "text ends with a line feed"
+    );
     let mut types: HashMap<String, String> = HashMap::new();
     let mut helps: HashSet<String> = HashSet::new();
     let mut finished: HashSet<String> = HashSet::new();

@@ -1,11 +1,10 @@
-//! Request metrics in the Prometheus text exposition format 0.0.4, written by hand: two metric
-//! families do not justify a metrics framework, and owning the registry (no global statics)
-//! lets every test build its own.
+//! Request metrics in the Prometheus text exposition format 0.0.4, kept and encoded by
+//! `prometheus-client` (the Prometheus project's Rust client). The registry is owned by
+//! [`Metrics`] rather than a global static, so every test builds its own.
 
-use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::future::{Ready, ready};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::Error;
@@ -13,8 +12,21 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::{Method, StatusCode};
 use futures_util::future::LocalBoxFuture;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder, prometheus_text,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use super::{UNMATCHED_ROUTE, method_label, route_label};
+
+/// The `Content-Type` of [`Metrics::render`]'s text (Prometheus text format 0.0.4).
+pub const METRICS_CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds (seconds) of the latency histogram buckets, from 5 ms to 10 s (Prometheus'
 /// usual defaults; `+Inf` is implicit).
@@ -22,8 +34,13 @@ pub const DURATION_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-const REQUESTS_TOTAL: &str = "multivio_http_requests_total";
+/// Counted requests; a counter's samples are named with `_total` appended.
+const REQUESTS: &str = "multivio_http_requests";
+/// The registry appends the final period to these.
+const REQUESTS_HELP: &str = "HTTP requests answered, by method, route pattern and status";
 const REQUEST_DURATION: &str = "multivio_http_request_duration_seconds";
+const REQUEST_DURATION_HELP: &str =
+    "Time to answer HTTP requests (until the response head), by method and route pattern";
 
 /// One caller-provided gauge sample, such as `multivio_db_pool_connections{state="idle"} 3`.
 ///
@@ -60,47 +77,64 @@ impl Gauge {
 }
 
 /// The HTTP metrics registry. Cloning is cheap and clones share the counts.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Metrics {
-    inner: Arc<Mutex<Registry>>,
+    inner: Arc<Inner>,
 }
 
-/// Counts and histograms under one lock, so a scrape never sees a request counted in one and
-/// not yet in the other.
-#[derive(Debug, Default)]
-struct Registry {
-    /// Keyed by (method, route, status).
-    requests: BTreeMap<(&'static str, String, u16), u64>,
-    /// Keyed by (method, route).
-    durations: BTreeMap<(&'static str, String), Histogram>,
+#[derive(Debug)]
+struct Inner {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    /// Shared by recordings, taken alone by a scrape, so that a scrape never sees a request
+    /// counted in one family and not yet in the other.
+    scrape: RwLock<()>,
 }
 
-#[derive(Debug, Default)]
-struct Histogram {
-    /// Observations per bucket, not cumulative (cumulated when rendered); the last slot is `+Inf`.
-    buckets: [u64; DURATION_BUCKETS.len() + 1],
-    sum: f64,
-    count: u64,
+/// Labels of `multivio_http_requests_total`, in this order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: String,
+    status: u16,
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        let slot = DURATION_BUCKETS
-            .iter()
-            .position(|&upper| seconds <= upper)
-            .unwrap_or(DURATION_BUCKETS.len());
-        if let Some(bucket) = self.buckets.get_mut(slot) {
-            *bucket += 1;
-        }
-        self.sum += seconds;
-        self.count += 1;
+/// Labels of `multivio_http_request_duration_seconds`, in this order (`le` follows).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: String,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl Metrics {
     /// An empty registry.
     pub fn new() -> Self {
-        Self::default()
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram,
+        );
+        let mut registry = Registry::default();
+        registry.register(REQUESTS, REQUESTS_HELP, requests.clone());
+        registry.register(REQUEST_DURATION, REQUEST_DURATION_HELP, durations.clone());
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                requests,
+                durations,
+                scrape: RwLock::new(()),
+            }),
+        }
     }
 
     /// The middleware recording every request into this registry.
@@ -114,141 +148,105 @@ impl Metrics {
     /// raw path (each distinct value is a new time series).
     pub fn record(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
         let method = method_label(method);
-        let mut registry = self.lock();
-        *registry
+        // A panic while holding the lock leaves consistent-enough counts; keep serving them.
+        let _recording = self
+            .inner
+            .scrape
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.inner
             .requests
-            .entry((method, route.to_owned(), status.as_u16()))
-            .or_default() += 1;
-        registry
+            .get_or_create(&RequestLabels {
+                method,
+                route: route.to_owned(),
+                status: status.as_u16(),
+            })
+            .inc();
+        self.inner
             .durations
-            .entry((method, route.to_owned()))
-            .or_default()
+            .get_or_create(&RouteLabels {
+                method,
+                route: route.to_owned(),
+            })
             .observe(elapsed.as_secs_f64());
     }
 
     /// The exposition text: request counters, latency histograms, then the given gauges.
     pub fn render(&self, gauges: &[Gauge]) -> String {
+        let mut scrape = Registry::default();
+        scrape.register_collector(Box::new(GaugeFamilies::of(gauges)));
         let mut out = String::new();
         // Writing to a String cannot fail; the Result only exists for the fmt::Write signature.
-        let _ = self.write_requests(&mut out);
-        let _ = write_gauges(&mut out, gauges);
+        {
+            let _scraping = self
+                .inner
+                .scrape
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let _ = prometheus_text::encode(&mut out, &self.inner.registry);
+        }
+        let _ = prometheus_text::encode(&mut out, &scrape);
         out
     }
+}
 
-    fn write_requests(&self, out: &mut String) -> fmt::Result {
-        let registry = self.lock();
+/// Caller gauges grouped by (sanitized) name in first-appearance order, each family with the
+/// help of its first sample: encoded once per scrape, each family announced once.
+#[derive(Debug)]
+struct GaugeFamilies(Vec<GaugeFamily>);
 
-        writeln!(
-            out,
-            "# HELP {REQUESTS_TOTAL} HTTP requests answered, by method, route pattern and status."
-        )?;
-        writeln!(out, "# TYPE {REQUESTS_TOTAL} counter")?;
-        for ((method, route, status), count) in &registry.requests {
-            let status = status.to_string();
-            write_sample(
-                out,
-                REQUESTS_TOTAL,
-                &[("method", method), ("route", route), ("status", &status)],
-                &count.to_string(),
-            )?;
-        }
+#[derive(Debug)]
+struct GaugeFamily {
+    name: String,
+    help: String,
+    samples: Vec<(Vec<(String, String)>, f64)>,
+}
 
-        writeln!(
-            out,
-            "# HELP {REQUEST_DURATION} Time to answer HTTP requests (until the response head), \
-             by method and route pattern."
-        )?;
-        writeln!(out, "# TYPE {REQUEST_DURATION} histogram")?;
-        let bucket_name = format!("{REQUEST_DURATION}_bucket");
-        let sum_name = format!("{REQUEST_DURATION}_sum");
-        let count_name = format!("{REQUEST_DURATION}_count");
-        for ((method, route), histogram) in &registry.durations {
-            let mut cumulative = 0;
-            let bounds = DURATION_BUCKETS
+impl GaugeFamilies {
+    fn of(gauges: &[Gauge]) -> Self {
+        let mut families: Vec<GaugeFamily> = Vec::new();
+        for gauge in gauges {
+            let name = sanitize_name(&gauge.name, true);
+            let labels = gauge
+                .labels
                 .iter()
-                .map(|&upper| format_float(upper))
-                .chain(std::iter::once("+Inf".to_owned()));
-            for (le, in_bucket) in bounds.zip(histogram.buckets.iter()) {
-                cumulative += in_bucket;
-                write_sample(
-                    out,
-                    &bucket_name,
-                    &[("method", method), ("route", route), ("le", &le)],
-                    &cumulative.to_string(),
-                )?;
+                .map(|(label, value)| (sanitize_name(label, false), value.clone()))
+                .collect();
+            match families.iter_mut().find(|family| family.name == name) {
+                Some(family) => family.samples.push((labels, gauge.value)),
+                None => families.push(GaugeFamily {
+                    name,
+                    help: gauge.help.clone(),
+                    samples: vec![(labels, gauge.value)],
+                }),
             }
-            let labels = [("method", *method), ("route", route.as_str())];
-            write_sample(out, &sum_name, &labels, &format_float(histogram.sum))?;
-            write_sample(out, &count_name, &labels, &histogram.count.to_string())?;
+        }
+        Self(families)
+    }
+}
+
+impl Collector for GaugeFamilies {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        for family in &self.0 {
+            let mut metric =
+                encoder.encode_descriptor(&family.name, &family.help, None, MetricType::Gauge)?;
+            for (labels, value) in &family.samples {
+                encode_gauge_value(*value, metric.encode_family(labels)?)?;
+            }
         }
         Ok(())
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
-        // A panic while holding the lock leaves consistent-enough counts; keep serving them.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
-/// Caller gauges grouped by name (first-appearance order), each family announced once.
-fn write_gauges(out: &mut String, gauges: &[Gauge]) -> fmt::Result {
-    let mut families: Vec<(String, &str, Vec<&Gauge>)> = Vec::new();
-    for gauge in gauges {
-        let name = sanitize_name(&gauge.name, true);
-        match families.iter_mut().find(|(family, _, _)| *family == name) {
-            Some((_, _, samples)) => samples.push(gauge),
-            None => families.push((name, &gauge.help, vec![gauge])),
-        }
+/// Whole values as integers (`3`, not `3.0`); fractions, `+Inf`, `-Inf` and `NaN` as floats.
+fn encode_gauge_value(value: f64, encoder: MetricEncoder) -> fmt::Result {
+    /// Beyond 2^53 not every whole number is an `f64`: those stay floats.
+    const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+    if value.fract() == 0.0 && value.abs() <= EXACT_INTEGERS {
+        ConstGauge::new(value as i64).encode(encoder)
+    } else {
+        ConstGauge::new(value).encode(encoder)
     }
-    for (name, help, samples) in families {
-        writeln!(out, "# HELP {name} {}", escape_help(help))?;
-        writeln!(out, "# TYPE {name} gauge")?;
-        for gauge in samples {
-            let labels: Vec<(String, &str)> = gauge
-                .labels
-                .iter()
-                .map(|(label, value)| (sanitize_name(label, false), value.as_str()))
-                .collect();
-            let labels: Vec<(&str, &str)> = labels.iter().map(|(l, v)| (l.as_str(), *v)).collect();
-            write_sample(out, &name, &labels, &format_float(gauge.value))?;
-        }
-    }
-    Ok(())
-}
-
-/// `name{label="value",...} value`.
-fn write_sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: &str) -> fmt::Result {
-    out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (i, (label, label_value)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write!(out, "{label}=\"{}\"", escape_label_value(label_value))?;
-        }
-        out.push('}');
-    }
-    writeln!(out, " {value}")
-}
-
-/// Label values escape backslash, double quote and line feed (format 0.0.4).
-fn escape_label_value(value: &str) -> String {
-    let mut escaped = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => escaped.push_str("\\\\"),
-            '"' => escaped.push_str("\\\""),
-            '\n' => escaped.push_str("\\n"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
-
-/// HELP text escapes backslash and line feed (format 0.0.4).
-fn escape_help(help: &str) -> String {
-    help.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
 /// Replaces characters not allowed in a metric name (`colons` true) or label name by `_`, so a
@@ -268,17 +266,6 @@ fn sanitize_name(name: &str, colons: bool) -> String {
         out.insert(0, '_');
     }
     out
-}
-
-/// Floats as Prometheus reads them: Rust's shortest round-trip form, with `+Inf`, `-Inf`, `NaN`.
-fn format_float(value: f64) -> String {
-    if value.is_nan() {
-        "NaN".to_owned()
-    } else if value.is_infinite() {
-        if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
-    } else {
-        value.to_string()
-    }
 }
 
 /// The middleware made by [`Metrics::middleware`]. Mount it outside CORS so that preflights

@@ -18,7 +18,7 @@
 mod metrics;
 mod request_id;
 
-pub use metrics::{DURATION_BUCKETS, Gauge, Metrics, MetricsMiddleware};
+pub use metrics::{DURATION_BUCKETS, Gauge, METRICS_CONTENT_TYPE, Metrics, MetricsMiddleware};
 pub use request_id::{REQUEST_ID_HEADER, RequestId, RequestTracing};
 
 /// Metric label for a request method: the standard ones as-is, anything else as `OTHER`, so a

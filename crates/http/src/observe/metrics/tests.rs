@@ -52,8 +52,10 @@ fn unknown_methods_share_one_label() {
 
 #[test]
 fn escapes_label_values_and_help() {
-    assert_eq!(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-    assert_eq!(escape_help("a\\b\nc \"q\""), "a\\\\b\\nc \"q\"");
+    let gauge = Gauge::new("g", "a\\b\nc \"q\"", 1.0).label("l", "a\"b\\c\nd");
+    let text = Metrics::new().render(&[gauge]);
+    assert!(text.contains("g{l=\"a\\\"b\\\\c\\nd\"} 1\n"), "{text}");
+    assert!(text.contains("# HELP g a\\\\b\\nc \"q\"\n"), "{text}");
 }
 
 #[test]
@@ -66,11 +68,17 @@ fn sanitizes_names() {
 
 #[test]
 fn formats_floats() {
-    assert_eq!(format_float(1.0), "1");
-    assert_eq!(format_float(0.005), "0.005");
-    assert_eq!(format_float(f64::INFINITY), "+Inf");
-    assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
-    assert_eq!(format_float(f64::NAN), "NaN");
+    let format_float = |value: f64| {
+        let text = Metrics::new().render(&[Gauge::new("g", "h", value)]);
+        text.lines()
+            .find_map(|l| l.strip_prefix("g "))
+            .map(str::to_owned)
+    };
+    assert_eq!(format_float(1.0).as_deref(), Some("1"));
+    assert_eq!(format_float(0.005).as_deref(), Some("0.005"));
+    assert_eq!(format_float(f64::INFINITY).as_deref(), Some("+Inf"));
+    assert_eq!(format_float(f64::NEG_INFINITY).as_deref(), Some("-Inf"));
+    assert_eq!(format_float(f64::NAN).as_deref(), Some("NaN"));
 }
 
 #[test]
