@@ -16,8 +16,18 @@ fn the_openapi_document_matches_its_snapshot() {
     let snapshot = std::fs::read_to_string(SNAPSHOT).unwrap_or_default();
     assert!(
         snapshot == rendered,
-        "the API changed: review it, then run `just openapi` and commit crates/http/openapi.json"
+        "the API changed: review it, then run `just openapi` and commit crates/http/openapi.json\n{}",
+        line_diff(&snapshot, &rendered)
     );
+}
+
+/// The changes from the snapshot to the rendered document, as a unified diff.
+fn line_diff(snapshot: &str, rendered: &str) -> String {
+    similar::TextDiff::from_lines(snapshot, rendered)
+        .unified_diff()
+        .context_radius(3)
+        .header("crates/http/openapi.json", "rendered")
+        .to_string()
 }
 
 #[test]

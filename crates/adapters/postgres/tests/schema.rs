@@ -19,6 +19,16 @@ async fn checked_in_schema_matches_the_migrations() {
     let checked_in = std::fs::read_to_string(SCHEMA_RS).unwrap();
     assert!(
         checked_in == rendered,
-        "src/schema.rs is stale: run `just schema` and commit the result.\n--- generated ---\n{rendered}"
+        "src/schema.rs is stale: run `just schema` and commit the result.\n{}",
+        line_diff(&checked_in, &rendered)
     );
+}
+
+/// The changes from the checked-in schema to the generated one, as a unified diff.
+fn line_diff(checked_in: &str, generated: &str) -> String {
+    similar::TextDiff::from_lines(checked_in, generated)
+        .unified_diff()
+        .context_radius(3)
+        .header("crates/adapters/postgres/src/schema.rs", "generated")
+        .to_string()
 }
