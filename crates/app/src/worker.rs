@@ -234,9 +234,9 @@ impl PublishWorker {
                 let result = post.target_result(&key);
                 let done = result.map_or(0, |r| r.parts.len());
                 // Recorded parts were sends that succeeded: the retry policy counts the others.
-                let attempts = result.map_or(1, |r| r.attempts).saturating_sub(
-                    u32::try_from(done).unwrap_or(u32::MAX),
-                );
+                let attempts = result
+                    .map_or(1, |r| r.attempts)
+                    .saturating_sub(u32::try_from(done).unwrap_or(u32::MAX));
                 let reply_to = if index == 0 {
                     None
                 } else {

@@ -14,6 +14,9 @@
 //! authorisation (default `sandbox_user`); `POST /x/_sandbox/fail_next_tweet {"status": 503}`
 //! answers the next `POST /2/tweets` with that status (creating nothing).
 
+// The fake's checks answer with the refusal itself, as X would; a response is their error.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{HashMap, HashSet};
 
 use actix_web::http::StatusCode;
@@ -77,6 +80,15 @@ struct Tweet {
     created_at: DateTime<Utc>,
 }
 
+/// An OAuth 1.0a request token: its secret, callback, and once approved, who approved it
+/// with which verifier.
+#[derive(Debug, Clone)]
+struct RequestToken {
+    secret: String,
+    callback: String,
+    approved: Option<(User, String)>,
+}
+
 /// What the fake holds.
 #[derive(Debug, Default)]
 pub struct State {
@@ -88,8 +100,8 @@ pub struct State {
     access: HashMap<String, (User, DateTime<Utc>)>,
     /// refresh token → (user, scope)
     refresh: HashMap<String, (User, String)>,
-    /// OAuth 1.0a request tokens → (secret, callback, approved user and verifier)
-    request_tokens: HashMap<String, (String, String, Option<(User, String)>)>,
+    /// OAuth 1.0a request tokens.
+    request_tokens: HashMap<String, RequestToken>,
     /// OAuth 1.0a access tokens → (secret, user)
     oauth1: HashMap<String, (String, User)>,
     nonces: HashSet<String>,
@@ -826,8 +838,14 @@ async fn request_token(
         }));
     };
     let (token, secret) = (token("x1rt-"), token("x1rs-"));
-    x.request_tokens
-        .insert(token.clone(), (secret.clone(), callback.clone(), None));
+    x.request_tokens.insert(
+        token.clone(),
+        RequestToken {
+            secret: secret.clone(),
+            callback: callback.clone(),
+            approved: None,
+        },
+    );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(format!(
@@ -841,12 +859,12 @@ async fn oauth1_authorize(state: web::Data<SandboxState>, req: HttpRequest) -> H
     let token = q.get("oauth_token").cloned().unwrap_or_default();
     let mut x = lock(&state.x);
     let user = x.approving_user();
-    let Some((_, callback, approved)) = x.request_tokens.get_mut(&token) else {
+    let Some(pending) = x.request_tokens.get_mut(&token) else {
         return HttpResponse::BadRequest().body("This page is no longer valid.");
     };
     let verifier = crate::common::token("x1v-");
-    *approved = Some((user, verifier.clone()));
-    let Ok(mut back) = url::Url::parse(callback) else {
+    pending.approved = Some((user, verifier.clone()));
+    let Ok(mut back) = url::Url::parse(&pending.callback) else {
         return HttpResponse::BadRequest().body("The callback is not a URL.");
     };
     back.query_pairs_mut()
@@ -871,7 +889,7 @@ async fn access_token(
         };
     let mut x = lock(&state.x);
     let params = match verify_oauth1(&mut x, &req, &form_params, |s, t| {
-        s.request_tokens.get(t).map(|(secret, _, _)| secret.clone())
+        s.request_tokens.get(t).map(|r| r.secret.clone())
     }) {
         Ok(p) => p,
         Err(refused) => return refused,
@@ -888,8 +906,8 @@ async fn access_token(
                 .map(|(_, v)| v.clone())
         })
         .unwrap_or_default();
-    match x.request_tokens.remove(&token) {
-        Some((_, _, Some((user, expected)))) if expected == verifier => {
+    match x.request_tokens.remove(&token).and_then(|r| r.approved) {
+        Some((user, expected)) if expected == verifier => {
             let (access, secret) = (token_string("x1at-", &user), crate::common::token("x1as-"));
             x.oauth1
                 .insert(access.clone(), (secret.clone(), user.clone()));

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use multivio_domain::connection::{
-    AccountType, Connection, ConnectionStatus, Credentials, OAuth1Credentials, ProviderAccountId,
+    AccountType, Connection, ConnectionStatus, Credentials, OAuth1Credentials,
 };
 use multivio_domain::media::MediaFile;
 use multivio_domain::post::Target;
@@ -316,8 +316,7 @@ async fn text_images_and_a_thread_are_posted_as_x_documents() {
         .state()
         .requests()
         .into_iter()
-        .filter(|r| r.path == "/2/tweets")
-        .last()
+        .rfind(|r| r.path == "/2/tweets")
         .unwrap();
     let body: serde_json::Value = serde_json::from_str(&tweet_call.body).unwrap();
     assert_eq!(body["reply"]["in_reply_to_tweet_id"], thread[1].id.as_str());
@@ -418,5 +417,4 @@ async fn refusals_are_told_apart() {
             .await,
         Err(PublishError::Unauthorized { .. })
     ));
-    let _ = ProviderAccountId::new("x");
 }
