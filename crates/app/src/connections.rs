@@ -16,7 +16,7 @@ use multivio_ports::platform::{
 use multivio_ports::system::{Clock, IdGenerator, TokenGenerator};
 use multivio_ports::vault::TokenVault;
 
-use crate::credentials::{self, CredentialKeeper, RefreshError};
+use crate::credentials::{self, CredentialKeeper, RefreshError, seal_oauth1};
 use crate::error::{AppError, AppResult};
 
 /// Settings of the connection flows.
@@ -183,6 +183,8 @@ impl ConnectionService {
             .await?
             // The store already answers only the caller's own state of this provider.
             .filter(|p| p.provider == provider && p.tenant == *caller)
+            // An OAuth 1.0a flow completes only through its own route.
+            .filter(|p| p.connection_id.is_none())
             .ok_or_else(|| AppError::invalid("state", "is invalid or expired"))?;
         if code.is_empty() {
             return Err(AppError::invalid("code", "is required"));
@@ -207,6 +209,125 @@ impl ConnectionService {
             connections,
             return_to: pending.return_to,
         })
+    }
+
+    /// Starts an OAuth 1.0a approval that adds media-upload tokens to connection `id` (X):
+    /// obtains a request token whose secret is kept server-side, bound to the tenant, the
+    /// provider and the connection, and returns the platform's approval page.
+    pub async fn start_oauth1(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        return_to: Option<String>,
+    ) -> AppResult<String> {
+        let connection = self.get_own(tenant, id).await?;
+        let provider = connection.provider;
+        let client = self
+            .platforms
+            .oauth1(provider)
+            .ok_or_else(|| AppError::NotConfigured(format!("{provider} OAuth 1.0a")))?;
+        let callback = format!(
+            "{}/v1/connections/{provider}/oauth1/callback",
+            self.settings.public_url.trim_end_matches('/')
+        );
+        let start = client
+            .request_token(&callback)
+            .await
+            .map_err(|e| AppError::from_oauth(provider, e))?;
+        self.states
+            .save(&PendingAuthorization {
+                state: Secret::new(start.token.clone()),
+                tenant: tenant.clone(),
+                provider,
+                pkce_verifier: start.secret.clone(),
+                redirect_uri: callback,
+                return_to,
+                server_url: None,
+                connection_id: Some(id),
+                expires_at: self.clock.now() + self.settings.state_ttl,
+            })
+            .await?;
+        Ok(start.authorization_url)
+    }
+
+    /// Use case *complete an OAuth 1.0a approval*, by the signed-in user who started it: takes
+    /// the request token (single use; another user's or provider's → invalid, the platform is
+    /// not called), exchanges it with the verifier, checks the approval is for the connection's
+    /// own account, and stores the sealed tokens on the connection.
+    pub async fn complete_oauth1(
+        &self,
+        caller: &Tenant,
+        provider: Provider,
+        oauth_token: &str,
+        verifier: &Secret,
+    ) -> AppResult<Connected> {
+        let pending = self
+            .states
+            .take(
+                caller,
+                provider,
+                &Secret::new(oauth_token),
+                self.clock.now(),
+            )
+            .await?
+            .filter(|p| p.provider == provider && p.tenant == *caller)
+            .ok_or_else(|| AppError::invalid("oauth_token", "is invalid or expired"))?;
+        let Some(id) = pending.connection_id else {
+            return Err(AppError::invalid("oauth_token", "is invalid or expired"));
+        };
+        if verifier.is_empty() {
+            return Err(AppError::invalid("oauth_verifier", "is required"));
+        }
+        let connection = self.get_own(caller, id).await?;
+        let client = self
+            .platforms
+            .oauth1(provider)
+            .ok_or_else(|| AppError::NotConfigured(format!("{provider} OAuth 1.0a")))?;
+        let tokens = client
+            .access_token(oauth_token, &pending.pkce_verifier, verifier)
+            .await
+            .map_err(|e| AppError::from_oauth(provider, e))?;
+        if tokens
+            .user_id
+            .as_deref()
+            .is_some_and(|u| u != connection.provider_account_id.as_str())
+        {
+            return Err(AppError::PlatformRejected {
+                provider,
+                code: "other_account".to_owned(),
+                reason: format!(
+                    "the approval was given by another {} account than {}",
+                    provider.display_name(),
+                    connection
+                        .account_label
+                        .as_ref()
+                        .map_or("this connection's", |l| l.as_str())
+                ),
+            });
+        }
+        let sealed = seal_oauth1(self.vault.as_ref(), id, &tokens).await?;
+        let updated = self
+            .connections
+            .set_oauth1(caller, id, &sealed)
+            .await
+            .map_err(|e| AppError::from_store("connection", e))?;
+        Ok(Connected {
+            connections: vec![updated],
+            return_to: pending.return_to,
+        })
+    }
+
+    /// The tenant's own connection `id`.
+    async fn get_own(&self, tenant: &Tenant, id: ConnectionId) -> AppResult<Connection> {
+        let connection = self
+            .connections
+            .get(tenant, id)
+            .await
+            .map_err(|e| AppError::from_store("connection", e))?;
+        if !tenant.owns(connection.user_id) {
+            return Err(AppError::NotFound("connection"));
+        }
+        Ok(connection)
     }
 
     /// Use case *connect account (credentials)*: signs in to a credential-based platform

@@ -46,6 +46,28 @@ pub async fn seal(
     })
 }
 
+/// Seals OAuth 1.0a tokens bound to their connection and columns.
+pub async fn seal_oauth1(
+    vault: &dyn TokenVault,
+    id: ConnectionId,
+    o: &OAuth1Credentials,
+) -> AppResult<SealedOAuth1> {
+    Ok(SealedOAuth1 {
+        token: vault
+            .seal(&o.token, &credential_aad(id, "oauth1_access_token"))
+            .await?,
+        token_secret: vault
+            .seal(
+                &o.token_secret,
+                &credential_aad(id, "oauth1_access_token_secret"),
+            )
+            .await?,
+        user_id: o.user_id.clone(),
+        screen_name: o.screen_name.clone(),
+        created_at: o.created_at,
+    })
+}
+
 /// Opens sealed credentials of connection `id`.
 pub async fn open(
     vault: &dyn TokenVault,

@@ -218,6 +218,18 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                         web::post().to(routes::connections::complete),
                     )
                     .route(
+                        "/connections/{id}/oauth1/authorize",
+                        web::post().to(routes::connections::oauth1_authorize),
+                    )
+                    .route(
+                        "/connections/{provider}/oauth1/callback",
+                        web::get().to(routes::connections::oauth1_callback),
+                    )
+                    .route(
+                        "/connections/{provider}/oauth1/complete",
+                        web::post().to(routes::connections::oauth1_complete),
+                    )
+                    .route(
                         "/connections/{provider}",
                         web::post().to(routes::connections::connect_with_credentials),
                     )

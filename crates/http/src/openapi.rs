@@ -21,6 +21,7 @@ use crate::routes::{billing, connections, me, media, posts, providers};
         providers::list_providers,
         connections::list, connections::rename, connections::make_primary, connections::disconnect,
         connections::authorize, connections::callback, connections::complete, connections::connect_with_credentials,
+        connections::oauth1_authorize, connections::oauth1_callback, connections::oauth1_complete,
         posts::list, posts::create, posts::get, posts::edit, posts::delete, posts::validate,
         posts::schedule, posts::publish, posts::cancel, posts::retry,
         media::list, media::upload, media::get, media::edit, media::delete,

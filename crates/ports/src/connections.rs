@@ -6,7 +6,7 @@ use multivio_domain::connection::{AccountLabel, Connection, ConnectionStatus, Pr
 use multivio_domain::{ConnectionId, Provider, Tenant};
 
 use crate::error::StoreError;
-use crate::vault::SealedCredentials;
+use crate::vault::{SealedCredentials, SealedOAuth1};
 
 /// Social connections (`social_connections`), with their sealed credentials.
 ///
@@ -67,6 +67,15 @@ pub trait ConnectionStore: Send + Sync {
         provider: Provider,
         changes: &[(ConnectionId, bool)],
     ) -> Result<(), StoreError>;
+
+    /// Stores OAuth 1.0a tokens on the connection (the seed's `oauth1_*` columns), replacing
+    /// any before.
+    async fn set_oauth1(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        oauth1: &SealedOAuth1,
+    ) -> Result<Connection, StoreError>;
 
     /// Sets or clears the label.
     async fn update_label(

@@ -283,6 +283,12 @@ pub trait Platforms: Send + Sync {
     fn credential_login(&self, provider: Provider) -> Option<Arc<dyn CredentialLogin>>;
     /// The publisher, if the provider is configured.
     fn publisher(&self, provider: Provider) -> Option<Arc<dyn Publisher>>;
+    /// Where the provider's local fake serves, when this (non-production) deployment points it
+    /// at the sandbox instead of the real platform.
+    fn sandbox(&self, provider: Provider) -> Option<String> {
+        let _ = provider;
+        None
+    }
 }
 
 /// An OAuth authorisation in flight, between the redirect and the callback.

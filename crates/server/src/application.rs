@@ -20,6 +20,7 @@ pub struct Application {
     metrics_server: Option<actix_web::dev::Server>,
     services: Arc<Services>,
     db: Database,
+    sandbox: Option<multivio_sandbox::Sandbox>,
 }
 
 impl Application {
@@ -30,8 +31,13 @@ impl Application {
         // Settings that refuse to start are refused before anything is started.
         config.check_exposure()?;
         let verifier = wiring::firebase(config)?;
+        let sandbox = start_sandbox(config, &overrides).await;
+        let sandbox_url = sandbox
+            .as_ref()
+            .map(|s| s.url().to_owned())
+            .or_else(|| crate::platforms::sandbox_url(config));
         let db = database::open(config).await?;
-        match Self::assemble(config, overrides, verifier, &db).await {
+        match Self::assemble(config, overrides, verifier, sandbox_url.as_deref(), &db).await {
             Ok((port, metrics_port, server, metrics_server, services)) => Ok(Self {
                 port,
                 metrics_port,
@@ -39,6 +45,7 @@ impl Application {
                 metrics_server,
                 services,
                 db,
+                sandbox,
             }),
             Err(e) => {
                 db.close().await;
@@ -52,6 +59,7 @@ impl Application {
         config: &Config,
         overrides: Overrides,
         verifier: multivio_http::auth::FirebaseVerifier,
+        sandbox_url: Option<&str>,
         db: &Database,
     ) -> anyhow::Result<(
         u16,
@@ -62,7 +70,7 @@ impl Application {
     )> {
         let keyring = config.keyring()?;
         let store = db.runtime(config, &keyring, Pools::Api).await?;
-        let services = wiring::services(config, store, keyring, &overrides)?;
+        let services = wiring::services(config, store, keyring, sandbox_url, &overrides)?;
         let state = wiring::http_state(config, services.clone(), verifier, &overrides)?;
         let api_state = state.clone();
         let server = actix_web::HttpServer::new(move || multivio_http::app(api_state.clone()))
@@ -141,10 +149,49 @@ impl Application {
         if let Some(worker) = worker {
             let _ = worker.await;
         }
+        if let Some(sandbox) = self.sandbox {
+            sandbox.stop().await;
+        }
         self.db.close().await;
         served?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Locally (never in production), serves the sandbox's fakes on `MULTIVIO_SANDBOX_LISTEN` unless
+/// the platforms are overridden or an already running sandbox is named
+/// (`MULTIVIO_SANDBOX_URL`). An address in use is most likely another local server's sandbox,
+/// which serves just as well.
+async fn start_sandbox(
+    config: &Config,
+    overrides: &Overrides,
+) -> Option<multivio_sandbox::Sandbox> {
+    if config.production
+        || !config.sandbox
+        || overrides.platforms.is_some()
+        || config.sandbox_url.as_deref().is_some_and(|u| !u.is_empty())
+    {
+        return None;
+    }
+    match multivio_sandbox::Sandbox::start(config.sandbox_listen).await {
+        Ok(sandbox) => {
+            tracing::warn!(
+                "SANDBOX: local fakes of X, Bluesky and Mastodon at {} (posts at {}/);                  platforms without credentials publish there, never to the real platforms",
+                sandbox.url(),
+                sandbox.url()
+            );
+            Some(sandbox)
+        }
+        Err(e) => {
+            tracing::warn!(
+                listen = %config.sandbox_listen,
+                error = %e,
+                "the sandbox could not listen (another local server's sandbox?); platforms \
+                 without credentials go to whatever serves there"
+            );
+            None
+        }
     }
 }
 
@@ -159,7 +206,9 @@ pub async fn run_worker(
     let outcome = async {
         let keyring = config.keyring()?;
         let store = db.runtime(config, &keyring, Pools::WorkerOnly).await?;
-        let services = wiring::services(config, store, keyring, &overrides)?;
+        let sandbox_url = crate::platforms::sandbox_url(config);
+        let services =
+            wiring::services(config, store, keyring, sandbox_url.as_deref(), &overrides)?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;

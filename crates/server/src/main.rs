@@ -1,5 +1,6 @@
 //! `multivio`: the Multivio server.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use multivio::database::{self, PgCommand};
 use multivio::{Application, Config, Overrides};
@@ -57,6 +58,10 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         minutes: u64,
     },
+    /// Serve the sandbox alone: local fakes of X, Bluesky and Mastodon that keep what they
+    /// receive (a page at /, JSON at /_sandbox/posts). `serve` starts one by itself locally;
+    /// this is for workers and tests on their own. Refused in production.
+    Sandbox,
     /// Manage the private PostgreSQL cluster under the data directory.
     #[command(subcommand)]
     Pg(PgCommand),
@@ -82,6 +87,7 @@ fn main() -> std::process::ExitCode {
                 multivio::run_worker(&cli.config, Overrides::default(), shutdown_signal()).await
             }
             Command::Migrate => migrate(&cli.config).await,
+            Command::Sandbox => sandbox(&cli.config).await,
             Command::Pg(pg) => database::manage(&cli.config, pg).await,
             Command::DevToken {
                 uid,
@@ -162,6 +168,25 @@ fn dev_token(config: &Config, uid: &str, email: &str, minutes: u64) -> anyhow::R
         chrono::Utc::now(),
     );
     println!("{token}");
+    Ok(())
+}
+
+async fn sandbox(config: &Config) -> anyhow::Result<()> {
+    if config.production {
+        anyhow::bail!("the sandbox is for local runs: it is refused in production");
+    }
+    let sandbox = multivio_sandbox::Sandbox::start(config.sandbox_listen)
+        .await
+        .with_context(|| format!("could not listen on {}", config.sandbox_listen))?;
+    tracing::info!(
+        "sandbox: X at {}, Bluesky at {}, Mastodon at {}; posts at {}/",
+        sandbox.x_url(),
+        sandbox.bluesky_url(),
+        sandbox.mastodon_url(),
+        sandbox.url()
+    );
+    shutdown_signal().await;
+    sandbox.stop().await;
     Ok(())
 }
 

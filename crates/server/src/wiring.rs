@@ -20,7 +20,6 @@ use multivio_ports::media::MediaStore;
 use multivio_ports::platform::Platforms;
 use multivio_ports::system::Clock;
 use multivio_postgres::PgStore;
-use multivio_social::Registry;
 use multivio_storage::LocalDisk;
 use multivio_vault::{AesGcmVault, Keyring, RandomTokens};
 
@@ -45,11 +44,13 @@ pub struct Overrides {
     pub rate_limits: Option<RateLimits>,
 }
 
-/// Every use case over the store, with the adapters the configuration names.
+/// Every use case over the store, with the adapters the configuration names (platforms
+/// without credentials at the sandbox's `sandbox_url`, locally).
 pub fn services(
     config: &Config,
     store: PgStore,
     keyring: Keyring,
+    sandbox_url: Option<&str>,
     overrides: &Overrides,
 ) -> anyhow::Result<Arc<Services>> {
     let public_url = config.public_url();
@@ -66,6 +67,16 @@ pub fn services(
             public_url: public_url.clone(),
         }),
     };
+    let vault: Arc<dyn multivio_ports::vault::TokenVault> = Arc::new(AesGcmVault::new(keyring));
+    let platforms: Arc<dyn Platforms> = match &overrides.platforms {
+        Some(platforms) => platforms.clone(),
+        None => Arc::new(crate::platforms::registry(
+            config,
+            sandbox_url,
+            store.clone(),
+            vault.clone(),
+        )?),
+    };
     let ports = Ports {
         users: store.clone(),
         quotas: store.clone(),
@@ -78,11 +89,8 @@ pub fn services(
         oauth_states: store.clone(),
         idempotency: store.clone(),
         status: store,
-        vault: Arc::new(AesGcmVault::new(keyring)),
-        platforms: overrides
-            .platforms
-            .clone()
-            .unwrap_or_else(|| Arc::new(Registry::empty())),
+        vault,
+        platforms,
         billing_gateway: overrides
             .billing
             .clone()

@@ -144,10 +144,17 @@ fn private_db_url(data_dir: &Path) -> String {
 }
 
 fn serve(data_dir: &Path, port: u16) -> Child {
+    serve_with(data_dir, port, &[])
+}
+
+fn serve_with(data_dir: &Path, port: u16, envs: &[(&str, &str)]) -> Child {
     multivio()
         .arg("serve")
         .env("MULTIVIO_DATA_DIR", data_dir)
         .env("MULTIVIO_LISTEN", format!("127.0.0.1:{port}"))
+        // The sandbox on a free port: tests run side by side.
+        .env("MULTIVIO_SANDBOX_LISTEN", "127.0.0.1:0")
+        .envs(envs.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -232,7 +239,8 @@ async fn serve_runs_the_publishing_worker() {
     let data_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("worker-{}", free_port()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let port = free_port();
-    let mut server = serve(&data_dir, port);
+    // Without the sandbox, no platform is configured on this machine.
+    let mut server = serve_with(&data_dir, port, &[("MULTIVIO_SANDBOX", "false")]);
     wait_ready(&mut server, port);
     let token = String::from_utf8(
         multivio()

@@ -13,6 +13,7 @@ pub struct Registry {
     oauth1: HashMap<Provider, Arc<dyn OAuth1Client>>,
     logins: HashMap<Provider, Arc<dyn CredentialLogin>>,
     publishers: HashMap<Provider, Arc<dyn Publisher>>,
+    sandboxed: HashMap<Provider, String>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -23,6 +24,7 @@ impl std::fmt::Debug for Registry {
             .field("oauth1", &names(self.oauth1.keys().collect()))
             .field("logins", &names(self.logins.keys().collect()))
             .field("publishers", &names(self.publishers.keys().collect()))
+            .field("sandboxed", &names(self.sandboxed.keys().collect()))
             .finish()
     }
 }
@@ -51,6 +53,12 @@ impl Registry {
         self
     }
 
+    /// Notes that `provider` is pointed at the sandbox's fake at `url`.
+    pub fn sandboxed(mut self, provider: Provider, url: impl Into<String>) -> Self {
+        self.sandboxed.insert(provider, url.into());
+        self
+    }
+
     /// Adds a publisher for `provider`.
     pub fn with_publisher(mut self, provider: Provider, publisher: Arc<dyn Publisher>) -> Self {
         self.publishers.insert(provider, publisher);
@@ -73,5 +81,9 @@ impl Platforms for Registry {
 
     fn publisher(&self, provider: Provider) -> Option<Arc<dyn Publisher>> {
         self.publishers.get(&provider).cloned()
+    }
+
+    fn sandbox(&self, provider: Provider) -> Option<String> {
+        self.sandboxed.get(&provider).cloned()
     }
 }

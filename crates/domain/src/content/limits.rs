@@ -193,7 +193,7 @@ const YOUTUBE_FORBIDDEN: &[char] = &['<', '>'];
 /// | Instagram | 2,200 chars, ≤30 hashtags, ≤20 mentions | **required**: 1–10 images (JPEG/PNG ≤8 MB, aspect 4:5–1.91:1) and videos (MP4/MOV ≤100 MB, 3 s–15 min), mixed freely; no GIFs |
 /// | LinkedIn | 3,000 chars | ≤9 images (JPEG/PNG ≤10 MB, ≤36,152,320 px) **or** 1 GIF (≤10 MB) **or** 1 video (MP4 ≤5 GB, 3 s–15 min) |
 /// | Threads | 500 (emoji = UTF-8 bytes), ≤5 links | ≤10 images (JPEG/PNG ≤8 MB) and videos (MP4/MOV ≤1 GB, ≤5 min), mixed freely; no GIFs |
-/// | Bluesky | 300 graphemes and 3,000 bytes | ≤4 images (JPEG/PNG/WebP ≤1,000,000 bytes) **or** 1 video (MP4/MOV/WebM ≤100 MB, ≤3 min); no GIFs |
+/// | Bluesky | 300 graphemes and 3,000 bytes | ≤4 images (JPEG/PNG/WebP ≤20 MB: larger than the blob limit, they are downscaled when published) **or** 1 video (MP4/MOV/WebM ≤100 MB, ≤3 min); no GIFs |
 /// | Mastodon | instance limit (500), links 23 | ≤4 images/GIFs (≤16 MB) **or** 1 video (MP4/MOV/WebM ≤99 MB) |
 /// | Pinterest | 500 chars | **required**: exactly 1 image (JPEG/PNG/WebP/GIF ≤20 MB) or video (MP4/MOV ≤2 GB, 4 s–15 min) |
 /// | TikTok | 2,200 chars | **required**: exactly 1 video (MP4/MOV/WebM ≤4 GB, 3 s–10 min) |
@@ -320,7 +320,9 @@ pub fn limits(platform: Provider, opts: &ValidationOptions) -> PlatformLimits {
                 required: false,
                 max_items: 4,
                 mixing: MediaMixing::SameKind,
-                image: Some(KindLimits::new(JPEG_PNG_WEBP, 4, MB)),
+                // Bluesky's blob limit is about 1 MB, but the publisher downscales and re-encodes
+                // a larger image rather than refuse it.
+                image: Some(KindLimits::new(JPEG_PNG_WEBP, 4, 20 * MB)),
                 gif: None,
                 video: Some(KindLimits::new(MP4_MOV_WEBM, 1, 100 * MB).duration(None, 3 * MINUTE)),
             },

@@ -133,3 +133,37 @@ pub struct ConnectionList {
     /// The connections.
     pub items: Vec<ConnectionDto>,
 }
+
+/// The OAuth 1.0a callback's query (X's redirect after the approval).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OAuth1CallbackQuery {
+    /// The request token.
+    pub oauth_token: Option<String>,
+    /// The verifier of the approval.
+    pub oauth_verifier: Option<String>,
+    /// Set (to the token) when the user refused.
+    pub denied: Option<String>,
+}
+
+/// Completing an OAuth 1.0a approval: what the callback handed over.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth1CompleteRequest {
+    /// The request token.
+    pub oauth_token: String,
+    /// The verifier.
+    pub oauth_verifier: String,
+}
+
+/// What the OAuth 1.0a callback hands over when no `return_to` was given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuth1CallbackResponse {
+    /// Platform.
+    pub provider: String,
+    /// The request token.
+    pub oauth_token: String,
+    /// The verifier.
+    pub oauth_verifier: String,
+    /// The call that completes the approval.
+    pub complete_with: String,
+}

@@ -12,7 +12,8 @@ use super::json;
 use crate::caller::Caller;
 use crate::dto::{
     AuthorizeRequest, AuthorizeResponse, CallbackQuery, CallbackResponse, CompleteRequest,
-    ConnectionDto, ConnectionList, ConnectionPatch, CredentialConnectRequest,
+    ConnectionDto, ConnectionList, ConnectionPatch, CredentialConnectRequest, OAuth1CallbackQuery,
+    OAuth1CallbackResponse, OAuth1CompleteRequest,
 };
 use crate::error::{ApiError, invalid};
 use crate::problem::ProblemType;
@@ -258,6 +259,140 @@ pub async fn complete(
                 .collect(),
         },
     ))
+}
+
+/// Starts adding OAuth 1.0a tokens (media uploads) to an X connection: answers the page where
+/// the account owner approves. `return_to` as for the OAuth 2.0 flow.
+#[utoipa::path(post, path = "/v1/connections/{id}/oauth1/authorize", tag = "connections",
+    params(("id" = Uuid, Path, description = "Connection id")), request_body = AuthorizeRequest,
+    responses((status = 200, body = AuthorizeResponse), (status = 404, body = crate::dto::ProblemDoc),
+        (status = 422, body = crate::dto::ProblemDoc), (status = 429, body = crate::dto::ProblemDoc),
+        (status = 501, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn oauth1_authorize(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: Option<web::Json<AuthorizeRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.limit(&state, Action::Connect)?;
+    let return_to = body.and_then(|b| b.into_inner().return_to);
+    if let Some(url) = &return_to
+        && !state.config.allows_return_to(url)
+    {
+        return Err(invalid(
+            "return_to",
+            "must be a URL of an allowed web client origin",
+        ));
+    }
+    let url = state
+        .services
+        .connections
+        .start_oauth1(&caller.tenant, ConnectionId(*id), return_to)
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &AuthorizeResponse {
+            authorization_url: url,
+        },
+    ))
+}
+
+/// The platform's redirect after an OAuth 1.0a approval. Like the OAuth 2.0 callback it
+/// completes nothing: it hands `oauth_token` and `oauth_verifier` to the web client, which
+/// completes with `POST /v1/connections/{provider}/oauth1/complete` as the signed-in user.
+#[utoipa::path(get, path = "/v1/connections/{provider}/oauth1/callback", tag = "connections",
+    params(("provider" = String, Path, description = "Platform"), OAuth1CallbackQuery),
+    responses((status = 303, description = "to the web client, `#provider=…&oauth_token=…&oauth_verifier=…`"),
+        (status = 200, body = OAuth1CallbackResponse, description = "when no `return_to` was given"),
+        (status = 400, body = crate::dto::ProblemDoc)))]
+pub async fn oauth1_callback(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    query: web::Query<OAuth1CallbackQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&name)?;
+    let q = query.into_inner();
+    if q.denied.is_some() {
+        return Err(refused("the account owner did not approve"));
+    }
+    let (Some(token), Some(verifier)) = (q.oauth_token, q.oauth_verifier) else {
+        return Err(refused("oauth_token and oauth_verifier are required"));
+    };
+    let destination = state
+        .services
+        .connections
+        .callback_destination(provider, &Secret::new(token.clone()))
+        .await
+        .map_err(|e| match e {
+            AppError::Invalid(_) => refused("the approval is invalid, expired or already used"),
+            other => other.into(),
+        })?;
+    let fragment = format!(
+        "provider={}&oauth_token={}&oauth_verifier={}",
+        provider.as_str(),
+        encode(&token),
+        encode(&verifier)
+    );
+    match destination {
+        Some(to) => {
+            let separator = if to.contains('#') { '&' } else { '#' };
+            Ok(HttpResponse::SeeOther()
+                .insert_header((LOCATION, format!("{to}{separator}{fragment}")))
+                .finish())
+        }
+        None => Ok(json(
+            StatusCode::OK,
+            &OAuth1CallbackResponse {
+                provider: provider.as_str().to_owned(),
+                oauth_token: token,
+                oauth_verifier: verifier,
+                complete_with: format!(
+                    "POST /v1/connections/{}/oauth1/complete",
+                    provider.as_str()
+                ),
+            },
+        )),
+    }
+}
+
+/// Completes an OAuth 1.0a approval started by the caller: the connection gets the account's
+/// media-upload tokens (sealed; never answered). Another user's token is refused (400)
+/// without calling the platform.
+#[utoipa::path(post, path = "/v1/connections/{provider}/oauth1/complete", tag = "connections",
+    params(("provider" = String, Path, description = "Platform")),
+    request_body = OAuth1CompleteRequest,
+    responses((status = 200, body = ConnectionDto), (status = 400, body = crate::dto::ProblemDoc),
+        (status = 422, body = crate::dto::ProblemDoc), (status = 429, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn oauth1_complete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+    body: web::Json<OAuth1CompleteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider(&name)?;
+    caller.limit(&state, Action::Connect)?;
+    let body = body.into_inner();
+    let connected = state
+        .services
+        .connections
+        .complete_oauth1(
+            &caller.tenant,
+            provider,
+            &body.oauth_token,
+            &Secret::new(body.oauth_verifier),
+        )
+        .await
+        .map_err(|e| match e {
+            AppError::Invalid(_) => refused("the approval is invalid, expired or already used"),
+            other => other.into(),
+        })?;
+    let connection = connected
+        .connections
+        .first()
+        .ok_or_else(|| ApiError::from(AppError::NotFound("connection")))?;
+    Ok(json(StatusCode::OK, &ConnectionDto::from(connection)))
 }
 
 fn refused(detail: &str) -> ApiError {

@@ -23,18 +23,22 @@ pub async fn list_providers(
     let list: Vec<ProviderDto> = Provider::ALL
         .into_iter()
         .map(|p| {
-            let connect_with = if platforms.oauth(p).is_some() {
-                Some("oauth".to_owned())
-            } else if platforms.credential_login(p).is_some() {
+            // A platform signed in with credentials may still refresh through OAuthClient.
+            let connect_with = if platforms.credential_login(p).is_some() {
                 Some("credentials".to_owned())
+            } else if platforms.oauth(p).is_some() {
+                Some("oauth".to_owned())
             } else {
                 None
             };
+            let sandbox = platforms.sandbox(p);
             ProviderDto {
                 provider: p.as_str().to_owned(),
                 display_name: p.display_name().to_owned(),
                 configured: connect_with.is_some() && platforms.publisher(p).is_some(),
                 connect_with,
+                sandbox: sandbox.is_some(),
+                sandbox_server_url: sandbox,
                 limits: serde_json::to_value(limits(p, &opts)).unwrap_or_default(),
             }
         })

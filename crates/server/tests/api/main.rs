@@ -11,6 +11,7 @@ mod authz;
 mod input;
 mod media;
 mod oauth;
+mod platforms;
 mod posts;
 mod production;
 
@@ -62,6 +63,8 @@ pub struct Api {
     pub mailer: Arc<RecordingMailer>,
     pub db: TestDb,
     pub data_dir: std::path::PathBuf,
+    /// The platforms' fakes, when the server was started against them.
+    pub sandbox: Option<multivio_sandbox::Sandbox>,
 }
 
 /// The configuration of a test server: flags as an operator would pass them, on a test
@@ -78,6 +81,8 @@ pub fn test_config(db: &TestDb, data_dir: &std::path::Path, extra: &[&str]) -> C
         "--firebase-emulator-host=127.0.0.1:9099".to_owned(),
         format!("--token-keys={TOKEN_KEYS}"),
         "--cors-origins=http://localhost:3000".to_owned(),
+        // Tests that want the platforms' fakes name their own (--sandbox-url).
+        "--sandbox=false".to_owned(),
     ];
     flags.extend(extra.iter().map(|f| (*f).to_owned()));
     Config::from_flags(flags).unwrap()
@@ -134,7 +139,61 @@ impl Api {
             mailer,
             db,
             data_dir,
+            sandbox: None,
         }
+    }
+
+    /// A server whose platforms are the sandbox's fakes (as `just run` has them), with the
+    /// publishing worker running beside it, as `multivio serve` runs it.
+    pub async fn start_with_sandbox() -> Api {
+        let sandbox = multivio_sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let db = TestDb::new().await;
+        let data_dir = std::env::temp_dir().join(format!("multivio-api-{}", uuid::Uuid::new_v4()));
+        let sandbox_url = format!("--sandbox-url={}", sandbox.url());
+        let mut config = test_config(
+            &db,
+            &data_dir,
+            &[&sandbox_url, "--max-upload-bytes=10485760"],
+        );
+        config.sandbox = true;
+        let mailer = Arc::new(RecordingMailer::default());
+        let overrides = Overrides {
+            mailer: Some(mailer.clone()),
+            ..Overrides::default()
+        };
+        let app = Application::build(&config, overrides).await.unwrap();
+        let port = app.port();
+        tokio::spawn(app.run(true, std::future::pending()));
+        Api {
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            store: db.store(),
+            vault: Arc::new(AesGcmVault::new(Keyring::from_config(TOKEN_KEYS).unwrap())),
+            mailer,
+            db,
+            data_dir,
+            sandbox: Some(sandbox),
+        }
+    }
+
+    /// The sandbox this server publishes to.
+    pub fn sandbox(&self) -> &multivio_sandbox::Sandbox {
+        self.sandbox.as_ref().expect("started with the sandbox")
+    }
+
+    /// Waits (a bounded while) until the post leaves `publishing`, and returns it.
+    pub async fn settled(&self, uid: &str, id: &str) -> Value {
+        for _ in 0..150 {
+            let (status, post) = self.get(uid, &format!("/v1/posts/{id}")).await;
+            assert_eq!(status, 200, "{post}");
+            if post["status"] != "publishing" && post["status"] != "scheduled" {
+                return post;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("post {id} did not settle in 30 s");
     }
 
     pub fn token(uid: &str) -> String {

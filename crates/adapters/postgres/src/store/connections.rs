@@ -344,6 +344,35 @@ impl ConnectionStore for PgStore {
         .await
     }
 
+    async fn set_oauth1(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        oauth1: &SealedOAuth1,
+    ) -> Result<Connection, StoreError> {
+        let uid = tenant.user_id.0;
+        let o = oauth1.clone();
+        self.tenant(tenant, async move |conn| {
+            let row: ConnectionRow = diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(id.0)),
+            )
+            .set((
+                sc::oauth1_access_token.eq(Some(o.token.0)),
+                sc::oauth1_access_token_secret.eq(Some(o.token_secret.0)),
+                sc::oauth1_user_id.eq(o.user_id),
+                sc::oauth1_screen_name.eq(o.screen_name),
+                sc::oauth1_created_at.eq(o.created_at),
+            ))
+            .returning(ConnectionRow::as_returning())
+            .get_result(conn)
+            .await?;
+            row.into_domain()
+        })
+        .await
+    }
+
     async fn update_label(
         &self,
         tenant: &Tenant,

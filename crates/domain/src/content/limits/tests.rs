@@ -132,7 +132,7 @@ fn media_numbers_per_platform() {
         (
             Provider::Bluesky,
             4,
-            Some((4, 1_000_000)),
+            Some((4, 20 * MB)),
             Some((1, 100 * MB, 180)),
         ),
         (

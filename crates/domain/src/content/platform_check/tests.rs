@@ -388,9 +388,10 @@ fn media_rules_per_platform() {
         (Threads, vec![mp4(GB, 300.0)], vec![]),
         (Threads, vec![mp4(GB + 1, 30.0)], vec![C::MediaTooLarge]),
         (Threads, vec![mp4(MB, 301.0)], vec![C::VideoTooLong]),
-        // Bluesky: ≤4 images ≤1,000,000 bytes, or 1 video ≤100 MB ≤3 min; no mixing.
-        (Bluesky, n(4, jpeg(1_000_000)), vec![]),
-        (Bluesky, vec![jpeg(1_000_001)], vec![C::MediaTooLarge]),
+        // Bluesky: ≤4 images ≤20 MB (downscaled to the blob limit when published), or 1 video
+        // ≤100 MB ≤3 min; no mixing.
+        (Bluesky, n(4, jpeg(1_000_001)), vec![]),
+        (Bluesky, vec![jpeg(20 * MB + 1)], vec![C::MediaTooLarge]),
         (Bluesky, n(5, jpeg(500_000)), vec![C::TooManyMedia]),
         (
             Bluesky,
@@ -499,8 +500,8 @@ fn messages_are_plain_and_actionable() {
         ),
         (
             Provider::Bluesky,
-            vec![jpeg(1_000_001)],
-            "image too large for Bluesky: 1,000,001 bytes > 1,000,000 bytes",
+            vec![jpeg(25 * MB)],
+            "image too large for Bluesky: 25 MB > 20 MB",
         ),
         (
             Provider::X,
@@ -598,11 +599,11 @@ fn compatible_platforms_for_single_files() {
         ),
         (
             file("image/webp", 2 * MB),
-            vec![X, Facebook, Mastodon, Pinterest],
+            vec![X, Facebook, Bluesky, Mastodon, Pinterest],
         ),
         (
             sized(jpeg(3 * MB), 1080, 1920),
-            vec![X, Facebook, Linkedin, Threads, Mastodon, Pinterest],
+            vec![X, Facebook, Linkedin, Threads, Bluesky, Mastodon, Pinterest],
         ),
         (
             file("image/gif", 5 * MB),
