@@ -174,6 +174,15 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 }
             })
             .route("/media/{key:.+}", web::get().to(routes::media::serve_file))
+            // The docs page lives at /docs/ (its assets are relative to it): /docs leads there.
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    actix_web::HttpResponse::PermanentRedirect()
+                        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+                        .finish()
+                }),
+            )
             .service(openapi::docs())
             .service(
                 web::scope("/v1")

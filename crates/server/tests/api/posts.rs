@@ -295,6 +295,10 @@ async fn health_metrics_and_docs_are_served() {
     let (status, page) = text("/docs/").await;
     assert_eq!(status, 200);
     assert!(page.contains("swagger-ui"), "{page}");
+    // /docs, as the README names it, leads to the page (the client follows redirects).
+    let (status, page) = text("/docs").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("swagger-ui"), "{page}");
 }
 
 trait IntoParts {
