@@ -132,13 +132,49 @@ impl std::fmt::Debug for RuntimeSetup {
     }
 }
 
+/// Takes the right to create temporary tables from PUBLIC on the current database: a
+/// temporary table named like a real one would shadow it for every later use of a pooled
+/// connection. (Migration 013 does it too, but a database's privileges are not copied when it
+/// is created from a template or restored, so every start repeats it.) Where the owner does
+/// not own the database this is a no-op, and [`check_login`] names what is left to do.
+pub async fn restrict_database(owner: &mut AsyncPgConnection) -> Result<(), DbError> {
+    diesel::sql_query(
+        "DO $$ BEGIN \
+           EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); \
+         EXCEPTION WHEN insufficient_privilege THEN NULL; \
+         END $$",
+    )
+    .execute(owner)
+    .await?;
+    Ok(())
+}
+
 /// Runs [`RuntimeSetup`] over a direct connection to `owner_url` (after the migrations).
 pub async fn provision(owner_url: &str, setup: &RuntimeSetup) -> Result<(), DbError> {
     let mut owner = AsyncPgConnection::establish(owner_url).await?;
+    restrict_database(&mut owner).await?;
     for (role, password) in &setup.passwords {
         set_login_password(&mut owner, *role, password).await?;
     }
-    install_claim_keys(&mut owner, &setup.claim_keys).await
+    install_claim_keys(&mut owner, &setup.claim_keys).await?;
+    prune_claim_keys(&mut owner, &setup.claim_keys).await
+}
+
+/// Forgets claim keys that are no longer in the keyring, so a retired key signs nothing.
+/// (With none given, keeps everything: a deployment may install its keys by other means.)
+pub async fn prune_claim_keys(
+    owner: &mut AsyncPgConnection,
+    keys: &[(String, Vec<u8>)],
+) -> Result<(), DbError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let kids: Vec<&str> = keys.iter().map(|(kid, _)| kid.as_str()).collect();
+    diesel::sql_query("DELETE FROM multivio_private.claim_keys WHERE kid <> ALL($1)")
+        .bind::<diesel::sql_types::Array<Text>, _>(kids)
+        .execute(owner)
+        .await?;
+    Ok(())
 }
 
 /// `url` logging in as `role`'s login with `password` (same host, port, database, options).
@@ -152,7 +188,9 @@ pub fn login_url(url: &str, role: Role, password: &str) -> Result<String, DbErro
     Ok(parsed.into())
 }
 
-/// Refuses a runtime login that could escape its role: a superuser, a role that bypasses RLS,
+/// Refuses a runtime login that could escape its role: a superuser, a role that bypasses RLS
+/// or creates roles (before PostgreSQL 16 that lets it grant itself any role), one that is or
+/// may become the schema's owner, one that can read the claim keys or create temporary tables,
 /// or (for the API) one that can become the worker role.
 pub async fn check_login(url: &str, role: Role) -> Result<(), DbError> {
     #[derive(diesel::QueryableByName)]
@@ -164,16 +202,29 @@ pub async fn check_login(url: &str, role: Role) -> Result<(), DbError> {
         #[diesel(sql_type = Bool)]
         bypass_rls: bool,
         #[diesel(sql_type = Bool)]
+        create_role: bool,
+        #[diesel(sql_type = Bool)]
+        can_be_owner: bool,
+        #[diesel(sql_type = Bool)]
+        reads_claim_keys: bool,
+        #[diesel(sql_type = Bool)]
+        temporary: bool,
+        #[diesel(sql_type = Bool)]
         can_be_worker: bool,
         #[diesel(sql_type = Bool)]
         can_be_api: bool,
     }
     let mut conn = AsyncPgConnection::establish(url).await?;
     let powers: Powers = diesel::sql_query(
-        "SELECT current_user::text AS login, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls, \
+        "SELECT current_user::text AS login, r.rolsuper AS superuser, \
+                r.rolbypassrls AS bypass_rls, r.rolcreaterole AS create_role, \
+                pg_has_role(current_user, c.relowner, 'MEMBER') AS can_be_owner, \
+                has_table_privilege('multivio_private.claim_keys', 'SELECT') AS reads_claim_keys, \
+                has_database_privilege(current_database(), 'TEMPORARY') AS temporary, \
                 pg_has_role(current_user, 'multivio_worker', 'MEMBER') AS can_be_worker, \
                 pg_has_role(current_user, 'multivio_api', 'MEMBER') AS can_be_api \
-           FROM pg_roles r WHERE r.rolname = current_user",
+           FROM pg_roles r, pg_class c \
+          WHERE r.rolname = current_user AND c.oid = 'posts'::regclass",
     )
     .get_result(&mut conn)
     .await?;
@@ -196,6 +247,21 @@ pub async fn check_login(url: &str, role: Role) -> Result<(), DbError> {
     }
     if powers.bypass_rls {
         return refuse("bypasses row-level security");
+    }
+    if powers.create_role {
+        return refuse("may create roles");
+    }
+    if powers.can_be_owner {
+        return refuse("is (or may become) the owner of the schema");
+    }
+    if powers.reads_claim_keys {
+        return refuse("can read multivio_private.claim_keys");
+    }
+    if powers.temporary {
+        return refuse(
+            "may create temporary tables (run `REVOKE TEMPORARY ON DATABASE <database> FROM \
+             PUBLIC` as the database's owner)",
+        );
     }
     match role {
         Role::Api if powers.can_be_worker => refuse("can become multivio_worker"),

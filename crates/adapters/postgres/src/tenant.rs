@@ -71,12 +71,24 @@ impl ClaimKeys {
         }
     }
 
-    /// `<kid>.<hex HMAC-SHA256(uid)>`: the value of `multivio.tenant_mac` for `uid`.
+    /// `<kid>.<expiry>.<hex HMAC-SHA256("<expiry>.<uid>")>`: the value of `multivio.tenant_mac`
+    /// for `uid`, valid for [`CLAIM_LIFETIME`] from now (migration 013). The expiry is unix
+    /// seconds, so the database's clock must agree with this process's within that lifetime.
     pub fn mac(&self, uid: &str) -> String {
-        let tag = ring::hmac::sign(&self.signing.1, uid.as_bytes());
-        format!("{}.{}", self.signing.0, hex::encode(tag.as_ref()))
+        self.mac_until(uid, chrono::Utc::now() + CLAIM_LIFETIME)
+    }
+
+    /// The MAC for `uid` valid until `expires` (whole seconds).
+    pub fn mac_until(&self, uid: &str, expires: chrono::DateTime<chrono::Utc>) -> String {
+        let expires = expires.timestamp();
+        let tag = ring::hmac::sign(&self.signing.1, format!("{expires}.{uid}").as_bytes());
+        format!("{}.{expires}.{}", self.signing.0, hex::encode(tag.as_ref()))
     }
 }
+
+/// How long a tenant claim's MAC is good for: longer than any transaction, short enough that a
+/// MAC copied out of a statement log is useless.
+pub const CLAIM_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 /// What a transaction is switched to before its work runs.
 #[derive(Debug, Clone, Copy)]

@@ -84,6 +84,14 @@ impl TestDb {
                 Err(e) => panic!("creating test database {name}: {e}"),
             }
         }
+        // As the server's start does (provision::restrict_database): a database's privileges
+        // are not copied from its template.
+        diesel::sql_query(format!(
+            "REVOKE TEMPORARY ON DATABASE \"{name}\" FROM PUBLIC"
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("restricting the test database");
         let url = with_database(&admin_url, &name);
         let mut settings = PoolSettings::new(url.clone());
         settings.max_size = 64;

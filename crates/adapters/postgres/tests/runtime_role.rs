@@ -190,4 +190,163 @@ async fn the_server_refuses_logins_with_more_power_than_their_role() {
     // The owner of the test database is a superuser: never a runtime login.
     let err = check_login(db.url(), Role::Api).await.unwrap_err();
     assert!(err.to_string().contains("superuser"), "{err}");
+    // A login that may create temporary tables, or roles, or that may become the schema's
+    // owner, is refused too.
+    let mut admin = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let login = format!("powerful_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {login} LOGIN PASSWORD 'pw' IN ROLE multivio_api"
+        ))
+        .await
+        .unwrap();
+    let url = multivio_postgres::login_url(db.url(), Role::Api, "pw")
+        .unwrap()
+        .replace("multivio_api_login", &login);
+    check_login(&url, Role::Api).await.unwrap();
+    for (grant, revoke, why) in [
+        (
+            format!("GRANT TEMPORARY ON DATABASE \"{}\" TO {login}", db.name()),
+            format!(
+                "REVOKE TEMPORARY ON DATABASE \"{}\" FROM {login}",
+                db.name()
+            ),
+            "temporary tables",
+        ),
+        (
+            format!("ALTER ROLE {login} CREATEROLE"),
+            format!("ALTER ROLE {login} NOCREATEROLE"),
+            "create roles",
+        ),
+        (
+            format!("GRANT SELECT ON multivio_private.claim_keys TO {login}"),
+            format!("REVOKE SELECT ON multivio_private.claim_keys FROM {login}"),
+            "claim_keys",
+        ),
+    ] {
+        admin.batch_execute(&grant).await.unwrap();
+        let err = check_login(&url, Role::Api).await.unwrap_err();
+        assert!(err.to_string().contains(why), "{why}: {err}");
+        admin.batch_execute(&revoke).await.unwrap();
+    }
+    let owner_role = format!("owner_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {owner_role}; ALTER TABLE posts OWNER TO {owner_role}; \
+             GRANT {owner_role} TO {login}"
+        ))
+        .await
+        .unwrap();
+    let err = check_login(&url, Role::Api).await.unwrap_err();
+    assert!(err.to_string().contains("owner of the schema"), "{err}");
+    // Roles are cluster-wide: leave none behind.
+    admin
+        .batch_execute(&format!(
+            "ALTER TABLE posts OWNER TO CURRENT_USER; REVOKE {owner_role} FROM {login}; \
+             DROP ROLE {owner_role}; DROP OWNED BY {login}; DROP ROLE {login}"
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_claim_expires_and_a_hosted_claims_setting_voids_it() {
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let mut conn = api_login(&db).await;
+    let claim_with = |mac: String| {
+        format!(
+            "SELECT set_config('multivio.tenant', 'uid-a', true), \
+                    set_config('multivio.tenant_mac', '{mac}', true)"
+        )
+    };
+    let keys = test_claim_keys();
+    let fresh = keys.mac_until("uid-a", chrono::Utc::now() + chrono::TimeDelta::minutes(1));
+    assert_eq!(
+        visible_posts(&mut conn, &claim_with(fresh.clone())).await,
+        1
+    );
+    // A MAC past its expiry — as one copied out of a statement log — sees nothing.
+    let expired = keys.mac_until("uid-a", chrono::Utc::now() - chrono::TimeDelta::seconds(1));
+    assert_eq!(visible_posts(&mut conn, &claim_with(expired)).await, 0);
+    // The expiry is under the MAC: pushing it later breaks the MAC.
+    let mut parts: Vec<&str> = fresh.split('.').collect();
+    let later = (chrono::Utc::now().timestamp() + 86_400).to_string();
+    parts[1] = &later;
+    assert_eq!(
+        visible_posts(&mut conn, &claim_with(parts.join("."))).await,
+        0
+    );
+    // What a hosted auth.uid() reads, set next to an authentic claim: nothing at all.
+    let hosted = format!(
+        "{}; SELECT set_config('request.jwt.claims', '{{\"sub\":\"uid-b\"}}', true)",
+        signed_claim("uid-a")
+    );
+    assert_eq!(visible_posts(&mut conn, &hosted).await, 0);
+}
+
+#[tokio::test]
+async fn the_api_login_cannot_shadow_tables_or_move_anothers_quota() {
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let mut conn = api_login(&db).await;
+    // No temporary table can stand in for a real one on a pooled connection.
+    let err = refused(
+        &mut conn,
+        "",
+        "CREATE TEMPORARY TABLE posts (id uuid, user_id int)",
+    )
+    .await;
+    assert!(err.contains("permission denied"), "{err}");
+    let own = signed_claim("uid-a");
+    // Another user's unit, under one's own authentic claim.
+    let err = refused(
+        &mut conn,
+        &own,
+        "SELECT multivio_private.consume_post_unit('00000000-0000-0000-0000-00000000001b', 2)",
+    )
+    .await;
+    assert!(err.contains("another user"), "{err}");
+    // A published post keeps its unit: consume-then-refund is not a way to free quota.
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    owner
+        .batch_execute(
+            "UPDATE posts SET status = 'published' WHERE id = '00000000-0000-0000-0000-00000000001a';
+             INSERT INTO post_quota_usage (post_id, user_id) VALUES ('00000000-0000-0000-0000-00000000001a', 1);
+             UPDATE user_info SET remaining_posts = 2 WHERE user_id = 1;",
+        )
+        .await
+        .unwrap();
+    let err = refused(
+        &mut conn,
+        &own,
+        "SELECT multivio_private.refund_post_unit('00000000-0000-0000-0000-00000000001a', 1)",
+    )
+    .await;
+    assert!(err.contains("did not publish"), "{err}");
+    #[derive(diesel::QueryableByName)]
+    struct Remaining {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+        remaining_posts: Option<i32>,
+    }
+    let left: Remaining =
+        diesel::sql_query("SELECT remaining_posts FROM user_info WHERE user_id = 1")
+            .get_result(&mut owner)
+            .await
+            .unwrap();
+    assert_eq!(left.remaining_posts, Some(2));
+}
+
+#[tokio::test]
+async fn a_wider_policy_added_by_a_platform_still_shows_only_the_authentic_tenants_rows() {
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    owner
+        .batch_execute(r#"CREATE POLICY "a platform's own" ON posts FOR SELECT USING (true)"#)
+        .await
+        .unwrap();
+    let mut conn = api_login(&db).await;
+    assert_eq!(visible_posts(&mut conn, &signed_claim("uid-a")).await, 1);
+    assert_eq!(visible_posts(&mut conn, "").await, 0);
 }
