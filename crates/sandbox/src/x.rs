@@ -12,7 +12,10 @@
 //!
 //! Control (tests): `POST /x/_sandbox/next_user {"username": "…"}` names who approves the next
 //! authorisation (default `sandbox_user`); `POST /x/_sandbox/fail_next_tweet {"status": 503}`
-//! answers the next `POST /2/tweets` with that status (creating nothing).
+//! answers the next `POST /2/tweets` with that status, creating nothing — or, with
+//! `"after_create": true`, answering it once the next post is created (as a server failing
+//! after the write does); `POST /x/_sandbox/fail_next_media {"status": 500}` answers the next media upload
+//! call (initialize, append, finalize or status) with that status, changing nothing.
 
 // The fake's checks answer with the refusal itself, as X would; a response is their error.
 #![allow(clippy::result_large_err)]
@@ -107,7 +110,10 @@ pub struct State {
     nonces: HashSet<String>,
     media: HashMap<String, Media>,
     tweets: Vec<Tweet>,
-    fail_next_tweet: Option<u16>,
+    /// The status the next `POST /2/tweets` answers, and whether it creates the post first.
+    fail_next_tweet: Option<FailNext>,
+    /// The status the next media upload call answers.
+    fail_next_media: Option<u16>,
 }
 
 impl State {
@@ -149,7 +155,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/oauth/authorize", web::get().to(oauth1_authorize))
         .route("/oauth/access_token", web::post().to(access_token))
         .route("/_sandbox/next_user", web::post().to(next_user))
-        .route("/_sandbox/fail_next_tweet", web::post().to(fail_next_tweet));
+        .route("/_sandbox/fail_next_tweet", web::post().to(fail_next_tweet))
+        .route("/_sandbox/fail_next_media", web::post().to(fail_next_media));
 }
 
 pub fn posts(state: &State) -> Vec<SandboxPost> {
@@ -549,9 +556,8 @@ async fn create_tweet(
     if content_type(&req) != "application/json" {
         return invalid_request("Requests with bodies must have content-type of application/json.");
     }
-    if let Some(status) = x.fail_next_tweet.take() {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        return problem(status, "Service Unavailable");
+    if let Some(fault) = x.fail_next_tweet.take_if(|f| !f.after_create) {
+        return fault.answer();
     }
     let tweet: NewTweet = match serde_json::from_slice(&body) {
         Ok(t) => t,
@@ -612,6 +618,9 @@ async fn create_tweet(
         reply_to,
         created_at: Utc::now(),
     });
+    if let Some(fault) = x.fail_next_tweet.take() {
+        return fault.answer();
+    }
     HttpResponse::Created().json(json!({
         "data": { "id": id, "text": text, "edit_history_tweet_ids": [id] }
     }))
@@ -656,6 +665,9 @@ async fn media_init(
         Ok(user) => user,
         Err(refused) => return refused,
     };
+    if let Some(status) = x.fail_next_media.take() {
+        return server_error(status);
+    }
     if content_type(&req) != "application/json" {
         return invalid_request("Requests with bodies must have content-type of application/json.");
     }
@@ -749,6 +761,9 @@ async fn media_append(
         Ok(user) => user,
         Err(refused) => return refused,
     };
+    if let Some(status) = x.fail_next_media.take() {
+        return server_error(status);
+    }
     let segment: Option<u32> = parts
         .get("segment_index")
         .and_then(|b| std::str::from_utf8(b).ok())
@@ -784,6 +799,9 @@ async fn media_finalize(
         Ok(user) => user,
         Err(refused) => return refused,
     };
+    if let Some(status) = x.fail_next_media.take() {
+        return server_error(status);
+    }
     let id = path.into_inner();
     match x.media.get_mut(&id) {
         Some(m) if m.owner == owner.id && !m.finalized => {
@@ -807,6 +825,9 @@ async fn media_status(state: web::Data<SandboxState>, req: HttpRequest) -> HttpR
         Ok(user) => user,
         Err(refused) => return refused,
     };
+    if let Some(status) = x.fail_next_media.take() {
+        return server_error(status);
+    }
     let q = query(&req);
     let id = q.get("media_id").cloned().unwrap_or_default();
     match x.media.get_mut(&id) {
@@ -941,15 +962,44 @@ async fn next_user(state: web::Data<SandboxState>, body: web::Json<NextUser>) ->
     HttpResponse::NoContent().finish()
 }
 
-#[derive(Debug, Deserialize)]
+/// A fault of `POST /2/tweets`.
+#[derive(Debug, Clone, Copy, Deserialize)]
 struct FailNext {
     status: u16,
+    /// Whether the post is created before the failure is answered.
+    #[serde(default)]
+    after_create: bool,
+}
+
+impl FailNext {
+    fn answer(self) -> HttpResponse {
+        server_error(self.status)
+    }
+}
+
+/// A problem answer with `status` (503 when it is not a status).
+fn server_error(status: u16) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    problem(status, status.canonical_reason().unwrap_or("Error"))
 }
 
 async fn fail_next_tweet(
     state: web::Data<SandboxState>,
     body: web::Json<FailNext>,
 ) -> HttpResponse {
-    lock(&state.x).fail_next_tweet = Some(body.into_inner().status);
+    lock(&state.x).fail_next_tweet = Some(body.into_inner());
+    HttpResponse::NoContent().finish()
+}
+
+#[derive(Debug, Deserialize)]
+struct FailMedia {
+    status: u16,
+}
+
+async fn fail_next_media(
+    state: web::Data<SandboxState>,
+    body: web::Json<FailMedia>,
+) -> HttpResponse {
+    lock(&state.x).fail_next_media = Some(body.into_inner().status);
     HttpResponse::NoContent().finish()
 }

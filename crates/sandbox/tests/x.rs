@@ -394,16 +394,17 @@ async fn refusals_are_told_apart() {
         matches!(&duplicate, Err(PublishError::Rejected { code, .. }) if code == "duplicate"),
         "{duplicate:?}"
     );
-    reqwest::Client::new()
-        .post(format!("{}/_sandbox/fail_next_tweet", sandbox.x_url()))
-        .json(&serde_json::json!({ "status": 503 }))
-        .send()
-        .await
-        .unwrap();
+    fault(
+        &sandbox,
+        "fail_next_tweet",
+        serde_json::json!({ "status": 503 }),
+    )
+    .await;
+    // X may have created the post before failing, and has no idempotency key: never re-sent.
     assert!(matches!(
         x.publish(&request(&connection, &credentials, "later"))
             .await,
-        Err(PublishError::Transient { .. })
+        Err(PublishError::Unknown { .. })
     ));
     let mut stale = credentials.clone();
     stale.access_token = Secret::new("revoked");
@@ -417,4 +418,185 @@ async fn refusals_are_told_apart() {
             .await,
         Err(PublishError::Unauthorized { .. })
     ));
+}
+
+/// Sets a fault of the fake (`fail_next_tweet`, `fail_next_media`).
+async fn fault(sandbox: &Sandbox, what: &str, input: serde_json::Value) {
+    let status = reqwest::Client::new()
+        .post(format!("{}/_sandbox/{what}", sandbox.x_url()))
+        .json(&input)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{what}: {status}");
+}
+
+fn tweet_calls(sandbox: &Sandbox) -> usize {
+    sandbox
+        .state()
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/2/tweets")
+        .count()
+}
+
+#[tokio::test]
+async fn a_server_error_creating_the_post_is_an_unknown_outcome() {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let x = client(&sandbox);
+    let (connection, credentials) = connect(&sandbox, &x).await;
+    assert!(!x.idempotent());
+
+    // X wrote the post, then answered 500: re-sending would post it twice.
+    fault(
+        &sandbox,
+        "fail_next_tweet",
+        serde_json::json!({ "status": 500, "after_create": true }),
+    )
+    .await;
+    let outcome = x
+        .publish(&request(&connection, &credentials, "written, then 500"))
+        .await;
+    assert!(
+        matches!(&outcome, Err(PublishError::Unknown { reason }) if reason.contains("500")),
+        "{outcome:?}"
+    );
+    let posts = sandbox.state().posts();
+    assert_eq!(
+        posts
+            .iter()
+            .filter(|p| p.text == "written, then 500")
+            .count(),
+        1,
+        "the post exists although X answered 500"
+    );
+
+    // A 500 before anything was written looks the same from outside: unknown as well.
+    fault(
+        &sandbox,
+        "fail_next_tweet",
+        serde_json::json!({ "status": 500 }),
+    )
+    .await;
+    let outcome = x
+        .publish(&request(&connection, &credentials, "not written"))
+        .await;
+    assert!(
+        matches!(&outcome, Err(PublishError::Unknown { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(tweet_calls(&sandbox), 2, "each publish sent the post once");
+}
+
+#[tokio::test]
+async fn a_server_error_during_the_media_upload_is_transient() {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let x = client(&sandbox);
+    let (connection, credentials) = connect(&sandbox, &x).await;
+    let mut with_image = request(&connection, &credentials, "an image");
+    with_image.media = vec![png(1000)];
+
+    fault(
+        &sandbox,
+        "fail_next_media",
+        serde_json::json!({ "status": 500 }),
+    )
+    .await;
+    let outcome = x.publish(&with_image).await;
+    assert!(
+        matches!(&outcome, Err(PublishError::Transient { reason }) if reason.contains("500")),
+        "{outcome:?}"
+    );
+    assert_eq!(tweet_calls(&sandbox), 0, "nothing was posted");
+
+    // Nothing was posted, so doing it all again is safe, and works.
+    let published = x.publish(&with_image).await.unwrap();
+    let posts = sandbox.state().posts();
+    let shown = posts
+        .iter()
+        .find(|p| p.id == published.platform_post_id)
+        .unwrap();
+    assert_eq!(shown.media.len(), 1);
+}
+
+/// A server that reads one request, whole, and closes the connection without answering.
+async fn hang_up_after_the_request() -> (String, tokio::task::JoinHandle<bool>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            if n == 0 {
+                return false;
+            }
+            request.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&request);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                if request.len() >= end + 4 + length {
+                    // The whole post arrived; the connection drops with no answer.
+                    return text.contains("POST /2/tweets");
+                }
+            }
+        }
+    });
+    (url, served)
+}
+
+#[tokio::test]
+async fn a_connection_lost_after_the_post_was_sent_is_unknown_and_one_never_made_is_transient() {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (connection, credentials) = connect(&sandbox, &client(&sandbox)).await;
+    let at = |api: &str| {
+        X::new(XConfig {
+            client_id: X_CLIENT_ID.into(),
+            client_secret: Secret::new(X_CLIENT_SECRET),
+            consumer: None,
+            auth_url: api.to_owned(),
+            api_url: api.to_owned(),
+            upload_url: api.to_owned(),
+        })
+        .unwrap()
+    };
+
+    let (url, served) = hang_up_after_the_request().await;
+    let outcome = at(&url)
+        .publish(&request(&connection, &credentials, "sent, no answer"))
+        .await;
+    assert!(served.await.unwrap(), "the post reached the server");
+    assert!(
+        matches!(&outcome, Err(PublishError::Unknown { .. })),
+        "{outcome:?}"
+    );
+
+    // Nothing listens: the post never left, retrying is safe.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let outcome = at(&closed)
+        .publish(&request(&connection, &credentials, "never sent"))
+        .await;
+    assert!(
+        matches!(&outcome, Err(PublishError::Transient { .. })),
+        "{outcome:?}"
+    );
 }

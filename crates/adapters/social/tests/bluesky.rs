@@ -682,3 +682,81 @@ async fn an_expired_token_or_a_rate_limit_tells_the_worker_what_to_do() {
     bluesky.publish(&req).await.unwrap();
     assert_eq!(sandbox.state().posts().len(), 1);
 }
+
+/// A hostile server: answers every request with `status` and a chunked body that never ends
+/// (no length announced); the task gives how many bytes it sent before the client hung up.
+async fn endless_server(status: u16) -> (String, tokio::task::JoinHandle<usize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return 0,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let head = format!(
+            "HTTP/1.1 {status} Flood\r\ncontent-type: application/json\r\n\
+             transfer-encoding: chunked\r\n\r\n5\r\n{{\"a\":\r\n"
+        );
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return 0;
+        }
+        let mut chunk = format!("{:x}\r\n", 16 * 1024).into_bytes();
+        chunk.extend_from_slice(&[b' '; 16 * 1024]);
+        chunk.extend_from_slice(b"\r\n");
+        let mut sent = 0usize;
+        // 256 MiB at most, so that a client reading without a cap still ends the test.
+        while sent < 256 * 1024 * 1024 && socket.write_all(&chunk).await.is_ok() {
+            sent += 16 * 1024;
+        }
+        sent
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_server_streaming_an_endless_answer_is_cut_off_at_the_cap() {
+    let login_at = |server: String| async move {
+        let bluesky = Bluesky::new(BlueskyConfig {
+            service_url: server,
+            server_policy: ServerPolicy::AllowLoopback,
+            max_image_bytes: 1_000_000,
+        })
+        .unwrap();
+        bluesky
+            .login(&LoginRequest {
+                identifier: "alice".to_owned(),
+                password: Secret::new(APP_PASSWORD),
+                server_url: None,
+            })
+            .await
+    };
+
+    // A "session" that never ends: refused once it passes 1 MiB.
+    let (server, flood) = endless_server(200).await;
+    let outcome = login_at(server).await;
+    assert!(
+        matches!(&outcome, Err(OAuthError::Transient { reason })
+            if reason == "Bluesky sign-in: the answer is larger than 1048576 bytes"),
+        "{outcome:?}"
+    );
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(20), flood)
+        .await
+        .expect("the server stops once Multivio hangs up")
+        .unwrap();
+    assert!(sent < 256 * 1024 * 1024, "hung up after {sent} bytes");
+
+    // An error answer that never ends: refused once it passes 64 KiB, and said so.
+    let (server, _flood) = endless_server(400).await;
+    let outcome = login_at(server).await;
+    assert!(
+        matches!(&outcome, Err(OAuthError::Rejected { code, reason })
+            if code == "HTTP 400" && reason == "the answer is larger than 65536 bytes"),
+        "{outcome:?}"
+    );
+}

@@ -10,6 +10,10 @@
 //!
 //! Tokens and passwords never reach a log: they travel as [`Secret`]s and only
 //! `Authorization` headers and the sign-in body carry them.
+//!
+//! Servers are user-chosen (the server named at sign-in, the PDS of a DID document): they are
+//! reached only through [`http::guarded_client`], and every answer is read with a size cap
+//! ([`http::read_capped`]), so none can make Multivio read without end.
 
 pub mod facets;
 pub mod images;
@@ -123,8 +127,9 @@ struct XrpcError {
 }
 
 impl XrpcError {
-    /// Reads a failed answer (a body that is not the envelope gives `HTTP <status>` and an
-    /// excerpt of the body).
+    /// Reads a failed answer (at most [`http::MAX_ERROR_BYTES`] of it; a body that is not the
+    /// envelope gives `HTTP <status>` and an excerpt of the body, one that cannot be read says
+    /// why).
     async fn read(response: reqwest::Response) -> XrpcError {
         #[derive(Deserialize)]
         struct Envelope {
@@ -133,14 +138,23 @@ impl XrpcError {
         }
         let status = response.status().as_u16();
         let retry_after = http::retry_after(response.headers(), Utc::now());
-        let body = response.bytes().await.unwrap_or_default();
-        let envelope = serde_json::from_slice::<Envelope>(&body).ok();
-        let (error, message) = envelope.map_or((None, None), |e| (e.error, e.message));
+        let (error, message) = match http::read_capped(response, http::MAX_ERROR_BYTES).await {
+            Ok(body) => {
+                let envelope = serde_json::from_slice::<Envelope>(&body).ok();
+                let (error, message) = envelope.map_or((None, None), |e| (e.error, e.message));
+                (
+                    error,
+                    message.unwrap_or_else(|| {
+                        http::excerpt(String::from_utf8_lossy(&body).trim(), 200)
+                    }),
+                )
+            }
+            Err(e) => (None, e.to_string()),
+        };
         XrpcError {
             status,
             error: error.unwrap_or_else(|| format!("HTTP {status}")),
-            message: message
-                .unwrap_or_else(|| http::excerpt(String::from_utf8_lossy(&body).trim(), 200)),
+            message,
             retry_after,
         }
     }

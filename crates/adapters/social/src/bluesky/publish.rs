@@ -321,10 +321,10 @@ impl Bluesky {
             }
         };
         if response.status().is_success() {
-            let read = match response.bytes().await {
+            let read = match http::read_capped(response, http::MAX_JSON_BYTES).await {
                 Ok(bytes) => serde_json::from_slice::<RecordRef>(&bytes)
                     .map_err(|e| format!("unexpected answer: {e}")),
-                Err(e) => Err(format!("answer cut short: {e}")),
+                Err(e) => Err(e.to_string()),
             };
             return match read {
                 Ok(RecordRef {

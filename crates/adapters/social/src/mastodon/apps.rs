@@ -8,7 +8,7 @@ use multivio_ports::platform::{InstanceApp, OAuthError, instance_app_aad};
 use multivio_ports::vault::VaultError;
 use serde::Deserialize;
 
-use super::{InstanceError, Mastodon, SCOPES, read_json};
+use super::{InstanceError, Mastodon, SCOPES};
 use crate::http;
 
 /// An app's credentials on one instance, in the clear (only while a call needs them).
@@ -146,7 +146,7 @@ impl Mastodon {
             .map_err(|e| http::oauth_transport_error(&e))?;
         let status = response.status();
         if status.is_success() {
-            let app: Registered = read_json(response, "Mastodon app registration")
+            let app: Registered = http::json_body(response, "Mastodon app registration")
                 .await
                 .map_err(|reason| OAuthError::Transient { reason })?;
             if app.client_id.is_empty() || app.client_id.len() > 255 || app.client_secret.is_empty()

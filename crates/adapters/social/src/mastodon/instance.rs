@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{MAX_JSON_BYTES, Mastodon, read_capped};
+use super::Mastodon;
+use crate::http;
 
 /// Bounds and defaults of the limits an instance states.
 pub mod bounds {
@@ -204,10 +205,7 @@ impl Mastodon {
                 tracing::warn!(%instance, %status, "Mastodon instance limits unavailable");
                 break;
             }
-            match read_capped(response, MAX_JSON_BYTES)
-                .await
-                .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()))
-            {
+            match http::json_body::<Value>(response, "Mastodon instance").await {
                 Ok(body) => return InstanceLimits::from_instance(&body),
                 Err(e) => {
                     tracing::warn!(%instance, error = %e, "Mastodon instance limits unreadable");

@@ -5,7 +5,8 @@
 //!   under [`MastodonConfig::server_policy`] (https to a public address; plain http only to
 //!   this machine in development) and reached only through [`http::guarded_client`], which
 //!   follows no redirect and refuses names that resolve to private addresses. Every body an
-//!   instance sends is read with a size cap, and every number it states is clamped.
+//!   instance sends is read with a size cap ([`http::read_capped`]), and every number it
+//!   states is clamped.
 //! - **One app per instance and redirect URI** ([`apps`]): registered with `POST /api/v1/apps`
 //!   on the first authorisation, kept in the [`InstanceAppStore`] with its client secret
 //!   sealed under [`instance_app_aad`](multivio_ports::platform::instance_app_aad), reused
@@ -48,13 +49,6 @@ pub use instance::InstanceLimits;
 
 /// The scopes Multivio asks for: reading the account, posting statuses and media.
 pub const SCOPES: &str = "read write";
-
-/// The largest JSON answer read from an instance (accounts, statuses, tokens, apps). An
-/// instance's `GET /api/v2/instance` is a few kilobytes; a status a few more.
-pub const MAX_JSON_BYTES: usize = 1024 * 1024;
-
-/// The largest error body read from an instance (only its `error` text is kept).
-const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 /// How long a media upload (the file's bytes) may take by default.
 pub const DEFAULT_UPLOAD_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -152,40 +146,6 @@ impl Mastodon {
     }
 }
 
-/// Reads at most `max` bytes of a response body: a larger body (announced or sent) is refused
-/// without being read to the end, so an instance cannot make us allocate without limit.
-async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > max as u64)
-    {
-        return Err(format!("the answer is larger than {max} bytes"));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| format!("reading the answer: {e}"))?
-    {
-        if body.len() + chunk.len() > max {
-            return Err(format!("the answer is larger than {max} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// Reads a JSON answer of at most [`MAX_JSON_BYTES`].
-async fn read_json<T: serde::de::DeserializeOwned>(
-    response: reqwest::Response,
-    what: &str,
-) -> Result<T, String> {
-    let body = read_capped(response, MAX_JSON_BYTES)
-        .await
-        .map_err(|e| format!("{what}: {e}"))?;
-    serde_json::from_slice(&body).map_err(|e| format!("{what}: unexpected answer: {e}"))
-}
-
 /// What an instance said in an error answer (`{"error": …, "error_description": …}`), if
 /// anything readable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -208,7 +168,7 @@ impl InstanceError {
             v.and_then(|v| v.as_str().map(|s| http::excerpt(s.trim(), 300)))
                 .filter(|s| !s.is_empty())
         };
-        match read_capped(response, MAX_ERROR_BYTES)
+        match http::read_capped(response, http::MAX_ERROR_BYTES)
             .await
             .ok()
             .and_then(|b| serde_json::from_slice::<Body>(&b).ok())

@@ -12,7 +12,7 @@ use multivio_ports::platform::{AuthorizationRequest, CodeExchange, OAuthClient, 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{InstanceError, Mastodon, SCOPES, plain_id, read_json};
+use super::{InstanceError, Mastodon, SCOPES, plain_id};
 use crate::{http, pkce};
 
 /// `POST /oauth/token`'s answer (no `expires_in`, no `refresh_token` on Mastodon).
@@ -214,7 +214,7 @@ impl Mastodon {
             let said = InstanceError::read(response).await;
             return Err(api_error(status.as_u16(), &said, retry_after));
         }
-        read_json(response, "Mastodon account")
+        http::json_body(response, "Mastodon account")
             .await
             .map_err(|reason| OAuthError::Transient { reason })
     }
@@ -270,7 +270,7 @@ impl OAuthClient for Mastodon {
             let said = InstanceError::read(response).await;
             return Err(oauth_error(status.as_u16(), &said, retry_after));
         }
-        let token: TokenAnswer = read_json(response, "Mastodon token")
+        let token: TokenAnswer = http::json_body(response, "Mastodon token")
             .await
             .map_err(|reason| OAuthError::Transient { reason })?;
         if token.access_token.is_empty() {

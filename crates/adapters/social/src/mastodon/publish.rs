@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::instance::InstanceLimits;
-use super::{InstanceError, Mastodon, plain_id, read_json};
+use super::{InstanceError, Mastodon, plain_id};
 use crate::http;
 
 /// A MediaAttachment (the fields Multivio reads).
@@ -169,7 +169,7 @@ impl Mastodon {
         if status != StatusCode::OK && status != StatusCode::ACCEPTED {
             return Err(Self::failed(Step::Upload, response).await);
         }
-        let media: Media = read_json(response, "Mastodon media")
+        let media: Media = http::json_body(response, "Mastodon media")
             .await
             .map_err(|reason| PublishError::Transient { reason })?;
         if !plain_id(&media.id) {
@@ -275,12 +275,13 @@ impl Publisher for Mastodon {
             )
             .await);
         }
-        let status: Status = read_json(response, "Mastodon status")
-            .await
-            .map_err(|reason| {
-                // The instance answered 200: the status exists; what came back is unreadable.
-                PublishError::Unknown { reason }
-            })?;
+        let status: Status =
+            http::json_body(response, "Mastodon status")
+                .await
+                .map_err(|reason| {
+                    // The instance answered 200: the status exists; what came back is unreadable.
+                    PublishError::Unknown { reason }
+                })?;
         if status.id.is_empty() || status.id.len() > 255 {
             return Err(PublishError::Unknown {
                 reason: "Mastodon status: unusable id".into(),

@@ -14,17 +14,33 @@ use multivio_ports::platform::{
 use serde::Deserialize;
 
 use super::{SCOPES, X};
-use crate::http::{excerpt, oauth_transport_error, retry_after};
+use crate::http::{
+    MAX_JSON_BYTES, error_text, excerpt, oauth_transport_error, read_capped, retry_after,
+};
 use crate::oauth1::{Nonce, Signer};
 use crate::pkce::s256_challenge;
 
-#[derive(Debug, Deserialize)]
+/// `POST /2/oauth2/token`'s answer. Its `Debug` hides the tokens.
+#[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
     #[serde(default)]
     refresh_token: Option<String>,
     #[serde(default)]
     expires_in: Option<i64>,
+}
+
+impl std::fmt::Debug for TokenAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenAnswer")
+            .field("access_token", &"[redacted]")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,7 +82,7 @@ async fn token_failure(response: reqwest::Response) -> OAuthError {
             reason: format!("X answered {status}"),
         };
     }
-    let text = response.text().await.unwrap_or_default();
+    let text = error_text(response).await;
     let parsed: Option<TokenError> = serde_json::from_str(&text).ok();
     match parsed {
         Some(e) if e.error == "invalid_grant" || e.error == "invalid_request" => {
@@ -165,11 +181,18 @@ impl X {
     }
 }
 
-/// A fresh OAuth 1.0a nonce: 128 random bits, hex.
-pub(super) fn nonce() -> String {
+/// The system's random number generator failed: no nonce could be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the system's random number generator failed; no OAuth 1.0a nonce could be made")]
+pub(super) struct NoRandomness;
+
+/// A fresh OAuth 1.0a nonce: 128 random bits, hex. A failed generator is an error, never a
+/// predictable (all-zero) nonce.
+pub(super) fn nonce() -> Result<String, NoRandomness> {
     let mut bytes = [0u8; 16];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    hex::encode(bytes)
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| NoRandomness)?;
+    Ok(hex::encode(bytes))
 }
 
 pub(super) fn unix_now() -> u64 {
@@ -286,6 +309,16 @@ impl OAuthClient for X {
     }
 }
 
+/// Reads a form-encoded OAuth 1.0a answer (at most [`MAX_JSON_BYTES`]).
+async fn read_form(response: reqwest::Response) -> Result<String, OAuthError> {
+    let bytes = read_capped(response, MAX_JSON_BYTES)
+        .await
+        .map_err(|e| OAuthError::Transient {
+            reason: format!("X OAuth 1.0a: {e}"),
+        })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// Parses X's form-encoded OAuth 1.0a answers (sent as `text/html`, whatever they claim).
 fn form_answer(text: &str) -> std::collections::HashMap<String, String> {
     url::form_urlencoded::parse(text.as_bytes())
@@ -305,7 +338,7 @@ async fn oauth1_failure(response: reqwest::Response) -> OAuthError {
             reason: format!("X answered {status}"),
         };
     }
-    let text = response.text().await.unwrap_or_default();
+    let text = error_text(response).await;
     OAuthError::InvalidGrant {
         reason: format!("X refused the OAuth 1.0a request: {}", excerpt(&text, 200)),
     }
@@ -320,7 +353,9 @@ impl OAuth1Client for X {
             }
         })?;
         let signer = self.signer(None, "")?;
-        let nonce = nonce();
+        let nonce = nonce().map_err(|e| OAuthError::Transient {
+            reason: e.to_string(),
+        })?;
         let header = signer.authorization(
             "POST",
             &url,
@@ -342,12 +377,7 @@ impl OAuth1Client for X {
         if !response.status().is_success() {
             return Err(oauth1_failure(response).await);
         }
-        let answer = form_answer(
-            &response
-                .text()
-                .await
-                .map_err(|e| oauth_transport_error(&e))?,
-        );
+        let answer = form_answer(&read_form(response).await?);
         let (Some(token), Some(secret)) =
             (answer.get("oauth_token"), answer.get("oauth_token_secret"))
         else {
@@ -387,7 +417,9 @@ impl OAuth1Client for X {
             }
         })?;
         let signer = self.signer(Some(token), secret.expose())?;
-        let nonce = nonce();
+        let nonce = nonce().map_err(|e| OAuthError::Transient {
+            reason: e.to_string(),
+        })?;
         let header = signer.authorization(
             "POST",
             &url,
@@ -409,12 +441,7 @@ impl OAuth1Client for X {
         if !response.status().is_success() {
             return Err(oauth1_failure(response).await);
         }
-        let answer = form_answer(
-            &response
-                .text()
-                .await
-                .map_err(|e| oauth_transport_error(&e))?,
-        );
+        let answer = form_answer(&read_form(response).await?);
         let (Some(token), Some(token_secret)) =
             (answer.get("oauth_token"), answer.get("oauth_token_secret"))
         else {
@@ -431,3 +458,6 @@ impl OAuth1Client for X {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,11 @@
 //! Posting to X: media through the chunked upload, then `POST /2/tweets` (a reply for every
 //! part of a thread after the first).
+//!
+//! X has no idempotency key, so what a failure means depends on the step. A media upload
+//! creates no post: any failure of it is transient and doing it again is safe. Creating the
+//! post is not: a server error (5xx) or a connection lost after the request left may come after
+//! X created the post, so both are [`PublishError::Unknown`] (never re-sent; a person checks);
+//! only a failure to connect, or a refusal X states (4xx, 429), says nothing was created.
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -11,7 +17,7 @@ use serde_json::json;
 
 use super::X;
 use super::oauth::{nonce, unix_now};
-use crate::http::{excerpt, publish_transport_error, retry_after, transient};
+use crate::http::{error_text, excerpt, publish_transport_error, retry_after, transient};
 use crate::oauth1::{Nonce, Signer};
 
 /// Bytes per `append` (X takes up to 5 MB).
@@ -77,11 +83,31 @@ impl Problem {
     }
 }
 
+/// Which call an error answer is for: what a server error means depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// A media upload call: nothing is posted yet, so doing it again is safe.
+    Media,
+    /// `POST /2/tweets`: X may have created the post before failing, and it has no idempotency
+    /// key, so a server error leaves the outcome unknown.
+    Post,
+}
+
+impl Step {
+    fn what(self) -> &'static str {
+        match self {
+            Step::Media => "media upload",
+            Step::Post => "post",
+        }
+    }
+}
+
 /// What an error answer of X means for the post.
-async fn refusal(response: reqwest::Response, what: &str) -> PublishError {
+async fn refusal(response: reqwest::Response, step: Step) -> PublishError {
     let status = response.status();
+    let what = step.what();
     let headers = response.headers().clone();
-    let text = response.text().await.unwrap_or_default();
+    let text = error_text(response).await;
     let detail = serde_json::from_str::<Problem>(&text)
         .map(|p| p.text())
         .unwrap_or_else(|_| excerpt(&text, 200));
@@ -99,6 +125,11 @@ async fn refusal(response: reqwest::Response, what: &str) -> PublishError {
         s if (400..500).contains(&s) => PublishError::Rejected {
             code: format!("x_{s}"),
             reason: format!("X refused the {what}: {}", excerpt(&detail, 300)),
+        },
+        _ if step == Step::Post => PublishError::Unknown {
+            reason: format!(
+                "X answered {status} to the post; it may have been created all the same"
+            ),
         },
         _ => PublishError::Transient {
             reason: format!("X answered {status} to the {what}"),
@@ -134,11 +165,13 @@ impl X {
         builder: reqwest::RequestBuilder,
         method: &str,
         url: &url::Url,
-    ) -> reqwest::RequestBuilder {
-        match auth {
+    ) -> Result<reqwest::RequestBuilder, PublishError> {
+        Ok(match auth {
             MediaAuth::Bearer(token) => builder.bearer_auth(token),
             MediaAuth::OAuth1(signer) => {
-                let nonce = nonce();
+                let nonce = nonce().map_err(|e| PublishError::Transient {
+                    reason: e.to_string(),
+                })?;
                 let header = signer.authorization(
                     method,
                     url,
@@ -152,7 +185,7 @@ impl X {
                 );
                 builder.header("authorization", header)
             }
-        }
+        })
     }
 
     fn parse_url(&self, url: &str) -> Result<url::Url, PublishError> {
@@ -177,7 +210,7 @@ impl X {
         };
         let url = self.parse_url(&self.upload_url("/2/media/upload/initialize"))?;
         let response = self
-            .authorize_media(&auth, self.http.post(url.as_str()), "POST", &url)
+            .authorize_media(&auth, self.http.post(url.as_str()), "POST", &url)?
             .json(&json!({
                 "media_type": mime,
                 "total_bytes": attachment.bytes.len(),
@@ -187,7 +220,7 @@ impl X {
             .await
             .map_err(|e| transient(&e))?;
         if !response.status().is_success() {
-            return Err(refusal(response, "media upload").await);
+            return Err(refusal(response, Step::Media).await);
         }
         let init: MediaAnswer = crate::http::json_body(response, "X media initialize")
             .await
@@ -208,23 +241,23 @@ impl X {
                 .text("segment_index", index.to_string())
                 .part("media", part);
             let response = self
-                .authorize_media(&auth, self.http.post(url.as_str()), "POST", &url)
+                .authorize_media(&auth, self.http.post(url.as_str()), "POST", &url)?
                 .multipart(form)
                 .send()
                 .await
                 .map_err(|e| transient(&e))?;
             if !response.status().is_success() {
-                return Err(refusal(response, "media upload").await);
+                return Err(refusal(response, Step::Media).await);
             }
         }
         let url = self.parse_url(&self.upload_url(&format!("/2/media/upload/{id}/finalize")))?;
         let response = self
-            .authorize_media(&auth, self.http.post(url.as_str()), "POST", &url)
+            .authorize_media(&auth, self.http.post(url.as_str()), "POST", &url)?
             .send()
             .await
             .map_err(|e| transient(&e))?;
         if !response.status().is_success() {
-            return Err(refusal(response, "media upload").await);
+            return Err(refusal(response, Step::Media).await);
         }
         let mut answer: MediaAnswer = crate::http::json_body(response, "X media finalize")
             .await
@@ -257,12 +290,12 @@ impl X {
                 .append_pair("command", "STATUS")
                 .append_pair("media_id", &id);
             let response = self
-                .authorize_media(&auth, self.http.get(url.as_str()), "GET", &url)
+                .authorize_media(&auth, self.http.get(url.as_str()), "GET", &url)?
                 .send()
                 .await
                 .map_err(|e| transient(&e))?;
             if !response.status().is_success() {
-                return Err(refusal(response, "media upload").await);
+                return Err(refusal(response, Step::Media).await);
             }
             answer = crate::http::json_body(response, "X media status")
                 .await
@@ -301,9 +334,11 @@ impl Publisher for X {
             .json(&body)
             .send()
             .await
+            // Not connected: nothing was sent, retrying is safe. Any later failure (a reset, a
+            // timeout after the request left) may come after X created the post: unknown.
             .map_err(|e| publish_transport_error(&e))?;
         if !response.status().is_success() {
-            return Err(refusal(response, "post").await);
+            return Err(refusal(response, Step::Post).await);
         }
         let created: Created = crate::http::json_body(response, "X post")
             .await
