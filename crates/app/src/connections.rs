@@ -10,8 +10,8 @@ use multivio_domain::{ConnectionId, Provider, Secret, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::platform::{
-    AuthorizationRequest, CodeExchange, LoginRequest, OAuthStateStore, PendingAuthorization,
-    Platforms,
+    AuthorizationFlow, AuthorizationRequest, CodeExchange, LoginRequest, OAuthStateStore,
+    PendingAuthorization, Platforms,
 };
 use multivio_ports::system::{Clock, IdGenerator, TokenGenerator};
 use multivio_ports::vault::TokenVault;
@@ -177,18 +177,24 @@ impl ConnectionService {
         state: &Secret,
         code: &Secret,
     ) -> AppResult<Connected> {
-        let pending = self
-            .states
-            .take(caller, provider, state, self.clock.now())
-            .await?
-            // The store already answers only the caller's own state of this provider.
-            .filter(|p| p.provider == provider && p.tenant == *caller)
-            // An OAuth 1.0a flow completes only through its own route.
-            .filter(|p| p.connection_id.is_none())
-            .ok_or_else(|| AppError::invalid("state", "is invalid or expired"))?;
+        // Checked first: a malformed callback does not use the state up.
         if code.is_empty() {
             return Err(AppError::invalid("code", "is required"));
         }
+        let pending = self
+            .states
+            .take(
+                caller,
+                provider,
+                AuthorizationFlow::OAuth2,
+                state,
+                self.clock.now(),
+            )
+            .await?
+            // The store already answers only the caller's own state of this provider and flow.
+            .filter(|p| p.provider == provider && p.tenant == *caller)
+            .filter(|p| p.connection_id.is_none())
+            .ok_or_else(|| AppError::invalid("state", "is invalid or expired"))?;
         let client = self
             .platforms
             .oauth(provider)
@@ -261,11 +267,15 @@ impl ConnectionService {
         oauth_token: &str,
         verifier: &Secret,
     ) -> AppResult<Connected> {
+        if verifier.is_empty() {
+            return Err(AppError::invalid("oauth_verifier", "is required"));
+        }
         let pending = self
             .states
             .take(
                 caller,
                 provider,
+                AuthorizationFlow::OAuth1,
                 &Secret::new(oauth_token),
                 self.clock.now(),
             )
@@ -275,9 +285,6 @@ impl ConnectionService {
         let Some(id) = pending.connection_id else {
             return Err(AppError::invalid("oauth_token", "is invalid or expired"));
         };
-        if verifier.is_empty() {
-            return Err(AppError::invalid("oauth_verifier", "is required"));
-        }
         let connection = self.get_own(caller, id).await?;
         let client = self
             .platforms

@@ -291,6 +291,16 @@ pub trait Platforms: Send + Sync {
     }
 }
 
+/// Which approval a pending authorisation is for. Each completes only through its own route,
+/// so a state presented to the other one is not used up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizationFlow {
+    /// OAuth 2.0 (or an instance's OAuth): connects accounts. `connection_id` is `None`.
+    OAuth2,
+    /// OAuth 1.0a: adds tokens to the existing connection `connection_id`.
+    OAuth1,
+}
+
 /// An OAuth authorisation in flight, between the redirect and the callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingAuthorization {
@@ -329,13 +339,15 @@ pub trait OAuthStateStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<(Provider, Option<String>)>, StoreError>;
 
-    /// Atomically removes and returns the tenant's pending authorisation of `provider` for
-    /// `state` (so a replay finds nothing); `None` — and nothing is used up — when it is
-    /// unknown, already used, expired at `now`, of another provider, or another tenant's.
+    /// Atomically removes and returns the tenant's pending authorisation of `provider` and
+    /// `flow` for `state` (so a replay finds nothing); `None` — and nothing is used up — when
+    /// it is unknown, already used, expired at `now`, of another provider or flow, or another
+    /// tenant's.
     async fn take(
         &self,
         tenant: &Tenant,
         provider: Provider,
+        flow: AuthorizationFlow,
         state: &Secret,
         now: DateTime<Utc>,
     ) -> Result<Option<PendingAuthorization>, StoreError>;

@@ -31,7 +31,7 @@ impl Application {
         // Settings that refuse to start are refused before anything is started.
         config.check_exposure()?;
         let verifier = wiring::firebase(config)?;
-        let sandbox = start_sandbox(config, &overrides).await;
+        let sandbox = start_sandbox(config, &overrides).await?;
         let sandbox_url = sandbox
             .as_ref()
             .map(|s| s.url().to_owned())
@@ -161,38 +161,36 @@ impl Application {
 
 /// Locally (never in production), serves the sandbox's fakes on `MULTIVIO_SANDBOX_LISTEN` unless
 /// the platforms are overridden or an already running sandbox is named
-/// (`MULTIVIO_SANDBOX_URL`). An address in use is most likely another local server's sandbox,
-/// which serves just as well.
+/// (`MULTIVIO_SANDBOX_URL`). An address in use refuses the start: platforms pointed at
+/// whatever listens there could be sent a user's credentials.
 async fn start_sandbox(
     config: &Config,
     overrides: &Overrides,
-) -> Option<multivio_sandbox::Sandbox> {
+) -> anyhow::Result<Option<multivio_sandbox::Sandbox>> {
     if config.production
         || !config.sandbox
         || overrides.platforms.is_some()
         || config.sandbox_url.as_deref().is_some_and(|u| !u.is_empty())
     {
-        return None;
+        return Ok(None);
     }
-    match multivio_sandbox::Sandbox::start(config.sandbox_listen).await {
-        Ok(sandbox) => {
-            tracing::warn!(
-                "SANDBOX: local fakes of X, Bluesky and Mastodon at {} (posts at {}/);                  platforms without credentials publish there, never to the real platforms",
-                sandbox.url(),
-                sandbox.url()
-            );
-            Some(sandbox)
-        }
-        Err(e) => {
-            tracing::warn!(
-                listen = %config.sandbox_listen,
-                error = %e,
-                "the sandbox could not listen (another local server's sandbox?); platforms \
-                 without credentials go to whatever serves there"
-            );
-            None
-        }
-    }
+    let sandbox = multivio_sandbox::Sandbox::start(config.sandbox_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "the sandbox cannot listen on {}: set MULTIVIO_SANDBOX_LISTEN to a free \
+                 address, MULTIVIO_SANDBOX_URL to a sandbox already running (`multivio \
+                 sandbox`), or MULTIVIO_SANDBOX=false",
+                config.sandbox_listen
+            )
+        })?;
+    tracing::warn!(
+        "SANDBOX: local fakes of X, Bluesky and Mastodon at {} (posts at {}/); platforms \
+         without credentials publish there, never to the real platforms",
+        sandbox.url(),
+        sandbox.url()
+    );
+    Ok(Some(sandbox))
 }
 
 /// A worker process: the database, and only the use cases publishing needs — no HTTP state, no

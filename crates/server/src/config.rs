@@ -262,6 +262,8 @@ impl Config {
 
     /// Refuses a server that others could reach without the production profile, unless the
     /// deployment says it is for development on purpose.
+    /// Also refuses a sandbox others could reach (it records what is sent to it, app
+    /// passwords included), and a production server whose `/metrics` anyone could read.
     pub fn check_exposure(&self) -> anyhow::Result<()> {
         if !self.listen.ip().is_loopback() && !self.production && !self.development {
             anyhow::bail!(
@@ -271,6 +273,25 @@ impl Config {
                 self.listen
             );
         }
+        if !self.production && self.sandbox && !self.sandbox_listen.ip().is_loopback() {
+            anyhow::bail!(
+                "MULTIVIO_SANDBOX_LISTEN is {}, reachable from other machines: the sandbox \
+                 keeps every request it is sent, so it listens on a loopback address only",
+                self.sandbox_listen
+            );
+        }
+        if self.production
+            && self.metrics_listen.is_none()
+            && self.metrics_token.as_deref().is_none_or(str::is_empty)
+        {
+            anyhow::bail!(
+                "production needs MULTIVIO_METRICS_TOKEN (to guard /metrics on the API's \
+                 listener) or MULTIVIO_METRICS_LISTEN (an address of its own for /metrics)"
+            );
+        }
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

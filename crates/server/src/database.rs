@@ -12,6 +12,8 @@ use crate::Config;
 
 /// What claim keys are derived for.
 const CLAIM_PURPOSE: &str = "multivio tenant claims";
+/// The ids of the claim keys this server derives (`claim-<keyring key id>`).
+const CLAIM_KEY_PREFIX: &str = "claim-";
 /// Connections of the API's pool.
 const API_POOL: usize = 16;
 /// Connections of the worker's pool.
@@ -102,8 +104,9 @@ impl Database {
             claim_keys: keyring
                 .derive(CLAIM_PURPOSE)
                 .into_iter()
-                .map(|(kid, secret)| (format!("claim-{kid}"), secret.to_vec()))
+                .map(|(kid, secret)| (format!("{CLAIM_KEY_PREFIX}{kid}"), secret.to_vec()))
                 .collect(),
+            claim_key_prefix: Some(CLAIM_KEY_PREFIX.to_owned()),
         };
         let mut url_of = |role: Role, configured: Option<String>| -> anyhow::Result<String> {
             if let Some(url) = configured {

@@ -15,7 +15,7 @@ use crate::DbError;
 pub type PgPool = Pool<AsyncPgConnection>;
 
 /// How the pool connects and how long it waits.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PoolSettings {
     /// The PostgreSQL URL (`postgres://user:password@host:port/database`).
     pub url: String,
@@ -45,6 +45,34 @@ impl PoolSettings {
             statement_timeout: Duration::from_secs(30),
             application_name: "multivio".to_owned(),
         }
+    }
+}
+
+/// The URL's password never reaches a log through `{:?}`.
+impl std::fmt::Debug for PoolSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolSettings")
+            .field("url", &redact_password(&self.url))
+            .field("max_size", &self.max_size)
+            .field("wait_timeout", &self.wait_timeout)
+            .field("create_timeout", &self.create_timeout)
+            .field("recycle_timeout", &self.recycle_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("application_name", &self.application_name)
+            .finish()
+    }
+}
+
+/// `url` with its password (if any) replaced; an unparsable URL is hidden whole.
+pub fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("redacted"));
+            }
+            parsed.into()
+        }
+        Err(_) => "[unparsable URL, redacted]".to_owned(),
     }
 }
 
@@ -85,3 +113,6 @@ pub fn build_pool(settings: &PoolSettings) -> Result<PgPool, DbError> {
         .build()
         .map_err(|e| DbError::Config(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests;

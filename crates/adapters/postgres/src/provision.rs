@@ -111,6 +111,9 @@ pub struct RuntimeSetup {
     pub passwords: Vec<(Role, String)>,
     /// Claim keys `(key id, secret)`.
     pub claim_keys: Vec<(String, Vec<u8>)>,
+    /// The key ids this deployment owns start with this: those not in `claim_keys` (retired
+    /// from its keyring) are removed. Keys of other ids — another service's — are left alone.
+    pub claim_key_prefix: Option<String>,
 }
 
 impl std::fmt::Debug for RuntimeSetup {
@@ -157,23 +160,28 @@ pub async fn provision(owner_url: &str, setup: &RuntimeSetup) -> Result<(), DbEr
         set_login_password(&mut owner, *role, password).await?;
     }
     install_claim_keys(&mut owner, &setup.claim_keys).await?;
-    prune_claim_keys(&mut owner, &setup.claim_keys).await
+    match &setup.claim_key_prefix {
+        Some(prefix) => prune_claim_keys(&mut owner, prefix, &setup.claim_keys).await,
+        None => Ok(()),
+    }
 }
 
-/// Forgets claim keys that are no longer in the keyring, so a retired key signs nothing.
-/// (With none given, keeps everything: a deployment may install its keys by other means.)
+/// Forgets the claim keys whose id starts with `prefix` but that are not among `keys` (retired
+/// from the keyring), so a retired key signs nothing.
 pub async fn prune_claim_keys(
     owner: &mut AsyncPgConnection,
+    prefix: &str,
     keys: &[(String, Vec<u8>)],
 ) -> Result<(), DbError> {
-    if keys.is_empty() {
-        return Ok(());
-    }
     let kids: Vec<&str> = keys.iter().map(|(kid, _)| kid.as_str()).collect();
-    diesel::sql_query("DELETE FROM multivio_private.claim_keys WHERE kid <> ALL($1)")
-        .bind::<diesel::sql_types::Array<Text>, _>(kids)
-        .execute(owner)
-        .await?;
+    diesel::sql_query(
+        "DELETE FROM multivio_private.claim_keys \
+          WHERE starts_with(kid, $1) AND kid <> ALL($2)",
+    )
+    .bind::<Text, _>(prefix)
+    .bind::<diesel::sql_types::Array<Text>, _>(kids)
+    .execute(owner)
+    .await?;
     Ok(())
 }
 

@@ -99,6 +99,7 @@ async fn migrations_and_tenants_work_where_the_owner_is_no_superuser_and_auth_ui
             multivio_postgres::testing::TEST_CLAIM_KID.to_owned(),
             multivio_postgres::testing::TEST_CLAIM_SECRET.to_vec(),
         )],
+        claim_key_prefix: None,
     };
     async {
         provision(&owner_url, &setup).await.unwrap();

@@ -9,7 +9,7 @@ use multivio_domain::media::{AltText, MediaFile};
 use multivio_domain::{MediaId, Provider, Secret, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::media::MediaRepository;
-use multivio_ports::platform::{OAuthStateStore, PendingAuthorization};
+use multivio_ports::platform::{AuthorizationFlow, OAuthStateStore, PendingAuthorization};
 use uuid::Uuid;
 
 fn file(t: &Tenant, name: &str, age_minutes: i64) -> MediaFile {
@@ -181,15 +181,19 @@ async fn oauth_states_are_taken_once_and_expire() {
         None
     );
 
-    let take = |t: &Tenant, provider: Provider, state: &'static str, at| {
+    // The pending authorisation adds OAuth 1.0a tokens to a connection.
+    let take_through = |t: &Tenant, provider: Provider, flow, state: &'static str, at| {
         let store = store.clone();
         let t = t.clone();
         async move {
             store
-                .take(&t, provider, &Secret::new(state), at)
+                .take(&t, provider, flow, &Secret::new(state), at)
                 .await
                 .unwrap()
         }
+    };
+    let take = |t: &Tenant, provider: Provider, state: &'static str, at| {
+        take_through(t, provider, AuthorizationFlow::OAuth1, state, at)
     };
     assert_eq!(
         take(&alice, Provider::Linkedin, "state-other", now()).await,
@@ -202,6 +206,18 @@ async fn oauth_states_are_taken_once_and_expire() {
         None
     );
     assert_eq!(take(&alice, Provider::X, "state-abc", now()).await, None);
+    // Presented to the OAuth 2.0 callback: refused, and not used up either.
+    assert_eq!(
+        take_through(
+            &alice,
+            Provider::Linkedin,
+            AuthorizationFlow::OAuth2,
+            "state-abc",
+            now()
+        )
+        .await,
+        None
+    );
     assert_eq!(
         take(&alice, Provider::Linkedin, "state-abc", now()).await,
         Some(p)

@@ -350,3 +350,34 @@ async fn a_wider_policy_added_by_a_platform_still_shows_only_the_authentic_tenan
     assert_eq!(visible_posts(&mut conn, &signed_claim("uid-a")).await, 1);
     assert_eq!(visible_posts(&mut conn, "").await, 0);
 }
+
+#[tokio::test]
+async fn keys_retired_from_the_keyring_stop_signing_and_other_services_keys_stay() {
+    use multivio_postgres::provision::{install_claim_keys, prune_claim_keys};
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let key = |kid: &str| (kid.to_owned(), vec![7u8; 32]);
+    install_claim_keys(
+        &mut owner,
+        &[key("claim-old"), key("claim-new"), key("billing-1")],
+    )
+    .await
+    .unwrap();
+    prune_claim_keys(&mut owner, "claim-", &[key("claim-new")])
+        .await
+        .unwrap();
+    let mut conn = api_login(&db).await;
+    let claim = |kid: &str| {
+        let mac = multivio_postgres::ClaimKeys::new(kid, &[7u8; 32]).mac("uid-a");
+        format!(
+            "SELECT set_config('multivio.tenant', 'uid-a', true), \
+                    set_config('multivio.tenant_mac', '{mac}', true)"
+        )
+    };
+    assert_eq!(visible_posts(&mut conn, &claim("claim-old")).await, 0);
+    assert_eq!(visible_posts(&mut conn, &claim("claim-new")).await, 1);
+    assert_eq!(visible_posts(&mut conn, &claim("billing-1")).await, 1);
+    // The harness's own key, of no prefix given, is untouched too.
+    assert_eq!(visible_posts(&mut conn, &signed_claim("uid-a")).await, 1);
+}

@@ -137,7 +137,7 @@ async fn first_account_of_a_provider_is_connected_as_primary() {
     let mut d = Deps::new().with_oauth(client);
     d.states
         .expect_take()
-        .returning(|_, _, _, _| Ok(Some(pending(Provider::X))));
+        .returning(|_, _, _, _, _| Ok(Some(pending(Provider::X))));
     d.connections
         .expect_find_by_account()
         .returning(|_, _, _| Ok(None));
@@ -182,7 +182,7 @@ async fn second_account_is_not_primary_and_a_known_account_is_reconnected() {
     let mut d = Deps::new().with_oauth(client);
     d.states
         .expect_take()
-        .returning(|_, _, _, _| Ok(Some(pending(Provider::X))));
+        .returning(|_, _, _, _, _| Ok(Some(pending(Provider::X))));
     d.connections
         .expect_find_by_account()
         .returning(|_, _, acct| {
@@ -235,7 +235,7 @@ async fn a_lost_race_for_the_first_primary_is_retried() {
     let mut d = Deps::new().with_oauth(client);
     d.states
         .expect_take()
-        .returning(|_, _, _, _| Ok(Some(pending(Provider::X))));
+        .returning(|_, _, _, _, _| Ok(Some(pending(Provider::X))));
     d.connections
         .expect_find_by_account()
         .returning(|_, _, _| Ok(None));
@@ -280,8 +280,10 @@ async fn bad_state_never_reaches_the_token_endpoint() {
     let mut d = Deps::new().with_oauth(client);
     d.states
         .expect_take()
-        .withf(|t, p, _, _| *t == tenant() && *p == Provider::X)
-        .returning(|_, _, s, _| {
+        .withf(|t, p, f, _, _| {
+            *t == tenant() && *p == Provider::X && *f == AuthorizationFlow::OAuth2
+        })
+        .returning(|_, _, _, s, _| {
             Ok((s.expose() == "other-provider").then(|| pending(Provider::Linkedin)))
         });
     let svc = d.build();
@@ -310,7 +312,7 @@ async fn only_the_user_who_started_a_connection_can_complete_it() {
     let mut d = Deps::new().with_oauth(client);
     d.states
         .expect_take()
-        .returning(|_, _, _, _| Ok(Some(pending(Provider::X))));
+        .returning(|_, _, _, _, _| Ok(Some(pending(Provider::X))));
     d.connections.expect_insert().never();
     let r = d
         .build()
@@ -358,7 +360,7 @@ async fn platform_refusing_the_code_is_reported() {
     let mut d = Deps::new().with_oauth(client);
     d.states
         .expect_take()
-        .returning(|_, _, _, _| Ok(Some(pending(Provider::X))));
+        .returning(|_, _, _, _, _| Ok(Some(pending(Provider::X))));
     let r = d
         .build()
         .complete_authorization(
@@ -655,4 +657,24 @@ async fn refresh_use_case_failures() {
         d.build().refresh(&tenant(), cid(1)).await,
         Err(AppError::NotFound("connection"))
     );
+}
+
+#[tokio::test]
+async fn a_callback_without_a_code_or_verifier_does_not_use_the_state_up() {
+    let mut d = Deps::new();
+    d.states.expect_take().never();
+    let svc = d.build();
+    let r = svc
+        .complete_authorization(
+            &tenant(),
+            Provider::X,
+            &Secret::new("state"),
+            &Secret::new(""),
+        )
+        .await;
+    assert!(matches!(r, Err(AppError::Invalid(e)) if e[0].field == "code"));
+    let r = svc
+        .complete_oauth1(&tenant(), Provider::X, "token", &Secret::new(""))
+        .await;
+    assert!(matches!(r, Err(AppError::Invalid(e)) if e[0].field == "oauth_verifier"));
 }

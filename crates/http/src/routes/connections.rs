@@ -1,7 +1,7 @@
 //! `/v1/connections`: connected platform accounts.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue, LOCATION, REFERRER_POLICY};
 use actix_web::{HttpResponse, web};
 use multivio_app::AppError;
 use multivio_domain::{ConnectionId, Provider, Secret};
@@ -196,14 +196,8 @@ pub async fn callback(
         encode(&code),
         encode(&state_param)
     );
-    match destination {
-        Some(to) => {
-            let separator = if to.contains('#') { '&' } else { '#' };
-            Ok(HttpResponse::SeeOther()
-                .insert_header((LOCATION, format!("{to}{separator}{fragment}")))
-                .finish())
-        }
-        None => Ok(json(
+    Ok(hand_over(destination, &fragment, || {
+        json(
             StatusCode::OK,
             &CallbackResponse {
                 provider: provider.as_str().to_owned(),
@@ -211,8 +205,31 @@ pub async fn callback(
                 state: state_param,
                 complete_with: format!("POST /v1/connections/{}/complete", provider.as_str()),
             },
-        )),
-    }
+        )
+    }))
+}
+
+/// Hands a callback's one-time values to the web client: a redirect to `destination` with
+/// them in the fragment, or (without one) the JSON `answer`. Never cached, never sent on as a
+/// referrer.
+fn hand_over(
+    destination: Option<String>,
+    fragment: &str,
+    answer: impl FnOnce() -> HttpResponse,
+) -> HttpResponse {
+    let mut response = match destination {
+        Some(to) => {
+            let separator = if to.contains('#') { '&' } else { '#' };
+            HttpResponse::SeeOther()
+                .insert_header((LOCATION, format!("{to}{separator}{fragment}")))
+                .finish()
+        }
+        None => answer(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }
 
 /// Completes an OAuth connection started by the caller: `code` and `state` from the
@@ -334,14 +351,8 @@ pub async fn oauth1_callback(
         encode(&token),
         encode(&verifier)
     );
-    match destination {
-        Some(to) => {
-            let separator = if to.contains('#') { '&' } else { '#' };
-            Ok(HttpResponse::SeeOther()
-                .insert_header((LOCATION, format!("{to}{separator}{fragment}")))
-                .finish())
-        }
-        None => Ok(json(
+    Ok(hand_over(destination, &fragment, || {
+        json(
             StatusCode::OK,
             &OAuth1CallbackResponse {
                 provider: provider.as_str().to_owned(),
@@ -352,8 +363,8 @@ pub async fn oauth1_callback(
                     provider.as_str()
                 ),
             },
-        )),
-    }
+        )
+    }))
 }
 
 /// Completes an OAuth 1.0a approval started by the caller: the connection gets the account's

@@ -100,6 +100,9 @@ async fn a_connect_link_sent_to_someone_else_cannot_attach_their_account() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 303);
+    // The one-time code is never cached or sent on as a referrer.
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(
         location,

@@ -33,12 +33,14 @@ impl IdempotencyStore for PgStore {
         let hash = sha256_hex(fingerprint);
         let attempt = Uuid::new_v4();
         self.tenant(tenant, async move |conn| {
-            let now = chrono::Utc::now();
+            // Ages are judged by the database's clock, which stamped `created_at`.
             // Keys older than a day are forgotten as new ones arrive.
             diesel::delete(
                 ik::table
                     .filter(ik::user_id.eq(uid))
-                    .filter(ik::created_at.lt(now - chrono::Duration::days(KEEP_DAYS))),
+                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                        "created_at < now() - interval '{KEEP_DAYS} days'"
+                    ))),
             )
             .execute(conn)
             .await?;
@@ -61,7 +63,6 @@ impl IdempotencyStore for PgStore {
             }
             // Abandoned before any effect: the next identical request takes it over with a new
             // attempt, so the abandoned one can no longer commit an effect.
-            let stale = now - chrono::Duration::minutes(STALE_AFTER_MINUTES);
             let taken_over = diesel::update(
                 ik::table
                     .filter(ik::user_id.eq(uid))
@@ -69,9 +70,11 @@ impl IdempotencyStore for PgStore {
                     .filter(ik::request_hash.eq(&hash))
                     .filter(ik::response_status.is_null())
                     .filter(ik::post_id.is_null())
-                    .filter(ik::created_at.lt(stale)),
+                    .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                        "created_at < now() - interval '{STALE_AFTER_MINUTES} minutes'"
+                    ))),
             )
-            .set((ik::created_at.eq(now), ik::attempt.eq(attempt)))
+            .set((ik::created_at.eq(diesel::dsl::now), ik::attempt.eq(attempt)))
             .execute(conn)
             .await?;
             if taken_over == 1 {

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use multivio_domain::{ConnectionId, Provider, Secret, Tenant};
 use multivio_ports::StoreError;
-use multivio_ports::platform::{OAuthStateStore, PendingAuthorization};
+use multivio_ports::platform::{AuthorizationFlow, OAuthStateStore, PendingAuthorization};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -64,6 +64,23 @@ fn open_verifier(state: &Secret, state_hash: &str, sealed: &str) -> Result<Secre
         .map(Secret::new)
         .map_err(|e| corrupt("pkce verifier", e))
 }
+
+/// What taking a pending authorisation returns.
+const TAKEN: (
+    oauth_states::pkce_verifier,
+    oauth_states::redirect_uri,
+    oauth_states::return_to,
+    oauth_states::server_url,
+    oauth_states::connection_id,
+    oauth_states::expires_at,
+) = (
+    oauth_states::pkce_verifier,
+    oauth_states::redirect_uri,
+    oauth_states::return_to,
+    oauth_states::server_url,
+    oauth_states::connection_id,
+    oauth_states::expires_at,
+);
 
 #[async_trait]
 impl OAuthStateStore for PgStore {
@@ -130,6 +147,7 @@ impl OAuthStateStore for PgStore {
         &self,
         tenant: &Tenant,
         provider: Provider,
+        flow: AuthorizationFlow,
         state: &Secret,
         now: DateTime<Utc>,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
@@ -137,8 +155,8 @@ impl OAuthStateStore for PgStore {
         let state = state.clone();
         let owner = tenant.clone();
         let uid = tenant.user_id.0;
-        // Only the tenant's own state of this provider is used up: a state presented by
-        // someone else, or for another platform, stays for its owner.
+        // Only the tenant's own state of this provider and flow is used up: a state presented
+        // by someone else, for another platform or through the other flow's route, stays.
         self.tenant(tenant, async move |conn| {
             type Taken = (
                 String,
@@ -148,23 +166,25 @@ impl OAuthStateStore for PgStore {
                 Option<uuid::Uuid>,
                 DateTime<Utc>,
             );
-            let taken: Option<Taken> = diesel::delete(
-                oauth_states::table
-                    .filter(oauth_states::state_hash.eq(&hash))
-                    .filter(oauth_states::user_id.eq(uid))
-                    .filter(oauth_states::provider.eq(provider.as_str()))
-                    .filter(oauth_states::expires_at.gt(now)),
-            )
-            .returning((
-                oauth_states::pkce_verifier,
-                oauth_states::redirect_uri,
-                oauth_states::return_to,
-                oauth_states::server_url,
-                oauth_states::connection_id,
-                oauth_states::expires_at,
-            ))
-            .get_result(conn)
-            .await
+            let matching = oauth_states::table
+                .filter(oauth_states::state_hash.eq(&hash))
+                .filter(oauth_states::user_id.eq(uid))
+                .filter(oauth_states::provider.eq(provider.as_str()))
+                .filter(oauth_states::expires_at.gt(now));
+            let taken: Option<Taken> = match flow {
+                AuthorizationFlow::OAuth2 => {
+                    diesel::delete(matching.filter(oauth_states::connection_id.is_null()))
+                        .returning(TAKEN)
+                        .get_result(conn)
+                        .await
+                }
+                AuthorizationFlow::OAuth1 => {
+                    diesel::delete(matching.filter(oauth_states::connection_id.is_not_null()))
+                        .returning(TAKEN)
+                        .get_result(conn)
+                        .await
+                }
+            }
             .optional()?;
             let Some((
                 pkce_verifier,

@@ -1,0 +1,48 @@
+use super::*;
+
+fn config(flags: &[&str]) -> Config {
+    Config::from_flags(flags.iter().map(|f| (*f).to_owned())).unwrap()
+}
+
+fn refusal(flags: &[&str]) -> String {
+    config(flags)
+        .check_exposure()
+        .expect_err("refused")
+        .to_string()
+}
+
+#[test]
+fn the_local_default_starts() {
+    config(&[]).check_exposure().unwrap();
+}
+
+#[test]
+fn a_server_reachable_from_other_machines_must_say_what_it_is() {
+    let why = refusal(&["--listen=0.0.0.0:8080"]);
+    assert!(why.contains("MULTIVIO_PRODUCTION"), "{why}");
+    config(&["--listen=0.0.0.0:8080", "--development"])
+        .check_exposure()
+        .unwrap();
+}
+
+#[test]
+fn the_sandbox_listens_on_loopback_only() {
+    let why = refusal(&["--sandbox-listen=0.0.0.0:8090"]);
+    assert!(why.contains("MULTIVIO_SANDBOX_LISTEN"), "{why}");
+    // Without the sandbox, its address does not matter.
+    config(&["--sandbox-listen=0.0.0.0:8090", "--sandbox=false"])
+        .check_exposure()
+        .unwrap();
+}
+
+#[test]
+fn production_guards_its_metrics() {
+    let why = refusal(&["--production"]);
+    assert!(why.contains("MULTIVIO_METRICS_TOKEN"), "{why}");
+    config(&["--production", "--metrics-token=a-long-scrape-token"])
+        .check_exposure()
+        .unwrap();
+    config(&["--production", "--metrics-listen=127.0.0.1:9100"])
+        .check_exposure()
+        .unwrap();
+}
