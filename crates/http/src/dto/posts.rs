@@ -437,14 +437,43 @@ pub type ValidateRequest = PostCreate;
 /// One platform's verdict.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PlatformVerdict {
-    /// Whether the platform accepts it.
+    /// Whether the platform accepts it (every part of a thread).
     pub valid: bool,
-    /// Text length, counted the way this platform counts.
+    /// Text length (of the first part), counted the way this platform counts.
     pub length: usize,
     /// The platform's limit.
     pub limit: usize,
-    /// What is wrong.
+    /// What is wrong (with the first part).
     pub errors: Vec<IssueDto>,
+    /// For a thread: the verdict on each part after the first, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartVerdict>,
+}
+
+/// The verdict on one thread part after the first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartVerdict {
+    /// Whether the platform accepts this part.
+    pub valid: bool,
+    /// Its text length, counted the way this platform counts.
+    pub length: usize,
+    /// The platform's limit.
+    pub limit: usize,
+    /// What is wrong with it.
+    pub errors: Vec<IssueDto>,
+}
+
+fn issues(r: &PlatformReport) -> Vec<IssueDto> {
+    r.errors
+        .iter()
+        .map(|e| IssueDto {
+            code: serde_json::to_value(e.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            message: e.message.clone(),
+        })
+        .collect()
 }
 
 impl From<&PlatformReport> for PlatformVerdict {
@@ -453,15 +482,15 @@ impl From<&PlatformReport> for PlatformVerdict {
             valid: r.valid,
             length: r.length,
             limit: r.limit,
-            errors: r
-                .errors
+            errors: issues(r),
+            parts: r
+                .parts
                 .iter()
-                .map(|e| IssueDto {
-                    code: serde_json::to_value(e.code)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                    message: e.message.clone(),
+                .map(|p| PartVerdict {
+                    valid: p.valid,
+                    length: p.length,
+                    limit: p.limit,
+                    errors: issues(p),
                 })
                 .collect(),
         }

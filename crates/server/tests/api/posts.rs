@@ -226,6 +226,23 @@ async fn validate_counts_as_each_platform_counts_and_stores_nothing() {
         "media_required"
     );
     assert_eq!(api.get("alice", "/v1/posts").await.1["items"], json!([]));
+
+    // A thread: each part after the first gets its own verdict, with the reason.
+    let (status, report) = api
+        .post(
+            "alice",
+            "/v1/posts/validate",
+            json!({ "name": "t", "universal_content": "first", "platforms": ["x"],
+                    "thread": [{ "text": "x".repeat(290) }] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let x = &report["platforms"]["twitter"];
+    assert_eq!(x["valid"], false, "{report}");
+    assert_eq!(x["errors"], json!([]), "the first part is fine");
+    assert_eq!(x["parts"][0]["valid"], false, "{report}");
+    assert_eq!(x["parts"][0]["length"], 290);
+    assert_eq!(x["parts"][0]["errors"][0]["code"], "too_long", "{report}");
 }
 
 #[tokio::test]
