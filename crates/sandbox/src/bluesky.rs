@@ -11,13 +11,23 @@
 //!   are 400, a missing token is 401 `AuthMissing`, a record key in use is 500
 //!   `InternalServerError`).
 //!
-//! Control endpoints, for tests (`POST`, JSON bodies optional):
+//! Control endpoints, for tests (`POST`; the first three take optional JSON bodies, the last
+//! two require theirs):
 //! - `/bsky/_sandbox/expire_access`: every access token issued so far expires now.
 //! - `/bsky/_sandbox/fail_next_create` `{"mode": "error" | "store_then_error" |
 //!   "store_then_drop"}`: the next `createRecord` answers 500 without storing, stores the
 //!   record and then answers 500, or stores it and then drops the connection mid-answer.
 //! - `/bsky/_sandbox/rate_limit_next` `{"seconds": 30}`: the next XRPC call answers 429
 //!   with the rate-limit headers.
+//! - `/bsky/_sandbox/answer_late` `{"seconds": N, "count": K}` (`count` defaults to 1, `0`
+//!   clears; `seconds` 0–3600, fractions allowed): the next K `createRecord` calls that store a
+//!   record store it at once — it is in `/_sandbox/posts` and readable with `getRecord`
+//!   immediately — and only then wait N seconds before answering. A refused call (a record
+//!   key in use among them) uses none of them. Answers 200 with the delay in force,
+//!   `{"seconds": N, "count": K}`; `GET` on the same path answers what is left.
+//! - `/bsky/_sandbox/slow_media` `{"seconds": N, "count": K}`: the next K `uploadBlob` calls
+//!   wait N seconds as they arrive, before they are handled. Same answers, and `GET`, as
+//!   `answer_late`.
 
 mod validate;
 
@@ -30,7 +40,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::common::{self, SandboxPost};
+use crate::common::{self, Delay, SandboxPost};
 use crate::{SandboxState, lock};
 
 /// The largest image blob a post may reference (`app.bsky.embed.images`, `maxSize` of the
@@ -57,10 +67,17 @@ pub struct State {
     refresh: HashMap<String, Session>,
     /// Uploaded blobs by (DID, CID).
     blobs: HashMap<(String, String), Blob>,
+    /// Every record, oldest first.
     records: Vec<Record>,
+    /// Where each record is in `records`, by (DID, record key).
+    record_index: HashMap<(String, String), usize>,
     next_create: Option<CreateFailure>,
     rate_limit_next: Option<i64>,
     last_tid_micros: i64,
+    /// Records stored at once and answered late.
+    answer_late: Delay,
+    /// `uploadBlob` calls that wait before they are handled.
+    slow_media: Delay,
 }
 
 #[derive(Debug, Clone)]
@@ -138,7 +155,17 @@ impl State {
     }
 
     pub(crate) fn record(&self, did: &str, rkey: &str) -> Option<&Record> {
-        self.records.iter().find(|r| r.did == did && r.rkey == rkey)
+        self.record_index
+            .get(&(did.to_owned(), rkey.to_owned()))
+            .map(|&at| &self.records[at])
+    }
+
+    fn store(&mut self, record: Record) {
+        self.record_index.insert(
+            (record.did.clone(), record.rkey.clone()),
+            self.records.len(),
+        );
+        self.records.push(record);
     }
 
     pub(crate) fn blob(&self, did: &str, cid: &str) -> Option<&Blob> {
@@ -155,7 +182,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/_sandbox/fail_next_create",
             web::post().to(fail_next_create),
         )
-        .route("/_sandbox/rate_limit_next", web::post().to(rate_limit_next));
+        .route("/_sandbox/rate_limit_next", web::post().to(rate_limit_next))
+        .route("/_sandbox/answer_late", web::post().to(set_answer_late))
+        .route("/_sandbox/answer_late", web::get().to(get_answer_late))
+        .route("/_sandbox/slow_media", web::post().to(set_slow_media))
+        .route("/_sandbox/slow_media", web::get().to(get_slow_media));
 }
 
 /// Every record, as the sandbox lists posts.
@@ -252,22 +283,37 @@ async fn procedure(
     body: web::Bytes,
 ) -> HttpResponse {
     common::record(&state, "bluesky", &req, &body);
-    let mut s = lock(&state.bluesky);
-    if let Some(seconds) = s.rate_limit_next.take() {
-        return rate_limited(seconds);
+    if nsid.as_str() == "com.atproto.repo.uploadBlob" {
+        let wait = lock(&state.bluesky).slow_media.take();
+        common::pause(wait).await;
     }
-    let answer = match nsid.as_str() {
-        "com.atproto.server.createSession" => create_session(&mut s, &req, &body),
-        "com.atproto.server.refreshSession" => refresh_session(&mut s, &req),
-        "com.atproto.server.deleteSession" => delete_session(&mut s, &req),
-        "com.atproto.repo.uploadBlob" => upload_blob(&mut s, &req, &body),
-        "com.atproto.repo.createRecord" => create_record(&mut s, &req, &body),
-        "com.atproto.repo.getRecord" | "com.atproto.identity.resolveHandle" => {
-            Err(invalid("Incorrect HTTP method (POST) expected GET"))
+    let (response, late) = {
+        let mut s = lock(&state.bluesky);
+        if let Some(seconds) = s.rate_limit_next.take() {
+            return rate_limited(seconds);
         }
-        _ => Err(error(501, "MethodNotImplemented", "Method Not Implemented")),
+        let stored = s.records.len();
+        let answer = match nsid.as_str() {
+            "com.atproto.server.createSession" => create_session(&mut s, &req, &body),
+            "com.atproto.server.refreshSession" => refresh_session(&mut s, &req),
+            "com.atproto.server.deleteSession" => delete_session(&mut s, &req),
+            "com.atproto.repo.uploadBlob" => upload_blob(&mut s, &req, &body),
+            "com.atproto.repo.createRecord" => create_record(&mut s, &req, &body),
+            "com.atproto.repo.getRecord" | "com.atproto.identity.resolveHandle" => {
+                Err(invalid("Incorrect HTTP method (POST) expected GET"))
+            }
+            _ => Err(error(501, "MethodNotImplemented", "Method Not Implemented")),
+        };
+        // A record stored by this call: answered late when asked for.
+        let late = if s.records.len() > stored {
+            s.answer_late.take()
+        } else {
+            None
+        };
+        (answer.unwrap_or_else(Refusal::into_response), late)
     };
-    answer.unwrap_or_else(Refusal::into_response)
+    common::pause(late).await;
+    response
 }
 
 async fn query(
@@ -691,7 +737,7 @@ fn create_record(s: &mut State, req: &HttpRequest, body: &[u8]) -> Answer {
     let handle = s.accounts.get(&did).cloned().unwrap_or_default();
     let rev = s.next_tid();
     let commit_hash = ring::digest::digest(&ring::digest::SHA256, format!("{rev}{cid}").as_bytes());
-    s.records.push(Record {
+    s.store(Record {
         did: did.clone(),
         handle: handle.clone(),
         rkey: rkey.clone(),
@@ -829,6 +875,46 @@ async fn rate_limit_next(
         .clamp(0, 86_400);
     lock(&state.bluesky).rate_limit_next = Some(seconds);
     HttpResponse::NoContent().finish()
+}
+
+async fn set_answer_late(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    common::record(&state, "bluesky", &req, &body);
+    match Delay::parse(&body) {
+        Ok(delay) => {
+            lock(&state.bluesky).answer_late = delay;
+            delay.answer()
+        }
+        Err(refused) => refused,
+    }
+}
+
+async fn get_answer_late(state: web::Data<SandboxState>) -> HttpResponse {
+    let delay = lock(&state.bluesky).answer_late;
+    delay.answer()
+}
+
+async fn set_slow_media(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    common::record(&state, "bluesky", &req, &body);
+    match Delay::parse(&body) {
+        Ok(delay) => {
+            lock(&state.bluesky).slow_media = delay;
+            delay.answer()
+        }
+        Err(refused) => refused,
+    }
+}
+
+async fn get_slow_media(state: web::Data<SandboxState>) -> HttpResponse {
+    let delay = lock(&state.bluesky).slow_media;
+    delay.answer()
 }
 
 // --- Encodings --------------------------------------------------------------------------------

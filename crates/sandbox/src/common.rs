@@ -1,10 +1,17 @@
-//! What every fake shares: the record of requests, the posts listing, and small helpers.
+//! What every fake shares: the record of requests, the posts listing, the delays tests set
+//! (late answers, slow media), and small helpers.
 
-use actix_web::HttpRequest;
+// A refused control or filter answers with the refusal itself; a response is its error.
+#![allow(clippy::result_large_err)]
+
+use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{SandboxState, lock};
+
+/// How many requests the log keeps (the newest).
+pub const MAX_RECORDED: usize = 20_000;
 
 /// A request a fake received, as it came.
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +55,7 @@ pub struct SandboxPost {
     pub created_at: DateTime<Utc>,
 }
 
-/// Keeps a request in the log (at most the last 10,000).
+/// Keeps a request in the log (the newest [`MAX_RECORDED`]; the oldest is dropped in O(1)).
 pub fn record(state: &SandboxState, platform: &'static str, req: &HttpRequest, body: &[u8]) {
     let header = |name: &str| {
         req.headers()
@@ -66,10 +73,10 @@ pub fn record(state: &SandboxState, platform: &'static str, req: &HttpRequest, b
         _ => format!("<{} bytes>", body.len()),
     };
     let mut log = lock(&state.log);
-    if log.len() >= 10_000 {
-        log.remove(0);
+    if log.len() >= MAX_RECORDED {
+        log.pop_front();
     }
-    log.push(Recorded {
+    log.push_back(Recorded {
         platform,
         method: req.method().to_string(),
         path: path.strip_prefix(&prefix).unwrap_or(&path).to_owned(),
@@ -79,6 +86,17 @@ pub fn record(state: &SandboxState, platform: &'static str, req: &HttpRequest, b
         body,
         at: Utc::now(),
     });
+}
+
+/// The platform a query names (`x`, `bluesky` or its prefix `bsky`, `mastodon`), as posts and
+/// requests name it.
+pub fn platform_name(given: &str) -> Option<&'static str> {
+    match given {
+        "x" => Some("x"),
+        "bluesky" | "bsky" => Some("bluesky"),
+        "mastodon" => Some("mastodon"),
+        _ => None,
+    }
 }
 
 fn platform_prefix(platform: &str) -> &str {
@@ -122,3 +140,63 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned)
 }
+
+/// A delay a test asked for: the next `count` requests of a kind wait `seconds` (late answers:
+/// after the post is created; slow media: before the upload is handled).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delay {
+    /// How long each waits (fractions allowed, at most an hour).
+    pub seconds: f64,
+    /// How many requests are left to delay.
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Delay {
+    /// Uses up one delayed request: how long it waits, or `None` when none is left.
+    pub fn take(&mut self) -> Option<std::time::Duration> {
+        if self.count == 0 {
+            return None;
+        }
+        self.count -= 1;
+        Some(std::time::Duration::from_secs_f64(self.seconds))
+    }
+
+    /// A control request's body, `{"seconds": N, "count": K}` (`count` defaults to 1; `0`
+    /// clears), checked; the refusal is a 400 saying what is expected.
+    pub fn parse(body: &[u8]) -> Result<Delay, HttpResponse> {
+        let delay: Delay = serde_json::from_slice(body).map_err(|e| {
+            HttpResponse::BadRequest().json(serde_json::json!({
+                "error": format!(
+                    "expected {{\"seconds\": number, \"count\": integer}}: {e}"
+                )
+            }))
+        })?;
+        if !delay.seconds.is_finite() || !(0.0..=3600.0).contains(&delay.seconds) {
+            return Err(HttpResponse::BadRequest().json(serde_json::json!({
+                "error": "seconds must be between 0 and 3600"
+            })));
+        }
+        Ok(delay)
+    }
+
+    /// The answer of a control endpoint: the delay in force (`count` left).
+    pub fn answer(self) -> HttpResponse {
+        HttpResponse::Ok().json(self)
+    }
+}
+
+/// Sleeps for `wait`, if any (never while a lock is held: callers take the delay first).
+pub async fn pause(wait: Option<std::time::Duration>) {
+    if let Some(wait) = wait {
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,34 @@
 //!   the platform's own shapes and error bodies;
 //! - approves OAuth authorisations at once (redirecting straight back with a code);
 //! - keeps what it receives: `GET /` shows the posts on a small page, `GET /_sandbox/posts`
-//!   lists them as JSON, `GET /_sandbox/requests` lists every request received.
+//!   lists them as JSON, `GET /_sandbox/duplicates` lists the texts an account posted more
+//!   than once, `GET /_sandbox/requests` lists the requests received (shapes and filters
+//!   below);
+//! - lets tests slow it down: each fake has `POST <prefix>/_sandbox/answer_late` (the next
+//!   posts are created at once and answered late) and `POST <prefix>/_sandbox/slow_media` (the
+//!   next media uploads wait before they are handled), with `GET` on the same paths showing
+//!   what is left of them — see each fake's module docs.
+//!
+//! Built for load as well: up to thousands of posts from several worker processes at once.
+//! Every lookup a request makes (tokens, idempotency keys, record keys, replies, duplicates) is
+//! a map lookup, never a scan of the stored posts; the request log keeps the newest
+//! [`MAX_RECORDED`] requests, while every post stays listed.
+//!
+//! The sandbox's own endpoints (no prefix):
+//!
+//! - `GET /_sandbox/posts` — every post, oldest first: `[{"platform": "x" | "bluesky" |
+//!   "mastodon", "account", "id", "text", "media": ["mime (n bytes)[: alt]"], "reply_to": id |
+//!   null, "url", "created_at"}]`. The account is `@username` on X and Mastodon, the handle on
+//!   Bluesky; the id is the platform's (an `at://` URI on Bluesky); the text is the text sent
+//!   (X's API shows it with `t.co` links, the listing does not). Optional filters, combined:
+//!   `?platform=x` (or `bluesky`/`bsky`, `mastodon`: only that fake is read), `&account=…`,
+//!   `&text=…` (both exact). An unknown parameter is a 400.
+//! - `GET /_sandbox/duplicates[?platform=…]` — the texts an account posted more than once:
+//!   `[{"platform", "account", "text", "count", "ids": […]}]`, `[]` when there are none.
+//! - `GET /_sandbox/requests[?platform=…&method=…&path=…]` — the requests received, oldest
+//!   first: `[{"platform", "method", "path", "content_type", "authorization",
+//!   "idempotency_key", "body", "at"}]`; `path` is without the fake's prefix and with the
+//!   query, and the filter `path` matches a prefix of it.
 //!
 //! It is never used in production: the server refuses to point a platform at it there.
 //!
@@ -25,12 +52,13 @@ mod mastodon;
 mod page;
 mod x;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix_web::{App, HttpServer, web};
 
-pub use common::{Recorded, SandboxPost};
+pub use common::{MAX_RECORDED, Recorded, SandboxPost};
 
 /// The credentials the sandbox's fakes expect from Multivio (the server uses them for every
 /// platform it points at the sandbox).
@@ -51,7 +79,7 @@ pub struct SandboxState {
     pub(crate) x: Mutex<x::State>,
     pub(crate) bluesky: Mutex<bluesky::State>,
     pub(crate) mastodon: Mutex<mastodon::State>,
-    pub(crate) log: Mutex<Vec<Recorded>>,
+    pub(crate) log: Mutex<VecDeque<Recorded>>,
 }
 
 /// Locks a part of the state; a poisoned lock (a handler panicked) still gives the data.
@@ -69,9 +97,19 @@ impl SandboxState {
         posts
     }
 
-    /// Every request received, oldest first.
+    /// Every post one fake holds (`x`, `bluesky`, `mastodon`), oldest first; only that fake is
+    /// read. `None` for a platform the sandbox has no fake of.
+    pub fn posts_of(&self, platform: &str) -> Option<Vec<SandboxPost>> {
+        Some(match common::platform_name(platform)? {
+            "x" => x::posts(&lock(&self.x)),
+            "bluesky" => bluesky::posts(&lock(&self.bluesky)),
+            _ => mastodon::posts(&lock(&self.mastodon)),
+        })
+    }
+
+    /// The requests received (the newest [`MAX_RECORDED`]), oldest first.
     pub fn requests(&self) -> Vec<Recorded> {
-        lock(&self.log).clone()
+        lock(&self.log).iter().cloned().collect()
     }
 }
 

@@ -37,6 +37,13 @@
 //!   `Idempotency-Key` is honoured per account for one hour: a repeat answers the status
 //!   created the first time (200) and creates nothing. Answers 200 with the Status.
 //! - `GET /api/v1/statuses/:id`.
+//! - `GET /api/v1/accounts/:id/statuses`: public, but a token given must be valid (401) and
+//!   carry `read` or `read:statuses` (403); an unknown account is 404. Newest first; `limit`
+//!   (default 20, at most 40), `max_id` (older than), `since_id` and `min_id` (newer than; with
+//!   `min_id` the page is the one just after it), `exclude_replies`, `only_media`, `pinned`
+//!   (the fake pins nothing: `[]`), `exclude_reblogs` and `tagged` (accepted). Direct statuses
+//!   are never listed, private ones only to their author. A `Link` header names the `next`
+//!   (`max_id`) and `prev` (`min_id`) pages.
 //!
 //! Control endpoints, for tests:
 //!
@@ -58,8 +65,20 @@
 //!   `/api/v1/instance` when `v2_missing`, which makes `/api/v2/instance` a 404);
 //!   `padding_bytes` streams that many bytes of a `padding` string before the body's fields
 //!   (chunked, never held in memory), as a hostile instance would. `{}` restores the defaults.
+//! - `POST /_sandbox/answer_late {"seconds": N, "count": K}` (`count` defaults to 1, `0`
+//!   clears; `seconds` 0–3600, fractions allowed): the next K `POST /api/v1/statuses` that
+//!   create a status create it at once — with its idempotency key, in `/_sandbox/posts` and
+//!   the account's statuses immediately — and only then wait N seconds before answering. A
+//!   refused request, or a repeat answered from its idempotency key, uses none of them.
+//!   Answers 200 with the delay in force, `{"seconds": N, "count": K}`; `GET` on the same path
+//!   answers what is left.
+//! - `POST /_sandbox/slow_media {"seconds": N, "count": K}`: the next K `POST /api/v2/media`
+//!   wait N seconds as they arrive, before they are handled. Same answers, and `GET`, as
+//!   `answer_late`.
+//!
+//! All the paths above are under the instance's URL (`/mastodon/_sandbox/…`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -70,7 +89,7 @@ use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::common::{self, SandboxPost};
+use crate::common::{self, Delay, SandboxPost};
 use crate::{SandboxState, lock};
 
 const PLATFORM: &str = "mastodon";
@@ -221,10 +240,26 @@ pub struct State {
     accounts: HashMap<String, Account>,
     next_user: Option<String>,
     media: HashMap<String, Media>,
+    /// Every status, oldest first.
     statuses: Vec<Status>,
+    /// Where each status is in `statuses`, by id.
+    status_index: HashMap<String, usize>,
+    /// Each account's statuses, oldest first (positions in `statuses`), by username.
+    account_statuses: HashMap<String, Vec<usize>>,
+    /// How many replies each status has, by id.
+    replies: HashMap<String, usize>,
+    /// Usernames by account id.
+    account_ids: HashMap<String, String>,
+    /// (username, key) → (status id, when the key was first used).
     idempotency: HashMap<(String, String), (String, DateTime<Utc>)>,
+    /// The keys of `idempotency` in the order they were stored, to expire them from the front.
+    idempotency_order: VecDeque<(DateTime<Utc>, (String, String))>,
     faults: Faults,
     instance: InstanceOverride,
+    /// Statuses created at once and answered late.
+    answer_late: Delay,
+    /// Media uploads that wait before they are handled.
+    slow_media: Delay,
 }
 
 impl State {
@@ -238,7 +273,44 @@ impl State {
             created_at: Utc::now(),
         };
         self.accounts.insert(username.to_owned(), account.clone());
+        self.account_ids
+            .insert(account.id.clone(), username.to_owned());
         account
+    }
+
+    fn status(&self, id: &str) -> Option<&Status> {
+        self.status_index.get(id).map(|&at| &self.statuses[at])
+    }
+
+    /// Forgets the idempotency keys older than their hour (oldest first: O(1) per key).
+    fn expire_idempotency(&mut self, now: DateTime<Utc>) {
+        let ttl = chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS);
+        while let Some((at, _)) = self.idempotency_order.front() {
+            if now - *at < ttl {
+                break;
+            }
+            if let Some((stored_at, key)) = self.idempotency_order.pop_front()
+                && self
+                    .idempotency
+                    .get(&key)
+                    .is_some_and(|(_, t)| *t == stored_at)
+            {
+                self.idempotency.remove(&key);
+            }
+        }
+    }
+
+    fn store(&mut self, status: Status) {
+        let at = self.statuses.len();
+        self.status_index.insert(status.id.clone(), at);
+        self.account_statuses
+            .entry(status.account.clone())
+            .or_default()
+            .push(at);
+        if let Some(parent) = &status.in_reply_to_id {
+            *self.replies.entry(parent.clone()).or_default() += 1;
+        }
+        self.statuses.push(status);
     }
 }
 
@@ -257,10 +329,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/media/{id}", web::get().to(get_media))
         .route("/api/v1/statuses", web::post().to(create_status))
         .route("/api/v1/statuses/{id}", web::get().to(get_status))
+        .route(
+            "/api/v1/accounts/{id}/statuses",
+            web::get().to(account_statuses),
+        )
         .route("/_sandbox/next_user", web::post().to(set_next_user))
         .route("/_sandbox/faults", web::post().to(set_faults))
         .route("/_sandbox/faults", web::delete().to(clear_faults))
-        .route("/_sandbox/instance", web::post().to(set_instance));
+        .route("/_sandbox/instance", web::post().to(set_instance))
+        .route("/_sandbox/answer_late", web::post().to(set_answer_late))
+        .route("/_sandbox/answer_late", web::get().to(get_answer_late))
+        .route("/_sandbox/slow_media", web::post().to(set_slow_media))
+        .route("/_sandbox/slow_media", web::get().to(get_slow_media));
 }
 
 pub fn posts(state: &State) -> Vec<SandboxPost> {
@@ -550,7 +630,7 @@ fn status_json(state: &State, instance: &str, status: &Status) -> Value {
         .map(|a| account_json(instance, a))
         .unwrap_or(Value::Null);
     let in_reply_to_account_id = status.in_reply_to_id.as_ref().and_then(|parent| {
-        let parent = state.statuses.iter().find(|s| &s.id == parent)?;
+        let parent = state.status(parent)?;
         state.accounts.get(&parent.account).map(|a| a.id.clone())
     });
     let media: Vec<Value> = status
@@ -579,7 +659,7 @@ fn status_json(state: &State, instance: &str, status: &Status) -> Value {
         "emojis": [],
         "reblogs_count": 0,
         "favourites_count": 0,
-        "replies_count": state.statuses.iter().filter(|s| s.in_reply_to_id.as_ref() == Some(&status.id)).count(),
+        "replies_count": state.replies.get(&status.id).copied().unwrap_or(0),
         "reblog": null,
         "poll": null,
         "card": null,
@@ -1084,6 +1164,8 @@ async fn upload_media(
     state: web::Data<SandboxState>,
 ) -> HttpResponse {
     common::record(&state, PLATFORM, &req, &body);
+    let wait = lock(&state.mastodon).slow_media.take();
+    common::pause(wait).await;
     {
         let mut s = lock(&state.mastodon);
         let (_, scopes) = match authenticate(&s, &req) {
@@ -1246,20 +1328,18 @@ async fn create_status(
             Err(response) => (*response, None),
         }
     };
-    if let Some(ms) = hang {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-    }
+    common::pause(hang).await;
     response
 }
 
 /// Creates a status (or finds the one an idempotency key names): the status and how long to
-/// hang before answering, or the error answer.
+/// wait before answering (a hang fault, a late answer), or the error answer.
 fn create_status_locked(
     s: &mut State,
     req: &HttpRequest,
     body: &[u8],
     instance: &str,
-) -> Result<(Status, Option<u64>), Refused> {
+) -> Result<(Status, Option<Duration>), Refused> {
     let token = common::bearer(req)
         .and_then(|t| s.tokens.get(&t).filter(|t| !t.revoked).cloned())
         .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, INVALID_TOKEN))?;
@@ -1272,8 +1352,7 @@ fn create_status_locked(
     let p = params(req, body)?;
     let username = token.username.clone();
     let now = Utc::now();
-    s.idempotency
-        .retain(|_, (_, at)| now - *at < chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS));
+    s.expire_idempotency(now);
     let key = req
         .headers()
         .get("idempotency-key")
@@ -1283,7 +1362,7 @@ fn create_status_locked(
     if let Some(key) = &key
         && let Some((id, _)) = s.idempotency.get(&(username.clone(), key.clone()))
     {
-        return match s.statuses.iter().find(|st| &st.id == id) {
+        return match s.status(id) {
             Some(existing) => Ok((existing.clone(), None)),
             None => Err(refuse(StatusCode::NOT_FOUND, "Record not found")),
         };
@@ -1296,7 +1375,7 @@ fn create_status_locked(
     }
     let in_reply_to_id = text(&p, "in_reply_to_id").filter(|v| !v.is_empty());
     if let Some(parent) = &in_reply_to_id
-        && !s.statuses.iter().any(|st| &st.id == parent)
+        && s.status(parent).is_none()
     {
         return Err(refuse(
             StatusCode::NOT_FOUND,
@@ -1387,11 +1466,19 @@ fn create_status_locked(
             m.status_id = Some(id.clone());
         }
     }
-    s.statuses.push(status.clone());
+    s.store(status.clone());
     if let Some(key) = key {
-        s.idempotency.insert((username, key), (id, now));
+        let key = (username, key);
+        s.idempotency.insert(key.clone(), (id, now));
+        s.idempotency_order.push_back((now, key));
     }
-    Ok((status, s.faults.store_then_hang_ms.take()))
+    let hang = s
+        .faults
+        .store_then_hang_ms
+        .take()
+        .map(Duration::from_millis);
+    let late = s.answer_late.take();
+    Ok((status, hang.max(late)))
 }
 
 async fn get_status(
@@ -1402,10 +1489,123 @@ async fn get_status(
 ) -> HttpResponse {
     common::record(&state, PLATFORM, &req, &body);
     let s = lock(&state.mastodon);
-    match s.statuses.iter().find(|st| st.id == path.as_str()) {
+    match s.status(path.as_str()) {
         Some(status) => HttpResponse::Ok().json(status_json(&s, &instance_url(&req), status)),
         None => error(StatusCode::NOT_FOUND, "Record not found"),
     }
+}
+
+/// A status id as a number, for ordering (ids are decimal and increasing).
+fn id_number(id: &str) -> Option<u64> {
+    id.parse().ok()
+}
+
+/// Whether a query flag is set as Rails reads booleans (`true`, `1`, `on`…).
+fn flag(params: &HashMap<String, String>, key: &str) -> bool {
+    params
+        .get(key)
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "t" | "on"))
+}
+
+async fn account_statuses(
+    req: HttpRequest,
+    body: web::Bytes,
+    path: web::Path<String>,
+    state: web::Data<SandboxState>,
+) -> HttpResponse {
+    common::record(&state, PLATFORM, &req, &body);
+    let instance = instance_url(&req);
+    let s = lock(&state.mastodon);
+    let viewer = if common::bearer(&req).is_some() {
+        let (username, scopes) = match authenticate(&s, &req) {
+            Ok(found) => found,
+            Err(response) => return *response,
+        };
+        if !covers(&scopes, &["read:statuses"]) {
+            return error(StatusCode::FORBIDDEN, OUT_OF_SCOPE);
+        }
+        Some(username)
+    } else {
+        None
+    };
+    let id = path.into_inner();
+    let Some(owner) = s.account_ids.get(&id).cloned() else {
+        return error(StatusCode::NOT_FOUND, "Record not found");
+    };
+    let params: HashMap<String, String> =
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .into_owned()
+            .collect();
+    let limit = match params.get("limit") {
+        None => 20,
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .map_or(0, |n| {
+                usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX)
+            })
+            .min(40),
+    };
+    let bound = |key: &str| params.get(key).and_then(|v| id_number(v));
+    let (max_id, since_id, min_id) = (bound("max_id"), bound("since_id"), bound("min_id"));
+    let own = viewer.as_deref() == Some(owner.as_str());
+    let listed = |st: &&Status| {
+        let visible = match st.visibility.as_str() {
+            "public" | "unlisted" => true,
+            "private" => own,
+            _ => false,
+        };
+        visible
+            && !(flag(&params, "exclude_replies") && st.in_reply_to_id.is_some())
+            && !(flag(&params, "only_media") && st.media.is_empty())
+            && params.get("tagged").is_none_or(|tag| {
+                st.text
+                    .to_lowercase()
+                    .split_whitespace()
+                    .any(|w| w.trim_start_matches('#') == tag.to_lowercase() && w.starts_with('#'))
+            })
+    };
+    let positions = s
+        .account_statuses
+        .get(&owner)
+        .map_or(&[][..], Vec::as_slice);
+    let number = |at: usize| id_number(&s.statuses[at].id).unwrap_or(0);
+    // Ids grow with time: the candidates are positions[lower..upper], oldest first.
+    let mut lower = 0;
+    let mut upper = positions.len();
+    if let Some(max) = max_id {
+        upper = positions.partition_point(|&at| number(at) < max);
+    }
+    for newer_than in [since_id, min_id].into_iter().flatten() {
+        lower = lower.max(positions.partition_point(|&at| number(at) <= newer_than));
+    }
+    let mut page: Vec<&Status> = Vec::new();
+    if !flag(&params, "pinned") && lower < upper {
+        let range = positions[lower..upper].iter().map(|&at| &s.statuses[at]);
+        if min_id.is_some() {
+            // The page just after `min_id`, shown newest first.
+            page = range.filter(listed).take(limit).collect();
+            page.reverse();
+        } else {
+            page = range.rev().filter(listed).take(limit).collect();
+        }
+    }
+    let base = format!("{instance}/api/v1/accounts/{id}/statuses");
+    let mut response = with_rate_limit(HttpResponse::Ok(), 299);
+    if let (Some(newest), Some(oldest)) = (page.first(), page.last()) {
+        response.insert_header((
+            "Link",
+            format!(
+                "<{base}?limit={limit}&max_id={}>; rel=\"next\", <{base}?limit={limit}&min_id={}>; rel=\"prev\"",
+                oldest.id, newest.id
+            ),
+        ));
+    }
+    let body: Vec<Value> = page
+        .iter()
+        .map(|st| status_json(&s, &instance, st))
+        .collect();
+    response.json(body)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1489,6 +1689,49 @@ async fn set_instance(
             &format!("unexpected instance override: {e}"),
         ),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delays
+
+async fn set_answer_late(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<SandboxState>,
+) -> HttpResponse {
+    common::record(&state, PLATFORM, &req, &body);
+    match Delay::parse(&body) {
+        Ok(delay) => {
+            lock(&state.mastodon).answer_late = delay;
+            delay.answer()
+        }
+        Err(refused) => refused,
+    }
+}
+
+async fn get_answer_late(state: web::Data<SandboxState>) -> HttpResponse {
+    let delay = lock(&state.mastodon).answer_late;
+    delay.answer()
+}
+
+async fn set_slow_media(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<SandboxState>,
+) -> HttpResponse {
+    common::record(&state, PLATFORM, &req, &body);
+    match Delay::parse(&body) {
+        Ok(delay) => {
+            lock(&state.mastodon).slow_media = delay;
+            delay.answer()
+        }
+        Err(refused) => refused,
+    }
+}
+
+async fn get_slow_media(state: web::Data<SandboxState>) -> HttpResponse {
+    let delay = lock(&state.mastodon).slow_media;
+    delay.answer()
 }
 
 #[cfg(test)]

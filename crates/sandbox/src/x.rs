@@ -1,7 +1,8 @@
 //! The fake of X (`/x`): OAuth 2.0 with PKCE (`/i/oauth2/authorize`, `/2/oauth2/token`,
 //! `/2/oauth2/revoke`), OAuth 1.0a (`/oauth/request_token`, `/oauth/authorize`,
-//! `/oauth/access_token`), `/2/users/me`, `/2/tweets` and the chunked media upload
-//! (`/2/media/upload/initialize`, `/{id}/append`, `/{id}/finalize`, `GET /2/media/upload`).
+//! `/oauth/access_token`), `/2/users/me`, `/2/tweets`, the account's own timeline
+//! (`GET /2/users/{id}/tweets`) and the chunked media upload (`/2/media/upload/initialize`,
+//! `/{id}/append`, `/{id}/finalize`, `GET /2/media/upload`).
 //!
 //! Strict as X is: confidential-client Basic auth on token calls, the PKCE verifier against
 //! the challenge, the redirect URI byte for byte, single-use codes and rotating refresh tokens,
@@ -10,12 +11,46 @@
 //! existing posts, no duplicate text. Errors have X's shapes (OAuth errors
 //! `{"error","error_description"}`, API problems `{"title","detail","type","status"}`).
 //!
-//! Control (tests): `POST /x/_sandbox/next_user {"username": "…"}` names who approves the next
-//! authorisation (default `sandbox_user`); `POST /x/_sandbox/fail_next_tweet {"status": 503}`
-//! answers the next `POST /2/tweets` with that status, creating nothing — or, with
-//! `"after_create": true`, answering it once the next post is created (as a server failing
-//! after the write does); `POST /x/_sandbox/fail_next_media {"status": 500}` answers the next media upload
-//! call (initialize, append, finalize or status) with that status, changing nothing.
+//! As X does, the API shows a post's text with every URL replaced by a `t.co` link, `&`, `<`
+//! and `>` escaped as HTML entities, and a `t.co` link to its media appended (the create answer
+//! and the timeline alike); `/_sandbox/posts` lists the text as it was sent.
+//!
+//! The timeline, `GET /2/users/{id}/tweets`, as X serves it: a user-context caller (OAuth 2.0
+//! bearer or OAuth 1.0a, else 401); `id` digits only (else 400); the fake knows only the
+//! caller's own timeline — another id answers 200 with X's `Not Found Error` in `errors`.
+//! Parameters (an unknown one is a 400): `max_results` 5–100 (default 10), `start_time` and
+//! `end_time` as `YYYY-MM-DDTHH:mm:ssZ` (second granularity, inclusive, not before
+//! 2010-11-06T00:00:00Z, start before end), `since_id` and `until_id` (exclusive),
+//! `exclude` (`replies`, `retweets`), `pagination_token` (a `next_token` of this timeline),
+//! `tweet.fields` (X's names; served: `id`, `text`, `edit_history_tweet_ids`, `created_at`,
+//! `author_id`, `conversation_id`, `in_reply_to_user_id`, `referenced_tweets`, `attachments`,
+//! `possibly_sensitive`, `reply_settings`, `public_metrics`, `edit_controls`; the others are
+//! accepted and left out), `expansions` (X's names, checked; no `includes` are produced),
+//! `user.fields`, `media.fields`, `place.fields`, `poll.fields` (accepted). Only the newest
+//! 3,200 posts are on it. The answer: `{"data": [post…] newest first, "meta": {"result_count",
+//! "newest_id", "oldest_id", "next_token"?}}`; with nothing to show, `{"meta":
+//! {"result_count": 0}}` and no `data`. Each post has `id`, `text` and
+//! `edit_history_tweet_ids`, plus the requested fields (`referenced_tweets`: `[{"type":
+//! "replied_to", "id"}]` and `in_reply_to_user_id` for a reply only, `attachments: {"media_keys":
+//! ["3_<media id>"]}` with media only, `created_at` as `2026-01-02T03:04:05.678Z`).
+//!
+//! Control (tests):
+//! - `POST /x/_sandbox/next_user {"username": "…"}` names who approves the next authorisation
+//!   (default `sandbox_user`).
+//! - `POST /x/_sandbox/fail_next_tweet {"status": 503}` answers the next `POST /2/tweets` with
+//!   that status, creating nothing — or, with `"after_create": true`, answering it once the
+//!   next post is created (as a server failing after the write does).
+//! - `POST /x/_sandbox/fail_next_media {"status": 500}` answers the next media upload call
+//!   (initialize, append, finalize or status) with that status, changing nothing.
+//! - `POST /x/_sandbox/answer_late {"seconds": N, "count": K}` (`count` defaults to 1, `0`
+//!   clears; `seconds` 0–3600, fractions allowed): the next K `POST /2/tweets` that create a
+//!   post create it at once — it is in `/_sandbox/posts` and on the timeline immediately —
+//!   and only then wait N seconds before answering. A refused request uses none of them.
+//!   Answers 200 with the delay in force, `{"seconds": N, "count": K}`; `GET` on the same path
+//!   answers what is left (`count` goes down as requests use it).
+//! - `POST /x/_sandbox/slow_media {"seconds": N, "count": K}`: the next K media upload calls
+//!   (initialize, append, finalize or status, each counts one) wait N seconds as they arrive,
+//!   before they are handled. Same answers, and `GET`, as `answer_late`.
 
 // The fake's checks answer with the refusal itself, as X would; a response is their error.
 #![allow(clippy::result_large_err)]
@@ -32,7 +67,7 @@ use multivio_domain::content::{ValidationOptions, count};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::common::{SandboxPost, bearer, content_type, record, snowflake, token};
+use crate::common::{Delay, SandboxPost, bearer, content_type, pause, record, snowflake, token};
 use crate::credentials::{X_CLIENT_ID, X_CLIENT_SECRET, X_CONSUMER_KEY, X_CONSUMER_SECRET};
 use crate::{SandboxState, lock};
 
@@ -43,6 +78,73 @@ const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
 const MAX_GIF_BYTES: usize = 15 * 1024 * 1024;
 const MAX_VIDEO_BYTES: usize = 512 * 1024 * 1024;
 const MAX_CHUNK_BYTES: usize = 5 * 1024 * 1024;
+/// Only the newest this many posts of an account are on its timeline.
+const TIMELINE_DEPTH: usize = 3200;
+/// The query parameters of `GET /2/users/{id}/tweets`.
+const TIMELINE_PARAMETERS: [&str; 13] = [
+    "end_time",
+    "exclude",
+    "expansions",
+    "max_results",
+    "media.fields",
+    "pagination_token",
+    "place.fields",
+    "poll.fields",
+    "since_id",
+    "start_time",
+    "tweet.fields",
+    "until_id",
+    "user.fields",
+];
+/// X's `tweet.fields`.
+const TWEET_FIELDS: [&str; 30] = [
+    "article",
+    "attachments",
+    "author_id",
+    "card_uri",
+    "community_id",
+    "context_annotations",
+    "conversation_id",
+    "created_at",
+    "display_text_range",
+    "edit_controls",
+    "edit_history_tweet_ids",
+    "entities",
+    "geo",
+    "id",
+    "in_reply_to_user_id",
+    "lang",
+    "media_metadata",
+    "non_public_metrics",
+    "note_tweet",
+    "organic_metrics",
+    "possibly_sensitive",
+    "promoted_metrics",
+    "public_metrics",
+    "referenced_tweets",
+    "reply_settings",
+    "scopes",
+    "source",
+    "suggested_source_links",
+    "text",
+    "withheld",
+];
+/// X's `expansions` of posts.
+const EXPANSIONS: [&str; 13] = [
+    "article.cover_media",
+    "article.media_entities",
+    "attachments.media_keys",
+    "attachments.media_source_tweet",
+    "attachments.poll_ids",
+    "author_id",
+    "edit_history_tweet_ids",
+    "entities.mentions.username",
+    "entities.note.mentions.username",
+    "geo.place_id",
+    "in_reply_to_user_id",
+    "referenced_tweets.id",
+    "referenced_tweets.id.author_id",
+];
 
 /// A sandbox account.
 #[derive(Debug, Clone)]
@@ -77,9 +179,16 @@ struct Media {
 struct Tweet {
     id: String,
     author: User,
+    /// The text as it was sent.
     text: String,
+    /// The text as X's API shows it (`t.co` links, HTML entities, the media link).
+    shown: String,
     media: Vec<String>,
     reply_to: Option<String>,
+    /// The author of the post it replies to.
+    in_reply_to_user_id: Option<String>,
+    /// The thread's first post.
+    conversation_id: String,
     created_at: DateTime<Utc>,
 }
 
@@ -109,11 +218,22 @@ pub struct State {
     oauth1: HashMap<String, (String, User)>,
     nonces: HashSet<String>,
     media: HashMap<String, Media>,
+    /// Every post, oldest first.
     tweets: Vec<Tweet>,
+    /// Where each post is in `tweets`, by id.
+    tweet_index: HashMap<String, usize>,
+    /// (author id, text, reply_to) of every post with text: X refuses a duplicate.
+    texts: HashSet<(String, String, Option<String>)>,
+    /// Each author's posts, oldest first (positions in `tweets`), by author id.
+    timelines: HashMap<String, Vec<usize>>,
     /// The status the next `POST /2/tweets` answers, and whether it creates the post first.
     fail_next_tweet: Option<FailNext>,
     /// The status the next media upload call answers.
     fail_next_media: Option<u16>,
+    /// Posts created at once and answered late.
+    answer_late: Delay,
+    /// Media upload calls that wait before they are handled.
+    slow_media: Delay,
 }
 
 impl State {
@@ -127,6 +247,10 @@ impl State {
         };
         self.users.insert(username.to_owned(), user.clone());
         user
+    }
+
+    fn tweet(&self, id: &str) -> Option<&Tweet> {
+        self.tweet_index.get(id).map(|&at| &self.tweets[at])
     }
 
     fn approving_user(&mut self) -> User {
@@ -144,6 +268,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/2/oauth2/revoke", web::post().to(revoke))
         .route("/2/users/me", web::get().to(users_me))
         .route("/2/tweets", web::post().to(create_tweet))
+        .route("/2/users/{id}/tweets", web::get().to(user_tweets))
         .route("/2/media/upload/initialize", web::post().to(media_init))
         .route("/2/media/upload/{id}/append", web::post().to(media_append))
         .route(
@@ -156,7 +281,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/oauth/access_token", web::post().to(access_token))
         .route("/_sandbox/next_user", web::post().to(next_user))
         .route("/_sandbox/fail_next_tweet", web::post().to(fail_next_tweet))
-        .route("/_sandbox/fail_next_media", web::post().to(fail_next_media));
+        .route("/_sandbox/fail_next_media", web::post().to(fail_next_media))
+        .route("/_sandbox/answer_late", web::post().to(set_answer_late))
+        .route("/_sandbox/answer_late", web::get().to(get_answer_late))
+        .route("/_sandbox/slow_media", web::post().to(set_slow_media))
+        .route("/_sandbox/slow_media", web::get().to(get_slow_media));
 }
 
 pub fn posts(state: &State) -> Vec<SandboxPost> {
@@ -548,18 +677,31 @@ async fn create_tweet(
     body: web::Bytes,
 ) -> HttpResponse {
     record(&state, "x", &req, &body);
-    let mut x = lock(&state.x);
-    let author = match caller(&mut x, &req) {
+    let mut late = None;
+    let response = create_tweet_locked(&mut lock(&state.x), &req, &body, &mut late);
+    pause(late).await;
+    response
+}
+
+/// Creates a post; `late` is set to how long to wait before answering when the post was
+/// created and a late answer was asked for.
+fn create_tweet_locked(
+    x: &mut State,
+    req: &HttpRequest,
+    body: &[u8],
+    late: &mut Option<std::time::Duration>,
+) -> HttpResponse {
+    let author = match caller(x, req) {
         Ok(user) => user,
         Err(refused) => return refused,
     };
-    if content_type(&req) != "application/json" {
+    if content_type(req) != "application/json" {
         return invalid_request("Requests with bodies must have content-type of application/json.");
     }
     if let Some(fault) = x.fail_next_tweet.take_if(|f| !f.after_create) {
         return fault.answer();
     }
-    let tweet: NewTweet = match serde_json::from_slice(&body) {
+    let tweet: NewTweet = match serde_json::from_slice(body) {
         Ok(t) => t,
         Err(e) => return invalid_request(&e.to_string()),
     };
@@ -591,39 +733,438 @@ async fn create_tweet(
         return invalid_request("Your media IDs are invalid.");
     }
     let reply_to = tweet.reply.map(|r| r.in_reply_to_tweet_id);
-    if let Some(parent) = &reply_to
-        && !x.tweets.iter().any(|t| &t.id == parent)
-    {
-        return problem(
-            StatusCode::FORBIDDEN,
-            "You attempted to reply to a Tweet that is deleted or not visible to you.",
-        );
-    }
-    if !text.is_empty()
-        && x.tweets
-            .iter()
-            .any(|t| t.author.id == author.id && t.text == text && t.reply_to == reply_to)
-    {
+    let parent = match &reply_to {
+        Some(parent) => match x.tweet(parent) {
+            Some(p) => Some((p.author.id.clone(), p.conversation_id.clone())),
+            None => {
+                return problem(
+                    StatusCode::FORBIDDEN,
+                    "You attempted to reply to a Tweet that is deleted or not visible to you.",
+                );
+            }
+        },
+        None => None,
+    };
+    let key = (author.id.clone(), text.clone(), reply_to.clone());
+    if !text.is_empty() && x.texts.contains(&key) {
         return problem(
             StatusCode::FORBIDDEN,
             "You are not allowed to create a Tweet with duplicate content.",
         );
     }
     let id = snowflake(&mut x.counter);
+    let shown = shown_text(&text, !media_ids.is_empty(), &id);
+    // Never earlier than the post before it: timelines are searched by time.
+    let created_at = x
+        .tweets
+        .last()
+        .map_or_else(Utc::now, |last| Utc::now().max(last.created_at));
+    let (in_reply_to_user_id, conversation_id) = match parent {
+        Some((user, conversation)) => (Some(user), conversation),
+        None => (None, id.clone()),
+    };
+    if !text.is_empty() {
+        x.texts.insert(key);
+    }
+    let at = x.tweets.len();
+    x.timelines.entry(author.id.clone()).or_default().push(at);
+    x.tweet_index.insert(id.clone(), at);
     x.tweets.push(Tweet {
         id: id.clone(),
         author,
-        text: text.clone(),
+        text,
+        shown: shown.clone(),
         media: media_ids,
         reply_to,
-        created_at: Utc::now(),
+        in_reply_to_user_id,
+        conversation_id,
+        created_at,
     });
+    *late = x.answer_late.take();
     if let Some(fault) = x.fail_next_tweet.take() {
         return fault.answer();
     }
     HttpResponse::Created().json(json!({
-        "data": { "id": id, "text": text, "edit_history_tweet_ids": [id] }
+        "data": { "id": id, "text": shown, "edit_history_tweet_ids": [id] }
     }))
+}
+
+/// A post's text as X's API shows it: every URL a `t.co` link (punctuation closing it kept
+/// outside), `&`, `<` and `>` as HTML entities, and a `t.co` link to its media at the end.
+fn shown_text(text: &str, media: bool, id: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while !rest.is_empty() {
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(word_end);
+        let lower = word.to_ascii_lowercase();
+        let is_url = ["http://", "https://"]
+            .iter()
+            .any(|scheme| lower.starts_with(scheme) && lower.len() > scheme.len());
+        if is_url {
+            let url = word.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
+            out.push_str(&t_co(id, url));
+            out.push_str(&escape_html(&word[url.len()..]));
+        } else {
+            out.push_str(&escape_html(word));
+        }
+        let space_end = after
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(after.len());
+        out.push_str(&after[..space_end]);
+        rest = &after[space_end..];
+    }
+    if media {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&t_co(id, "media"));
+    }
+    out
+}
+
+/// A stable `t.co` link for `what` in post `id`.
+fn t_co(id: &str, what: &str) -> String {
+    let hash = ring::digest::digest(&ring::digest::SHA256, format!("{id} {what}").as_bytes());
+    let code: String = hex::encode(hash.as_ref()).chars().take(10).collect();
+    format!("https://t.co/{code}")
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+// ---- the timeline ----------------------------------------------------------------------------
+
+/// X's answer to an invalid query parameter.
+fn invalid_parameter(name: &str, value: &str, message: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({
+        "errors": [{ "parameters": { name: [value] }, "message": message }],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }))
+}
+
+/// An id as X takes it: 1–19 digits.
+fn numeric_id(value: &str) -> Option<u64> {
+    if value.is_empty() || value.len() > 19 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// A time parameter: `YYYY-MM-DDTHH:mm:ssZ`, on or after `earliest`.
+fn time_parameter(name: &str, value: &str, earliest: &str) -> Result<DateTime<Utc>, HttpResponse> {
+    let parsed = chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%SZ")
+        .ok()
+        .filter(|_| value.len() == 20)
+        .map(|t| t.and_utc());
+    let Some(at) = parsed else {
+        return Err(invalid_parameter(
+            name,
+            value,
+            &format!(
+                "Invalid '{name}':'{value}'. '{name}' must be a date-time of the form \
+                 YYYY-MM-DDTHH:mm:ssZ (ISO 8601/RFC 3339, no fraction of a second)."
+            ),
+        ));
+    };
+    let floor = chrono::NaiveDateTime::parse_from_str(earliest, "%Y-%m-%dT%H:%M:%SZ")
+        .map(|t| t.and_utc())
+        .unwrap_or_default();
+    if at < floor {
+        return Err(invalid_parameter(
+            name,
+            value,
+            &format!("Invalid '{name}':'{value}'. '{name}' must be on or after {earliest}"),
+        ));
+    }
+    Ok(at)
+}
+
+/// A comma-separated list, each among `allowed`.
+fn list_parameter<'a>(
+    name: &str,
+    value: &'a str,
+    allowed: &[&str],
+) -> Result<Vec<&'a str>, HttpResponse> {
+    let items: Vec<&str> = value.split(',').collect();
+    match items.iter().find(|i| !allowed.contains(i)) {
+        Some(bad) => Err(invalid_parameter(
+            name,
+            value,
+            &format!(
+                "The `{name}` query parameter value [{bad}] is not one of [{}]",
+                allowed.join(",")
+            ),
+        )),
+        None => Ok(items),
+    }
+}
+
+/// A post as the timeline shows it, with the requested fields.
+fn tweet_json(t: &Tweet, fields: &HashSet<&str>) -> Value {
+    let mut post = json!({
+        "id": t.id,
+        "text": t.shown,
+        "edit_history_tweet_ids": [t.id],
+    });
+    let mut add = |name: &str, value: Value| {
+        if fields.contains(name) {
+            post[name] = value;
+        }
+    };
+    add(
+        "created_at",
+        json!(
+            t.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ),
+    );
+    add("author_id", json!(t.author.id));
+    add("conversation_id", json!(t.conversation_id));
+    add("possibly_sensitive", json!(false));
+    add("reply_settings", json!("everyone"));
+    add(
+        "public_metrics",
+        json!({
+            "retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0,
+            "bookmark_count": 0, "impression_count": 0,
+        }),
+    );
+    add(
+        "edit_controls",
+        json!({
+            "edits_remaining": 5,
+            "is_edit_eligible": true,
+            "editable_until": (t.created_at + Duration::hours(1))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }),
+    );
+    if let Some(parent) = &t.reply_to {
+        add(
+            "referenced_tweets",
+            json!([{ "type": "replied_to", "id": parent }]),
+        );
+    }
+    if let Some(user) = &t.in_reply_to_user_id {
+        add("in_reply_to_user_id", json!(user));
+    }
+    if !t.media.is_empty() {
+        let keys: Vec<String> = t.media.iter().map(|m| format!("3_{m}")).collect();
+        add("attachments", json!({ "media_keys": keys }));
+    }
+    post
+}
+
+/// The next page's token for the post `id` (the newest post of that page).
+fn page_token(id: &str) -> String {
+    format!("7140{id}")
+}
+
+async fn user_tweets(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    record(&state, "x", &req, b"");
+    let mut x = lock(&state.x);
+    let me = match caller(&mut x, &req) {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let id = path.into_inner();
+    if numeric_id(&id).is_none() {
+        return invalid_parameter(
+            "id",
+            &id,
+            &format!("The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$"),
+        );
+    }
+    let mut params: HashMap<String, String> = HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned() {
+        if !TIMELINE_PARAMETERS.contains(&key.as_str()) {
+            return invalid_parameter(
+                &key,
+                &value,
+                &format!(
+                    "The query parameter [{key}] is not one of [id,{}]",
+                    TIMELINE_PARAMETERS.join(",")
+                ),
+            );
+        }
+        if params.contains_key(&key) {
+            return invalid_parameter(
+                &key,
+                &value,
+                &format!("Duplicate parameters are not allowed: the `{key}` query parameter"),
+            );
+        }
+        params.insert(key, value);
+    }
+    let get = |k: &str| params.get(k).map(String::as_str);
+    let max_results = match get("max_results") {
+        None => 10,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (5..=100).contains(&n) => n,
+            _ => {
+                return invalid_parameter(
+                    "max_results",
+                    v,
+                    &format!(
+                        "The `max_results` query parameter value [{v}] is not between 5 and 100"
+                    ),
+                );
+            }
+        },
+    };
+    let start = match get("start_time") {
+        Some(v) => match time_parameter("start_time", v, "2010-11-06T00:00:00Z") {
+            Ok(t) => Some(t),
+            Err(refused) => return refused,
+        },
+        None => None,
+    };
+    let end = match get("end_time") {
+        Some(v) => match time_parameter("end_time", v, "2010-11-06T00:00:01Z") {
+            Ok(t) => Some(t),
+            Err(refused) => return refused,
+        },
+        None => None,
+    };
+    if let (Some(s), Some(e)) = (start, end)
+        && s >= e
+    {
+        let v = get("start_time").unwrap_or_default();
+        return invalid_parameter(
+            "start_time",
+            v,
+            &format!("Invalid 'start_time':'{v}'. 'start_time' must be before 'end_time'"),
+        );
+    }
+    let mut ids = HashMap::new();
+    for name in ["since_id", "until_id"] {
+        if let Some(v) = get(name) {
+            match numeric_id(v) {
+                Some(n) => {
+                    ids.insert(name, n);
+                }
+                None => {
+                    return invalid_parameter(
+                        name,
+                        v,
+                        &format!(
+                            "The `{name}` query parameter value [{v}] does not match ^[0-9]{{1,19}}$"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    let exclude = match get("exclude") {
+        Some(v) => match list_parameter("exclude", v, &["replies", "retweets"]) {
+            Ok(items) => items,
+            Err(refused) => return refused,
+        },
+        None => Vec::new(),
+    };
+    let fields: HashSet<&str> = match get("tweet.fields") {
+        Some(v) => match list_parameter("tweet.fields", v, &TWEET_FIELDS) {
+            Ok(items) => items.into_iter().collect(),
+            Err(refused) => return refused,
+        },
+        None => HashSet::new(),
+    };
+    if let Some(v) = get("expansions")
+        && let Err(refused) = list_parameter("expansions", v, &EXPANSIONS)
+    {
+        return refused;
+    }
+    if id != me.id {
+        return HttpResponse::Ok().json(json!({
+            "errors": [{
+                "value": id,
+                "detail": format!("Could not find user with id: [{id}]."),
+                "title": "Not Found Error",
+                "resource_type": "user",
+                "parameter": "id",
+                "resource_id": id,
+                "type": "https://api.twitter.com/2/problems/resource-not-found",
+            }]
+        }));
+    }
+    let all = x.timelines.get(&me.id).map_or(&[][..], Vec::as_slice);
+    let visible = &all[all.len().saturating_sub(TIMELINE_DEPTH)..];
+    let tweets = &x.tweets;
+    let number = |at: usize| numeric_id(&tweets[at].id).unwrap_or(0);
+    // The posts in range are visible[lower..upper], oldest first.
+    let mut lower = 0;
+    let mut upper = visible.len();
+    if let Some(start) = start {
+        lower = lower.max(visible.partition_point(|&at| tweets[at].created_at < start));
+    }
+    if let Some(end) = end {
+        // Second granularity, inclusive: the whole second of `end_time`.
+        let end = end + Duration::seconds(1);
+        upper = upper.min(visible.partition_point(|&at| tweets[at].created_at < end));
+    }
+    if let Some(&since) = ids.get("since_id") {
+        lower = lower.max(visible.partition_point(|&at| number(at) <= since));
+    }
+    if let Some(&until) = ids.get("until_id") {
+        upper = upper.min(visible.partition_point(|&at| number(at) < until));
+    }
+    if let Some(token) = get("pagination_token") {
+        // Ids grow along the timeline: the token's post is found by bisection.
+        let newest = token.strip_prefix("7140").and_then(numeric_id).filter(|n| {
+            let at = visible.partition_point(|&at| number(at) < *n);
+            visible.get(at).is_some_and(|&at| number(at) == *n)
+        });
+        match newest {
+            Some(newest) => {
+                upper = upper.min(visible.partition_point(|&at| number(at) <= newest));
+            }
+            None => {
+                return invalid_parameter(
+                    "pagination_token",
+                    token,
+                    &format!("The `pagination_token` query parameter value [{token}] is not valid"),
+                );
+            }
+        }
+    }
+    let skip_replies = exclude.contains(&"replies");
+    let mut shown = Vec::new();
+    let mut next = None;
+    if lower < upper {
+        for &at in visible[lower..upper].iter().rev() {
+            let t = &tweets[at];
+            if skip_replies && t.reply_to.is_some() {
+                continue;
+            }
+            if shown.len() == max_results {
+                next = Some(page_token(&t.id));
+                break;
+            }
+            shown.push(t);
+        }
+    }
+    if shown.is_empty() {
+        return HttpResponse::Ok().json(json!({ "meta": { "result_count": 0 } }));
+    }
+    let mut meta = json!({
+        "result_count": shown.len(),
+        "newest_id": shown.first().map(|t| t.id.clone()),
+        "oldest_id": shown.last().map(|t| t.id.clone()),
+    });
+    if let Some(next) = next {
+        meta["next_token"] = json!(next);
+    }
+    let data: Vec<Value> = shown.iter().map(|t| tweet_json(t, &fields)).collect();
+    HttpResponse::Ok().json(json!({ "data": data, "meta": meta }))
 }
 
 // ---- media -----------------------------------------------------------------------------------
@@ -654,12 +1195,19 @@ fn media_json(id: &str, m: &Media) -> Value {
     json!({ "data": data })
 }
 
+/// Waits as `slow_media` asks, when it does (the lock is not held while waiting).
+async fn slow_media(state: &SandboxState) {
+    let wait = lock(&state.x).slow_media.take();
+    pause(wait).await;
+}
+
 async fn media_init(
     state: web::Data<SandboxState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
     record(&state, "x", &req, &body);
+    slow_media(&state).await;
     let mut x = lock(&state.x);
     let owner = match caller(&mut x, &req) {
         Ok(user) => user,
@@ -749,6 +1297,7 @@ async fn media_append(
     body: web::Bytes,
 ) -> HttpResponse {
     record(&state, "x", &req, &body);
+    slow_media(&state).await;
     if content_type(&req) != "multipart/form-data" {
         return invalid_request("append takes multipart/form-data");
     }
@@ -794,6 +1343,7 @@ async fn media_finalize(
     body: web::Bytes,
 ) -> HttpResponse {
     record(&state, "x", &req, &body);
+    slow_media(&state).await;
     let mut x = lock(&state.x);
     let owner = match caller(&mut x, &req) {
         Ok(user) => user,
@@ -820,6 +1370,7 @@ async fn media_finalize(
 
 async fn media_status(state: web::Data<SandboxState>, req: HttpRequest) -> HttpResponse {
     record(&state, "x", &req, b"");
+    slow_media(&state).await;
     let mut x = lock(&state.x);
     let owner = match caller(&mut x, &req) {
         Ok(user) => user,
@@ -1003,3 +1554,36 @@ async fn fail_next_media(
     lock(&state.x).fail_next_media = Some(body.into_inner().status);
     HttpResponse::NoContent().finish()
 }
+
+async fn set_answer_late(state: web::Data<SandboxState>, body: web::Bytes) -> HttpResponse {
+    match Delay::parse(&body) {
+        Ok(delay) => {
+            lock(&state.x).answer_late = delay;
+            delay.answer()
+        }
+        Err(refused) => refused,
+    }
+}
+
+async fn get_answer_late(state: web::Data<SandboxState>) -> HttpResponse {
+    let delay = lock(&state.x).answer_late;
+    delay.answer()
+}
+
+async fn set_slow_media(state: web::Data<SandboxState>, body: web::Bytes) -> HttpResponse {
+    match Delay::parse(&body) {
+        Ok(delay) => {
+            lock(&state.x).slow_media = delay;
+            delay.answer()
+        }
+        Err(refused) => refused,
+    }
+}
+
+async fn get_slow_media(state: web::Data<SandboxState>) -> HttpResponse {
+    let delay = lock(&state.x).slow_media;
+    delay.answer()
+}
+
+#[cfg(test)]
+mod tests;

@@ -15,7 +15,7 @@ use multivio_domain::{ConnectionId, MediaId, PostId, Provider, Secret, UserId};
 use multivio_ports::error::StoreError;
 use multivio_ports::platform::{
     Attachment, AuthorizationRequest, CodeExchange, InstanceApp, InstanceAppStore, OAuthClient,
-    OAuthError, PostRef, PublishError, PublishRequest, Publisher, ReplyTo,
+    OAuthError, PostRef, PublishError, PublishRequest, Publisher, ReplyTo, Unguarded,
 };
 use multivio_ports::vault::{SealedToken, TokenVault, VaultError};
 use multivio_sandbox::{Recorded, Sandbox};
@@ -669,10 +669,16 @@ async fn text_is_published_with_its_idempotency_key() {
     let account = w.connect(None).await;
     let published = w
         .mastodon
-        .publish(&request(&account, "Hello from Multivio", "key-text-1"))
+        .publish(
+            &request(&account, "Hello from Multivio", "key-text-1"),
+            &Unguarded,
+        )
         .await
         .unwrap();
-    assert!(w.mastodon.idempotent());
+    assert_eq!(
+        w.mastodon.dedup_window(),
+        Some(chrono::Duration::minutes(50))
+    );
 
     let posts = w.sandbox.state().posts();
     assert_eq!(posts.len(), 1);
@@ -713,7 +719,7 @@ async fn four_images_go_with_their_descriptions() {
             )
         })
         .collect();
-    let published = w.mastodon.publish(&req).await.unwrap();
+    let published = w.mastodon.publish(&req, &Unguarded).await.unwrap();
 
     let uploads = w.requests("POST", "/api/v2/media");
     assert_eq!(uploads.len(), 4);
@@ -747,7 +753,7 @@ async fn four_images_go_with_their_descriptions() {
     let mut short = request(&account, "", "key-short-alt");
     short.connection.metadata["description_limit"] = json!(5);
     short.media = vec![attachment("image/jpeg", vec![7; 10], Some("abcdefghij"))];
-    w.mastodon.publish(&short).await.unwrap();
+    w.mastodon.publish(&short, &Unguarded).await.unwrap();
     let posts = w.sandbox.state().posts();
     assert_eq!(posts[1].media, vec!["image/jpeg (10 bytes): abcde"]);
     assert_eq!(posts[1].text, "");
@@ -760,7 +766,7 @@ async fn a_video_is_polled_until_processed() {
     let account = w.connect(None).await;
     let mut req = request(&account, "A video", "key-video");
     req.media = vec![attachment("video/mp4", vec![0; 4096], Some("a short clip"))];
-    w.mastodon.publish(&req).await.unwrap();
+    w.mastodon.publish(&req, &Unguarded).await.unwrap();
 
     assert_eq!(w.requests("POST", "/api/v2/media").len(), 1);
     let polls = w.polls();
@@ -776,7 +782,7 @@ async fn a_video_is_polled_until_processed() {
         .await;
     let mut slow = request(&account, "Another video", "key-video-2");
     slow.media = vec![attachment("video/mp4", vec![0; 10], None)];
-    let outcome = w.mastodon.publish(&slow).await;
+    let outcome = w.mastodon.publish(&slow, &Unguarded).await;
     assert!(
         matches!(outcome, Err(PublishError::Transient { .. })),
         "{outcome:?}"
@@ -802,7 +808,7 @@ async fn a_thread_replies_part_to_part() {
             root: published[0].clone(),
             parent: parent.clone(),
         });
-        let post = w.mastodon.publish(&req).await.unwrap();
+        let post = w.mastodon.publish(&req, &Unguarded).await.unwrap();
         published.push(PostRef {
             id: post.platform_post_id,
             reference: post.reference,
@@ -834,7 +840,7 @@ async fn a_thread_replies_part_to_part() {
         },
     });
     assert!(matches!(
-        w.mastodon.publish(&orphan).await,
+        w.mastodon.publish(&orphan, &Unguarded).await,
         Err(PublishError::Rejected { code, .. }) if code == "mastodon_reply_target_missing"
     ));
     w.sandbox.stop().await;
@@ -849,7 +855,7 @@ async fn a_retry_after_a_lost_answer_returns_the_same_status() {
         .await;
 
     let req = request(&account, "Posted once, whatever happens", "post-1:target:0");
-    let first = impatient.publish(&req).await;
+    let first = impatient.publish(&req, &Unguarded).await;
     assert!(
         matches!(
             first,
@@ -859,9 +865,9 @@ async fn a_retry_after_a_lost_answer_returns_the_same_status() {
     );
     assert_eq!(w.sandbox.state().posts().len(), 1, "the instance stored it");
 
-    // The worker retries because the publisher is idempotent.
-    assert!(impatient.idempotent());
-    let second = impatient.publish(&req).await.unwrap();
+    // The worker retries because the instance deduplicates the key within the window.
+    assert!(impatient.dedup_window().is_some());
+    let second = impatient.publish(&req, &Unguarded).await.unwrap();
     let posts = w.sandbox.state().posts();
     assert_eq!(posts.len(), 1, "exactly one status");
     assert_eq!(second.platform_post_id, posts[0].id);
@@ -875,7 +881,7 @@ async fn a_retry_after_a_lost_answer_returns_the_same_status() {
     // The key is per account: another account's same key posts its own status.
     let bob = w.connect(Some("bob")).await;
     w.mastodon
-        .publish(&request(&bob, "Bob's", "post-1:target:0"))
+        .publish(&request(&bob, "Bob's", "post-1:target:0"), &Unguarded)
         .await
         .unwrap();
     assert_eq!(w.sandbox.state().posts().len(), 2);
@@ -889,7 +895,7 @@ async fn refusals_map_to_what_the_worker_does() {
 
     match w
         .mastodon
-        .publish(&request(&account, &"x".repeat(501), "too-long"))
+        .publish(&request(&account, &"x".repeat(501), "too-long"), &Unguarded)
         .await
     {
         Err(PublishError::Rejected { code, reason }) => {
@@ -908,12 +914,16 @@ async fn refusals_map_to_what_the_worker_does() {
         "z".repeat(200)
     );
     w.mastodon
-        .publish(&request(&account, &with_url, "with-url"))
+        .publish(&request(&account, &with_url, "with-url"), &Unguarded)
         .await
         .unwrap();
 
     w.control("faults", json!({"fail_next_status": 429})).await;
-    match w.mastodon.publish(&request(&account, "later", "rl")).await {
+    match w
+        .mastodon
+        .publish(&request(&account, "later", "rl"), &Unguarded)
+        .await
+    {
         Err(PublishError::RateLimited {
             retry_after: Some(d),
         }) => {
@@ -924,7 +934,7 @@ async fn refusals_map_to_what_the_worker_does() {
     w.control("faults", json!({"fail_next_status": 503})).await;
     assert!(matches!(
         w.mastodon
-            .publish(&request(&account, "later", "busy"))
+            .publish(&request(&account, "later", "busy"), &Unguarded)
             .await,
         Err(PublishError::Transient { .. })
     ));
@@ -932,13 +942,13 @@ async fn refusals_map_to_what_the_worker_does() {
     let mut media = request(&account, "pic", "bad-media");
     media.media = vec![attachment("image/png", vec![1; 10], None)];
     assert!(matches!(
-        w.mastodon.publish(&media).await,
+        w.mastodon.publish(&media, &Unguarded).await,
         Err(PublishError::Rejected { code, .. }) if code == "mastodon_media_rejected"
     ));
     let mut unsupported = request(&account, "doc", "bad-type");
     unsupported.media = vec![attachment("application/pdf", vec![1; 10], None)];
     assert!(matches!(
-        w.mastodon.publish(&unsupported).await,
+        w.mastodon.publish(&unsupported, &Unguarded).await,
         Err(PublishError::Rejected { code, .. }) if code == "mastodon_media_rejected"
     ));
 
@@ -955,7 +965,7 @@ async fn refusals_map_to_what_the_worker_does() {
     assert_eq!(sent["token"], account.credentials.access_token.expose());
     assert!(matches!(
         w.mastodon
-            .publish(&request(&account, "after", "after-revoke"))
+            .publish(&request(&account, "after", "after-revoke"), &Unguarded)
             .await,
         Err(PublishError::Unauthorized { .. })
     ));
@@ -963,7 +973,7 @@ async fn refusals_map_to_what_the_worker_does() {
     let mut lost = request(&account, "x", "lost");
     lost.connection.metadata = json!({});
     assert!(matches!(
-        w.mastodon.publish(&lost).await,
+        w.mastodon.publish(&lost, &Unguarded).await,
         Err(PublishError::Rejected { code, .. }) if code == "mastodon_connection_incomplete"
     ));
     w.sandbox.stop().await;
@@ -1013,5 +1023,425 @@ async fn hostile_instance_limits_are_clamped_or_refused() {
     let account = w.connect(Some("dave")).await;
     assert_eq!(account.profile.metadata["max_characters"], 5000);
     assert_eq!(w.requests("GET", "/api/v1/instance").len(), 1);
+    w.sandbox.stop().await;
+}
+
+/// A send guard that notes the requests the instance had received each time it was asked,
+/// and then allows the send or refuses it.
+struct Watch {
+    state: Arc<multivio_sandbox::SandboxState>,
+    refusal: Option<String>,
+    asked: Mutex<Vec<Vec<Recorded>>>,
+}
+
+impl Watch {
+    fn new(sandbox: &Sandbox, refusal: Option<&str>) -> Self {
+        Self {
+            state: sandbox.state(),
+            refusal: refusal.map(str::to_owned),
+            asked: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn asked(&self) -> Vec<Vec<Recorded>> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl multivio_ports::platform::SendGuard for Watch {
+    async fn before_send(&self) -> Result<(), String> {
+        self.asked.lock().unwrap().push(self.state.requests());
+        match &self.refusal {
+            Some(why) => Err(why.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl World {
+    /// A control call with its status and JSON answer.
+    async fn control_answer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut call =
+            reqwest::Client::new().request(method, format!("{}/_sandbox/{path}", self.instance()));
+        if let Some(body) = body {
+            call = call.json(&body);
+        }
+        let response = call.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET /api/v1/accounts/:id/statuses` with `query`, and the token when given: the
+    /// status, the `Link` header and the statuses.
+    async fn account_statuses(
+        &self,
+        id: &str,
+        query: &str,
+        token: Option<&str>,
+    ) -> (u16, Option<String>, Value) {
+        let mut call = reqwest::Client::new().get(format!(
+            "{}/api/v1/accounts/{id}/statuses{query}",
+            self.instance()
+        ));
+        if let Some(token) = token {
+            call = call.bearer_auth(token);
+        }
+        let response = call.send().await.unwrap();
+        let status = response.status().as_u16();
+        let link = response
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, link, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts a status directly, as another client of the account would.
+    async fn post_status(&self, token: &str, body: Value) -> Value {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/statuses", self.instance()))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_is_asked_once_after_the_media_and_a_refusal_posts_nothing() {
+    let w = world().await;
+    let account = w.connect(None).await;
+    let mut req = request(&account, "guarded", "key-guarded");
+    req.media = vec![attachment("image/png", vec![1; 10], Some("a dot"))];
+
+    let refusing = Watch::new(&w.sandbox, Some("lease lost"));
+    assert_eq!(
+        w.mastodon.publish(&req, &refusing).await,
+        Err(PublishError::NotSent {
+            reason: "lease lost".into()
+        })
+    );
+    assert_eq!(refusing.asked().len(), 1);
+    assert_eq!(
+        w.requests("POST", "/api/v2/media").len(),
+        1,
+        "the file went"
+    );
+    assert!(w.requests("POST", "/api/v1/statuses").is_empty());
+    assert!(w.sandbox.state().posts().is_empty());
+
+    let allowing = Watch::new(&w.sandbox, None);
+    let published = w.mastodon.publish(&req, &allowing).await.unwrap();
+    let asked = allowing.asked();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].last().unwrap().path, "/api/v2/media");
+    assert!(!asked[0].iter().any(|r| r.path == "/api/v1/statuses"));
+    assert_eq!(w.requests("POST", "/api/v1/statuses").len(), 1);
+    assert_eq!(w.sandbox.state().posts()[0].id, published.platform_post_id);
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_finds_a_status_the_instance_answered_late() {
+    let w = world().await;
+    let account = w.connect(None).await;
+    let started = Utc::now();
+    let root_req = request(
+        &account,
+        "Root & <links>: https://example.com/a/very/long/path/indeed",
+        "k-root",
+    );
+    let root = w.mastodon.publish(&root_req, &Unguarded).await.unwrap();
+
+    let (status, set) = w
+        .control_answer(
+            reqwest::Method::POST,
+            "answer_late",
+            Some(json!({"seconds": 3, "count": 1})),
+        )
+        .await;
+    assert_eq!((status, set), (200, json!({"seconds": 3.0, "count": 1})));
+    let mut part = request(&account, "2/2 it's #done\n\nsee example.org", "k-part");
+    part.part = 1;
+    part.media = vec![attachment("image/png", vec![1; 10], None)];
+    part.reply_to = Some(ReplyTo {
+        root: PostRef {
+            id: root.platform_post_id.clone(),
+            reference: None,
+        },
+        parent: PostRef {
+            id: root.platform_post_id.clone(),
+            reference: None,
+        },
+    });
+    let sent_at = Utc::now();
+    let sending = {
+        let (late, part) = (
+            adapter(w.apps.clone(), Duration::from_secs(10)),
+            part.clone(),
+        );
+        tokio::spawn(async move { late.publish(&part, &Unguarded).await })
+    };
+    let clock = Instant::now();
+    while w.sandbox.state().posts_of("mastodon").unwrap().len() < 2 {
+        assert!(
+            clock.elapsed() < Duration::from_secs(2),
+            "the status never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!sending.is_finished(), "answered before the delay");
+    let held = w.sandbox.state().posts_of("mastodon").unwrap();
+
+    let found = w.mastodon.reconcile(&part, sent_at).await.unwrap().unwrap();
+    assert_eq!(found.platform_post_id, held[1].id);
+    assert_eq!(
+        found.url.as_deref(),
+        Some(format!("{}/@sandbox_user/{}", w.instance(), held[1].id).as_str())
+    );
+    let root_found = w
+        .mastodon
+        .reconcile(&root_req, started)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(root_found.platform_post_id, root.platform_post_id);
+
+    // Not it: as a first part, another text, fewer media, a window after it.
+    let mut as_first = part.clone();
+    as_first.reply_to = None;
+    assert_eq!(
+        w.mastodon.reconcile(&as_first, sent_at).await.unwrap(),
+        None
+    );
+    let mut other = part.clone();
+    other.text = "2/2 not this".into();
+    assert_eq!(w.mastodon.reconcile(&other, sent_at).await.unwrap(), None);
+    let mut no_media = part.clone();
+    no_media.media.clear();
+    assert_eq!(
+        w.mastodon.reconcile(&no_media, sent_at).await.unwrap(),
+        None
+    );
+    let later = Utc::now() + chrono::Duration::minutes(10);
+    assert_eq!(w.mastodon.reconcile(&part, later).await.unwrap(), None);
+
+    // A connection stored without the account id: the instance is asked who it is.
+    let mut without_id = part.clone();
+    if let Some(metadata) = without_id.connection.metadata.as_object_mut() {
+        metadata.remove("account_id");
+    }
+    let again = w.mastodon.reconcile(&without_id, sent_at).await.unwrap();
+    assert_eq!(again, Some(found.clone()));
+    assert!(
+        !w.requests("GET", "/api/v1/accounts/verify_credentials")
+            .is_empty()
+    );
+
+    let published = sending.await.unwrap().unwrap();
+    assert_eq!(published.platform_post_id, found.platform_post_id);
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_leaves_two_matching_statuses_to_a_person() {
+    let w = world().await;
+    let account = w.connect(None).await;
+    let sent_at = Utc::now();
+    let token = account.credentials.access_token.expose().to_owned();
+    let req = request(&account, "twice", "k-twice");
+    let once = w.mastodon.publish(&req, &Unguarded).await.unwrap();
+    let found = w.mastodon.reconcile(&req, sent_at).await.unwrap().unwrap();
+    assert_eq!(found.platform_post_id, once.platform_post_id);
+    // The same text again, from another client without a key: two candidates.
+    w.post_status(&token, json!({"status": "twice"})).await;
+    assert_eq!(w.mastodon.reconcile(&req, sent_at).await.unwrap(), None);
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_statuses_are_listed_as_mastodon_lists_them() {
+    let w = world().await;
+    let account = w.connect(None).await;
+    let token = account.credentials.access_token.expose().to_owned();
+    let id = account.profile.metadata["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    assert_eq!(w.account_statuses("999", "", None).await.0, 404);
+    assert_eq!(w.account_statuses(&id, "", Some("wrong")).await.0, 401);
+    let (status, link, none) = w.account_statuses(&id, "", None).await;
+    assert_eq!((status, link, none), (200, None, json!([])));
+
+    let mut ids = Vec::new();
+    for i in 0..44 {
+        let posted = w
+            .post_status(&token, json!({"status": format!("status {i}")}))
+            .await;
+        ids.push(posted["id"].as_str().unwrap().to_owned());
+    }
+    let reply = w
+        .post_status(
+            &token,
+            json!({"status": "a reply", "in_reply_to_id": ids[0]}),
+        )
+        .await;
+    let private = w
+        .post_status(
+            &token,
+            json!({"status": "followers only", "visibility": "private"}),
+        )
+        .await;
+    w.post_status(
+        &token,
+        json!({"status": "a direct one", "visibility": "direct"}),
+    )
+    .await;
+
+    // Default 20, newest first; the owner sees the private status, nobody sees the direct.
+    let (_, link, page) = w.account_statuses(&id, "", Some(&token)).await;
+    let page = page.as_array().unwrap();
+    assert_eq!(page.len(), 20);
+    assert_eq!(page[0]["id"], private["id"]);
+    assert_eq!(page[1]["id"], reply["id"]);
+    assert_eq!(page[1]["in_reply_to_id"], ids[0].as_str());
+    assert!(
+        page[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("followers only")
+    );
+    let link = link.unwrap();
+    assert!(
+        link.contains(&format!(
+            "max_id={}>; rel=\"next\"",
+            page[19]["id"].as_str().unwrap()
+        )),
+        "{link}"
+    );
+    assert!(
+        link.contains(&format!(
+            "min_id={}>; rel=\"prev\"",
+            page[0]["id"].as_str().unwrap()
+        )),
+        "{link}"
+    );
+    let (_, _, public) = w.account_statuses(&id, "", None).await;
+    assert_eq!(public[0]["id"], reply["id"], "no private status for others");
+
+    // At most 40; then older than max_id; newer than since_id; the page after min_id.
+    let (_, _, many) = w.account_statuses(&id, "?limit=100", Some(&token)).await;
+    assert_eq!(many.as_array().unwrap().len(), 40);
+    let (_, _, older) = w
+        .account_statuses(&id, &format!("?max_id={}&limit=3", ids[10]), None)
+        .await;
+    let older: Vec<&str> = older
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(older, [ids[9].as_str(), ids[8].as_str(), ids[7].as_str()]);
+    let (_, _, newer) = w
+        .account_statuses(
+            &id,
+            &format!("?since_id={}&limit=2&exclude_replies=true", ids[40]),
+            None,
+        )
+        .await;
+    let newer: Vec<&str> = newer
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(newer, [ids[43].as_str(), ids[42].as_str()]);
+    let (_, _, after) = w
+        .account_statuses(&id, &format!("?min_id={}&limit=2", ids[40]), None)
+        .await;
+    let after: Vec<&str> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(after, [ids[42].as_str(), ids[41].as_str()]);
+    let (_, _, media) = w.account_statuses(&id, "?only_media=true", None).await;
+    assert_eq!(media, json!([]));
+    let (_, _, pinned) = w.account_statuses(&id, "?pinned=true", None).await;
+    assert_eq!(pinned, json!([]));
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_answers_and_slow_media_are_counted_down() {
+    let w = world().await;
+    let account = w.connect(None).await;
+
+    // A late answer, used by the status that creates; its repeat is answered at once.
+    w.control_answer(
+        reqwest::Method::POST,
+        "answer_late",
+        Some(json!({"seconds": 1.2, "count": 2})),
+    )
+    .await;
+    let req = request(&account, "late", "k-late");
+    let clock = Instant::now();
+    let first = w.mastodon.publish(&req, &Unguarded).await.unwrap();
+    assert!(clock.elapsed() >= Duration::from_millis(1200));
+    let clock = Instant::now();
+    assert_eq!(w.mastodon.publish(&req, &Unguarded).await.unwrap(), first);
+    assert!(clock.elapsed() < Duration::from_millis(1200));
+    let (_, left) = w
+        .control_answer(reqwest::Method::GET, "answer_late", None)
+        .await;
+    assert_eq!(left, json!({"seconds": 1.2, "count": 1}));
+    let (status, cleared) = w
+        .control_answer(
+            reqwest::Method::POST,
+            "answer_late",
+            Some(json!({"seconds": 0, "count": 0})),
+        )
+        .await;
+    assert_eq!((status, cleared["count"].clone()), (200, json!(0)));
+
+    // Slow media: each upload waits as it arrives.
+    let (status, _) = w
+        .control_answer(
+            reqwest::Method::POST,
+            "slow_media",
+            Some(json!({"seconds": 0.6, "count": 2})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut with_media = request(&account, "two files", "k-media");
+    with_media.media = vec![
+        attachment("image/png", vec![1; 10], None),
+        attachment("image/png", vec![2; 10], None),
+    ];
+    let clock = Instant::now();
+    w.mastodon.publish(&with_media, &Unguarded).await.unwrap();
+    assert!(clock.elapsed() >= Duration::from_millis(1200));
+    let (_, left) = w
+        .control_answer(reqwest::Method::GET, "slow_media", None)
+        .await;
+    assert_eq!(left["count"], 0);
+    let (status, _) = w
+        .control_answer(
+            reqwest::Method::POST,
+            "slow_media",
+            Some(json!({"later": 1})),
+        )
+        .await;
+    assert_eq!(status, 400);
     w.sandbox.stop().await;
 }

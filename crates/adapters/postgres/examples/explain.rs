@@ -1,6 +1,7 @@
 //! Seeds a database with 1,000,000 posts (1,000 users) and 200,000 publishing jobs, then
 //! prints the plans of "list my posts" (first page and a later page, as the API role with the
-//! tenant claim set, RLS on) and of the workers' due-job claim — each must be an index scan.
+//! tenant claim set, RLS on), of the workers' due-job claim and of the next due time — each
+//! must be an index scan.
 //!
 //! `just explain` runs it (against DATABASE_URL or the private test cluster).
 #![allow(
@@ -15,7 +16,7 @@ use std::time::Instant;
 use diesel::sql_types::{Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use multivio_postgres::testing::{TestDb, test_claim_keys};
-use multivio_postgres::{DbError, Scope, due_claim_statement, in_scope};
+use multivio_postgres::{DbError, Scope, due_claim_statement, in_scope, next_due_statement};
 
 #[derive(diesel::QueryableByName)]
 struct PlanLine {
@@ -124,6 +125,20 @@ async fn main() {
     .await;
     if !plan.contains("Index Scan using idx_publish_jobs_due") {
         bad.push("claim due jobs");
+    }
+    let plan = explain(
+        &db,
+        Scope::Worker,
+        "when the next job is due (worker role)",
+        next_due_statement().to_owned(),
+        false,
+    )
+    .await;
+    if !["idx_publish_jobs_due", "idx_publish_jobs_lease"]
+        .iter()
+        .all(|index| plan.contains(&format!("Scan using {index}")))
+    {
+        bad.push("next due");
     }
     assert!(bad.is_empty(), "not served by an index: {bad:?}");
     println!("\nevery plan above is an index scan");

@@ -6,6 +6,7 @@
 
 pub mod cluster;
 mod error;
+mod listen;
 pub mod migrate;
 mod pool;
 pub mod provision;
@@ -18,8 +19,9 @@ pub mod tenant;
 pub mod testing;
 
 pub use error::DbError;
+pub use listen::{JOBS_CHANNEL, JobListener};
 pub use migrate::run_migrations;
 pub use pool::{PgPool, PoolSettings, build_pool};
 pub use provision::{RuntimeSetup, check_login, login_url, provision};
-pub use store::{PgStore, due_claim_statement};
+pub use store::{PgStore, due_claim_statement, expiring_statement, next_due_statement};
 pub use tenant::{ClaimKeys, Role, Scope, Session, in_scope, in_session};

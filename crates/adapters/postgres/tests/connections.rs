@@ -348,3 +348,126 @@ async fn one_refresh_at_a_time() {
     }
     assert_eq!(won, 1);
 }
+
+/// Connects `account` of `t` to X (not primary) with an access token expiring at `expires_at`
+/// (`None`: never) and a refresh token when `refreshable`.
+async fn connect_expiring(
+    store: &PgStore,
+    t: &Tenant,
+    account: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    refreshable: bool,
+) -> ConnectionId {
+    let (mut c, mut creds) = connection(t, Provider::X, account, false, now());
+    c.expires_at = expires_at;
+    creds.expires_at = expires_at;
+    if !refreshable {
+        creds.refresh_token = None;
+    }
+    store.insert(t, &c, &creds).await.unwrap().id
+}
+
+#[tokio::test]
+async fn expiring_finds_refreshable_unlocked_active_connections_across_tenants_soonest_first() {
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
+    let t0 = now();
+    let minutes = |m: i64| Some(t0 + Duration::minutes(m));
+
+    let alice_due = connect_expiring(&store, &alice, "a-due", minutes(10), true).await;
+    connect_expiring(&store, &alice, "a-later", minutes(180), true).await;
+    connect_expiring(&store, &alice, "a-no-refresh", minutes(5), false).await;
+    connect_expiring(&store, &alice, "a-never", None, true).await;
+    let alice_stale_lock =
+        connect_expiring(&store, &alice, "a-stale-lock", minutes(20), true).await;
+    let bob_soonest = connect_expiring(&store, &bob, "b-soonest", minutes(2), true).await;
+    let bob_reauth = connect_expiring(&store, &bob, "b-reauth", minutes(1), true).await;
+    store
+        .set_status(&bob, bob_reauth, ConnectionStatus::NeedsReauth)
+        .await
+        .unwrap();
+    let bob_locked = connect_expiring(&store, &bob, "b-locked", minutes(4), true).await;
+    // Being refreshed right now (the database's clock decides), and a lock long expired.
+    assert!(
+        store
+            .try_lock_refresh(&bob, bob_locked, t0, t0 + Duration::hours(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .try_lock_refresh(
+                &alice,
+                alice_stale_lock,
+                t0 - Duration::minutes(10),
+                t0 - Duration::minutes(5)
+            )
+            .await
+            .unwrap()
+    );
+    let before = t0 + Duration::hours(1);
+
+    let found = store.expiring(before, 10).await.unwrap();
+    let ids: Vec<_> = found.iter().map(|(_, c)| c.id).collect();
+    assert_eq!(ids, [bob_soonest, alice_due, alice_stale_lock]);
+    let owners: Vec<_> = found.iter().map(|(t, _)| t.clone()).collect();
+    assert_eq!(owners, [bob.clone(), alice.clone(), alice.clone()]);
+    assert_eq!(found[0].1.provider_account_id.as_str(), "b-soonest");
+    assert_eq!(found[0].1.expires_at, minutes(2));
+    assert_eq!(found[0].1.status, ConnectionStatus::Active);
+
+    assert_eq!(
+        store
+            .expiring(before, 2)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, c)| c.id)
+            .collect::<Vec<_>>(),
+        [bob_soonest, alice_due],
+        "limited"
+    );
+    assert!(
+        store
+            .expiring(t0 + Duration::minutes(1), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing refreshable expires before then"
+    );
+    // A worker-only process sees the same.
+    assert_eq!(
+        db.worker_store()
+            .expiring(before, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, c)| c.id)
+            .collect::<Vec<_>>(),
+        ids
+    );
+
+    // Once refreshed (lock released, a later expiry) a connection leaves the list.
+    let mut creds = store.credentials(&bob, bob_soonest).await.unwrap();
+    creds.expires_at = minutes(120);
+    let lock = t0 + Duration::seconds(30);
+    assert!(
+        store
+            .try_lock_refresh(&bob, bob_soonest, t0, lock)
+            .await
+            .unwrap()
+    );
+    store
+        .store_refreshed(&bob, bob_soonest, &creds, lock)
+        .await
+        .unwrap();
+    let ids: Vec<_> = store
+        .expiring(before, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, c)| c.id)
+        .collect();
+    assert_eq!(ids, [alice_due, alice_stale_lock]);
+}

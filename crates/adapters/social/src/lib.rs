@@ -11,6 +11,7 @@
 pub mod bluesky;
 pub mod http;
 pub mod mastodon;
+mod matching;
 pub mod oauth1;
 pub mod pkce;
 mod registry;

@@ -13,7 +13,7 @@ use multivio_domain::post::Target;
 use multivio_domain::{ConnectionId, MediaId, PostId, Provider, Secret, UserId};
 use multivio_ports::platform::{
     Attachment, CredentialLogin, LoginRequest, OAuthClient, OAuthError, PostRef, PublishError,
-    PublishRequest, PublishedPost, Publisher, ReplyTo,
+    PublishRequest, PublishedPost, Publisher, ReplyTo, SendGuard, Unguarded,
 };
 use multivio_sandbox::{Recorded, Sandbox};
 use multivio_social::bluesky::{Bluesky, BlueskyConfig, tid};
@@ -277,7 +277,7 @@ async fn a_refresh_rotates_both_tokens_and_the_old_refresh_token_is_dead() {
     let credentials = account.credentials.refreshed(grant);
     let mut req = request(&account, "k-refreshed", "after a refresh");
     req.credentials = credentials.clone();
-    bluesky.publish(&req).await.unwrap();
+    bluesky.publish(&req, &Unguarded).await.unwrap();
     bluesky.revoke(&conn, &credentials).await.unwrap();
     assert!(matches!(
         bluesky.refresh(&conn, &second).await,
@@ -311,7 +311,7 @@ async fn a_text_post_sends_exactly_one_record_with_facets_at_its_derived_key() {
                 @nobody.example.com #Rust";
     let key = "multivio-00000000-0000-0000-0000-000000000001-bluesky";
     let post = bluesky
-        .publish(&request(&account, key, text))
+        .publish(&request(&account, key, text), &Unguarded)
         .await
         .unwrap();
 
@@ -405,7 +405,7 @@ async fn four_images_are_uploaded_and_embedded_with_alt_text_and_aspect_ratio() 
             attachment(png(w, h, false), "image/png", (w, h), alt.as_deref())
         })
         .collect();
-    bluesky.publish(&req).await.unwrap();
+    bluesky.publish(&req, &Unguarded).await.unwrap();
 
     let uploads = calls(&sandbox, "com.atproto.repo.uploadBlob");
     assert_eq!(uploads.len(), 4);
@@ -463,7 +463,7 @@ async fn four_images_are_uploaded_and_embedded_with_alt_text_and_aspect_ratio() 
         .map(|_| attachment(png(8, 8, false), "image/png", (8, 8), None))
         .collect();
     assert!(matches!(
-        bluesky.publish(&five).await,
+        bluesky.publish(&five, &Unguarded).await,
         Err(PublishError::Rejected { code, .. }) if code == "too_many_images"
     ));
     let mut video = request(&account, "k-video", "a video");
@@ -474,7 +474,7 @@ async fn four_images_are_uploaded_and_embedded_with_alt_text_and_aspect_ratio() 
         None,
     )];
     assert_eq!(
-        bluesky.publish(&video).await,
+        bluesky.publish(&video, &Unguarded).await,
         Err(PublishError::Rejected {
             code: "video_not_supported".to_owned(),
             reason: "video on Bluesky is not supported yet".to_owned()
@@ -489,7 +489,7 @@ async fn a_three_part_thread_replies_to_its_root_and_to_the_part_before() {
     let account = login(&bluesky, "alice").await;
     let key = |part: usize| format!("multivio-00000000-0000-0000-0000-000000000002-bluesky:{part}");
     let first = bluesky
-        .publish(&request(&account, &key(0), "1/3 a thread"))
+        .publish(&request(&account, &key(0), "1/3 a thread"), &Unguarded)
         .await
         .unwrap();
     let as_ref = |p: &PublishedPost| PostRef {
@@ -502,7 +502,7 @@ async fn a_three_part_thread_replies_to_its_root_and_to_the_part_before() {
         root: as_ref(&first),
         parent: as_ref(&first),
     });
-    let second = bluesky.publish(&second_req).await.unwrap();
+    let second = bluesky.publish(&second_req, &Unguarded).await.unwrap();
     let mut third_req = request(&account, &key(2), "3/3 the end");
     third_req.part = 2;
     third_req.reply_to = Some(ReplyTo {
@@ -513,7 +513,7 @@ async fn a_three_part_thread_replies_to_its_root_and_to_the_part_before() {
             reference: None,
         },
     });
-    let third = bluesky.publish(&third_req).await.unwrap();
+    let third = bluesky.publish(&third_req, &Unguarded).await.unwrap();
 
     let created = calls(&sandbox, "com.atproto.repo.createRecord");
     assert_eq!(created.len(), 3);
@@ -554,7 +554,7 @@ async fn a_three_part_thread_replies_to_its_root_and_to_the_part_before() {
             reference: first.reference.clone(),
         },
     });
-    let refused = bluesky.publish(&orphan).await;
+    let refused = bluesky.publish(&orphan, &Unguarded).await;
     assert!(
         matches!(&refused, Err(PublishError::Rejected { code, reason })
             if code == "InvalidRequest" && reason.starts_with("Bluesky refused the post: ")),
@@ -570,7 +570,7 @@ async fn a_3_mb_image_is_downscaled_below_the_limit_and_accepted() {
     assert!(big.len() > 2_900_000, "{}", big.len());
     let mut req = request(&account, "k-big", "a large picture");
     req.media = vec![attachment(big, "image/png", (1280, 800), Some("noise"))];
-    bluesky.publish(&req).await.unwrap();
+    bluesky.publish(&req, &Unguarded).await.unwrap();
 
     let upload = &calls(&sandbox, "com.atproto.repo.uploadBlob")[0];
     assert_eq!(upload.content_type.as_deref(), Some("image/jpeg"));
@@ -606,10 +606,10 @@ async fn a_retry_after_a_lost_answer_finds_the_post_instead_of_publishing_it_twi
         json!({"mode": "store_then_drop"}),
     )
     .await;
-    let first = bluesky.publish(&req).await.unwrap();
+    let first = bluesky.publish(&req, &Unguarded).await.unwrap();
     // A later retry of the same part (say, after a crash) collides with the record key —
     // HTTP 500 — and is reconciled the same way.
-    let again = bluesky.publish(&req).await.unwrap();
+    let again = bluesky.publish(&req, &Unguarded).await.unwrap();
     assert_eq!(again, first);
     assert_eq!(rkey_of(&first), tid::record_key("k-retry", 0));
     assert_eq!(calls(&sandbox, "com.atproto.repo.createRecord").len(), 2);
@@ -626,23 +626,23 @@ async fn a_retry_after_a_lost_answer_finds_the_post_instead_of_publishing_it_twi
         json!({"mode": "store_then_error"}),
     )
     .await;
-    let stored = bluesky.publish(&req).await.unwrap();
-    assert_eq!(bluesky.publish(&req).await.unwrap(), stored);
+    let stored = bluesky.publish(&req, &Unguarded).await.unwrap();
+    assert_eq!(bluesky.publish(&req, &Unguarded).await.unwrap(), stored);
     assert_eq!(sandbox.state().posts().len(), 2);
 
     // A 500 before storing: nothing there, a transient failure, and the retry publishes.
     let req = request(&account, "k-retry-lost", "failed before storing");
     control(&sandbox, "fail_next_create", json!({"mode": "error"})).await;
-    let failed = bluesky.publish(&req).await;
+    let failed = bluesky.publish(&req, &Unguarded).await;
     assert!(
         matches!(&failed, Err(PublishError::Transient { reason }) if reason.contains("retrying is safe")),
         "{failed:?}"
     );
     assert_eq!(sandbox.state().posts().len(), 2);
-    let published = bluesky.publish(&req).await.unwrap();
+    let published = bluesky.publish(&req, &Unguarded).await.unwrap();
     assert_eq!(rkey_of(&published), tid::record_key("k-retry-lost", 0));
     assert_eq!(sandbox.state().posts().len(), 3);
-    assert!(bluesky.idempotent());
+    assert!(bluesky.dedup_window() >= Some(Duration::days(365)));
 }
 
 #[tokio::test]
@@ -652,7 +652,7 @@ async fn an_expired_token_or_a_rate_limit_tells_the_worker_what_to_do() {
 
     control(&sandbox, "rate_limit_next", json!({"seconds": 42})).await;
     let limited = bluesky
-        .publish(&request(&account, "k-limited", "slow down"))
+        .publish(&request(&account, "k-limited", "slow down"), &Unguarded)
         .await;
     match limited {
         Err(PublishError::RateLimited {
@@ -663,7 +663,7 @@ async fn an_expired_token_or_a_rate_limit_tells_the_worker_what_to_do() {
 
     control(&sandbox, "expire_access", json!({})).await;
     let expired = bluesky
-        .publish(&request(&account, "k-expired", "too late"))
+        .publish(&request(&account, "k-expired", "too late"), &Unguarded)
         .await;
     assert!(
         matches!(&expired, Err(PublishError::Unauthorized { reason }) if reason.contains("ExpiredToken")),
@@ -679,7 +679,7 @@ async fn an_expired_token_or_a_rate_limit_tells_the_worker_what_to_do() {
         .unwrap();
     let mut req = request(&account, "k-expired", "in time");
     req.credentials = account.credentials.refreshed(grant);
-    bluesky.publish(&req).await.unwrap();
+    bluesky.publish(&req, &Unguarded).await.unwrap();
     assert_eq!(sandbox.state().posts().len(), 1);
 }
 
@@ -759,4 +759,170 @@ async fn a_server_streaming_an_endless_answer_is_cut_off_at_the_cap() {
             if code == "HTTP 400" && reason == "the answer is larger than 65536 bytes"),
         "{outcome:?}"
     );
+}
+
+/// A send guard that notes the requests the fake had received each time it was asked, and
+/// then allows the send or refuses it.
+struct Watch {
+    state: std::sync::Arc<multivio_sandbox::SandboxState>,
+    refusal: Option<String>,
+    asked: std::sync::Mutex<Vec<Vec<Recorded>>>,
+}
+
+impl Watch {
+    fn new(sandbox: &Sandbox, refusal: Option<&str>) -> Self {
+        Self {
+            state: sandbox.state(),
+            refusal: refusal.map(str::to_owned),
+            asked: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn asked(&self) -> Vec<Vec<Recorded>> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl SendGuard for Watch {
+    async fn before_send(&self) -> Result<(), String> {
+        self.asked.lock().unwrap().push(self.state.requests());
+        match &self.refusal {
+            Some(why) => Err(why.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A control of the fake, with its status and JSON answer.
+async fn control_answer(
+    sandbox: &Sandbox,
+    method: reqwest::Method,
+    what: &str,
+    input: Option<Value>,
+) -> (u16, Value) {
+    let mut call = multivio_social::http::client(std::time::Duration::from_secs(10))
+        .unwrap()
+        .request(method, format!("{}/_sandbox/{what}", sandbox.bluesky_url()));
+    if let Some(input) = input {
+        call = call.json(&input);
+    }
+    let response = call.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_guard_is_asked_once_after_the_images_and_a_refusal_writes_nothing() {
+    let (sandbox, bluesky) = sandbox().await;
+    let account = login(&bluesky, "alice").await;
+    let mut req = request(&account, "k-guarded", "guarded @alice.bsky.sandbox");
+    req.media = vec![attachment(png(20, 20, false), "image/png", (20, 20), None)];
+
+    let refusing = Watch::new(&sandbox, Some("paused"));
+    assert_eq!(
+        bluesky.publish(&req, &refusing).await,
+        Err(PublishError::NotSent {
+            reason: "paused".to_owned()
+        })
+    );
+    assert_eq!(refusing.asked().len(), 1);
+    assert_eq!(calls(&sandbox, "com.atproto.repo.uploadBlob").len(), 1);
+    assert!(calls(&sandbox, "com.atproto.repo.createRecord").is_empty());
+    assert!(sandbox.state().posts().is_empty());
+
+    // Allowed: asked once, after the mention was resolved and the image uploaded, before the
+    // record was written — which then is.
+    let allowing = Watch::new(&sandbox, None);
+    let published = bluesky.publish(&req, &allowing).await.unwrap();
+    let asked = allowing.asked();
+    assert_eq!(asked.len(), 1);
+    let seen: Vec<&str> = asked[0].iter().map(|r| r.path.as_str()).collect();
+    assert!(
+        seen.last()
+            .unwrap()
+            .starts_with("/xrpc/com.atproto.repo.uploadBlob"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|p| p.starts_with("/xrpc/com.atproto.identity.resolveHandle"))
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|p| p.starts_with("/xrpc/com.atproto.repo.createRecord"))
+    );
+    assert_eq!(calls(&sandbox, "com.atproto.repo.createRecord").len(), 1);
+    assert_eq!(rkey_of(&published), tid::record_key("k-guarded", 0));
+    // Bluesky needs no reconciliation: the record key finds the post.
+    assert_eq!(bluesky.reconcile(&req, Utc::now()).await, Ok(None));
+}
+
+#[tokio::test]
+async fn a_late_answer_stores_the_record_first_and_a_resend_finds_it() {
+    let (sandbox, bluesky) = sandbox().await;
+    let account = login(&bluesky, "alice").await;
+    let req = request(&account, "k-late", "answered late");
+
+    let (status, set) = control_answer(
+        &sandbox,
+        reqwest::Method::POST,
+        "answer_late",
+        Some(json!({"seconds": 2, "count": 2})),
+    )
+    .await;
+    assert_eq!((status, set), (200, json!({"seconds": 2.0, "count": 2})));
+    let sending = {
+        let (bluesky, req) = (bluesky.clone(), req.clone());
+        tokio::spawn(async move { bluesky.publish(&req, &Unguarded).await })
+    };
+    let mut waited = 0;
+    while sandbox.state().posts_of("bsky").unwrap().is_empty() {
+        assert!(waited < 100, "the record never appeared");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        waited += 1;
+    }
+    assert!(!sending.is_finished(), "answered before the delay");
+    // Another worker sending the same part meanwhile: the key is in use (no delay used), the
+    // record is read back, the same post.
+    let clock = std::time::Instant::now();
+    let resent = bluesky.publish(&req, &Unguarded).await.unwrap();
+    assert!(clock.elapsed() < std::time::Duration::from_secs(2));
+    let (_, left) = control_answer(&sandbox, reqwest::Method::GET, "answer_late", None).await;
+    assert_eq!(left["count"], 1, "a refused write uses no delay");
+    let first = sending.await.unwrap().unwrap();
+    assert_eq!(resent, first);
+    assert_eq!(sandbox.state().posts().len(), 1);
+}
+
+#[tokio::test]
+async fn slow_media_delays_each_blob_upload() {
+    let (sandbox, bluesky) = sandbox().await;
+    let account = login(&bluesky, "alice").await;
+    let mut req = request(&account, "k-slow", "two images");
+    req.media = (0..2)
+        .map(|_| attachment(png(20, 20, false), "image/png", (20, 20), None))
+        .collect();
+    let (status, _) = control_answer(
+        &sandbox,
+        reqwest::Method::POST,
+        "slow_media",
+        Some(json!({"seconds": 0.5, "count": 2})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = control_answer(
+        &sandbox,
+        reqwest::Method::POST,
+        "slow_media",
+        Some(json!({"seconds": "soon"})),
+    )
+    .await;
+    assert_eq!(status, 400, "the delay in force stays");
+    let clock = std::time::Instant::now();
+    bluesky.publish(&req, &Unguarded).await.unwrap();
+    assert!(clock.elapsed() >= std::time::Duration::from_millis(1000));
+    let (_, left) = control_answer(&sandbox, reqwest::Method::GET, "slow_media", None).await;
+    assert_eq!(left, json!({"seconds": 0.5, "count": 0}));
 }

@@ -3,11 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use multivio_domain::connection::{
     AccountLabel, AccountType, Connection, ConnectionStatus, ProviderAccountId,
 };
-use multivio_domain::{ConnectionId, Provider, Tenant, UserId};
+use multivio_domain::{ConnectionId, FirebaseUid, Provider, Tenant, UserId};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::vault::{SealedCredentials, SealedOAuth1, SealedToken};
@@ -17,7 +18,7 @@ use super::{Fail, PgStore, corrupt, one_row};
 use crate::schema::social_connections as sc;
 
 /// The non-secret columns of a `social_connections` row.
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = sc)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 struct ConnectionRow {
@@ -137,6 +138,41 @@ impl<'a> CredentialChanges<'a> {
             oauth1_screen_name: o.and_then(|o| o.screen_name.as_deref()),
             oauth1_created_at: o.and_then(|o| o.created_at),
         }
+    }
+}
+
+/// Across tenants: active connections holding a refresh token whose access token expires
+/// before `$1` and whose refresh lock is free or expired (by the database's clock), soonest
+/// first, at most `$2`, with their owners' Firebase uids. Served by the partial index
+/// `idx_social_connections_refresh_due` (migration 014): its predicate is spelled out as
+/// literals so the planner can match it.
+const EXPIRING: &str = "SELECT c.id, c.user_id, c.provider, c.provider_account_id, c.expires_at,
+            c.account_label, c.account_type, c.is_primary, c.metadata, c.status, c.created_at,
+            c.updated_at, u.firebase_uid::text AS firebase_uid
+       FROM social_connections c JOIN users u ON u.id = c.user_id
+      WHERE c.status = 'active' AND c.refresh_token IS NOT NULL AND c.expires_at < $1
+        AND (c.refresh_locked_until IS NULL OR c.refresh_locked_until < now())
+   ORDER BY c.expires_at, c.id
+      LIMIT $2";
+
+/// The statement behind [`ConnectionStore::expiring`] (for `EXPLAIN` in tests and tools).
+pub fn expiring_statement() -> &'static str {
+    EXPIRING
+}
+
+#[derive(QueryableByName)]
+struct ExpiringRow {
+    #[diesel(sql_type = Text)]
+    firebase_uid: String,
+    #[diesel(embed)]
+    connection: ConnectionRow,
+}
+
+impl ExpiringRow {
+    fn into_domain(self) -> Result<(Tenant, Connection), Fail> {
+        let connection = self.connection.into_domain()?;
+        let uid = FirebaseUid::new(self.firebase_uid).map_err(|e| corrupt("firebase_uid", e))?;
+        Ok((Tenant::new(connection.user_id, uid), connection))
     }
 }
 
@@ -553,6 +589,22 @@ impl ConnectionStore for PgStore {
             Err(Fail::Store(StoreError::Conflict(
                 "the refresh lock expired and was taken by another refresh".to_owned(),
             )))
+        })
+        .await
+    }
+
+    async fn expiring(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(Tenant, Connection)>, StoreError> {
+        self.worker(async move |conn| {
+            let rows: Vec<ExpiringRow> = diesel::sql_query(EXPIRING)
+                .bind::<Timestamptz, _>(before)
+                .bind::<BigInt, _>(i64::from(limit))
+                .load(conn)
+                .await?;
+            rows.into_iter().map(ExpiringRow::into_domain).collect()
         })
         .await
     }

@@ -213,6 +213,23 @@ pub fn due_claim_statement() -> String {
     claim_sql(DUE)
 }
 
+/// When the next job becomes claimable: each `min` is one probe of a partial index
+/// (`idx_publish_jobs_due`, `idx_publish_jobs_lease`); `LEAST` skips a NULL (none of a kind).
+const NEXT_DUE: &str = "SELECT LEAST(
+       (SELECT min(run_at) FROM publish_jobs WHERE status = 'pending'),
+       (SELECT min(leased_until) FROM publish_jobs WHERE status = 'running')) AS next_due";
+
+/// The statement behind [`JobQueue::next_due`] (for `EXPLAIN` in tests and tools).
+pub fn next_due_statement() -> &'static str {
+    NEXT_DUE
+}
+
+#[derive(QueryableByName)]
+struct NextDue {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    next_due: Option<DateTime<Utc>>,
+}
+
 #[async_trait]
 impl JobQueue for PgStore {
     async fn claim_due(
@@ -256,6 +273,38 @@ impl JobQueue for PgStore {
         let outcome = outcome.clone();
         self.worker(async move |conn| finish_job(conn, job_id.0, fencing_token.0, &outcome).await)
             .await
+    }
+
+    async fn extend_lease(
+        &self,
+        job_id: JobId,
+        fencing_token: FencingToken,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.worker(async move |conn| {
+            let n = diesel::update(
+                publish_jobs::table
+                    .filter(publish_jobs::id.eq(job_id.0))
+                    .filter(publish_jobs::fencing_token.eq(fencing_token.0))
+                    .filter(publish_jobs::status.eq("running")),
+            )
+            .set(publish_jobs::leased_until.eq(until))
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(Fail::Store(StoreError::LeaseLost));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.worker(async move |conn| {
+            let row: NextDue = diesel::sql_query(NEXT_DUE).get_result(conn).await?;
+            Ok(row.next_due)
+        })
+        .await
     }
 }
 

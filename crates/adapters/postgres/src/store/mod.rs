@@ -16,7 +16,8 @@ mod oauth;
 mod posts;
 mod users;
 
-pub use jobs::due_claim_statement;
+pub use connections::expiring_statement;
+pub use jobs::{due_claim_statement, next_due_statement};
 
 use std::fmt::Display;
 

@@ -6,7 +6,9 @@
 //! - [`OAuthClient`]: only `refresh` (`refreshSession`, both tokens rotate) and `revoke`
 //!   (`deleteSession`) apply; Bluesky has no authorisation redirect for app passwords.
 //! - [`Publisher`]: one `app.bsky.feed.post` record per call, at a record key derived from the
-//!   idempotency key, so a retry can never publish twice ([`Publisher::idempotent`]).
+//!   idempotency key, so a retry can never publish twice ([`Publisher::dedup_window`] is
+//!   practically for ever). The [`SendGuard`] is asked right before `createRecord`, after the
+//!   mentions are resolved, the posts replied to are read and the images uploaded.
 //!
 //! Tokens and passwords never reach a log: they travel as [`Secret`]s and only
 //! `Authorization` headers and the sign-in body carry them.
@@ -22,12 +24,12 @@ mod session;
 pub mod tid;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use multivio_domain::Secret;
 use multivio_domain::connection::{AuthorizedAccount, Connection, Credentials, TokenGrant};
 use multivio_ports::platform::{
     AuthorizationRequest, CodeExchange, CredentialLogin, LoginRequest, OAuthClient, OAuthError,
-    PublishError, PublishRequest, PublishedPost, Publisher,
+    PublishError, PublishRequest, PublishedPost, Publisher, SendGuard,
 };
 use serde::Deserialize;
 
@@ -218,15 +220,27 @@ impl OAuthClient for Bluesky {
     }
 }
 
+/// How long Bluesky is said to deduplicate a re-send: ten years, i.e. for as long as the
+/// post exists. The "idempotency key" is the record key itself, derived from the request's
+/// key and part, and a repo holds one record per key: a re-send at any time after the first
+/// is refused and [`Publisher::publish`] reads the record back, answering the post already
+/// there. (Should the user delete that post, a re-send would publish it again — a deleted
+/// post is not one to protect.)
+pub const DEDUP_WINDOW: Duration = Duration::days(3650);
+
 #[async_trait]
 impl Publisher for Bluesky {
-    async fn publish(&self, request: &PublishRequest) -> Result<PublishedPost, PublishError> {
-        self.publish_post(request).await
+    async fn publish(
+        &self,
+        request: &PublishRequest,
+        guard: &dyn SendGuard,
+    ) -> Result<PublishedPost, PublishError> {
+        self.publish_post(request, guard).await
     }
 
     /// Every attempt at a part writes the same record key, and a second write to it is
-    /// refused: a retry never duplicates a post.
-    fn idempotent(&self) -> bool {
-        true
+    /// refused then read back: a retry never duplicates a post ([`DEDUP_WINDOW`]).
+    fn dedup_window(&self) -> Option<Duration> {
+        Some(DEDUP_WINDOW)
     }
 }

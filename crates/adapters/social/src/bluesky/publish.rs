@@ -7,13 +7,18 @@
 //! unreadable success — the record key is read back (`getRecord`): a record there is the post,
 //! published by this or an earlier attempt; no record means nothing was published and the
 //! error is transient (a retry is safe, never [`PublishError::Unknown`]).
+//!
+//! Everything before `createRecord` — resolving mentions, reading the posts replied to,
+//! uploading the images — writes no post and is safe to redo; the [`SendGuard`] is asked
+//! once, right before `createRecord`, and when it refuses nothing is written
+//! ([`PublishError::NotSent`]).
 
 use std::collections::HashMap;
 
 use chrono::{SecondsFormat, Utc};
 use multivio_domain::Secret;
 use multivio_ports::platform::{
-    Attachment, PostRef, PublishError, PublishRequest, PublishedPost, ReplyTo,
+    Attachment, PostRef, PublishError, PublishRequest, PublishedPost, ReplyTo, SendGuard,
 };
 use reqwest::header::CONTENT_TYPE;
 use serde::Deserialize;
@@ -54,6 +59,7 @@ impl Bluesky {
     pub(super) async fn publish_post(
         &self,
         request: &PublishRequest,
+        guard: &dyn SendGuard,
     ) -> Result<PublishedPost, PublishError> {
         check(request)?;
         let account = self.account(request)?;
@@ -97,6 +103,11 @@ impl Bluesky {
             "rkey": rkey,
             "record": record,
         });
+        // Everything before this is safe to redo; the write is not.
+        guard
+            .before_send()
+            .await
+            .map_err(|reason| PublishError::NotSent { reason })?;
         self.create_record(&account, &rkey, &body).await
     }
 

@@ -27,8 +27,11 @@
 //! - **Publishing** ([`publish`]): media first (`POST /api/v2/media`, polling `GET
 //!   /api/v1/media/:id` while an upload is processed), then `POST /api/v1/statuses` with the
 //!   request's idempotency key as `Idempotency-Key`, so a retry of the same part returns the
-//!   status already created instead of a second one. The publisher is therefore
-//!   [idempotent](multivio_ports::platform::Publisher::idempotent).
+//!   status already created instead of a second one — for as long as the instance keeps the
+//!   key, about an hour ([`dedup_window`](multivio_ports::platform::Publisher::dedup_window):
+//!   [`publish::DEDUP_WINDOW`]). The send guard is asked right before the status is posted;
+//!   after the window, a send whose outcome is unknown is looked for in the account's statuses
+//!   ([`reconcile`](multivio_ports::platform::Publisher::reconcile)).
 //!
 //! Tokens and client secrets are never logged; nothing here prints them in `Debug`.
 

@@ -4,14 +4,25 @@
 //!
 //! Retrying is safe: the instance keeps the key for an hour per account and answers a repeat
 //! with the status it created the first time, so a send whose answer was lost (a timeout after
-//! the instance stored the status) is simply sent again. Media uploaded by an attempt that
+//! the instance stored the status) is simply sent again — within [`DEDUP_WINDOW`] of the first
+//! send, which leaves a margin under Mastodon's hour. Media uploaded by an attempt that
 //! failed stay unattached on the instance, which removes them after a day.
+//!
+//! The [`SendGuard`] is asked once, after the media are uploaded and processed and right
+//! before `POST /api/v1/statuses`; when it refuses, nothing is posted
+//! ([`PublishError::NotSent`]).
+//!
+//! After the window, a send whose outcome is unknown is looked for instead
+//! ([`Publisher::reconcile`]): in the account's own statuses (`GET
+//! /api/v1/accounts/:id/statuses`, newest first, back to a little before the send), matched by
+//! text — the HTML `content` made text, URLs left out on both sides — by as many attachments,
+//! and by replying where the part replies (a first part to nothing).
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Duration, Utc};
 use multivio_domain::Secret;
 use multivio_ports::platform::{
-    Attachment, PublishError, PublishRequest, PublishedPost, Publisher,
+    Attachment, PublishError, PublishRequest, PublishedPost, Publisher, SendGuard,
 };
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -19,6 +30,16 @@ use serde::Deserialize;
 use super::instance::InstanceLimits;
 use super::{InstanceError, Mastodon, plain_id};
 use crate::http;
+
+/// How long after a send a re-send with the same `Idempotency-Key` is answered with the status
+/// already created: Mastodon keeps the key an hour; ten minutes are left for clocks and queues.
+pub const DEDUP_WINDOW: Duration = Duration::minutes(50);
+/// How far before the send a reconciliation looks (clocks differ).
+const RECONCILE_SKEW: Duration = Duration::minutes(2);
+/// Statuses asked for per page (Mastodon's maximum).
+const RECONCILE_PAGE: usize = 40;
+/// Pages read at most when reconciling.
+const RECONCILE_PAGES: usize = 5;
 
 /// A MediaAttachment (the fields Multivio reads).
 #[derive(Debug, Deserialize)]
@@ -36,12 +57,45 @@ struct Status {
     uri: Option<String>,
 }
 
+/// A status of an account's list (the fields a reconciliation reads).
+#[derive(Debug, Deserialize)]
+struct Listed {
+    id: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    uri: Option<String>,
+    #[serde(default)]
+    created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    in_reply_to_id: Option<String>,
+    #[serde(default)]
+    media_attachments: Vec<serde_json::Value>,
+}
+
+impl Listed {
+    /// Whether it is the status `request` may have created (sent from `since`).
+    fn is_sent(&self, request: &PublishRequest, since: DateTime<Utc>) -> bool {
+        let parent = request.reply_to.as_ref().map(|r| r.parent.id.as_str());
+        self.created_at.is_none_or(|at| at >= since)
+            && self.in_reply_to_id.as_deref() == parent
+            && self.media_attachments.len() == request.media.len()
+            && crate::matching::same_text(&request.text, &crate::matching::html_text(&self.content))
+    }
+}
+
 /// What was being done, for error texts and codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Upload,
     Processing,
-    Status { reply: bool },
+    Status {
+        reply: bool,
+    },
+    /// Listing the account's statuses (reconciliation).
+    Read,
 }
 
 /// A status's public link: `url`, else `uri`, when it is an http(s) URL of sane length.
@@ -87,6 +141,7 @@ fn answer_error(
                 Step::Upload => ("mastodon_media_rejected", "a file"),
                 Step::Processing => ("mastodon_media_failed", "a file it was processing"),
                 Step::Status { .. } => ("mastodon_rejected", "the post"),
+                Step::Read => ("mastodon_rejected", "the listing of the account's posts"),
             };
             PublishError::Rejected {
                 code: code.into(),
@@ -215,11 +270,11 @@ impl Mastodon {
     }
 }
 
-#[async_trait]
-impl Publisher for Mastodon {
-    async fn publish(&self, request: &PublishRequest) -> Result<PublishedPost, PublishError> {
-        let connection = &request.connection;
-        let instance = connection
+impl Mastodon {
+    /// The instance of a request's connection, canonical and allowed.
+    fn instance_of(&self, request: &PublishRequest) -> Result<String, PublishError> {
+        request
+            .connection
             .metadata_str("server_url")
             .ok_or_else(|| PublishError::Rejected {
                 code: "mastodon_connection_incomplete".into(),
@@ -231,7 +286,85 @@ impl Publisher for Mastodon {
                     code: "mastodon_server_url".into(),
                     reason: e.to_string(),
                 })
-            })?;
+            })
+    }
+
+    /// The account's id on its instance: the one stored at sign-in, else asked for
+    /// (`verify_credentials`).
+    async fn account_id(
+        &self,
+        instance: &str,
+        request: &PublishRequest,
+    ) -> Result<String, PublishError> {
+        if let Some(id) = request
+            .connection
+            .metadata_str("account_id")
+            .filter(|id| plain_id(id))
+        {
+            return Ok(id.to_owned());
+        }
+        let response = self
+            .client
+            .get(format!("{instance}/api/v1/accounts/verify_credentials"))
+            .bearer_auth(request.credentials.access_token.expose())
+            .send()
+            .await
+            .map_err(|e| http::transient(&e))?;
+        if response.status() != StatusCode::OK {
+            return Err(Self::failed(Step::Read, response).await);
+        }
+        let account: super::oauth::Account = http::json_body(response, "Mastodon account")
+            .await
+            .map_err(|reason| PublishError::Transient { reason })?;
+        if !plain_id(&account.id) {
+            return Err(PublishError::Transient {
+                reason: "Mastodon account: unusable id".into(),
+            });
+        }
+        Ok(account.id)
+    }
+
+    /// One page of the account's statuses, newest first, older than `max_id` when given.
+    async fn statuses_page(
+        &self,
+        instance: &str,
+        account_id: &str,
+        token: &Secret,
+        max_id: Option<&str>,
+    ) -> Result<Vec<Listed>, PublishError> {
+        let mut query = vec![
+            ("limit", RECONCILE_PAGE.to_string()),
+            ("exclude_reblogs", "true".to_owned()),
+        ];
+        if let Some(max_id) = max_id {
+            query.push(("max_id", max_id.to_owned()));
+        }
+        let response = self
+            .client
+            .get(format!("{instance}/api/v1/accounts/{account_id}/statuses"))
+            .query(&query)
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(|e| http::transient(&e))?;
+        if response.status() != StatusCode::OK {
+            return Err(Self::failed(Step::Read, response).await);
+        }
+        http::json_body(response, "Mastodon statuses")
+            .await
+            .map_err(|reason| PublishError::Transient { reason })
+    }
+}
+
+#[async_trait]
+impl Publisher for Mastodon {
+    async fn publish(
+        &self,
+        request: &PublishRequest,
+        guard: &dyn SendGuard,
+    ) -> Result<PublishedPost, PublishError> {
+        let connection = &request.connection;
+        let instance = self.instance_of(request)?;
         let token = &request.credentials.access_token;
         let idempotency_key = reqwest::header::HeaderValue::from_str(&request.idempotency_key)
             .map_err(|_| PublishError::Rejected {
@@ -257,6 +390,11 @@ impl Publisher for Mastodon {
         if let Some(parent) = reply_to {
             body["in_reply_to_id"] = parent.into();
         }
+        // Everything before this is safe to redo; the status is not (after the window).
+        guard
+            .before_send()
+            .await
+            .map_err(|reason| PublishError::NotSent { reason })?;
         let response = self
             .client
             .post(format!("{instance}/api/v1/statuses"))
@@ -295,8 +433,61 @@ impl Publisher for Mastodon {
         })
     }
 
-    fn idempotent(&self) -> bool {
-        true
+    /// Mastodon answers a re-send with the same `Idempotency-Key` with the status already
+    /// created for about an hour ([`DEDUP_WINDOW`], with a margin).
+    fn dedup_window(&self) -> Option<Duration> {
+        Some(DEDUP_WINDOW)
+    }
+
+    /// Looks through the account's statuses back to two minutes before `sent_at` (newest
+    /// first, up to 5 pages of 40) for the one the send created. Two statuses that both match
+    /// are not told apart: not found, for a person to check.
+    async fn reconcile(
+        &self,
+        request: &PublishRequest,
+        sent_at: DateTime<Utc>,
+    ) -> Result<Option<PublishedPost>, PublishError> {
+        let instance = self.instance_of(request)?;
+        let account_id = self.account_id(&instance, request).await?;
+        let token = &request.credentials.access_token;
+        let since = sent_at - RECONCILE_SKEW;
+        let mut found: Vec<Listed> = Vec::new();
+        let mut max_id: Option<String> = None;
+        for _ in 0..RECONCILE_PAGES {
+            let page = self
+                .statuses_page(&instance, &account_id, token, max_id.as_deref())
+                .await?;
+            let Some(oldest) = page.last() else { break };
+            let older_than_window = oldest.created_at.is_some_and(|at| at < since);
+            max_id = Some(oldest.id.clone()).filter(|id| plain_id(id));
+            found.extend(page.into_iter().filter(|s| s.is_sent(request, since)));
+            if older_than_window || max_id.is_none() {
+                break;
+            }
+        }
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found.dedup_by(|a, b| a.id == b.id);
+        match found.as_slice() {
+            [] => Ok(None),
+            [status] => {
+                tracing::info!(%instance, post = %request.post_id, part = request.part, status = %status.id, "Mastodon status found by reconciliation");
+                let link = link(&Status {
+                    id: status.id.clone(),
+                    url: status.url.clone(),
+                    uri: status.uri.clone(),
+                });
+                Ok(Some(PublishedPost {
+                    url: link,
+                    platform_post_id: status.id.clone(),
+                    reference: None,
+                }))
+            }
+            several => {
+                let ids: Vec<&str> = several.iter().map(|s| s.id.as_str()).collect();
+                tracing::warn!(%instance, post = %request.post_id, part = request.part, candidates = ?ids, "several Mastodon statuses match a send: left for a person to check");
+                Ok(None)
+            }
+        }
     }
 }
 

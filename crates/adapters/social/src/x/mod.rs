@@ -3,7 +3,8 @@
 //!
 //! Endpoints (all bases configurable): the authorisation page `{auth}/i/oauth2/authorize`;
 //! tokens `{api}/2/oauth2/token` and `/2/oauth2/revoke` with HTTP Basic client
-//! authentication; `{api}/2/users/me`; `{api}/2/tweets`; media `{upload}/2/media/upload/
+//! authentication; `{api}/2/users/me`; `{api}/2/tweets`; the account's own timeline
+//! `{api}/2/users/{id}/tweets` (reconciliation); media `{upload}/2/media/upload/
 //! initialize`, `/{id}/append`, `/{id}/finalize` and `GET {upload}/2/media/upload?media_id=`;
 //! OAuth 1.0a `{api}/oauth/request_token`, `{api}/oauth/authorize`, `{api}/oauth/access_token`.
 

@@ -6,11 +6,19 @@
 //! post is not: a server error (5xx) or a connection lost after the request left may come after
 //! X created the post, so both are [`PublishError::Unknown`] (never re-sent; a person checks);
 //! only a failure to connect, or a refusal X states (4xx, 429), says nothing was created.
+//!
+//! The [`SendGuard`] is asked once, after the media are uploaded and right before `POST
+//! /2/tweets`; when it refuses, nothing is posted ([`PublishError::NotSent`]). With no
+//! idempotency key, X deduplicates nothing ([`Publisher::dedup_window`] is `None`): a send
+//! whose outcome is unknown is looked for instead ([`Publisher::reconcile`]) in the account's
+//! own recent posts (`GET /2/users/{id}/tweets` from a little before the send), matched by
+//! text — URLs, which X rewrites to `t.co` links, left out on both sides — and, for a part of a
+//! thread, by replying to the part before it (a first part replies to nothing).
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use multivio_ports::platform::{
-    Attachment, PublishError, PublishRequest, PublishedPost, Publisher,
+    Attachment, PublishError, PublishRequest, PublishedPost, Publisher, SendGuard,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -24,6 +32,14 @@ use crate::oauth1::{Nonce, Signer};
 const CHUNK: usize = 4 * 1024 * 1024;
 /// Status checks before giving up on X's media processing.
 const MAX_CHECKS: u32 = 60;
+/// How far before the send a reconciliation looks (clocks differ, X's timestamps are
+/// truncated to the second).
+const RECONCILE_SKEW: Duration = Duration::minutes(2);
+/// Posts asked for per page of the timeline (X's maximum).
+const RECONCILE_PAGE: usize = 100;
+/// Pages read at most: an account posting more than this many posts in the window is not
+/// searched further (not found, and a person checks).
+const RECONCILE_PAGES: usize = 5;
 
 #[derive(Debug, Deserialize)]
 struct MediaAnswer {
@@ -91,6 +107,8 @@ enum Step {
     /// `POST /2/tweets`: X may have created the post before failing, and it has no idempotency
     /// key, so a server error leaves the outcome unknown.
     Post,
+    /// Reading the account's posts: nothing changes, so a server error is transient.
+    Read,
 }
 
 impl Step {
@@ -98,7 +116,75 @@ impl Step {
         match self {
             Step::Media => "media upload",
             Step::Post => "post",
+            Step::Read => "reading of the account's posts",
         }
+    }
+}
+
+/// A page of `GET /2/users/{id}/tweets`.
+#[derive(Debug, Deserialize)]
+struct Timeline {
+    /// Absent when the page is empty.
+    #[serde(default)]
+    data: Vec<TimelinePost>,
+    #[serde(default)]
+    meta: Option<TimelineMeta>,
+    /// X answers some failures (an unknown user) with 200 and only `errors`.
+    #[serde(default)]
+    errors: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TimelineMeta {
+    #[serde(default)]
+    next_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TimelinePost {
+    id: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    referenced_tweets: Vec<Referenced>,
+    #[serde(default)]
+    attachments: Option<Attachments>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Referenced {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Attachments {
+    #[serde(default)]
+    media_keys: Vec<String>,
+}
+
+impl TimelinePost {
+    /// The post it replies to, if it is a reply.
+    fn replied_to(&self) -> Option<&str> {
+        self.referenced_tweets
+            .iter()
+            .find(|r| r.kind == "replied_to")
+            .map(|r| r.id.as_str())
+    }
+
+    /// Whether it is the post `request` may have created (sent from `since`): created then
+    /// or later, replying where the part replies (a first part to nothing), with as many
+    /// media and the same text, URLs aside.
+    fn is_sent(&self, request: &PublishRequest, since: DateTime<Utc>) -> bool {
+        let parent = request.reply_to.as_ref().map(|r| r.parent.id.as_str());
+        let media = self.attachments.as_ref().map_or(0, |a| a.media_keys.len());
+        self.created_at.is_none_or(|at| at >= since)
+            && self.replied_to() == parent
+            && media == request.media.len()
+            && crate::matching::same_text(&request.text, &self.text)
     }
 }
 
@@ -307,9 +393,78 @@ impl X {
     }
 }
 
+impl X {
+    /// The post's public URL.
+    fn post_url(request: &PublishRequest, id: &str) -> String {
+        match request.connection.metadata_str("username") {
+            Some(name) => format!("https://x.com/{name}/status/{id}"),
+            None => format!("https://x.com/i/web/status/{id}"),
+        }
+    }
+
+    /// One page of the account's posts since `start`.
+    async fn timeline_page(
+        &self,
+        request: &PublishRequest,
+        user_id: &str,
+        start: DateTime<Utc>,
+        page: Option<&str>,
+    ) -> Result<Timeline, PublishError> {
+        let mut url = self.parse_url(&self.api(&format!("/2/users/{user_id}/tweets")))?;
+        url.query_pairs_mut()
+            .append_pair(
+                "start_time",
+                &start.to_rfc3339_opts(SecondsFormat::Secs, true),
+            )
+            .append_pair("max_results", &RECONCILE_PAGE.to_string())
+            .append_pair(
+                "tweet.fields",
+                "created_at,text,referenced_tweets,attachments",
+            )
+            .append_pair("exclude", "retweets");
+        if let Some(token) = page {
+            url.query_pairs_mut().append_pair("pagination_token", token);
+        }
+        let response = self
+            .http
+            .get(url.as_str())
+            .bearer_auth(request.credentials.access_token.expose())
+            .send()
+            .await
+            .map_err(|e| transient(&e))?;
+        if !response.status().is_success() {
+            return Err(refusal(response, Step::Read).await);
+        }
+        let timeline: Timeline = crate::http::json_body(response, "X timeline")
+            .await
+            .map_err(|reason| PublishError::Transient { reason })?;
+        if timeline.data.is_empty()
+            && timeline.meta.is_none()
+            && let Some(error) = timeline.errors.first()
+        {
+            let detail = error
+                .get("detail")
+                .and_then(|d| d.as_str())
+                .unwrap_or("no reason given");
+            return Err(PublishError::Rejected {
+                code: "x_timeline".to_owned(),
+                reason: format!(
+                    "X could not list the account's posts: {}",
+                    excerpt(detail, 300)
+                ),
+            });
+        }
+        Ok(timeline)
+    }
+}
+
 #[async_trait]
 impl Publisher for X {
-    async fn publish(&self, request: &PublishRequest) -> Result<PublishedPost, PublishError> {
+    async fn publish(
+        &self,
+        request: &PublishRequest,
+        guard: &dyn SendGuard,
+    ) -> Result<PublishedPost, PublishError> {
         let mut media_ids = Vec::with_capacity(request.media.len());
         for attachment in &request.media {
             media_ids.push(self.upload(request, attachment).await?);
@@ -327,6 +482,11 @@ impl Publisher for X {
                 json!({ "in_reply_to_tweet_id": reply.parent.id }),
             );
         }
+        // Everything before this is safe to redo; the post is not.
+        guard
+            .before_send()
+            .await
+            .map_err(|reason| PublishError::NotSent { reason })?;
         let response = self
             .http
             .post(self.api("/2/tweets"))
@@ -344,19 +504,68 @@ impl Publisher for X {
             .await
             // It was created (2xx) but the answer is unreadable: we don't know its id.
             .map_err(|reason| PublishError::Unknown { reason })?;
-        let username = request.connection.metadata_str("username");
         Ok(PublishedPost {
-            url: Some(match username {
-                Some(name) => format!("https://x.com/{name}/status/{}", created.data.id),
-                None => format!("https://x.com/i/web/status/{}", created.data.id),
-            }),
+            url: Some(Self::post_url(request, &created.data.id)),
             platform_post_id: created.data.id,
             reference: None,
         })
     }
 
     /// X has no idempotency keys: a send interrupted after it left is never re-sent blindly.
-    fn idempotent(&self) -> bool {
-        false
+    fn dedup_window(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Looks through the account's posts since two minutes before `sent_at` (newest first, up
+    /// to 5 pages of 100) for the one the send created. Two posts that both match (two posts of
+    /// an image alone, say) are not told apart: not found, for a person to check.
+    async fn reconcile(
+        &self,
+        request: &PublishRequest,
+        sent_at: DateTime<Utc>,
+    ) -> Result<Option<PublishedPost>, PublishError> {
+        let user_id = request.connection.provider_account_id.as_str();
+        if user_id.is_empty() || !user_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(PublishError::Rejected {
+                code: "invalid_account".to_owned(),
+                reason: "this X connection has no account id; connect the account again".to_owned(),
+            });
+        }
+        let since = sent_at - RECONCILE_SKEW;
+        let mut found: Vec<String> = Vec::new();
+        let mut page: Option<String> = None;
+        for _ in 0..RECONCILE_PAGES {
+            let timeline = self
+                .timeline_page(request, user_id, since, page.as_deref())
+                .await?;
+            found.extend(
+                timeline
+                    .data
+                    .iter()
+                    .filter(|post| post.is_sent(request, since))
+                    .map(|post| post.id.clone()),
+            );
+            page = timeline.meta.and_then(|m| m.next_token);
+            if page.is_none() {
+                break;
+            }
+        }
+        found.sort();
+        found.dedup();
+        match found.as_slice() {
+            [] => Ok(None),
+            [id] => {
+                tracing::info!(post = %request.post_id, part = request.part, x_post = %id, "X post found by reconciliation");
+                Ok(Some(PublishedPost {
+                    url: Some(Self::post_url(request, id)),
+                    platform_post_id: id.clone(),
+                    reference: None,
+                }))
+            }
+            several => {
+                tracing::warn!(post = %request.post_id, part = request.part, candidates = ?several, "several X posts match a send: left for a person to check");
+                Ok(None)
+            }
+        }
     }
 }
