@@ -555,6 +555,9 @@ impl ConnectionService {
         match self.keeper.fresh(tenant, &connection).await {
             Ok(_) => Ok(()),
             Err(RefreshError::NeedsReauth(reason)) => Err(AppError::Unauthorized(reason)),
+            Err(RefreshError::Unreadable) => Err(AppError::Unauthorized(
+                "the stored sign-in can no longer be read; reconnect the account".to_owned(),
+            )),
             Err(RefreshError::Busy) => {
                 Err(AppError::Conflict("a refresh is in progress".to_owned()))
             }

@@ -9,7 +9,9 @@ use multivio_domain::{ConnectionId, Secret};
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::platform::{OAuthError, Platforms};
 use multivio_ports::system::Clock;
-use multivio_ports::vault::{SealedCredentials, SealedOAuth1, TokenVault, credential_aad};
+use multivio_ports::vault::{
+    SealedCredentials, SealedOAuth1, TokenVault, VaultError, credential_aad,
+};
 
 use crate::error::{AppError, AppResult};
 
@@ -74,6 +76,16 @@ pub async fn open(
     id: ConnectionId,
     s: &SealedCredentials,
 ) -> AppResult<Credentials> {
+    Ok(open_sealed(vault, id, s).await?)
+}
+
+/// [`open`], telling a value that no longer opens ([`VaultError::Corrupt`]: sealed under a key
+/// since removed, or damaged) from a vault that is unavailable.
+async fn open_sealed(
+    vault: &dyn TokenVault,
+    id: ConnectionId,
+    s: &SealedCredentials,
+) -> Result<Credentials, VaultError> {
     let refresh_token = match &s.refresh_token {
         Some(t) => Some(vault.open(t, &credential_aad(id, "refresh_token")).await?),
         None => None,
@@ -130,6 +142,10 @@ pub enum RefreshError {
         /// The platform's delay, if any.
         retry_after: Option<Duration>,
     },
+    /// The stored credentials no longer open (sealed under a key since removed, or damaged):
+    /// the connection is now `needs_reauth`.
+    #[error("the stored credentials cannot be opened")]
+    Unreadable,
     /// Store or vault failure.
     #[error(transparent)]
     App(#[from] AppError),
@@ -181,6 +197,32 @@ impl CredentialKeeper {
         open(self.vault.as_ref(), id, &sealed).await
     }
 
+    /// [`CredentialKeeper::load`]; credentials that no longer open mark the connection
+    /// `needs_reauth` ([`RefreshError::Unreadable`]).
+    async fn load_usable(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+    ) -> Result<Credentials, RefreshError> {
+        let sealed = self
+            .connections
+            .credentials(tenant, id)
+            .await
+            .map_err(|e| AppError::from_store("connection", e))?;
+        match open_sealed(self.vault.as_ref(), id, &sealed).await {
+            Ok(c) => Ok(c),
+            Err(VaultError::Corrupt) => {
+                self.connections
+                    .set_status(tenant, id, ConnectionStatus::NeedsReauth)
+                    .await
+                    .map_err(AppError::from)?;
+                tracing::warn!(connection = %id, "stored credentials do not open; connection needs reauth");
+                Err(RefreshError::Unreadable)
+            }
+            Err(e) => Err(AppError::from(e).into()),
+        }
+    }
+
     /// Use case *refresh a token*: the connection's credentials, refreshed first if the access
     /// token expires within five minutes and a refresh token exists.
     ///
@@ -195,10 +237,58 @@ impl CredentialKeeper {
     ) -> Result<Credentials, RefreshError> {
         let id = connection.id;
         let now = self.clock.now();
-        let current = self.load(tenant, id).await?;
+        let current = self.load_usable(tenant, id).await?;
         if !current.needs_refresh(now) {
             return Ok(current);
         }
+        self.refresh_if(tenant, connection, current, move |c: &Credentials| {
+            c.needs_refresh(now)
+        })
+        .await
+    }
+
+    /// Use case *refresh after the platform refused a token*: `rejected` (the credentials a
+    /// publish was just refused with) are refreshed once — unless another process already
+    /// replaced them, then those are returned. Without a refresh token the connection needs a
+    /// new sign-in ([`RefreshError::NeedsReauth`]).
+    pub async fn refresh_rejected(
+        &self,
+        tenant: &Tenant,
+        connection: &Connection,
+        rejected: &Credentials,
+    ) -> Result<Credentials, RefreshError> {
+        let current = self.load_usable(tenant, connection.id).await?;
+        if current.access_token != rejected.access_token {
+            return Ok(current);
+        }
+        if current.refresh_token.is_none() || self.platforms.oauth(connection.provider).is_none() {
+            self.connections
+                .set_status(tenant, connection.id, ConnectionStatus::NeedsReauth)
+                .await
+                .map_err(AppError::from)?;
+            tracing::info!(connection = %connection.id, "platform refused a token that cannot be refreshed; connection needs reauth");
+            return Err(RefreshError::NeedsReauth(
+                "the platform refused the token and it cannot be refreshed".to_owned(),
+            ));
+        }
+        let refused = rejected.access_token.clone();
+        self.refresh_if(tenant, connection, current, move |c: &Credentials| {
+            c.access_token == refused
+        })
+        .await
+    }
+
+    /// Refreshes `current` under the connection's refresh lock while `stale` holds for the
+    /// credentials as stored (re-read under the lock).
+    async fn refresh_if(
+        &self,
+        tenant: &Tenant,
+        connection: &Connection,
+        current: Credentials,
+        stale: impl Fn(&Credentials) -> bool + Send + Sync,
+    ) -> Result<Credentials, RefreshError> {
+        let id = connection.id;
+        let now = self.clock.now();
         let Some(client) = self.platforms.oauth(connection.provider) else {
             return Ok(current);
         };
@@ -212,7 +302,7 @@ impl CredentialKeeper {
             return Err(RefreshError::Busy);
         }
         let result = self
-            .refresh_locked(tenant, connection, client.as_ref(), lock)
+            .refresh_locked(tenant, connection, client.as_ref(), lock, &stale)
             .await;
         if result.is_err() {
             // Best effort: the lock expires by itself if this fails too.
@@ -229,15 +319,11 @@ impl CredentialKeeper {
         connection: &Connection,
         client: &dyn multivio_ports::platform::OAuthClient,
         lock: DateTime<Utc>,
+        stale: &(dyn Fn(&Credentials) -> bool + Send + Sync),
     ) -> Result<Credentials, RefreshError> {
         let id = connection.id;
-        let current = self.load(tenant, id).await?;
-        let now = self.clock.now();
-        let Some(refresh_token) = current
-            .refresh_token
-            .clone()
-            .filter(|_| current.needs_refresh(now))
-        else {
+        let current = self.load_usable(tenant, id).await?;
+        let Some(refresh_token) = current.refresh_token.clone().filter(|_| stale(&current)) else {
             // Someone refreshed while we waited for the lock.
             self.connections
                 .unlock_refresh(tenant, id, lock)

@@ -136,6 +136,7 @@ impl From<PostError> for AppError {
         match e {
             PostError::Transition(t) => Self::IllegalTransition(t),
             PostError::Invalid(errors) => Self::Invalid(errors),
+            PostError::UnknownTarget(_) => Self::NotFound("target"),
             other => Self::Conflict(other.to_string()),
         }
     }

@@ -9,8 +9,8 @@ use multivio_domain::content::{PostReport, ValidationOptions, media_info, valida
 use multivio_domain::idempotency::IdempotencyClaim;
 use multivio_domain::media::MediaFile;
 use multivio_domain::post::{
-    ContentMode, PlatformContent, Post, PostContent, PostInput, PostStatus, Target, Targets,
-    ThreadPart,
+    ContentMode, PlatformContent, Post, PostContent, PostInput, PostStatus, Resolution, Target,
+    Targets, ThreadPart,
 };
 use multivio_domain::quota::{Quota, QuotaEffect};
 use multivio_domain::{FieldError, JobId, MediaId, PostId, Provider, Tenant, field_path};
@@ -335,6 +335,37 @@ impl PostService {
             })
         };
         let current = self.quota_for(tenant, quota).await?;
+        self.commit(tenant, change, current).await
+    }
+
+    /// Use case *resolve a target that needs review*: after checking the account, the user
+    /// says the post is there ([`Resolution::Published`], with its URL when known) or is not
+    /// ([`Resolution::Resend`]: a new job sends it — a thread continues after its recorded
+    /// parts). Only a target in `needs_review`.
+    pub async fn resolve_review(
+        &self,
+        tenant: &Tenant,
+        id: PostId,
+        key: &str,
+        resolution: Resolution,
+    ) -> AppResult<Post> {
+        let mut post = self.get(tenant, id).await?;
+        let now = self.clock.now();
+        let revision = post.revision;
+        let resolved = post.resolve_review(key, resolution, now)?;
+        let jobs = match resolved.enqueue {
+            Some(target) => post.plan_jobs(&[target], now, || JobId(self.ids.new_uuid())),
+            None => Vec::new(),
+        };
+        let change = PostChange {
+            quota: resolved.quota,
+            enqueue: jobs,
+            ..PostChange::write(PostWrite::Update {
+                post,
+                expected_revision: revision,
+            })
+        };
+        let current = self.quota_for(tenant, resolved.quota).await?;
         self.commit(tenant, change, current).await
     }
 

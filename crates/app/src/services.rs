@@ -84,6 +84,9 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Publishing retries.
     pub retry: RetryPolicy,
+    /// How long a worker holds a claimed job before renewing it (see
+    /// [`crate::worker::DEFAULT_LEASE`]).
+    pub job_lease: Duration,
 }
 
 impl Settings {
@@ -95,6 +98,7 @@ impl Settings {
             oauth_state_ttl: Duration::minutes(10),
             max_upload_bytes: 100 * 1024 * 1024,
             retry: RetryPolicy::default(),
+            job_lease: crate::worker::DEFAULT_LEASE,
         }
     }
 }
@@ -190,7 +194,8 @@ impl Services {
                     clock: ports.clock.clone(),
                 },
                 settings.retry,
-            ),
+            )
+            .with_lease(settings.job_lease),
             idempotency: IdempotencyService::new(ports.idempotency, ports.posts),
             platforms: ports.platforms,
             status: ports.status,

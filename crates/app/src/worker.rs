@@ -1,20 +1,32 @@
 //! The publishing worker: process one claimed job, record a platform's result.
+//!
+//! A job is one target of one post. Its lifecycle (see docs/architecture.md): claimed with a
+//! lease and a fencing token; right before each send the lease is renewed and the target
+//! marked `publishing` ([`SendGuard`]), so a send is either not made (nothing recorded, nothing
+//! posted) or recorded as possibly made; the platform's answer is recorded with the job's
+//! outcome in one fenced step. A send found `publishing` by a later claim — its worker died
+//! mid-send — is re-sent only within the platform's deduplication window, otherwise looked up
+//! on the platform ([`Publisher::reconcile`]) or left for a person to review. Whatever goes
+//! wrong, a job is claimed at most [`RetryPolicy::max_claims`] times: then its target fails (or
+//! needs review, if a send may have gone out) and the post settles.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use multivio_domain::connection::{Connection, ConnectionStatus};
 use multivio_domain::job::{ClaimedJob, JobOutcome, RetryPolicy};
 use multivio_domain::post::{
     PartResult, Post, PostError, PostStatus, TargetError, TargetOutcome, TargetStatus,
 };
-use multivio_domain::{JobId, MediaId, Tenant};
+use multivio_domain::{ConnectionId, JobId, MediaId, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::jobs::JobQueue;
 use multivio_ports::media::{MediaRepository, MediaStore, MediaStoreError};
 use multivio_ports::platform::{
-    Attachment, Platforms, PostRef, PublishError, PublishRequest, PublishedPost, ReplyTo,
+    Attachment, Platforms, PostRef, PublishError, PublishRequest, PublishedPost, Publisher,
+    ReplyTo, SendGuard,
 };
 use multivio_ports::posts::{JobStep, PostChange, PostStore, PostWrite};
 use multivio_ports::system::Clock;
@@ -30,13 +42,13 @@ pub enum JobReport {
     Published,
     /// The target failed for good, with this code.
     Failed(String),
-    /// The outcome is unknown; the target is surfaced for a person to check.
-    Unknown,
+    /// The target may have gone out: a person reviews it.
+    NeedsReview,
     /// The job runs again at this time.
     RetryAt(DateTime<Utc>),
     /// Nothing to do (post deleted or cancelled, target settled…).
     Discarded(String),
-    /// Another worker holds the job now; nothing was written.
+    /// Another worker holds the job now; nothing was written and nothing sent.
     LeaseLost,
 }
 
@@ -74,12 +86,14 @@ pub struct PublishWorker {
     clock: Arc<dyn Clock>,
     keeper: CredentialKeeper,
     policy: RetryPolicy,
+    lease: Duration,
 }
 
 impl std::fmt::Debug for PublishWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PublishWorker")
             .field("policy", &self.policy)
+            .field("lease", &self.lease)
             .finish_non_exhaustive()
     }
 }
@@ -87,8 +101,11 @@ impl std::fmt::Debug for PublishWorker {
 /// How long to wait when another process is refreshing the connection's token.
 const REFRESH_BUSY_DELAY_SECS: i64 = 10;
 /// How often to re-read a post that changed under us before giving up (the job is then retried
-/// after its lease).
+/// later).
 const MAX_CONFLICTS: usize = 5;
+/// A job's lease unless [`PublishWorker::with_lease`] says otherwise. The worker renews it while
+/// the job runs (a heartbeat) and right before each send.
+pub const DEFAULT_LEASE: Duration = Duration::seconds(60);
 
 /// How a reply names a posted part.
 fn post_ref(part: &PartResult) -> PostRef {
@@ -98,9 +115,38 @@ fn post_ref(part: &PartResult) -> PostRef {
     }
 }
 
+/// What part `index` of a thread replies to: the thread's first post and the part before.
+fn reply_to(post: &Post, key: &str, index: usize) -> Option<ReplyTo> {
+    let result = post.target_result(key)?;
+    let parent = result.parts.get(index.checked_sub(1)?)?;
+    let root = result.parts.first()?;
+    Some(ReplyTo {
+        root: post_ref(root),
+        parent: post_ref(parent),
+    })
+}
+
 /// The idempotency key of a (post, target): the same for every attempt.
 pub fn idempotency_key(post: &Post, result_key: &str) -> String {
     format!("multivio-{}-{result_key}", post.id)
+}
+
+/// A fraction in `[0, 1)` that differs from job to job and attempt to attempt, so workers
+/// retrying together spread out. (Derived, not random: the core holds no random source, and
+/// spreading is all it is for.)
+fn jitter(job: &ClaimedJob) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a
+    for b in job
+        .job_id
+        .0
+        .as_bytes()
+        .iter()
+        .chain(job.attempt.to_le_bytes().iter())
+    {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % 1000) as f64 / 1000.0
 }
 
 enum Prepared {
@@ -114,8 +160,86 @@ enum Prepared {
     Again,
 }
 
+/// What became of a send found in flight (its worker died mid-send).
+enum Recovered {
+    /// Safe to send again: the platform deduplicates it.
+    Resend,
+    /// The platform has it.
+    Found(PublishedPost),
+    /// Nobody can tell: a person reviews it.
+    Review,
+}
+
+/// The [`SendGuard`] of one part: renews the job's lease and records the target as being sent
+/// (under the job's fencing token), right before the publisher sends.
+struct PartGuard<'a> {
+    worker: &'a PublishWorker,
+    job: &'a ClaimedJob,
+    key: &'a str,
+    connection_id: ConnectionId,
+    /// The post as last read or written.
+    post: Mutex<Post>,
+}
+
+impl PartGuard<'_> {
+    fn post(&self) -> Post {
+        match self.post.lock() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_post(&self, post: Post) {
+        match self.post.lock() {
+            Ok(mut p) => *p = post,
+            Err(poisoned) => *poisoned.into_inner() = post,
+        }
+    }
+
+    async fn begin(&self) -> AppResult<()> {
+        let w = self.worker;
+        let now = w.clock.now();
+        w.jobs
+            .extend_lease(self.job.job_id, self.job.fencing_token, now + w.lease)
+            .await?;
+        let mut read = self.post();
+        for _ in 0..MAX_CONFLICTS {
+            let mut sending = read.clone();
+            sending.begin_target(self.key, self.connection_id, now)?;
+            match w.apply_running(self.job, &read, sending).await {
+                Ok(stored) => {
+                    self.set_post(stored);
+                    return Ok(());
+                }
+                // Another target's result was recorded meanwhile: read it again.
+                Err(AppError::Conflict(_)) => {
+                    read = w
+                        .posts
+                        .get(&self.job.tenant, self.job.post_id)
+                        .await
+                        .map_err(|e| AppError::from_store("post", e))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(AppError::Conflict(
+            "the post kept changing; the job will be retried".to_owned(),
+        ))
+    }
+}
+
+#[async_trait]
+impl SendGuard for PartGuard<'_> {
+    async fn before_send(&self) -> Result<(), String> {
+        self.begin().await.map_err(|e| match e {
+            AppError::LeaseLost => "another worker holds the job now".to_owned(),
+            other => other.to_string(),
+        })
+    }
+}
+
 impl PublishWorker {
-    /// The worker.
+    /// The worker, with [`DEFAULT_LEASE`].
     pub fn new(ports: WorkerPorts, policy: RetryPolicy) -> Self {
         let keeper = CredentialKeeper::new(
             ports.connections.clone(),
@@ -133,44 +257,170 @@ impl PublishWorker {
             clock: ports.clock,
             keeper,
             policy,
+            lease: DEFAULT_LEASE,
         }
     }
 
-    /// Claims up to `limit` due jobs and processes them one after the other.
+    /// The same worker with jobs leased for `lease` at a time.
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How long a claimed job is the worker's before it must be renewed.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Claims up to `limit` due jobs (and jobs whose worker died), each leased for
+    /// [`PublishWorker::lease`].
+    pub async fn claim(&self, worker_id: &str, limit: u32) -> AppResult<Vec<ClaimedJob>> {
+        Ok(self
+            .jobs
+            .claim_due(worker_id, self.clock.now(), limit, self.lease)
+            .await?)
+    }
+
+    /// Renews the lease of a job being processed. `Ok(false)`: another worker holds it now
+    /// (this one's next write or send is refused anyway).
+    pub async fn heartbeat(&self, job: &ClaimedJob) -> AppResult<bool> {
+        match self
+            .jobs
+            .extend_lease(job.job_id, job.fencing_token, self.clock.now() + self.lease)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::LeaseLost) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// When the next job becomes claimable, if any.
+    pub async fn next_due(&self) -> AppResult<Option<DateTime<Utc>>> {
+        Ok(self.jobs.next_due().await?)
+    }
+
+    /// Claims up to `limit` due jobs and processes them one after the other (the server's loop
+    /// processes them concurrently, with heartbeats).
     pub async fn run_once(
         &self,
         worker_id: &str,
         limit: u32,
-        lease: Duration,
     ) -> AppResult<Vec<(JobId, AppResult<JobReport>)>> {
-        let claimed = self
-            .jobs
-            .claim_due(worker_id, self.clock.now(), limit, lease)
-            .await?;
+        let claimed = self.claim(worker_id, limit).await?;
         let mut reports = Vec::with_capacity(claimed.len());
         for job in claimed {
             let report = self.process(&job).await;
-            if let Err(e) = &report {
-                tracing::warn!(job = %job.job_id, error = %e, "job failed; it will be retried after its lease");
-            }
             reports.push((job.job_id, report));
         }
         Ok(reports)
     }
 
+    /// Use case *refresh tokens ahead of expiry*: up to `limit` connections whose token
+    /// expires within the refresh margin are refreshed, one refresh per connection at a time
+    /// across all workers (a connection being refreshed elsewhere is skipped). Returns how
+    /// many were refreshed.
+    pub async fn refresh_expiring(&self, limit: u32) -> AppResult<usize> {
+        let before = self.clock.now()
+            + Duration::seconds(multivio_domain::connection::Credentials::REFRESH_MARGIN_SECS);
+        let due = self.connections.expiring(before, limit).await?;
+        let mut refreshed = 0;
+        for (tenant, connection) in due {
+            match self.keeper.fresh(&tenant, &connection).await {
+                Ok(_) => refreshed += 1,
+                Err(RefreshError::Busy) => {}
+                Err(e) => {
+                    tracing::info!(connection = %connection.id, error = %e, "refresh ahead of expiry failed");
+                }
+            }
+        }
+        Ok(refreshed)
+    }
+
     /// Use case *process one publishing job*.
     ///
     /// Loads the post and the account for the job's tenant, starts publishing a due scheduled
-    /// post, refreshes the token if it is about to expire, records the target as being sent
-    /// (so a crash mid-send is read later as an unknown outcome, never re-sent blindly unless
-    /// the platform is idempotent), publishes with a key stable across attempts, then records
-    /// the result and completes the job in one atomic step, settling the post (and refunding
-    /// its quota unit if every target failed).
+    /// post, refreshes the token if it is about to expire, publishes each part with a key
+    /// stable across attempts — the [`SendGuard`] renewing the lease and recording the send
+    /// right before it goes — then records the result and completes the job in one atomic
+    /// step, settling the post (and refunding its quota unit if every target failed).
+    ///
+    /// Never leaves the job running: an error reschedules it with backoff, and a job past its
+    /// claim cap gives its target up.
     pub async fn process(&self, job: &ClaimedJob) -> AppResult<JobReport> {
-        let result = self.process_inner(job).await;
-        match result {
+        let outcome = if self.policy.may_claim(job.attempt) {
+            self.process_inner(job).await
+        } else {
+            self.give_up(job, "it was tried too many times").await
+        };
+        match outcome {
+            Ok(report) => Ok(report),
+            Err(AppError::LeaseLost) => Ok(JobReport::LeaseLost),
+            Err(e) => self.after_error(job, e).await,
+        }
+    }
+
+    /// An error while processing: the job runs again later, or — past its claim cap — its
+    /// target is given up. Only an error writing that down is returned.
+    async fn after_error(&self, job: &ClaimedJob, error: AppError) -> AppResult<JobReport> {
+        tracing::warn!(job = %job.job_id, attempt = job.attempt, error = %error, "publishing job failed");
+        let outcome = if self.policy.may_claim(job.attempt + 1) {
+            let run_at = self.clock.now() + self.policy.jittered_delay(job.attempt, jitter(job));
+            self.reschedule(job, run_at, &error.to_string()).await
+        } else {
+            self.give_up(job, &error.to_string()).await
+        };
+        match outcome {
             Err(AppError::LeaseLost) => Ok(JobReport::LeaseLost),
             other => other,
+        }
+    }
+
+    /// The job's target fails with a plain reason (or needs review, when a send may have gone
+    /// out), so the post settles. When even that cannot be written (the post no longer reads),
+    /// the job is discarded.
+    async fn give_up(&self, job: &ClaimedJob, why: &str) -> AppResult<JobReport> {
+        let post = match self.posts.get(&job.tenant, job.post_id).await {
+            Ok(p) => p,
+            Err(StoreError::NotFound) => return self.discard(job, "post not found").await,
+            Err(e) => {
+                tracing::error!(job = %job.job_id, error = %e, "giving up a job whose post does not read");
+                return self.discard(job, &format!("post unreadable: {e}")).await;
+            }
+        };
+        let key = post.platforms.result_key(&job.target);
+        let name = job.target.provider.display_name();
+        let in_flight = post
+            .target_result(&key)
+            .is_some_and(|r| r.status == TargetStatus::Publishing);
+        let tries = job.attempt.saturating_sub(1);
+        let result = if in_flight {
+            self.review(
+                job,
+                "interrupted",
+                format!(
+                    "Multivio stopped trying after {tries} attempts while a send to {name} was \
+                     in progress ({why}); check the account, then mark it published or send \
+                     it again"
+                ),
+            )
+            .await
+        } else {
+            self.fail(
+                job,
+                "gave_up",
+                format!("Multivio could not publish to {name} after {tries} attempts: {why}"),
+            )
+            .await
+        };
+        match result {
+            Err(AppError::LeaseLost) => Err(AppError::LeaseLost),
+            Err(e) => {
+                tracing::error!(job = %job.job_id, error = %e, "could not record a given-up job");
+                self.discard(job, &format!("given up: {why}")).await
+            }
+            ok => ok,
         }
     }
 
@@ -192,18 +442,7 @@ impl PublishWorker {
                 );
                 return self.fail(job, "not_configured", reason).await;
             };
-            if post
-                .target_result(&key)
-                .is_some_and(|r| r.status == TargetStatus::Publishing)
-                && !publisher.idempotent()
-            {
-                return self.unknown(job, "interrupted", format!(
-                    "a previous attempt was interrupted while sending to {}; check the account before retrying",
-                    connection.provider.display_name()
-                ))
-                .await;
-            }
-            let credentials = match self.keeper.fresh(&job.tenant, &connection).await {
+            let mut credentials = match self.keeper.fresh(&job.tenant, &connection).await {
                 Ok(c) => c,
                 Err(e) => return self.refresh_failed(job, &connection, e).await,
             };
@@ -217,39 +456,14 @@ impl PublishWorker {
             let base_key = idempotency_key(&post, &key);
             let mut post = post;
             // A thread continues from the first part not yet posted.
-            let first = post.target_result(&key).map_or(0, |r| r.parts.len());
-            for (index, (text, media_ids)) in parts.iter().enumerate().skip(first) {
-                let media = match self.attachments(job, media_ids).await? {
-                    Ok(media) => media,
-                    Err(report) => return Ok(report),
-                };
-                // Mark the part as being sent, under the job's lease.
-                let mut sending = post.clone();
-                sending.begin_target(&key, connection.id, self.clock.now())?;
-                match self.apply_running(job, &post, sending).await {
-                    Ok(stored) => post = stored,
-                    Err(AppError::Conflict(_)) => continue 'attempt,
-                    Err(e) => return Err(e),
-                }
-                let result = post.target_result(&key);
-                let done = result.map_or(0, |r| r.parts.len());
-                // Recorded parts were sends that succeeded: the retry policy counts the others.
-                let attempts = result
-                    .map_or(1, |r| r.attempts)
-                    .saturating_sub(u32::try_from(done).unwrap_or(u32::MAX));
-                let reply_to = if index == 0 {
-                    None
-                } else {
-                    result.and_then(|r| {
-                        let root = r.parts.first()?;
-                        let parent = r.parts.get(index - 1)?;
-                        Some(ReplyTo {
-                            root: post_ref(root),
-                            parent: post_ref(parent),
-                        })
-                    })
-                };
-                let request = PublishRequest {
+            let mut index = post.target_result(&key).map_or(0, |r| r.parts.len());
+            let mut refreshed = false;
+            let mut in_flight = post
+                .target_result(&key)
+                .is_some_and(|r| r.status == TargetStatus::Publishing);
+            while index < parts.len() {
+                let (text, media_ids) = &parts[index];
+                let request = |media: Vec<Attachment>| PublishRequest {
                     post_id: post.id,
                     target: job.target,
                     text: text.clone(),
@@ -257,16 +471,79 @@ impl PublishWorker {
                     credentials: credentials.clone(),
                     media,
                     part: index,
-                    reply_to,
+                    reply_to: reply_to(&post, &key, index),
                     idempotency_key: if index == 0 {
                         base_key.clone()
                     } else {
                         format!("{base_key}-part{index}")
                     },
                 };
-                let outcome = publisher.publish(&request).await;
+                // A previous worker died while this part was being sent.
+                let found = if std::mem::take(&mut in_flight) {
+                    match self
+                        .recover(job, publisher.as_ref(), &post, &key, &request(Vec::new()))
+                        .await?
+                    {
+                        Recovered::Resend => None,
+                        Recovered::Found(published) => Some(published),
+                        Recovered::Review => {
+                            let name = provider.display_name();
+                            return self
+                                .review(
+                                    job,
+                                    "interrupted",
+                                    format!(
+                                        "a send to {name} was interrupted and {name} offers no \
+                                         way to tell whether it went out; check the account, \
+                                         then mark it published or send it again"
+                                    ),
+                                )
+                                .await;
+                        }
+                    }
+                } else {
+                    None
+                };
+                let outcome = match found {
+                    Some(published) => Ok(published),
+                    None => {
+                        let media = match self.attachments(job, media_ids).await? {
+                            Ok(media) => media,
+                            Err(report) => return Ok(report),
+                        };
+                        let guard = PartGuard {
+                            worker: self,
+                            job,
+                            key: &key,
+                            connection_id: connection.id,
+                            post: Mutex::new(post.clone()),
+                        };
+                        let outcome = publisher.publish(&request(media), &guard).await;
+                        post = guard.post();
+                        outcome
+                    }
+                };
                 let last = index + 1 == parts.len();
                 match outcome {
+                    // Refused with nothing sent: nothing to write either.
+                    Err(PublishError::NotSent { reason }) => {
+                        tracing::info!(job = %job.job_id, %reason, "send withheld");
+                        return Err(AppError::LeaseLost);
+                    }
+                    // A refused token is refreshed once; the part is sent again (a 401 means
+                    // it was not posted).
+                    Err(PublishError::Unauthorized { reason }) if !refreshed => {
+                        refreshed = true;
+                        tracing::info!(connection = %connection.id, %reason, "platform refused the token; refreshing it once");
+                        match self
+                            .keeper
+                            .refresh_rejected(&job.tenant, &connection, &credentials)
+                            .await
+                        {
+                            Ok(fresh) => credentials = fresh,
+                            Err(e) => return self.refresh_failed(job, &connection, e).await,
+                        }
+                    }
                     Ok(published) if parts.len() > 1 => {
                         let part = PartResult {
                             platform_post_id: published.platform_post_id,
@@ -274,16 +551,17 @@ impl PublishWorker {
                             reference: published.reference,
                         };
                         if last {
-                            return self
-                                .finish_thread(job, &connection, &key, attempts, part)
-                                .await;
+                            return self.finish_thread(job, &connection, &key, part).await;
                         }
-                        post = self.record_part(job, &key, part).await?;
+                        match self.record_part(job, &key, part).await {
+                            Ok(stored) => post = stored,
+                            Err(AppError::Conflict(_)) => continue 'attempt,
+                            Err(e) => return Err(e),
+                        }
+                        index += 1;
                     }
                     outcome => {
-                        return self
-                            .handle_publish(job, &connection, attempts, outcome, None)
-                            .await;
+                        return self.handle_publish(job, &connection, outcome, None).await;
                     }
                 }
             }
@@ -298,7 +576,6 @@ impl PublishWorker {
                 .handle_publish(
                     job,
                     &connection,
-                    1,
                     Ok(PublishedPost {
                         platform_post_id: root.platform_post_id,
                         url: root.url,
@@ -311,6 +588,47 @@ impl PublishWorker {
         Err(AppError::Conflict(
             "the post kept changing; the job will be retried".to_owned(),
         ))
+    }
+
+    /// A part whose send was in flight when its worker died: re-sent when the platform still
+    /// deduplicates it, else looked up on the platform, else left for review.
+    async fn recover(
+        &self,
+        job: &ClaimedJob,
+        publisher: &dyn Publisher,
+        post: &Post,
+        key: &str,
+        request: &PublishRequest,
+    ) -> AppResult<Recovered> {
+        let now = self.clock.now();
+        let sent_at = post.target_result(key).and_then(|r| r.last_attempt_at);
+        if let (Some(window), Some(at)) = (publisher.dedup_window(), sent_at)
+            && now - at < window
+        {
+            return Ok(Recovered::Resend);
+        }
+        // Without the time of the send, look back as far as a claim can last.
+        let since = sent_at.unwrap_or(
+            now - self.lease * i32::try_from(self.policy.max_claims).unwrap_or(i32::MAX),
+        );
+        match publisher.reconcile(request, since).await {
+            Ok(Some(found)) => {
+                tracing::info!(job = %job.job_id, platform_post_id = %found.platform_post_id, "an interrupted send was found on the platform");
+                Ok(Recovered::Found(found))
+            }
+            Ok(None) => Ok(Recovered::Review),
+            // The lookup itself may work later: try again then.
+            Err(PublishError::Transient { reason }) => Err(AppError::Unavailable(format!(
+                "looking up an interrupted send: {reason}"
+            ))),
+            Err(PublishError::RateLimited { .. }) => Err(AppError::Unavailable(
+                "looking up an interrupted send: rate limited".to_owned(),
+            )),
+            Err(e) => {
+                tracing::info!(job = %job.job_id, error = %e, "looking up an interrupted send failed");
+                Ok(Recovered::Review)
+            }
+        }
     }
 
     /// The attachments of one part, with their bytes; `Err(report)` when a file is gone (the
@@ -405,7 +723,6 @@ impl PublishWorker {
         job: &ClaimedJob,
         connection: &Connection,
         key: &str,
-        attempts: u32,
         last: PartResult,
     ) -> AppResult<JobReport> {
         let post = self
@@ -420,7 +737,6 @@ impl PublishWorker {
         self.handle_publish(
             job,
             connection,
-            attempts,
             Ok(PublishedPost {
                 platform_post_id: root.platform_post_id,
                 url: root.url,
@@ -557,6 +873,17 @@ impl PublishWorker {
                 )
                 .await
             }
+            RefreshError::Unreadable => {
+                self.fail(
+                    job,
+                    "needs_reauth",
+                    format!(
+                        "the stored sign-in of your {name} account can no longer be read; \
+                         reconnect the account"
+                    ),
+                )
+                .await
+            }
             RefreshError::Rejected { code, reason } => self.fail(job, &code, reason).await,
             RefreshError::Busy => {
                 let run_at = self.clock.now() + Duration::seconds(REFRESH_BUSY_DELAY_SECS);
@@ -568,7 +895,11 @@ impl PublishWorker {
                 retry_after,
             } => {
                 if self.policy.may_retry(job.attempt) {
-                    let run_at = self.clock.now() + self.policy.delay(job.attempt, retry_after);
+                    let delay = match retry_after {
+                        Some(_) => self.policy.rate_limit_delay(retry_after),
+                        None => self.policy.jittered_delay(job.attempt, jitter(job)),
+                    };
+                    let run_at = self.clock.now() + delay;
                     self.reschedule(job, run_at, &format!("token refresh failed: {reason}"))
                         .await
                 } else {
@@ -588,15 +919,18 @@ impl PublishWorker {
         &self,
         job: &ClaimedJob,
         connection: &Connection,
-        attempts: u32,
-        outcome: Result<multivio_ports::platform::PublishedPost, PublishError>,
+        outcome: Result<PublishedPost, PublishError>,
         last_part: Option<PartResult>,
     ) -> AppResult<JobReport> {
         let name = connection.provider.display_name();
         let now = self.clock.now();
-        let retry = |error: TargetError, retry_after: Option<Duration>| {
-            if self.policy.may_retry(attempts) {
-                let run_at = now + self.policy.delay(attempts, retry_after);
+        // Each claim is one try; a rate limit waits for the platform's reset without using one
+        // up (the claim cap still bounds it).
+        let retry = |error: TargetError, delay: Option<Duration>| {
+            let rate_limited = delay.is_some();
+            if rate_limited || self.policy.may_retry(job.attempt) {
+                let run_at = now
+                    + delay.unwrap_or_else(|| self.policy.jittered_delay(job.attempt, jitter(job)));
                 let reason = error.message.clone();
                 (
                     TargetOutcome::RetryLater(error),
@@ -636,7 +970,7 @@ impl PublishWorker {
             }
             Err(PublishError::RateLimited { retry_after }) => retry(
                 TargetError::new("rate_limited", format!("{name} asked us to slow down")),
-                retry_after,
+                Some(self.policy.rate_limit_delay(retry_after)),
             ),
             Err(PublishError::Transient { reason }) => retry(
                 TargetError::new("transient", format!("{name} is not responding: {reason}")),
@@ -651,15 +985,18 @@ impl PublishWorker {
                 )
             }
             Err(PublishError::Unknown { reason }) => (
-                TargetOutcome::Unknown(TargetError::new(
+                TargetOutcome::NeedsReview(TargetError::new(
                     "unknown_outcome",
                     format!(
                         "{name} did not confirm the post ({reason}); check the account before retrying"
                     ),
                 )),
                 JobOutcome::Completed,
-                JobReport::Unknown,
+                JobReport::NeedsReview,
             ),
+            // Withheld by the guard before anything was sent (the callers stop earlier; kept
+            // for completeness): nothing to record.
+            Err(PublishError::NotSent { .. }) => return Err(AppError::LeaseLost),
         };
         let last_part = matches!(target, TargetOutcome::Published { .. })
             .then_some(last_part)
@@ -676,11 +1013,11 @@ impl PublishWorker {
         Ok(JobReport::Failed(code.to_owned()))
     }
 
-    async fn unknown(&self, job: &ClaimedJob, code: &str, reason: String) -> AppResult<JobReport> {
-        let outcome = TargetOutcome::Unknown(TargetError::new(code, reason));
+    async fn review(&self, job: &ClaimedJob, code: &str, reason: String) -> AppResult<JobReport> {
+        let outcome = TargetOutcome::NeedsReview(TargetError::new(code, reason));
         self.record_result(job, outcome, JobOutcome::Completed)
             .await?;
-        Ok(JobReport::Unknown)
+        Ok(JobReport::NeedsReview)
     }
 
     async fn discard(&self, job: &ClaimedJob, reason: &str) -> AppResult<JobReport> {

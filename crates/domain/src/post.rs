@@ -26,7 +26,8 @@ mod lifecycle;
 mod target;
 
 pub use lifecycle::{
-    PostAction, PostError, Settled, TargetOutcome, TransitionError, check_schedule_date,
+    PostAction, PostError, Resolution, Resolved, Settled, TargetOutcome, TransitionError,
+    check_schedule_date,
 };
 pub use target::{Target, Targets};
 
@@ -216,15 +217,18 @@ pub enum TargetStatus {
     Published,
     /// It definitely did not go out.
     Failed,
-    /// It may or may not have gone out (timeout after sending): never re-sent automatically;
-    /// surfaced so a person checks before reposting.
-    Unknown,
+    /// It may or may not have gone out (the send was interrupted and the platform offers no
+    /// way to tell): never re-sent automatically. A person checks the account and resolves it
+    /// — marks it published, or asks for it to be sent again ([`Post::resolve_review`]).
+    /// (Stored as `unknown` before it had this name.)
+    #[serde(alias = "unknown")]
+    NeedsReview,
 }
 
 impl TargetStatus {
     /// Whether no more work is planned for the target.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Published | Self::Failed | Self::Unknown)
+        matches!(self, Self::Published | Self::Failed | Self::NeedsReview)
     }
 }
 
@@ -264,6 +268,9 @@ pub struct TargetResult {
     pub error: Option<TargetError>,
     /// Sends attempted so far.
     pub attempts: u32,
+    /// When the last send began (the platform may have received it from then on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<DateTime<Utc>>,
     /// When the platform accepted it.
     pub published_at: Option<DateTime<Utc>>,
     /// For a thread: each part the platform accepted so far, in order (the target's own id
@@ -295,6 +302,7 @@ impl TargetResult {
             url: None,
             error: None,
             attempts: 0,
+            last_attempt_at: None,
             published_at: None,
             parts: Vec::new(),
         }

@@ -258,6 +258,10 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     )
                     .route("/posts/{id}/cancel", web::post().to(routes::posts::cancel))
                     .route("/posts/{id}/retry", web::post().to(routes::posts::retry))
+                    .route(
+                        "/posts/{id}/targets/{target}/review",
+                        web::post().to(routes::posts::review),
+                    )
                     .route("/media", web::get().to(routes::media::list))
                     .route("/media", web::post().to(routes::media::upload))
                     .route("/media/{id}", web::get().to(routes::media::get))

@@ -23,7 +23,7 @@ use crate::routes::{billing, connections, me, media, posts, providers};
         connections::authorize, connections::callback, connections::complete, connections::connect_with_credentials,
         connections::oauth1_authorize, connections::oauth1_callback, connections::oauth1_complete,
         posts::list, posts::create, posts::get, posts::edit, posts::delete, posts::validate,
-        posts::schedule, posts::publish, posts::cancel, posts::retry,
+        posts::schedule, posts::publish, posts::cancel, posts::retry, posts::review,
         media::list, media::upload, media::get, media::edit, media::delete,
         billing::subscription, billing::checkout, billing::portal,
     ),

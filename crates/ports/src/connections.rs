@@ -135,6 +135,15 @@ pub trait ConnectionStore: Send + Sync {
         lock: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Across tenants (for the worker): up to `limit` active connections whose access token
+    /// expires before `before` and that hold a refresh token, soonest first, with their
+    /// tenants — to refresh ahead of expiry.
+    async fn expiring(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(Tenant, Connection)>, StoreError>;
+
     /// Releases the refresh lock taken until `lock`, without changing the credentials; does
     /// nothing when the lock is someone else's by now.
     async fn unlock_refresh(

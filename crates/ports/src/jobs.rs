@@ -33,4 +33,18 @@ pub trait JobQueue: Send + Sync {
         fencing_token: FencingToken,
         outcome: &JobOutcome,
     ) -> Result<(), StoreError>;
+
+    /// Renews the lease of a job the caller holds to `until` — only while `fencing_token` is
+    /// still current and the job running ([`StoreError::LeaseLost`] otherwise). Workers renew
+    /// while a job runs (a heartbeat) and right before each send.
+    async fn extend_lease(
+        &self,
+        job_id: JobId,
+        fencing_token: FencingToken,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// When the next job becomes claimable: the earliest `run_at` of a pending job or
+    /// `leased_until` of a running one; `None` when there is none.
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
 }

@@ -257,19 +257,69 @@ pub enum PublishError {
         /// For logs and the person checking.
         reason: String,
     },
+    /// The [`SendGuard`] refused the send (the worker no longer holds the job): nothing that
+    /// could create the post was sent.
+    #[error("not sent: {reason}")]
+    NotSent {
+        /// Why.
+        reason: String,
+    },
 }
 
-/// Publishes to one platform.
+/// Asked by a publisher right before each request that may create the post on the platform —
+/// after the steps that are safe to redo, such as media uploads. Lets the worker renew its
+/// lease on the job and record that the send is in flight, or stop a worker that lost the job
+/// (paused, partitioned) before it posts anything.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
-pub trait Publisher: Send + Sync {
-    /// Publishes one post to one account.
-    async fn publish(&self, request: &PublishRequest) -> Result<PublishedPost, PublishError>;
+pub trait SendGuard: Send + Sync {
+    /// `Ok`: send now (the send is recorded as in flight). `Err(reason)`: do not send; the
+    /// publisher answers [`PublishError::NotSent`].
+    async fn before_send(&self) -> Result<(), String>;
+}
 
-    /// Whether re-sending with the same idempotency key can never create a duplicate (Mastodon,
-    /// Bluesky with a derived record key). When `false`, a send interrupted by a crash is marked
-    /// unknown instead of being re-sent.
-    fn idempotent(&self) -> bool;
+/// A guard that always lets the send go (tools and tests that hold no job).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unguarded;
+
+#[async_trait]
+impl SendGuard for Unguarded {
+    async fn before_send(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Publishes to one platform. (No generated mock: a fake that calls the guard as the adapters
+/// do is what tests of the worker need.)
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publishes one post (one part of a thread) to one account, calling `guard` right before
+    /// the request that may create it (and only then); stops with [`PublishError::NotSent`]
+    /// when the guard refuses.
+    async fn publish(
+        &self,
+        request: &PublishRequest,
+        guard: &dyn SendGuard,
+    ) -> Result<PublishedPost, PublishError>;
+
+    /// For how long after a send the platform deduplicates a re-send with the same idempotency
+    /// key (Mastodon's `Idempotency-Key` is kept about an hour; a Bluesky record key derived
+    /// from it, for ever). `None`: never (X) — a send interrupted after it may have reached the
+    /// platform is then reconciled ([`Publisher::reconcile`]) or left for a person to review,
+    /// never re-sent blindly.
+    fn dedup_window(&self) -> Option<Duration>;
+
+    /// Looks for the post a send that began at `sent_at` may have created (the account's
+    /// recent posts, matched by text and time). `Ok(None)`: not found — which does not prove
+    /// it was not created. The default looks nowhere.
+    async fn reconcile(
+        &self,
+        request: &PublishRequest,
+        sent_at: DateTime<Utc>,
+    ) -> Result<Option<PublishedPost>, PublishError> {
+        let _ = (request, sent_at);
+        Ok(None)
+    }
 }
 
 /// The platform clients configured in this deployment, by provider.

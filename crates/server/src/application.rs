@@ -19,6 +19,7 @@ pub struct Application {
     server: actix_web::dev::Server,
     metrics_server: Option<actix_web::dev::Server>,
     services: Arc<Services>,
+    worker_loop: worker::WorkerLoop,
     db: Database,
     sandbox: Option<multivio_sandbox::Sandbox>,
 }
@@ -38,12 +39,13 @@ impl Application {
             .or_else(|| crate::platforms::sandbox_url(config));
         let db = database::open(config).await?;
         match Self::assemble(config, overrides, verifier, sandbox_url.as_deref(), &db).await {
-            Ok((port, metrics_port, server, metrics_server, services)) => Ok(Self {
+            Ok((port, metrics_port, server, metrics_server, services, worker_loop)) => Ok(Self {
                 port,
                 metrics_port,
                 server,
                 metrics_server,
                 services,
+                worker_loop,
                 db,
                 sandbox,
             }),
@@ -67,10 +69,12 @@ impl Application {
         actix_web::dev::Server,
         Option<actix_web::dev::Server>,
         Arc<Services>,
+        worker::WorkerLoop,
     )> {
         let keyring = config.keyring()?;
-        let store = db.runtime(config, &keyring, Pools::Api).await?;
-        let services = wiring::services(config, store, keyring, sandbox_url, &overrides)?;
+        let runtime = db.runtime(config, &keyring, Pools::Api).await?;
+        let worker_loop = worker_loop(config, &runtime);
+        let services = wiring::services(config, runtime.store, keyring, sandbox_url, &overrides)?;
         let state = wiring::http_state(config, services.clone(), verifier, &overrides)?;
         let api_state = state.clone();
         let server = actix_web::HttpServer::new(move || multivio_http::app(api_state.clone()))
@@ -96,7 +100,14 @@ impl Application {
             }
             None => (None, None),
         };
-        Ok((port, metrics_port, server.run(), metrics_server, services))
+        Ok((
+            port,
+            metrics_port,
+            server.run(),
+            metrics_server,
+            services,
+            worker_loop,
+        ))
     }
 
     /// The port the API listens on (useful with port 0).
@@ -126,7 +137,7 @@ impl Application {
         let worker = with_worker.then(|| {
             tokio::spawn(worker::run(
                 self.services.clone(),
-                worker::worker_id(),
+                self.worker_loop.clone(),
                 stop_rx,
             ))
         });
@@ -193,6 +204,15 @@ async fn start_sandbox(
     Ok(Some(sandbox))
 }
 
+/// How this process's worker runs.
+fn worker_loop(config: &Config, runtime: &database::Runtime) -> worker::WorkerLoop {
+    worker::WorkerLoop {
+        worker_id: worker::worker_id(),
+        concurrency: config.worker_concurrency,
+        listen_url: Some(runtime.worker_url.clone()),
+    }
+}
+
 /// A worker process: the database, and only the use cases publishing needs — no HTTP state, no
 /// identity provider. Runs until `shutdown` resolves.
 pub async fn run_worker(
@@ -203,16 +223,22 @@ pub async fn run_worker(
     let db = database::open(config).await?;
     let outcome = async {
         let keyring = config.keyring()?;
-        let store = db.runtime(config, &keyring, Pools::WorkerOnly).await?;
+        let runtime = db.runtime(config, &keyring, Pools::WorkerOnly).await?;
+        let worker_loop = worker_loop(config, &runtime);
         let sandbox_url = crate::platforms::sandbox_url(config);
-        let services =
-            wiring::services(config, store, keyring, sandbox_url.as_deref(), &overrides)?;
+        let services = wiring::services(
+            config,
+            runtime.store,
+            keyring,
+            sandbox_url.as_deref(),
+            &overrides,
+        )?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
-        worker::run(services, worker::worker_id(), stop_rx).await;
+        worker::run(services, worker_loop, stop_rx).await;
         anyhow::Ok(())
     }
     .await;

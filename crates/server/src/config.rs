@@ -91,6 +91,25 @@ pub struct Config {
         global = true
     )]
     pub max_upload_bytes: u64,
+    /// Publishing jobs one worker process runs at once.
+    #[arg(
+        long,
+        env = "MULTIVIO_WORKER_CONCURRENCY",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..=256),
+        global = true
+    )]
+    pub worker_concurrency: u32,
+    /// Seconds a worker holds a claimed job before renewing it; a worker that stops renewing
+    /// (crashed, paused) loses its jobs to the others after this long.
+    #[arg(
+        long,
+        env = "MULTIVIO_JOB_LEASE_SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u32).range(3..=3600),
+        global = true
+    )]
+    pub job_lease_seconds: u32,
     /// Web client origins allowed to call the API from a browser (comma-separated).
     #[arg(long, env = "MULTIVIO_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
@@ -188,6 +207,8 @@ impl std::fmt::Debug for Config {
             .field("firebase_certs_url", &self.firebase_certs_url)
             .field("token_keys", &redacted(self.token_keys.is_some()))
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("worker_concurrency", &self.worker_concurrency)
+            .field("job_lease_seconds", &self.job_lease_seconds)
             .field("cors_origins", &self.cors_origins)
             .field("plans", &self.plans)
             .field("x_client_id", &self.x_client_id)

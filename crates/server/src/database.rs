@@ -68,6 +68,22 @@ pub enum PgCommand {
     Stop,
 }
 
+/// What a process runs on: the store over the runtime pools, and the worker login's URL (for
+/// the connection a worker listens for new jobs on).
+pub struct Runtime {
+    /// The store.
+    pub store: PgStore,
+    /// The worker login's URL (holds its password).
+    pub worker_url: String,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL holds the login's password.
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
 /// Which runtime pools a process opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pools {
@@ -92,7 +108,7 @@ impl Database {
         config: &Config,
         keyring: &Keyring,
         pools: Pools,
-    ) -> anyhow::Result<PgStore> {
+    ) -> anyhow::Result<Runtime> {
         let applied = multivio_postgres::run_migrations(&self.url).await?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "applied migrations");
@@ -146,11 +162,10 @@ impl Database {
         let worker = pool(&worker_url, Role::Worker, WORKER_POOL)?;
         let (kid, secret) = <[_]>::first(&setup.claim_keys)
             .context("the keyring has no key to sign tenant claims with")?;
-        Ok(PgStore::new(
-            api,
-            worker,
-            ClaimKeys::new(kid.clone(), secret),
-        ))
+        Ok(Runtime {
+            store: PgStore::new(api, worker, ClaimKeys::new(kid.clone(), secret)),
+            worker_url,
+        })
     }
 
     /// Stops the private cluster if this process started it.

@@ -106,6 +106,7 @@ pub fn services(
     let mut settings = Settings::new(public_url);
     settings.plans = config.plans()?;
     settings.max_upload_bytes = config.max_upload_bytes;
+    settings.job_lease = chrono::Duration::seconds(i64::from(config.job_lease_seconds));
     Ok(Arc::new(Services::new(ports, &settings)))
 }
 

@@ -1,21 +1,50 @@
-//! The background worker: publishes due jobs and resets ended quota periods, until stopped.
+//! The background worker: publishes due jobs, refreshes tokens ahead of expiry and resets ended
+//! quota periods, until stopped.
+//!
+//! Several workers (in several processes, on several machines) may run against one database:
+//! the job queue hands each job to one of them. A worker runs up to `concurrency` jobs at once,
+//! each with a heartbeat renewing its lease; when the queue is drained it sleeps until the next
+//! job is due, woken early by PostgreSQL's `LISTEN/NOTIFY` when a job is queued or rescheduled.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use multivio_app::Services;
+use multivio_app::worker::JobReport;
+use multivio_domain::job::ClaimedJob;
+use multivio_postgres::JobListener;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
-/// Jobs claimed per round: few, so every claimed job starts well within its lease (other
-/// workers take the rest).
-const BATCH: u32 = 4;
-/// How long a claimed job is ours before another worker may rescue it: longer than the
-/// slowest platform call (video uploads) times the batch.
-const LEASE: chrono::Duration = chrono::Duration::minutes(15);
-/// Pause between rounds when nothing was due.
-const IDLE: Duration = Duration::from_secs(1);
-/// How often ended quota periods are looked for.
-const QUOTA_EVERY: Duration = Duration::from_secs(60);
+/// The longest sleep without looking at the queue (a missed notification costs at most this).
+const MAX_IDLE: Duration = Duration::from_secs(30);
+/// Pause after the queue could not be read.
+const ERROR_PAUSE: Duration = Duration::from_secs(2);
+/// How often tokens about to expire, and ended quota periods, are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Connections refreshed ahead of expiry per sweep.
+const REFRESH_BATCH: u32 = 50;
+
+/// How a worker runs.
+#[derive(Clone)]
+pub struct WorkerLoop {
+    /// Its name in job leases (host and process).
+    pub worker_id: String,
+    /// Jobs run at once.
+    pub concurrency: u32,
+    /// The worker login's URL, for the connection that listens for new jobs (none: poll).
+    pub listen_url: Option<String>,
+}
+
+impl std::fmt::Debug for WorkerLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerLoop")
+            .field("worker_id", &self.worker_id)
+            .field("concurrency", &self.concurrency)
+            .field("listens", &self.listen_url.is_some())
+            .finish()
+    }
+}
 
 /// A worker's name in job leases: host and process.
 pub fn worker_id() -> String {
@@ -23,36 +52,182 @@ pub fn worker_id() -> String {
     format!("{}-{}", host.trim(), std::process::id())
 }
 
-/// Runs until `stop` turns true. Several workers (in several processes) may run at once: the
-/// job queue hands each job to one of them.
-pub async fn run(services: Arc<Services>, worker_id: String, mut stop: watch::Receiver<bool>) {
-    tracing::info!(worker = %worker_id, "publishing worker started");
-    let mut last_quota_sweep: Option<tokio::time::Instant> = None;
+/// Runs until `stop` turns true, then lets the jobs in hand finish.
+pub async fn run(services: Arc<Services>, settings: WorkerLoop, mut stop: watch::Receiver<bool>) {
+    let worker_id = settings.worker_id.clone();
+    tracing::info!(worker = %worker_id, concurrency = settings.concurrency, "publishing worker started");
+    let mut listener = Listener::new(settings.listen_url.clone());
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut last_sweep: Option<tokio::time::Instant> = None;
+    let capacity = settings.concurrency as usize;
     while !*stop.borrow() {
-        let mut busy = false;
-        match services.worker.run_once(&worker_id, BATCH, LEASE).await {
-            Ok(done) => {
-                busy = done.len() == BATCH as usize;
-                if !done.is_empty() {
-                    tracing::info!(jobs = done.len(), "processed publishing jobs");
+        if last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
+            last_sweep = Some(tokio::time::Instant::now());
+            sweep(&services).await;
+        }
+        // Listen before looking at the queue, so a job queued meanwhile still wakes us.
+        listener.ensure().await;
+        let free = capacity.saturating_sub(running.len());
+        let mut drained = true;
+        if free > 0 {
+            match services.worker.claim(&worker_id, free as u32).await {
+                Ok(jobs) => {
+                    drained = jobs.len() < free;
+                    for job in jobs {
+                        running.spawn(run_job(services.clone(), job));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming publishing jobs failed");
+                    wait(&mut stop, &mut running, &mut listener, ERROR_PAUSE, false).await;
+                    continue;
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "claiming publishing jobs failed"),
         }
-        if last_quota_sweep.is_none_or(|at| at.elapsed() >= QUOTA_EVERY) {
-            last_quota_sweep = Some(tokio::time::Instant::now());
-            match services.quota.reset_due(500).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(users = n, "reset monthly quotas"),
-                Err(e) => tracing::warn!(error = %e, "resetting quotas failed"),
+        if !drained && running.len() < capacity {
+            continue;
+        }
+        // Full: wait for a job to finish. Drained: sleep until the next job is due.
+        let idle = if drained {
+            until_next_due(&services).await
+        } else {
+            MAX_IDLE
+        };
+        wait(&mut stop, &mut running, &mut listener, idle, drained).await;
+    }
+    tracing::info!(worker = %worker_id, jobs = running.len(), "publishing worker stopping; finishing the jobs in hand");
+    while running.join_next().await.is_some() {}
+    tracing::info!(worker = %worker_id, "publishing worker stopped");
+}
+
+/// How long until the next job is claimable (at most [`MAX_IDLE`]).
+async fn until_next_due(services: &Services) -> Duration {
+    match services.worker.next_due().await {
+        Ok(Some(at)) => {
+            let now = chrono::Utc::now();
+            (at - now).to_std().unwrap_or(Duration::ZERO).min(MAX_IDLE)
+        }
+        Ok(None) => MAX_IDLE,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the next due job failed");
+            ERROR_PAUSE
+        }
+    }
+}
+
+/// Waits up to `max` for: stop, a running job to finish, or (when listening) a new job.
+async fn wait(
+    stop: &mut watch::Receiver<bool>,
+    running: &mut JoinSet<()>,
+    listener: &mut Listener,
+    max: Duration,
+    for_new_jobs: bool,
+) {
+    if max.is_zero() {
+        return;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(max) => {}
+        _ = stop.changed() => {}
+        Some(_) = running.join_next(), if !running.is_empty() => {}
+        () = listener.wait(max), if for_new_jobs => {}
+    }
+}
+
+/// One job: processed while a heartbeat renews its lease.
+async fn run_job(services: Arc<Services>, job: ClaimedJob) {
+    let worker = &services.worker;
+    let every = (worker.lease() / 3)
+        .to_std()
+        .unwrap_or(Duration::from_secs(10))
+        .max(Duration::from_millis(500));
+    let heartbeat = async {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tick.tick().await;
+            match worker.heartbeat(&job).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(job = %job.job_id, "another worker took the job over");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(job = %job.job_id, error = %e, "renewing a job's lease failed")
+                }
             }
         }
-        if !busy {
-            tokio::select! {
-                _ = tokio::time::sleep(IDLE) => {}
-                _ = stop.changed() => {}
+        // Nothing more to renew; the job's own steps find the lease gone.
+        std::future::pending::<()>().await;
+    };
+    let report = tokio::select! {
+        report = worker.process(&job) => report,
+        () = heartbeat => return,
+    };
+    match report {
+        Ok(JobReport::LeaseLost) => {
+            tracing::info!(job = %job.job_id, "job lost to another worker; nothing written");
+        }
+        Ok(report) => {
+            tracing::debug!(job = %job.job_id, post = %job.post_id, target = %job.target, ?report, "job processed");
+        }
+        Err(e) => {
+            tracing::warn!(job = %job.job_id, error = %e, "job could not be recorded; it runs again after its lease")
+        }
+    }
+}
+
+/// Tokens about to expire, and quota periods that ended.
+async fn sweep(services: &Services) {
+    match services.worker.refresh_expiring(REFRESH_BATCH).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(connections = n, "refreshed tokens ahead of expiry"),
+        Err(e) => tracing::warn!(error = %e, "refreshing tokens ahead of expiry failed"),
+    }
+    match services.quota.reset_due(500).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(users = n, "reset monthly quotas"),
+        Err(e) => tracing::warn!(error = %e, "resetting quotas failed"),
+    }
+}
+
+/// The `LISTEN` connection, reconnected when it breaks (polling meanwhile).
+struct Listener {
+    url: Option<String>,
+    connection: Option<JobListener>,
+}
+
+impl Listener {
+    fn new(url: Option<String>) -> Self {
+        Self {
+            url,
+            connection: None,
+        }
+    }
+
+    async fn ensure(&mut self) {
+        if self.connection.is_some() {
+            return;
+        }
+        let Some(url) = &self.url else { return };
+        match JobListener::connect(url).await {
+            Ok(l) => self.connection = Some(l),
+            Err(e) => tracing::warn!(error = %e, "listening for new jobs failed; polling instead"),
+        }
+    }
+
+    /// Resolves when a job was queued or rescheduled; never when not listening.
+    async fn wait(&mut self, max: Duration) {
+        let Some(connection) = self.connection.as_mut() else {
+            return std::future::pending().await;
+        };
+        match connection.wait(max).await {
+            Ok(true) => {}
+            // Timed out: the caller's own sleep ends at the same time.
+            Ok(false) => std::future::pending().await,
+            Err(e) => {
+                tracing::warn!(error = %e, "the connection listening for new jobs broke");
+                self.connection = None;
             }
         }
     }
-    tracing::info!(worker = %worker_id, "publishing worker stopped");
 }

@@ -777,7 +777,7 @@ async fn retry_after_a_total_failure_consumes_again() {
 
 #[tokio::test]
 async fn retry_failures() {
-    let unknown = TargetOutcome::Unknown(TargetError::new("timeout", "?"));
+    let unknown = TargetOutcome::NeedsReview(TargetError::new("timeout", "?"));
     let d = Deps::new().with_post(settled([ok(), unknown]));
     assert!(matches!(
         d.build().retry(&tenant(), pid(1)).await,

@@ -8,13 +8,98 @@ use multivio_ports::connections::MockConnectionStore;
 use multivio_ports::jobs::MockJobQueue;
 use multivio_ports::media::MockMediaRepository;
 use multivio_ports::platform::{
-    MockOAuthClient, MockPlatforms, MockPublisher, OAuthClient, OAuthError, PublishedPost,
-    Publisher,
+    MockOAuthClient, MockPlatforms, OAuthClient, OAuthError, PublishedPost, Publisher,
 };
 use multivio_ports::posts::MockPostStore;
 use multivio_ports::vault::{SealedCredentials, SealedToken};
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use uuid::Uuid;
+
+type Check = Box<dyn Fn(&PublishRequest) -> bool + Send + Sync>;
+
+/// A platform that behaves like the real adapters towards the worker: it asks the guard right
+/// before sending, and answers what the test scripted.
+struct FakePublisher {
+    window: Option<chrono::Duration>,
+    answers: Mutex<VecDeque<Result<PublishedPost, PublishError>>>,
+    check: Check,
+    /// Every publish call, and whether the guard let it send.
+    calls: Mutex<Vec<(PublishRequest, bool)>>,
+    /// What a lookup after an interrupted send finds.
+    found: Option<PublishedPost>,
+    lookups: Mutex<usize>,
+}
+
+impl FakePublisher {
+    fn new(
+        window: Option<chrono::Duration>,
+        answers: Vec<Result<PublishedPost, PublishError>>,
+    ) -> Self {
+        Self {
+            window,
+            answers: Mutex::new(answers.into()),
+            check: Box::new(|_| true),
+            calls: Mutex::new(Vec::new()),
+            found: None,
+            lookups: Mutex::new(0),
+        }
+    }
+
+    fn checking(mut self, check: impl Fn(&PublishRequest) -> bool + Send + Sync + 'static) -> Self {
+        self.check = Box::new(check);
+        self
+    }
+
+    fn finding(mut self, found: PublishedPost) -> Self {
+        self.found = Some(found);
+        self
+    }
+
+    /// Sends the guard let through.
+    fn sent(&self) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, s)| *s)
+            .count()
+    }
+}
+
+#[async_trait::async_trait]
+impl Publisher for FakePublisher {
+    async fn publish(
+        &self,
+        request: &PublishRequest,
+        guard: &dyn SendGuard,
+    ) -> Result<PublishedPost, PublishError> {
+        assert!((self.check)(request), "unexpected request: {request:?}");
+        if let Err(reason) = guard.before_send().await {
+            self.calls.lock().unwrap().push((request.clone(), false));
+            return Err(PublishError::NotSent { reason });
+        }
+        self.calls.lock().unwrap().push((request.clone(), true));
+        self.answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("a scripted answer for every send")
+    }
+
+    fn dedup_window(&self) -> Option<chrono::Duration> {
+        self.window
+    }
+
+    async fn reconcile(
+        &self,
+        _: &PublishRequest,
+        _: DateTime<Utc>,
+    ) -> Result<Option<PublishedPost>, PublishError> {
+        *self.lookups.lock().unwrap() += 1;
+        Ok(self.found.clone())
+    }
+}
 
 /// A post store that behaves like the real one: revisions, fencing, quota effects recorded.
 #[derive(Default)]
@@ -122,6 +207,7 @@ struct Deps {
     jobs: MockJobQueue,
     connections: MockConnectionStore,
     platforms: MockPlatforms,
+    fake: Option<Arc<FakePublisher>>,
 }
 
 impl Deps {
@@ -137,31 +223,43 @@ impl Deps {
         connections
             .expect_credentials()
             .returning(|_, id| Ok(sealed_for(id, "tok", now() + chrono::Duration::hours(1))));
+        let mut jobs = MockJobQueue::new();
+        jobs.expect_extend_lease().returning(|_, _, _| Ok(()));
         Self {
             state,
-            jobs: MockJobQueue::new(),
+            jobs,
             connections,
             platforms: MockPlatforms::new(),
+            fake: None,
         }
     }
 
-    fn publisher(mut self, idempotent: bool, answer: Result<PublishedPost, PublishError>) -> Self {
-        let mut p = MockPublisher::new();
-        p.expect_idempotent().return_const(idempotent);
-        p.expect_publish()
-            .withf(|r| {
-                r.idempotency_key == "multivio-00000000-0000-0000-0000-000000000001-twitter"
-                    && r.credentials.access_token.expose() == "tok"
-                    && r.text == "Hello"
-            })
-            .times(1)
-            .returning(move |_| answer.clone());
-        let p: Arc<dyn Publisher> = Arc::new(p);
+    /// X answering `answer` to the one send expected.
+    fn publisher(
+        self,
+        window: Option<chrono::Duration>,
+        answer: Result<PublishedPost, PublishError>,
+    ) -> Self {
+        self.with_fake(FakePublisher::new(window, vec![answer]).checking(|r| {
+            r.idempotency_key == "multivio-00000000-0000-0000-0000-000000000001-twitter"
+                && r.credentials.access_token.expose() == "tok"
+                && r.text == "Hello"
+        }))
+    }
+
+    fn with_fake(mut self, fake: FakePublisher) -> Self {
+        let fake = Arc::new(fake);
+        self.fake = Some(fake.clone());
+        let p: Arc<dyn Publisher> = fake;
         self.platforms
             .expect_publisher()
             .returning(move |_| Some(p.clone()));
         self.platforms.expect_oauth().returning(|_| None);
         self
+    }
+
+    fn fake(&self) -> Arc<FakePublisher> {
+        self.fake.clone().expect("a publisher")
     }
 
     fn build(self) -> (PublishWorker, Arc<Mutex<State>>) {
@@ -201,7 +299,7 @@ fn result(state: &Arc<Mutex<State>>, key: &str) -> multivio_domain::post::Target
 #[tokio::test]
 async fn a_due_scheduled_post_is_published_and_settles() {
     let (w, state) = Deps::new(scheduled(vec![x()]))
-        .publisher(false, ok())
+        .publisher(None, ok())
         .build();
     assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Published);
     let st = state.lock().unwrap();
@@ -234,7 +332,7 @@ async fn a_rejected_post_fails_and_refunds_when_every_target_failed() {
         reason: "X refuses duplicates".into(),
     });
     let (w, state) = Deps::new(publishing(vec![x()]))
-        .publisher(false, rejected)
+        .publisher(None, rejected)
         .build();
     assert_eq!(
         w.process(&job(x(), 1)).await.unwrap(),
@@ -271,7 +369,7 @@ async fn one_failure_among_published_targets_is_partial_without_refund() {
         code: "x".into(),
         reason: "no".into(),
     });
-    let (w, state) = Deps::new(p).publisher(false, rejected).build();
+    let (w, state) = Deps::new(p).publisher(None, rejected).build();
     w.process(&job(x(), 1)).await.unwrap();
     let st = state.lock().unwrap();
     assert_eq!(
@@ -287,9 +385,13 @@ async fn transient_errors_retry_with_backoff_then_fail() {
         reason: "502".into(),
     });
     let (w, state) = Deps::new(publishing(vec![x()]))
-        .publisher(false, transient.clone())
+        .publisher(None, transient.clone())
         .build();
-    let at = now() + chrono::Duration::seconds(30);
+    // Half the first step at least, the whole of it at most, by the job's jitter.
+    let at = now() + RetryPolicy::default().jittered_delay(1, jitter(&job(x(), 1)));
+    assert!(
+        at >= now() + chrono::Duration::seconds(15) && at <= now() + chrono::Duration::seconds(30)
+    );
     assert_eq!(
         w.process(&job(x(), 1)).await.unwrap(),
         JobReport::RetryAt(at)
@@ -306,10 +408,10 @@ async fn transient_errors_retry_with_backoff_then_fail() {
         .unwrap();
     assert!(matches!(last.outcome, Some(JobOutcome::RetryAt { run_at, .. }) if run_at == at));
 
-    // Fifth send: no more retries.
-    let mut p = publishing(vec![x()]);
-    p.publish_results.get_mut("twitter").unwrap().attempts = 4;
-    let (w, state) = Deps::new(p).publisher(false, transient).build();
+    // Fifth try: no more retries.
+    let (w, state) = Deps::new(publishing(vec![x()]))
+        .publisher(None, transient)
+        .build();
     assert_eq!(
         w.process(&job(x(), 5)).await.unwrap(),
         JobReport::Failed("transient".into())
@@ -326,7 +428,7 @@ async fn rate_limits_wait_for_the_platform() {
         retry_after: Some(chrono::Duration::minutes(15)),
     });
     let (w, _) = Deps::new(publishing(vec![x()]))
-        .publisher(false, limited)
+        .publisher(None, limited)
         .build();
     assert_eq!(
         w.process(&job(x(), 1)).await.unwrap(),
@@ -337,7 +439,7 @@ async fn rate_limits_wait_for_the_platform() {
 #[tokio::test]
 async fn unauthorized_marks_the_connection_and_fails_the_target() {
     let mut d = Deps::new(publishing(vec![x()])).publisher(
-        false,
+        None,
         Err(PublishError::Unauthorized {
             reason: "token revoked".into(),
         }),
@@ -364,13 +466,16 @@ async fn an_unknown_outcome_is_surfaced_not_retried_nor_refunded() {
         reason: "timeout after 30 s".into(),
     });
     let (w, state) = Deps::new(publishing(vec![x()]))
-        .publisher(false, unknown)
+        .publisher(None, unknown)
         .build();
-    assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Unknown);
+    assert_eq!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::NeedsReview
+    );
     let st = state.lock().unwrap();
     assert_eq!(
         st.post.as_ref().unwrap().publish_results["twitter"].status,
-        TargetStatus::Unknown
+        TargetStatus::NeedsReview
     );
     assert_eq!(st.post.as_ref().unwrap().status, PostStatus::Failed);
     assert_eq!(st.changes.last().unwrap().quota, QuotaEffect::None);
@@ -388,23 +493,134 @@ fn interrupted() -> Post {
 
 #[tokio::test]
 async fn a_send_interrupted_by_a_crash_is_not_resent_blindly() {
-    let mut d = Deps::new(interrupted());
-    let mut p = MockPublisher::new();
-    p.expect_idempotent().return_const(false);
-    p.expect_publish().never();
-    let p: Arc<dyn Publisher> = Arc::new(p);
+    let d = Deps::new(interrupted()).with_fake(FakePublisher::new(None, vec![]));
+    let fake = d.fake();
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), 2)).await.unwrap(),
+        JobReport::NeedsReview
+    );
+    let r = result(&state, "twitter");
+    assert_eq!(r.status, TargetStatus::NeedsReview);
+    assert_eq!(r.error.unwrap().code, "interrupted");
+    assert_eq!(*fake.lookups.lock().unwrap(), 1, "looked up first");
+    assert_eq!(fake.sent(), 0);
+}
+
+#[tokio::test]
+async fn an_interrupted_send_found_on_the_platform_is_published_without_a_resend() {
+    let d =
+        Deps::new(interrupted()).with_fake(FakePublisher::new(None, vec![]).finding(ok().unwrap()));
+    let fake = d.fake();
+    let (w, state) = d.build();
+    assert_eq!(w.process(&job(x(), 2)).await.unwrap(), JobReport::Published);
+    let r = result(&state, "twitter");
+    assert_eq!(r.platform_post_id.as_deref(), Some("1789"));
+    assert_eq!(r.attempts, 1, "no second send");
+    assert_eq!(fake.sent(), 0);
+}
+
+#[tokio::test]
+async fn a_platform_that_deduplicates_is_resent_with_the_same_key_within_its_window() {
+    let (w, state) = Deps::new(interrupted())
+        .publisher(Some(chrono::Duration::minutes(50)), ok())
+        .build();
+    assert_eq!(w.process(&job(x(), 2)).await.unwrap(), JobReport::Published);
+    assert_eq!(result(&state, "twitter").attempts, 2);
+
+    // Past the window the platform may have forgotten the key: looked up, then reviewed.
+    let mut old = publishing(vec![x()]);
+    old.begin_target("twitter", cid(1), now() - chrono::Duration::hours(2))
+        .unwrap();
+    let d = Deps::new(old).with_fake(FakePublisher::new(
+        Some(chrono::Duration::minutes(50)),
+        vec![],
+    ));
+    let fake = d.fake();
+    let (w, _) = d.build();
+    assert_eq!(
+        w.process(&job(x(), 2)).await.unwrap(),
+        JobReport::NeedsReview
+    );
+    assert_eq!(fake.sent(), 0);
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_job_sends_nothing_and_writes_nothing() {
+    let mut d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![ok()]));
+    d.jobs.checkpoint();
+    d.jobs
+        .expect_extend_lease()
+        .returning(|_, _, _| Err(StoreError::LeaseLost));
+    let fake = d.fake();
+    let (w, state) = d.build();
+    assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::LeaseLost);
+    assert_eq!(fake.sent(), 0, "the guard withheld the send");
+    assert_eq!(fake.calls.lock().unwrap().len(), 1);
+    assert!(state.lock().unwrap().changes.is_empty());
+    assert_eq!(result(&state, "twitter").status, TargetStatus::Pending);
+}
+
+#[tokio::test]
+async fn a_refused_token_is_refreshed_once_and_the_send_repeated() {
+    let mut d = Deps::new(publishing(vec![x()]));
+    d.connections.checkpoint();
+    d.connections
+        .expect_list_for_provider()
+        .returning(|_, p| Ok(vec![connection(1, p, true, 1)]));
+    let refreshed = Arc::new(Mutex::new(None::<SealedCredentials>));
+    let r = refreshed.clone();
+    d.connections.expect_credentials().returning(move |_, id| {
+        Ok(r.lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| sealed_for(id, "old", now() + chrono::Duration::hours(1))))
+    });
+    d.connections
+        .expect_try_lock_refresh()
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    let r = refreshed.clone();
+    d.connections
+        .expect_store_refreshed()
+        .times(1)
+        .returning(move |_, _, s, _| {
+            *r.lock().unwrap() = Some(s.clone());
+            Ok(())
+        });
+    let mut oauth = MockOAuthClient::new();
+    oauth.expect_refresh().times(1).returning(|_, _| {
+        Ok(multivio_domain::connection::TokenGrant {
+            access_token: Secret::new("new"),
+            refresh_token: None,
+            expires_at: Some(now() + chrono::Duration::hours(2)),
+        })
+    });
+    let oauth: Arc<dyn OAuthClient> = Arc::new(oauth);
+    d.platforms
+        .expect_oauth()
+        .returning(move |_| Some(oauth.clone()));
+    let fake = Arc::new(FakePublisher::new(
+        None,
+        vec![
+            Err(PublishError::Unauthorized {
+                reason: "expired".into(),
+            }),
+            ok(),
+        ],
+    ));
+    let p: Arc<dyn Publisher> = fake.clone();
     d.platforms
         .expect_publisher()
         .returning(move |_| Some(p.clone()));
     let (w, state) = d.build();
-    assert_eq!(w.process(&job(x(), 2)).await.unwrap(), JobReport::Unknown);
-    assert_eq!(result(&state, "twitter").error.unwrap().code, "interrupted");
-}
-
-#[tokio::test]
-async fn an_idempotent_platform_is_resent_with_the_same_key() {
-    let (w, state) = Deps::new(interrupted()).publisher(true, ok()).build();
-    assert_eq!(w.process(&job(x(), 2)).await.unwrap(), JobReport::Published);
+    assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Published);
+    let calls = fake.calls.lock().unwrap();
+    let tokens: Vec<&str> = calls
+        .iter()
+        .map(|(r, _)| r.credentials.access_token.expose())
+        .collect();
+    assert_eq!(tokens, ["old", "new"]);
     assert_eq!(result(&state, "twitter").attempts, 2);
 }
 
@@ -568,16 +784,11 @@ async fn an_expiring_token_is_refreshed_once_before_publishing() {
     d.platforms
         .expect_oauth()
         .returning(move |_| Some(oauth.clone()));
-    let mut p = MockPublisher::new();
-    p.expect_idempotent().return_const(false);
-    p.expect_publish()
-        .withf(|r| {
-            r.credentials.access_token.expose() == "tok"
-                && r.credentials.refresh_token.as_ref().map(Secret::expose) == Some("r-old")
-        })
-        .times(1)
-        .returning(|_| ok());
-    let p: Arc<dyn Publisher> = Arc::new(p);
+    let fake = Arc::new(FakePublisher::new(None, vec![ok()]).checking(|r| {
+        r.credentials.access_token.expose() == "tok"
+            && r.credentials.refresh_token.as_ref().map(Secret::expose) == Some("r-old")
+    }));
+    let p: Arc<dyn Publisher> = fake.clone();
     d.platforms
         .expect_publisher()
         .returning(move |_| Some(p.clone()));
@@ -585,6 +796,7 @@ async fn an_expiring_token_is_refreshed_once_before_publishing() {
         d.build().0.process(&job(x(), 1)).await.unwrap(),
         JobReport::Published
     );
+    assert_eq!(fake.sent(), 1);
 }
 
 fn expiring_deps(
@@ -613,10 +825,8 @@ fn expiring_deps(
     d.platforms
         .expect_oauth()
         .returning(move |_| Some(oauth.clone()));
-    let mut p = MockPublisher::new();
-    p.expect_idempotent().return_const(false);
-    p.expect_publish().never();
-    let p: Arc<dyn Publisher> = Arc::new(p);
+    // Never asked to send.
+    let p: Arc<dyn Publisher> = Arc::new(FakePublisher::new(None, vec![]));
     d.platforms
         .expect_publisher()
         .returning(move |_| Some(p.clone()));
@@ -672,7 +882,7 @@ async fn a_refresh_in_progress_elsewhere_postpones_the_job() {
 
 #[tokio::test]
 async fn run_once_processes_what_it_claims() {
-    let mut d = Deps::new(publishing(vec![x()])).publisher(false, ok());
+    let mut d = Deps::new(publishing(vec![x()])).publisher(None, ok());
     d.jobs
         .expect_claim_due()
         .withf(|w, at, limit, lease| {
@@ -682,11 +892,110 @@ async fn run_once_processes_what_it_claims() {
     let reports = d
         .build()
         .0
-        .run_once("w1", 10, chrono::Duration::minutes(5))
+        .with_lease(chrono::Duration::minutes(5))
+        .run_once("w1", 10)
         .await
         .unwrap();
     assert_eq!(
         reports,
         vec![(JobId(Uuid::from_u128(50)), Ok(JobReport::Published))]
+    );
+}
+
+#[tokio::test]
+async fn a_job_past_its_claim_cap_gives_its_target_up_and_the_post_settles() {
+    let cap = RetryPolicy::default().max_claims;
+    let d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
+    let fake = d.fake();
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), cap + 1)).await.unwrap(),
+        JobReport::Failed("gave_up".into())
+    );
+    assert_eq!(fake.calls.lock().unwrap().len(), 0);
+    {
+        let st = state.lock().unwrap();
+        let post = st.post.as_ref().unwrap();
+        assert_eq!(post.status, PostStatus::Failed);
+        let error = post.publish_results["twitter"].error.clone().unwrap();
+        assert!(
+            error.message.contains(&format!("after {cap} attempts")),
+            "{}",
+            error.message
+        );
+        assert_eq!(st.changes.last().unwrap().quota, QuotaEffect::Refund);
+    }
+
+    // A send that may have gone out is left for review instead.
+    let (w, state) = Deps::new(interrupted())
+        .with_fake(FakePublisher::new(None, vec![]))
+        .build();
+    assert_eq!(
+        w.process(&job(x(), cap + 1)).await.unwrap(),
+        JobReport::NeedsReview
+    );
+    assert_eq!(result(&state, "twitter").status, TargetStatus::NeedsReview);
+}
+
+#[tokio::test]
+async fn an_error_reschedules_the_job_instead_of_leaving_it_running() {
+    let mut d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
+    d.connections.checkpoint();
+    d.connections
+        .expect_list_for_provider()
+        .returning(|_, _| Err(StoreError::Unavailable("connection reset".into())));
+    let expected = now() + RetryPolicy::default().jittered_delay(3, jitter(&job(x(), 3)));
+    d.jobs
+        .expect_complete()
+        .withf(move |_, t, o| {
+            *t == FencingToken(7)
+                && matches!(o, JobOutcome::RetryAt { run_at, reason } if *run_at == expected && reason.contains("connection reset"))
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    assert_eq!(
+        d.build().0.process(&job(x(), 3)).await.unwrap(),
+        JobReport::RetryAt(expected)
+    );
+}
+
+#[tokio::test]
+async fn credentials_that_no_longer_open_need_reauth_and_fail_the_target() {
+    let mut d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
+    d.connections.checkpoint();
+    d.connections
+        .expect_list_for_provider()
+        .returning(|_, p| Ok(vec![connection(1, p, true, 1)]));
+    // Sealed under a key this vault no longer has.
+    d.connections.expect_credentials().returning(|_, _| {
+        Ok(SealedCredentials {
+            access_token: SealedToken("sealed(a retired key)|tok".into()),
+            refresh_token: None,
+            expires_at: None,
+            oauth1: None,
+        })
+    });
+    d.connections
+        .expect_set_status()
+        .withf(|_, id, s| *id == cid(1) && *s == ConnectionStatus::NeedsReauth)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let fake = d.fake();
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::Failed("needs_reauth".into())
+    );
+    assert_eq!(fake.calls.lock().unwrap().len(), 0);
+    let st = state.lock().unwrap();
+    let post = st.post.as_ref().unwrap();
+    assert_eq!(post.status, PostStatus::Failed);
+    assert!(
+        post.publish_results["twitter"]
+            .error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("can no longer be read")
     );
 }

@@ -82,6 +82,9 @@ pub enum PostError {
     /// The target already has a final outcome (a duplicate or late job).
     #[error("target `{0}` is already settled")]
     TargetSettled(String),
+    /// Only a target that needs review can be resolved.
+    #[error("target `{0}` does not need review")]
+    NotUnderReview(String),
 }
 
 /// What finished publishing looks like: the post's final status, and what happens to its quota
@@ -92,6 +95,56 @@ pub struct Settled {
     pub status: PostStatus,
     /// [`QuotaEffect::Refund`] when every target failed.
     pub quota: QuotaEffect,
+}
+
+/// What a person found when checking a target that needs review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// It is on the platform.
+    Published {
+        /// Its public URL, when the person gives it.
+        url: Option<String>,
+    },
+    /// It is not: send it again.
+    Resend,
+}
+
+impl Resolution {
+    /// "It is there", with the URL a person gives: an absolute `https` (or `http`) URL of at
+    /// most 2,048 characters, without spaces or control characters — anything else (a
+    /// `javascript:` link a client would render) is refused.
+    pub fn published(url: Option<&str>) -> Result<Self, FieldError> {
+        let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(Self::Published { url: None });
+        };
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        let host = rest.and_then(|r| r.split(['/', '?', '#']).next());
+        if url.len() > 2048
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+            || host.is_none_or(str::is_empty)
+        {
+            return Err(FieldError::new(
+                "url",
+                "must be the post's address, an https URL of at most 2048 characters",
+            ));
+        }
+        Ok(Self::Published {
+            url: Some(url.to_owned()),
+        })
+    }
+}
+
+/// What resolving a review changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The target to publish again (a re-send).
+    pub enqueue: Option<Target>,
+    /// What happens to the quota unit.
+    pub quota: QuotaEffect,
+    /// The post's final status, when this settled it.
+    pub settled: Option<Settled>,
 }
 
 /// What a platform call came to, for one target.
@@ -107,7 +160,7 @@ pub enum TargetOutcome {
     /// Definitely not published; no more attempts.
     Failed(TargetError),
     /// Maybe published: no more automatic attempts, a person must check.
-    Unknown(TargetError),
+    NeedsReview(TargetError),
     /// Not published this time; another attempt is scheduled.
     RetryLater(TargetError),
 }
@@ -148,11 +201,17 @@ impl Post {
         }
     }
 
-    /// Replaces the content. Allowed while draft or scheduled; a scheduled post must keep at
-    /// least one target.
+    /// Replaces the content. Allowed while draft or scheduled — or failed with every target
+    /// failed (nothing went out): it becomes a draft again. A scheduled post must keep at least
+    /// one target.
     pub fn edit(&mut self, content: PostContent, now: DateTime<Utc>) -> Result<(), PostError> {
         match self.status {
             PostStatus::Draft => {}
+            PostStatus::Failed if self.nothing_went_out() => {
+                // Nothing went out: the post is a draft again, its results start over.
+                self.status = PostStatus::Draft;
+                self.publish_results.clear();
+            }
             PostStatus::Scheduled if content.platforms.is_empty() => {
                 return Err(PostError::Invalid(vec![FieldError::new(
                     "platforms",
@@ -205,17 +264,22 @@ impl Post {
     }
 
     /// Draft → scheduled (consumes the post's quota unit unless it holds one), or reschedules a
-    /// scheduled post (no quota change). `at` must be after `now`.
+    /// scheduled post (no quota change). A failed post whose every target failed (nothing went
+    /// out) may be scheduled again too, its results starting over. `at` must be after `now`.
     pub fn schedule(
         &mut self,
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<QuotaEffect, PostError> {
-        if !matches!(self.status, PostStatus::Draft | PostStatus::Scheduled) {
+        let again = self.status == PostStatus::Failed && self.nothing_went_out();
+        if !matches!(self.status, PostStatus::Draft | PostStatus::Scheduled) && !again {
             return Err(self.deny(PostAction::Schedule));
         }
         self.require_targets()?;
         check_schedule_date(at, now).map_err(|e| PostError::Invalid(vec![e]))?;
+        if again {
+            self.publish_results.clear();
+        }
         self.status = PostStatus::Scheduled;
         self.schedule_date = Some(at);
         self.updated_at = now;
@@ -251,6 +315,13 @@ impl Post {
         self.schedule_date = None;
         self.updated_at = now;
         Ok(self.give_back_quota())
+    }
+
+    /// Every target failed for certain: nothing went out, nothing may have.
+    fn nothing_went_out(&self) -> bool {
+        self.publish_results
+            .values()
+            .all(|r| r.status == TargetStatus::Failed && r.parts.is_empty())
     }
 
     /// Whether the post may be deleted (any status but publishing), and what happens to its
@@ -297,6 +368,7 @@ impl Post {
         result.status = TargetStatus::Publishing;
         result.connection_id = Some(connection_id);
         result.attempts += 1;
+        result.last_attempt_at = Some(now);
         self.updated_at = now;
         Ok(())
     }
@@ -350,8 +422,8 @@ impl Post {
                 result.status = TargetStatus::Failed;
                 result.error = Some(error);
             }
-            TargetOutcome::Unknown(error) => {
-                result.status = TargetStatus::Unknown;
+            TargetOutcome::NeedsReview(error) => {
+                result.status = TargetStatus::NeedsReview;
                 result.error = Some(error);
             }
             TargetOutcome::RetryLater(error) => {
@@ -394,6 +466,61 @@ impl Post {
             QuotaEffect::None
         };
         Some(Settled { status, quota })
+    }
+
+    /// Use case *resolve a target that needs review*, once a person has checked the account:
+    /// either it did go out ([`Resolution::Published`], with its URL when known) — recorded as
+    /// published, and the post settles — or it did not ([`Resolution::Resend`]) — the target
+    /// is sent again (a thread continues after its recorded parts) and the post is publishing
+    /// again; the returned target is to be enqueued. Only a target in `needs_review`.
+    pub fn resolve_review(
+        &mut self,
+        key: &str,
+        resolution: Resolution,
+        now: DateTime<Utc>,
+    ) -> Result<Resolved, PostError> {
+        let target = self
+            .platforms
+            .by_key(key)
+            .ok_or_else(|| PostError::UnknownTarget(key.to_owned()))?;
+        let result = self
+            .publish_results
+            .get_mut(key)
+            .ok_or_else(|| PostError::UnknownTarget(key.to_owned()))?;
+        if result.status != TargetStatus::NeedsReview {
+            return Err(PostError::NotUnderReview(key.to_owned()));
+        }
+        match resolution {
+            Resolution::Published { url } => {
+                result.status = TargetStatus::Published;
+                result.url = url.or_else(|| result.parts.first().and_then(|p| p.url.clone()));
+                result.platform_post_id = result
+                    .platform_post_id
+                    .take()
+                    .or_else(|| result.parts.first().map(|p| p.platform_post_id.clone()));
+                result.error = None;
+                result.published_at = Some(now);
+                self.published_at = Some(self.published_at.map_or(now, |t| t.min(now)));
+                self.updated_at = now;
+                let settled = self.settle();
+                Ok(Resolved {
+                    enqueue: None,
+                    quota: settled.map(|s| s.quota).unwrap_or_default(),
+                    settled,
+                })
+            }
+            Resolution::Resend => {
+                result.status = TargetStatus::Pending;
+                result.error = None;
+                self.status = PostStatus::Publishing;
+                self.updated_at = now;
+                Ok(Resolved {
+                    enqueue: Some(target),
+                    quota: self.take_quota(),
+                    settled: None,
+                })
+            }
+        }
     }
 
     /// Failed or partially published → publishing again, for the failed targets only

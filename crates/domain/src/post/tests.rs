@@ -109,8 +109,13 @@ fn statuses_round_trip() {
     }
     assert!("deleted".parse::<PostStatus>().is_err());
     assert_eq!(
-        serde_json::to_string(&TargetStatus::Unknown).unwrap(),
-        "\"unknown\""
+        serde_json::to_string(&TargetStatus::NeedsReview).unwrap(),
+        "\"needs_review\""
+    );
+    // Rows written before the status had its name still read.
+    assert_eq!(
+        serde_json::from_str::<TargetStatus>("\"unknown\"").unwrap(),
+        TargetStatus::NeedsReview
     );
 }
 

@@ -423,6 +423,34 @@ pub struct PostListQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// What the user found when checking a target that needs review.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// `published`: the post is on the platform (give its `url` when known). `resend`: it is
+    /// not — send it again.
+    #[schema(example = "published")]
+    pub resolution: String,
+    /// With `published`: the post's address (https).
+    pub url: Option<String>,
+}
+
+impl ReviewRequest {
+    /// The core's resolution, or what is wrong with the request.
+    pub fn into_domain(self) -> Result<multivio_domain::post::Resolution, ApiError> {
+        use multivio_domain::post::Resolution;
+        match self.resolution.as_str() {
+            "published" => Resolution::published(self.url.as_deref())
+                .map_err(|e| multivio_app::AppError::Invalid(vec![e]).into()),
+            "resend" if self.url.is_some() => {
+                Err(invalid("url", "is only for a post found published"))
+            }
+            "resend" => Ok(Resolution::Resend),
+            _ => Err(invalid("resolution", "must be `published` or `resend`")),
+        }
+    }
+}
+
 /// A new schedule date.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

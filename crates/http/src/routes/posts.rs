@@ -12,8 +12,8 @@ use super::{idempotent, json, parse_json};
 use crate::AppState;
 use crate::caller::Caller;
 use crate::dto::{
-    PostCreate, PostDto, PostListQuery, PostPage, PostPatchDto, ScheduleRequest, ValidateRequest,
-    ValidateResponse,
+    PostCreate, PostDto, PostListQuery, PostPage, PostPatchDto, ReviewRequest, ScheduleRequest,
+    ValidateRequest, ValidateResponse,
 };
 use crate::error::{ApiError, invalid};
 use crate::rate_limit::Action;
@@ -238,6 +238,37 @@ pub async fn cancel(
         .services
         .posts
         .cancel(&caller.tenant, PostId(*id))
+        .await?;
+    Ok(json(StatusCode::OK, &PostDto::from(&post)))
+}
+
+/// Resolves a target that needs review (a send was interrupted and the platform cannot tell
+/// whether it went out): `published` records it as published (with its URL when given);
+/// `resend` sends it again (a thread continues after its recorded parts). `target` is the key
+/// of `publish_results`.
+#[utoipa::path(post, path = "/v1/posts/{id}/targets/{target}/review", tag = "posts",
+    params(("id" = Uuid, Path, description = "Post id"),
+        ("target" = String, Path, description = "The target's key in `publish_results`")),
+    request_body = ReviewRequest,
+    responses((status = 200, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
+        (status = 409, body = crate::dto::ProblemDoc), (status = 422, body = crate::dto::ProblemDoc),
+        (status = 429, body = crate::dto::ProblemDoc)),
+    security(("bearer" = [])))]
+pub async fn review(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, String)>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    caller.limit(&state, Action::Publish)?;
+    let (id, target) = path.into_inner();
+    let dto: ReviewRequest = parse_json(&req, &body)?;
+    let resolution = dto.into_domain()?;
+    let post = state
+        .services
+        .posts
+        .resolve_review(&caller.tenant, PostId(id), &target, resolution)
         .await?;
     Ok(json(StatusCode::OK, &PostDto::from(&post)))
 }

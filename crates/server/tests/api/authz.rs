@@ -65,6 +65,11 @@ async fn another_users_ids_are_not_found_on_every_route_and_nothing_changes() {
         (Method::POST, format!("/v1/posts/{post_id}/cancel"), None),
         (Method::POST, format!("/v1/posts/{post_id}/retry"), None),
         (
+            Method::POST,
+            format!("/v1/posts/{post_id}/targets/twitter/review"),
+            Some(json!({ "resolution": "resend" })),
+        ),
+        (
             Method::PATCH,
             format!("/v1/connections/{conn_id}"),
             Some(json!({ "account_label": "mine" })),

@@ -8,6 +8,7 @@
 )]
 
 mod authz;
+mod engine;
 mod input;
 mod media;
 mod oauth;
@@ -146,6 +147,12 @@ impl Api {
     /// A server whose platforms are the sandbox's fakes (as `just run` has them), with the
     /// publishing worker running beside it, as `multivio serve` runs it.
     pub async fn start_with_sandbox() -> Api {
+        Self::start_with_sandbox_and(true).await
+    }
+
+    /// [`Api::start_with_sandbox`], with or without the worker beside the API (without: the
+    /// test runs `multivio worker` processes of its own).
+    pub async fn start_with_sandbox_and(with_worker: bool) -> Api {
         let sandbox = multivio_sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -165,7 +172,7 @@ impl Api {
         };
         let app = Application::build(&config, overrides).await.unwrap();
         let port = app.port();
-        tokio::spawn(app.run(true, std::future::pending()));
+        tokio::spawn(app.run(with_worker, std::future::pending()));
         Api {
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
@@ -185,15 +192,25 @@ impl Api {
 
     /// Waits (a bounded while) until the post leaves `publishing`, and returns it.
     pub async fn settled(&self, uid: &str, id: &str) -> Value {
-        for _ in 0..150 {
+        self.settled_within(uid, id, std::time::Duration::from_secs(30))
+            .await
+    }
+
+    /// Waits up to `max` until the post is neither scheduled nor publishing, and returns it.
+    pub async fn settled_within(&self, uid: &str, id: &str, max: std::time::Duration) -> Value {
+        let start = std::time::Instant::now();
+        loop {
             let (status, post) = self.get(uid, &format!("/v1/posts/{id}")).await;
             assert_eq!(status, 200, "{post}");
             if post["status"] != "publishing" && post["status"] != "scheduled" {
                 return post;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            assert!(
+                start.elapsed() < max,
+                "post {id} did not settle in {max:?}: {post}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("post {id} did not settle in 30 s");
     }
 
     pub fn token(uid: &str) -> String {

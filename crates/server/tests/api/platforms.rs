@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 
 use crate::Api;
 
-const RETURN_TO: &str = "http://localhost:3000/connected";
+pub(crate) const RETURN_TO: &str = "http://localhost:3000/connected";
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -41,7 +41,10 @@ fn query_of(url: &str) -> HashMap<String, String> {
 /// The user's browser: follows the authorisation URL to the platform, which approves at once
 /// and redirects to our callback; the callback hands the code to the web client's `return_to`.
 /// Returns what the web client receives in its fragment.
-async fn approve_in_browser(api: &Api, authorization_url: &str) -> HashMap<String, String> {
+pub(crate) async fn approve_in_browser(
+    api: &Api,
+    authorization_url: &str,
+) -> HashMap<String, String> {
     let at_platform = no_redirects().get(authorization_url).send().await.unwrap();
     assert_eq!(at_platform.status().as_u16(), 302);
     let callback = at_platform.headers()["location"]
@@ -65,7 +68,7 @@ async fn approve_in_browser(api: &Api, authorization_url: &str) -> HashMap<Strin
         .collect()
 }
 
-async fn connect_x(api: &Api, uid: &str) -> Value {
+pub(crate) async fn connect_x(api: &Api, uid: &str) -> Value {
     let (status, started) = api
         .post(
             uid,
@@ -88,7 +91,7 @@ async fn connect_x(api: &Api, uid: &str) -> Value {
 }
 
 /// A small real PNG of `w` × `h`.
-fn png(w: u32, h: u32) -> Vec<u8> {
+pub(crate) fn png(w: u32, h: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(w, h, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
     });
@@ -110,7 +113,7 @@ fn big_png() -> Vec<u8> {
     out.into_inner()
 }
 
-async fn upload(api: &Api, uid: &str, bytes: Vec<u8>, alt: &str) -> String {
+pub(crate) async fn upload(api: &Api, uid: &str, bytes: Vec<u8>, alt: &str) -> String {
     let boundary = "multivio-platforms-boundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"alt_text\"\r\n\r\n{alt}\r\n\
@@ -135,7 +138,7 @@ async fn upload(api: &Api, uid: &str, bytes: Vec<u8>, alt: &str) -> String {
 }
 
 /// Creates a post and publishes it now; answers the settled post.
-async fn publish(api: &Api, uid: &str, post: Value) -> Value {
+pub(crate) async fn publish(api: &Api, uid: &str, post: Value) -> Value {
     let (status, created) = api.post(uid, "/v1/posts", post).await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();

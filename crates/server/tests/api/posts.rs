@@ -327,3 +327,123 @@ impl IntoParts for (u16, serde_json::Value, String) {
         (self.0, self.1)
     }
 }
+
+/// A post of Alice's to X whose send was interrupted: X's target needs review.
+async fn post_needing_review(api: &Api) -> String {
+    use multivio_domain::post::{Post, PostContent, PostInput, Target, TargetError, TargetOutcome};
+    use multivio_ports::posts::{PostChange, PostStore, PostWrite};
+    let tenant = api.tenant("alice").await;
+    let content = PostContent::parse(PostInput {
+        name: "Interrupted".into(),
+        universal_content: Some("hello".into()),
+        platforms: vec![Target::primary(Provider::X)],
+        ..Default::default()
+    })
+    .unwrap();
+    let now = chrono::Utc::now();
+    let mut post = Post::new_draft(
+        multivio_domain::PostId(uuid::Uuid::new_v4()),
+        tenant.user_id,
+        content,
+        now,
+    );
+    post.start_publishing(now).unwrap();
+    post.record_outcome(
+        "twitter",
+        TargetOutcome::NeedsReview(TargetError::new("interrupted", "check the account")),
+        now,
+    )
+    .unwrap();
+    let id = post.id.0.to_string();
+    api.store
+        .apply(&tenant, PostChange::write(PostWrite::Insert(post)))
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_target_needing_review_is_resolved_as_published_or_sent_again() {
+    let api = Api::start().await;
+    let id = post_needing_review(&api).await;
+    let path = format!("/v1/posts/{id}/targets/twitter/review");
+    let (_, post) = api.get("alice", &format!("/v1/posts/{id}")).await;
+    assert_eq!(post["status"], "failed");
+    assert_eq!(post["publish_results"]["twitter"]["status"], "needs_review");
+
+    // Bad requests change nothing.
+    for (body, field) in [
+        (json!({ "resolution": "maybe" }), "resolution"),
+        (
+            json!({ "resolution": "published", "url": "javascript:alert(1)" }),
+            "url",
+        ),
+        (
+            json!({ "resolution": "resend", "url": "https://x.com/a/status/1" }),
+            "url",
+        ),
+    ] {
+        let (status, problem, ct) = api
+            .send(api.req(Method::POST, "alice", &path).json(&body))
+            .await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_problem(status, &problem, &ct);
+        assert!(problem.to_string().contains(field), "{problem}");
+    }
+    let (status, _) = api
+        .post(
+            "alice",
+            &format!("/v1/posts/{id}/targets/bluesky/review"),
+            json!({ "resolution": "resend" }),
+        )
+        .await;
+    assert_eq!(status, 404, "no such target");
+
+    // The person found it on X.
+    let (status, post) = api
+        .post(
+            "alice",
+            &path,
+            json!({ "resolution": "published", "url": "https://x.com/alice/status/42" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{post}");
+    assert_eq!(post["status"], "published");
+    assert_eq!(post["publish_results"]["twitter"]["status"], "published");
+    assert_eq!(
+        post["publish_results"]["twitter"]["url"],
+        "https://x.com/alice/status/42"
+    );
+    // Resolved once: the target no longer needs review.
+    let (status, _) = api
+        .post("alice", &path, json!({ "resolution": "resend" }))
+        .await;
+    assert_eq!(status, 409);
+
+    // Another one the person did not find: it is sent again, by a new job.
+    let id = post_needing_review(&api).await;
+    let (status, post) = api
+        .post(
+            "alice",
+            &format!("/v1/posts/{id}/targets/twitter/review"),
+            json!({ "resolution": "resend" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{post}");
+    assert_eq!(post["status"], "publishing");
+    assert_eq!(post["publish_results"]["twitter"]["status"], "pending");
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = api.db.pool().get().await.unwrap();
+    let jobs: N = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM publish_jobs WHERE post_id = '{id}' AND status = 'pending'"
+    ))
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(jobs.n, 1);
+}

@@ -164,7 +164,7 @@ fn unknown_outcome_is_not_refunded_and_not_retried() {
     p.start_publishing(now()).unwrap();
     p.record_outcome(
         "twitter",
-        TargetOutcome::Unknown(TargetError::new("timeout", "?")),
+        TargetOutcome::NeedsReview(TargetError::new("timeout", "?")),
         now(),
     )
     .unwrap();
@@ -182,14 +182,17 @@ fn unknown_outcome_is_not_refunded_and_not_retried() {
     let (targets, quota) = p.retry_failed(now()).unwrap();
     assert_eq!(targets, vec![Target::primary(Provider::Bluesky)]);
     assert_eq!(quota, QuotaEffect::None);
-    assert_eq!(p.publish_results["twitter"].status, TargetStatus::Unknown);
+    assert_eq!(
+        p.publish_results["twitter"].status,
+        TargetStatus::NeedsReview
+    );
 
     let mut only_unknown = draft(vec![Target::primary(Provider::X)]);
     only_unknown.start_publishing(now()).unwrap();
     only_unknown
         .record_outcome(
             "twitter",
-            TargetOutcome::Unknown(TargetError::new("timeout", "?")),
+            TargetOutcome::NeedsReview(TargetError::new("timeout", "?")),
             now(),
         )
         .unwrap();
@@ -364,4 +367,135 @@ fn a_threads_parts_are_kept_so_a_later_attempt_continues_after_them() {
         .is_err(),
         "a settled target takes no more parts"
     );
+}
+
+fn needs_review() -> TargetOutcome {
+    TargetOutcome::NeedsReview(TargetError::new("interrupted", "check the account"))
+}
+
+#[test]
+fn a_target_under_review_is_resolved_as_published_or_sent_again() {
+    let mut p = two_targets();
+    p.start_publishing(now()).unwrap();
+    p.record_outcome("twitter", needs_review(), now()).unwrap();
+    p.record_outcome("bluesky", published(), now()).unwrap();
+    assert_eq!(p.status, PostStatus::PartiallyPublished);
+    // Only a target under review can be resolved.
+    assert_eq!(
+        p.resolve_review("bluesky", Resolution::Resend, now()),
+        Err(PostError::NotUnderReview("bluesky".into()))
+    );
+    assert_eq!(
+        p.resolve_review("linkedin", Resolution::Resend, now()),
+        Err(PostError::UnknownTarget("linkedin".into()))
+    );
+
+    // The person found it on X.
+    let mut found = p.clone();
+    let url = "https://x.com/ada/status/1".to_owned();
+    let r = found
+        .resolve_review(
+            "twitter",
+            Resolution::Published {
+                url: Some(url.clone()),
+            },
+            now(),
+        )
+        .unwrap();
+    assert_eq!(r.enqueue, None);
+    assert_eq!(r.settled.map(|s| s.status), Some(PostStatus::Published));
+    assert_eq!(found.status, PostStatus::Published);
+    assert_eq!(found.publish_results["twitter"].url, Some(url));
+    assert_eq!(found.publish_results["twitter"].error, None);
+
+    // The person did not: it is sent again, the post publishing until it settles.
+    let r = p
+        .resolve_review("twitter", Resolution::Resend, now())
+        .unwrap();
+    assert_eq!(r.enqueue, Some(Target::primary(Provider::X)));
+    assert_eq!(r.quota, QuotaEffect::None, "the post still holds its unit");
+    assert_eq!(p.status, PostStatus::Publishing);
+    assert_eq!(p.publish_results["twitter"].status, TargetStatus::Pending);
+    assert_eq!(p.publish_results["bluesky"].status, TargetStatus::Published);
+}
+
+#[test]
+fn a_post_that_failed_everywhere_can_be_edited_and_scheduled_again() {
+    let mut p = two_targets();
+    p.schedule(now() + Duration::hours(1), now()).unwrap();
+    p.start_publishing(now()).unwrap();
+    p.record_outcome("twitter", failed(), now()).unwrap();
+    let s = p
+        .record_outcome("bluesky", failed(), now())
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.quota, QuotaEffect::Refund);
+    let content = p.content().clone();
+    let mut edited = p.clone();
+    edited.edit(content, now()).unwrap();
+    assert_eq!(edited.status, PostStatus::Draft);
+    assert!(edited.publish_results.is_empty());
+    assert_eq!(
+        p.schedule(now() + Duration::hours(2), now()),
+        Ok(QuotaEffect::Consume)
+    );
+    assert_eq!(p.status, PostStatus::Scheduled);
+    assert!(p.publish_results.is_empty());
+
+    // Not when something may have gone out.
+    let mut maybe = two_targets();
+    maybe.start_publishing(now()).unwrap();
+    maybe.record_outcome("twitter", failed(), now()).unwrap();
+    maybe
+        .record_outcome("bluesky", needs_review(), now())
+        .unwrap();
+    assert_eq!(maybe.status, PostStatus::Failed);
+    assert!(matches!(
+        maybe.schedule(now() + Duration::hours(2), now()),
+        Err(PostError::Transition(_))
+    ));
+    let content = maybe.content().clone();
+    assert!(matches!(
+        maybe.edit(content, now()),
+        Err(PostError::Transition(_))
+    ));
+}
+
+#[test]
+fn beginning_a_send_records_when() {
+    let mut p = two_targets();
+    p.start_publishing(now()).unwrap();
+    p.begin_target("twitter", cid(1), now() + Duration::seconds(5))
+        .unwrap();
+    let r = &p.publish_results["twitter"];
+    assert_eq!(r.attempts, 1);
+    assert_eq!(r.last_attempt_at, Some(now() + Duration::seconds(5)));
+}
+
+#[test]
+fn a_published_resolution_takes_only_a_web_address() {
+    assert_eq!(
+        Resolution::published(Some(" https://x.com/ada/status/1 ")),
+        Ok(Resolution::Published {
+            url: Some("https://x.com/ada/status/1".into())
+        })
+    );
+    assert_eq!(
+        Resolution::published(None),
+        Ok(Resolution::Published { url: None })
+    );
+    assert_eq!(
+        Resolution::published(Some("")),
+        Ok(Resolution::Published { url: None })
+    );
+    for bad in [
+        "javascript:alert(1)",
+        "https://",
+        "https:///path",
+        "ftp://x.com/a",
+        "https://x.com/a b",
+        &format!("https://x.com/{}", "a".repeat(2048)),
+    ] {
+        assert!(Resolution::published(Some(bad)).is_err(), "{bad}");
+    }
 }
