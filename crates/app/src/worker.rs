@@ -478,10 +478,12 @@ impl PublishWorker {
                         format!("{base_key}-part{index}")
                     },
                 };
+                // What a lookup on the platform compares with (no media bytes needed).
+                let lookup = request(Vec::new());
                 // A previous worker died while this part was being sent.
                 let found = if std::mem::take(&mut in_flight) {
                     match self
-                        .recover(job, publisher.as_ref(), &post, &key, &request(Vec::new()))
+                        .recover(job, publisher.as_ref(), &post, &key, &lookup)
                         .await?
                     {
                         Recovered::Resend => None,
@@ -522,6 +524,21 @@ impl PublishWorker {
                         post = guard.post();
                         outcome
                     }
+                };
+                // The platform did not say (a timeout after sending): look before deciding.
+                let outcome = match outcome {
+                    Err(PublishError::Unknown { reason }) => {
+                        match self
+                            .recover(job, publisher.as_ref(), &post, &key, &lookup)
+                            .await?
+                        {
+                            Recovered::Found(published) => Ok(published),
+                            // The platform deduplicates a re-send: try again later.
+                            Recovered::Resend => Err(PublishError::Transient { reason }),
+                            Recovered::Review => Err(PublishError::Unknown { reason }),
+                        }
+                    }
+                    other => other,
                 };
                 let last = index + 1 == parts.len();
                 match outcome {

@@ -485,6 +485,36 @@ async fn an_unknown_outcome_is_surfaced_not_retried_nor_refunded() {
     );
 }
 
+#[tokio::test]
+async fn a_timeout_after_sending_is_looked_up_before_anything_else() {
+    let unknown = || {
+        Err(PublishError::Unknown {
+            reason: "timeout after 30 s".into(),
+        })
+    };
+    // Found on the platform: published, sent once.
+    let d = Deps::new(publishing(vec![x()]))
+        .with_fake(FakePublisher::new(None, vec![unknown()]).finding(ok().unwrap()));
+    let fake = d.fake();
+    let (w, state) = d.build();
+    assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Published);
+    assert_eq!(*fake.lookups.lock().unwrap(), 1);
+    assert_eq!(fake.sent(), 1);
+    assert_eq!(
+        result(&state, "twitter").platform_post_id.as_deref(),
+        Some("1789")
+    );
+    // A platform that deduplicates: tried again later with the same key.
+    let (w, state) = Deps::new(publishing(vec![x()]))
+        .publisher(Some(chrono::Duration::minutes(50)), unknown())
+        .build();
+    assert!(matches!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::RetryAt(_)
+    ));
+    assert_eq!(result(&state, "twitter").status, TargetStatus::Pending);
+}
+
 fn interrupted() -> Post {
     let mut p = publishing(vec![x()]);
     p.begin_target("twitter", cid(1), now()).unwrap();
