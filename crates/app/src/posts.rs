@@ -249,7 +249,12 @@ impl PostService {
     ) -> AppResult<Post> {
         let mut post = self.get(tenant, id).await?;
         let resolved = self.resolve(tenant, &post.content()).await?;
-        if matches!(post.status, PostStatus::Draft | PostStatus::Scheduled) {
+        // (Other statuses are refused by the lifecycle below; a failed post that may be
+        // scheduled again is checked like a draft.)
+        if matches!(
+            post.status,
+            PostStatus::Draft | PostStatus::Scheduled | PostStatus::Failed
+        ) {
             self.ensure_publishable(&post.content(), &resolved, Some(at), When::Later)?;
         }
         let revision = post.revision;

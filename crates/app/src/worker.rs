@@ -87,7 +87,14 @@ pub struct PublishWorker {
     keeper: CredentialKeeper,
     policy: RetryPolicy,
     lease: Duration,
+    /// Connections whose refresh ahead of expiry failed lately, and when to try them again
+    /// (this process only; the lock keeps processes from refreshing one at the same time).
+    refresh_later: Arc<Mutex<std::collections::HashMap<ConnectionId, DateTime<Utc>>>>,
 }
+
+/// How long a connection whose refresh ahead of expiry failed is left alone by the sweep
+/// (publishing still refreshes it when it must).
+const REFRESH_RETRY_AFTER: Duration = Duration::minutes(15);
 
 impl std::fmt::Debug for PublishWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +110,10 @@ const REFRESH_BUSY_DELAY_SECS: i64 = 10;
 /// How often to re-read a post that changed under us before giving up (the job is then retried
 /// later).
 const MAX_CONFLICTS: usize = 5;
+/// How often to re-read a post to record what a platform answered: more patient, because the
+/// answer (a platform's post id) cannot be had again. Conflicts come only from the post's other
+/// targets being recorded at the same moment.
+const RECORD_CONFLICTS: usize = 25;
 /// A job's lease unless [`PublishWorker::with_lease`] says otherwise. The worker renews it while
 /// the job runs (a heartbeat) and right before each send.
 pub const DEFAULT_LEASE: Duration = Duration::seconds(60);
@@ -179,9 +190,37 @@ struct PartGuard<'a> {
     connection_id: ConnectionId,
     /// The post as last read or written.
     post: Mutex<Post>,
+    /// Why the guard refused, when it did.
+    refusal: Mutex<Option<AppError>>,
 }
 
-impl PartGuard<'_> {
+impl<'a> PartGuard<'a> {
+    fn new(
+        worker: &'a PublishWorker,
+        job: &'a ClaimedJob,
+        key: &'a str,
+        connection_id: ConnectionId,
+        post: Post,
+    ) -> Self {
+        Self {
+            worker,
+            job,
+            key,
+            connection_id,
+            post: Mutex::new(post),
+            refusal: Mutex::new(None),
+        }
+    }
+
+    /// Why the send was withheld: a lost lease, or an error to handle as any other.
+    fn refusal(&self) -> AppError {
+        let taken = match self.refusal.lock() {
+            Ok(mut r) => r.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        taken.unwrap_or(AppError::LeaseLost)
+    }
+
     fn post(&self) -> Post {
         match self.post.lock() {
             Ok(p) => p.clone(),
@@ -231,10 +270,20 @@ impl PartGuard<'_> {
 #[async_trait]
 impl SendGuard for PartGuard<'_> {
     async fn before_send(&self) -> Result<(), String> {
-        self.begin().await.map_err(|e| match e {
-            AppError::LeaseLost => "another worker holds the job now".to_owned(),
-            other => other.to_string(),
-        })
+        match self.begin().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let reason = match &e {
+                    AppError::LeaseLost => "another worker holds the job now".to_owned(),
+                    other => other.to_string(),
+                };
+                match self.refusal.lock() {
+                    Ok(mut r) => *r = Some(e),
+                    Err(poisoned) => *poisoned.into_inner() = Some(e),
+                }
+                Err(reason)
+            }
+        }
     }
 }
 
@@ -258,6 +307,7 @@ impl PublishWorker {
             keeper,
             policy,
             lease: DEFAULT_LEASE,
+            refresh_later: Arc::default(),
         }
     }
 
@@ -319,23 +369,49 @@ impl PublishWorker {
 
     /// Use case *refresh tokens ahead of expiry*: up to `limit` connections whose token
     /// expires within the refresh margin are refreshed, one refresh per connection at a time
-    /// across all workers (a connection being refreshed elsewhere is skipped). Returns how
-    /// many were refreshed.
+    /// across all workers (a connection being refreshed elsewhere is skipped). One whose refresh
+    /// fails is left alone for a while, without keeping the others waiting. Returns how many
+    /// were refreshed.
     pub async fn refresh_expiring(&self, limit: u32) -> AppResult<usize> {
-        let before = self.clock.now()
-            + Duration::seconds(multivio_domain::connection::Credentials::REFRESH_MARGIN_SECS);
-        let due = self.connections.expiring(before, limit).await?;
+        let now = self.clock.now();
+        let before =
+            now + Duration::seconds(multivio_domain::connection::Credentials::REFRESH_MARGIN_SECS);
+        let skip: std::collections::HashSet<ConnectionId> = {
+            let mut later = match self.refresh_later.lock() {
+                Ok(l) => l,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            later.retain(|_, at| *at > now);
+            later.keys().copied().collect()
+        };
+        let wanted = limit.saturating_add(u32::try_from(skip.len()).unwrap_or(u32::MAX));
+        let due = self.connections.expiring(before, wanted).await?;
         let mut refreshed = 0;
-        for (tenant, connection) in due {
+        for (tenant, connection) in due
+            .into_iter()
+            .filter(|(_, c)| !skip.contains(&c.id))
+            .take(limit as usize)
+        {
             match self.keeper.fresh(&tenant, &connection).await {
-                Ok(_) => refreshed += 1,
+                Ok(c) if c.expires_at.is_none_or(|at| at > before) => refreshed += 1,
+                // Still expiring: the platform refreshes none (or gave a short token).
+                Ok(_) => self.refresh_later(connection.id, now),
                 Err(RefreshError::Busy) => {}
                 Err(e) => {
                     tracing::info!(connection = %connection.id, error = %e, "refresh ahead of expiry failed");
+                    self.refresh_later(connection.id, now);
                 }
             }
         }
         Ok(refreshed)
+    }
+
+    fn refresh_later(&self, id: ConnectionId, now: DateTime<Utc>) {
+        let mut later = match self.refresh_later.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        later.insert(id, now + REFRESH_RETRY_AFTER);
     }
 
     /// Use case *process one publishing job*.
@@ -416,6 +492,15 @@ impl PublishWorker {
         };
         match result {
             Err(AppError::LeaseLost) => Err(AppError::LeaseLost),
+            // A passing failure: the job runs again later and gives up then.
+            Err(e @ (AppError::Conflict(_) | AppError::Unavailable(_))) => {
+                tracing::warn!(job = %job.job_id, error = %e, "could not record a given-up job yet");
+                let run_at =
+                    self.clock.now() + self.policy.jittered_delay(job.attempt, jitter(job));
+                self.reschedule(job, run_at, &format!("giving up: {e}"))
+                    .await
+            }
+            // The post has no such target (it never started publishing): nothing to settle.
             Err(e) => {
                 tracing::error!(job = %job.job_id, error = %e, "could not record a given-up job");
                 self.discard(job, &format!("given up: {why}")).await
@@ -425,7 +510,7 @@ impl PublishWorker {
     }
 
     async fn process_inner(&self, job: &ClaimedJob) -> AppResult<JobReport> {
-        'attempt: for _ in 0..MAX_CONFLICTS {
+        for _ in 0..MAX_CONFLICTS {
             let (post, key, connection) = match self.prepare(job).await? {
                 Prepared::Done(report) => return Ok(report),
                 Prepared::Again => continue,
@@ -478,8 +563,8 @@ impl PublishWorker {
                         format!("{base_key}-part{index}")
                     },
                 };
-                // What a lookup on the platform compares with (no media bytes needed).
-                let lookup = request(Vec::new());
+                // What a lookup on the platform compares with: the media rows, not their bytes.
+                let lookup = request(self.media_rows(job, media_ids).await?);
                 // A previous worker died while this part was being sent.
                 let found = if std::mem::take(&mut in_flight) {
                     match self
@@ -513,15 +598,14 @@ impl PublishWorker {
                             Ok(media) => media,
                             Err(report) => return Ok(report),
                         };
-                        let guard = PartGuard {
-                            worker: self,
-                            job,
-                            key: &key,
-                            connection_id: connection.id,
-                            post: Mutex::new(post.clone()),
-                        };
+                        let guard = PartGuard::new(self, job, &key, connection.id, post.clone());
                         let outcome = publisher.publish(&request(media), &guard).await;
                         post = guard.post();
+                        if matches!(outcome, Err(PublishError::NotSent { .. })) {
+                            // Nothing was sent: a lost lease ends here, anything else is an
+                            // error like any other (the job runs again later).
+                            return Err(guard.refusal());
+                        }
                         outcome
                     }
                 };
@@ -533,8 +617,11 @@ impl PublishWorker {
                             .await?
                         {
                             Recovered::Found(published) => Ok(published),
-                            // The platform deduplicates a re-send: try again later.
-                            Recovered::Resend => Err(PublishError::Transient { reason }),
+                            // The platform deduplicates a re-send: try again later, the send
+                            // still counted as possibly made.
+                            Recovered::Resend => {
+                                return self.retry_in_flight(job, &connection, reason).await;
+                            }
                             Recovered::Review => Err(PublishError::Unknown { reason }),
                         }
                     }
@@ -570,11 +657,7 @@ impl PublishWorker {
                         if last {
                             return self.finish_thread(job, &connection, &key, part).await;
                         }
-                        match self.record_part(job, &key, part).await {
-                            Ok(stored) => post = stored,
-                            Err(AppError::Conflict(_)) => continue 'attempt,
-                            Err(e) => return Err(e),
-                        }
+                        post = self.record_part(job, &key, part).await?;
                         index += 1;
                     }
                     outcome => {
@@ -619,33 +702,95 @@ impl PublishWorker {
     ) -> AppResult<Recovered> {
         let now = self.clock.now();
         let sent_at = post.target_result(key).and_then(|r| r.last_attempt_at);
+        // Without the time of the send, look back as far as a claim can last.
+        let since = sent_at.unwrap_or(
+            now - self.lease * i32::try_from(self.policy.max_claims).unwrap_or(i32::MAX),
+        );
+        // Look first, even where a re-send would be deduplicated: the first send may still be
+        // under way on a slow platform.
+        match publisher.reconcile(request, since).await {
+            Ok(Some(found)) => {
+                tracing::info!(job = %job.job_id, platform_post_id = %found.platform_post_id, "an interrupted send was found on the platform");
+                return Ok(Recovered::Found(found));
+            }
+            Ok(None) => {}
+            // The lookup itself may work later: try again then (the send stays in flight).
+            Err(PublishError::Transient { reason }) => {
+                return Err(AppError::Unavailable(format!(
+                    "looking up an interrupted send: {reason}"
+                )));
+            }
+            Err(PublishError::RateLimited { .. }) => {
+                return Err(AppError::Unavailable(
+                    "looking up an interrupted send: rate limited".to_owned(),
+                ));
+            }
+            Err(e) => {
+                tracing::info!(job = %job.job_id, error = %e, "looking up an interrupted send failed");
+            }
+        }
         if let (Some(window), Some(at)) = (publisher.dedup_window(), sent_at)
             && now - at < window
         {
             return Ok(Recovered::Resend);
         }
-        // Without the time of the send, look back as far as a claim can last.
-        let since = sent_at.unwrap_or(
-            now - self.lease * i32::try_from(self.policy.max_claims).unwrap_or(i32::MAX),
-        );
-        match publisher.reconcile(request, since).await {
-            Ok(Some(found)) => {
-                tracing::info!(job = %job.job_id, platform_post_id = %found.platform_post_id, "an interrupted send was found on the platform");
-                Ok(Recovered::Found(found))
-            }
-            Ok(None) => Ok(Recovered::Review),
-            // The lookup itself may work later: try again then.
-            Err(PublishError::Transient { reason }) => Err(AppError::Unavailable(format!(
-                "looking up an interrupted send: {reason}"
-            ))),
-            Err(PublishError::RateLimited { .. }) => Err(AppError::Unavailable(
-                "looking up an interrupted send: rate limited".to_owned(),
-            )),
-            Err(e) => {
-                tracing::info!(job = %job.job_id, error = %e, "looking up an interrupted send failed");
-                Ok(Recovered::Review)
-            }
+        Ok(Recovered::Review)
+    }
+
+    /// A send whose outcome the platform left open, on a platform that deduplicates a re-send:
+    /// the job runs again later (looking first, then re-sending with the same key); past the
+    /// tries, a person reviews it.
+    async fn retry_in_flight(
+        &self,
+        job: &ClaimedJob,
+        connection: &Connection,
+        reason: String,
+    ) -> AppResult<JobReport> {
+        let name = connection.provider.display_name();
+        if !self.policy.may_retry(job.attempt) {
+            return self
+                .review(
+                    job,
+                    "unknown_outcome",
+                    format!(
+                        "{name} never confirmed the post ({reason}); check the account, then \
+                         mark it published or send it again"
+                    ),
+                )
+                .await;
         }
+        let run_at = self.clock.now() + self.policy.jittered_delay(job.attempt, jitter(job));
+        let error = TargetError::new(
+            "unconfirmed",
+            format!("{name} did not confirm the post yet ({reason}); checking again"),
+        );
+        self.record_result(
+            job,
+            TargetOutcome::RetryInFlight(error),
+            JobOutcome::RetryAt {
+                run_at,
+                reason: reason.clone(),
+            },
+        )
+        .await?;
+        Ok(JobReport::RetryAt(run_at))
+    }
+
+    /// The media rows of one part, without their bytes (for a lookup on the platform).
+    async fn media_rows(&self, job: &ClaimedJob, ids: &[MediaId]) -> AppResult<Vec<Attachment>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .media
+            .get_many(&job.tenant, ids)
+            .await?
+            .into_iter()
+            .map(|file| Attachment {
+                file,
+                bytes: Vec::new(),
+            })
+            .collect())
     }
 
     /// The attachments of one part, with their bytes; `Err(report)` when a file is gone (the
@@ -714,7 +859,7 @@ impl PublishWorker {
     /// Records one posted part of a thread (not the last) under the job's lease, re-reading
     /// the post when another target's result changed it meanwhile.
     async fn record_part(&self, job: &ClaimedJob, key: &str, part: PartResult) -> AppResult<Post> {
-        for _ in 0..MAX_CONFLICTS {
+        for _ in 0..RECORD_CONFLICTS {
             let post = self
                 .posts
                 .get(&job.tenant, job.post_id)
@@ -1090,7 +1235,7 @@ impl PublishWorker {
         job_outcome: JobOutcome,
     ) -> AppResult<Post> {
         let tenant: &Tenant = &job.tenant;
-        for _ in 0..MAX_CONFLICTS {
+        for _ in 0..RECORD_CONFLICTS {
             let mut post = self
                 .posts
                 .get(tenant, job.post_id)

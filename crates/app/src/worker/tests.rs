@@ -504,15 +504,60 @@ async fn a_timeout_after_sending_is_looked_up_before_anything_else() {
         result(&state, "twitter").platform_post_id.as_deref(),
         Some("1789")
     );
-    // A platform that deduplicates: tried again later with the same key.
-    let (w, state) = Deps::new(publishing(vec![x()]))
-        .publisher(Some(chrono::Duration::minutes(50)), unknown())
-        .build();
+    // A platform that deduplicates: tried again later, the send still counted as possibly
+    // made — the next claim looks first, then re-sends with the same key.
+    let d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(
+        Some(chrono::Duration::minutes(50)),
+        vec![unknown(), ok()],
+    ));
+    let fake = d.fake();
+    let (w, state) = d.build();
     assert!(matches!(
         w.process(&job(x(), 1)).await.unwrap(),
         JobReport::RetryAt(_)
     ));
-    assert_eq!(result(&state, "twitter").status, TargetStatus::Pending);
+    let r = result(&state, "twitter");
+    assert_eq!(r.status, TargetStatus::Publishing);
+    assert_eq!(r.error.unwrap().code, "unconfirmed");
+    assert_eq!(w.process(&job(x(), 2)).await.unwrap(), JobReport::Published);
+    assert_eq!(
+        *fake.lookups.lock().unwrap(),
+        2,
+        "looked up before each decision"
+    );
+    let calls = fake.calls.lock().unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].0.idempotency_key, calls[1].0.idempotency_key);
+    drop(calls);
+    // Past its tries it is left for review, never failed (it may be on the platform).
+    let (w, state) = Deps::new(publishing(vec![x()]))
+        .publisher(Some(chrono::Duration::minutes(50)), unknown())
+        .build();
+    assert_eq!(
+        w.process(&job(x(), 5)).await.unwrap(),
+        JobReport::NeedsReview
+    );
+    assert_eq!(result(&state, "twitter").status, TargetStatus::NeedsReview);
+}
+
+#[tokio::test]
+async fn a_guard_that_cannot_record_the_send_reschedules_the_job() {
+    let d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![ok()]));
+    // Every write of the post meets a concurrent one.
+    d.state.lock().unwrap().conflicts_left = 1000;
+    let mut d = d;
+    d.jobs
+        .expect_complete()
+        .withf(|_, _, o| matches!(o, JobOutcome::RetryAt { .. }))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let fake = d.fake();
+    let (w, _) = d.build();
+    assert!(matches!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::RetryAt(_)
+    ));
+    assert_eq!(fake.sent(), 0);
 }
 
 fn interrupted() -> Post {
@@ -1028,4 +1073,47 @@ async fn credentials_that_no_longer_open_need_reauth_and_fail_the_target() {
             .message
             .contains("can no longer be read")
     );
+}
+
+#[tokio::test]
+async fn tokens_about_to_expire_are_refreshed_ahead_of_any_post() {
+    let mut d = Deps::new(publishing(vec![x()]));
+    d.connections.checkpoint();
+    d.connections
+        .expect_expiring()
+        .withf(|before, limit| *before == now() + chrono::Duration::minutes(5) && *limit == 50)
+        .times(1)
+        .returning(|_, _| {
+            Ok(vec![
+                (tenant(), connection(1, Provider::X, true, 1)),
+                (tenant(), connection(2, Provider::X, false, 1)),
+            ])
+        });
+    d.connections
+        .expect_credentials()
+        .returning(|_, id| Ok(sealed_for(id, "old", now() + chrono::Duration::minutes(2))));
+    // The second connection is being refreshed by another worker: skipped.
+    d.connections
+        .expect_try_lock_refresh()
+        .times(2)
+        .returning(|_, id, _, _| Ok(id == cid(1)));
+    d.connections
+        .expect_store_refreshed()
+        .withf(|_, id, _, _| *id == cid(1))
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    let mut oauth = MockOAuthClient::new();
+    oauth.expect_refresh().times(1).returning(|_, _| {
+        Ok(multivio_domain::connection::TokenGrant {
+            access_token: Secret::new("new"),
+            refresh_token: None,
+            expires_at: Some(now() + chrono::Duration::hours(2)),
+        })
+    });
+    let oauth: Arc<dyn OAuthClient> = Arc::new(oauth);
+    d.platforms
+        .expect_oauth()
+        .returning(move |_| Some(oauth.clone()));
+    let (w, _) = d.build();
+    assert_eq!(w.refresh_expiring(50).await.unwrap(), 1);
 }

@@ -85,6 +85,20 @@ pub enum PostError {
     /// Only a target that needs review can be resolved.
     #[error("target `{0}` does not need review")]
     NotUnderReview(String),
+    /// A thread's interrupted part is not its last: the parts after it reply to it.
+    #[error(
+        "part {part} of {parts} of `{key}` was interrupted; the parts after it reply to it, so \
+         it cannot be marked published — remove it from the platform if it is there, then send \
+         it again"
+    )]
+    PartsLeft {
+        /// The target's key.
+        key: String,
+        /// The interrupted part (1-based).
+        part: usize,
+        /// Parts in the thread.
+        parts: usize,
+    },
 }
 
 /// What finished publishing looks like: the post's final status, and what happens to its quota
@@ -110,20 +124,19 @@ pub enum Resolution {
 }
 
 impl Resolution {
-    /// "It is there", with the URL a person gives: an absolute `https` (or `http`) URL of at
-    /// most 2,048 characters, without spaces or control characters — anything else (a
+    /// "It is there", with the URL a person gives: an absolute `https` URL of at most 2,048
+    /// characters, without spaces, control characters or credentials — anything else (a
     /// `javascript:` link a client would render) is refused.
     pub fn published(url: Option<&str>) -> Result<Self, FieldError> {
         let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
             return Ok(Self::Published { url: None });
         };
-        let rest = url
+        let host = url
             .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"));
-        let host = rest.and_then(|r| r.split(['/', '?', '#']).next());
+            .and_then(|r| r.split(['/', '?', '#']).next());
         if url.len() > 2048
             || url.chars().any(|c| c.is_whitespace() || c.is_control())
-            || host.is_none_or(str::is_empty)
+            || host.is_none_or(|h| h.is_empty() || h.contains('@'))
         {
             return Err(FieldError::new(
                 "url",
@@ -163,6 +176,11 @@ pub enum TargetOutcome {
     NeedsReview(TargetError),
     /// Not published this time; another attempt is scheduled.
     RetryLater(TargetError),
+    /// Maybe published (the platform did not answer after the send), and the platform
+    /// deduplicates a re-send: another attempt is scheduled, and the target stays `publishing`
+    /// with the time of its first send, so that attempt looks for the post before sending and
+    /// re-sends only while the platform still deduplicates.
+    RetryInFlight(TargetError),
 }
 
 impl Post {
@@ -365,10 +383,14 @@ impl Post {
         if result.status.is_terminal() {
             return Err(PostError::TargetSettled(key.to_owned()));
         }
+        // A send re-made while the last one's outcome is open keeps the first one's time: the
+        // platform's deduplication window runs from it.
+        if result.status != TargetStatus::Publishing || result.last_attempt_at.is_none() {
+            result.last_attempt_at = Some(now);
+        }
         result.status = TargetStatus::Publishing;
         result.connection_id = Some(connection_id);
         result.attempts += 1;
-        result.last_attempt_at = Some(now);
         self.updated_at = now;
         Ok(())
     }
@@ -430,6 +452,10 @@ impl Post {
                 result.status = TargetStatus::Pending;
                 result.error = Some(error);
             }
+            TargetOutcome::RetryInFlight(error) => {
+                result.status = TargetStatus::Publishing;
+                result.error = Some(error);
+            }
         }
         self.updated_at = now;
         Ok(self.settle())
@@ -456,11 +482,8 @@ impl Post {
     fn settle(&mut self) -> Option<Settled> {
         let status = self.derived_status()?;
         self.status = status;
-        let all_failed = self
-            .publish_results
-            .values()
-            .all(|r| r.status == TargetStatus::Failed);
-        let quota = if all_failed {
+        // Only when nothing went out: a thread whose first parts were posted keeps its unit.
+        let quota = if self.nothing_went_out() {
             self.give_back_quota()
         } else {
             QuotaEffect::None
@@ -483,6 +506,7 @@ impl Post {
             .platforms
             .by_key(key)
             .ok_or_else(|| PostError::UnknownTarget(key.to_owned()))?;
+        let parts = self.content().parts_for(target.provider).len();
         let result = self
             .publish_results
             .get_mut(key)
@@ -490,7 +514,14 @@ impl Post {
         if result.status != TargetStatus::NeedsReview {
             return Err(PostError::NotUnderReview(key.to_owned()));
         }
+        let interrupted = result.parts.len();
         match resolution {
+            // The parts after an interrupted one reply to it: without its id they cannot go.
+            Resolution::Published { .. } if interrupted + 1 < parts => Err(PostError::PartsLeft {
+                key: key.to_owned(),
+                part: interrupted + 1,
+                parts,
+            }),
             Resolution::Published { url } => {
                 result.status = TargetStatus::Published;
                 result.url = url.or_else(|| result.parts.first().and_then(|p| p.url.clone()));

@@ -251,8 +251,9 @@ impl PostPatchDto {
 /// The outcome for one target.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TargetResultDto {
-    /// `pending`, `publishing`, `published`, `failed` or `unknown` (sent, outcome unknown:
-    /// check the platform before posting again).
+    /// `pending`, `publishing`, `published`, `failed` or `needs_review` (a send was
+    /// interrupted and the platform cannot tell whether it went out: check the account, then
+    /// resolve it with `POST /v1/posts/{id}/targets/{key}/review`).
     pub status: String,
     /// Platform.
     pub platform: String,
@@ -266,6 +267,8 @@ pub struct TargetResultDto {
     pub error: Option<IssueDto>,
     /// Sends tried.
     pub attempts: u32,
+    /// When the last send began.
+    pub last_attempt_at: Option<DateTime<Utc>>,
     /// When it went out.
     pub published_at: Option<DateTime<Utc>>,
     /// For a thread: every part published so far, in order.
@@ -298,6 +301,7 @@ impl From<&TargetResult> for TargetResultDto {
                 message: e.message.clone(),
             }),
             attempts: r.attempts,
+            last_attempt_at: r.last_attempt_at,
             published_at: r.published_at,
             parts: r
                 .parts

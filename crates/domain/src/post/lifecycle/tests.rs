@@ -493,9 +493,105 @@ fn a_published_resolution_takes_only_a_web_address() {
         "https://",
         "https:///path",
         "ftp://x.com/a",
+        "http://x.com/a",
+        "https://user@evil.example/a",
         "https://x.com/a b",
         &format!("https://x.com/{}", "a".repeat(2048)),
     ] {
         assert!(Resolution::published(Some(bad)).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn a_resend_while_the_outcome_is_open_keeps_the_first_send_time() {
+    let mut p = two_targets();
+    p.start_publishing(now()).unwrap();
+    p.begin_target("twitter", cid(1), now()).unwrap();
+    p.record_outcome(
+        "twitter",
+        TargetOutcome::RetryInFlight(TargetError::new("timeout", "no answer")),
+        now(),
+    )
+    .unwrap();
+    let r = &p.publish_results["twitter"];
+    assert_eq!(r.status, TargetStatus::Publishing, "still possibly sent");
+    assert_eq!(p.status, PostStatus::Publishing);
+    p.begin_target("twitter", cid(1), now() + Duration::minutes(20))
+        .unwrap();
+    let r = &p.publish_results["twitter"];
+    assert_eq!(r.last_attempt_at, Some(now()), "the first send's time");
+    assert_eq!(r.attempts, 2);
+}
+
+#[test]
+fn a_thread_that_posted_parts_keeps_its_unit_when_it_fails() {
+    let mut p = draft(vec![Target::primary(Provider::X)]);
+    p.thread = vec![crate::post::ThreadPart {
+        text: "two".into(),
+        media_files: vec![],
+    }];
+    p.schedule(now() + Duration::hours(1), now()).unwrap();
+    p.start_publishing(now()).unwrap();
+    p.record_part(
+        "twitter",
+        PartResult {
+            platform_post_id: "1".into(),
+            url: None,
+            reference: None,
+        },
+        now(),
+    )
+    .unwrap();
+    let s = p
+        .record_outcome("twitter", failed(), now())
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.status, PostStatus::Failed);
+    assert_eq!(s.quota, QuotaEffect::None, "the first part went out");
+    // And it is no draft to edit again: something is on the platform.
+    assert!(matches!(
+        p.schedule(now() + Duration::hours(2), now()),
+        Err(PostError::Transition(_))
+    ));
+}
+
+#[test]
+fn an_interrupted_part_before_the_last_cannot_be_marked_published() {
+    let mut p = draft(vec![Target::primary(Provider::X)]);
+    p.thread = vec![
+        crate::post::ThreadPart {
+            text: "two".into(),
+            media_files: vec![],
+        },
+        crate::post::ThreadPart {
+            text: "three".into(),
+            media_files: vec![],
+        },
+    ];
+    p.start_publishing(now()).unwrap();
+    p.record_part(
+        "twitter",
+        PartResult {
+            platform_post_id: "1".into(),
+            url: None,
+            reference: None,
+        },
+        now(),
+    )
+    .unwrap();
+    p.record_outcome("twitter", needs_review(), now()).unwrap();
+    assert_eq!(
+        p.resolve_review("twitter", Resolution::Published { url: None }, now()),
+        Err(PostError::PartsLeft {
+            key: "twitter".into(),
+            part: 2,
+            parts: 3
+        })
+    );
+    // Sending it again continues the thread from part 2.
+    let r = p
+        .resolve_review("twitter", Resolution::Resend, now())
+        .unwrap();
+    assert_eq!(r.enqueue, Some(Target::primary(Provider::X)));
+    assert_eq!(p.publish_results["twitter"].parts.len(), 1);
 }
