@@ -20,6 +20,9 @@ use tokio::task::JoinSet;
 const MAX_IDLE: Duration = Duration::from_secs(30);
 /// Pause after the queue could not be read.
 const ERROR_PAUSE: Duration = Duration::from_secs(2);
+/// The shortest sleep when the queue says a job is already due but none could be claimed
+/// (another worker is claiming it): no hot loop.
+const MIN_IDLE: Duration = Duration::from_millis(100);
 /// How often tokens about to expire, and ended quota periods, are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Connections refreshed ahead of expiry per sweep.
@@ -58,42 +61,51 @@ pub async fn run(services: Arc<Services>, settings: WorkerLoop, mut stop: watch:
     tracing::info!(worker = %worker_id, concurrency = settings.concurrency, "publishing worker started");
     let mut listener = Listener::new(settings.listen_url.clone());
     let mut running: JoinSet<()> = JoinSet::new();
+    // Token refreshes and quota resets run beside the jobs, never in the way of claims.
+    let mut sweeper: Option<tokio::task::JoinHandle<()>> = None;
     let mut last_sweep: Option<tokio::time::Instant> = None;
     let capacity = settings.concurrency as usize;
     while !*stop.borrow() {
-        if last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
+        // Finished jobs leave the set only when joined.
+        while running.try_join_next().is_some() {}
+        if sweeper
+            .as_ref()
+            .is_none_or(tokio::task::JoinHandle::is_finished)
+            && last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_EVERY)
+        {
             last_sweep = Some(tokio::time::Instant::now());
-            sweep(&services).await;
+            sweeper = Some(tokio::spawn(sweep(services.clone())));
+        }
+        let free = capacity.saturating_sub(running.len());
+        if free == 0 {
+            // Full: wait for a job to finish (or stop).
+            wait(&mut stop, &mut running, &mut listener, MAX_IDLE, false).await;
+            continue;
         }
         // Listen before looking at the queue, so a job queued meanwhile still wakes us.
         listener.ensure().await;
-        let free = capacity.saturating_sub(running.len());
-        let mut drained = true;
-        if free > 0 {
-            match services.worker.claim(&worker_id, free as u32).await {
-                Ok(jobs) => {
-                    drained = jobs.len() < free;
-                    for job in jobs {
-                        running.spawn(run_job(services.clone(), job));
-                    }
+        match services.worker.claim(&worker_id, free as u32).await {
+            Ok(jobs) => {
+                let drained = jobs.len() < free;
+                for job in jobs {
+                    running.spawn(run_job(services.clone(), job));
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming publishing jobs failed");
-                    wait(&mut stop, &mut running, &mut listener, ERROR_PAUSE, false).await;
+                if !drained {
                     continue;
                 }
             }
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming publishing jobs failed");
+                wait(&mut stop, &mut running, &mut listener, ERROR_PAUSE, false).await;
+                continue;
+            }
         }
-        if !drained && running.len() < capacity {
-            continue;
-        }
-        // Full: wait for a job to finish. Drained: sleep until the next job is due.
-        let idle = if drained {
-            until_next_due(&services).await
-        } else {
-            MAX_IDLE
-        };
-        wait(&mut stop, &mut running, &mut listener, idle, drained).await;
+        // Drained: sleep until the next job is due, a job is queued, or a slot frees up.
+        let idle = until_next_due(&services).await;
+        wait(&mut stop, &mut running, &mut listener, idle, true).await;
+    }
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
     }
     tracing::info!(worker = %worker_id, jobs = running.len(), "publishing worker stopping; finishing the jobs in hand");
     while running.join_next().await.is_some() {}
@@ -103,10 +115,10 @@ pub async fn run(services: Arc<Services>, settings: WorkerLoop, mut stop: watch:
 /// How long until the next job is claimable (at most [`MAX_IDLE`]).
 async fn until_next_due(services: &Services) -> Duration {
     match services.worker.next_due().await {
-        Ok(Some(at)) => {
-            let now = chrono::Utc::now();
-            (at - now).to_std().unwrap_or(Duration::ZERO).min(MAX_IDLE)
-        }
+        Ok(Some(at)) => (at - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .clamp(MIN_IDLE, MAX_IDLE),
         Ok(None) => MAX_IDLE,
         Err(e) => {
             tracing::warn!(error = %e, "reading the next due job failed");
@@ -123,9 +135,6 @@ async fn wait(
     max: Duration,
     for_new_jobs: bool,
 ) {
-    if max.is_zero() {
-        return;
-    }
     tokio::select! {
         _ = tokio::time::sleep(max) => {}
         _ = stop.changed() => {}
@@ -177,7 +186,7 @@ async fn run_job(services: Arc<Services>, job: ClaimedJob) {
 }
 
 /// Tokens about to expire, and quota periods that ended.
-async fn sweep(services: &Services) {
+async fn sweep(services: Arc<Services>) {
     match services.worker.refresh_expiring(REFRESH_BATCH).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(connections = n, "refreshed tokens ahead of expiry"),
