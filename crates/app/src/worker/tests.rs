@@ -525,10 +525,11 @@ async fn a_timeout_after_sending_is_looked_up_before_anything_else() {
         2,
         "looked up before each decision"
     );
-    let calls = fake.calls.lock().unwrap();
-    assert_eq!(calls.len(), 2);
-    assert_eq!(calls[0].0.idempotency_key, calls[1].0.idempotency_key);
-    drop(calls);
+    {
+        let calls = fake.calls.lock().unwrap();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].0.idempotency_key, calls[1].0.idempotency_key);
+    }
     // Past its tries it is left for review, never failed (it may be on the platform).
     let (w, state) = Deps::new(publishing(vec![x()]))
         .publisher(Some(chrono::Duration::minutes(50)), unknown())
