@@ -36,6 +36,14 @@
 //!   beside other files (422 with Mastodon's messages); `in_reply_to_id` must exist (404).
 //!   `Idempotency-Key` is honoured per account for one hour: a repeat answers the status
 //!   created the first time (200) and creates nothing. Answers 200 with the Status.
+//! - A Status's `content` is the HTML Mastodon renders: paragraphs (`<p>`) at blank lines,
+//!   `<br />` at line breaks, the text escaped; every address with a scheme a link — `<a
+//!   href="…" target="_blank" rel="nofollow noopener noreferrer">` with the address split into
+//!   `invisible` and `ellipsis` spans, punctuation closing it kept outside; a hashtag `<a
+//!   href="…/tags/tag" class="mention hashtag" rel="tag">#<span>tag</span></a>`; a mention of
+//!   an account of this instance (`@bob`, or `@bob@` its domain) `<span class="h-card"
+//!   translate="no"><a href="…/@bob" class="u-url mention">@<span>bob</span></a></span>`
+//!   (other mentions stay text); `mentions` and `tags` list them.
 //! - `GET /api/v1/statuses/:id`.
 //! - `GET /api/v1/accounts/:id/statuses`: public, but a token given must be valid (401) and
 //!   carry `read` or `read:statuses` (403); an unknown account is 404. Newest first; `limit`
@@ -574,12 +582,143 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// A status's text as the HTML Mastodon renders: paragraphs, line breaks, escaped.
+/// A status's text as the HTML Mastodon renders, without links (no instance to link to).
+#[cfg(test)]
 fn html(text: &str) -> String {
-    text.split("\n\n")
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| format!("<p>{}</p>", escape(p).replace('\n', "<br />")))
-        .collect()
+    render(text, "", "", |_| None).html
+}
+
+/// A status's text as Mastodon renders it.
+#[derive(Debug, Default)]
+struct Rendered {
+    /// `content`.
+    html: String,
+    /// The accounts mentioned (their usernames) and the hashtags, in order, once each.
+    mentions: Vec<String>,
+    tags: Vec<String>,
+}
+
+/// A status's text as the HTML Mastodon renders: paragraphs, line breaks, escaped; links,
+/// hashtags, and mentions of the accounts `local` knows (it answers their username as the
+/// account has it) on this instance (`instance`, its domain `domain`).
+fn render(
+    text: &str,
+    instance: &str,
+    domain: &str,
+    local: impl Fn(&str) -> Option<String>,
+) -> Rendered {
+    let mut out = Rendered::default();
+    for paragraph in text.split("\n\n").filter(|p| !p.trim().is_empty()) {
+        out.html.push_str("<p>");
+        for (n, line) in paragraph.split('\n').enumerate() {
+            if n > 0 {
+                out.html.push_str("<br />");
+            }
+            let mut rest = line;
+            while !rest.is_empty() {
+                let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                let (word, after) = rest.split_at(word_end);
+                render_word(word, instance, domain, &local, &mut out);
+                let space_end = after
+                    .find(|c: char| !c.is_whitespace())
+                    .unwrap_or(after.len());
+                out.html.push_str(&after[..space_end]);
+                rest = &after[space_end..];
+            }
+        }
+        out.html.push_str("</p>");
+    }
+    out
+}
+
+/// One word of a status, as [`render`] renders it.
+fn render_word(
+    word: &str,
+    instance: &str,
+    domain: &str,
+    local: &impl Fn(&str) -> Option<String>,
+    out: &mut Rendered,
+) {
+    let lower = word.to_ascii_lowercase();
+    let scheme = ["https://", "http://"]
+        .into_iter()
+        .find(|scheme| lower.starts_with(scheme) && lower.len() > scheme.len());
+    if let Some(scheme) = scheme {
+        let url = word.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
+        let mut prefix = scheme.len();
+        if lower[prefix..].starts_with("www.") {
+            prefix += "www.".len();
+        }
+        let shown: String = url[prefix..].chars().take(30).collect();
+        let hidden = &url[prefix + shown.len()..];
+        out.html.push_str(&format!(
+            "<a href=\"{}\" target=\"_blank\" rel=\"nofollow noopener noreferrer\">\
+             <span class=\"invisible\">{}</span><span class=\"{}\">{}</span>\
+             <span class=\"invisible\">{}</span></a>",
+            escape(url),
+            escape(&url[..prefix]),
+            if hidden.is_empty() { "" } else { "ellipsis" },
+            escape(&shown),
+            escape(hidden),
+        ));
+        out.html.push_str(&escape(&word[url.len()..]));
+        return;
+    }
+    let name_len = |s: &str| {
+        s.char_indices()
+            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+            .map_or(s.len(), |(at, _)| at)
+    };
+    if let Some(after) = word.strip_prefix('#') {
+        let tag = &after[..name_len(after)];
+        if !instance.is_empty() && tag.chars().any(char::is_alphabetic) {
+            out.html.push_str(&format!(
+                "<a href=\"{instance}/tags/{}\" class=\"mention hashtag\" rel=\"tag\">#<span>{}</span></a>",
+                escape(&tag.to_lowercase()),
+                escape(tag)
+            ));
+            out.html.push_str(&escape(&after[tag.len()..]));
+            if !out.tags.contains(&tag.to_lowercase()) {
+                out.tags.push(tag.to_lowercase());
+            }
+            return;
+        }
+    }
+    if let Some(after) = word.strip_prefix('@') {
+        let name = &after[..name_len(after)];
+        let mut end = name.len();
+        // `@bob@this.instance` names a local account too; another domain, a remote one.
+        let mut remote = false;
+        if let Some(host) = after[end..].strip_prefix('@') {
+            let host_len = host
+                .char_indices()
+                .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '.' | '-' | ':' | '_')))
+                .map_or(host.len(), |(at, _)| at);
+            let host = host[..host_len].trim_end_matches(['.', ':', '-']);
+            if host.eq_ignore_ascii_case(domain) {
+                end += 1 + host.len();
+            } else if !host.is_empty() {
+                remote = true;
+            }
+        }
+        if !instance.is_empty()
+            && !name.is_empty()
+            && !remote
+            && let Some(username) = local(name)
+        {
+            out.html.push_str(&format!(
+                "<span class=\"h-card\" translate=\"no\"><a href=\"{instance}/@{}\" class=\"u-url mention\">@<span>{}</span></a></span>",
+                escape(&username),
+                escape(&username)
+            ));
+            out.html.push_str(&escape(&after[end..]));
+            if !out.mentions.contains(&username) {
+                out.mentions.push(username);
+            }
+            return;
+        }
+    }
+    out.html.push_str(&escape(word));
 }
 
 fn account_json(instance: &str, account: &Account) -> Value {
@@ -639,12 +778,42 @@ fn status_json(state: &State, instance: &str, status: &Status) -> Value {
         .filter_map(|id| state.media.get(id))
         .map(|m| media_json(instance, m))
         .collect();
+    let domain = url::Url::parse(instance)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| u.port().map_or(h.to_owned(), |p| format!("{h}:{p}")))
+        })
+        .unwrap_or_default();
+    let content = render(&status.text, instance, &domain, |name| {
+        state
+            .accounts
+            .values()
+            .find(|a| a.username.eq_ignore_ascii_case(name))
+            .map(|a| a.username.clone())
+    });
+    let mentions: Vec<Value> = content
+        .mentions
+        .iter()
+        .filter_map(|name| state.accounts.get(name))
+        .map(|a| {
+            json!({
+                "id": a.id, "username": a.username, "acct": a.username,
+                "url": format!("{instance}/@{}", a.username),
+            })
+        })
+        .collect();
+    let tags: Vec<Value> = content
+        .tags
+        .iter()
+        .map(|tag| json!({ "name": tag, "url": format!("{instance}/tags/{tag}") }))
+        .collect();
     json!({
         "id": status.id,
         "uri": status.uri,
         "url": status.url,
         "created_at": iso(status.created_at),
-        "content": html(&status.text),
+        "content": content.html,
         "visibility": status.visibility,
         "sensitive": false,
         "spoiler_text": "",
@@ -654,8 +823,8 @@ fn status_json(state: &State, instance: &str, status: &Status) -> Value {
         "media_attachments": media,
         "account": account,
         "application": {"name": status.application, "website": null},
-        "mentions": [],
-        "tags": [],
+        "mentions": mentions,
+        "tags": tags,
         "emojis": [],
         "reblogs_count": 0,
         "favourites_count": 0,

@@ -11,32 +11,44 @@
 //! existing posts, no duplicate text. Errors have X's shapes (OAuth errors
 //! `{"error","error_description"}`, API problems `{"title","detail","type","status"}`).
 //!
-//! As X does, the API shows a post's text with every URL replaced by a `t.co` link, `&`, `<`
-//! and `>` escaped as HTML entities, and a `t.co` link to its media appended (the create answer
-//! and the timeline alike); `/_sandbox/posts` lists the text as it was sent.
+//! As X does, the API shows a post's text with every URL (an address with a scheme, or one
+//! starting `www.`) replaced by a `t.co` link, `&`, `<` and `>` escaped as HTML entities, and a
+//! `t.co` link to its media appended (the create answer and the timeline alike);
+//! `/_sandbox/posts` lists the text as it was sent. Posts are at most 280 weighted characters,
+//! or 25,000 for an account with a subscription (`/_sandbox/premium`); the text of a post over
+//! 280 is shown truncated (cut at a space, `…` appended) and whole in its `note_tweet`.
 //!
 //! The timeline, `GET /2/users/{id}/tweets`, as X serves it: a user-context caller (OAuth 2.0
 //! bearer or OAuth 1.0a, else 401); `id` digits only (else 400); the fake knows only the
 //! caller's own timeline — another id answers 200 with X's `Not Found Error` in `errors`.
 //! Parameters (an unknown one is a 400): `max_results` 5–100 (default 10), `start_time` and
 //! `end_time` as `YYYY-MM-DDTHH:mm:ssZ` (second granularity, inclusive, not before
-//! 2010-11-06T00:00:00Z, start before end), `since_id` and `until_id` (exclusive),
+//! 2010-11-06T00:00:00Z, start before end, `end_time` at least 10 seconds before the request),
+//! `since_id` and `until_id` (exclusive),
 //! `exclude` (`replies`, `retweets`), `pagination_token` (a `next_token` of this timeline),
 //! `tweet.fields` (X's names; served: `id`, `text`, `edit_history_tweet_ids`, `created_at`,
 //! `author_id`, `conversation_id`, `in_reply_to_user_id`, `referenced_tweets`, `attachments`,
-//! `possibly_sensitive`, `reply_settings`, `public_metrics`, `edit_controls`; the others are
-//! accepted and left out), `expansions` (X's names, checked; no `includes` are produced),
+//! `entities` (`urls` only), `note_tweet`, `possibly_sensitive`, `reply_settings`,
+//! `public_metrics`, `edit_controls`; the others are accepted and left out), `expansions`
+//! (X's names, checked; no `includes` are produced),
 //! `user.fields`, `media.fields`, `place.fields`, `poll.fields` (accepted). Only the newest
 //! 3,200 posts are on it. The answer: `{"data": [post…] newest first, "meta": {"result_count",
 //! "newest_id", "oldest_id", "next_token"?}}`; with nothing to show, `{"meta":
 //! {"result_count": 0}}` and no `data`. Each post has `id`, `text` and
 //! `edit_history_tweet_ids`, plus the requested fields (`referenced_tweets`: `[{"type":
 //! "replied_to", "id"}]` and `in_reply_to_user_id` for a reply only, `attachments: {"media_keys":
-//! ["3_<media id>"]}` with media only, `created_at` as `2026-01-02T03:04:05.678Z`).
+//! ["3_<media id>"]}` with media only, `created_at` as `2026-01-02T03:04:05.678Z`,
+//! `entities: {"urls": [{"start", "end", "url", "expanded_url", "display_url"}…]}` when the
+//! text has links — the media link's with its `media_key` — `start` and `end` counting code
+//! points of the text with its HTML entities decoded, `note_tweet: {"text", "entities"}` for a
+//! post over 280 characters: its whole text, escaped as `text` is, without the media link).
 //!
 //! Control (tests):
 //! - `POST /x/_sandbox/next_user {"username": "…"}` names who approves the next authorisation
 //!   (default `sandbox_user`).
+//! - `POST /x/_sandbox/premium {"username": "…", "premium": true}` gives the account a
+//!   subscription (long posts, up to 25,000 characters), or with `false` takes it away;
+//!   answers the same object.
 //! - `POST /x/_sandbox/fail_next_tweet {"status": 503}` answers the next `POST /2/tweets` with
 //!   that status, creating nothing — or, with `"after_create": true`, answering it once the
 //!   next post is created (as a server failing after the write does).
@@ -181,8 +193,12 @@ struct Tweet {
     author: User,
     /// The text as it was sent.
     text: String,
-    /// The text as X's API shows it (`t.co` links, HTML entities, the media link).
+    /// The text as X's API shows it (`t.co` links, HTML entities, the media link; truncated
+    /// for a long post) and its links.
     shown: String,
+    links: Vec<UrlEntity>,
+    /// A long post's whole text as shown (without the media link), and its links.
+    note: Option<(String, Vec<UrlEntity>)>,
     media: Vec<String>,
     reply_to: Option<String>,
     /// The author of the post it replies to.
@@ -190,6 +206,37 @@ struct Tweet {
     /// The thread's first post.
     conversation_id: String,
     created_at: DateTime<Utc>,
+}
+
+/// A link in a post's text, as X's `entities.urls` has it.
+#[derive(Debug, Clone)]
+struct UrlEntity {
+    /// Code points of the text (entities decoded) before it, and up to its end.
+    start: usize,
+    end: usize,
+    /// The `t.co` address in the text.
+    url: String,
+    /// The address as written (`http://` added to one without a scheme), or the media's page.
+    expanded_url: String,
+    display_url: String,
+    /// The media link's: the first attachment's key.
+    media_key: Option<String>,
+}
+
+impl UrlEntity {
+    fn json(&self) -> Value {
+        let mut entity = json!({
+            "start": self.start,
+            "end": self.end,
+            "url": self.url,
+            "expanded_url": self.expanded_url,
+            "display_url": self.display_url,
+        });
+        if let Some(key) = &self.media_key {
+            entity["media_key"] = json!(key);
+        }
+        entity
+    }
 }
 
 /// An OAuth 1.0a request token: its secret, callback, and once approved, who approved it
@@ -234,6 +281,8 @@ pub struct State {
     answer_late: Delay,
     /// Media upload calls that wait before they are handled.
     slow_media: Delay,
+    /// Usernames of the accounts with a subscription (long posts).
+    premium: HashSet<String>,
 }
 
 impl State {
@@ -280,6 +329,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/oauth/authorize", web::get().to(oauth1_authorize))
         .route("/oauth/access_token", web::post().to(access_token))
         .route("/_sandbox/next_user", web::post().to(next_user))
+        .route("/_sandbox/premium", web::post().to(set_premium))
         .route("/_sandbox/fail_next_tweet", web::post().to(fail_next_tweet))
         .route("/_sandbox/fail_next_media", web::post().to(fail_next_media))
         .route("/_sandbox/answer_late", web::post().to(set_answer_late))
@@ -710,10 +760,15 @@ fn create_tweet_locked(
     if text.is_empty() && media_ids.is_empty() {
         return invalid_request("text or media is required");
     }
-    if count(Provider::X, &text, &ValidationOptions::default()) > 280 {
+    let limit = if x.premium.contains(&author.username) {
+        LONG_POST_LIMIT
+    } else {
+        POST_LIMIT
+    };
+    if count(Provider::X, &text, &ValidationOptions::default()) > limit {
         return problem(
             StatusCode::FORBIDDEN,
-            "You are not permitted to create a Tweet with more than 280 characters.",
+            &format!("You are not permitted to create a Tweet with more than {limit} characters."),
         );
     }
     if media_ids.len() > 4 {
@@ -753,7 +808,21 @@ fn create_tweet_locked(
         );
     }
     let id = snowflake(&mut x.counter);
-    let shown = shown_text(&text, !media_ids.is_empty(), &id);
+    let media_link = media_ids.first().map(|first| {
+        let video = x
+            .media
+            .get(first)
+            .is_some_and(|m| m.category == "tweet_video");
+        (
+            format!("3_{first}"),
+            format!(
+                "https://x.com/{}/status/{id}/{}/1",
+                author.username,
+                if video { "video" } else { "photo" }
+            ),
+        )
+    });
+    let shown = render(&text, media_link, &id);
     // Never earlier than the post before it: timelines are searched by time.
     let created_at = x
         .tweets
@@ -769,11 +838,14 @@ fn create_tweet_locked(
     let at = x.tweets.len();
     x.timelines.entry(author.id.clone()).or_default().push(at);
     x.tweet_index.insert(id.clone(), at);
+    let answer_text = shown.text.clone();
     x.tweets.push(Tweet {
         id: id.clone(),
         author,
         text,
-        shown: shown.clone(),
+        shown: shown.text,
+        links: shown.links,
+        note: shown.note,
         media: media_ids,
         reply_to,
         in_reply_to_user_id,
@@ -785,42 +857,131 @@ fn create_tweet_locked(
         return fault.answer();
     }
     HttpResponse::Created().json(json!({
-        "data": { "id": id, "text": shown, "edit_history_tweet_ids": [id] }
+        "data": { "id": id, "text": answer_text, "edit_history_tweet_ids": [id] }
     }))
 }
 
+/// The weighted characters of a post, and of a subscriber's post.
+const POST_LIMIT: usize = 280;
+const LONG_POST_LIMIT: usize = 25_000;
+/// Where a long post's shown `text` is cut (then `…`), in characters.
+const TRUNCATED_AT: usize = 270;
+
+/// A post's text as X's API shows it.
+#[derive(Debug)]
+struct Rendered {
+    /// `text`: truncated for a long post, the media link appended.
+    text: String,
+    /// Its `entities.urls`.
+    links: Vec<UrlEntity>,
+    /// For a post over 280 characters, `note_tweet`: the whole text, its links.
+    note: Option<(String, Vec<UrlEntity>)>,
+}
+
 /// A post's text as X's API shows it: every URL a `t.co` link (punctuation closing it kept
-/// outside), `&`, `<` and `>` as HTML entities, and a `t.co` link to its media at the end.
-fn shown_text(text: &str, media: bool, id: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 32);
+/// outside; an address starting `www.` too, to `http://…`), `&`, `<` and `>` as HTML entities,
+/// and a `t.co` link to its media at the end (`media`: the first attachment's key and page).
+fn render(text: &str, media: Option<(String, String)>, id: &str) -> Rendered {
+    // The text with its t.co links, not yet escaped, and where they are in it (code points).
+    let mut plain = String::with_capacity(text.len() + 32);
+    let mut links = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
         let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let (word, after) = rest.split_at(word_end);
         let lower = word.to_ascii_lowercase();
-        let is_url = ["http://", "https://"]
+        let has_scheme = ["http://", "https://"]
             .iter()
             .any(|scheme| lower.starts_with(scheme) && lower.len() > scheme.len());
-        if is_url {
+        let www = lower.starts_with("www.") && lower.len() > "www.".len();
+        if has_scheme || www {
             let url = word.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
-            out.push_str(&t_co(id, url));
-            out.push_str(&escape_html(&word[url.len()..]));
+            let short = t_co(id, url);
+            let expanded = if has_scheme {
+                url.to_owned()
+            } else {
+                format!("http://{url}")
+            };
+            let start = plain.chars().count();
+            plain.push_str(&short);
+            links.push(UrlEntity {
+                start,
+                end: start + short.chars().count(),
+                url: short,
+                display_url: display(&expanded),
+                expanded_url: expanded,
+                media_key: None,
+            });
+            plain.push_str(&word[url.len()..]);
         } else {
-            out.push_str(&escape_html(word));
+            plain.push_str(word);
         }
         let space_end = after
             .find(|c: char| !c.is_whitespace())
             .unwrap_or(after.len());
-        out.push_str(&after[..space_end]);
+        plain.push_str(&after[..space_end]);
         rest = &after[space_end..];
     }
-    if media {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&t_co(id, "media"));
+    let long = count(Provider::X, text, &ValidationOptions::default()) > POST_LIMIT;
+    let note = long.then(|| (escape_html(&plain), links.clone()));
+    if long {
+        // Cut at the last space within the first characters, never inside a link.
+        let cut: String = plain.chars().take(TRUNCATED_AT).collect();
+        let cut = cut
+            .rfind(char::is_whitespace)
+            .map_or(cut.as_str(), |at| &cut[..at])
+            .trim_end()
+            .to_owned();
+        let kept = cut.chars().count();
+        links.retain(|l| l.end <= kept);
+        plain = format!("{cut}…");
     }
-    out
+    if let Some((key, page)) = media {
+        if !plain.is_empty() {
+            plain.push(' ');
+        }
+        let short = t_co(id, "media");
+        let start = plain.chars().count();
+        plain.push_str(&short);
+        links.push(UrlEntity {
+            start,
+            end: start + short.chars().count(),
+            display_url: format!("pic.x.com/{}", short.trim_start_matches("https://t.co/")),
+            url: short,
+            expanded_url: page,
+            media_key: Some(key),
+        });
+    }
+    Rendered {
+        text: escape_html(&plain),
+        links,
+        note,
+    }
+}
+
+/// What X displays of a link: without its scheme (and `www.`), cut after 25 characters.
+fn display(url: &str) -> String {
+    let bare = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .trim_start_matches("www.");
+    if bare.chars().count() > 26 {
+        format!("{}…", bare.chars().take(25).collect::<String>())
+    } else {
+        bare.to_owned()
+    }
+}
+
+/// The text alone, as [`render`] shows it.
+#[cfg(test)]
+fn shown_text(text: &str, media: bool, id: &str) -> String {
+    let media = media.then(|| {
+        (
+            "3_1".to_owned(),
+            format!("https://x.com/i/status/{id}/photo/1"),
+        )
+    });
+    render(text, media, id).text
 }
 
 /// A stable `t.co` link for `what` in post `id`.
@@ -957,6 +1118,18 @@ fn tweet_json(t: &Tweet, fields: &HashSet<&str>) -> Value {
         let keys: Vec<String> = t.media.iter().map(|m| format!("3_{m}")).collect();
         add("attachments", json!({ "media_keys": keys }));
     }
+    if !t.links.is_empty() {
+        let urls: Vec<Value> = t.links.iter().map(UrlEntity::json).collect();
+        add("entities", json!({ "urls": urls }));
+    }
+    if let Some((text, links)) = &t.note {
+        let mut note = json!({ "text": text });
+        if !links.is_empty() {
+            let urls: Vec<Value> = links.iter().map(UrlEntity::json).collect();
+            note["entities"] = json!({ "urls": urls });
+        }
+        add("note_tweet", note);
+    }
     post
 }
 
@@ -1035,6 +1208,19 @@ async fn user_tweets(
         },
         None => None,
     };
+    if let Some(e) = end
+        && e > Utc::now() - Duration::seconds(10)
+    {
+        let v = get("end_time").unwrap_or_default();
+        return invalid_parameter(
+            "end_time",
+            v,
+            &format!(
+                "Invalid 'end_time':'{v}'. 'end_time' must be a minimum of 10 seconds prior to \
+                 the request time."
+            ),
+        );
+    }
     if let (Some(s), Some(e)) = (start, end)
         && s >= e
     {
@@ -1511,6 +1697,24 @@ struct NextUser {
 async fn next_user(state: web::Data<SandboxState>, body: web::Json<NextUser>) -> HttpResponse {
     lock(&state.x).next_user = Some(body.into_inner().username);
     HttpResponse::NoContent().finish()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Premium {
+    username: String,
+    premium: bool,
+}
+
+async fn set_premium(state: web::Data<SandboxState>, body: web::Json<Premium>) -> HttpResponse {
+    let Premium { username, premium } = body.into_inner();
+    let mut x = lock(&state.x);
+    if premium {
+        x.premium.insert(username.clone());
+    } else {
+        x.premium.remove(&username);
+    }
+    HttpResponse::Ok().json(json!({ "username": username, "premium": premium }))
 }
 
 /// A fault of `POST /2/tweets`.

@@ -14,9 +14,11 @@
 //!
 //! After the window, a send whose outcome is unknown is looked for instead
 //! ([`Publisher::reconcile`]): in the account's own statuses (`GET
-//! /api/v1/accounts/:id/statuses`, newest first, back to a little before the send), matched by
-//! text — the HTML `content` made text, URLs left out on both sides — by as many attachments,
-//! and by replying where the part replies (a first part to nothing).
+//! /api/v1/accounts/:id/statuses`, newest first, back to a little before the send), among
+//! those created from a little before the send to a few minutes after it, matched by text and
+//! links — the HTML `content` read as text, each `<a href>` by where it leads, a mention by
+//! its name (and its page's host) — without a content warning, by as many attachments, and by
+//! replying where the part replies (a first part to nothing).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -36,6 +38,9 @@ use crate::http;
 pub const DEDUP_WINDOW: Duration = Duration::minutes(50);
 /// How far before the send a reconciliation looks (clocks differ).
 const RECONCILE_SKEW: Duration = Duration::minutes(2);
+/// How long after the send began a status it created may be dated (a slow answer, clocks):
+/// a status created later is not its.
+const RECONCILE_AFTER: Duration = Duration::minutes(5);
 /// Statuses asked for per page (Mastodon's maximum).
 const RECONCILE_PAGE: usize = 40;
 /// Pages read at most when reconciling.
@@ -69,6 +74,9 @@ struct Listed {
     created_at: Option<DateTime<Utc>>,
     #[serde(default)]
     content: String,
+    /// A content warning: Multivio sends none.
+    #[serde(default)]
+    spoiler_text: String,
     #[serde(default)]
     in_reply_to_id: Option<String>,
     #[serde(default)]
@@ -76,13 +84,24 @@ struct Listed {
 }
 
 impl Listed {
-    /// Whether it is the status `request` may have created (sent from `since`).
-    fn is_sent(&self, request: &PublishRequest, since: DateTime<Utc>) -> bool {
+    /// Whether it is the status `request` may have created (a send begun at `sent_at`): dated
+    /// from [`RECONCILE_SKEW`] before the send to [`RECONCILE_AFTER`] after it (undated is not
+    /// it), replying where the part replies (a first part to nothing), without a content
+    /// warning, with as many attachments (the request's are counted, never read) and the same
+    /// text and links.
+    fn is_sent(&self, request: &PublishRequest, sent_at: DateTime<Utc>) -> bool {
         let parent = request.reply_to.as_ref().map(|r| r.parent.id.as_str());
-        self.created_at.is_none_or(|at| at >= since)
+        let media = self.media_attachments.len();
+        self.created_at
+            .is_some_and(|at| sent_at - RECONCILE_SKEW <= at && at <= sent_at + RECONCILE_AFTER)
             && self.in_reply_to_id.as_deref() == parent
-            && self.media_attachments.len() == request.media.len()
-            && crate::matching::same_text(&request.text, &crate::matching::html_text(&self.content))
+            && self.spoiler_text.trim().is_empty()
+            && media == request.media.len()
+            && crate::matching::same_post(
+                &request.text,
+                &crate::matching::Shown::mastodon(&self.content),
+                media,
+            )
     }
 }
 
@@ -440,8 +459,9 @@ impl Publisher for Mastodon {
     }
 
     /// Looks through the account's statuses back to two minutes before `sent_at` (newest
-    /// first, up to 5 pages of 40) for the one the send created. Two statuses that both match
-    /// are not told apart: not found, for a person to check.
+    /// first, up to 5 pages of 40) for the one the send created, dated up to five minutes
+    /// after `sent_at`. Two statuses that both match are not told apart: not found, for a
+    /// person to check.
     async fn reconcile(
         &self,
         request: &PublishRequest,
@@ -460,7 +480,7 @@ impl Publisher for Mastodon {
             let Some(oldest) = page.last() else { break };
             let older_than_window = oldest.created_at.is_some_and(|at| at < since);
             max_id = Some(oldest.id.clone()).filter(|id| plain_id(id));
-            found.extend(page.into_iter().filter(|s| s.is_sent(request, since)));
+            found.extend(page.into_iter().filter(|s| s.is_sent(request, sent_at)));
             if older_than_window || max_id.is_none() {
                 break;
             }

@@ -11,9 +11,11 @@
 //! /2/tweets`; when it refuses, nothing is posted ([`PublishError::NotSent`]). With no
 //! idempotency key, X deduplicates nothing ([`Publisher::dedup_window`] is `None`): a send
 //! whose outcome is unknown is looked for instead ([`Publisher::reconcile`]) in the account's
-//! own recent posts (`GET /2/users/{id}/tweets` from a little before the send), matched by
-//! text — URLs, which X rewrites to `t.co` links, left out on both sides — and, for a part of a
-//! thread, by replying to the part before it (a first part replies to nothing).
+//! own posts created from a little before the send to a few minutes after it (`GET
+//! /2/users/{id}/tweets`), matched by text and links — each `t.co` link by where X's entities
+//! say it leads, X's media link aside; a long post by its whole text (`note_tweet`) — by as
+//! many media, and, for a part of a thread, by replying to the part before it (a first part
+//! replies to nothing).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
@@ -35,6 +37,11 @@ const MAX_CHECKS: u32 = 60;
 /// How far before the send a reconciliation looks (clocks differ, X's timestamps are
 /// truncated to the second).
 const RECONCILE_SKEW: Duration = Duration::minutes(2);
+/// How long after the send began a post it created may be dated (a slow answer, clocks):
+/// a post created later is not its.
+const RECONCILE_AFTER: Duration = Duration::minutes(5);
+/// X refuses a `start_time` or `end_time` less than 10 seconds before the request.
+const X_TIME_MARGIN: Duration = Duration::seconds(10);
 /// Posts asked for per page of the timeline (X's maximum).
 const RECONCILE_PAGE: usize = 100;
 /// Pages read at most: an account posting more than this many posts in the window is not
@@ -143,6 +150,7 @@ struct TimelineMeta {
 #[derive(Debug, Deserialize)]
 struct TimelinePost {
     id: String,
+    /// Truncated for a long post (the whole text is in `note_tweet`).
     #[serde(default)]
     text: String,
     #[serde(default)]
@@ -151,6 +159,41 @@ struct TimelinePost {
     referenced_tweets: Vec<Referenced>,
     #[serde(default)]
     attachments: Option<Attachments>,
+    /// Absent when the text has no links (nor mentions, hashtags…).
+    #[serde(default)]
+    entities: Option<Entities>,
+    /// A long post's whole text, and its entities.
+    #[serde(default)]
+    note_tweet: Option<NoteTweet>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Entities {
+    #[serde(default)]
+    urls: Vec<UrlEntity>,
+}
+
+/// A link in a post's text: the `t.co` address X put there (`url`), and where it leads.
+#[derive(Debug, Deserialize)]
+struct UrlEntity {
+    url: String,
+    /// The address as it was written (with `http://` added when it had no scheme).
+    #[serde(default)]
+    expanded_url: Option<String>,
+    /// Where it leads after redirects (some access levels only).
+    #[serde(default)]
+    unwound_url: Option<String>,
+    /// Set on the link X appends to the post's media.
+    #[serde(default)]
+    media_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NoteTweet {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    entities: Option<Entities>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,16 +218,79 @@ impl TimelinePost {
             .map(|r| r.id.as_str())
     }
 
-    /// Whether it is the post `request` may have created (sent from `since`): created then
-    /// or later, replying where the part replies (a first part to nothing), with as many
-    /// media and the same text, URLs aside.
-    fn is_sent(&self, request: &PublishRequest, since: DateTime<Utc>) -> bool {
+    /// What X shows of it: the whole text (a long post's `note_tweet`, else `text`), each
+    /// `t.co` link by where it leads, the media link left out.
+    fn shown(&self) -> crate::matching::Shown {
+        let no_entities = Entities::default();
+        let top = self.entities.as_ref().unwrap_or(&no_entities);
+        let (text, entities) = match &self.note_tweet {
+            Some(note) if !note.text.is_empty() => (
+                note.text.as_str(),
+                note.entities.as_ref().unwrap_or(&no_entities),
+            ),
+            _ => (self.text.as_str(), top),
+        };
+        // The media link is X's wherever it shows: known by its entity in either list.
+        let media = top.urls.iter().filter(|u| u.media_key.is_some());
+        let links = entities.urls.iter().chain(media).map(|u| {
+            let target = if u.media_key.is_some() {
+                None
+            } else {
+                // Without a target, the `t.co` address itself: it then matches no text we
+                // sent (unless it was that very address).
+                Some(
+                    u.expanded_url
+                        .as_deref()
+                        .or(u.unwound_url.as_deref())
+                        .unwrap_or(u.url.as_str()),
+                )
+            };
+            (u.url.as_str(), target)
+        });
+        crate::matching::Shown::x(text, links)
+    }
+
+    /// Whether it is the post `request` may have created (a send begun at `sent_at`): dated
+    /// from [`RECONCILE_SKEW`] before the send to [`RECONCILE_AFTER`] after it (undated is not
+    /// it), replying where the part replies (a first part to nothing), with as many media
+    /// (the request's attachments are counted, never read) and the same text and links.
+    fn is_sent(&self, request: &PublishRequest, sent_at: DateTime<Utc>) -> bool {
         let parent = request.reply_to.as_ref().map(|r| r.parent.id.as_str());
         let media = self.attachments.as_ref().map_or(0, |a| a.media_keys.len());
-        self.created_at.is_none_or(|at| at >= since)
+        self.created_at
+            .is_some_and(|at| sent_at - RECONCILE_SKEW <= at && at <= sent_at + RECONCILE_AFTER)
             && self.replied_to() == parent
             && media == request.media.len()
-            && crate::matching::same_text(&request.text, &self.text)
+            && crate::matching::same_post(&request.text, &self.shown(), media)
+    }
+}
+
+/// The `start_time` and `end_time` to ask X's timeline for, for a send begun at `sent_at`,
+/// asked at `now`: whole seconds around [`TimelinePost::is_sent`]'s window (which then
+/// decides to the millisecond). X refuses either time less than 10 seconds before the request:
+/// the start is never later than that, and when the window's end is not that far in the past
+/// there is no `end_time` at all — the timeline then ends now, which is all the window asks
+/// for, and a post of the last 10 seconds is not left out.
+fn timeline_window(
+    sent_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+    let latest = now - X_TIME_MARGIN;
+    let start = floor_second(sent_at - RECONCILE_SKEW).min(floor_second(latest));
+    let end = ceil_second(sent_at + RECONCILE_AFTER);
+    (start, (end <= latest && end > start).then_some(end))
+}
+
+fn floor_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
+}
+
+fn ceil_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = floor_second(at);
+    if floor == at {
+        at
+    } else {
+        floor + Duration::seconds(1)
     }
 }
 
@@ -402,14 +508,16 @@ impl X {
         }
     }
 
-    /// One page of the account's posts since `start`.
+    /// One page of the account's posts in `window` (from, and up to when given; second
+    /// granularity, both inclusive).
     async fn timeline_page(
         &self,
         request: &PublishRequest,
         user_id: &str,
-        start: DateTime<Utc>,
+        window: (DateTime<Utc>, Option<DateTime<Utc>>),
         page: Option<&str>,
     ) -> Result<Timeline, PublishError> {
+        let (start, end) = window;
         let mut url = self.parse_url(&self.api(&format!("/2/users/{user_id}/tweets")))?;
         url.query_pairs_mut()
             .append_pair(
@@ -419,9 +527,13 @@ impl X {
             .append_pair("max_results", &RECONCILE_PAGE.to_string())
             .append_pair(
                 "tweet.fields",
-                "created_at,text,referenced_tweets,attachments",
+                "created_at,text,referenced_tweets,attachments,entities,note_tweet",
             )
             .append_pair("exclude", "retweets");
+        if let Some(end) = end {
+            url.query_pairs_mut()
+                .append_pair("end_time", &end.to_rfc3339_opts(SecondsFormat::Secs, true));
+        }
         if let Some(token) = page {
             url.query_pairs_mut().append_pair("pagination_token", token);
         }
@@ -516,9 +628,10 @@ impl Publisher for X {
         None
     }
 
-    /// Looks through the account's posts since two minutes before `sent_at` (newest first, up
-    /// to 5 pages of 100) for the one the send created. Two posts that both match (two posts of
-    /// an image alone, say) are not told apart: not found, for a person to check.
+    /// Looks through the account's posts from two minutes before `sent_at` to five minutes
+    /// after it (newest first, up to 5 pages of 100) for the one the send created. Two posts
+    /// that both match (two posts of an image alone, say) are not told apart: not found, for a
+    /// person to check.
     async fn reconcile(
         &self,
         request: &PublishRequest,
@@ -531,18 +644,18 @@ impl Publisher for X {
                 reason: "this X connection has no account id; connect the account again".to_owned(),
             });
         }
-        let since = sent_at - RECONCILE_SKEW;
+        let window = timeline_window(sent_at, Utc::now());
         let mut found: Vec<String> = Vec::new();
         let mut page: Option<String> = None;
         for _ in 0..RECONCILE_PAGES {
             let timeline = self
-                .timeline_page(request, user_id, since, page.as_deref())
+                .timeline_page(request, user_id, window, page.as_deref())
                 .await?;
             found.extend(
                 timeline
                     .data
                     .iter()
-                    .filter(|post| post.is_sent(request, since))
+                    .filter(|post| post.is_sent(request, sent_at))
                     .map(|post| post.id.clone()),
             );
             page = timeline.meta.and_then(|m| m.next_token);
@@ -569,3 +682,6 @@ impl Publisher for X {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
