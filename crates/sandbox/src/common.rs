@@ -16,7 +16,7 @@ pub const MAX_RECORDED: usize = 20_000;
 /// A request a fake received, as it came.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recorded {
-    /// `x`, `bluesky` or `mastodon`.
+    /// `x`, `bluesky`, `mastodon` or `stripe`.
     pub platform: &'static str,
     /// HTTP method.
     pub method: String,
@@ -88,13 +88,14 @@ pub fn record(state: &SandboxState, platform: &'static str, req: &HttpRequest, b
     });
 }
 
-/// The platform a query names (`x`, `bluesky` or its prefix `bsky`, `mastodon`), as posts and
-/// requests name it.
+/// The platform a query names (`x`, `bluesky` or its prefix `bsky`, `mastodon`, `stripe`), as
+/// posts and requests name it.
 pub fn platform_name(given: &str) -> Option<&'static str> {
     match given {
         "x" => Some("x"),
         "bluesky" | "bsky" => Some("bluesky"),
         "mastodon" => Some("mastodon"),
+        "stripe" => Some("stripe"),
         _ => None,
     }
 }

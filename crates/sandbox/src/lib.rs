@@ -1,7 +1,8 @@
 //! # multivio-sandbox
 //!
 //! Local fakes of the platforms Multivio publishes to — X (`/x`), Bluesky (`/bsky`) and
-//! Mastodon (`/mastodon`) — for development, tests and benchmarks. Each fake:
+//! Mastodon (`/mastodon`) — and of Stripe (`/stripe`, billing: see its module), for
+//! development, tests and benchmarks. Each fake:
 //!
 //! - checks every request as strictly as the platform does (required fields, client
 //!   authentication, PKCE verifiers, OAuth 1.0a signatures, content types) and answers with
@@ -35,7 +36,7 @@
 //! - `GET /_sandbox/requests[?platform=…&method=…&path=…]` — the requests received, oldest
 //!   first: `[{"platform", "method", "path", "content_type", "authorization",
 //!   "idempotency_key", "body", "at"}]`; `path` is without the fake's prefix and with the
-//!   query, and the filter `path` matches a prefix of it.
+//!   query, and the filter `path` matches a prefix of it. `platform` may also be `stripe`.
 //!
 //! It is never used in production: the server refuses to point a platform at it there.
 //!
@@ -50,6 +51,7 @@ mod bluesky;
 mod common;
 mod mastodon;
 mod page;
+mod stripe;
 mod x;
 
 use std::collections::VecDeque;
@@ -71,6 +73,14 @@ pub mod credentials {
     pub const X_CONSUMER_KEY: &str = "sandbox-x-consumer";
     /// X's OAuth 1.0a consumer secret.
     pub const X_CONSUMER_SECRET: &str = "sandbox-x-consumer-secret";
+    /// Stripe's secret API key (`Authorization: Bearer …`).
+    pub const STRIPE_SECRET_KEY: &str = "sk_test_sandbox_multivio";
+    /// The signing secret of the Stripe fake's webhook deliveries, unless a test sets another.
+    pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_sandbox_multivio";
+    /// The Stripe fake's price for the `pro` plan ($19.00 a month).
+    pub const STRIPE_PRICE_PRO: &str = "price_sandbox_pro";
+    /// The Stripe fake's price for the `business` plan ($49.00 a month).
+    pub const STRIPE_PRICE_BUSINESS: &str = "price_sandbox_business";
 }
 
 /// Everything the fakes hold, shared by the server's workers.
@@ -79,6 +89,7 @@ pub struct SandboxState {
     pub(crate) x: Mutex<x::State>,
     pub(crate) bluesky: Mutex<bluesky::State>,
     pub(crate) mastodon: Mutex<mastodon::State>,
+    pub(crate) stripe: Mutex<stripe::State>,
     pub(crate) log: Mutex<VecDeque<Recorded>>,
 }
 
@@ -103,6 +114,8 @@ impl SandboxState {
         Some(match common::platform_name(platform)? {
             "x" => x::posts(&lock(&self.x)),
             "bluesky" => bluesky::posts(&lock(&self.bluesky)),
+            // Stripe publishes nothing.
+            "stripe" => Vec::new(),
             _ => mastodon::posts(&lock(&self.mastodon)),
         })
     }
@@ -122,7 +135,8 @@ pub fn configure(state: web::Data<SandboxState>) -> impl FnOnce(&mut web::Servic
             .configure(page::configure)
             .service(web::scope("/x").configure(x::configure))
             .service(web::scope("/bsky").configure(bluesky::configure))
-            .service(web::scope("/mastodon").configure(mastodon::configure));
+            .service(web::scope("/mastodon").configure(mastodon::configure))
+            .service(web::scope("/stripe").configure(stripe::configure));
     }
 }
 
@@ -176,6 +190,11 @@ impl Sandbox {
     /// The Mastodon instance's URL.
     pub fn mastodon_url(&self) -> String {
         format!("{}/mastodon", self.url)
+    }
+
+    /// Stripe's API base URL (the gateway's API URL: calls go to `<this>/v1/…`).
+    pub fn stripe_url(&self) -> String {
+        format!("{}/stripe", self.url)
     }
 
     /// What the fakes hold.

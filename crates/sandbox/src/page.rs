@@ -53,7 +53,7 @@ fn filters(req: &HttpRequest, allowed: &[&str]) -> Result<HashMap<String, String
             }
             None => {
                 return Err(HttpResponse::BadRequest().json(serde_json::json!({
-                    "error": format!("unknown platform `{platform}`: x, bluesky or mastodon")
+                    "error": format!("unknown platform `{platform}`: x, bluesky, mastodon or stripe")
                 })));
             }
         }

@@ -1,0 +1,327 @@
+//! The Stripe gateway against the sandbox's fake of Stripe, in process: what is sent (form
+//! bodies, the key, idempotency keys — all checked by the fake), what comes back, and how
+//! refusals surface.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use multivio_domain::contact::Email;
+use multivio_domain::quota::PlanName;
+use multivio_domain::{Secret, UserId};
+use multivio_ports::billing::{BillingError, BillingGateway, CheckoutRequest};
+use multivio_sandbox::{Recorded, Sandbox, credentials};
+use multivio_stripe::gateway::CHECKOUT_KEY_WINDOW_SECONDS;
+use multivio_stripe::{PriceMap, StripeConfig, StripeGateway};
+use serde_json::Value;
+
+const SUCCESS: &str = "https://app.multivio.example/billing?session={CHECKOUT_SESSION_ID}";
+const CANCEL: &str = "https://app.multivio.example/billing?canceled=1";
+const RETURN: &str = "https://app.multivio.example/billing";
+
+fn prices() -> PriceMap {
+    PriceMap::parse(&format!(
+        "pro={},business={}",
+        credentials::STRIPE_PRICE_PRO,
+        credentials::STRIPE_PRICE_BUSINESS
+    ))
+    .unwrap()
+}
+
+fn config(sandbox: &Sandbox) -> StripeConfig {
+    StripeConfig::new(
+        Secret::new(credentials::STRIPE_SECRET_KEY),
+        prices(),
+        SUCCESS,
+        CANCEL,
+        RETURN,
+    )
+    .with_api_url(sandbox.stripe_url())
+}
+
+async fn world() -> (Sandbox, StripeGateway) {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gateway = StripeGateway::new(config(&sandbox)).unwrap();
+    (sandbox, gateway)
+}
+
+fn request(user: i32, plan: &str, customer: Option<&str>) -> CheckoutRequest {
+    CheckoutRequest {
+        user_id: UserId(user),
+        email: Email::new(format!("user{user}@example.com")).unwrap(),
+        customer_id: customer.map(str::to_owned),
+        plan: PlanName::new(plan).unwrap(),
+    }
+}
+
+fn at(t: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(t, 0).unwrap()
+}
+
+/// The requests the fake of Stripe received.
+fn stripe_requests(sandbox: &Sandbox) -> Vec<Recorded> {
+    sandbox
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|r| r.platform == "stripe")
+        .collect()
+}
+
+/// A Stripe object, read through the fake's API.
+async fn get(sandbox: &Sandbox, path: &str) -> Value {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{}{path}", sandbox.stripe_url()))
+        .bearer_auth(credentials::STRIPE_SECRET_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_first_checkout_creates_the_customer_then_a_subscription_session() {
+    let (sandbox, gateway) = world().await;
+    let now = at(1_767_225_600);
+    let session = gateway
+        .create_checkout_session(&request(42, "pro", None), now)
+        .await
+        .unwrap();
+    assert!(session.created_customer);
+    assert!(session.customer_id.starts_with("cus_"));
+    assert!(session.id.starts_with("cs_test_"));
+    assert_eq!(
+        session.url,
+        format!("{}/c/pay/{}", sandbox.stripe_url(), session.id)
+    );
+
+    let sent = stripe_requests(&sandbox);
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    let (customer, checkout) = (&sent[0], &sent[1]);
+    for r in [customer, checkout] {
+        assert_eq!(r.method, "POST");
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some(format!("Bearer {}", credentials::STRIPE_SECRET_KEY).as_str())
+        );
+    }
+    assert_eq!(customer.path, "/v1/customers");
+    assert_eq!(
+        customer.body,
+        "email=user42%40example.com&metadata[user_id]=42"
+    );
+    let customer_key = customer.idempotency_key.as_deref().unwrap();
+    assert!(
+        customer_key.starts_with("multivio-customer-42-"),
+        "{customer_key}"
+    );
+
+    assert_eq!(checkout.path, "/v1/checkout/sessions");
+    assert_eq!(
+        checkout.body,
+        format!(
+            "mode=subscription&customer={}&client_reference_id=42\
+             &line_items[0][price]={}&line_items[0][quantity]=1\
+             &success_url=https%3A%2F%2Fapp.multivio.example%2Fbilling%3Fsession%3D%7BCHECKOUT_SESSION_ID%7D\
+             &cancel_url=https%3A%2F%2Fapp.multivio.example%2Fbilling%3Fcanceled%3D1\
+             &metadata[user_id]=42&metadata[plan]=pro\
+             &subscription_data[metadata][user_id]=42&subscription_data[metadata][plan]=pro",
+            session.customer_id,
+            credentials::STRIPE_PRICE_PRO
+        )
+    );
+    let window = 1_767_225_600 / CHECKOUT_KEY_WINDOW_SECONDS;
+    assert!(
+        checkout
+            .idempotency_key
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("multivio-checkout-42-pro-{window}-")),
+        "{:?}",
+        checkout.idempotency_key
+    );
+    assert_eq!(
+        checkout.idempotency_key.as_deref(),
+        Some(session.idempotency_key.as_str())
+    );
+
+    let stored = get(&sandbox, &format!("/v1/checkout/sessions/{}", session.id)).await;
+    assert_eq!(stored["mode"], "subscription");
+    assert_eq!(stored["status"], "open");
+    assert_eq!(stored["client_reference_id"], "42");
+    assert_eq!(stored["customer"], session.customer_id.as_str());
+    assert_eq!(stored["amount_total"], 1900);
+    let customer = get(&sandbox, &format!("/v1/customers/{}", session.customer_id)).await;
+    assert_eq!(customer["email"], "user42@example.com");
+    assert_eq!(customer["metadata"]["user_id"], "42");
+}
+
+#[tokio::test]
+async fn a_repeated_checkout_in_the_same_window_is_the_same_session_and_customer() {
+    let (sandbox, gateway) = world().await;
+    let now = at(1_767_225_600);
+    let first = gateway
+        .create_checkout_session(&request(7, "business", None), now)
+        .await
+        .unwrap();
+    let again = gateway
+        .create_checkout_session(
+            &request(7, "business", None),
+            now + chrono::Duration::seconds(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    // Four requests, two objects: the fake answered the repeats from their keys.
+    assert_eq!(stripe_requests(&sandbox).len(), 4);
+    let later = gateway
+        .create_checkout_session(
+            &request(7, "business", None),
+            now + chrono::Duration::seconds(CHECKOUT_KEY_WINDOW_SECONDS),
+        )
+        .await
+        .unwrap();
+    assert_ne!(later.id, first.id);
+    assert_eq!(
+        later.customer_id, first.customer_id,
+        "the customer's key has no window: still the same customer"
+    );
+}
+
+#[tokio::test]
+async fn an_existing_customer_is_used_as_is() {
+    let (sandbox, gateway) = world().await;
+    let customer = gateway
+        .create_customer(UserId(3), &Email::new("c@example.com").unwrap())
+        .await
+        .unwrap();
+    let url = gateway
+        .checkout_url(&request(3, "pro", Some(&customer)))
+        .await
+        .unwrap();
+    let sent = stripe_requests(&sandbox);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].path, "/v1/checkout/sessions");
+    assert!(sent[1].body.contains(&format!("customer={customer}&")));
+    let id = url.rsplit('/').next().unwrap();
+    let stored = get(&sandbox, &format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(stored["customer"], customer.as_str());
+}
+
+#[tokio::test]
+async fn a_changed_setting_is_a_new_key_never_an_idempotency_error() {
+    let (sandbox, gateway) = world().await;
+    let now = at(1_767_225_600);
+    let customer = gateway
+        .create_customer(UserId(5), &Email::new("e@example.com").unwrap())
+        .await
+        .unwrap();
+    let first = gateway
+        .create_checkout_session(&request(5, "pro", Some(&customer)), now)
+        .await
+        .unwrap();
+    let changed = StripeGateway::new(StripeConfig {
+        cancel_url: "https://app.multivio.example/pricing".to_owned(),
+        ..config(&sandbox)
+    })
+    .unwrap();
+    let second = changed
+        .create_checkout_session(&request(5, "pro", Some(&customer)), now)
+        .await
+        .unwrap();
+    assert_ne!(first.idempotency_key, second.idempotency_key);
+    assert_ne!(first.id, second.id);
+}
+
+#[tokio::test]
+async fn each_portal_link_is_a_new_session_returning_to_the_configured_page() {
+    let (sandbox, gateway) = world().await;
+    let customer = gateway
+        .create_customer(UserId(9), &Email::new("p@example.com").unwrap())
+        .await
+        .unwrap();
+    let one = gateway.portal_url(&customer).await.unwrap();
+    let two = gateway.portal_url(&customer).await.unwrap();
+    assert_ne!(one, two);
+    assert!(one.starts_with(&format!("{}/p/session/bps_", sandbox.stripe_url())));
+    let portals: Vec<Recorded> = stripe_requests(&sandbox)
+        .into_iter()
+        .filter(|r| r.path == "/v1/billing_portal/sessions")
+        .collect();
+    assert_eq!(portals.len(), 2);
+    assert_eq!(
+        portals[0].body,
+        format!("customer={customer}&return_url=https%3A%2F%2Fapp.multivio.example%2Fbilling")
+    );
+    let keys: Vec<&str> = portals
+        .iter()
+        .map(|r| r.idempotency_key.as_deref().unwrap())
+        .collect();
+    assert!(keys.iter().all(|k| k.starts_with("multivio-portal-")));
+    assert_ne!(keys[0], keys[1]);
+}
+
+#[tokio::test]
+async fn stripe_refusals_are_unavailable_with_stripes_message() {
+    let (_sandbox, gateway) = world().await;
+    let error = gateway.portal_url("cus_DoesNotExist").await.unwrap_err();
+    assert_eq!(
+        error,
+        BillingError::Unavailable(
+            "Stripe answered 400: invalid_request_error/resource_missing: No such customer: \
+             'cus_DoesNotExist' (param customer)"
+                .to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_price_stripe_does_not_know_is_unavailable_and_an_unsold_plan_unknown() {
+    let (sandbox, _) = world().await;
+    let gateway = StripeGateway::new(StripeConfig {
+        prices: PriceMap::parse("pro=price_Gone").unwrap(),
+        ..config(&sandbox)
+    })
+    .unwrap();
+    let error = gateway
+        .checkout_url(&request(11, "pro", None))
+        .await
+        .unwrap_err();
+    let BillingError::Unavailable(message) = error else {
+        panic!("{error:?}");
+    };
+    assert!(message.contains("No such price: 'price_Gone'"), "{message}");
+    assert_eq!(
+        gateway.checkout_url(&request(11, "business", None)).await,
+        Err(BillingError::UnknownPlan("business".to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_refused_and_never_repeated_in_full() {
+    let (sandbox, _) = world().await;
+    let key = "sk_test_wrongwrongwrong1234";
+    let gateway = StripeGateway::new(StripeConfig {
+        secret_key: Secret::new(key),
+        ..config(&sandbox)
+    })
+    .unwrap();
+    let error = gateway.portal_url("cus_1").await.unwrap_err();
+    let BillingError::Unavailable(message) = error else {
+        panic!("{error:?}");
+    };
+    assert!(message.starts_with("Stripe answered 401"), "{message}");
+    assert!(message.contains("Invalid API Key provided"), "{message}");
+    assert!(!message.contains(key), "{message}");
+    assert!(!format!("{gateway:?}").contains(key));
+}
