@@ -9,7 +9,9 @@ use multivio_domain::subscription::{
 };
 use multivio_domain::user::User;
 use multivio_ports::StoreError;
-use multivio_ports::billing::{BillingGateway, CheckoutRequest};
+use multivio_ports::billing::{
+    BillingGateway, BillingWebhooks, CheckoutRequest, WebhookDelivery, WebhookRejection,
+};
 use multivio_ports::system::Clock;
 use multivio_ports::users::{BillingStore, EventApplied, QuotaStore, UserStore};
 
@@ -50,6 +52,8 @@ pub struct BillingPorts {
     pub quotas: Arc<dyn QuotaStore>,
     /// Stripe.
     pub gateway: Arc<dyn BillingGateway>,
+    /// Stripe's webhook deliveries.
+    pub webhooks: Arc<dyn BillingWebhooks>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -60,6 +64,8 @@ pub struct BillingService {
     users: Arc<dyn UserStore>,
     billing: Arc<dyn BillingStore>,
     gateway: Arc<dyn BillingGateway>,
+    webhooks: Arc<dyn BillingWebhooks>,
+    clock: Arc<dyn Clock>,
     quota: QuotaService,
     catalog: PlanCatalog,
 }
@@ -76,10 +82,12 @@ impl BillingService {
     /// The service.
     pub fn new(ports: BillingPorts, catalog: PlanCatalog) -> Self {
         Self {
-            quota: QuotaService::new(ports.quotas, ports.clock),
+            quota: QuotaService::new(ports.quotas, ports.clock.clone()),
             users: ports.users,
             billing: ports.billing,
             gateway: ports.gateway,
+            webhooks: ports.webhooks,
+            clock: ports.clock,
             catalog,
         }
     }
@@ -139,6 +147,41 @@ impl BillingService {
             }
         }
         Err(AppError::Conflict("billing state kept changing".to_owned()))
+    }
+
+    /// Use case *receive a billing webhook*: verifies the delivery (`payload` as received,
+    /// `signature` from its header) and applies the event it carries. A delivery that cannot be
+    /// verified or read is refused and changes nothing (the provider delivers it again); a
+    /// genuine event with nothing to apply is acknowledged. A store failure is an error, so
+    /// the provider retries.
+    pub async fn receive_webhook(
+        &self,
+        payload: &[u8],
+        signature: Option<&str>,
+    ) -> AppResult<BillingReport> {
+        let delivery = self
+            .webhooks
+            .read(payload, signature, self.clock.now())
+            .map_err(|e| match e {
+                WebhookRejection::NotConfigured => {
+                    AppError::NotConfigured("billing webhooks".to_owned())
+                }
+                WebhookRejection::Unverified(reason) => {
+                    tracing::warn!(%reason, "billing webhook refused");
+                    AppError::Unverified(reason)
+                }
+                WebhookRejection::Unreadable(reason) => {
+                    tracing::error!(%reason, "genuine billing webhook that cannot be read");
+                    AppError::Unverified(reason)
+                }
+            })?;
+        match delivery {
+            WebhookDelivery::Apply(event) => self.apply_event(&event).await,
+            WebhookDelivery::Ignore { id, kind } => {
+                tracing::debug!(event = %id, %kind, "billing webhook with nothing to apply");
+                Ok(BillingReport::Ignored(kind))
+            }
+        }
     }
 
     /// A checkout link for a paid plan of the catalog.

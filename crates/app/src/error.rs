@@ -59,6 +59,11 @@ pub enum AppError {
         /// How long to wait, when known.
         retry_after: Option<Duration>,
     },
+    /// A request that must prove where it comes from (a signed webhook) does not: its
+    /// signature is missing, wrong or expired, or what it carries cannot be read. The reason
+    /// is safe to show.
+    #[error("not accepted: {0}")]
+    Unverified(String),
     /// The feature or platform is not configured in this deployment.
     #[error("not configured: {0}")]
     NotConfigured(String),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use multivio_domain::job::RetryPolicy;
 use multivio_domain::quota::PlanCatalog;
-use multivio_ports::billing::BillingGateway;
+use multivio_ports::billing::{BillingGateway, BillingWebhooks};
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::idempotency::IdempotencyStore;
 use multivio_ports::jobs::JobQueue;
@@ -61,6 +61,8 @@ pub struct Ports {
     pub platforms: Arc<dyn Platforms>,
     /// Billing provider.
     pub billing_gateway: Arc<dyn BillingGateway>,
+    /// The billing provider's webhook deliveries.
+    pub billing_webhooks: Arc<dyn BillingWebhooks>,
     /// Mail.
     pub mailer: Arc<dyn Mailer>,
     /// Time.
@@ -178,6 +180,7 @@ impl Services {
                     billing: ports.billing.clone(),
                     quotas: ports.quotas.clone(),
                     gateway: ports.billing_gateway.clone(),
+                    webhooks: ports.billing_webhooks.clone(),
                     clock: ports.clock.clone(),
                 },
                 settings.plans.clone(),

@@ -129,6 +129,7 @@ fn problem_of(e: AppError) -> Problem {
             )
             .retry_after(u64::try_from(secs).unwrap_or(60))
         }
+        AppError::Unverified(why) => Problem::of(ProblemType::Unverified, S::BAD_REQUEST, why),
         AppError::NotConfigured(what) => {
             Problem::of(ProblemType::NotConfigured, S::NOT_IMPLEMENTED, what)
         }

@@ -198,6 +198,14 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                         web::post().to(routes::me::confirm_email),
                     )
                     .route(
+                        "/email-verification/confirm",
+                        web::get().to(routes::me::confirm_email_page),
+                    )
+                    .route(
+                        "/webhooks/stripe",
+                        web::post().to(routes::billing::stripe_webhook),
+                    )
+                    .route(
                         "/providers",
                         web::get().to(routes::providers::list_providers),
                     )

@@ -17,7 +17,7 @@ use crate::routes::{billing, connections, me, media, posts, providers};
         version = "1"
     ),
     paths(
-        me::get_me, me::patch_me, me::delete_me, me::send_verification, me::confirm_email,
+        me::get_me, me::patch_me, me::delete_me, me::send_verification, me::confirm_email, me::confirm_email_page,
         providers::list_providers,
         connections::list, connections::rename, connections::make_primary, connections::disconnect,
         connections::authorize, connections::callback, connections::complete, connections::connect_with_credentials,
@@ -25,7 +25,7 @@ use crate::routes::{billing, connections, me, media, posts, providers};
         posts::list, posts::create, posts::get, posts::edit, posts::delete, posts::validate,
         posts::schedule, posts::publish, posts::cancel, posts::retry, posts::review,
         media::list, media::upload, media::get, media::edit, media::delete,
-        billing::subscription, billing::checkout, billing::portal,
+        billing::subscription, billing::checkout, billing::portal, billing::stripe_webhook,
     ),
     components(schemas(dto::ProblemDoc, dto::FieldErrorDoc)),
     modifiers(&BearerAuth),

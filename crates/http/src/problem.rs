@@ -94,6 +94,8 @@ problem_types! {
     ReconnectRequired => "reconnect-required", "The platform account must be connected again";
     /// A platform's authorisation did not complete.
     AuthorizationFailed => "authorization-failed", "Authorization failed";
+    /// A signed request (a webhook) whose signature is missing, wrong or expired.
+    Unverified => "unverified", "Signature not accepted";
     /// The feature or platform is not configured in this deployment.
     NotConfigured => "not-configured", "Not configured in this deployment";
     /// No bearer token.

@@ -1,9 +1,11 @@
 //! The payment provider (Stripe) as seen from the core.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use multivio_domain::UserId;
 use multivio_domain::contact::Email;
 use multivio_domain::quota::PlanName;
+use multivio_domain::subscription::BillingEvent;
 
 /// Why a billing call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,4 +42,48 @@ pub trait BillingGateway: Send + Sync {
     async fn checkout_url(&self, request: &CheckoutRequest) -> Result<String, BillingError>;
     /// A customer portal URL.
     async fn portal_url(&self, customer_id: &str) -> Result<String, BillingError>;
+}
+
+/// Why a webhook delivery is refused (nothing is applied; the provider delivers it again).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookRejection {
+    /// Billing webhooks are not configured in this deployment.
+    #[error("billing webhooks are not configured")]
+    NotConfigured,
+    /// The signature is missing, malformed, expired or does not match: not provably from the
+    /// provider. The reason is safe to show.
+    #[error("signature not accepted: {0}")]
+    Unverified(String),
+    /// Genuine, but not an event that can be read (the reason is safe to show).
+    #[error("unreadable event: {0}")]
+    Unreadable(String),
+}
+
+/// A verified webhook delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookDelivery {
+    /// An event the core applies.
+    Apply(BillingEvent),
+    /// A genuine event with nothing to apply (another type, or one whose effect arrives with
+    /// another event).
+    Ignore {
+        /// The provider's event id.
+        id: String,
+        /// Its type.
+        kind: String,
+    },
+}
+
+/// Verifies and reads the payment provider's webhook deliveries. The payload is the body's
+/// bytes exactly as received: the signature is over them.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait BillingWebhooks: Send + Sync {
+    /// Reads a delivery signed with `signature` (the signature header's value, if any),
+    /// checking the signature's time against `now`.
+    fn read(
+        &self,
+        payload: &[u8],
+        signature: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<WebhookDelivery, WebhookRejection>;
 }

@@ -39,16 +39,32 @@ impl Application {
             .or_else(|| crate::platforms::sandbox_url(config));
         let db = database::open(config).await?;
         match Self::assemble(config, overrides, verifier, sandbox_url.as_deref(), &db).await {
-            Ok((port, metrics_port, server, metrics_server, services, worker_loop)) => Ok(Self {
-                port,
-                metrics_port,
-                server,
-                metrics_server,
-                services,
-                worker_loop,
-                db,
-                sandbox,
-            }),
+            Ok((port, metrics_port, server, metrics_server, services, worker_loop)) => {
+                // Billing without Stripe settings goes to the sandbox this process started:
+                // its deliveries come here.
+                if let Some(sandbox) = &sandbox
+                    && config
+                        .stripe_secret_key
+                        .as_deref()
+                        .is_none_or(str::is_empty)
+                {
+                    crate::outbound::register_sandbox_webhook(
+                        &sandbox.stripe_url(),
+                        &config.public_url(),
+                    )
+                    .await;
+                }
+                Ok(Self {
+                    port,
+                    metrics_port,
+                    server,
+                    metrics_server,
+                    services,
+                    worker_loop,
+                    db,
+                    sandbox,
+                })
+            }
             Err(e) => {
                 db.close().await;
                 Err(e)
@@ -196,8 +212,9 @@ async fn start_sandbox(
             )
         })?;
     tracing::warn!(
-        "SANDBOX: local fakes of X, Bluesky and Mastodon at {} (posts at {}/); platforms \
-         without credentials publish there, never to the real platforms",
+        "SANDBOX: local fakes of X, Bluesky, Mastodon and Stripe at {} (posts at {}/); \
+         platforms without credentials publish there, never to the real platforms, and \
+         billing without Stripe settings checks out there",
         sandbox.url(),
         sandbox.url()
     );

@@ -8,6 +8,9 @@ use clap::{Args, Parser};
 use multivio_domain::quota::PlanCatalog;
 use multivio_vault::Keyring;
 
+/// The plans when `MULTIVIO_PLANS` is unset (besides `free`, 10 posts a month).
+pub const DEFAULT_PLANS: &str = "pro=100,business=1000";
+
 /// Settings shared by every command.
 #[derive(Args, Clone)]
 pub struct Config {
@@ -113,9 +116,48 @@ pub struct Config {
     /// Web client origins allowed to call the API from a browser (comma-separated).
     #[arg(long, env = "MULTIVIO_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
-    /// Paid plans and their monthly post quotas, e.g. `pro=100,business=1000` (free has 10).
+    /// Plans and their monthly post quotas, e.g. `pro=100,business=1000` (the default); `free`
+    /// (10) is always there, and may be given another quota.
     #[arg(long, env = "MULTIVIO_PLANS", global = true)]
     pub plans: Option<String>,
+    /// Stripe's secret API key (`sk_…` or a restricted `rk_…`). Unset: billing goes to the
+    /// sandbox's fake of Stripe locally, and is disabled in production.
+    #[arg(
+        long,
+        env = "MULTIVIO_STRIPE_SECRET_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub stripe_secret_key: Option<String>,
+    /// The signing secret (`whsec_…`) of the webhook endpoint `<public URL>/v1/webhooks/stripe`.
+    #[arg(
+        long,
+        env = "MULTIVIO_STRIPE_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub stripe_webhook_secret: Option<String>,
+    /// Stripe's API base URL (without `/v1`).
+    #[arg(long, env = "MULTIVIO_STRIPE_API_URL", global = true)]
+    pub stripe_api_url: Option<String>,
+    /// The Stripe price each paid plan is sold at, e.g. `pro=price_123,business=price_456`
+    /// (every plan named must be in `MULTIVIO_PLANS`).
+    #[arg(long, env = "MULTIVIO_STRIPE_PRICES", global = true)]
+    pub stripe_prices: Option<String>,
+    /// The web client's page Checkout and the billing portal send the customer back to
+    /// (`?checkout=success` or `?checkout=cancelled` is added after a checkout). Unset: the
+    /// first of `MULTIVIO_CORS_ORIGINS`, else the public URL.
+    #[arg(long, env = "MULTIVIO_BILLING_RETURN_URL", global = true)]
+    pub billing_return_url: Option<String>,
+    /// The mail relay: `smtps://user:password@smtp.example.com` (TLS from the first byte),
+    /// `smtp://user:password@smtp.example.com:587?tls=required` (STARTTLS or nothing), or
+    /// `smtp://127.0.0.1:2525` (clear text; credentials in clear text only to this machine).
+    /// Unset: mail goes to the log locally, and sending fails in production.
+    #[arg(long, env = "MULTIVIO_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of Multivio's mail, e.g. `Multivio <no-reply@example.com>`.
+    #[arg(long, env = "MULTIVIO_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
     /// X's OAuth 2.0 client id. Unset: X is pointed at the sandbox locally, disabled in
     /// production.
     #[arg(long, env = "MULTIVIO_X_CLIENT_ID", global = true)]
@@ -211,6 +253,19 @@ impl std::fmt::Debug for Config {
             .field("job_lease_seconds", &self.job_lease_seconds)
             .field("cors_origins", &self.cors_origins)
             .field("plans", &self.plans)
+            .field(
+                "stripe_secret_key",
+                &redacted(self.stripe_secret_key.is_some()),
+            )
+            .field(
+                "stripe_webhook_secret",
+                &redacted(self.stripe_webhook_secret.is_some()),
+            )
+            .field("stripe_api_url", &self.stripe_api_url)
+            .field("stripe_prices", &self.stripe_prices)
+            .field("billing_return_url", &self.billing_return_url)
+            .field("smtp_url", &redacted(self.smtp_url.is_some()))
+            .field("mail_from", &self.mail_from)
             .field("x_client_id", &self.x_client_id)
             .field("x_client_secret", &redacted(self.x_client_secret.is_some()))
             .field("x_consumer_key", &self.x_consumer_key)
@@ -277,7 +332,8 @@ impl Config {
             Some(plans) => {
                 PlanCatalog::parse(plans).map_err(|e| anyhow::anyhow!("MULTIVIO_PLANS: {e}"))
             }
-            None => Ok(PlanCatalog::default()),
+            None => PlanCatalog::parse(DEFAULT_PLANS)
+                .map_err(|e| anyhow::anyhow!("the default plans: {e}")),
         }
     }
 

@@ -6,6 +6,7 @@
 mod application;
 pub mod config;
 pub mod database;
+pub mod outbound;
 pub mod platforms;
 pub mod wiring;
 pub mod worker;

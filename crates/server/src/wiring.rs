@@ -5,17 +5,15 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use async_trait::async_trait;
 use multivio_app::services::{RandomIds, SystemClock};
 use multivio_app::{Ports, Services, Settings};
 use multivio_domain::Secret;
-use multivio_domain::contact::Email;
 use multivio_http::auth::{FirebaseConfig, FirebaseVerifier, Profile};
 use multivio_http::observe::Metrics;
 use multivio_http::rate_limit::{Action, RateLimits};
 use multivio_http::{AppState, HttpConfig, MetricsToken, QueueGauge, TenantCache};
-use multivio_ports::billing::{BillingError, BillingGateway, CheckoutRequest};
-use multivio_ports::mail::{MailError, Mailer};
+use multivio_ports::billing::BillingGateway;
+use multivio_ports::mail::Mailer;
 use multivio_ports::media::MediaStore;
 use multivio_ports::platform::Platforms;
 use multivio_ports::system::Clock;
@@ -61,12 +59,10 @@ pub fn services(
     ));
     let mailer: Arc<dyn Mailer> = match &overrides.mailer {
         Some(mailer) => mailer.clone(),
-        // Verification tokens in a log are fine on a developer's machine, not in production.
-        None if config.production => Arc::new(NoMail),
-        None => Arc::new(LogMailer {
-            public_url: public_url.clone(),
-        }),
+        None => crate::outbound::mailer(config)?,
     };
+    let plans = config.plans()?;
+    let billing = crate::outbound::billing(config, &plans, sandbox_url)?;
     let vault: Arc<dyn multivio_ports::vault::TokenVault> = Arc::new(AesGcmVault::new(keyring));
     let platforms: Arc<dyn Platforms> = match &overrides.platforms {
         Some(platforms) => platforms.clone(),
@@ -91,10 +87,8 @@ pub fn services(
         status: store,
         vault,
         platforms,
-        billing_gateway: overrides
-            .billing
-            .clone()
-            .unwrap_or_else(|| Arc::new(NoBilling)),
+        billing_gateway: overrides.billing.clone().unwrap_or(billing.gateway),
+        billing_webhooks: billing.webhooks,
         mailer,
         clock: overrides
             .clock
@@ -104,7 +98,7 @@ pub fn services(
         tokens: Arc::new(RandomTokens::default()),
     };
     let mut settings = Settings::new(public_url);
-    settings.plans = config.plans()?;
+    settings.plans = plans;
     settings.max_upload_bytes = config.max_upload_bytes;
     settings.job_lease = chrono::Duration::seconds(i64::from(config.job_lease_seconds));
     Ok(Arc::new(Services::new(ports, &settings)))
@@ -209,51 +203,4 @@ pub fn firebase(config: &Config) -> anyhow::Result<FirebaseVerifier> {
         );
     }
     FirebaseVerifier::new(firebase).context("invalid Firebase configuration")
-}
-
-/// Mail for local runs: the verification link goes to the log instead of an inbox.
-#[derive(Debug)]
-struct LogMailer {
-    public_url: String,
-}
-
-#[async_trait]
-impl Mailer for LogMailer {
-    async fn send_verification(&self, to: &Email, token: &Secret) -> Result<(), MailError> {
-        tracing::info!(
-            to = to.as_str(),
-            "email verification (no mail relay in local runs, so it is logged instead of sent): \
-             POST {}/v1/email-verification/confirm with {{\"token\": \"{}\"}}",
-            self.public_url,
-            token.expose()
-        );
-        Ok(())
-    }
-}
-
-/// Mail in production until a mail relay is configured: nothing is sent, and nothing secret
-/// is logged.
-#[derive(Debug)]
-struct NoMail;
-
-#[async_trait]
-impl Mailer for NoMail {
-    async fn send_verification(&self, _to: &Email, _token: &Secret) -> Result<(), MailError> {
-        Err(MailError("no mail relay is configured".to_owned()))
-    }
-}
-
-/// Billing when no Stripe account is configured.
-#[derive(Debug)]
-struct NoBilling;
-
-#[async_trait]
-impl BillingGateway for NoBilling {
-    async fn checkout_url(&self, _request: &CheckoutRequest) -> Result<String, BillingError> {
-        Err(BillingError::NotConfigured)
-    }
-
-    async fn portal_url(&self, _customer_id: &str) -> Result<String, BillingError> {
-        Err(BillingError::NotConfigured)
-    }
 }

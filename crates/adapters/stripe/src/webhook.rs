@@ -49,6 +49,8 @@ use multivio_domain::subscription::{
 use multivio_domain::{Secret, UserId};
 use serde::Deserialize;
 
+use multivio_ports::billing::{WebhookDelivery, WebhookRejection};
+
 use crate::config::{ConfigError, PriceMap};
 
 /// The header Stripe signs deliveries in.
@@ -405,6 +407,43 @@ impl StripeWebhooks {
         Ok(self
             .verify(payload, signature_header, now)?
             .into_billing_event())
+    }
+}
+
+impl multivio_ports::billing::BillingWebhooks for StripeWebhooks {
+    fn read(
+        &self,
+        payload: &[u8],
+        signature: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<WebhookDelivery, WebhookRejection> {
+        let signature = signature
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| WebhookRejection::Unverified(WebhookError::MissingHeader.to_string()))?;
+        match self.verify(payload, signature, now) {
+            Ok(StripeEvent::Billing(event)) => Ok(WebhookDelivery::Apply(event)),
+            Ok(StripeEvent::PaymentFailed(failed)) => {
+                // What a failed payment changes arrives with the `customer.subscription.updated`
+                // Stripe sends with it; this one is only logged.
+                tracing::info!(
+                    event = %failed.id,
+                    customer = %failed.customer_id,
+                    attempts = ?failed.attempt_count,
+                    next_attempt = ?failed.next_payment_attempt,
+                    "Stripe: an invoice's payment failed"
+                );
+                Ok(WebhookDelivery::Ignore {
+                    id: failed.id,
+                    kind: "invoice.payment_failed".to_owned(),
+                })
+            }
+            Ok(StripeEvent::Ignored { id, event_type }) => Ok(WebhookDelivery::Ignore {
+                id,
+                kind: event_type,
+            }),
+            Err(e @ WebhookError::Payload(_)) => Err(WebhookRejection::Unreadable(e.to_string())),
+            Err(e) => Err(WebhookRejection::Unverified(e.to_string())),
+        }
     }
 }
 

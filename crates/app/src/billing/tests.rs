@@ -5,7 +5,7 @@ use multivio_domain::contact::Email;
 use multivio_domain::subscription::{SubscriptionSnapshot, SubscriptionStatus};
 use multivio_domain::user::{AuthProvider, Profile};
 use multivio_domain::{FirebaseUid, UserId};
-use multivio_ports::billing::{BillingError, MockBillingGateway};
+use multivio_ports::billing::{BillingError, MockBillingGateway, MockBillingWebhooks};
 use multivio_ports::users::{MockBillingStore, MockQuotaStore, MockUserStore};
 
 fn user(sub: Subscription) -> User {
@@ -52,6 +52,7 @@ struct Deps {
     billing: MockBillingStore,
     quotas: MockQuotaStore,
     gateway: MockBillingGateway,
+    webhooks: MockBillingWebhooks,
 }
 
 impl Deps {
@@ -61,6 +62,7 @@ impl Deps {
             billing: MockBillingStore::new(),
             quotas: MockQuotaStore::new(),
             gateway: MockBillingGateway::new(),
+            webhooks: MockBillingWebhooks::new(),
         }
     }
 
@@ -71,6 +73,7 @@ impl Deps {
                 billing: Arc::new(self.billing),
                 quotas: Arc::new(self.quotas),
                 gateway: Arc::new(self.gateway),
+                webhooks: Arc::new(self.webhooks),
                 clock: clock(),
             },
             PlanCatalog::parse("pro=100").unwrap(),
@@ -302,5 +305,81 @@ async fn portal_and_subscription_view() {
     assert_eq!(
         view.subscription.stripe_customer_id.as_deref(),
         Some("cus_1")
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_that_is_not_verified_is_refused_and_applies_nothing() {
+    let mut d = Deps::new();
+    d.webhooks
+        .expect_read()
+        .withf(|payload, signature, at| {
+            payload == b"{}" && *signature == Some("t=1,v1=00") && *at == now()
+        })
+        .times(1)
+        .returning(|_, _, _| {
+            Err(WebhookRejection::Unverified(
+                "no v1 signature matches".into(),
+            ))
+        });
+    d.billing.expect_apply_event().never();
+    d.users.expect_find_by_stripe_customer().never();
+    let err = d
+        .build()
+        .receive_webhook(b"{}", Some("t=1,v1=00"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, AppError::Unverified("no v1 signature matches".into()));
+}
+
+#[tokio::test]
+async fn webhooks_not_configured_say_so() {
+    let mut d = Deps::new();
+    d.webhooks
+        .expect_read()
+        .returning(|_, _, _| Err(WebhookRejection::NotConfigured));
+    assert!(matches!(
+        d.build().receive_webhook(b"{}", None).await,
+        Err(AppError::NotConfigured(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_genuine_event_with_nothing_to_apply_is_acknowledged() {
+    let mut d = Deps::new();
+    d.webhooks.expect_read().returning(|_, _, _| {
+        Ok(WebhookDelivery::Ignore {
+            id: "evt_9".into(),
+            kind: "invoice.payment_failed".into(),
+        })
+    });
+    d.billing.expect_apply_event().never();
+    assert_eq!(
+        d.build().receive_webhook(b"{}", Some("sig")).await.unwrap(),
+        BillingReport::Ignored("invoice.payment_failed".into())
+    );
+}
+
+#[tokio::test]
+async fn a_verified_event_is_applied() {
+    let mut d = Deps::new();
+    d.webhooks.expect_read().returning(|_, _, _| {
+        Ok(WebhookDelivery::Apply(event(
+            "evt_1",
+            0,
+            SubscriptionStatus::Active,
+        )))
+    });
+    d.users
+        .expect_find_by_stripe_customer()
+        .returning(|_| Ok(Some(user(linked()))));
+    d.billing
+        .expect_apply_event()
+        .withf(|_, id, _, _| id == "evt_1")
+        .times(1)
+        .returning(|_, _, _, _| Ok(EventApplied::Applied));
+    assert_eq!(
+        d.build().receive_webhook(b"{}", Some("sig")).await.unwrap(),
+        BillingReport::Applied
     );
 }

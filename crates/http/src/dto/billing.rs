@@ -72,3 +72,12 @@ pub struct CheckoutRequest {
     /// Plan name.
     pub plan: String,
 }
+
+/// A webhook delivery's acknowledgement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookAck {
+    /// Always `true`.
+    pub received: bool,
+    /// `applied`, `already_processed` (a repeated delivery) or `ignored` (nothing to apply).
+    pub outcome: String,
+}

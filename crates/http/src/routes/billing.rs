@@ -1,12 +1,13 @@
-//! `/v1/subscription` and `/v1/billing/*`.
+//! `/v1/subscription`, `/v1/billing/*` and Stripe's webhook.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use multivio_app::billing::BillingReport;
 
 use super::json;
 use crate::AppState;
 use crate::caller::Caller;
-use crate::dto::{CheckoutRequest, SubscriptionDto, UrlResponse};
+use crate::dto::{CheckoutRequest, SubscriptionDto, UrlResponse, WebhookAck};
 use crate::error::ApiError;
 
 /// Plan, status, end date, quota and history.
@@ -45,4 +46,42 @@ pub async fn checkout(
 pub async fn portal(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let url = state.services.billing.portal(&caller.tenant).await?;
     Ok(json(StatusCode::OK, &UrlResponse { url }))
+}
+
+/// Stripe's events (no bearer token: the `Stripe-Signature` header is verified over the raw
+/// body). 200 once the event is applied, was applied before, or has nothing to apply; 400 when
+/// the signature is missing, wrong or expired, or the event cannot be read (nothing changes);
+/// 5xx when it could not be applied, so that Stripe delivers it again.
+#[utoipa::path(post, path = "/v1/webhooks/stripe", tag = "billing",
+    request_body(content = String, content_type = "application/json",
+        description = "The event, as Stripe sent it"),
+    params(("Stripe-Signature" = String, Header, description = "t=<unix>,v1=<hex HMAC-SHA256>")),
+    responses((status = 200, body = WebhookAck), (status = 400, body = crate::dto::ProblemDoc),
+        (status = 501, body = crate::dto::ProblemDoc), (status = 503, body = crate::dto::ProblemDoc)))]
+pub async fn stripe_webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let signature = req
+        .headers()
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let report = state
+        .services
+        .billing
+        .receive_webhook(&body, signature)
+        .await?;
+    let outcome = match report {
+        BillingReport::Applied => "applied",
+        BillingReport::AlreadyProcessed => "already_processed",
+        BillingReport::Ignored(_) => "ignored",
+    };
+    Ok(json(
+        StatusCode::OK,
+        &WebhookAck {
+            received: true,
+            outcome: outcome.to_owned(),
+        },
+    ))
 }

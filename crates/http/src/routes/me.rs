@@ -1,10 +1,11 @@
 //! `/v1/me` and email verification.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use multivio_app::AppError;
 use multivio_domain::Secret;
 
-use super::json;
+use super::{json, parse_json};
 use crate::AppState;
 use crate::caller::Caller;
 use crate::dto::{ConfirmEmailRequest, MeResponse, ProfilePatch, StatusResponse};
@@ -73,20 +74,134 @@ pub async fn send_verification(
     ))
 }
 
-/// Confirms an email address with the mailed token (no bearer token needed).
+/// Confirms an email address with the mailed token (no bearer token needed). JSON
+/// (`{"token": …}`) answers JSON; the form of the page the mailed link opens
+/// (`application/x-www-form-urlencoded`) answers a page.
 #[utoipa::path(post, path = "/v1/email-verification/confirm", tag = "users",
     request_body = ConfirmEmailRequest,
     responses((status = 200, body = StatusResponse), (status = 404, body = crate::dto::ProblemDoc)))]
 pub async fn confirm_email(
     state: web::Data<AppState>,
-    body: web::Json<ConfirmEmailRequest>,
+    req: HttpRequest,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let token = Secret::new(body.into_inner().token);
-    state.services.users.confirm_email(&token).await?;
+    if is_form(&req) {
+        let token = std::str::from_utf8(&body)
+            .ok()
+            .and_then(|b| web::Query::<ConfirmEmailRequest>::from_query(b).ok())
+            .map(|q| q.into_inner().token);
+        let confirmed = match token {
+            Some(token) => state
+                .services
+                .users
+                .confirm_email(&Secret::new(token))
+                .await
+                .map(|_| true)
+                .or_else(|e| match e {
+                    AppError::NotFound(_) | AppError::Invalid(_) => Ok(false),
+                    other => Err(other),
+                })?,
+            None => false,
+        };
+        return Ok(if confirmed {
+            page(
+                StatusCode::OK,
+                "Email address confirmed",
+                "<p>Your email address is confirmed. You can close this page.</p>",
+            )
+        } else {
+            page(
+                StatusCode::NOT_FOUND,
+                "Link not valid",
+                "<p>This link is not valid: it was already used, or it expired. Ask for a new \
+                 one from your profile.</p>",
+            )
+        });
+    }
+    let dto: ConfirmEmailRequest = parse_json(&req, &body)?;
+    state
+        .services
+        .users
+        .confirm_email(&Secret::new(dto.token))
+        .await?;
     Ok(json(
         StatusCode::OK,
         &StatusResponse {
             status: "verified".into(),
         },
     ))
+}
+
+/// The page a mailed verification link opens: one button that confirms. Opening the link
+/// changes nothing — mail scanners open links, and the token works once.
+#[utoipa::path(get, path = "/v1/email-verification/confirm", tag = "users",
+    params(("token" = String, Query, description = "The mailed token")),
+    responses((status = 200, description = "an HTML page with the confirm button", content_type = "text/html")))]
+pub async fn confirm_email_page(req: HttpRequest) -> HttpResponse {
+    let token = web::Query::<ConfirmEmailRequest>::from_query(req.query_string())
+        .map(|q| q.into_inner().token)
+        .unwrap_or_default();
+    page(
+        StatusCode::OK,
+        "Confirm your email address",
+        &format!(
+            "<p>Confirm this email address for your Multivio account.</p>\
+             <form method=\"post\" action=\"confirm\">\
+             <input type=\"hidden\" name=\"token\" value=\"{}\">\
+             <button type=\"submit\">Confirm my email address</button></form>",
+            escape_html(&token)
+        ),
+    )
+}
+
+fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// A minimal page of this server's own: no script, no outside resources, never cached or
+/// framed, sending no referrer (the URL carries a token).
+fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((
+            actix_web::http::header::CONTENT_TYPE,
+            "text/html; charset=utf-8",
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ))
+        .body(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{title} · Multivio</title>\
+             <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}\
+             button{{font-size:1rem;padding:.6rem 1.2rem}}</style></head>\
+             <body><h1>{title}</h1>{body}</body></html>"
+        ))
+}
+
+/// Escapes text for an HTML attribute or element (by hand: five characters, and the only
+/// value put through it is the token from the link).
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
