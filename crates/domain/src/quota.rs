@@ -3,7 +3,14 @@
 //! A post consumes one unit when it is scheduled or published now — once, however many platforms
 //! it targets — and gets it back when it is cancelled before anything went out or when every
 //! target failed (see [`crate::post::Post`], which records whether it holds a unit). The period
-//! resets a calendar month after `last_quota_reset`.
+//! resets a calendar month after `last_quota_reset`, or when a paid invoice starts a new one.
+//!
+//! Plan changes ([`QuotaState::change_plan_quota`]): an upgrade takes effect at once, keeping the
+//! posts already used; a downgrade waits for the period's end (the higher quota was paid for).
+//!
+//! Leaving does not reset the quota ([`carryover_keys`], [`Quota::continuing`]): a deleted
+//! account's period is kept, under hashes of who it was, until that period ends, and an account
+//! created again by the same person continues it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,7 +18,9 @@ use std::fmt;
 use chrono::{DateTime, Datelike, Months, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::contact::Email;
 use crate::error::FieldError;
+use crate::ids::FirebaseUid;
 
 /// A plan's name (`users.plan_name`, `user_info.plan_type`): 1–50 characters of `a-z`, `0-9`,
 /// `_`, `-`, lower-cased.
@@ -255,6 +264,143 @@ impl Quota {
             remaining_posts: new_monthly_quota.saturating_sub(self.used()),
             last_quota_reset: self.last_quota_reset,
         }
+    }
+}
+
+impl Quota {
+    /// Whether the period is still running at `now` (it has not reached its reset).
+    pub fn is_current(&self, now: DateTime<Utc>) -> bool {
+        !self.needs_reset(now)
+    }
+
+    /// The quota of an account created with the full quota `self` (whose period starts now,
+    /// at `self.last_quota_reset`), continuing the periods deleted accounts of the same person
+    /// left behind (`carried`; see [`carryover_keys`]).
+    ///
+    /// A carried period still current at `self.last_quota_reset` continues: same start, the
+    /// posts used there still used, and never more left than the carried period had nor than a
+    /// full quota — `remaining = min(carried remaining, full − carried used)`. When several are
+    /// current, the one leaving the fewest posts wins (ties: the one ending first); when none
+    /// is, the full quota.
+    pub fn continuing(&self, carried: &[Quota]) -> Quota {
+        let now = self.last_quota_reset;
+        carried
+            .iter()
+            .filter(|c| c.is_current(now))
+            .map(|c| Quota {
+                monthly_post_quota: self.monthly_post_quota,
+                remaining_posts: c
+                    .remaining_posts
+                    .min(self.monthly_post_quota.saturating_sub(c.used())),
+                last_quota_reset: c.last_quota_reset,
+            })
+            .min_by_key(|q| (q.remaining_posts, q.last_quota_reset))
+            .unwrap_or(*self)
+    }
+}
+
+/// What a deleted account's quota stays attached to for the rest of its period: the Firebase
+/// uid and, only when the address is verified, the lower-cased email. Each key is prefixed
+/// with its kind (domain separation), and the store keeps only a hash of it.
+///
+/// An unverified address is never a key: whoever typed someone else's address must not
+/// reserve it against its real owner, who signs in later with it verified.
+pub fn carryover_keys(uid: &FirebaseUid, email: &Email, email_verified: bool) -> Vec<String> {
+    let mut keys = vec![format!("multivio-quota-uid:{}", uid.as_str())];
+    if email_verified {
+        keys.push(format!(
+            "multivio-quota-email:{}",
+            email.as_str().to_lowercase()
+        ));
+    }
+    keys
+}
+
+/// A user's quota with the plan change waiting for the period's end (`user_info.
+/// pending_monthly_post_quota`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaState {
+    /// The current period.
+    pub quota: Quota,
+    /// A lower monthly quota (a downgrade) that becomes the monthly quota when the next period
+    /// starts.
+    pub pending_monthly_post_quota: Option<u32>,
+}
+
+impl QuotaState {
+    /// A quota without a change waiting.
+    pub fn new(quota: Quota) -> Self {
+        Self {
+            quota,
+            pending_monthly_post_quota: None,
+        }
+    }
+
+    /// The plan's monthly quota becomes `new_monthly_quota`. An upgrade (or the same quota)
+    /// takes effect at once, keeping the posts used this period ([`Quota::change_plan`]) and
+    /// dropping a downgrade that was waiting; a downgrade (a lower quota than the current
+    /// period's) waits for the period's end, so the period keeps what was paid for.
+    pub fn change_plan_quota(&self, new_monthly_quota: u32) -> QuotaState {
+        if new_monthly_quota >= self.quota.monthly_post_quota {
+            QuotaState::new(self.quota.change_plan(new_monthly_quota))
+        } else {
+            QuotaState {
+                quota: self.quota,
+                pending_monthly_post_quota: Some(new_monthly_quota),
+            }
+        }
+    }
+
+    /// The monthly quota of the next period: the waiting downgrade's, else the current one.
+    pub fn next_monthly_quota(&self) -> u32 {
+        self.pending_monthly_post_quota
+            .unwrap_or(self.quota.monthly_post_quota)
+    }
+
+    /// Starts a period at `start` with the full quota of the plan in force then (the waiting
+    /// downgrade's, which is applied and cleared).
+    fn begin_period(&self, start: DateTime<Utc>) -> QuotaState {
+        QuotaState::new(Quota::full(self.next_monthly_quota(), start))
+    }
+
+    /// Starts the period that contains `now` when the current one has ended ([`Quota::reset`]),
+    /// applying a waiting downgrade; unchanged otherwise.
+    pub fn reset(&self, now: DateTime<Utc>) -> QuotaState {
+        if !self.quota.needs_reset(now) {
+            return *self;
+        }
+        self.begin_period(self.quota.reset(now).last_quota_reset)
+    }
+
+    /// The state once the quota is replaced by `next`, computed from the quota alone (by
+    /// [`Quota::reset`], say): when `next` starts a later period, a waiting downgrade becomes
+    /// its monthly quota (the posts left capped by it) and is cleared; otherwise `next` is
+    /// taken as it is and the downgrade keeps waiting.
+    pub fn advance_to(&self, next: Quota) -> QuotaState {
+        if next.last_quota_reset <= self.quota.last_quota_reset {
+            return QuotaState {
+                quota: next,
+                pending_monthly_post_quota: self.pending_monthly_post_quota,
+            };
+        }
+        match self.pending_monthly_post_quota {
+            Some(monthly) => QuotaState::new(Quota {
+                monthly_post_quota: monthly,
+                remaining_posts: next.remaining_posts.min(monthly),
+                last_quota_reset: next.last_quota_reset,
+            }),
+            None => QuotaState::new(next),
+        }
+    }
+
+    /// A paid invoice's period starting at `start`: a new period with the full quota of the
+    /// plan in force (a waiting downgrade applies), but only when `start` is later than the
+    /// current period's start — an old invoice delivered late changes nothing.
+    pub fn start_paid_period(&self, start: DateTime<Utc>) -> QuotaState {
+        if start <= self.quota.last_quota_reset {
+            return *self;
+        }
+        self.begin_period(start)
     }
 }
 

@@ -2,8 +2,10 @@
 //!
 //! Stripe delivers events at least once and in any order. [`apply_billing_event`] is the pure
 //! rule: it keeps the newest state (comparing the events' `created`), maps the plan to its
-//! monthly quota, and produces the `subscription_history` entry to write. Processing each event
-//! id once is the store's job (see the ports crate).
+//! monthly quota, says when a paid invoice starts a new quota period, and produces the
+//! `subscription_history` entry to write. [`BillingOutcome::quota_after`] is what it does to
+//! the quota (an upgrade at once, a downgrade at the period's end). Processing each event id
+//! once is the store's job (see the ports crate).
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contact::Email;
 use crate::error::FieldError;
-use crate::quota::{PlanCatalog, PlanName};
+use crate::quota::{PlanCatalog, PlanName, QuotaState};
 
 /// Subscription status (`users.subscription_status`): `free` (the seed's default, no
 /// subscription) or one of Stripe's statuses.
@@ -231,16 +233,41 @@ impl BillingEvent {
 
 /// What applying a billing event changes. Everything in it is written in one transaction,
 /// together with the event id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BillingOutcome {
     /// The new subscription state, or `None` when the event changes nothing (stale or
     /// informational).
     pub subscription: Option<Subscription>,
-    /// The new monthly quota when the plan changed (the store keeps the posts already used:
-    /// see [`crate::quota::Quota::change_plan`]).
+    /// The new plan's monthly quota when the plan changed: an upgrade takes effect at once
+    /// (keeping the posts already used: see [`crate::quota::Quota::change_plan`]), a downgrade
+    /// when the current period ends (see [`QuotaState::change_plan_quota`]).
     pub monthly_post_quota: Option<u32>,
+    /// `invoice.paid`: a new quota period starting then (the invoice's period start, else the
+    /// event's time), with the full quota of the plan in force — only if later than the
+    /// current period's start (see [`QuotaState::start_paid_period`]).
+    pub quota_period_start: Option<DateTime<Utc>>,
     /// The history row to add.
     pub history: Option<SubscriptionHistoryEntry>,
+}
+
+impl BillingOutcome {
+    /// Whether the outcome touches the quota at all.
+    pub fn changes_quota(&self) -> bool {
+        self.monthly_post_quota.is_some() || self.quota_period_start.is_some()
+    }
+
+    /// The quota once this outcome is applied to `state`: the plan change first, then the paid
+    /// period. The store applies it to the row it holds locked.
+    pub fn quota_after(&self, state: &QuotaState) -> QuotaState {
+        let mut next = *state;
+        if let Some(monthly) = self.monthly_post_quota {
+            next = next.change_plan_quota(monthly);
+        }
+        if let Some(start) = self.quota_period_start {
+            next = next.start_paid_period(start);
+        }
+        next
+    }
 }
 
 /// Applies a billing event to a user's subscription.
@@ -250,7 +277,11 @@ pub struct BillingOutcome {
 ///   deleted. Equal timestamps otherwise apply in arrival order.
 /// - A plan applies only while the status grants it (active, trialing, past due); otherwise, or
 ///   when the price maps to no plan of the catalog, the user is on `free`.
-/// - Checkout links the Stripe customer; an invoice adds a history row only.
+/// - A plan change carries the new plan's monthly quota (an upgrade applies at once, a
+///   downgrade at the period's end: [`BillingOutcome::quota_after`]).
+/// - Checkout links the Stripe customer; a paid invoice adds a history row and starts a new
+///   quota period at its period start (or the event's time), unless that is not later than
+///   the current period's start (an old invoice delivered late).
 pub fn apply_billing_event(
     current: &Subscription,
     event: &BillingEvent,
@@ -283,8 +314,7 @@ pub fn apply_billing_event(
             }
             BillingOutcome {
                 subscription: (next != *current).then_some(next),
-                monthly_post_quota: None,
-                history: None,
+                ..BillingOutcome::default()
             }
         }
         BillingEventKind::InvoicePaid {
@@ -296,8 +326,7 @@ pub fn apply_billing_event(
             plan,
             ..
         } => BillingOutcome {
-            subscription: None,
-            monthly_post_quota: None,
+            quota_period_start: Some(period_start.unwrap_or(event.created)),
             history: Some(SubscriptionHistoryEntry {
                 amount_paid: Some(*amount_paid),
                 currency: Some(currency.to_ascii_lowercase()),
@@ -309,6 +338,7 @@ pub fn apply_billing_event(
                     plan.clone().or_else(|| Some(current.plan_name.clone())),
                 )
             }),
+            ..BillingOutcome::default()
         },
         BillingEventKind::SubscriptionChanged(snap)
         | BillingEventKind::SubscriptionDeleted(snap) => {
@@ -323,11 +353,7 @@ pub fn apply_billing_event(
                 _ => false,
             };
             if stale {
-                return BillingOutcome {
-                    subscription: None,
-                    monthly_post_quota: None,
-                    history: None,
-                };
+                return BillingOutcome::default();
             }
             let status = if deleted {
                 SubscriptionStatus::Canceled
@@ -353,6 +379,7 @@ pub fn apply_billing_event(
             BillingOutcome {
                 subscription: Some(next),
                 monthly_post_quota: quota_changes.then_some(plan.monthly_post_quota),
+                quota_period_start: None,
                 history: Some(SubscriptionHistoryEntry {
                     period_start: snap.current_period_start,
                     period_end: snap.current_period_end,

@@ -220,6 +220,98 @@ impl User {
     }
 }
 
+/// How often verification mail may be sent to one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResendPolicy {
+    /// Least time between two mails.
+    pub min_interval: chrono::Duration,
+    /// Most mails within any `window`.
+    pub max_per_window: usize,
+    /// The window of `max_per_window` (a sliding one: any span of this length).
+    pub window: chrono::Duration,
+}
+
+impl ResendPolicy {
+    /// One a minute, five a day.
+    pub fn standard() -> Self {
+        Self {
+            min_interval: chrono::Duration::minutes(1),
+            max_per_window: 5,
+            window: chrono::Duration::hours(24),
+        }
+    }
+}
+
+/// The verification mails sent to a user recently (`users.email_verification_sends`), oldest
+/// first: what the daily limit counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerificationSends(Vec<DateTime<Utc>>);
+
+impl VerificationSends {
+    /// The sends at these times (in any order).
+    pub fn new(mut times: Vec<DateTime<Utc>>) -> Self {
+        times.sort_unstable();
+        Self(times)
+    }
+
+    /// The times, oldest first.
+    pub fn times(&self) -> &[DateTime<Utc>] {
+        &self.0
+    }
+
+    /// The latest send.
+    pub fn last(&self) -> Option<DateTime<Utc>> {
+        self.0.last().copied()
+    }
+
+    /// Whether one more mail may go at `now` under `policy`, given these sends and the last
+    /// send recorded before sends were counted (`users.email_verification_sent_at`).
+    ///
+    /// `Ok`: the sends to store once it goes — those still inside the window, and `now` (at
+    /// most `policy.max_per_window` of them, all the rule ever needs). `Err`: how long to wait,
+    /// the longer of the two limits when both apply (always more than zero).
+    pub fn send_at(
+        &self,
+        now: DateTime<Utc>,
+        last_sent_at: Option<DateTime<Utc>>,
+        policy: &ResendPolicy,
+    ) -> Result<VerificationSends, chrono::Duration> {
+        if policy.max_per_window == 0 {
+            return Err(policy.window.max(chrono::Duration::seconds(1)));
+        }
+        let mut wait = chrono::Duration::zero();
+        if let Some(last) = self.last().max(last_sent_at) {
+            let next = last + policy.min_interval;
+            if next > now {
+                wait = next - now;
+            }
+        }
+        let recent: Vec<DateTime<Utc>> = self
+            .0
+            .iter()
+            .copied()
+            .filter(|sent| *sent + policy.window > now)
+            .collect();
+        // With n recent sends and room for m, the (n − m)-th oldest must leave the window
+        // before another may go.
+        if let Some(blocking) = recent
+            .len()
+            .checked_sub(policy.max_per_window)
+            .and_then(|i| recent.get(i))
+        {
+            wait = wait.max(*blocking + policy.window - now);
+        }
+        if wait > chrono::Duration::zero() {
+            return Err(wait);
+        }
+        let mut next = recent;
+        next.push(now);
+        let keep = next.len().saturating_sub(policy.max_per_window);
+        next.drain(..keep);
+        Ok(VerificationSends::new(next))
+    }
+}
+
 /// A profile update as received: for each field, `None` = leave unchanged, `Some(None)` = clear,
 /// `Some(Some(text))` = set (an empty or blank text also clears).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

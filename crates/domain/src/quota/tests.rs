@@ -142,3 +142,165 @@ fn plan_name_rules() {
     assert!(PlanName::new("pro plan").is_err());
     assert!(PlanName::free().is_free());
 }
+
+fn q(monthly: u32, remaining: u32, start: DateTime<Utc>) -> Quota {
+    Quota {
+        monthly_post_quota: monthly,
+        remaining_posts: remaining,
+        last_quota_reset: start,
+    }
+}
+
+#[test]
+fn a_new_account_continues_a_current_carried_period() {
+    let full = Quota::full(10, at(2025, 1, 20));
+    // Nothing carried, or only an ended period: a full month from now.
+    assert_eq!(full.continuing(&[]), full);
+    assert_eq!(full.continuing(&[q(10, 0, at(2024, 12, 1))]), full);
+    // The period that ends at the instant of creation has ended.
+    assert_eq!(full.continuing(&[q(10, 0, at(2024, 12, 20))]), full);
+    // A current one continues: same start, what was used still used.
+    assert_eq!(
+        full.continuing(&[q(10, 3, at(2025, 1, 5))]),
+        q(10, 3, at(2025, 1, 5))
+    );
+}
+
+#[test]
+fn a_carried_period_never_gives_more_than_a_full_quota_or_than_it_had() {
+    let full = Quota::full(10, at(2025, 1, 20));
+    // A bigger plan's period: the posts used there are used here (100 − 96 = 4 used).
+    assert_eq!(
+        full.continuing(&[q(100, 96, at(2025, 1, 5))]),
+        q(10, 6, at(2025, 1, 5))
+    );
+    // Used more than the new quota allows: nothing left.
+    assert_eq!(
+        full.continuing(&[q(100, 20, at(2025, 1, 5))]),
+        q(10, 0, at(2025, 1, 5))
+    );
+    // A smaller quota than today's free one: still no more than was left.
+    assert_eq!(
+        full.continuing(&[q(5, 2, at(2025, 1, 5))]),
+        q(10, 2, at(2025, 1, 5))
+    );
+}
+
+#[test]
+fn of_several_carried_periods_the_strictest_wins() {
+    let full = Quota::full(10, at(2025, 1, 20));
+    let uid_row = q(10, 4, at(2025, 1, 5));
+    let email_row = q(10, 1, at(2025, 1, 10));
+    let ended = q(10, 0, at(2024, 11, 1));
+    assert_eq!(full.continuing(&[uid_row, ended, email_row]), email_row);
+    // A tie goes to the period that ends first.
+    let tie = q(10, 1, at(2025, 1, 2));
+    assert_eq!(full.continuing(&[email_row, tie]), tie);
+}
+
+#[test]
+fn carryover_keys_name_the_email_only_when_verified() {
+    let uid = FirebaseUid::new("uid-7").unwrap();
+    let email = Email::new("Ada@Example.com").unwrap();
+    assert_eq!(
+        carryover_keys(&uid, &email, false),
+        ["multivio-quota-uid:uid-7"]
+    );
+    assert_eq!(
+        carryover_keys(&uid, &email, true),
+        [
+            "multivio-quota-uid:uid-7",
+            "multivio-quota-email:ada@example.com"
+        ]
+    );
+    // Domain separation: a uid that looks like an address is not that address's key.
+    let lookalike = FirebaseUid::new("ada@example.com").unwrap();
+    assert!(
+        !carryover_keys(&lookalike, &email, false).contains(&carryover_keys(&uid, &email, true)[1])
+    );
+}
+
+#[test]
+fn an_upgrade_applies_at_once_keeping_usage() {
+    let state = QuotaState::new(q(10, 4, at(2025, 1, 1)));
+    let up = state.change_plan_quota(100);
+    assert_eq!(up, QuotaState::new(q(100, 94, at(2025, 1, 1))));
+}
+
+#[test]
+fn a_downgrade_waits_for_the_period_to_end() {
+    let pro = QuotaState::new(q(100, 60, at(2025, 1, 1)));
+    let down = pro.change_plan_quota(10);
+    assert_eq!(down.quota, pro.quota, "the paid period keeps its quota");
+    assert_eq!(down.pending_monthly_post_quota, Some(10));
+    assert_eq!(down.next_monthly_quota(), 10);
+    // Before the period ends nothing changes; at its end the lower quota starts, full.
+    assert_eq!(down.reset(at(2025, 1, 31)), down);
+    assert_eq!(
+        down.reset(at(2025, 2, 3)),
+        QuotaState::new(q(10, 10, at(2025, 2, 1)))
+    );
+    // Without a downgrade, a reset is the quota's own.
+    assert_eq!(
+        pro.reset(at(2025, 2, 3)),
+        QuotaState::new(q(100, 100, at(2025, 2, 1)))
+    );
+}
+
+#[test]
+fn a_new_upgrade_or_another_downgrade_replaces_the_waiting_one() {
+    let business = QuotaState::new(q(1000, 900, at(2025, 1, 1)));
+    let to_pro = business.change_plan_quota(100);
+    // Still lower than the current period's 1000: waits, replacing the first.
+    let to_plus = to_pro.change_plan_quota(500);
+    assert_eq!(to_plus.quota, business.quota);
+    assert_eq!(to_plus.pending_monthly_post_quota, Some(500));
+    // Back to the same quota: nothing waits any more.
+    assert_eq!(to_plus.change_plan_quota(1000), business);
+}
+
+#[test]
+fn advancing_to_a_later_period_applies_the_waiting_downgrade() {
+    let down = QuotaState {
+        quota: q(100, 60, at(2025, 1, 1)),
+        pending_monthly_post_quota: Some(10),
+    };
+    let reset = down.quota.reset(at(2025, 2, 3));
+    assert_eq!(down.advance_to(reset), down.reset(at(2025, 2, 3)));
+    // The same period rewritten (a correction): the downgrade keeps waiting.
+    let same = q(100, 50, at(2025, 1, 1));
+    assert_eq!(
+        down.advance_to(same),
+        QuotaState {
+            quota: same,
+            pending_monthly_post_quota: Some(10)
+        }
+    );
+    // Nothing waiting: `next` as it is.
+    let plain = QuotaState::new(q(10, 0, at(2025, 1, 1)));
+    assert_eq!(
+        plain.advance_to(q(10, 10, at(2025, 2, 1))),
+        QuotaState::new(q(10, 10, at(2025, 2, 1)))
+    );
+}
+
+#[test]
+fn a_paid_invoice_starts_a_newer_period_only() {
+    let state = QuotaState {
+        quota: q(100, 3, at(2025, 1, 1)),
+        pending_monthly_post_quota: None,
+    };
+    assert_eq!(
+        state.start_paid_period(at(2025, 1, 15)),
+        QuotaState::new(q(100, 100, at(2025, 1, 15)))
+    );
+    // An old invoice, or the current period's own, delivered late: nothing.
+    assert_eq!(state.start_paid_period(at(2024, 12, 1)), state);
+    assert_eq!(state.start_paid_period(at(2025, 1, 1)), state);
+    // The new period is the plan in force's: a waiting downgrade applies.
+    let down = state.change_plan_quota(10);
+    assert_eq!(
+        down.start_paid_period(at(2025, 2, 1)),
+        QuotaState::new(q(10, 10, at(2025, 2, 1)))
+    );
+}

@@ -1,5 +1,5 @@
 use super::*;
-use crate::quota::Plan;
+use crate::quota::{Plan, Quota};
 use chrono::TimeZone;
 
 fn t(secs: i64) -> DateTime<Utc> {
@@ -66,14 +66,8 @@ fn older_events_do_not_overwrite_newer_state() {
         &cat,
         &email(),
     );
-    assert_eq!(
-        stale,
-        BillingOutcome {
-            subscription: None,
-            monthly_post_quota: None,
-            history: None
-        }
-    );
+    assert_eq!(stale, BillingOutcome::default());
+    assert!(!stale.changes_quota());
 }
 
 #[test]
@@ -182,6 +176,12 @@ fn checkout_links_the_customer_and_invoice_adds_history() {
     };
     let out = apply_billing_event(&sub, &invoice, &cat, &email());
     assert!(out.subscription.is_none());
+    assert_eq!(out.monthly_post_quota, None);
+    assert_eq!(
+        out.quota_period_start,
+        Some(t(0)),
+        "the billed period starts one"
+    );
     let h = out.history.unwrap();
     assert_eq!(
         (h.status.as_str(), h.amount_paid, h.currency.as_deref()),
@@ -208,4 +208,111 @@ fn status_round_trips() {
     assert!("weird".parse::<SubscriptionStatus>().is_err());
     assert!(SubscriptionStatus::PastDue.grants_plan());
     assert!(!SubscriptionStatus::Canceled.grants_plan());
+}
+
+fn invoice(created: i64, period_start: Option<i64>) -> BillingEvent {
+    BillingEvent {
+        id: format!("evt_inv_{created}"),
+        created: t(created),
+        kind: BillingEventKind::InvoicePaid {
+            customer_id: "cus_1".into(),
+            subscription_id: Some("sub_1".into()),
+            amount_paid: 1900,
+            currency: "usd".into(),
+            period_start: period_start.map(t),
+            period_end: period_start.map(|s| t(s + 30 * 86_400)),
+            plan: Some(PlanName::new("pro").unwrap()),
+        },
+    }
+}
+
+#[test]
+fn an_invoice_without_a_period_starts_one_at_the_event() {
+    let out = apply_billing_event(
+        &Subscription::free(),
+        &invoice(50, None),
+        &catalog(),
+        &email(),
+    );
+    assert_eq!(out.quota_period_start, Some(t(50)));
+    assert!(out.changes_quota());
+    assert!(out.subscription.is_none());
+}
+
+#[test]
+fn a_paid_invoice_renews_the_quota_unless_it_is_older_than_the_period() {
+    let cat = catalog();
+    let pro = Subscription {
+        plan_name: PlanName::new("pro").unwrap(),
+        status: SubscriptionStatus::Active,
+        ..Subscription::free()
+    };
+    let state = QuotaState::new(Quota {
+        monthly_post_quota: 100,
+        remaining_posts: 7,
+        last_quota_reset: t(1000),
+    });
+    let renewal = apply_billing_event(&pro, &invoice(2000, Some(2000)), &cat, &email());
+    assert_eq!(
+        renewal.quota_after(&state),
+        QuotaState::new(Quota::full(100, t(2000)))
+    );
+    // Last month's invoice, delivered after this month's period started: nothing.
+    let late = apply_billing_event(&pro, &invoice(3000, Some(10)), &cat, &email());
+    assert_eq!(late.quota_after(&state), state);
+}
+
+#[test]
+fn upgrades_apply_at_once_and_downgrades_at_the_period_end() {
+    let cat = catalog();
+    let start = QuotaState::new(Quota {
+        monthly_post_quota: 10,
+        remaining_posts: 6,
+        last_quota_reset: t(0),
+    });
+    let up = apply_billing_event(
+        &Subscription::free(),
+        &changed(10, SubscriptionStatus::Active, "pro"),
+        &cat,
+        &email(),
+    );
+    let on_pro = up.quota_after(&start);
+    assert_eq!(
+        (
+            on_pro.quota.monthly_post_quota,
+            on_pro.quota.remaining_posts
+        ),
+        (100, 96)
+    );
+    assert_eq!(on_pro.pending_monthly_post_quota, None);
+
+    // Cancelled: free again, but only from the next period.
+    let sub = up.subscription.unwrap();
+    let mut deleted = changed(20, SubscriptionStatus::Active, "pro");
+    if let BillingEventKind::SubscriptionChanged(s) = deleted.kind.clone() {
+        deleted.kind = BillingEventKind::SubscriptionDeleted(s);
+    }
+    let down = apply_billing_event(&sub, &deleted, &cat, &email());
+    assert_eq!(down.monthly_post_quota, Some(10));
+    let cancelled = down.quota_after(&on_pro);
+    assert_eq!(cancelled.quota, on_pro.quota);
+    assert_eq!(cancelled.pending_monthly_post_quota, Some(10));
+    let next_month = cancelled.reset(t(40 * 86_400));
+    assert_eq!(
+        (
+            next_month.quota.monthly_post_quota,
+            next_month.quota.remaining_posts
+        ),
+        (10, 10)
+    );
+    assert_eq!(next_month.pending_monthly_post_quota, None);
+
+    // A stale event touches nothing, however the quota stands.
+    let stale = apply_billing_event(
+        &down.subscription.unwrap(),
+        &changed(5, SubscriptionStatus::Active, "pro"),
+        &cat,
+        &email(),
+    );
+    assert_eq!(stale.quota_after(&cancelled), cancelled);
 }

@@ -107,3 +107,95 @@ pub(crate) fn sample_user(now: DateTime<Utc>) -> User {
         updated_at: now,
     }
 }
+
+#[test]
+fn verification_mail_is_limited_to_five_a_day() {
+    let now = Utc.with_ymd_and_hms(2025, 1, 2, 12, 0, 0).unwrap();
+    let policy = ResendPolicy::standard();
+    let hours = |h: i64| now - chrono::Duration::hours(h);
+    // Four within the day: a fifth may go, and all five are kept.
+    let four = VerificationSends::new(vec![hours(3), hours(20), hours(1), hours(10)]);
+    let five = four.send_at(now, None, &policy).unwrap();
+    assert_eq!(
+        five.times(),
+        [hours(20), hours(10), hours(3), hours(1), now]
+    );
+    // A sixth waits until the oldest (20 h ago) leaves the day.
+    assert_eq!(
+        five.send_at(now + chrono::Duration::hours(1), None, &policy),
+        Err(chrono::Duration::hours(3))
+    );
+    // Once it has, one may go; sends older than a day are dropped.
+    let later = now + chrono::Duration::hours(4);
+    let next = five.send_at(later, None, &policy).unwrap();
+    assert_eq!(next.times(), [hours(10), hours(3), hours(1), now, later]);
+}
+
+#[test]
+fn verification_mail_is_limited_to_one_a_minute() {
+    let now = Utc.with_ymd_and_hms(2025, 1, 2, 12, 0, 0).unwrap();
+    let policy = ResendPolicy::standard();
+    let sends = VerificationSends::new(vec![now - chrono::Duration::seconds(20)]);
+    assert_eq!(
+        sends.send_at(now, None, &policy),
+        Err(chrono::Duration::seconds(40))
+    );
+    // The last send recorded before sends were counted counts too.
+    assert_eq!(
+        VerificationSends::default().send_at(
+            now,
+            Some(now - chrono::Duration::seconds(50)),
+            &policy
+        ),
+        Err(chrono::Duration::seconds(10))
+    );
+    assert_eq!(
+        VerificationSends::default()
+            .send_at(now, None, &policy)
+            .unwrap()
+            .times(),
+        [now]
+    );
+}
+
+#[test]
+fn when_both_limits_apply_the_longer_wait_is_reported() {
+    let now = Utc.with_ymd_and_hms(2025, 1, 2, 12, 0, 0).unwrap();
+    let policy = ResendPolicy {
+        min_interval: chrono::Duration::hours(2),
+        max_per_window: 2,
+        window: chrono::Duration::hours(24),
+    };
+    let sends = VerificationSends::new(vec![
+        now - chrono::Duration::hours(23),
+        now - chrono::Duration::hours(1),
+    ]);
+    // Minute rule: 1 h more; daily rule: 1 h more too. Then a longer interval wins.
+    assert_eq!(
+        sends.send_at(now, None, &policy),
+        Err(chrono::Duration::hours(1))
+    );
+    let strict = ResendPolicy {
+        min_interval: chrono::Duration::hours(5),
+        ..policy
+    };
+    assert_eq!(
+        sends.send_at(now, None, &strict),
+        Err(chrono::Duration::hours(4))
+    );
+    // More sends stored than allowed (a lowered limit): wait until enough have left.
+    let many = VerificationSends::new((1..=4).map(|h| now - chrono::Duration::hours(h)).collect());
+    assert_eq!(
+        many.send_at(now, None, &policy),
+        Err(chrono::Duration::hours(22))
+    );
+    let none = ResendPolicy {
+        max_per_window: 0,
+        ..policy
+    };
+    assert!(
+        VerificationSends::default()
+            .send_at(now, None, &none)
+            .is_err()
+    );
+}
