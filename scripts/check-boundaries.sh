@@ -25,8 +25,8 @@ check() { # crate, banned crates...
 for crate in multivio-domain multivio-ports multivio-app; do
   check "$crate" diesel diesel-async actix-web reqwest ring multivio-postgres
 done
-check multivio-http diesel diesel-async multivio-postgres multivio-social multivio-vault multivio-storage
-for crate in multivio-postgres multivio-social multivio-vault multivio-storage; do
+check multivio-http diesel diesel-async multivio-postgres multivio-social multivio-vault multivio-storage multivio-stripe multivio-mail
+for crate in multivio-postgres multivio-social multivio-vault multivio-storage multivio-stripe multivio-mail; do
   check "$crate" actix-web actix-http
 done
 
