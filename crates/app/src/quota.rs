@@ -1,4 +1,5 @@
-//! The monthly quota: reading it with its period current, and resetting periods in bulk.
+//! The monthly quota: reading it with its period current, resetting periods in bulk, and
+//! dropping what deleted accounts left of theirs once those periods have ended.
 
 use std::sync::Arc;
 
@@ -33,11 +34,7 @@ impl QuotaService {
     pub async fn current(&self, tenant: &Tenant) -> AppResult<Quota> {
         let now = self.clock.now();
         for _ in 0..3 {
-            let quota = self
-                .quotas
-                .get(tenant)
-                .await
-                .map_err(|e| AppError::from_store("quota", e))?;
+            let quota = self.get(tenant).await?;
             if !quota.needs_reset(now) {
                 return Ok(quota);
             }
@@ -48,14 +45,30 @@ impl QuotaService {
                 .await?
             {
                 tracing::info!(user = %tenant.user_id, "quota period reset");
-                return Ok(next);
+                // A downgrade that waited for this period was applied by the store: read what
+                // it wrote, but never answer an older period than the one just started.
+                let stored = self.get(tenant).await?;
+                return Ok(if stored.last_quota_reset >= next.last_quota_reset {
+                    stored
+                } else {
+                    next
+                });
             }
         }
         Err(AppError::Conflict("quota changed concurrently".to_owned()))
     }
 
+    async fn get(&self, tenant: &Tenant) -> AppResult<Quota> {
+        self.quotas
+            .get(tenant)
+            .await
+            .map_err(|e| AppError::from_store("quota", e))
+    }
+
     /// Use case *reset quotas*: resets up to `limit` tenants whose period has ended; returns
     /// how many were reset (a tenant reset concurrently by another caller is not counted).
+    /// Then deletes what deleted accounts left of periods that have ended (a failure there is
+    /// logged: it stops no reset, and the next sweep deletes them).
     pub async fn reset_due(&self, limit: u32) -> AppResult<usize> {
         let now = self.clock.now();
         let due = self.quotas.due_for_reset(now, limit).await?;
@@ -71,6 +84,11 @@ impl QuotaService {
             {
                 reset += 1;
             }
+        }
+        match self.quotas.purge_expired_carryovers(now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "ended quota carry-overs deleted"),
+            Err(e) => tracing::warn!(error = %e, "could not delete ended quota carry-overs"),
         }
         Ok(reset)
     }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use multivio_domain::quota::{PlanCatalog, Quota};
-use multivio_domain::user::{NewUser, ProfileInput, ProfileUpdate, User, VerifiedIdentity};
+use multivio_domain::user::{
+    NewUser, ProfileInput, ProfileUpdate, ResendPolicy, User, VerifiedIdentity,
+};
 use multivio_domain::{Secret, Tenant};
 use multivio_ports::mail::Mailer;
 use multivio_ports::system::{Clock, TokenGenerator};
@@ -45,6 +47,17 @@ impl std::fmt::Debug for UserService {
 pub const VERIFICATION_TTL_HOURS: i64 = 24;
 /// Least time between two verification emails.
 pub const VERIFICATION_RESEND_SECS: i64 = 60;
+/// Most verification emails to one user within any 24 hours.
+pub const VERIFICATION_SENDS_PER_DAY: usize = 5;
+
+/// The resend limits: one a minute, five a day.
+fn resend_policy() -> ResendPolicy {
+    ResendPolicy {
+        min_interval: Duration::seconds(VERIFICATION_RESEND_SECS),
+        max_per_window: VERIFICATION_SENDS_PER_DAY,
+        window: Duration::hours(24),
+    }
+}
 
 impl UserService {
     /// The service.
@@ -117,7 +130,9 @@ impl UserService {
             .map_err(|e| AppError::from_store("user", e))
     }
 
-    /// Deletes the account and everything it owns.
+    /// Deletes the account and everything it owns. What the quota needs for the rest of the
+    /// current period is kept (as hashes, until the period ends), so that signing in again
+    /// does not start a full month: see [`UserStore::delete`].
     pub async fn delete_account(&self, tenant: &Tenant) -> AppResult<()> {
         self.users
             .delete(tenant)
@@ -125,33 +140,54 @@ impl UserService {
             .map_err(|e| AppError::from_store("user", e))
     }
 
-    /// Sends (or re-sends, at most once a minute) a verification email.
+    /// Sends (or re-sends) a verification email: at most one a minute and five a day
+    /// ([`AppError::RateLimited`] with the wait otherwise). The token is stored as a hash and
+    /// expires after [`VERIFICATION_TTL_HOURS`]; a send counts once its token is stored, even
+    /// if the mail then fails.
     pub async fn send_verification(&self, tenant: &Tenant) -> AppResult<()> {
         let user = self.user(tenant).await?;
         if user.email_verified {
             return Err(AppError::Conflict("email is already verified".to_owned()));
         }
         let now = self.clock.now();
-        let interval = Duration::seconds(VERIFICATION_RESEND_SECS);
-        if !user.may_send_verification(now, interval) {
-            let retry_after = user
-                .email_verification_sent_at
-                .map(|sent| sent + interval - now);
-            return Err(AppError::RateLimited { retry_after });
+        let policy = resend_policy();
+        // Compare-and-set on the recorded sends: of two resends at once, one passes the
+        // limits with these sends; the other reads again.
+        for _ in 0..3 {
+            let sends = self
+                .users
+                .verification_sends(tenant)
+                .await
+                .map_err(|e| AppError::from_store("user", e))?;
+            let next = sends
+                .send_at(now, user.email_verification_sent_at, &policy)
+                .map_err(|wait| AppError::RateLimited {
+                    retry_after: Some(wait),
+                })?;
+            let token = self.tokens.random_token();
+            if !self
+                .users
+                .record_verification_send(
+                    tenant,
+                    &token,
+                    now + Duration::hours(VERIFICATION_TTL_HOURS),
+                    now,
+                    &sends,
+                    &next,
+                )
+                .await?
+            {
+                continue;
+            }
+            return self
+                .mailer
+                .send_verification(&user.email, &token)
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()));
         }
-        let token = self.tokens.random_token();
-        self.users
-            .set_email_verification(
-                tenant,
-                &token,
-                now + Duration::hours(VERIFICATION_TTL_HOURS),
-                now,
-            )
-            .await?;
-        self.mailer
-            .send_verification(&user.email, &token)
-            .await
-            .map_err(|e| AppError::Unavailable(e.to_string()))
+        Err(AppError::Conflict(
+            "verification mail is being sent concurrently".to_owned(),
+        ))
     }
 
     /// Confirms an email from the token of a verification link (single use).

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use multivio_domain::quota::Quota;
 use multivio_domain::subscription::{BillingOutcome, SubscriptionHistoryEntry};
-use multivio_domain::user::{NewUser, Profile, User};
+use multivio_domain::user::{NewUser, Profile, User, VerificationSends};
 use multivio_domain::{FirebaseUid, Secret, Tenant, UserId};
 
 use crate::error::StoreError;
@@ -25,8 +25,13 @@ pub trait UserStore: Send + Sync {
     /// The user with this Firebase uid (the RLS claim is the uid itself).
     async fn find_by_firebase_uid(&self, uid: &FirebaseUid) -> Result<Option<User>, StoreError>;
 
-    /// Creates the user on first sight, atomically with its `user_info` row holding `quota`;
-    /// on a known uid, refreshes `email`, `auth_provider` and `email_verified` (a verified
+    /// Creates the user on first sight, atomically with its `user_info` row holding `quota`
+    /// (a full quota whose period starts now) — or, when an account of the same person was
+    /// deleted during a period still current, that period continued
+    /// ([`Quota::continuing`](multivio_domain::quota::Quota::continuing) over what
+    /// [`UserStore::delete`] kept under the uid's hash and, only when `new.email_verified`, the
+    /// address's: see [`carryover_keys`](multivio_domain::quota::carryover_keys)); on a known
+    /// uid, refreshes `email`, `auth_provider` and `email_verified` (a verified
     /// address stays verified; a changed address takes the identity's flag and voids a pending
     /// verification) and leaves everything else. One statement
     /// (`INSERT … ON CONFLICT (firebase_uid) DO UPDATE`), so concurrent first requests create
@@ -44,11 +49,16 @@ pub trait UserStore: Send + Sync {
     /// `username` (case-insensitive uniqueness is ensured by the domain lower-casing it).
     async fn update_profile(&self, tenant: &Tenant, profile: &Profile) -> Result<User, StoreError>;
 
-    /// Deletes the user and, by cascade, everything they own.
+    /// Deletes the user and, by cascade, everything they own — keeping, in the same
+    /// transaction, what the quota needs for the rest of the current period (its start, the
+    /// monthly quota, the posts left) under hashes of the user's
+    /// [`carryover_keys`](multivio_domain::quota::carryover_keys), until that period ends. A
+    /// period that has already ended is not kept.
     async fn delete(&self, tenant: &Tenant) -> Result<(), StoreError>;
 
     /// Stores a new email verification token (replacing any previous one) with its expiry, and
-    /// `sent_at` for throttling.
+    /// `sent_at` for throttling. Records no send for the daily limit: the use case uses
+    /// [`UserStore::record_verification_send`].
     async fn set_email_verification(
         &self,
         tenant: &Tenant,
@@ -56,6 +66,24 @@ pub trait UserStore: Send + Sync {
         expires_at: DateTime<Utc>,
         sent_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// The verification mails recently sent to the tenant (`users.email_verification_sends`),
+    /// for the resend limits.
+    async fn verification_sends(&self, tenant: &Tenant) -> Result<VerificationSends, StoreError>;
+
+    /// Compare-and-set: only while the stored sends still equal `expected` (so two resends at
+    /// once cannot both pass the limits), stores a new verification token's hash (replacing
+    /// any previous one) with its expiry, `sent_at` as the last send, and `sends` as the sends
+    /// to count. `Ok(false)`, and nothing written, when the sends changed meanwhile.
+    async fn record_verification_send(
+        &self,
+        tenant: &Tenant,
+        token: &Secret,
+        expires_at: DateTime<Utc>,
+        sent_at: DateTime<Utc>,
+        expected: &VerificationSends,
+        sends: &VerificationSends,
+    ) -> Result<bool, StoreError>;
 
     /// Not tenant-scoped (the link is opened without a session). Atomically: finds the user whose
     /// unexpired token is `token`, sets `email_verified`, clears the token (single use) and
@@ -85,7 +113,10 @@ pub trait QuotaStore: Send + Sync {
 
     /// Compare-and-set: replaces the quota with `next` only if `last_quota_reset` still equals
     /// `expected_last_reset` (so concurrent resets apply once). `Ok(false)` when another reset
-    /// won.
+    /// won. When `next` starts a later period, a downgrade waiting for the period's end becomes
+    /// its monthly quota and is cleared
+    /// ([`QuotaState::advance_to`](multivio_domain::quota::QuotaState::advance_to)), so the
+    /// stored quota may then differ from `next`: read it again.
     async fn reset_period(
         &self,
         tenant: &Tenant,
@@ -100,6 +131,10 @@ pub trait QuotaStore: Send + Sync {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<(Tenant, Quota)>, StoreError>;
+
+    /// Not tenant-scoped (a periodic task): deletes the quota carry-overs of deleted accounts
+    /// whose period ended at `now` (see [`UserStore::delete`]); returns how many.
+    async fn purge_expired_carryovers(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// Whether a billing event was new.
@@ -121,8 +156,12 @@ pub trait BillingStore: Send + Sync {
     /// - `outcome.subscription` (when `Some`) is written to `users` and `user_info` only if the
     ///   stored `last_event_at` still equals `expected_last_event_at`, else
     ///   [`StoreError::Conflict`] and nothing is written (the caller reloads and recomputes);
-    /// - `outcome.monthly_post_quota` (when `Some`) sets the monthly quota and keeps the posts
-    ///   used: `remaining = GREATEST(0, remaining + new − old)`;
+    /// - the quota (when `outcome.monthly_post_quota` or `outcome.quota_period_start` is
+    ///   `Some`) becomes
+    ///   [`outcome.quota_after`](multivio_domain::subscription::BillingOutcome::quota_after) of
+    ///   the stored one, read under a row lock: an upgrade at once keeping the posts used, a
+    ///   downgrade waiting for the period's end (`user_info.pending_monthly_post_quota`), a
+    ///   paid invoice's newer period with a full quota;
     /// - `outcome.history` (when `Some`) is inserted into `subscription_history`.
     async fn apply_event(
         &self,

@@ -136,6 +136,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    quota_carryovers (key_hash, last_quota_reset) {
+        #[max_length = 64]
+        key_hash -> Varchar,
+        last_quota_reset -> Timestamptz,
+        monthly_post_quota -> Int4,
+        remaining_posts -> Int4,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     social_connections (id) {
         id -> Uuid,
         user_id -> Int4,
@@ -208,6 +219,7 @@ diesel::table! {
         created_at -> Nullable<Timestamptz>,
         updated_at -> Nullable<Timestamptz>,
         last_billing_event_at -> Nullable<Timestamptz>,
+        pending_monthly_post_quota -> Nullable<Int4>,
     }
 }
 
@@ -248,6 +260,7 @@ diesel::table! {
         email_verification_sent_at -> Nullable<Timestamptz>,
         created_at -> Nullable<Timestamptz>,
         updated_at -> Nullable<Timestamptz>,
+        email_verification_sends -> Array<Nullable<Timestamptz>>,
     }
 }
 
@@ -272,6 +285,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     posts,
     processed_webhook_events,
     publish_jobs,
+    quota_carryovers,
     social_connections,
     subscription_history,
     user_info,

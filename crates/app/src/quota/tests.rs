@@ -24,14 +24,49 @@ async fn current_returns_the_quota_within_its_period() {
 #[tokio::test]
 async fn current_resets_an_ended_period_once() {
     let last = now() - chrono::Duration::days(40);
+    let start = quota(0, last).reset(now()).last_quota_reset;
+    assert!(start > last);
+    let mut seq = mockall::Sequence::new();
     let mut store = MockQuotaStore::new();
     store
         .expect_get()
         .times(1)
+        .in_sequence(&mut seq)
         .returning(move |_| Ok(quota(0, last)));
     store
         .expect_reset_period()
-        .withf(move |_, expected, next| *expected == last && next.remaining_posts == 10)
+        .withf(move |_, expected, next| {
+            *expected == last && next.remaining_posts == 10 && next.last_quota_reset == start
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(true));
+    // What the store wrote: a downgrade to 5 posts waited for this period.
+    store
+        .expect_get()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_| {
+            Ok(Quota {
+                monthly_post_quota: 5,
+                remaining_posts: 5,
+                last_quota_reset: start,
+            })
+        });
+    let svc = QuotaService::new(Arc::new(store), clock());
+    let q = svc.current(&tenant()).await.unwrap();
+    assert_eq!((q.monthly_post_quota, q.remaining_posts), (5, 5));
+    assert_eq!(q.last_quota_reset, start);
+}
+
+#[tokio::test]
+async fn current_never_answers_a_period_older_than_the_one_it_started() {
+    let last = now() - chrono::Duration::days(40);
+    let mut store = MockQuotaStore::new();
+    // A store whose read does not show the reset yet.
+    store.expect_get().returning(move |_| Ok(quota(0, last)));
+    store
+        .expect_reset_period()
         .times(1)
         .returning(|_, _, _| Ok(true));
     let svc = QuotaService::new(Arc::new(store), clock());
@@ -91,6 +126,30 @@ async fn reset_due_counts_the_resets_it_won() {
         .expect_reset_period()
         .times(2)
         .returning(|t, _, _| Ok(t.user_id == tenant().user_id));
+    store
+        .expect_purge_expired_carryovers()
+        .withf(|at| *at == now())
+        .times(1)
+        .returning(|_| Ok(2));
+    let svc = QuotaService::new(Arc::new(store), clock());
+    assert_eq!(svc.reset_due(100).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn reset_due_resets_even_when_the_carryover_purge_fails() {
+    let last = now() - chrono::Duration::days(35);
+    let mut store = MockQuotaStore::new();
+    store
+        .expect_due_for_reset()
+        .returning(move |_, _| Ok(vec![(tenant(), quota(0, last))]));
+    store
+        .expect_reset_period()
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    store
+        .expect_purge_expired_carryovers()
+        .times(1)
+        .returning(|_| Err(multivio_ports::StoreError::Unavailable("db down".into())));
     let svc = QuotaService::new(Arc::new(store), clock());
     assert_eq!(svc.reset_due(100).await.unwrap(), 1);
 }

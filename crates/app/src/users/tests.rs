@@ -2,7 +2,7 @@ use super::*;
 use crate::testing::*;
 use multivio_domain::contact::Email;
 use multivio_domain::subscription::Subscription;
-use multivio_domain::user::{AuthProvider, Profile};
+use multivio_domain::user::{AuthProvider, Profile, VerificationSends};
 use multivio_domain::{FirebaseUid, UserId};
 use multivio_ports::StoreError;
 use multivio_ports::mail::{MailError, MockMailer};
@@ -213,20 +213,38 @@ async fn update_profile_failures() {
     );
 }
 
+fn sends(ago_secs: &[i64]) -> VerificationSends {
+    VerificationSends::new(
+        ago_secs
+            .iter()
+            .map(|s| now() - Duration::seconds(*s))
+            .collect(),
+    )
+}
+
+const HOUR: i64 = 3600;
+
 #[tokio::test]
 async fn send_verification_stores_a_token_and_mails_it() {
     let mut d = Deps::new();
     d.users.expect_get().returning(|_| Ok(user(1)));
+    d.users
+        .expect_verification_sends()
+        .returning(|_| Ok(VerificationSends::default()));
     d.tokens
         .expect_random_token()
         .returning(|| Secret::new("tok"));
     d.users
-        .expect_set_email_verification()
-        .withf(|_, tok, exp, sent| {
-            tok.expose() == "tok" && *exp == now() + Duration::hours(24) && *sent == now()
+        .expect_record_verification_send()
+        .withf(|_, tok, exp, sent, expected, next| {
+            tok.expose() == "tok"
+                && *exp == now() + Duration::hours(24)
+                && *sent == now()
+                && expected.times().is_empty()
+                && next.times() == [now()]
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(()));
+        .returning(|_, _, _, _, _, _| Ok(true));
     d.mailer
         .expect_send_verification()
         .withf(|to, tok| to.as_str() == "ada@example.com" && tok.expose() == "tok")
@@ -238,15 +256,33 @@ async fn send_verification_stores_a_token_and_mails_it() {
 #[tokio::test]
 async fn send_verification_is_throttled_and_refused_when_verified() {
     let mut d = Deps::new();
-    d.users.expect_get().returning(|_| {
-        let mut u = user(1);
-        u.email_verification_sent_at = Some(now() - Duration::seconds(20));
-        Ok(u)
-    });
+    d.users.expect_get().returning(|_| Ok(user(1)));
+    d.users
+        .expect_verification_sends()
+        .returning(|_| Ok(sends(&[20])));
+    d.users.expect_record_verification_send().never();
+    d.mailer.expect_send_verification().never();
     assert_eq!(
         d.build().send_verification(&tenant()).await,
         Err(AppError::RateLimited {
             retry_after: Some(Duration::seconds(40))
+        })
+    );
+
+    // A send recorded before sends were counted still holds the minute.
+    let mut d = Deps::new();
+    d.users.expect_get().returning(|_| {
+        let mut u = user(1);
+        u.email_verification_sent_at = Some(now() - Duration::seconds(45));
+        Ok(u)
+    });
+    d.users
+        .expect_verification_sends()
+        .returning(|_| Ok(VerificationSends::default()));
+    assert_eq!(
+        d.build().send_verification(&tenant()).await,
+        Err(AppError::RateLimited {
+            retry_after: Some(Duration::seconds(15))
         })
     );
 
@@ -256,6 +292,7 @@ async fn send_verification_is_throttled_and_refused_when_verified() {
         u.email_verified = true;
         Ok(u)
     });
+    d.users.expect_verification_sends().never();
     assert!(matches!(
         d.build().send_verification(&tenant()).await,
         Err(AppError::Conflict(_))
@@ -263,18 +300,124 @@ async fn send_verification_is_throttled_and_refused_when_verified() {
 
     let mut d = Deps::new();
     d.users.expect_get().returning(|_| Ok(user(1)));
+    d.users
+        .expect_verification_sends()
+        .returning(|_| Ok(VerificationSends::default()));
     d.tokens
         .expect_random_token()
         .returning(|| Secret::new("tok"));
     d.users
-        .expect_set_email_verification()
-        .returning(|_, _, _, _| Ok(()));
+        .expect_record_verification_send()
+        .returning(|_, _, _, _, _, _| Ok(true));
     d.mailer
         .expect_send_verification()
         .returning(|_, _| Err(MailError("smtp down".into())));
     assert!(matches!(
         d.build().send_verification(&tenant()).await,
         Err(AppError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_sixth_verification_mail_in_a_day_waits_for_the_oldest_to_age_out() {
+    let mut d = Deps::new();
+    d.users.expect_get().returning(|_| Ok(user(1)));
+    // Five in the last day, the oldest 20 hours ago, the latest an hour ago.
+    d.users
+        .expect_verification_sends()
+        .returning(|_| Ok(sends(&[20 * HOUR, 15 * HOUR, 8 * HOUR, 3 * HOUR, HOUR])));
+    d.tokens.expect_random_token().never();
+    d.users.expect_record_verification_send().never();
+    d.mailer.expect_send_verification().never();
+    assert_eq!(
+        d.build().send_verification(&tenant()).await,
+        Err(AppError::RateLimited {
+            retry_after: Some(Duration::hours(4))
+        })
+    );
+}
+
+#[tokio::test]
+async fn the_fifth_mail_of_a_day_goes_and_older_sends_no_longer_count() {
+    let mut d = Deps::new();
+    d.users.expect_get().returning(|_| Ok(user(1)));
+    // Four in the last day, and two more than a day ago.
+    let stored = sends(&[30 * HOUR, 25 * HOUR, 20 * HOUR, 15 * HOUR, 8 * HOUR, HOUR]);
+    let read = stored.clone();
+    d.users
+        .expect_verification_sends()
+        .returning(move |_| Ok(read.clone()));
+    d.tokens
+        .expect_random_token()
+        .returning(|| Secret::new("tok"));
+    d.users
+        .expect_record_verification_send()
+        .withf(move |_, _, _, _, expected, next| {
+            *expected == stored
+                && next.times() == sends(&[20 * HOUR, 15 * HOUR, 8 * HOUR, HOUR, 0]).times()
+        })
+        .times(1)
+        .returning(|_, _, _, _, _, _| Ok(true));
+    d.mailer
+        .expect_send_verification()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    d.build().send_verification(&tenant()).await.unwrap();
+}
+
+#[tokio::test]
+async fn of_two_resends_at_once_the_one_that_lost_reads_again() {
+    let mut d = Deps::new();
+    d.users.expect_get().returning(|_| Ok(user(1)));
+    let mut seq = mockall::Sequence::new();
+    // Four sends; another request records a fifth between this one's read and its write.
+    d.users
+        .expect_verification_sends()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(sends(&[20 * HOUR, 15 * HOUR, 8 * HOUR, 3 * HOUR])));
+    d.tokens
+        .expect_random_token()
+        .returning(|| Secret::new("tok"));
+    d.users
+        .expect_record_verification_send()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _, _, _, _| Ok(false));
+    d.users
+        .expect_verification_sends()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(sends(&[20 * HOUR, 15 * HOUR, 8 * HOUR, 3 * HOUR, 0])));
+    d.mailer.expect_send_verification().never();
+    // The other request's send is the fifth of the day, and a moment ago.
+    assert_eq!(
+        d.build().send_verification(&tenant()).await,
+        Err(AppError::RateLimited {
+            retry_after: Some(Duration::hours(4))
+        })
+    );
+}
+
+#[tokio::test]
+async fn send_verification_gives_up_when_the_sends_keep_changing() {
+    let mut d = Deps::new();
+    d.users.expect_get().returning(|_| Ok(user(1)));
+    d.users
+        .expect_verification_sends()
+        .times(3)
+        .returning(|_| Ok(VerificationSends::default()));
+    d.tokens
+        .expect_random_token()
+        .returning(|| Secret::new("tok"));
+    d.users
+        .expect_record_verification_send()
+        .times(3)
+        .returning(|_, _, _, _, _, _| Ok(false));
+    d.mailer.expect_send_verification().never();
+    assert!(matches!(
+        d.build().send_verification(&tenant()).await,
+        Err(AppError::Conflict(_))
     ));
 }
 

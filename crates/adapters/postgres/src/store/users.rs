@@ -6,17 +6,19 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use multivio_domain::contact::Email;
-use multivio_domain::quota::{PlanName, Quota};
+use multivio_domain::quota::{PlanName, Quota, QuotaState, carryover_keys};
 use multivio_domain::subscription::{
     BillingOutcome, Subscription, SubscriptionHistoryEntry, SubscriptionStatus,
 };
-use multivio_domain::user::{AuthProvider, NewUser, Profile, User, Username};
+use multivio_domain::user::{AuthProvider, NewUser, Profile, User, Username, VerificationSends};
 use multivio_domain::{FirebaseUid, Secret, Tenant, UserId};
 use multivio_ports::StoreError;
 use multivio_ports::users::{BillingStore, EventApplied, QuotaStore, Upserted, UserStore};
 
 use super::{Fail, PgStore, corrupt, one_row, sha256_hex, to_i32, to_u32};
-use crate::schema::{processed_webhook_events, subscription_history, user_info, users};
+use crate::schema::{
+    processed_webhook_events, quota_carryovers, subscription_history, user_info, users,
+};
 
 /// A `users` row.
 #[derive(Debug, Queryable, Selectable)]
@@ -105,21 +107,145 @@ struct QuotaRow {
     remaining_posts: Option<i32>,
     last_quota_reset: Option<DateTime<Utc>>,
     created_at: Option<DateTime<Utc>>,
+    pending_monthly_post_quota: Option<i32>,
 }
 
 impl QuotaRow {
     /// The seed leaves these columns nullable; a NULL reads as the column's default.
     fn into_domain(self) -> Quota {
+        self.into_state().quota
+    }
+
+    /// The quota with the downgrade waiting for the period's end.
+    fn into_state(self) -> QuotaState {
         let monthly = self.monthly_post_quota.map(to_u32).unwrap_or(10);
-        Quota {
-            monthly_post_quota: monthly,
-            remaining_posts: self.remaining_posts.map(to_u32).unwrap_or(monthly),
-            last_quota_reset: self
-                .last_quota_reset
-                .or(self.created_at)
-                .unwrap_or_default(),
+        QuotaState {
+            quota: Quota {
+                monthly_post_quota: monthly,
+                remaining_posts: self.remaining_posts.map(to_u32).unwrap_or(monthly),
+                last_quota_reset: self
+                    .last_quota_reset
+                    .or(self.created_at)
+                    .unwrap_or_default(),
+            },
+            pending_monthly_post_quota: self.pending_monthly_post_quota.map(to_u32),
         }
     }
+}
+
+/// Writes a quota state to the user's `user_info` row.
+async fn write_quota_state(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    state: &QuotaState,
+) -> Result<(), Fail> {
+    diesel::update(user_info::table.filter(user_info::user_id.eq(user_id)))
+        .set((
+            user_info::monthly_post_quota.eq(to_i32(state.quota.monthly_post_quota)),
+            user_info::remaining_posts.eq(to_i32(state.quota.remaining_posts)),
+            user_info::last_quota_reset.eq(state.quota.last_quota_reset),
+            user_info::pending_monthly_post_quota.eq(state.pending_monthly_post_quota.map(to_i32)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// Quota carry-overs (`quota_carryovers`, migration 015).
+//
+// What a deleted account leaves so that leaving does not reset its quota: the period's start,
+// the monthly quota and the posts left, under the hex SHA-256 of each of the account's
+// `carryover_keys` (the uid's, and the address's only when verified), until the period ends.
+//
+// Why a plain (domain-separated) SHA-256 and not an HMAC: the only key this adapter holds is
+// the tenant-claim key, which is itself stored in this database (`multivio_private.
+// claim_keys`) — a dump that holds the hashes is likely to hold it too — and which changes
+// when the keyring rotates, silently voiding every carry-over (and reopening the reset by
+// leaving). The hashes are no secret from whoever can guess an address; they are kept from
+// everyone else by the table's forced RLS (the worker role only) and are deleted when the
+// period they describe ends, at most a month after the deletion.
+
+/// The carry-over rows' keys for these identities.
+fn carryover_hashes(uid: &FirebaseUid, email: &Email, email_verified: bool) -> Vec<String> {
+    carryover_keys(uid, email, email_verified)
+        .iter()
+        .map(sha256_hex)
+        .collect()
+}
+
+/// Deletes carry-overs whose period ended at `now`.
+async fn purge_carryovers(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> Result<u64, Fail> {
+    let n = diesel::delete(quota_carryovers::table.filter(quota_carryovers::expires_at.le(now)))
+        .execute(conn)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+/// The carried periods stored under any of `hashes` and still running at `now`.
+async fn current_carryovers(
+    conn: &mut AsyncPgConnection,
+    hashes: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<Quota>, Fail> {
+    let rows: Vec<(i32, i32, DateTime<Utc>)> = quota_carryovers::table
+        .filter(quota_carryovers::key_hash.eq_any(hashes))
+        .filter(quota_carryovers::expires_at.gt(now))
+        .select((
+            quota_carryovers::monthly_post_quota,
+            quota_carryovers::remaining_posts,
+            quota_carryovers::last_quota_reset,
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(monthly, remaining, start)| Quota {
+            monthly_post_quota: to_u32(monthly),
+            remaining_posts: to_u32(remaining),
+            last_quota_reset: start,
+        })
+        .collect())
+}
+
+/// Keeps `quota` under each of `hashes` until its period ends. A row for the same key and
+/// period (the same person deleted again in the period it continued) keeps the fewer posts
+/// left, so no deletion frees posts.
+async fn keep_carryover(
+    conn: &mut AsyncPgConnection,
+    hashes: &[String],
+    quota: &Quota,
+    expires_at: DateTime<Utc>,
+) -> Result<(), Fail> {
+    for hash in hashes {
+        diesel::insert_into(quota_carryovers::table)
+            .values((
+                quota_carryovers::key_hash.eq(hash),
+                quota_carryovers::last_quota_reset.eq(quota.last_quota_reset),
+                quota_carryovers::monthly_post_quota.eq(to_i32(quota.monthly_post_quota)),
+                quota_carryovers::remaining_posts.eq(to_i32(quota.remaining_posts)),
+                quota_carryovers::expires_at.eq(expires_at),
+            ))
+            .on_conflict((
+                quota_carryovers::key_hash,
+                quota_carryovers::last_quota_reset,
+            ))
+            .do_update()
+            .set((
+                quota_carryovers::monthly_post_quota.eq(diesel::upsert::excluded(
+                    quota_carryovers::monthly_post_quota,
+                )),
+                quota_carryovers::remaining_posts.eq(
+                    diesel::dsl::sql::<diesel::sql_types::Integer>(
+                        "LEAST(quota_carryovers.remaining_posts, EXCLUDED.remaining_posts)",
+                    ),
+                ),
+                quota_carryovers::expires_at
+                    .eq(diesel::upsert::excluded(quota_carryovers::expires_at)),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Loads the user and the time of its last applied billing event.
@@ -193,6 +319,13 @@ impl PgStore {
                 .get_result(conn)
                 .await?;
             if created {
+                // A deleted account of the same person (its uid, or its address when the
+                // identity provider verified it) may have left a period still running.
+                let now = quota.last_quota_reset;
+                let hashes = carryover_hashes(&new.firebase_uid, &new.email, new.email_verified);
+                let carried = current_carryovers(conn, &hashes, now).await?;
+                purge_carryovers(conn, now).await?;
+                let quota = quota.continuing(&carried);
                 diesel::insert_into(user_info::table)
                     .values((
                         user_info::user_id.eq(row.id),
@@ -291,12 +424,41 @@ impl UserStore for PgStore {
 
     async fn delete(&self, tenant: &Tenant) -> Result<(), StoreError> {
         let id = tenant.user_id.0;
-        self.tenant(tenant, async move |conn| {
-            one_row(
-                diesel::delete(users::table.filter(users::id.eq(id)))
-                    .execute(conn)
-                    .await?,
-            )?;
+        let uid = tenant.firebase_uid.clone();
+        // As the worker for the tenant: only the worker role may write the carry-over. Its
+        // policies do not name the tenant, so every statement names both id and uid.
+        self.worker_as(&tenant.firebase_uid, async move |conn| {
+            let mine = users::table
+                .filter(users::id.eq(id))
+                .filter(users::firebase_uid.eq(uid.as_str()));
+            let who: Option<(String, Option<bool>)> = mine
+                .select((users::email, users::email_verified))
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let Some((email, email_verified)) = who else {
+                return Err(Fail::Store(StoreError::NotFound));
+            };
+            let email = Email::new(&email).map_err(|e| corrupt("email", e))?;
+            let quota: Option<QuotaRow> = user_info::table
+                .filter(user_info::user_id.eq(id))
+                .select(QuotaRow::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            let now: DateTime<Utc> = diesel::select(diesel::dsl::sql::<Timestamptz>("now()"))
+                .get_result(conn)
+                .await?;
+            if let Some(quota) = quota.map(QuotaRow::into_domain)
+                && quota.is_current(now)
+                && let Some(expires_at) = quota.resets_at()
+            {
+                let hashes = carryover_hashes(&uid, &email, email_verified.unwrap_or(false));
+                keep_carryover(conn, &hashes, &quota, expires_at).await?;
+            }
+            purge_carryovers(conn, now).await?;
+            one_row(diesel::delete(mine).execute(conn).await?)?;
             Ok(())
         })
         .await
@@ -324,6 +486,57 @@ impl UserStore for PgStore {
                     .await?,
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn verification_sends(&self, tenant: &Tenant) -> Result<VerificationSends, StoreError> {
+        let id = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let sends: Vec<Option<DateTime<Utc>>> = users::table
+                .filter(users::id.eq(id))
+                .select(users::email_verification_sends)
+                .first(conn)
+                .await?;
+            Ok(VerificationSends::new(
+                sends.into_iter().flatten().collect(),
+            ))
+        })
+        .await
+    }
+
+    async fn record_verification_send(
+        &self,
+        tenant: &Tenant,
+        token: &Secret,
+        expires_at: DateTime<Utc>,
+        sent_at: DateTime<Utc>,
+        expected: &VerificationSends,
+        sends: &VerificationSends,
+    ) -> Result<bool, StoreError> {
+        let id = tenant.user_id.0;
+        let uid = tenant.firebase_uid.as_str().to_owned();
+        let token_hash = sha256_hex(token.expose());
+        let expected: Vec<Option<DateTime<Utc>>> =
+            expected.times().iter().copied().map(Some).collect();
+        let sends: Vec<Option<DateTime<Utc>>> = sends.times().iter().copied().map(Some).collect();
+        // As the worker: the API role may not write verification columns.
+        self.worker(async move |conn| {
+            let n = diesel::update(
+                users::table
+                    .filter(users::id.eq(id))
+                    .filter(users::firebase_uid.eq(uid))
+                    .filter(users::email_verification_sends.eq(expected)),
+            )
+            .set((
+                users::email_verification_token.eq(token_hash),
+                users::email_verification_expires_at.eq(expires_at),
+                users::email_verification_sent_at.eq(sent_at),
+                users::email_verification_sends.eq(sends),
+            ))
+            .execute(conn)
+            .await?;
+            Ok(n == 1)
         })
         .await
     }
@@ -401,21 +614,21 @@ impl QuotaStore for PgStore {
     ) -> Result<bool, StoreError> {
         let id = tenant.user_id.0;
         let next = *next;
-        // As the worker: the API role may not write quota columns.
+        // As the worker: the API role may not write quota columns. The row is locked while
+        // the waiting downgrade is applied, so a concurrent consumption or billing event waits.
         self.worker(async move |conn| {
-            let n = diesel::update(
-                user_info::table
-                    .filter(user_info::user_id.eq(id))
-                    .filter(user_info::last_quota_reset.eq(expected_last_reset)),
-            )
-            .set((
-                user_info::monthly_post_quota.eq(to_i32(next.monthly_post_quota)),
-                user_info::remaining_posts.eq(to_i32(next.remaining_posts)),
-                user_info::last_quota_reset.eq(next.last_quota_reset),
-            ))
-            .execute(conn)
-            .await?;
-            Ok(n == 1)
+            let row: Option<QuotaRow> = user_info::table
+                .filter(user_info::user_id.eq(id))
+                .filter(user_info::last_quota_reset.eq(expected_last_reset))
+                .select(QuotaRow::as_select())
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let Some(row) = row else { return Ok(false) };
+            let state = row.into_state().advance_to(next);
+            write_quota_state(conn, id, &state).await?;
+            Ok(true)
         })
         .await
     }
@@ -445,6 +658,11 @@ impl QuotaStore for PgStore {
                 .collect()
         })
         .await
+    }
+
+    async fn purge_expired_carryovers(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.worker(async move |conn| purge_carryovers(conn, now).await)
+            .await
     }
 }
 
@@ -556,20 +774,23 @@ impl BillingStore for PgStore {
                     .execute(conn)
                     .await?;
             }
-            if let Some(monthly) = outcome.monthly_post_quota {
-                let new = i64::from(monthly);
-                // Keep what was used: remaining moves by the change of the monthly quota.
-                diesel::sql_query(
-                    "UPDATE user_info
-                        SET remaining_posts = GREATEST(0, LEAST($2::int,
-                              COALESCE(remaining_posts, 0) + $2::int - COALESCE(monthly_post_quota, 0))),
-                            monthly_post_quota = $2::int
-                      WHERE user_id = $1",
-                )
-                .bind::<diesel::sql_types::Integer, _>(id)
-                .bind::<diesel::sql_types::BigInt, _>(new)
-                .execute(conn)
-                .await?;
+            if outcome.changes_quota() {
+                // The domain's rule on the row as it is, locked: a post consumed meanwhile
+                // waits for this transaction and then counts against the new quota.
+                let row: Option<QuotaRow> = user_info::table
+                    .filter(user_info::user_id.eq(id))
+                    .select(QuotaRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                if let Some(row) = row {
+                    let current = row.into_state();
+                    let next = outcome.quota_after(&current);
+                    if next != current {
+                        write_quota_state(conn, id, &next).await?;
+                    }
+                }
             }
             if let Some(h) = &outcome.history {
                 diesel::insert_into(subscription_history::table)
@@ -578,14 +799,16 @@ impl BillingStore for PgStore {
                         subscription_history::user_email.eq(h.user_email.as_str()),
                         subscription_history::stripe_subscription_id
                             .eq(h.stripe_subscription_id.as_deref()),
-                        subscription_history::plan_name.eq(h.plan_name.as_ref().map(PlanName::as_str)),
+                        subscription_history::plan_name
+                            .eq(h.plan_name.as_ref().map(PlanName::as_str)),
                         subscription_history::status.eq(&h.status),
                         subscription_history::amount_paid
                             .eq(h.amount_paid.and_then(|a| i32::try_from(a).ok())),
                         subscription_history::currency.eq(h.currency.as_deref()),
                         subscription_history::period_start.eq(h.period_start),
                         subscription_history::period_end.eq(h.period_end),
-                        subscription_history::stripe_customer_id.eq(h.stripe_customer_id.as_deref()),
+                        subscription_history::stripe_customer_id
+                            .eq(h.stripe_customer_id.as_deref()),
                         subscription_history::created_at.eq(h.created_at),
                     ))
                     .execute(conn)
