@@ -281,3 +281,62 @@ async fn billing_history_is_read_only_and_webhook_events_are_out_of_reach() {
         assert_eq!(run(&db, "uid-a", &sql).await, Refused, "{sql}");
     }
 }
+
+#[tokio::test]
+async fn quota_carryovers_are_out_of_the_api_roles_reach() {
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    owner
+        .batch_execute(
+            "INSERT INTO quota_carryovers
+               (key_hash, last_quota_reset, monthly_post_quota, remaining_posts, expires_at)
+             VALUES (repeat('a', 64), now(), 10, 0, now() + interval '1 month');",
+        )
+        .await
+        .unwrap();
+    // Kept for deleted accounts, so no tenant owns a row: the API role reaches none, with its
+    // own claim, another's or none.
+    for claim in ["uid-a", "uid-b", ""] {
+        for sql in [
+            "SELECT count(*) AS n FROM quota_carryovers".to_owned(),
+            touched(
+                "INSERT INTO quota_carryovers
+                   (key_hash, last_quota_reset, monthly_post_quota, remaining_posts, expires_at)
+                 VALUES (repeat('b', 64), now(), 10, 10, now() + interval '1 month')",
+            ),
+            touched("UPDATE quota_carryovers SET remaining_posts = 10"),
+            touched("DELETE FROM quota_carryovers"),
+        ] {
+            assert_eq!(run(&db, claim, &sql).await, Refused, "{claim}: {sql}");
+        }
+    }
+    let left: N =
+        diesel::sql_query("SELECT count(*) AS n FROM quota_carryovers WHERE remaining_posts = 0")
+            .get_result(&mut owner)
+            .await
+            .unwrap();
+    assert_eq!(left.n, 1);
+}
+
+#[tokio::test]
+async fn the_api_role_cannot_write_the_new_quota_and_verification_columns() {
+    let db = TestDb::new().await;
+    seed(&db).await;
+    for sql in [
+        touched("UPDATE user_info SET pending_monthly_post_quota = 1000 WHERE user_id = 1"),
+        touched("UPDATE users SET email_verification_sends = '{}' WHERE id = 1"),
+    ] {
+        assert_eq!(run(&db, "uid-a", &sql).await, Refused, "{sql}");
+    }
+    // Reading its own is allowed (the profile and quota are the tenant's to see).
+    assert_eq!(
+        run(
+            &db,
+            "uid-a",
+            "SELECT count(*) AS n FROM users WHERE id = 1 AND email_verification_sends = '{}'"
+        )
+        .await,
+        Rows(1)
+    );
+}

@@ -310,6 +310,7 @@ fn outcome(
             last_event_at: Some(at),
         }),
         monthly_post_quota: quota,
+        quota_period_start: None,
         history: Some(SubscriptionHistoryEntry {
             user_email: Email::new("alice@example.com").unwrap(),
             stripe_subscription_id: Some("sub_1".into()),
@@ -399,8 +400,9 @@ async fn billing_events_apply_once_in_order_and_keep_used_posts() {
             .unwrap(),
         EventApplied::Applied
     );
+    // A downgrade: the period keeps what was paid for (see the deferred-downgrade test).
     let quota = QuotaStore::get(&store, &alice).await.unwrap();
-    assert_eq!((quota.monthly_post_quota, quota.remaining_posts), (10, 6));
+    assert_eq!((quota.monthly_post_quota, quota.remaining_posts), (100, 96));
 
     let history = store.history(&alice).await.unwrap();
     assert_eq!(history.len(), 2);
@@ -415,5 +417,608 @@ async fn billing_events_apply_once_in_order_and_keep_used_posts() {
             .unwrap()
             .id,
         alice.user_id
+    );
+}
+
+// ---- Quota carry-over across account deletion (migration 015) ----
+
+/// Runs one `SELECT … AS n` (a BIGINT) as the database's owner.
+async fn count(db: &multivio_postgres::testing::TestDb, sql: &str) -> i64 {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let row: N = diesel::sql_query(sql).get_result(&mut conn).await.unwrap();
+    row.n
+}
+
+fn verified(uid: &str, email: &str) -> multivio_domain::user::NewUser {
+    let mut new = new_user(uid);
+    new.email = Email::new(email).unwrap();
+    new.email_verified = true;
+    new
+}
+
+/// Creates `new` with a period that started `days_ago` with `remaining` of 10 posts left.
+async fn with_used_quota(
+    store: &multivio_postgres::PgStore,
+    new: &multivio_domain::user::NewUser,
+    days_ago: i64,
+    remaining: u32,
+) -> (Tenant, Quota) {
+    let quota = Quota {
+        monthly_post_quota: 10,
+        remaining_posts: remaining,
+        last_quota_reset: now() - Duration::days(days_ago),
+    };
+    let up = store.upsert_from_identity(new, &quota).await.unwrap();
+    assert!(up.created);
+    (up.user.tenant(), quota)
+}
+
+#[tokio::test]
+async fn deleting_and_signing_in_again_in_the_same_period_keeps_the_used_quota() {
+    let (db, store) = setup().await;
+    let (alice, used) = with_used_quota(&store, &new_user("alice"), 5, 3).await;
+    UserStore::delete(&store, &alice).await.unwrap();
+
+    // The same Firebase token signs in again: a new user, but not a new month.
+    let again = store
+        .upsert_from_identity(&new_user("alice"), &Quota::full(10, now()))
+        .await
+        .unwrap();
+    assert!(again.created);
+    assert_ne!(again.user.id, alice.user_id);
+    assert_eq!(
+        QuotaStore::get(&store, &again.user.tenant()).await.unwrap(),
+        used
+    );
+
+    // Only hashes are kept: neither the uid nor the address (it was not verified: no row).
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM quota_carryovers").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM quota_carryovers
+              WHERE key_hash = encode(sha256(convert_to('multivio-quota-uid:alice', 'UTF8')), 'hex')"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM quota_carryovers
+              WHERE key_hash LIKE '%alice%' OR key_hash !~ '^[0-9a-f]{64}$'"
+        )
+        .await,
+        0
+    );
+
+    // Deleted again after one more post: the kept row never frees a post.
+    let again = again.user.tenant();
+    let q = QuotaStore::get(&store, &again).await.unwrap();
+    let one_more = Quota {
+        remaining_posts: 2,
+        ..q
+    };
+    assert!(
+        store
+            .reset_period(&again, q.last_quota_reset, &one_more)
+            .await
+            .unwrap()
+    );
+    UserStore::delete(&store, &again).await.unwrap();
+    let third = store
+        .upsert_from_identity(&new_user("alice"), &Quota::full(10, now()))
+        .await
+        .unwrap();
+    assert_eq!(
+        QuotaStore::get(&store, &third.user.tenant())
+            .await
+            .unwrap()
+            .remaining_posts,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_verified_address_carries_the_quota_to_a_new_uid() {
+    let (_db, store) = setup().await;
+    let (alice, used) = with_used_quota(&store, &verified("alice", "ada@example.com"), 3, 1).await;
+    UserStore::delete(&store, &alice).await.unwrap();
+
+    // Another Firebase account, same verified address.
+    let bob = store
+        .upsert_from_identity(&verified("bob", "Ada@Example.com"), &Quota::full(10, now()))
+        .await
+        .unwrap();
+    assert!(bob.created);
+    assert_eq!(
+        QuotaStore::get(&store, &bob.user.tenant()).await.unwrap(),
+        used
+    );
+    // Someone else entirely starts a full month.
+    let carol = tenant(&store, "carol").await;
+    assert_eq!(
+        QuotaStore::get(&store, &carol)
+            .await
+            .unwrap()
+            .remaining_posts,
+        10
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_address_neither_reserves_nor_matches() {
+    let (db, store) = setup().await;
+    // A verified owner leaves: a new uid signing in with the address unverified does not
+    // inherit (it could be anyone's typing), and gets a full month.
+    let (alice, _) = with_used_quota(&store, &verified("alice", "ada@example.com"), 3, 0).await;
+    UserStore::delete(&store, &alice).await.unwrap();
+    let mut unverified = new_user("mallory");
+    unverified.email = Email::new("ada@example.com").unwrap();
+    let mallory = store
+        .upsert_from_identity(&unverified, &Quota::full(10, now()))
+        .await
+        .unwrap();
+    assert_eq!(
+        QuotaStore::get(&store, &mallory.user.tenant())
+            .await
+            .unwrap()
+            .remaining_posts,
+        10
+    );
+    UserStore::delete(&store, &mallory.user.tenant())
+        .await
+        .unwrap();
+
+    // Someone who typed an address they do not own leaves: it reserves nothing, and its real
+    // owner, signing in with it verified, starts a full month.
+    let before = count(&db, "SELECT count(*) AS n FROM quota_carryovers").await;
+    let mut typo = new_user("eve");
+    typo.email = Email::new("grace@example.com").unwrap();
+    let (eve, _) = with_used_quota(&store, &typo, 2, 0).await;
+    UserStore::delete(&store, &eve).await.unwrap();
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM quota_carryovers").await,
+        before + 1,
+        "the uid's row only"
+    );
+    let grace = store
+        .upsert_from_identity(
+            &verified("grace", "grace@example.com"),
+            &Quota::full(10, now()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        QuotaStore::get(&store, &grace.user.tenant())
+            .await
+            .unwrap()
+            .remaining_posts,
+        10
+    );
+}
+
+#[tokio::test]
+async fn an_ended_period_is_neither_kept_nor_continued_and_is_purged() {
+    let (db, store) = setup().await;
+    // Deleted after its period ended (no reset ran since): nothing to keep.
+    let (old, _) = with_used_quota(&store, &new_user("old"), 40, 0).await;
+    UserStore::delete(&store, &old).await.unwrap();
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM quota_carryovers").await,
+        0
+    );
+    let back = store
+        .upsert_from_identity(&new_user("old"), &Quota::full(10, now()))
+        .await
+        .unwrap();
+    assert_eq!(
+        QuotaStore::get(&store, &back.user.tenant())
+            .await
+            .unwrap()
+            .remaining_posts,
+        10
+    );
+
+    // Kept while current, then ignored once its period ended, and deleted by the next write.
+    let (alice, _) = with_used_quota(&store, &new_user("alice"), 20, 0).await;
+    UserStore::delete(&store, &alice).await.unwrap();
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM quota_carryovers").await,
+        1
+    );
+    let later = now() + Duration::days(15);
+    let back = store
+        .upsert_from_identity(&new_user("alice"), &Quota::full(10, later))
+        .await
+        .unwrap();
+    assert_eq!(
+        QuotaStore::get(&store, &back.user.tenant()).await.unwrap(),
+        Quota::full(10, later)
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM quota_carryovers").await,
+        0
+    );
+
+    // The sweep deletes ended rows too, and only those.
+    let (bob, _) = with_used_quota(&store, &new_user("bob"), 20, 4).await;
+    UserStore::delete(&store, &bob).await.unwrap();
+    assert_eq!(store.purge_expired_carryovers(now()).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .purge_expired_carryovers(now() + Duration::days(15))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+// ---- Billing: plan changes, paid periods, concurrency ----
+
+async fn pending_quota(db: &multivio_postgres::testing::TestDb, tenant: &Tenant) -> Option<i64> {
+    let n = count(
+        db,
+        &format!(
+            "SELECT coalesce(pending_monthly_post_quota, -1)::bigint AS n FROM user_info
+              WHERE user_id = {}",
+            tenant.user_id.0
+        ),
+    )
+    .await;
+    (n >= 0).then_some(n)
+}
+
+fn invoice_outcome(
+    period_start: chrono::DateTime<chrono::Utc>,
+    created: chrono::DateTime<chrono::Utc>,
+) -> BillingOutcome {
+    BillingOutcome {
+        quota_period_start: Some(period_start),
+        history: Some(SubscriptionHistoryEntry {
+            user_email: Email::new("alice@example.com").unwrap(),
+            stripe_subscription_id: Some("sub_1".into()),
+            plan_name: Some(PlanName::new("pro").unwrap()),
+            status: "paid".into(),
+            amount_paid: Some(1900),
+            currency: Some("usd".into()),
+            period_start: Some(period_start),
+            period_end: Some(period_start + Duration::days(30)),
+            stripe_customer_id: Some("cus_1".into()),
+            created_at: created,
+        }),
+        ..BillingOutcome::default()
+    }
+}
+
+#[tokio::test]
+async fn a_downgrade_waits_for_the_next_period() {
+    let (db, store) = setup().await;
+    let (alice, _) = with_used_quota(&store, &new_user("alice"), 10, 6).await;
+    let t1 = now();
+    let pro = outcome(SubscriptionStatus::Active, "pro", t1, Some(100));
+    store
+        .apply_event(&alice, "evt_up", None, &pro)
+        .await
+        .unwrap();
+    let q = QuotaStore::get(&store, &alice).await.unwrap();
+    assert_eq!(
+        (q.monthly_post_quota, q.remaining_posts),
+        (100, 96),
+        "at once"
+    );
+
+    let t2 = t1 + Duration::hours(1);
+    let cancel = outcome(SubscriptionStatus::Canceled, "free", t2, Some(10));
+    store
+        .apply_event(&alice, "evt_down", Some(t1), &cancel)
+        .await
+        .unwrap();
+    assert_eq!(QuotaStore::get(&store, &alice).await.unwrap(), q, "not yet");
+    assert_eq!(pending_quota(&db, &alice).await, Some(10));
+    let user = UserStore::get(&store, &alice).await.unwrap();
+    assert!(
+        user.subscription.plan_name.is_free(),
+        "the plan changes at once"
+    );
+
+    // The period ends: the sweep finds it, and the reset starts the lower quota.
+    let month_later = q.resets_at().unwrap() + Duration::minutes(1);
+    let due = store.due_for_reset(month_later, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let next = due[0].1.reset(month_later);
+    assert!(
+        store
+            .reset_period(&alice, q.last_quota_reset, &next)
+            .await
+            .unwrap()
+    );
+    let reset = QuotaStore::get(&store, &alice).await.unwrap();
+    assert_eq!(
+        reset,
+        Quota::full(10, next.last_quota_reset),
+        "the downgrade's quota, full"
+    );
+    assert_eq!(pending_quota(&db, &alice).await, None);
+}
+
+#[tokio::test]
+async fn a_paid_invoice_starts_a_newer_period_and_a_late_old_one_changes_nothing() {
+    let (db, store) = setup().await;
+    let (alice, used) = with_used_quota(&store, &new_user("alice"), 10, 2).await;
+    let t1 = now();
+    store
+        .apply_event(
+            &alice,
+            "evt_up",
+            None,
+            &outcome(SubscriptionStatus::Active, "pro", t1, Some(100)),
+        )
+        .await
+        .unwrap();
+    let start = now() - Duration::days(1);
+    assert_eq!(
+        store
+            .apply_event(&alice, "evt_inv_new", Some(t1), &invoice_outcome(start, t1))
+            .await
+            .unwrap(),
+        EventApplied::Applied
+    );
+    let renewed = QuotaStore::get(&store, &alice).await.unwrap();
+    assert_eq!(renewed, Quota::full(100, start));
+
+    // Last month's invoice, delivered now: its history is kept, the quota is not touched.
+    let old_start = used.last_quota_reset - Duration::days(30);
+    assert_eq!(
+        store
+            .apply_event(
+                &alice,
+                "evt_inv_old",
+                Some(t1),
+                &invoice_outcome(old_start, t1)
+            )
+            .await
+            .unwrap(),
+        EventApplied::Applied
+    );
+    assert_eq!(QuotaStore::get(&store, &alice).await.unwrap(), renewed);
+    assert_eq!(store.history(&alice).await.unwrap().len(), 3);
+
+    // A waiting downgrade applies to the next paid period.
+    let t2 = t1 + Duration::hours(1);
+    store
+        .apply_event(
+            &alice,
+            "evt_down",
+            Some(t1),
+            &outcome(SubscriptionStatus::Active, "basic", t2, Some(20)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(QuotaStore::get(&store, &alice).await.unwrap(), renewed);
+    let next_start = now();
+    store
+        .apply_event(
+            &alice,
+            "evt_inv_next",
+            Some(t2),
+            &invoice_outcome(next_start, t2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        QuotaStore::get(&store, &alice).await.unwrap(),
+        Quota::full(20, next_start)
+    );
+    assert_eq!(pending_quota(&db, &alice).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_event_delivered_twice_at_once_changes_state_once() {
+    let (_db, store) = setup().await;
+    let (alice, _) = with_used_quota(&store, &new_user("alice"), 10, 4).await;
+    let t1 = now();
+    let pro = outcome(SubscriptionStatus::Active, "pro", t1, Some(100));
+    let invoice = invoice_outcome(now() - Duration::hours(1), t1);
+    for (id, expected, out) in [("evt_sub", None, pro), ("evt_inv", Some(t1), invoice)] {
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let store = store.clone();
+                let alice = alice.clone();
+                let out = out.clone();
+                tokio::spawn(async move { store.apply_event(&alice, id, expected, &out).await })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap().unwrap());
+        }
+        results.sort_by_key(|r| *r == EventApplied::AlreadyProcessed);
+        assert_eq!(
+            results,
+            [EventApplied::Applied, EventApplied::AlreadyProcessed],
+            "{id}"
+        );
+    }
+    // Upgraded once (4 posts used: 96 left), then renewed once; one history row each.
+    let q = QuotaStore::get(&store, &alice).await.unwrap();
+    assert_eq!((q.monthly_post_quota, q.remaining_posts), (100, 100));
+    assert_eq!(store.history(&alice).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn subscription_updates_out_of_order_keep_the_newest_state() {
+    use multivio_domain::quota::PlanCatalog;
+    use multivio_domain::subscription::{
+        BillingEvent, BillingEventKind, SubscriptionSnapshot, apply_billing_event,
+    };
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let catalog = PlanCatalog::parse("pro=100,business=1000").unwrap();
+    let t0 = now();
+    let updated = |id: &str, secs: i64, plan: &str| BillingEvent {
+        id: id.into(),
+        created: t0 + Duration::seconds(secs),
+        kind: BillingEventKind::SubscriptionChanged(SubscriptionSnapshot {
+            subscription_id: "sub_1".into(),
+            customer_id: "cus_1".into(),
+            status: SubscriptionStatus::Active,
+            plan: Some(PlanName::new(plan).unwrap()),
+            current_period_start: Some(t0),
+            current_period_end: Some(t0 + Duration::days(30)),
+        }),
+    };
+    // As the billing use case does: compute from the stored state, write compare-and-set,
+    // and on a conflict reload and compute again.
+    let deliver = async |event: &BillingEvent| loop {
+        let user = UserStore::get(&store, &alice).await.unwrap();
+        let out = apply_billing_event(&user.subscription, event, &catalog, &user.email);
+        match store
+            .apply_event(&alice, &event.id, user.subscription.last_event_at, &out)
+            .await
+        {
+            Err(StoreError::Conflict(_)) => continue,
+            other => break other.unwrap(),
+        }
+    };
+    // Stripe sent business (t0+20) after pro (t0+10); they arrive newest first.
+    deliver(&updated("evt_business", 20, "business")).await;
+    deliver(&updated("evt_pro", 10, "pro")).await;
+    let user = UserStore::get(&store, &alice).await.unwrap();
+    assert_eq!(user.subscription.plan_name.as_str(), "business");
+    assert_eq!(
+        user.subscription.last_event_at,
+        Some(t0 + Duration::seconds(20))
+    );
+    assert_eq!(
+        QuotaStore::get(&store, &alice)
+            .await
+            .unwrap()
+            .monthly_post_quota,
+        1000
+    );
+    // The stale one is recorded as processed: delivered again, it is not applied again.
+    assert_eq!(
+        deliver(&updated("evt_pro", 10, "pro")).await,
+        EventApplied::AlreadyProcessed
+    );
+
+    // An older state computed before the newest was applied loses the compare-and-set.
+    let stale = outcome(
+        SubscriptionStatus::Active,
+        "pro",
+        t0 + Duration::seconds(15),
+        Some(100),
+    );
+    assert!(matches!(
+        store
+            .apply_event(
+                &alice,
+                "evt_stale",
+                Some(t0 + Duration::seconds(10)),
+                &stale
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        UserStore::get(&store, &alice)
+            .await
+            .unwrap()
+            .subscription
+            .plan_name
+            .as_str(),
+        "business"
+    );
+}
+
+// ---- Verification mail: the daily limit's record ----
+
+#[tokio::test]
+async fn verification_sends_are_recorded_compare_and_set_with_only_a_token_hash() {
+    use multivio_domain::user::VerificationSends;
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    assert_eq!(
+        store.verification_sends(&alice).await.unwrap(),
+        VerificationSends::default()
+    );
+    let t0 = now();
+    let first = VerificationSends::new(vec![t0]);
+    let token = Secret::new("raw-token-1");
+    assert!(
+        store
+            .record_verification_send(
+                &alice,
+                &token,
+                t0 + Duration::hours(24),
+                t0,
+                &VerificationSends::default(),
+                &first
+            )
+            .await
+            .unwrap()
+    );
+    // A second request that read the same (empty) sends lost the race: nothing written.
+    let t1 = t0 + Duration::seconds(1);
+    assert!(
+        !store
+            .record_verification_send(
+                &alice,
+                &Secret::new("raw-token-2"),
+                t1 + Duration::hours(24),
+                t1,
+                &VerificationSends::default(),
+                &VerificationSends::new(vec![t1])
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.verification_sends(&alice).await.unwrap(), first);
+    assert_eq!(
+        UserStore::get(&store, &alice)
+            .await
+            .unwrap()
+            .email_verification_sent_at,
+        Some(t0)
+    );
+    // The raw token is nowhere; its hash is, and confirms the address.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM users WHERE email_verification_token = 'raw-token-1'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM users WHERE email_verification_token =
+               encode(sha256(convert_to('raw-token-1', 'UTF8')), 'hex')"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        store.confirm_email(&token, t1).await.unwrap(),
+        Some(alice.clone())
+    );
+
+    // Another tenant's claim cannot read them.
+    let bob = tenant(&store, "bob").await;
+    let forged = Tenant::new(alice.user_id, bob.firebase_uid.clone());
+    assert_eq!(
+        store.verification_sends(&forged).await.unwrap_err(),
+        StoreError::NotFound
     );
 }
