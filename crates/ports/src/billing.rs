@@ -80,10 +80,12 @@ pub enum WebhookDelivery {
 pub trait BillingWebhooks: Send + Sync {
     /// Reads a delivery signed with `signature` (the signature header's value, if any),
     /// checking the signature's time against `now`.
-    fn read(
+    // The named lifetime is for mockall, which cannot mock an elided one inside an `Option`.
+    #[allow(clippy::needless_lifetimes)]
+    fn read<'a>(
         &self,
         payload: &[u8],
-        signature: Option<&str>,
+        signature: Option<&'a str>,
         now: DateTime<Utc>,
     ) -> Result<WebhookDelivery, WebhookRejection>;
 }

@@ -8,6 +8,7 @@
 )]
 
 mod authz;
+mod billing;
 mod engine;
 mod input;
 mod media;
@@ -153,21 +154,25 @@ impl Api {
     /// [`Api::start_with_sandbox`], with or without the worker beside the API (without: the
     /// test runs `multivio worker` processes of its own).
     pub async fn start_with_sandbox_and(with_worker: bool) -> Api {
+        Self::start_sandboxed(with_worker, &[], true).await
+    }
+
+    /// A server over the sandbox with more flags; `record_mail` false leaves mail to the
+    /// configuration (`--smtp-url`) instead of [`RecordingMailer`].
+    pub async fn start_sandboxed(with_worker: bool, extra: &[&str], record_mail: bool) -> Api {
         let sandbox = multivio_sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         let db = TestDb::new().await;
         let data_dir = std::env::temp_dir().join(format!("multivio-api-{}", uuid::Uuid::new_v4()));
         let sandbox_url = format!("--sandbox-url={}", sandbox.url());
-        let mut config = test_config(
-            &db,
-            &data_dir,
-            &[&sandbox_url, "--max-upload-bytes=10485760"],
-        );
+        let mut flags = vec![sandbox_url.as_str(), "--max-upload-bytes=10485760"];
+        flags.extend_from_slice(extra);
+        let mut config = test_config(&db, &data_dir, &flags);
         config.sandbox = true;
         let mailer = Arc::new(RecordingMailer::default());
         let overrides = Overrides {
-            mailer: Some(mailer.clone()),
+            mailer: record_mail.then(|| mailer.clone() as Arc<dyn Mailer>),
             ..Overrides::default()
         };
         let app = Application::build(&config, overrides).await.unwrap();
