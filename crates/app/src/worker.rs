@@ -114,6 +114,10 @@ const MAX_CONFLICTS: usize = 5;
 /// answer (a platform's post id) cannot be had again. Conflicts come only from the post's other
 /// targets being recorded at the same moment.
 const RECORD_CONFLICTS: usize = 25;
+/// The longest a platform's publishing cap defers a target ([`PublishError::Deferred`]):
+/// Instagram's and Threads' caps count posts over 24 hours, so their reset is never further; a
+/// later time a platform states is read as this.
+pub const MAX_DEFERRAL: Duration = Duration::hours(25);
 /// A job's lease unless [`PublishWorker::with_lease`] says otherwise. The worker renews it while
 /// the job runs (a heartbeat) and right before each send.
 pub const DEFAULT_LEASE: Duration = Duration::seconds(60);
@@ -1133,6 +1137,15 @@ impl PublishWorker {
             Err(PublishError::RateLimited { retry_after }) => retry(
                 TargetError::new("rate_limited", format!("{name} asked us to slow down")),
                 Some(self.policy.rate_limit_delay(retry_after)),
+            ),
+            // The platform's daily cap: wait for the slot it frees, however far (bounded).
+            Err(PublishError::Deferred {
+                until,
+                code,
+                reason,
+            }) => retry(
+                TargetError::new(code, reason),
+                Some((until - now).clamp(Duration::seconds(1), MAX_DEFERRAL)),
             ),
             Err(PublishError::Transient { reason }) => retry(
                 TargetError::new("transient", format!("{name} is not responding: {reason}")),

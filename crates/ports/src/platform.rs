@@ -257,6 +257,18 @@ pub enum PublishError {
         /// For logs and the person checking.
         reason: String,
     },
+    /// The platform's own publishing cap for the account is used up until `until`
+    /// (Instagram's and Threads' posts per 24 hours): the target waits until then — deferred,
+    /// not failed, and no send is used up — showing `reason` meanwhile.
+    #[error("deferred until {until}: {reason}")]
+    Deferred {
+        /// When the platform's cap frees a slot.
+        until: DateTime<Utc>,
+        /// Platform or adapter code.
+        code: String,
+        /// Plain reason, naming when it will go out.
+        reason: String,
+    },
     /// The [`SendGuard`] refused the send (the worker no longer holds the job): nothing that
     /// could create the post was sent.
     #[error("not sent: {reason}")]

@@ -16,7 +16,7 @@ pub const MAX_RECORDED: usize = 20_000;
 /// A request a fake received, as it came.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recorded {
-    /// `x`, `bluesky`, `mastodon` or `stripe`.
+    /// `x`, `bluesky`, `mastodon`, `facebook`, `instagram`, `threads` or `stripe`.
     pub platform: &'static str,
     /// HTTP method.
     pub method: String,
@@ -37,7 +37,7 @@ pub struct Recorded {
 /// A post a fake holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct SandboxPost {
-    /// `x`, `bluesky` or `mastodon`.
+    /// `x`, `bluesky`, `mastodon`, `facebook`, `instagram` or `threads`.
     pub platform: &'static str,
     /// The account it was posted by (handle or username).
     pub account: String,
@@ -88,13 +88,16 @@ pub fn record(state: &SandboxState, platform: &'static str, req: &HttpRequest, b
     });
 }
 
-/// The platform a query names (`x`, `bluesky` or its prefix `bsky`, `mastodon`, `stripe`), as
-/// posts and requests name it.
+/// The platform a query names (`x`, `bluesky` or its prefix `bsky`, `mastodon`, `facebook`,
+/// `instagram`, `threads`, `stripe`), as posts and requests name it.
 pub fn platform_name(given: &str) -> Option<&'static str> {
     match given {
         "x" => Some("x"),
         "bluesky" | "bsky" => Some("bluesky"),
         "mastodon" => Some("mastodon"),
+        "facebook" => Some("facebook"),
+        "instagram" => Some("instagram"),
+        "threads" => Some("threads"),
         "stripe" => Some("stripe"),
         _ => None,
     }

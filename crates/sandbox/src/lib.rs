@@ -1,7 +1,8 @@
 //! # multivio-sandbox
 //!
-//! Local fakes of the platforms Multivio publishes to — X (`/x`), Bluesky (`/bsky`) and
-//! Mastodon (`/mastodon`) — and of Stripe (`/stripe`, billing: see its module), for
+//! Local fakes of the platforms Multivio publishes to — X (`/x`), Bluesky (`/bsky`), Mastodon
+//! (`/mastodon`), Facebook (`/facebook`), Instagram (`/instagram`) and Threads (`/threads`) —
+//! and of Stripe (`/stripe`, billing: see its module), for
 //! development, tests and benchmarks. Each fake:
 //!
 //! - checks every request as strictly as the platform does (required fields, client
@@ -25,18 +26,23 @@
 //! The sandbox's own endpoints (no prefix):
 //!
 //! - `GET /_sandbox/posts` — every post, oldest first: `[{"platform": "x" | "bluesky" |
-//!   "mastodon", "account", "id", "text", "media": ["mime (n bytes)[: alt]"], "reply_to": id |
-//!   null, "url", "created_at"}]`. The account is `@username` on X and Mastodon, the handle on
-//!   Bluesky; the id is the platform's (an `at://` URI on Bluesky); the text is the text sent
-//!   (X's API shows it with `t.co` links, the listing does not). Optional filters, combined:
-//!   `?platform=x` (or `bluesky`/`bsky`, `mastodon`: only that fake is read), `&account=…`,
-//!   `&text=…` (both exact). An unknown parameter is a 400.
+//!   "mastodon" | "facebook" | "instagram" | "threads", "account", "id", "text", "media":
+//!   ["mime (n bytes)[: alt]"], "reply_to": id | null, "url", "created_at"}]`. The account is
+//!   `@username` on X, Mastodon, Instagram and Threads, the handle on Bluesky, the Page's name
+//!   on Facebook; the id is the platform's (an `at://` URI on Bluesky); the text is the text
+//!   sent (X's API shows it with `t.co` links, the listing does not); Meta's media are
+//!   `photo|image|video <public URL>` (and a Facebook post's `link <URL>`). Optional filters,
+//!   combined: `?platform=x` (or `bluesky`/`bsky`, `mastodon`, `facebook`, `instagram`,
+//!   `threads`: only that fake is read), `&account=…`, `&text=…` (both exact). An unknown
+//!   parameter is a 400.
 //! - `GET /_sandbox/duplicates[?platform=…]` — the texts an account posted more than once:
 //!   `[{"platform", "account", "text", "count", "ids": […]}]`, `[]` when there are none.
 //! - `GET /_sandbox/requests[?platform=…&method=…&path=…]` — the requests received, oldest
 //!   first: `[{"platform", "method", "path", "content_type", "authorization",
 //!   "idempotency_key", "body", "at"}]`; `path` is without the fake's prefix and with the
 //!   query, and the filter `path` matches a prefix of it. `platform` may also be `stripe`.
+//!   Meta's token parameters (`access_token`, `client_secret`, `fb_exchange_token`) are in the
+//!   recorded paths and bodies as they came: sandbox tokens only.
 //!
 //! It is never used in production: the server refuses to point a platform at it there.
 //!
@@ -50,6 +56,7 @@
 mod bluesky;
 mod common;
 mod mastodon;
+mod meta;
 mod page;
 mod stripe;
 mod x;
@@ -81,6 +88,18 @@ pub mod credentials {
     pub const STRIPE_PRICE_PRO: &str = "price_sandbox_pro";
     /// The Stripe fake's price for the `business` plan ($49.00 a month).
     pub const STRIPE_PRICE_BUSINESS: &str = "price_sandbox_business";
+    /// The Facebook app's id (Facebook Login, Pages, Instagram through Pages).
+    pub const FACEBOOK_APP_ID: &str = "sandbox-facebook-app";
+    /// The Facebook app's secret (token calls, `appsecret_proof`).
+    pub const FACEBOOK_APP_SECRET: &str = "sandbox-facebook-app-secret";
+    /// The Instagram app's id (Instagram Login).
+    pub const INSTAGRAM_APP_ID: &str = "sandbox-instagram-app";
+    /// The Instagram app's secret.
+    pub const INSTAGRAM_APP_SECRET: &str = "sandbox-instagram-app-secret";
+    /// The Threads app's id.
+    pub const THREADS_APP_ID: &str = "sandbox-threads-app";
+    /// The Threads app's secret.
+    pub const THREADS_APP_SECRET: &str = "sandbox-threads-app-secret";
 }
 
 /// Everything the fakes hold, shared by the server's workers.
@@ -90,6 +109,7 @@ pub struct SandboxState {
     pub(crate) bluesky: Mutex<bluesky::State>,
     pub(crate) mastodon: Mutex<mastodon::State>,
     pub(crate) stripe: Mutex<stripe::State>,
+    pub(crate) meta: Mutex<meta::State>,
     pub(crate) log: Mutex<VecDeque<Recorded>>,
 }
 
@@ -104,18 +124,26 @@ impl SandboxState {
         let mut posts = x::posts(&lock(&self.x));
         posts.extend(bluesky::posts(&lock(&self.bluesky)));
         posts.extend(mastodon::posts(&lock(&self.mastodon)));
+        {
+            let meta = lock(&self.meta);
+            for platform in ["facebook", "instagram", "threads"] {
+                posts.extend(meta::posts(&meta, platform));
+            }
+        }
         posts.sort_by_key(|p| p.created_at);
         posts
     }
 
-    /// Every post one fake holds (`x`, `bluesky`, `mastodon`), oldest first; only that fake is
-    /// read. `None` for a platform the sandbox has no fake of.
+    /// Every post one fake holds (`x`, `bluesky`, `mastodon`, `facebook`, `instagram`,
+    /// `threads`), oldest first; only that fake is read. `None` for a platform the sandbox has
+    /// no fake of.
     pub fn posts_of(&self, platform: &str) -> Option<Vec<SandboxPost>> {
         Some(match common::platform_name(platform)? {
             "x" => x::posts(&lock(&self.x)),
             "bluesky" => bluesky::posts(&lock(&self.bluesky)),
             // Stripe publishes nothing.
             "stripe" => Vec::new(),
+            name @ ("facebook" | "instagram" | "threads") => meta::posts(&lock(&self.meta), name),
             _ => mastodon::posts(&lock(&self.mastodon)),
         })
     }
@@ -136,6 +164,9 @@ pub fn configure(state: web::Data<SandboxState>) -> impl FnOnce(&mut web::Servic
             .service(web::scope("/x").configure(x::configure))
             .service(web::scope("/bsky").configure(bluesky::configure))
             .service(web::scope("/mastodon").configure(mastodon::configure))
+            .service(web::scope("/facebook").configure(meta::facebook::configure))
+            .service(web::scope("/instagram").configure(meta::instagram::configure))
+            .service(web::scope("/threads").configure(meta::threads::configure))
             .service(web::scope("/stripe").configure(stripe::configure));
     }
 }
@@ -190,6 +221,21 @@ impl Sandbox {
     /// The Mastodon instance's URL.
     pub fn mastodon_url(&self) -> String {
         format!("{}/mastodon", self.url)
+    }
+
+    /// Facebook's base URL (dialogs and Graph API).
+    pub fn facebook_url(&self) -> String {
+        format!("{}/facebook", self.url)
+    }
+
+    /// Instagram's base URL (Instagram Login and its Graph API).
+    pub fn instagram_url(&self) -> String {
+        format!("{}/instagram", self.url)
+    }
+
+    /// Threads' base URL (its OAuth and API).
+    pub fn threads_url(&self) -> String {
+        format!("{}/threads", self.url)
     }
 
     /// Stripe's API base URL (the gateway's API URL: calls go to `<this>/v1/…`).

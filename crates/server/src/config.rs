@@ -116,6 +116,10 @@ pub struct Config {
     /// Web client origins allowed to call the API from a browser (comma-separated).
     #[arg(long, env = "MULTIVIO_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
+    /// Per-user limits of the API, per minute: `publish=30,connect=10,upload=30,write=120` (the
+    /// default); a name left out keeps its default.
+    #[arg(long, env = "MULTIVIO_RATE_LIMITS", global = true)]
+    pub rate_limits: Option<String>,
     /// Plans and their monthly post quotas, e.g. `pro=100,business=1000` (the default); `free`
     /// (10) is always there, and may be given another quota.
     #[arg(long, env = "MULTIVIO_PLANS", global = true)]
@@ -190,6 +194,66 @@ pub struct Config {
     /// X's media upload base (`/2/media/upload...`).
     #[arg(long, env = "MULTIVIO_X_UPLOAD_URL", global = true)]
     pub x_upload_url: Option<String>,
+    /// Facebook's app id (Facebook Login for Pages; Instagram through Pages when there is no
+    /// Instagram app). Unset: Facebook is pointed at the sandbox locally, disabled in
+    /// production.
+    #[arg(long, env = "MULTIVIO_FACEBOOK_CLIENT_ID", global = true)]
+    pub facebook_client_id: Option<String>,
+    /// Facebook's app secret (token calls and `appsecret_proof`).
+    #[arg(
+        long,
+        env = "MULTIVIO_FACEBOOK_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub facebook_client_secret: Option<String>,
+    /// Facebook's dialog base (`/{version}/dialog/oauth`).
+    #[arg(long, env = "MULTIVIO_FACEBOOK_AUTH_URL", global = true)]
+    pub facebook_auth_url: Option<String>,
+    /// Facebook's Graph API base (`/{version}/...`).
+    #[arg(long, env = "MULTIVIO_FACEBOOK_API_URL", global = true)]
+    pub facebook_api_url: Option<String>,
+    /// Instagram's app id (Instagram Login). Unset: Instagram accounts connect through their
+    /// Facebook Page when Facebook has an app, go to the sandbox locally otherwise, and are
+    /// disabled in production.
+    #[arg(long, env = "MULTIVIO_INSTAGRAM_CLIENT_ID", global = true)]
+    pub instagram_client_id: Option<String>,
+    /// Instagram's app secret.
+    #[arg(
+        long,
+        env = "MULTIVIO_INSTAGRAM_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub instagram_client_secret: Option<String>,
+    /// Instagram Login's base: its authorisation page and code exchange (by default
+    /// `https://www.instagram.com` and `https://api.instagram.com`; when set, both).
+    #[arg(long, env = "MULTIVIO_INSTAGRAM_AUTH_URL", global = true)]
+    pub instagram_auth_url: Option<String>,
+    /// Instagram's Graph API base (tokens and `/{version}/...`).
+    #[arg(long, env = "MULTIVIO_INSTAGRAM_API_URL", global = true)]
+    pub instagram_api_url: Option<String>,
+    /// Threads' app id. Unset: Threads is pointed at the sandbox locally, disabled in
+    /// production.
+    #[arg(long, env = "MULTIVIO_THREADS_CLIENT_ID", global = true)]
+    pub threads_client_id: Option<String>,
+    /// Threads' app secret.
+    #[arg(
+        long,
+        env = "MULTIVIO_THREADS_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub threads_client_secret: Option<String>,
+    /// Threads' authorisation page base (`/oauth/authorize`).
+    #[arg(long, env = "MULTIVIO_THREADS_AUTH_URL", global = true)]
+    pub threads_auth_url: Option<String>,
+    /// Threads' API base (tokens and `/v1.0/...`).
+    #[arg(long, env = "MULTIVIO_THREADS_API_URL", global = true)]
+    pub threads_api_url: Option<String>,
+    /// The Graph API version Facebook and Instagram calls name (like `v25.0`).
+    #[arg(long, env = "MULTIVIO_GRAPH_API_VERSION", global = true)]
+    pub graph_api_version: Option<String>,
     /// Bluesky's entryway, where sign-ins go when the user names no server.
     #[arg(long, env = "MULTIVIO_BLUESKY_URL", global = true)]
     pub bluesky_url: Option<String>,
@@ -252,6 +316,7 @@ impl std::fmt::Debug for Config {
             .field("worker_concurrency", &self.worker_concurrency)
             .field("job_lease_seconds", &self.job_lease_seconds)
             .field("cors_origins", &self.cors_origins)
+            .field("rate_limits", &self.rate_limits)
             .field("plans", &self.plans)
             .field(
                 "stripe_secret_key",
@@ -276,6 +341,28 @@ impl std::fmt::Debug for Config {
             .field("x_auth_url", &self.x_auth_url)
             .field("x_api_url", &self.x_api_url)
             .field("x_upload_url", &self.x_upload_url)
+            .field("facebook_client_id", &self.facebook_client_id)
+            .field(
+                "facebook_client_secret",
+                &redacted(self.facebook_client_secret.is_some()),
+            )
+            .field("facebook_auth_url", &self.facebook_auth_url)
+            .field("facebook_api_url", &self.facebook_api_url)
+            .field("instagram_client_id", &self.instagram_client_id)
+            .field(
+                "instagram_client_secret",
+                &redacted(self.instagram_client_secret.is_some()),
+            )
+            .field("instagram_auth_url", &self.instagram_auth_url)
+            .field("instagram_api_url", &self.instagram_api_url)
+            .field("threads_client_id", &self.threads_client_id)
+            .field(
+                "threads_client_secret",
+                &redacted(self.threads_client_secret.is_some()),
+            )
+            .field("threads_auth_url", &self.threads_auth_url)
+            .field("threads_api_url", &self.threads_api_url)
+            .field("graph_api_version", &self.graph_api_version)
             .field("bluesky_url", &self.bluesky_url)
             .field("sandbox", &self.sandbox)
             .field("sandbox_listen", &self.sandbox_listen)

@@ -11,8 +11,12 @@ use multivio_ports::vault::TokenVault;
 use multivio_sandbox::credentials as sandbox;
 use multivio_social::Registry;
 use multivio_social::bluesky::{Bluesky, BlueskyConfig};
+use multivio_social::facebook::{Facebook, FacebookApp};
 use multivio_social::http::ServerPolicy;
+use multivio_social::instagram::{Instagram, InstagramApp, InstagramConfig};
 use multivio_social::mastodon::{Mastodon, MastodonConfig};
+use multivio_social::meta::ContainerPolling;
+use multivio_social::threads::{Threads, ThreadsConfig};
 use multivio_social::x::{X, XConfig};
 
 use crate::Config;
@@ -102,6 +106,8 @@ pub fn registry(
         }
     }
 
+    meta(config, sandbox, &mut registry, &mut sandboxed)?;
+
     let bluesky_url = match (
         config.bluesky_url.as_deref().filter(|u| !u.is_empty()),
         sandbox,
@@ -156,4 +162,148 @@ pub fn registry(
         registry = registry.sandboxed(provider, url);
     }
     Ok(registry)
+}
+
+/// How the sandbox's containers are polled: it has them ready at once (or after the reads a
+/// test asks for), so there is no point waiting seconds between reads.
+const SANDBOX_POLLING: ContainerPolling = ContainerPolling {
+    interval: std::time::Duration::from_millis(100),
+    max_polls: 100,
+};
+
+/// A setting's value, unless unset or empty.
+fn set(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
+}
+
+/// Facebook Pages, Instagram and Threads: each with its app when configured; locally, the
+/// sandbox's fakes for the others (Instagram with neither its own app nor Facebook's).
+fn meta(
+    config: &Config,
+    sandbox: Option<&str>,
+    registry: &mut Registry,
+    sandboxed: &mut Vec<(Provider, String)>,
+) -> anyhow::Result<()> {
+    let version = set(&config.graph_api_version).unwrap_or(multivio_social::meta::GRAPH_VERSION);
+    if !multivio_social::meta::valid_version(version) {
+        anyhow::bail!(
+            "MULTIVIO_GRAPH_API_VERSION `{version}` is not a Graph API version (like v25.0)"
+        );
+    }
+    let secret = |v: &Option<String>, name: &str| {
+        set(v).map(Secret::new).with_context(|| {
+            format!("MULTIVIO_{name}_CLIENT_SECRET is required with MULTIVIO_{name}_CLIENT_ID")
+        })
+    };
+
+    let facebook_app = match set(&config.facebook_client_id) {
+        Some(id) => Some(FacebookApp {
+            app_id: id.to_owned(),
+            app_secret: secret(&config.facebook_client_secret, "FACEBOOK")?,
+            auth_url: set(&config.facebook_auth_url)
+                .unwrap_or(multivio_social::facebook::AUTH_URL)
+                .to_owned(),
+            api_url: set(&config.facebook_api_url)
+                .unwrap_or(multivio_social::facebook::API_URL)
+                .to_owned(),
+        }),
+        None => sandbox.map(|base| {
+            sandboxed.push((Provider::Facebook, format!("{base}/facebook")));
+            FacebookApp {
+                app_id: sandbox::FACEBOOK_APP_ID.to_owned(),
+                app_secret: Secret::new(sandbox::FACEBOOK_APP_SECRET),
+                auth_url: format!("{base}/facebook"),
+                api_url: format!("{base}/facebook"),
+            }
+        }),
+    };
+    if let Some(app) = &facebook_app {
+        let facebook = Arc::new(Facebook::new(app.clone(), version).context("Facebook")?);
+        *registry = std::mem::take(registry)
+            .with_oauth(Provider::Facebook, facebook.clone())
+            .with_publisher(Provider::Facebook, facebook);
+    }
+
+    let instagram_sandboxed = set(&config.instagram_client_id).is_none()
+        && set(&config.facebook_client_id).is_none()
+        && sandbox.is_some();
+    let instagram_app = match (set(&config.instagram_client_id), sandbox) {
+        (Some(id), _) => {
+            // One base for the authorisation page and the code exchange when it is set.
+            let auth = set(&config.instagram_auth_url);
+            Some(InstagramApp {
+                client_id: id.to_owned(),
+                client_secret: secret(&config.instagram_client_secret, "INSTAGRAM")?,
+                auth_url: auth
+                    .unwrap_or(multivio_social::instagram::AUTH_URL)
+                    .to_owned(),
+                token_url: auth
+                    .unwrap_or(multivio_social::instagram::TOKEN_URL)
+                    .to_owned(),
+                api_url: set(&config.instagram_api_url)
+                    .unwrap_or(multivio_social::instagram::API_URL)
+                    .to_owned(),
+            })
+        }
+        (None, Some(base)) if instagram_sandboxed => {
+            sandboxed.push((Provider::Instagram, format!("{base}/instagram")));
+            Some(InstagramApp {
+                client_id: sandbox::INSTAGRAM_APP_ID.to_owned(),
+                client_secret: Secret::new(sandbox::INSTAGRAM_APP_SECRET),
+                auth_url: format!("{base}/instagram"),
+                token_url: format!("{base}/instagram"),
+                api_url: format!("{base}/instagram"),
+            })
+        }
+        // Through the Facebook Page with Facebook's app, if there is one.
+        _ => None,
+    };
+    if instagram_app.is_some() || facebook_app.is_some() {
+        let mut instagram = Instagram::new(InstagramConfig {
+            instagram: instagram_app,
+            facebook: facebook_app,
+            version: version.to_owned(),
+        })
+        .context("Instagram")?;
+        if instagram_sandboxed {
+            instagram = instagram.with_polling(SANDBOX_POLLING);
+        }
+        let instagram = Arc::new(instagram);
+        *registry = std::mem::take(registry)
+            .with_oauth(Provider::Instagram, instagram.clone())
+            .with_publisher(Provider::Instagram, instagram);
+    }
+
+    let threads_config = match set(&config.threads_client_id) {
+        Some(id) => Some(ThreadsConfig {
+            client_id: id.to_owned(),
+            client_secret: secret(&config.threads_client_secret, "THREADS")?,
+            auth_url: set(&config.threads_auth_url)
+                .unwrap_or(multivio_social::threads::AUTH_URL)
+                .to_owned(),
+            api_url: set(&config.threads_api_url)
+                .unwrap_or(multivio_social::threads::API_URL)
+                .to_owned(),
+        }),
+        None => sandbox.map(|base| {
+            sandboxed.push((Provider::Threads, format!("{base}/threads")));
+            ThreadsConfig {
+                client_id: sandbox::THREADS_APP_ID.to_owned(),
+                client_secret: Secret::new(sandbox::THREADS_APP_SECRET),
+                auth_url: format!("{base}/threads"),
+                api_url: format!("{base}/threads"),
+            }
+        }),
+    };
+    if let Some(threads_config) = threads_config {
+        let mut threads = Threads::new(threads_config).context("Threads")?;
+        if set(&config.threads_client_id).is_none() {
+            threads = threads.with_polling(SANDBOX_POLLING);
+        }
+        let threads = Arc::new(threads);
+        *registry = std::mem::take(registry)
+            .with_oauth(Provider::Threads, threads.clone())
+            .with_publisher(Provider::Threads, threads);
+    }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! # multivio-social
 //!
 //! The platform adapters: OAuth clients and publishers, one module per platform, and what
-//! they share ([`http`], [`pkce`], [`oauth1`]). Every base URL is configurable, so tests and
+//! they share ([`http`], [`pkce`], [`oauth1`], and [`meta`] for Meta's Graph APIs). Every base URL is configurable, so tests and
 //! local runs point the adapters at the sandbox's fakes.
 //!
 //! [`Registry`] is the `Platforms` port: the clients configured in this deployment, by
@@ -9,12 +9,16 @@
 //! answer so, instead of failing later.
 
 pub mod bluesky;
+pub mod facebook;
 pub mod http;
+pub mod instagram;
 pub mod mastodon;
 mod matching;
+pub mod meta;
 pub mod oauth1;
 pub mod pkce;
 mod registry;
+pub mod threads;
 pub mod x;
 
 pub use registry::Registry;

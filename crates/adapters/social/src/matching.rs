@@ -95,6 +95,20 @@ impl Shown {
         }
     }
 
+    /// A post shown back exactly as it was sent (Meta's `message`, `caption` and `text`): all of
+    /// it text, links included.
+    pub(crate) fn plain(text: &str) -> Self {
+        let pieces = if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Piece::Text(text.to_owned())]
+        };
+        Shown {
+            pieces,
+            bare_links: false,
+        }
+    }
+
     /// A Mastodon status's `content` (HTML): the text, a line break or the end of a paragraph
     /// as whitespace; an `<a href>` a link to its `href`, its text aside; an `<a>` with the
     /// class `mention` a hashtag (`#tag`, text as any other) or a mention (`@bob`, its text

@@ -437,6 +437,42 @@ async fn rate_limits_wait_for_the_platform() {
 }
 
 #[tokio::test]
+async fn a_platform_cap_defers_the_target_to_its_reset_however_far() {
+    let reset = now() + chrono::Duration::hours(20);
+    let deferred = Err(PublishError::Deferred {
+        until: reset,
+        code: "instagram_daily_limit".into(),
+        reason: "Instagram allows 25 posts a day for this account; it will go out at 09:14 UTC"
+            .into(),
+    });
+    // Beyond the one-hour cap of a rate limit, and not failed although no try is left.
+    let (w, state) = Deps::new(publishing(vec![x()]))
+        .publisher(None, deferred.clone())
+        .build();
+    assert_eq!(
+        w.process(&job(x(), 5)).await.unwrap(),
+        JobReport::RetryAt(reset)
+    );
+    let target = result(&state, "twitter");
+    assert_eq!(target.status, TargetStatus::Pending);
+    let error = target.error.unwrap();
+    assert_eq!(error.code, "instagram_daily_limit");
+    assert!(error.message.contains("09:14"), "{}", error.message);
+
+    // A reset further than a day is read as the longest deferral.
+    let far = Err(PublishError::Deferred {
+        until: now() + chrono::Duration::days(30),
+        code: "c".into(),
+        reason: "r".into(),
+    });
+    let (w, _) = Deps::new(publishing(vec![x()])).publisher(None, far).build();
+    assert_eq!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::RetryAt(now() + MAX_DEFERRAL)
+    );
+}
+
+#[tokio::test]
 async fn unauthorized_marks_the_connection_and_fails_the_target() {
     let mut d = Deps::new(publishing(vec![x()])).publisher(
         None,

@@ -46,3 +46,22 @@ fn production_guards_its_metrics() {
         .check_exposure()
         .unwrap();
 }
+
+#[test]
+fn meta_app_secrets_never_reach_a_log() {
+    let config = config(&[
+        "--facebook-client-id=fb-app",
+        "--facebook-client-secret=fb-secret-value",
+        "--instagram-client-id=ig-app",
+        "--instagram-client-secret=ig-secret-value",
+        "--threads-client-id=th-app",
+        "--threads-client-secret=th-secret-value",
+    ]);
+    let shown = format!("{config:?}");
+    for secret in ["fb-secret-value", "ig-secret-value", "th-secret-value"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    for id in ["fb-app", "ig-app", "th-app"] {
+        assert!(shown.contains(id), "{shown}");
+    }
+}
