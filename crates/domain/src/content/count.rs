@@ -86,21 +86,19 @@ pub fn count_graphemes(text: &str) -> usize {
     text.graphemes(true).count()
 }
 
-/// Threads' length: characters, except that an emoji counts its UTF-8 bytes (👋 is 4, a flag
-/// is 8).
+/// Threads' length: what a reader sees as one character (an extended grapheme cluster: `é`
+/// written as `e` and a combining accent is one) counts 1, except that an emoji counts its
+/// UTF-8 bytes (👋 is 4, 👋🏽 8, a flag 8). Meta's documentation: "Text posts are limited to 500
+/// characters. Emojis are counted as the number of UTF-8 bytes", pointing at a grapheme
+/// splitter for what a character is.
 pub fn count_threads(text: &str) -> usize {
-    let mut length = 0;
-    let mut pos = 0;
-    while let Some(rest) = text.get(pos..).filter(|r| !r.is_empty()) {
-        if let Some(len) = emoji_len(rest) {
-            length += len;
-            pos += len;
-        } else if let Some(c) = rest.chars().next() {
-            length += 1;
-            pos += c.len_utf8();
-        }
-    }
-    length
+    text.graphemes(true)
+        .map(|grapheme| match emoji_len(grapheme) {
+            // The emoji, and whatever else the cluster holds, by their bytes.
+            Some(_) => grapheme.len(),
+            None => 1,
+        })
+        .sum()
 }
 
 /// Mastodon's length (its `StatusLengthValidator`): grapheme clusters of the text after every

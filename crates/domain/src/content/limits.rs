@@ -57,8 +57,8 @@ pub enum TextCounting {
         /// What each link counts for (the instance's `characters_reserved_per_url`).
         chars_per_url: usize,
     },
-    /// Threads: Unicode scalar values, except that an emoji counts as many as its UTF-8 bytes
-    /// (Meta's documentation: "Emojis are counted as the number of UTF-8 bytes").
+    /// Threads: extended grapheme clusters, except that an emoji counts as many as its UTF-8
+    /// bytes (Meta's documentation: "Emojis are counted as the number of UTF-8 bytes").
     CharsEmojiAsUtf8Bytes,
     /// Unicode scalar values (Rust `chars`), never UTF-16 code units.
     Chars,
@@ -121,6 +121,8 @@ pub struct KindLimits {
     pub max_pixels: Option<u64>,
     /// Narrowest and widest accepted shapes.
     pub aspect_ratio: Option<AspectRatioRange>,
+    /// Accepted video codecs (sample entry types such as `avc1`), `None` for any.
+    pub codecs: Option<&'static [&'static str]>,
 }
 
 impl KindLimits {
@@ -133,7 +135,13 @@ impl KindLimits {
             max_duration_secs: None,
             max_pixels: None,
             aspect_ratio: None,
+            codecs: None,
         }
+    }
+
+    const fn codecs(mut self, codecs: &'static [&'static str]) -> Self {
+        self.codecs = Some(codecs);
+        self
     }
 
     const fn duration(mut self, min: Option<u32>, max: u32) -> Self {
@@ -178,6 +186,10 @@ const GIF: &[&str] = &["image/gif"];
 const MP4: &[&str] = &["video/mp4"];
 const MP4_MOV: &[&str] = &["video/mp4", "video/quicktime"];
 const MP4_MOV_WEBM: &[&str] = &["video/mp4", "video/quicktime", "video/webm"];
+/// H.264 (`avc1`, `avc3`).
+const H264: &[&str] = &["avc1", "avc3"];
+/// H.264 or HEVC (`hvc1`, `hev1`).
+const H264_HEVC: &[&str] = &["avc1", "avc3", "hvc1", "hev1"];
 
 /// X's invalid characters (twitter-text): a post containing one is rejected.
 const X_FORBIDDEN: &[char] = &['\u{FFFE}', '\u{FEFF}', '\u{FFFF}'];
@@ -202,13 +214,16 @@ const YOUTUBE_FORBIDDEN: &[char] = &['<', '>'];
 /// Choices worth knowing:
 /// - Facebook photos: 10 MB (its documented per-photo cap), not the 4 MB sometimes quoted for
 ///   ad images.
-/// - Instagram: the API documents JPEG only; PNG is accepted here on the understanding that the
-///   publishing adapter converts it. Videos are published as Reels, so the 4:5–1.91:1 feed
-///   aspect ratio applies to images only.
+/// - Instagram: the API's reference names JPEG, yet PNG is commonly taken; PNG is accepted here
+///   and sent as it is (Instagram fetches media from their public URL, so nothing is converted),
+///   and a refusal comes back as Instagram's own reason. Videos are published as Reels, so the
+///   4:5–1.91:1 feed aspect ratio applies to images only.
 /// - GIFs are refused where the platform would flatten them to a still (Instagram, Threads,
 ///   Bluesky) and count as images where they are first-class (Facebook, Mastodon, Pinterest).
 /// - YouTube's description limit is 5,000 *bytes* in the Data API, so both are enforced.
 /// - Threads rejects posts with more than five links (since December 2025).
+/// - Video codecs (when the upload read them from the container): X takes H.264 only,
+///   Instagram and Threads H.264 or HEVC; the others transcode what they receive.
 pub fn limits(platform: Provider, opts: &ValidationOptions) -> PlatformLimits {
     let base = PlatformLimits {
         platform,
@@ -240,7 +255,11 @@ pub fn limits(platform: Provider, opts: &ValidationOptions) -> PlatformLimits {
                 mixing: MediaMixing::SameKind,
                 image: Some(KindLimits::new(JPEG_PNG_WEBP, 4, 5 * MB)),
                 gif: Some(KindLimits::new(GIF, 1, 15 * MB)),
-                video: Some(KindLimits::new(MP4_MOV, 1, 512 * MB).duration(None, 140)),
+                video: Some(
+                    KindLimits::new(MP4_MOV, 1, 512 * MB)
+                        .duration(None, 140)
+                        .codecs(H264),
+                ),
             },
             ..base
         },
@@ -279,7 +298,11 @@ pub fn limits(platform: Provider, opts: &ValidationOptions) -> PlatformLimits {
                     ..KindLimits::new(JPEG_PNG, 10, 8 * MB)
                 }),
                 gif: None,
-                video: Some(KindLimits::new(MP4_MOV, 10, 100 * MB).duration(Some(3), 15 * MINUTE)),
+                video: Some(
+                    KindLimits::new(MP4_MOV, 10, 100 * MB)
+                        .duration(Some(3), 15 * MINUTE)
+                        .codecs(H264_HEVC),
+                ),
             },
             ..base
         },
@@ -308,7 +331,11 @@ pub fn limits(platform: Provider, opts: &ValidationOptions) -> PlatformLimits {
                 mixing: MediaMixing::Any,
                 image: Some(KindLimits::new(JPEG_PNG, 10, 8 * MB)),
                 gif: None,
-                video: Some(KindLimits::new(MP4_MOV, 10, GB).duration(None, 5 * MINUTE)),
+                video: Some(
+                    KindLimits::new(MP4_MOV, 10, GB)
+                        .duration(None, 5 * MINUTE)
+                        .codecs(H264_HEVC),
+                ),
             },
             ..base
         },

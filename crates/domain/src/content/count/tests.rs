@@ -117,6 +117,9 @@ fn threads_counts_emoji_as_utf8_bytes() {
         ("hi 👋", 3 + 4),
         ("©", 1),
         ("https://example.com", 19),
+        // One character a reader sees, however it is written.
+        ("e\u{301}", 1),
+        ("🇺🇸 e\u{301}!", 8 + 1 + 1 + 1),
     ];
     for (text, expected) in cases {
         assert_eq!(count_threads(text), expected, "{text:?}");
