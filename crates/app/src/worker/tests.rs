@@ -465,7 +465,9 @@ async fn a_platform_cap_defers_the_target_to_its_reset_however_far() {
         code: "c".into(),
         reason: "r".into(),
     });
-    let (w, _) = Deps::new(publishing(vec![x()])).publisher(None, far).build();
+    let (w, _) = Deps::new(publishing(vec![x()]))
+        .publisher(None, far)
+        .build();
     assert_eq!(
         w.process(&job(x(), 1)).await.unwrap(),
         JobReport::RetryAt(now() + MAX_DEFERRAL)
