@@ -12,6 +12,7 @@ mod billing;
 mod engine;
 mod input;
 mod media;
+mod meta;
 mod oauth;
 mod platforms;
 mod posts;
