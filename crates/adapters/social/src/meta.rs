@@ -130,7 +130,7 @@ impl GraphError {
         let retry_after = wait_asked(response.headers());
         let text = match http::read_capped(response, MAX_ERROR_BYTES).await {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(e) => format!("({e})"),
+            Err(e) => format!("({})", unreadable(e)),
         };
         Self::parse(status, &text, retry_after)
     }
@@ -304,7 +304,7 @@ impl<'a> Api<'a> {
             .query(&self.auth(query))
             .send()
             .await
-            .map_err(Failure::Transport)?;
+            .map_err(|e| Failure::Transport(e.without_url()))?;
         read(response).await
     }
 
@@ -320,7 +320,7 @@ impl<'a> Api<'a> {
             .form(&self.auth(form))
             .send()
             .await
-            .map_err(Failure::Transport)?;
+            .map_err(|e| Failure::Transport(e.without_url()))?;
         read(response).await
     }
 }
@@ -330,9 +330,26 @@ pub async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T,
     if !response.status().is_success() {
         return Err(Failure::Refused(GraphError::read(response).await));
     }
-    http::json_body(response, "the answer")
+    let bytes = http::read_capped(response, http::MAX_JSON_BYTES)
         .await
-        .map_err(Failure::Unreadable)
+        .map_err(|e| Failure::Unreadable(unreadable(e)))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Failure::Unreadable(format!("the answer: unexpected answer: {e}")))
+}
+
+/// Why a body could not be read, without the request's URL: Meta's token parameters
+/// (`access_token`, `client_secret`) travel in it, and reasons end up in logs and in
+/// `publish_results`.
+fn unreadable(e: http::BodyError) -> String {
+    match e {
+        http::BodyError::Read(e) => format!("reading the answer: {}", e.without_url()),
+        other => other.to_string(),
+    }
+}
+
+/// A transport error without the request's URL (see [`unreadable`]).
+pub fn scrubbed(e: reqwest::Error) -> reqwest::Error {
+    e.without_url()
 }
 
 /// What a failed call means for the post, once the platform's own codes (`special`) are

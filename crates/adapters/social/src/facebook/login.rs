@@ -137,7 +137,7 @@ async fn token_call(
         .query(query)
         .send()
         .await
-        .map_err(|e| crate::http::oauth_transport_error(&e))?;
+        .map_err(|e| crate::http::oauth_transport_error(&meta::scrubbed(e)))?;
     let answer: TokenAnswer = meta::read(response)
         .await
         .map_err(|f| meta::oauth_failure("Facebook", f))?;

@@ -121,11 +121,12 @@ impl Publisher for Facebook {
                 .before_send()
                 .await
                 .map_err(|reason| PublishError::NotSent { reason })?;
+            let mut form = vec![("file_url", url.as_str())];
+            if !request.text.is_empty() {
+                form.push(("description", request.text.as_str()));
+            }
             let created: Created = api
-                .post(
-                    &format!("/{page}/videos"),
-                    &[("file_url", url.as_str()), ("description", &request.text)],
-                )
+                .post(&format!("/{page}/videos"), &form)
                 .await
                 .map_err(failure(Step::Send))?;
             let id = created_id(created).ok_or_else(|| PublishError::Unknown {

@@ -115,7 +115,7 @@ impl Instagram {
             .query(query)
             .send()
             .await
-            .map_err(|e| crate::http::oauth_transport_error(&e))?;
+            .map_err(|e| crate::http::oauth_transport_error(&meta::scrubbed(e)))?;
         meta::read(response)
             .await
             .map_err(|f| meta::oauth_failure("Instagram", f))
@@ -138,7 +138,7 @@ impl Instagram {
             ])
             .send()
             .await
-            .map_err(|e| crate::http::oauth_transport_error(&e))?;
+            .map_err(|e| crate::http::oauth_transport_error(&meta::scrubbed(e)))?;
         let short = match meta::read::<ShortAnswer>(response)
             .await
             .map_err(|f| meta::oauth_failure("Instagram", f))?

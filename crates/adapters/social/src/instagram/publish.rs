@@ -242,7 +242,12 @@ impl Instagram {
         user: &str,
         request: &PublishRequest,
     ) -> Result<String, PublishError> {
-        let caption = request.text.as_str();
+        // The caption, when there is one.
+        let caption: Vec<(&str, &str)> = if request.text.is_empty() {
+            Vec::new()
+        } else {
+            vec![("caption", request.text.as_str())]
+        };
         match request.media.as_slice() {
             [] => Err(PublishError::Rejected {
                 code: "instagram_media_required".to_owned(),
@@ -250,21 +255,13 @@ impl Instagram {
             }),
             [single] => {
                 let url = meta::public_url("Instagram", single)?;
-                if is_video(single) {
-                    self.container(
-                        api,
-                        user,
-                        &[
-                            ("media_type", "REELS"),
-                            ("video_url", &url),
-                            ("caption", caption),
-                        ],
-                    )
-                    .await
+                let mut form = if is_video(single) {
+                    vec![("media_type", "REELS"), ("video_url", url.as_str())]
                 } else {
-                    self.container(api, user, &[("image_url", &url), ("caption", caption)])
-                        .await
-                }
+                    vec![("image_url", url.as_str())]
+                };
+                form.extend(caption);
+                self.container(api, user, &form).await
             }
             several => {
                 let mut children = Vec::with_capacity(several.len());
@@ -292,16 +289,9 @@ impl Instagram {
                     children.push(id);
                 }
                 let children = children.join(",");
-                self.container(
-                    api,
-                    user,
-                    &[
-                        ("media_type", "CAROUSEL"),
-                        ("children", &children),
-                        ("caption", caption),
-                    ],
-                )
-                .await
+                let mut form = vec![("media_type", "CAROUSEL"), ("children", children.as_str())];
+                form.extend(caption);
+                self.container(api, user, &form).await
             }
         }
     }

@@ -315,3 +315,31 @@ fn meta_times_and_links_are_read() {
     assert_eq!(first_link("just https:// and text"), None);
     assert_eq!(first_link("no links"), None);
 }
+
+#[tokio::test]
+async fn a_failed_call_never_tells_its_token() {
+    let http = crate::http::client(std::time::Duration::from_secs(5)).unwrap();
+    let token = Secret::new("EAAG-very-secret-token");
+    let app_secret = Secret::new("app-secret");
+    // Nothing listens on the discard port: the call fails in transport.
+    let api = Api::new(
+        &http,
+        "http://127.0.0.1:9",
+        "v25.0",
+        &token,
+        Some(&app_secret),
+    );
+    let failed = api
+        .get::<serde_json::Value>("/me", &[("fields", "id")])
+        .await
+        .unwrap_err();
+    let reason = publish_failure("Facebook", Step::Read, failed, |_| None).to_string();
+    assert!(!reason.contains("EAAG-very-secret-token"), "{reason}");
+    assert!(!reason.contains("appsecret_proof"), "{reason}");
+    let failed = api
+        .post::<serde_json::Value>("/1/feed", &[("message", "x")])
+        .await
+        .unwrap_err();
+    let reason = oauth_failure("Facebook", failed).to_string();
+    assert!(!reason.contains("EAAG-very-secret-token"), "{reason}");
+}

@@ -73,7 +73,7 @@ impl Threads {
             .query(query)
             .send()
             .await
-            .map_err(|e| crate::http::oauth_transport_error(&e))?;
+            .map_err(|e| crate::http::oauth_transport_error(&meta::scrubbed(e)))?;
         meta::read(response)
             .await
             .map_err(|f| meta::oauth_failure("Threads", f))
@@ -115,7 +115,7 @@ impl OAuthClient for Threads {
             ])
             .send()
             .await
-            .map_err(|e| crate::http::oauth_transport_error(&e))?;
+            .map_err(|e| crate::http::oauth_transport_error(&meta::scrubbed(e)))?;
         let short: TokenAnswer = meta::read(response)
             .await
             .map_err(|f| meta::oauth_failure("Threads", f))?;
