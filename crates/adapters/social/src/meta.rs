@@ -608,7 +608,13 @@ pub fn quota_from(entry: &serde_json::Value, usage: &str, config: &str) -> Optio
 /// `now` plus a minute, and rounded up to a whole minute.
 pub fn reset_at(quota: &Quota, posted: &[DateTime<Utc>], now: DateTime<Utc>) -> DateTime<Utc> {
     let since = now - quota.duration;
-    let mut recent: Vec<DateTime<Utc>> = posted.iter().copied().filter(|t| *t > since).collect();
+    // A post dated later than now (clocks aside) is no post of the window.
+    let until = now + Duration::minutes(5);
+    let mut recent: Vec<DateTime<Utc>> = posted
+        .iter()
+        .copied()
+        .filter(|t| *t > since && *t <= until)
+        .collect();
     recent.sort_unstable_by(|a, b| b.cmp(a));
     let frees = usize::try_from(quota.total)
         .ok()

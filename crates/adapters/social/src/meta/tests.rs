@@ -211,6 +211,9 @@ fn a_used_up_cap_frees_a_slot_when_the_oldest_counted_post_leaves_the_window() {
         reset_at(&quota, &posted, now),
         at(7, 0, 0) + Duration::days(1)
     );
+    // A date far in the future (a platform's mistake) is no post of the window.
+    let posted = [at(9, 0, 0), at(8, 0, 0), DateTime::<Utc>::MAX_UTC];
+    assert_eq!(reset_at(&quota, &posted, now), now + Duration::days(1));
     // Posts older than the window do not count; fewer than the cap: a whole window.
     let posted = [at(9, 0, 0), now - Duration::hours(30)];
     assert_eq!(reset_at(&quota, &posted, now), now + Duration::days(1));
