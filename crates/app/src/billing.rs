@@ -198,13 +198,34 @@ impl BillingService {
             .get(tenant)
             .await
             .map_err(|e| AppError::from_store("user", e))?;
+        // One subscription at a time: a second would bill twice, and its events would fight
+        // the first's. Plan changes go through the portal.
+        if user.subscription.status.grants_plan() && !user.subscription.plan_name.is_free() {
+            return Err(AppError::Conflict(format!(
+                "already subscribed to {}: change or cancel the plan in the billing portal",
+                user.subscription.plan_name
+            )));
+        }
         let request = CheckoutRequest {
             user_id: user.id,
             email: user.email.clone(),
             customer_id: user.subscription.stripe_customer_id.clone(),
             plan: name,
         };
-        Ok(self.gateway.checkout_url(&request).await?)
+        let link = self.gateway.checkout_url(&request).await?;
+        // The customer is ours from now on, so the subscription's events find this user in
+        // whatever order Stripe delivers them.
+        if user.subscription.stripe_customer_id.as_deref() != Some(link.customer_id.as_str())
+            && !self
+                .billing
+                .link_customer(tenant, &link.customer_id)
+                .await?
+        {
+            return Err(AppError::Conflict(
+                "another billing account is linked to this user".to_owned(),
+            ));
+        }
+        Ok(link.url)
     }
 
     /// A customer-portal link (only once the user has a Stripe customer).

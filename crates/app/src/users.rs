@@ -45,20 +45,6 @@ impl std::fmt::Debug for UserService {
 
 /// How long an email verification link stays valid.
 pub const VERIFICATION_TTL_HOURS: i64 = 24;
-/// Least time between two verification emails.
-pub const VERIFICATION_RESEND_SECS: i64 = 60;
-/// Most verification emails to one user within any 24 hours.
-pub const VERIFICATION_SENDS_PER_DAY: usize = 5;
-
-/// The resend limits: one a minute, five a day.
-fn resend_policy() -> ResendPolicy {
-    ResendPolicy {
-        min_interval: Duration::seconds(VERIFICATION_RESEND_SECS),
-        max_per_window: VERIFICATION_SENDS_PER_DAY,
-        window: Duration::hours(24),
-    }
-}
-
 impl UserService {
     /// The service.
     pub fn new(
@@ -133,11 +119,29 @@ impl UserService {
     /// Deletes the account and everything it owns. What the quota needs for the rest of the
     /// current period is kept (as hashes, until the period ends), so that signing in again
     /// does not start a full month: see [`UserStore::delete`].
+    /// Refused ([`AppError::Conflict`]) while a paid plan is in force: the subscription
+    /// would go on charging an account that no longer exists. Cancel it first (the billing
+    /// portal); once Stripe says it ended, the account can go.
     pub async fn delete_account(&self, tenant: &Tenant) -> AppResult<()> {
+        self.ensure_deletable(tenant).await?;
         self.users
             .delete(tenant)
             .await
             .map_err(|e| AppError::from_store("user", e))
+    }
+
+    /// Whether the account may be deleted now (see [`UserService::delete_account`]); callers
+    /// that delete what the account owns elsewhere first (its files) ask before.
+    pub async fn ensure_deletable(&self, tenant: &Tenant) -> AppResult<()> {
+        let user = self.user(tenant).await?;
+        if user.subscription.status.grants_plan() && !user.subscription.plan_name.is_free() {
+            return Err(AppError::Conflict(format!(
+                "the {} plan is still paid for: cancel the subscription in the billing portal \
+                 first, then delete the account",
+                user.subscription.plan_name
+            )));
+        }
+        Ok(())
     }
 
     /// Sends (or re-sends) a verification email: at most one a minute and five a day
@@ -150,7 +154,8 @@ impl UserService {
             return Err(AppError::Conflict("email is already verified".to_owned()));
         }
         let now = self.clock.now();
-        let policy = resend_policy();
+        // The limits are the domain's: one a minute, five a day.
+        let policy = ResendPolicy::standard();
         // Compare-and-set on the recorded sends: of two resends at once, one passes the
         // limits with these sends; the other reads again.
         for _ in 0..3 {
@@ -169,6 +174,7 @@ impl UserService {
                 .users
                 .record_verification_send(
                     tenant,
+                    &user.email,
                     &token,
                     now + Duration::hours(VERIFICATION_TTL_HOURS),
                     now,

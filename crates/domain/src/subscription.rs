@@ -49,6 +49,20 @@ impl SubscriptionStatus {
         matches!(self, Self::Active | Self::Trialing | Self::PastDue)
     }
 
+    /// How far along a subscription's life the status is, for ordering two states of the same
+    /// second: created incomplete or trialing, then active, then failing payments, then
+    /// ended.
+    pub fn life_stage(self) -> u8 {
+        match self {
+            Self::Free | Self::Incomplete => 0,
+            Self::Trialing => 1,
+            Self::Active => 2,
+            Self::PastDue | Self::Paused => 3,
+            Self::Unpaid => 4,
+            Self::Canceled | Self::IncompleteExpired => 5,
+        }
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -203,8 +217,15 @@ pub enum BillingEventKind {
         period_end: Option<DateTime<Utc>>,
         /// Plan billed, when known.
         plan: Option<PlanName>,
+        /// Why it was billed (Stripe's `billing_reason`): only a subscription's first invoice
+        /// (`subscription_create`) and its renewals (`subscription_cycle`) start a quota
+        /// period; a proration, a plan change billed at once or a one-off invoice does not.
+        billing_reason: Option<String>,
     },
 }
+
+/// The invoices that start a new quota period (see [`BillingEventKind::InvoicePaid`]).
+pub const PERIOD_INVOICES: [&str; 2] = ["subscription_create", "subscription_cycle"];
 
 /// A billing event: Stripe's event id (each processed once), when Stripe created it, and what
 /// it says.
@@ -307,6 +328,15 @@ pub fn apply_billing_event(
             subscription_id,
             ..
         } => {
+            // A customer once linked is never replaced: a checkout naming this user but paid
+            // by another customer (a payment link with a forged reference) changes nothing.
+            if current
+                .stripe_customer_id
+                .as_deref()
+                .is_some_and(|linked| linked != customer_id)
+            {
+                return BillingOutcome::default();
+            }
             let mut next = current.clone();
             next.stripe_customer_id = Some(customer_id.clone());
             if next.subscription_id.is_none() {
@@ -324,9 +354,13 @@ pub fn apply_billing_event(
             period_start,
             period_end,
             plan,
+            billing_reason,
             ..
         } => BillingOutcome {
-            quota_period_start: Some(period_start.unwrap_or(event.created)),
+            quota_period_start: billing_reason
+                .as_deref()
+                .is_some_and(|r| PERIOD_INVOICES.contains(&r))
+                .then(|| period_start.unwrap_or(event.created)),
             history: Some(SubscriptionHistoryEntry {
                 amount_paid: Some(*amount_paid),
                 currency: Some(currency.to_ascii_lowercase()),
@@ -343,15 +377,28 @@ pub fn apply_billing_event(
         BillingEventKind::SubscriptionChanged(snap)
         | BillingEventKind::SubscriptionDeleted(snap) => {
             let deleted = matches!(event.kind, BillingEventKind::SubscriptionDeleted(_));
-            let stale = match current.last_event_at {
-                Some(last) if event.created < last => true,
-                Some(last) if event.created == last => {
-                    !deleted
-                        && current.status == SubscriptionStatus::Canceled
-                        && current.subscription_id.as_deref() == Some(snap.subscription_id.as_str())
-                }
-                _ => false,
-            };
+            let same_subscription =
+                current.subscription_id.as_deref() == Some(snap.subscription_id.as_str());
+            // While the user's subscription grants its plan, another subscription's events
+            // (an old one ending, a second one) do not replace it.
+            let another = current.subscription_id.is_some()
+                && !same_subscription
+                && current.status.grants_plan();
+            let stale = another
+                || match current.last_event_at {
+                    Some(last) if event.created < last => true,
+                    // Stripe's times are whole seconds: of two states of one subscription in
+                    // the same second, the later in its life wins, whatever the arrival order.
+                    Some(last) if event.created == last => {
+                        let next = if deleted {
+                            SubscriptionStatus::Canceled
+                        } else {
+                            snap.status
+                        };
+                        same_subscription && next.life_stage() < current.status.life_stage()
+                    }
+                    _ => false,
+                };
             if stale {
                 return BillingOutcome::default();
             }

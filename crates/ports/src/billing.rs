@@ -34,12 +34,22 @@ pub struct CheckoutRequest {
     pub plan: PlanName,
 }
 
+/// A hosted checkout page, and the provider's customer it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutLink {
+    /// Where to send the customer.
+    pub url: String,
+    /// The provider's customer (created for this checkout when the user had none): recorded
+    /// at once, so the subscription's events find the user whatever order they arrive in.
+    pub customer_id: String,
+}
+
 /// Checkout and self-service portal links.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait BillingGateway: Send + Sync {
-    /// A hosted checkout URL.
-    async fn checkout_url(&self, request: &CheckoutRequest) -> Result<String, BillingError>;
+    /// A hosted checkout page.
+    async fn checkout_url(&self, request: &CheckoutRequest) -> Result<CheckoutLink, BillingError>;
     /// A customer portal URL.
     async fn portal_url(&self, customer_id: &str) -> Result<String, BillingError>;
 }

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use multivio_domain::contact::Email;
 use multivio_domain::quota::Quota;
 use multivio_domain::subscription::{BillingOutcome, SubscriptionHistoryEntry};
 use multivio_domain::user::{NewUser, Profile, User, VerificationSends};
@@ -56,17 +57,6 @@ pub trait UserStore: Send + Sync {
     /// period that has already ended is not kept.
     async fn delete(&self, tenant: &Tenant) -> Result<(), StoreError>;
 
-    /// Stores a new email verification token (replacing any previous one) with its expiry, and
-    /// `sent_at` for throttling. Records no send for the daily limit: the use case uses
-    /// [`UserStore::record_verification_send`].
-    async fn set_email_verification(
-        &self,
-        tenant: &Tenant,
-        token: &Secret,
-        expires_at: DateTime<Utc>,
-        sent_at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-
     /// The verification mails recently sent to the tenant (`users.email_verification_sends`),
     /// for the resend limits.
     async fn verification_sends(&self, tenant: &Tenant) -> Result<VerificationSends, StoreError>;
@@ -74,10 +64,15 @@ pub trait UserStore: Send + Sync {
     /// Compare-and-set: only while the stored sends still equal `expected` (so two resends at
     /// once cannot both pass the limits), stores a new verification token's hash (replacing
     /// any previous one) with its expiry, `sent_at` as the last send, and `sends` as the sends
-    /// to count. `Ok(false)`, and nothing written, when the sends changed meanwhile.
+    /// to count — and only while the address is still `email`, the one the token is mailed to
+    /// (a token mailed to one address never verifies another). `Ok(false)`, and nothing
+    /// written, when the sends or the address changed meanwhile.
+    // One compare-and-set of one row: what is expected and what is written, field by field.
+    #[allow(clippy::too_many_arguments)]
     async fn record_verification_send(
         &self,
         tenant: &Tenant,
+        email: &Email,
         token: &Secret,
         expires_at: DateTime<Utc>,
         sent_at: DateTime<Utc>,
@@ -170,6 +165,10 @@ pub trait BillingStore: Send + Sync {
         expected_last_event_at: Option<DateTime<Utc>>,
         outcome: &BillingOutcome,
     ) -> Result<EventApplied, StoreError>;
+
+    /// Records the payment provider's customer of the tenant — only when it has none (a
+    /// customer once linked is never replaced). `Ok(false)` when another one is linked.
+    async fn link_customer(&self, tenant: &Tenant, customer_id: &str) -> Result<bool, StoreError>;
 
     /// The tenant's history, newest first.
     async fn history(&self, tenant: &Tenant) -> Result<Vec<SubscriptionHistoryEntry>, StoreError>;

@@ -11,9 +11,9 @@ use multivio_vault::Keyring;
 use crate::Config;
 
 /// What claim keys are derived for.
-const CLAIM_PURPOSE: &str = "multivio tenant claims";
+pub const CLAIM_PURPOSE: &str = "multivio tenant claims";
 /// The ids of the claim keys this server derives (`claim-<keyring key id>`).
-const CLAIM_KEY_PREFIX: &str = "claim-";
+pub const CLAIM_KEY_PREFIX: &str = "claim-";
 /// Connections of the API's pool.
 const API_POOL: usize = 16;
 /// Connections of the worker's pool.

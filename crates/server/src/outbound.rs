@@ -12,7 +12,7 @@ use multivio_domain::contact::Email;
 use multivio_domain::quota::{PlanCatalog, PlanName};
 use multivio_mail::{LogMailer, SmtpMailer};
 use multivio_ports::billing::{
-    BillingError, BillingGateway, BillingWebhooks, CheckoutRequest, WebhookDelivery,
+    BillingError, BillingGateway, BillingWebhooks, CheckoutLink, CheckoutRequest, WebhookDelivery,
     WebhookRejection,
 };
 use multivio_ports::mail::{MailError, Mailer};
@@ -55,6 +55,19 @@ pub fn billing(
             }
         }
         return Ok(match sandbox {
+            // The sandbox's webhook secret is public: anyone who reaches a server that trusts
+            // it can forge plan changes. Only a server on this machine's loopback does.
+            Some(_) if !config.listen.ip().is_loopback() => {
+                tracing::warn!(
+                    "billing is off: the sandbox's Stripe is used only by a server listening on \
+                     a loopback address"
+                );
+                Billing {
+                    gateway: Arc::new(NoBilling),
+                    webhooks: Arc::new(NoBilling),
+                    sandbox_stripe: None,
+                }
+            }
             Some(base) => sandboxed(base, catalog, &return_url)?,
             None => Billing {
                 gateway: Arc::new(NoBilling),
@@ -173,6 +186,12 @@ fn check_sold(prices: &PriceMap, catalog: &PlanCatalog) -> anyhow::Result<()> {
     Ok(())
 }
 
+// The mail says how long its link works; the token's expiry is the core's.
+const _: () = assert!(
+    multivio_mail::LINK_VALID_HOURS as i64 == multivio_app::users::VERIFICATION_TTL_HOURS,
+    "the verification mail must state the token's real lifetime"
+);
+
 /// Mail for `config`: the SMTP relay of `MULTIVIO_SMTP_URL` (from `MULTIVIO_MAIL_FROM`);
 /// without one, the log locally, and in production a mailer that fails (verification links
 /// in a log would let whoever reads it verify any address).
@@ -220,7 +239,7 @@ struct NoBilling;
 
 #[async_trait]
 impl BillingGateway for NoBilling {
-    async fn checkout_url(&self, _request: &CheckoutRequest) -> Result<String, BillingError> {
+    async fn checkout_url(&self, _request: &CheckoutRequest) -> Result<CheckoutLink, BillingError> {
         Err(BillingError::NotConfigured)
     }
 

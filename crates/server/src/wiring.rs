@@ -104,15 +104,39 @@ pub fn services(
     Ok(Arc::new(Services::new(ports, &settings)))
 }
 
-/// The per-user rate limits of the API, per minute.
-pub fn rate_limits() -> anyhow::Result<RateLimits> {
-    RateLimits::per_minute(&[
-        (Action::Publish, 30),
-        (Action::Connect, 10),
-        (Action::Upload, 30),
-        (Action::Write, 120),
-    ])
-    .context("rate limits")
+/// The per-user rate limits of the API, per minute, when `MULTIVIO_RATE_LIMITS` names none.
+pub const DEFAULT_RATE_LIMITS: [(Action, u32); 4] = [
+    (Action::Publish, 30),
+    (Action::Connect, 10),
+    (Action::Upload, 30),
+    (Action::Write, 120),
+];
+
+/// The per-user rate limits of the API, per minute: the defaults, each replaced by the one
+/// `setting` (`MULTIVIO_RATE_LIMITS`, e.g. `publish=60,write=600`) names.
+pub fn rate_limits(setting: Option<&str>) -> anyhow::Result<RateLimits> {
+    let mut limits = DEFAULT_RATE_LIMITS;
+    for item in setting
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let (name, per_minute) = item
+            .split_once('=')
+            .with_context(|| format!("MULTIVIO_RATE_LIMITS: `{item}` is not name=per_minute"))?;
+        let per_minute: u32 = per_minute.trim().parse().with_context(|| {
+            format!("MULTIVIO_RATE_LIMITS: `{item}`: the limit is a whole number of requests")
+        })?;
+        let slot = limits
+            .iter_mut()
+            .find(|(action, _)| action.as_str() == name.trim())
+            .with_context(|| {
+                format!("MULTIVIO_RATE_LIMITS: `{name}` is none of publish, connect, upload, write")
+            })?;
+        slot.1 = per_minute;
+    }
+    RateLimits::per_minute(&limits).context("MULTIVIO_RATE_LIMITS")
 }
 
 /// What the HTTP handlers share, over `services`.
@@ -150,7 +174,7 @@ pub fn http_state(
         verifier,
         limits: match &overrides.rate_limits {
             Some(limits) => limits.clone(),
-            None => rate_limits()?,
+            None => rate_limits(config.rate_limits.as_deref())?,
         },
         metrics: Metrics::new(),
         config: Arc::new(HttpConfig {
@@ -204,3 +228,6 @@ pub fn firebase(config: &Config) -> anyhow::Result<FirebaseVerifier> {
     }
     FirebaseVerifier::new(firebase).context("invalid Firebase configuration")
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,8 +7,8 @@ use std::fmt;
 pub const CONFIRM_PATH: &str = "/v1/email-verification/confirm";
 
 /// How long the link is valid, as the message states it. It must equal
-/// `multivio_app::users::VERIFICATION_TTL_HOURS`, which sets the token's expiry (the server's
-/// wiring can assert this at compile time).
+/// `multivio_app::users::VERIFICATION_TTL_HOURS`, which sets the token's expiry (the server
+/// asserts this at compile time, in `outbound.rs`).
 pub const LINK_VALID_HOURS: u32 = 24;
 
 /// The subject line.

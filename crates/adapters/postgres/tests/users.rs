@@ -10,7 +10,7 @@ use multivio_domain::quota::{PlanName, Quota};
 use multivio_domain::subscription::{
     BillingOutcome, Subscription, SubscriptionHistoryEntry, SubscriptionStatus,
 };
-use multivio_domain::user::{Profile, Username};
+use multivio_domain::user::{NewUser, Profile, Username};
 use multivio_domain::{FirebaseUid, Secret, Tenant, UserId};
 use multivio_ports::StoreError;
 use multivio_ports::users::{BillingStore, EventApplied, QuotaStore, UserStore};
@@ -216,10 +216,23 @@ async fn email_verification_tokens_are_single_use_and_expire() {
     let alice = tenant(&store, "alice").await;
     let t0 = now();
     let token = Secret::new("tok-123");
-    store
-        .set_email_verification(&alice, &token, t0 + Duration::hours(1), t0)
-        .await
-        .unwrap();
+    let sent = |t| multivio_domain::user::VerificationSends::new(vec![t]);
+    let none = multivio_domain::user::VerificationSends::default();
+    let address = |uid: &str| Email::new(format!("{uid}@example.com")).unwrap();
+    assert!(
+        store
+            .record_verification_send(
+                &alice,
+                &address("alice"),
+                &token,
+                t0 + Duration::hours(1),
+                t0,
+                &none,
+                &sent(t0)
+            )
+            .await
+            .unwrap()
+    );
     assert_eq!(
         UserStore::get(&store, &alice)
             .await
@@ -247,10 +260,43 @@ async fn email_verification_tokens_are_single_use_and_expire() {
 
     let bob = tenant(&store, "bob").await;
     let late = Secret::new("late");
-    store
-        .set_email_verification(&bob, &late, t0 + Duration::minutes(5), t0)
-        .await
-        .unwrap();
+    assert!(
+        store
+            .record_verification_send(
+                &bob,
+                &address("bob"),
+                &late,
+                t0 + Duration::minutes(5),
+                t0,
+                &none,
+                &sent(t0)
+            )
+            .await
+            .unwrap()
+    );
+    // A token is stored only for the address it is mailed to: bob's address changed meanwhile.
+    let carol = tenant(&store, "carol").await;
+    assert!(
+        !store
+            .record_verification_send(
+                &carol,
+                &address("someone-else"),
+                &Secret::new("elsewhere"),
+                t0 + Duration::hours(1),
+                t0,
+                &none,
+                &sent(t0)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .confirm_email(&Secret::new("elsewhere"), t0)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         store
             .confirm_email(&late, t0 + Duration::minutes(6))
@@ -959,6 +1005,7 @@ async fn verification_sends_are_recorded_compare_and_set_with_only_a_token_hash(
         store
             .record_verification_send(
                 &alice,
+                &Email::new("alice@example.com").unwrap(),
                 &token,
                 t0 + Duration::hours(24),
                 t0,
@@ -974,6 +1021,7 @@ async fn verification_sends_are_recorded_compare_and_set_with_only_a_token_hash(
         !store
             .record_verification_send(
                 &alice,
+                &Email::new("alice@example.com").unwrap(),
                 &Secret::new("raw-token-2"),
                 t1 + Duration::hours(24),
                 t1,
@@ -1020,5 +1068,89 @@ async fn verification_sends_are_recorded_compare_and_set_with_only_a_token_hash(
     assert_eq!(
         store.verification_sends(&forged).await.unwrap_err(),
         StoreError::NotFound
+    );
+}
+
+#[tokio::test]
+async fn a_verified_owner_takes_an_address_back_from_an_unverified_account() {
+    let (_db, store) = setup().await;
+    let quota = Quota::full(10, now());
+    // mallory signs up first with alice's address, unverified.
+    let squatter = NewUser {
+        email: Email::new("alice@example.com").unwrap(),
+        ..new_user("mallory")
+    };
+    let mallory = store
+        .upsert_from_identity(&squatter, &quota)
+        .await
+        .unwrap()
+        .user;
+    // Another unverified sign-up with it is refused, as before.
+    let other = NewUser {
+        email: Email::new("alice@example.com").unwrap(),
+        ..new_user("trudy")
+    };
+    assert!(matches!(
+        store.upsert_from_identity(&other, &quota).await,
+        Err(StoreError::Duplicate { field }) if field == "email"
+    ));
+    // The owner, verified, signs in: the address is hers.
+    let owner = NewUser {
+        email: Email::new("alice@example.com").unwrap(),
+        email_verified: true,
+        ..new_user("alice")
+    };
+    let alice = store.upsert_from_identity(&owner, &quota).await.unwrap();
+    assert!(alice.created);
+    assert_eq!(alice.user.email.as_str(), "alice@example.com");
+    let released = store
+        .find_by_id(mallory.id)
+        .await
+        .unwrap()
+        .expect("mallory's account is still there");
+    assert_eq!(
+        released.email.as_str(),
+        format!("released-{}@released.invalid", mallory.id.0)
+    );
+    assert!(!released.email_verified);
+    // mallory's next sign-in with the address is the refused one.
+    assert!(matches!(
+        store.upsert_from_identity(&squatter, &quota).await,
+        Err(StoreError::Duplicate { field }) if field == "email"
+    ));
+    // A verified address is never taken.
+    let thief = NewUser {
+        email: Email::new("alice@example.com").unwrap(),
+        email_verified: true,
+        ..new_user("eve")
+    };
+    assert!(matches!(
+        store.upsert_from_identity(&thief, &quota).await,
+        Err(StoreError::Duplicate { field }) if field == "email"
+    ));
+}
+
+#[tokio::test]
+async fn a_billing_customer_is_linked_once_and_never_replaced() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    assert!(store.link_customer(&alice, "cus_a").await.unwrap());
+    assert!(
+        store.link_customer(&alice, "cus_a").await.unwrap(),
+        "the same again"
+    );
+    assert!(!store.link_customer(&alice, "cus_b").await.unwrap());
+    let user = UserStore::get(&store, &alice).await.unwrap();
+    assert_eq!(
+        user.subscription.stripe_customer_id.as_deref(),
+        Some("cus_a")
+    );
+    assert_eq!(
+        store
+            .find_by_stripe_customer("cus_a")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(alice.user_id)
     );
 }

@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use multivio_domain::contact::Email;
 use multivio_domain::{Secret, UserId};
-use multivio_ports::billing::{BillingError, BillingGateway, CheckoutRequest};
+use multivio_ports::billing::{BillingError, BillingGateway, CheckoutLink, CheckoutRequest};
 use serde::Deserialize;
 
 use crate::config::{self, ConfigError, PriceMap, StripeConfig};
@@ -395,7 +395,7 @@ impl StripeGateway {
 
 #[async_trait]
 impl BillingGateway for StripeGateway {
-    async fn checkout_url(&self, request: &CheckoutRequest) -> Result<String, BillingError> {
+    async fn checkout_url(&self, request: &CheckoutRequest) -> Result<CheckoutLink, BillingError> {
         let session = self.create_checkout_session(request, Utc::now()).await?;
         if session.created_customer {
             tracing::info!(
@@ -404,7 +404,10 @@ impl BillingGateway for StripeGateway {
                 "Stripe customer created for a checkout"
             );
         }
-        Ok(session.url)
+        Ok(CheckoutLink {
+            url: session.url,
+            customer_id: session.customer_id,
+        })
     }
 
     async fn portal_url(&self, customer_id: &str) -> Result<String, BillingError> {

@@ -553,6 +553,8 @@ struct RawInvoice {
     attempt_count: Option<i64>,
     #[serde(default)]
     next_payment_attempt: Option<i64>,
+    #[serde(default)]
+    billing_reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -757,6 +759,9 @@ pub fn parse_event(payload: &[u8], prices: &PriceMap) -> Result<StripeEvent, Web
                 period_start: read.period_start,
                 period_end: read.period_end,
                 plan: read.plan,
+                billing_reason: invoice
+                    .billing_reason
+                    .filter(|r| !r.is_empty() && r.len() <= MAX_ID_LEN),
             })
         }
         "invoice.payment_failed" => {

@@ -205,10 +205,12 @@ async fn an_existing_customer_is_used_as_is() {
         .create_customer(UserId(3), &Email::new("c@example.com").unwrap())
         .await
         .unwrap();
-    let url = gateway
+    let link = gateway
         .checkout_url(&request(3, "pro", Some(&customer)))
         .await
         .unwrap();
+    assert_eq!(link.customer_id, customer);
+    let url = link.url;
     let sent = stripe_requests(&sandbox);
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[1].path, "/v1/checkout/sessions");

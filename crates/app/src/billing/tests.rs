@@ -5,7 +5,9 @@ use multivio_domain::contact::Email;
 use multivio_domain::subscription::{SubscriptionSnapshot, SubscriptionStatus};
 use multivio_domain::user::{AuthProvider, Profile};
 use multivio_domain::{FirebaseUid, UserId};
-use multivio_ports::billing::{BillingError, MockBillingGateway, MockBillingWebhooks};
+use multivio_ports::billing::{
+    BillingError, CheckoutLink, MockBillingGateway, MockBillingWebhooks,
+};
 use multivio_ports::users::{MockBillingStore, MockQuotaStore, MockUserStore};
 
 fn user(sub: Subscription) -> User {
@@ -231,7 +233,14 @@ async fn checkout_only_for_paid_plans_of_the_catalog() {
                 && r.user_id == UserId(1)
         })
         .times(1)
-        .returning(|_| Ok("https://checkout.stripe.com/c/pay/cs_1".into()));
+        .returning(|_| {
+            Ok(CheckoutLink {
+                url: "https://checkout.stripe.com/c/pay/cs_1".into(),
+                customer_id: "cus_1".into(),
+            })
+        });
+    // Already linked to that customer: nothing to record.
+    d.billing.expect_link_customer().never();
     let svc = d.build();
     assert!(
         svc.checkout(&tenant(), "pro")
@@ -382,4 +391,61 @@ async fn a_verified_event_is_applied() {
         d.build().receive_webhook(b"{}", Some("sig")).await.unwrap(),
         BillingReport::Applied
     );
+}
+
+#[tokio::test]
+async fn a_first_checkout_records_its_new_customer_at_once() {
+    let mut d = Deps::new();
+    d.users
+        .expect_get()
+        .returning(|_| Ok(user(Subscription::free())));
+    d.gateway.expect_checkout_url().returning(|_| {
+        Ok(CheckoutLink {
+            url: "https://checkout.stripe.com/c/pay/cs_2".into(),
+            customer_id: "cus_new".into(),
+        })
+    });
+    d.billing
+        .expect_link_customer()
+        .withf(|t, c| *t == tenant() && c == "cus_new")
+        .times(1)
+        .returning(|_, _| Ok(true));
+    assert_eq!(
+        d.build().checkout(&tenant(), "pro").await.unwrap(),
+        "https://checkout.stripe.com/c/pay/cs_2"
+    );
+    // Another customer got linked meanwhile: no page for this one.
+    let mut d = Deps::new();
+    d.users
+        .expect_get()
+        .returning(|_| Ok(user(Subscription::free())));
+    d.gateway.expect_checkout_url().returning(|_| {
+        Ok(CheckoutLink {
+            url: "https://checkout.stripe.com/c/pay/cs_3".into(),
+            customer_id: "cus_other".into(),
+        })
+    });
+    d.billing.expect_link_customer().returning(|_, _| Ok(false));
+    assert!(matches!(
+        d.build().checkout(&tenant(), "pro").await,
+        Err(AppError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn no_second_checkout_while_a_paid_plan_is_in_force() {
+    let mut d = Deps::new();
+    d.users.expect_get().returning(|_| {
+        Ok(user(Subscription {
+            plan_name: PlanName::new("pro").unwrap(),
+            status: SubscriptionStatus::Active,
+            subscription_id: Some("sub_1".into()),
+            ..linked()
+        }))
+    });
+    d.gateway.expect_checkout_url().never();
+    assert!(matches!(
+        d.build().checkout(&tenant(), "pro").await,
+        Err(AppError::Conflict(m)) if m.contains("billing portal")
+    ));
 }

@@ -236,15 +236,16 @@ async fn send_verification_stores_a_token_and_mails_it() {
         .returning(|| Secret::new("tok"));
     d.users
         .expect_record_verification_send()
-        .withf(|_, tok, exp, sent, expected, next| {
-            tok.expose() == "tok"
+        .withf(|_, email, tok, exp, sent, expected, next| {
+            email.as_str() == "ada@example.com"
+                && tok.expose() == "tok"
                 && *exp == now() + Duration::hours(24)
                 && *sent == now()
                 && expected.times().is_empty()
                 && next.times() == [now()]
         })
         .times(1)
-        .returning(|_, _, _, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _, _, _| Ok(true));
     d.mailer
         .expect_send_verification()
         .withf(|to, tok| to.as_str() == "ada@example.com" && tok.expose() == "tok")
@@ -308,7 +309,7 @@ async fn send_verification_is_throttled_and_refused_when_verified() {
         .returning(|| Secret::new("tok"));
     d.users
         .expect_record_verification_send()
-        .returning(|_, _, _, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _, _, _| Ok(true));
     d.mailer
         .expect_send_verification()
         .returning(|_, _| Err(MailError("smtp down".into())));
@@ -352,12 +353,12 @@ async fn the_fifth_mail_of_a_day_goes_and_older_sends_no_longer_count() {
         .returning(|| Secret::new("tok"));
     d.users
         .expect_record_verification_send()
-        .withf(move |_, _, _, _, expected, next| {
+        .withf(move |_, _, _, _, _, expected, next| {
             *expected == stored
                 && next.times() == sends(&[20 * HOUR, 15 * HOUR, 8 * HOUR, HOUR, 0]).times()
         })
         .times(1)
-        .returning(|_, _, _, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _, _, _| Ok(true));
     d.mailer
         .expect_send_verification()
         .times(1)
@@ -383,7 +384,7 @@ async fn of_two_resends_at_once_the_one_that_lost_reads_again() {
         .expect_record_verification_send()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _, _, _, _| Ok(false));
+        .returning(|_, _, _, _, _, _, _| Ok(false));
     d.users
         .expect_verification_sends()
         .times(1)
@@ -413,7 +414,7 @@ async fn send_verification_gives_up_when_the_sends_keep_changing() {
     d.users
         .expect_record_verification_send()
         .times(3)
-        .returning(|_, _, _, _, _, _| Ok(false));
+        .returning(|_, _, _, _, _, _, _| Ok(false));
     d.mailer.expect_send_verification().never();
     assert!(matches!(
         d.build().send_verification(&tenant()).await,
@@ -444,6 +445,7 @@ async fn confirm_email_accepts_a_valid_token_once() {
 #[tokio::test]
 async fn delete_account_deletes_the_tenant_only() {
     let mut d = Deps::new();
+    d.users.expect_get().returning(|_| Ok(user(1)));
     d.users
         .expect_delete()
         .withf(|t| *t == tenant())
@@ -451,6 +453,7 @@ async fn delete_account_deletes_the_tenant_only() {
         .returning(|_| Ok(()));
     d.build().delete_account(&tenant()).await.unwrap();
     let mut d = Deps::new();
+    d.users.expect_get().returning(|_| Ok(user(1)));
     d.users
         .expect_delete()
         .returning(|_| Err(StoreError::NotFound));
@@ -458,4 +461,42 @@ async fn delete_account_deletes_the_tenant_only() {
         d.build().delete_account(&tenant()).await,
         Err(AppError::NotFound("user"))
     );
+}
+
+#[tokio::test]
+async fn an_account_whose_paid_plan_is_in_force_is_not_deleted() {
+    use multivio_domain::quota::PlanName;
+    use multivio_domain::subscription::{Subscription, SubscriptionStatus};
+    for (status, deletable) in [
+        (SubscriptionStatus::Active, false),
+        (SubscriptionStatus::PastDue, false),
+        (SubscriptionStatus::Trialing, false),
+        (SubscriptionStatus::Canceled, true),
+    ] {
+        let mut d = Deps::new();
+        d.users.expect_get().returning(move |_| {
+            let mut u = user(1);
+            u.subscription = Subscription {
+                plan_name: PlanName::new("pro").unwrap(),
+                status,
+                stripe_customer_id: Some("cus_1".into()),
+                subscription_id: Some("sub_1".into()),
+                ..Subscription::free()
+            };
+            Ok(u)
+        });
+        d.users
+            .expect_delete()
+            .times(usize::from(deletable))
+            .returning(|_| Ok(()));
+        let outcome = d.build().delete_account(&tenant()).await;
+        if deletable {
+            assert_eq!(outcome, Ok(()), "{status:?}");
+        } else {
+            assert!(
+                matches!(&outcome, Err(AppError::Conflict(m)) if m.contains("billing portal")),
+                "{status:?}: {outcome:?}"
+            );
+        }
+    }
 }

@@ -172,6 +172,7 @@ fn checkout_links_the_customer_and_invoice_adds_history() {
             period_start: Some(t(0)),
             period_end: Some(t(100)),
             plan: None,
+            billing_reason: Some("subscription_create".into()),
         },
     };
     let out = apply_billing_event(&sub, &invoice, &cat, &email());
@@ -222,6 +223,7 @@ fn invoice(created: i64, period_start: Option<i64>) -> BillingEvent {
             period_start: period_start.map(t),
             period_end: period_start.map(|s| t(s + 30 * 86_400)),
             plan: Some(PlanName::new("pro").unwrap()),
+            billing_reason: Some("subscription_cycle".into()),
         },
     }
 }
@@ -315,4 +317,138 @@ fn upgrades_apply_at_once_and_downgrades_at_the_period_end() {
         &email(),
     );
     assert_eq!(stale.quota_after(&cancelled), cancelled);
+}
+
+#[test]
+fn only_a_subscriptions_first_invoice_and_renewals_start_a_quota_period() {
+    for (reason, starts) in [
+        (Some("subscription_create"), true),
+        (Some("subscription_cycle"), true),
+        (Some("subscription_update"), false),
+        (Some("manual"), false),
+        (None, false),
+    ] {
+        let mut event = invoice(50, Some(40));
+        if let BillingEventKind::InvoicePaid { billing_reason, .. } = &mut event.kind {
+            *billing_reason = reason.map(str::to_owned);
+        }
+        let out = apply_billing_event(&Subscription::free(), &event, &catalog(), &email());
+        assert_eq!(out.quota_period_start, starts.then(|| t(40)), "{reason:?}");
+        assert!(out.history.is_some(), "every paid invoice is history");
+    }
+}
+
+fn state_of(id: &str, sub: &str, created: i64, status: SubscriptionStatus) -> BillingEvent {
+    BillingEvent {
+        id: id.into(),
+        created: t(created),
+        kind: BillingEventKind::SubscriptionChanged(SubscriptionSnapshot {
+            subscription_id: sub.into(),
+            customer_id: "cus_1".into(),
+            status,
+            plan: Some(PlanName::new("pro").unwrap()),
+            current_period_start: Some(t(0)),
+            current_period_end: Some(t(100)),
+        }),
+    }
+}
+
+#[test]
+fn another_subscriptions_events_do_not_replace_the_one_in_force() {
+    let cat = catalog();
+    let on_pro = apply_billing_event(
+        &Subscription::free(),
+        &state_of("e1", "sub_new", 10, SubscriptionStatus::Active),
+        &cat,
+        &email(),
+    )
+    .subscription
+    .unwrap();
+    // The old subscription ends later: the new one stays.
+    let mut old_ends = state_of("e2", "sub_old", 20, SubscriptionStatus::Canceled);
+    if let BillingEventKind::SubscriptionChanged(snap) = &old_ends.kind {
+        old_ends.kind = BillingEventKind::SubscriptionDeleted(snap.clone());
+    }
+    assert_eq!(
+        apply_billing_event(&on_pro, &old_ends, &cat, &email()),
+        BillingOutcome::default()
+    );
+    // Once the one in force has ended, another may take its place.
+    let ended = Subscription {
+        status: SubscriptionStatus::Canceled,
+        ..on_pro.clone()
+    };
+    let next = apply_billing_event(
+        &ended,
+        &state_of("e3", "sub_other", 30, SubscriptionStatus::Active),
+        &cat,
+        &email(),
+    );
+    assert_eq!(
+        next.subscription.unwrap().subscription_id.as_deref(),
+        Some("sub_other")
+    );
+}
+
+#[test]
+fn of_two_states_in_the_same_second_the_later_in_life_wins_whatever_the_order() {
+    let cat = catalog();
+    let active = apply_billing_event(
+        &Subscription::free(),
+        &state_of("e1", "sub_1", 10, SubscriptionStatus::Active),
+        &cat,
+        &email(),
+    )
+    .subscription
+    .unwrap();
+    // `created` (incomplete) arriving after `updated` (active), same second: ignored.
+    assert_eq!(
+        apply_billing_event(
+            &active,
+            &state_of("e0", "sub_1", 10, SubscriptionStatus::Incomplete),
+            &cat,
+            &email()
+        ),
+        BillingOutcome::default()
+    );
+    // The other order applies both.
+    let incomplete = apply_billing_event(
+        &Subscription::free(),
+        &state_of("e0", "sub_1", 10, SubscriptionStatus::Incomplete),
+        &cat,
+        &email(),
+    )
+    .subscription
+    .unwrap();
+    let now_active = apply_billing_event(
+        &incomplete,
+        &state_of("e1", "sub_1", 10, SubscriptionStatus::Active),
+        &cat,
+        &email(),
+    );
+    assert_eq!(
+        now_active.subscription.unwrap().status,
+        SubscriptionStatus::Active
+    );
+}
+
+#[test]
+fn a_checkout_never_replaces_a_linked_customer() {
+    let linked = Subscription {
+        stripe_customer_id: Some("cus_mine".into()),
+        ..Subscription::free()
+    };
+    let forged = BillingEvent {
+        id: "evt_c".into(),
+        created: t(1),
+        kind: BillingEventKind::CheckoutCompleted {
+            user_id: Some(crate::ids::UserId(1)),
+            customer_id: "cus_attacker".into(),
+            subscription_id: Some("sub_x".into()),
+        },
+    };
+    assert_eq!(
+        apply_billing_event(&linked, &forged, &catalog(), &email()),
+        BillingOutcome::default()
+    );
 }

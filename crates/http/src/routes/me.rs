@@ -45,7 +45,13 @@ pub async fn delete_me(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    // The files' bytes first: the rows go with the user, the bytes would not.
+    // Nothing goes while a paid plan is in force (409); then the files' bytes first: the rows
+    // go with the user, the bytes would not.
+    state
+        .services
+        .users
+        .ensure_deletable(&caller.tenant)
+        .await?;
     state.services.media.delete_all(&caller.tenant).await?;
     state.services.users.delete_account(&caller.tenant).await?;
     state.tenants.forget(caller.tenant.firebase_uid.as_str());

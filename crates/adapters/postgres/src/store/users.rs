@@ -272,6 +272,35 @@ async fn load_user(
 }
 
 impl PgStore {
+    /// Takes `new`'s (verified) address from another user's row that holds it unverified.
+    async fn release_unverified_email(&self, new: &NewUser) -> Result<(), StoreError> {
+        let email = new.email.as_str().to_owned();
+        let uid = new.firebase_uid.as_str().to_owned();
+        self.worker(async move |conn| {
+            let released = diesel::update(
+                users::table
+                    .filter(users::email.eq(&email))
+                    .filter(users::firebase_uid.ne(&uid))
+                    .filter(users::email_verified.is_distinct_from(true)),
+            )
+            .set((
+                users::email.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
+                    "'released-' || users.id || '@released.invalid'",
+                )),
+                users::email_verified.eq(false),
+                users::email_verification_token.eq(None::<String>),
+                users::email_verification_expires_at.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await?;
+            if released > 0 {
+                tracing::info!("an unverified account gave up an address its owner signed in with");
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// One attempt of [`UserStore::upsert_from_identity`].
     async fn upsert_once(&self, new: &NewUser, quota: &Quota) -> Result<Upserted, StoreError> {
         let new = new.clone();
@@ -379,11 +408,20 @@ impl UserStore for PgStore {
         // one user can instead meet on the email index, when the second inserts before the
         // first's row is visible; a new attempt then finds that row and updates it. A real
         // email clash with another user stays a Duplicate.
+        //
+        // An address proves nothing until it is verified: when a verified identity meets
+        // another user's *unverified* row holding its address, that row gives the address up
+        // (it becomes `released-<id>@released.invalid`, unverified), so nobody can keep an
+        // address from its owner by signing up with it first. That user's next sign-in with
+        // the address is then the refused one.
         let mut attempts = 0;
         loop {
             match self.upsert_once(new, quota).await {
-                Err(StoreError::Duplicate { field }) if field == "email" && attempts < 2 => {
+                Err(StoreError::Duplicate { field }) if field == "email" && attempts < 3 => {
                     attempts += 1;
+                    if new.email_verified {
+                        self.release_unverified_email(new).await?;
+                    }
                 }
                 other => return other,
             }
@@ -464,32 +502,6 @@ impl UserStore for PgStore {
         .await
     }
 
-    async fn set_email_verification(
-        &self,
-        tenant: &Tenant,
-        token: &Secret,
-        expires_at: DateTime<Utc>,
-        sent_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let id = tenant.user_id.0;
-        let token_hash = sha256_hex(token.expose());
-        // As the worker: the API role may not write verification columns.
-        self.worker(async move |conn| {
-            one_row(
-                diesel::update(users::table.filter(users::id.eq(id)))
-                    .set((
-                        users::email_verification_token.eq(token_hash),
-                        users::email_verification_expires_at.eq(expires_at),
-                        users::email_verification_sent_at.eq(sent_at),
-                    ))
-                    .execute(conn)
-                    .await?,
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
     async fn verification_sends(&self, tenant: &Tenant) -> Result<VerificationSends, StoreError> {
         let id = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
@@ -505,9 +517,11 @@ impl UserStore for PgStore {
         .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn record_verification_send(
         &self,
         tenant: &Tenant,
+        email: &Email,
         token: &Secret,
         expires_at: DateTime<Utc>,
         sent_at: DateTime<Utc>,
@@ -516,6 +530,7 @@ impl UserStore for PgStore {
     ) -> Result<bool, StoreError> {
         let id = tenant.user_id.0;
         let uid = tenant.firebase_uid.as_str().to_owned();
+        let email = email.as_str().to_owned();
         let token_hash = sha256_hex(token.expose());
         let expected: Vec<Option<DateTime<Utc>>> =
             expected.times().iter().copied().map(Some).collect();
@@ -526,6 +541,8 @@ impl UserStore for PgStore {
                 users::table
                     .filter(users::id.eq(id))
                     .filter(users::firebase_uid.eq(uid))
+                    // The token verifies the address it is mailed to, none other.
+                    .filter(users::email.eq(email))
                     .filter(users::email_verification_sends.eq(expected)),
             )
             .set((
@@ -815,6 +832,33 @@ impl BillingStore for PgStore {
                     .await?;
             }
             Ok(EventApplied::Applied)
+        })
+        .await
+    }
+
+    async fn link_customer(&self, tenant: &Tenant, customer_id: &str) -> Result<bool, StoreError> {
+        let id = tenant.user_id.0;
+        let uid = tenant.firebase_uid.as_str().to_owned();
+        let customer_id = customer_id.to_owned();
+        // As the worker: the API role may not write billing columns.
+        self.worker(async move |conn| {
+            let linked: Option<String> = diesel::update(
+                users::table
+                    .filter(users::id.eq(id))
+                    .filter(users::firebase_uid.eq(uid))
+                    .filter(
+                        users::stripe_customer_id
+                            .is_null()
+                            .or(users::stripe_customer_id.eq(&customer_id)),
+                    ),
+            )
+            .set(users::stripe_customer_id.eq(&customer_id))
+            .returning(users::stripe_customer_id)
+            .get_result::<Option<String>>(conn)
+            .await
+            .optional()?
+            .flatten();
+            Ok(linked.is_some())
         })
         .await
     }

@@ -840,6 +840,7 @@ fn invoice_paid_reads_the_billed_lines_period_and_plan() {
             period_start: Some(at(1_767_225_540)),
             period_end: Some(at(1_769_904_000)),
             plan: Some(plan("pro")),
+            billing_reason: Some("subscription_create".to_owned()),
         }
     );
 }
