@@ -341,3 +341,57 @@ fn debug_never_shows_the_password() {
         assert!(!debug.contains(secret), "{debug}");
     }
 }
+
+/// Everything logged, at every level, while a closure's future runs on this thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn nothing_logged_while_sending_carries_the_token_or_the_password() {
+    let mut options = Options::new(Security::Plain).credentials(USER, PASSWORD);
+    options.plaintext_auth = true;
+    let server = SmtpServer::start(options).await;
+    let url = format!("smtp://{URL_CREDENTIALS}@127.0.0.1:{}", server.port());
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let mailer = mailer(&url, None);
+    tracing::info!(mailer = ?mailer, "mailer built");
+    mailer
+        .send_verification(&to(), &Secret::new(TOKEN))
+        .await
+        .unwrap();
+    drop(guard);
+    assert_verification_mail(&server);
+    let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logged.contains("mailer built"),
+        "the capture works: {logged}"
+    );
+    for secret in [TOKEN, ENCODED_TOKEN, PASSWORD, "p%40ss"] {
+        assert!(!logged.contains(secret), "{secret} logged: {logged}");
+    }
+}
