@@ -31,6 +31,8 @@ if ! have_pg_server; then
   apt_install postgresql
 fi
 command -v psql >/dev/null || apt_install postgresql-client
+# The API tests' SMTP server runs as a process of its own (scripts/smtp-sink.py).
+command -v python3 >/dev/null || apt_install python3
 
 if ! command -v just >/dev/null; then
   echo "bootstrap: installing just"
