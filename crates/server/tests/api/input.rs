@@ -358,7 +358,7 @@ async fn bad_input_never_yields_a_500() {
             "billing not configured",
             api.req(Method::POST, "alice", "/v1/billing/checkout")
                 .json(&json!({ "plan": "pro" })),
-            422,
+            501,
         ),
     ];
     for (name, rb, expected) in cases {
