@@ -41,6 +41,10 @@ schema:
 openapi:
     MULTIVIO_BLESS=1 cargo test -p multivio-http --test openapi
 
+# Check the running API against its OpenAPI document (schemathesis, every operation, stateful phase) and run the generated TypeScript client; EXAMPLES per operation
+api-check EXAMPLES="50":
+    scripts/api-check.sh {{EXAMPLES}}
+
 # Check the migrations against the seed schema (needs ../shared, as in the project's workspace)
 seed-check:
     #!/usr/bin/env bash

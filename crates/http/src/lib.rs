@@ -7,10 +7,12 @@
 
 pub mod auth;
 mod caller;
+pub mod contract;
 pub mod cors;
 pub mod dto;
 mod error;
 mod health;
+pub mod input;
 pub mod observe;
 mod openapi;
 mod problem;
@@ -285,6 +287,6 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     )
                     .route("/billing/portal", web::post().to(routes::billing::portal)),
             )
-            .default_service(web::to(rejection::not_found));
+            .default_service(web::to(rejection::unrouted));
     }
 }

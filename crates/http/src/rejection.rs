@@ -67,6 +67,42 @@ pub async fn not_found() -> HttpResponse {
     Problem::not_found("no resource exists at this path").error_response()
 }
 
+/// The API's `default_service` handler: 405 problem+json with `Allow` when the path is one the
+/// OpenAPI document lists for other methods, else 404 problem+json.
+pub async fn unrouted(req: actix_web::HttpRequest) -> HttpResponse {
+    let allowed = crate::contract::Contract::get().methods_for(req.path());
+    if allowed.is_empty() || allowed.contains(req.method()) {
+        return Problem::not_found("no resource exists at this path").error_response();
+    }
+    method_not_allowed_for(&req, &allowed)
+}
+
+/// 405 problem+json with `Allow`, for a request whose path the document lists only for
+/// `allowed` methods.
+pub(crate) fn method_not_allowed_for(
+    req: &actix_web::HttpRequest,
+    allowed: &[actix_web::http::Method],
+) -> HttpResponse {
+    let methods = allowed
+        .iter()
+        .map(actix_web::http::Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut response = Problem::of(
+        ProblemType::MethodNotAllowed,
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "this resource does not support {}; it supports {methods}",
+            req.method()
+        ),
+    )
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(&methods) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
 /// A resource's `default_service` handler: 405 problem+json for methods the resource does not
 /// serve (`web::resource(..).default_service(web::to(method_not_allowed))`).
 pub async fn method_not_allowed() -> HttpResponse {
@@ -150,7 +186,7 @@ fn too_large(limit: usize) -> Problem {
     )
 }
 
-fn query_problem(err: &QueryPayloadError) -> Problem {
+pub(crate) fn query_problem(err: &QueryPayloadError) -> Problem {
     let detail = match err {
         QueryPayloadError::Deserialize(inner) => format!("invalid query string: {inner}"),
         other => format!("invalid query string: {other}"),

@@ -1,5 +1,8 @@
 //! The OpenAPI document is snapshot-tested, so every change to the API's shape is deliberate:
-//! `just openapi` regenerates `crates/http/openapi.json` after an intended change.
+//! `just openapi` regenerates `crates/http/openapi.json` after an intended change. The other
+//! tests hold the document to its rules: every error answer a problem document, the answers of
+//! each operation's shape listed, request bodies closed to unknown fields, handlers reading
+//! their input only through the extractors that enforce the document.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use utoipa::OpenApi;
@@ -71,5 +74,168 @@ fn every_route_of_the_contract_is_documented() {
             doc["paths"][path][method].is_object(),
             "{method} {path} is not documented"
         );
+    }
+}
+
+fn document() -> serde_json::Value {
+    serde_json::to_value(multivio_http::ApiDoc::openapi()).unwrap()
+}
+
+/// Every operation of the document: (method, path, operation).
+fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            out.push((method.clone(), path.clone(), op.clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_error_answer_is_a_problem_document() {
+    let doc = document();
+    let problem = &doc["components"]["schemas"]["Problem"];
+    for field in ["type", "title", "status", "detail"] {
+        assert!(
+            problem["required"]
+                .as_array()
+                .unwrap()
+                .contains(&field.into())
+        );
+    }
+    assert_eq!(
+        problem["properties"]["errors"]["items"]["$ref"],
+        "#/components/schemas/FieldErrorDoc"
+    );
+    for (method, path, op) in operations(&doc) {
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let code: u16 = status.parse().unwrap();
+            assert!(
+                !response["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .is_empty(),
+                "{method} {path} {status} has no description"
+            );
+            if code >= 400 {
+                assert_eq!(
+                    response["content"]["application/problem+json"]["schema"]["$ref"],
+                    "#/components/schemas/Problem",
+                    "{method} {path} {status}"
+                );
+            }
+            if code == 429 || code == 503 {
+                assert!(
+                    response["headers"]["Retry-After"].is_object(),
+                    "{method} {path} {status} without Retry-After"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_operation_documents_the_answers_of_its_shape() {
+    let doc = document();
+    for (method, path, op) in operations(&doc) {
+        let has = |status: &str| op["responses"][status].is_object();
+        let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+        if secured {
+            for status in ["401", "403", "503"] {
+                assert!(has(status), "{method} {path} lacks {status}");
+            }
+        }
+        if op["requestBody"]["content"]["application/json"]["schema"]["$ref"].is_string() {
+            for status in ["400", "413", "415", "422"] {
+                assert!(has(status), "{method} {path} lacks {status}");
+            }
+        }
+        let params = op["parameters"].as_array().cloned().unwrap_or_default();
+        if params.iter().any(|p| p["in"] == "query") {
+            assert!(has("400") && has("422"), "{method} {path}");
+        }
+        if params
+            .iter()
+            .any(|p| p["in"] == "path" && p["schema"]["format"] == "uuid")
+        {
+            assert!(has("400") && has("404"), "{method} {path}");
+        }
+        if let Some(key) = params.iter().find(|p| p["name"] == "Idempotency-Key") {
+            assert_eq!(key["in"], "header");
+            assert_eq!(key["schema"]["pattern"], "^[!-~]{1,255}$");
+            for status in ["400", "409", "422"] {
+                assert!(has(status), "{method} {path} lacks {status}");
+            }
+        }
+    }
+}
+
+#[test]
+fn request_bodies_refuse_unknown_fields() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    for (method, path, op) in operations(&doc) {
+        let Some(content) = op["requestBody"]["content"].as_object() else {
+            continue;
+        };
+        for media in content.values() {
+            let schema = &media["schema"];
+            let mut refs = vec![schema["$ref"].as_str()];
+            for alt in schema["oneOf"].as_array().into_iter().flatten() {
+                refs.push(alt["$ref"].as_str());
+            }
+            for name in refs.into_iter().flatten() {
+                let name = name.trim_start_matches("#/components/schemas/");
+                let body = &schemas[name];
+                if body["oneOf"].is_array() {
+                    for form in body["oneOf"].as_array().unwrap() {
+                        assert_eq!(form["additionalProperties"], false, "{name}");
+                    }
+                } else {
+                    assert_eq!(
+                        body["additionalProperties"], false,
+                        "{method} {path}: {name} takes unknown fields"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The handlers take their input only through the extractors that check it against this
+/// document (`multivio_http::input`).
+#[test]
+fn handlers_take_input_only_through_the_checked_extractors() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        for unchecked in ["web::Json<", "web::Query<", "web::Form<"] {
+            assert!(
+                !source.contains(unchecked),
+                "{}: takes `{unchecked}…>`; use crate::input's extractors",
+                path.display()
+            );
+        }
+        // `/media/{key}` (the bytes, outside the API document) is the one raw path.
+        let raw_paths = source.matches("web::Path<").count();
+        let allowed = usize::from(path.ends_with("media.rs"));
+        assert_eq!(
+            raw_paths,
+            allowed,
+            "{}: takes `web::Path<…>`",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn operation_ids_are_unique() {
+    let doc = document();
+    let mut seen = std::collections::BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        let id = op["operationId"].as_str().unwrap().to_owned();
+        assert!(seen.insert(id.clone()), "{method} {path}: `{id}` is taken");
     }
 }

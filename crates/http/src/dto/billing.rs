@@ -69,7 +69,7 @@ impl From<&SubscriptionView> for SubscriptionDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
-    /// Plan name.
+    /// A paid plan this deployment sells (`MULTIVIO_STRIPE_PRICES`), e.g. `pro`.
     pub plan: String,
 }
 

@@ -46,10 +46,13 @@ pub struct StatusResponse {
 /// Page of the media list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1–100 (default 20; others are clamped).
+    #[param(schema_with = super::rules::page_limit)]
     pub limit: Option<u32>,
     /// From the previous page's `next_cursor`.
+    #[param(schema_with = super::rules::cursor)]
     pub cursor: Option<String>,
 }
 

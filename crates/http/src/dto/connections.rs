@@ -57,6 +57,7 @@ impl From<&Connection> for ConnectionDto {
 #[serde(deny_unknown_fields)]
 pub struct ConnectionPatch {
     /// Label.
+    #[schema(schema_with = super::rules::account_label)]
     pub account_label: Option<String>,
 }
 
@@ -66,9 +67,11 @@ pub struct ConnectionPatch {
 pub struct AuthorizeRequest {
     /// Where to send the browser when the flow ends.
     #[serde(default)]
+    #[schema(schema_with = super::rules::return_to)]
     pub return_to: Option<String>,
     /// The instance, for a federated platform (Mastodon): `https://mastodon.social`.
     #[serde(default)]
+    #[schema(schema_with = super::rules::server_url)]
     pub server_url: Option<String>,
 }
 
@@ -81,6 +84,7 @@ pub struct AuthorizeResponse {
 
 /// The OAuth callback's query.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     /// Authorisation code.
     pub code: Option<String>,
@@ -108,6 +112,7 @@ pub struct CallbackResponse {
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
     /// The authorisation code.
+    #[schema(schema_with = super::rules::token)]
     pub code: String,
     /// The state.
     pub state: String,
@@ -119,11 +124,14 @@ pub struct CompleteRequest {
 #[serde(deny_unknown_fields)]
 pub struct CredentialConnectRequest {
     /// Handle, email or account id.
+    #[schema(schema_with = super::rules::identifier)]
     pub identifier: String,
     /// App password or equivalent.
+    #[schema(schema_with = super::rules::token)]
     pub password: String,
     /// Instance URL for federated platforms.
     #[serde(default)]
+    #[schema(schema_with = super::rules::server_url)]
     pub server_url: Option<String>,
 }
 
@@ -136,6 +144,7 @@ pub struct ConnectionList {
 
 /// The OAuth 1.0a callback's query (X's redirect after the approval).
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OAuth1CallbackQuery {
     /// The request token.
     pub oauth_token: Option<String>,
@@ -152,6 +161,7 @@ pub struct OAuth1CompleteRequest {
     /// The request token.
     pub oauth_token: String,
     /// The verifier.
+    #[schema(schema_with = super::rules::token)]
     pub oauth_verifier: String,
 }
 

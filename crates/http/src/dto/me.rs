@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use multivio_domain::quota::Quota;
 use multivio_domain::user::User;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::common::{QuotaDto, present};
+use super::rules;
 
 /// The caller's profile.
 #[derive(Debug, Serialize, ToSchema)]
@@ -94,27 +95,27 @@ impl MeResponse {
 pub struct ProfilePatch {
     /// Username (3–30 of `a-z 0-9 _ . -`).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::username)]
     pub username: Option<Option<String>>,
     /// Full name.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::full_name)]
     pub full_name: Option<Option<String>>,
     /// Display name.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::display_name)]
     pub display_name: Option<Option<String>>,
     /// Work description.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::work_description)]
     pub work_description: Option<Option<String>>,
     /// Bio.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::bio)]
     pub bio: Option<Option<String>>,
     /// Avatar URL (http or https).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::avatar_url)]
     pub avatar_url: Option<Option<String>>,
 }
 
@@ -137,5 +138,16 @@ impl ProfilePatch {
 #[serde(deny_unknown_fields)]
 pub struct ConfirmEmailRequest {
     /// The token.
+    #[schema(schema_with = rules::token)]
+    pub token: String,
+}
+
+/// The query of the page a mailed verification link opens.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ConfirmPageQuery {
+    /// The mailed token.
+    #[param(min_length = 1)]
     pub token: String,
 }

@@ -75,5 +75,18 @@ pub struct MediaPage {
 #[serde(deny_unknown_fields)]
 pub struct MediaPatch {
     /// Alternative text.
+    #[schema(schema_with = super::rules::alt_text)]
+    pub alt_text: Option<String>,
+}
+
+/// An upload (`multipart/form-data`): the file's bytes and, optionally, its alternative text.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadForm {
+    /// The bytes (the type is read from them, never from the part's content type).
+    #[schema(schema_with = super::rules::file_bytes)]
+    pub file: Vec<u8>,
+    /// Alternative text.
+    #[schema(schema_with = super::rules::upload_alt_text)]
     pub alt_text: Option<String>,
 }

@@ -15,6 +15,7 @@ mod media;
 mod posts;
 mod problem;
 mod providers;
+pub mod rules;
 
 pub use billing::*;
 pub use common::*;
@@ -24,3 +25,4 @@ pub use media::*;
 pub use posts::*;
 pub use problem::*;
 pub use providers::*;
+pub use rules::{PlatformName, PostStatusName};

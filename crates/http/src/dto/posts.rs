@@ -12,10 +12,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::common::present;
+use super::rules::{self, PlatformName, PostStatusName};
 use crate::error::{ApiError, invalid};
 
 /// A publishing target: a platform name (its primary account), or a platform and one account.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum TargetDto {
     /// `"twitter"`: the provider's primary account.
@@ -29,6 +30,51 @@ pub enum TargetDto {
     },
 }
 
+impl utoipa::PartialSchema for TargetDto {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        use utoipa::openapi::{KnownFormat, Ref};
+        let platform = || Ref::from_schema_name("PlatformName");
+        OneOfBuilder::new()
+            .item(platform())
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("platform", platform())
+                    .property(
+                        "connection_id",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                            .description(Some("The connected account")),
+                    )
+                    .required("platform")
+                    .required("connection_id")
+                    .additional_properties(Some(
+                        utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+                    )),
+            )
+            .description(Some(
+                "A platform's name (its primary account, resolved when the job runs), or one account: `{platform, connection_id}`",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TargetDto {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "PlatformName".to_owned(),
+            <PlatformName as utoipa::PartialSchema>::schema(),
+        ));
+    }
+}
+
 impl TargetDto {
     fn into_domain(self, index: usize) -> Result<Target, ApiError> {
         let (name, account) = match self {
@@ -38,9 +84,8 @@ impl TargetDto {
                 connection_id,
             } => (platform, Some(ConnectionId(connection_id))),
         };
-        let provider = name
-            .parse::<Provider>()
-            .map_err(|_| invalid(&field_path(&[&"platforms", &index]), "unknown platform"))?;
+        let provider = PlatformName::parse(&name)
+            .ok_or_else(|| invalid(&field_path(&[&"platforms", &index]), "unknown platform"))?;
         Ok(Target {
             provider,
             connection_id: account,
@@ -62,11 +107,13 @@ impl TargetDto {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThreadPartDto {
-    /// The part's text.
+    /// The part's text (a part needs text or media).
     #[serde(default)]
+    #[schema(schema_with = rules::content)]
     pub text: String,
     /// The part's media ids, in order.
     #[serde(default)]
+    #[schema(schema_with = rules::media_ids)]
     pub media_files: Vec<Uuid>,
 }
 
@@ -87,7 +134,7 @@ impl ThreadPartDto {
 }
 
 /// Content for one platform (extra keys such as `hashtags` or `visibility` are kept).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct PlatformContentDto {
     /// The text.
     #[serde(default)]
@@ -97,8 +144,37 @@ pub struct PlatformContentDto {
     pub thread: Vec<ThreadPartDto>,
     /// Other keys.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl utoipa::PartialSchema for PlatformContentDto {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        rules::JsonValue::object(false)
+            .property("content", rules::content())
+            .property("thread", rules::thread())
+            .description(Some(
+                "Content for one platform: `content`, its own `thread`, and any other keys (`hashtags`, `visibility`…), kept as given",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PlatformContentDto {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "JsonValue".to_owned(),
+            <rules::JsonValue as utoipa::PartialSchema>::schema(),
+        ));
+        schemas.push((
+            "ThreadPartDto".to_owned(),
+            <ThreadPartDto as utoipa::PartialSchema>::schema(),
+        ));
+    }
 }
 
 /// A new post (a draft unless `schedule_date` is given).
@@ -106,32 +182,70 @@ pub struct PlatformContentDto {
 #[serde(deny_unknown_fields)]
 pub struct PostCreate {
     /// Title.
+    #[schema(schema_with = rules::post_name)]
     pub name: String,
     /// `universal` (one text for all) or `specific` (per platform).
     #[serde(default)]
+    #[schema(schema_with = rules::content_mode)]
     pub content_mode: Option<String>,
     /// The text in universal mode.
     #[serde(default)]
+    #[schema(schema_with = rules::nullable_content)]
     pub universal_content: Option<String>,
     /// Hashtags, mentions, links… (an object).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = rules::metadata)]
     pub universal_metadata: Option<serde_json::Value>,
     /// Per-platform content, keyed by platform.
     #[serde(default)]
+    #[schema(schema_with = platform_content_schema)]
     pub platform_content: BTreeMap<String, PlatformContentDto>,
     /// Where to publish.
     #[serde(default)]
     pub platforms: Vec<TargetDto>,
     /// Attached media ids.
     #[serde(default)]
+    #[schema(schema_with = rules::media_ids)]
     pub media_files: Vec<Uuid>,
     /// A universal thread: the parts after the first, each replying to the one before.
     #[serde(default)]
+    #[schema(schema_with = rules::thread)]
     pub thread: Vec<ThreadPartDto>,
-    /// Schedule right away for this time.
+    /// Schedule right away for this time (in the future).
     #[serde(default)]
     pub schedule_date: Option<DateTime<Utc>>,
+}
+
+/// Per-platform content: keys are platform names.
+fn platform_content_schema() -> utoipa::openapi::schema::Schema {
+    platform_content_map(false)
+}
+
+fn nullable_platform_content_schema() -> utoipa::openapi::schema::Schema {
+    platform_content_map(true)
+}
+
+fn platform_content_map(nullable: bool) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::Ref;
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+    let types = if nullable {
+        SchemaType::from_iter([Type::Object, Type::Null])
+    } else {
+        SchemaType::Type(Type::Object)
+    };
+    ObjectBuilder::new()
+        .schema_type(types)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(PlatformName::names())),
+        ))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            Ref::from_schema_name("PlatformContentDto").into(),
+        )))
+        .description(Some("Per-platform content, keyed by platform name"))
+        .build()
+        .into()
 }
 
 /// Changes to a draft or scheduled post: absent fields are kept.
@@ -139,23 +253,28 @@ pub struct PostCreate {
 #[serde(deny_unknown_fields)]
 pub struct PostPatchDto {
     /// Title.
+    #[schema(schema_with = rules::post_name_patch)]
     pub name: Option<String>,
     /// `universal` or `specific`.
+    #[schema(schema_with = rules::content_mode)]
     pub content_mode: Option<String>,
     /// Universal text (`null` clears it).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rules::nullable_content)]
     pub universal_content: Option<Option<String>>,
     /// Universal metadata.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = rules::metadata)]
     pub universal_metadata: Option<serde_json::Value>,
     /// Per-platform content (replaces the map).
+    #[schema(schema_with = nullable_platform_content_schema)]
     pub platform_content: Option<BTreeMap<String, PlatformContentDto>>,
     /// Targets (replace the list).
     pub platforms: Option<Vec<TargetDto>>,
     /// Media (replace the list).
+    #[schema(schema_with = rules::nullable_media_ids)]
     pub media_files: Option<Vec<Uuid>>,
     /// The universal thread's parts after the first (replace the list).
+    #[schema(schema_with = rules::nullable_thread)]
     pub thread: Option<Vec<ThreadPartDto>>,
 }
 
@@ -169,7 +288,7 @@ fn platform_content(
 ) -> Result<BTreeMap<Provider, PlatformContent>, ApiError> {
     map.into_iter()
         .map(|(name, c)| {
-            let provider = name.parse::<Provider>().map_err(|_| {
+            let provider = PlatformName::parse(&name).ok_or_else(|| {
                 invalid(
                     &field_path(&[&"platform_content", &name]),
                     "unknown platform",
@@ -412,14 +531,19 @@ pub struct PostPage {
 /// Filters and page of the post list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PostListQuery {
     /// Page size, 1–100 (default 20; others are clamped).
+    #[param(schema_with = rules::page_limit)]
     pub limit: Option<u32>,
     /// From the previous page's `next_cursor`.
+    #[param(schema_with = rules::cursor)]
     pub cursor: Option<String>,
     /// Only this status.
+    #[param(value_type = Option<PostStatusName>)]
     pub status: Option<String>,
     /// Only posts to this platform.
+    #[param(value_type = Option<PlatformName>)]
     pub platform: Option<String>,
     /// Created at or after.
     pub from: Option<DateTime<Utc>>,
@@ -427,17 +551,56 @@ pub struct PostListQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// What the user found when checking a target that needs review.
-#[derive(Debug, Deserialize, ToSchema)]
+/// What the user found when checking a target that needs review: `published` (the post is on
+/// the platform; give its `url` when known), or `resend` (it is not: send it again).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
-    /// `published`: the post is on the platform (give its `url` when known). `resend`: it is
-    /// not — send it again.
-    #[schema(example = "published")]
+    /// `published` or `resend`.
     pub resolution: String,
     /// With `published`: the post's address (https).
     pub url: Option<String>,
 }
+
+impl utoipa::PartialSchema for ReviewRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let resolution = |name: &str, what: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([name.to_owned()]))
+                .description(Some(what.to_owned()))
+        };
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property(
+                        "resolution",
+                        resolution("published", "The post is on the platform"),
+                    )
+                    .property("url", rules::published_url())
+                    .required("resolution")
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property(
+                        "resolution",
+                        resolution("resend", "The post is not on the platform: send it again"),
+                    )
+                    .required("resolution")
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+            )
+            .description(Some(
+                "What the user found: `published` (with the post's `url` when known) or `resend`",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ReviewRequest {}
 
 impl ReviewRequest {
     /// The core's resolution, or what is wrong with the request.

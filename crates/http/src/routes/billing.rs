@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::caller::Caller;
 use crate::dto::{CheckoutRequest, SubscriptionDto, UrlResponse, WebhookAck};
 use crate::error::ApiError;
+use crate::input::Body;
 
 /// Plan, status, end date, quota and history.
 #[utoipa::path(get, path = "/v1/subscription", tag = "billing",
@@ -23,13 +24,15 @@ pub async fn subscription(
 
 /// A checkout page for a plan (501 when billing is not configured).
 #[utoipa::path(post, path = "/v1/billing/checkout", tag = "billing", request_body = CheckoutRequest,
-    responses((status = 200, body = UrlResponse), (status = 422, body = crate::dto::ProblemDoc),
-        (status = 501, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = UrlResponse),
+        (status = 409, description = "- `conflict`: the billing state changed meanwhile"),
+        (status = 422, description = "- `validation-failed`: a plan this deployment does not sell"),
+        (status = 501, description = "- `not-configured`: billing is not configured in this deployment")),
     security(("bearer" = [])))]
 pub async fn checkout(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CheckoutRequest>,
+    body: Body<CheckoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let url = state
         .services
@@ -41,7 +44,9 @@ pub async fn checkout(
 
 /// The billing portal (501 when billing is not configured).
 #[utoipa::path(post, path = "/v1/billing/portal", tag = "billing",
-    responses((status = 200, body = UrlResponse), (status = 501, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = UrlResponse),
+        (status = 409, description = "- `conflict`: no billing account yet (subscribe first)"),
+        (status = 501, description = "- `not-configured`: billing is not configured in this deployment")),
     security(("bearer" = [])))]
 pub async fn portal(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let url = state.services.billing.portal(&caller.tenant).await?;
@@ -56,8 +61,11 @@ pub async fn portal(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
     request_body(content = String, content_type = "application/json",
         description = "The event, as Stripe sent it"),
     params(("Stripe-Signature" = String, Header, description = "t=<unix>,v1=<hex HMAC-SHA256>")),
-    responses((status = 200, body = WebhookAck), (status = 400, body = crate::dto::ProblemDoc),
-        (status = 501, body = crate::dto::ProblemDoc), (status = 503, body = crate::dto::ProblemDoc)))]
+    responses((status = 200, body = WebhookAck),
+        (status = 400, description = "- `unverified`: the signature is missing, wrong or expired, or the event cannot be read (nothing changes)"),
+        (status = 413, description = "- `payload-too-large`: a body over 1 MiB"),
+        (status = 501, description = "- `not-configured`: billing webhooks are not configured in this deployment"),
+        (status = 503, description = "- `unavailable`: the event could not be applied (nothing half-applied); Stripe delivers it again")))]
 pub async fn stripe_webhook(
     state: web::Data<AppState>,
     req: HttpRequest,

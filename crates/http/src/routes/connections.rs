@@ -13,16 +13,16 @@ use crate::caller::Caller;
 use crate::dto::{
     AuthorizeRequest, AuthorizeResponse, CallbackQuery, CallbackResponse, CompleteRequest,
     ConnectionDto, ConnectionList, ConnectionPatch, CredentialConnectRequest, OAuth1CallbackQuery,
-    OAuth1CallbackResponse, OAuth1CompleteRequest,
+    OAuth1CallbackResponse, OAuth1CompleteRequest, PlatformName,
 };
 use crate::error::{ApiError, invalid};
+use crate::input::{Body, OptionalBody, Path, Query};
 use crate::problem::ProblemType;
 use crate::rate_limit::Action;
 use crate::{AppState, Problem};
 
 fn provider(name: &str) -> Result<Provider, ApiError> {
-    name.parse::<Provider>()
-        .map_err(|_| ApiError(Problem::not_found("unknown platform")))
+    PlatformName::parse(name).ok_or_else(|| ApiError(Problem::not_found("unknown platform")))
 }
 
 /// The caller's connections (never their tokens).
@@ -41,13 +41,14 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResp
 /// Renames a connection.
 #[utoipa::path(patch, path = "/v1/connections/{id}", tag = "connections",
     params(("id" = Uuid, Path, description = "Connection id")), request_body = ConnectionPatch,
-    responses((status = 200, body = ConnectionDto), (status = 404, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = ConnectionDto),
+        (status = 404, description = "- `not-found`: no such connection")),
     security(("bearer" = [])))]
 pub async fn rename(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
-    body: web::Json<ConnectionPatch>,
+    id: Path<Uuid>,
+    body: Body<ConnectionPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let conn = state
         .services
@@ -64,12 +65,13 @@ pub async fn rename(
 /// Makes a connection its provider's primary (the old primary is demoted).
 #[utoipa::path(post, path = "/v1/connections/{id}/primary", tag = "connections",
     params(("id" = Uuid, Path, description = "Connection id")),
-    responses((status = 200, body = ConnectionDto), (status = 404, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = ConnectionDto),
+        (status = 404, description = "- `not-found`: no such connection")),
     security(("bearer" = [])))]
 pub async fn make_primary(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let conn = state
         .services
@@ -82,12 +84,13 @@ pub async fn make_primary(
 /// Disconnects an account (another one of the provider becomes primary if needed).
 #[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections",
     params(("id" = Uuid, Path, description = "Connection id")),
-    responses((status = 204), (status = 404, body = crate::dto::ProblemDoc)),
+    responses((status = 204, description = "Disconnected"),
+        (status = 404, description = "- `not-found`: no such connection")),
     security(("bearer" = [])))]
 pub async fn disconnect(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .services
@@ -99,23 +102,25 @@ pub async fn disconnect(
 
 /// Starts an OAuth authorisation: answers the platform's authorisation URL.
 #[utoipa::path(post, path = "/v1/connections/{provider}/authorize", tag = "connections",
-    params(("provider" = String, Path, description = "Platform")), request_body = AuthorizeRequest,
-    responses((status = 200, body = AuthorizeResponse), (status = 429, body = crate::dto::ProblemDoc),
-        (status = 501, body = crate::dto::ProblemDoc)),
+    params(("provider" = PlatformName, Path, description = "Platform")),
+    request_body(content = Option<AuthorizeRequest>, description = "Optional", content_type = "application/json"),
+    responses((status = 200, body = AuthorizeResponse),
+        (status = 422, description = "- `validation-failed`: `return_to` is not a page of an allowed web client origin, or the platform needs a `server_url` it cannot use\n- `platform-rejected`: the platform's server refused the registration"),
+        (status = 409, description = "- `reconnect-required`: the platform refused the credentials or the grant"),
+        (status = 429, description = "- `too-many-requests`: 10 connections a minute\n- `rate-limited`: the platform's own rate limit"),
+        (status = 501, description = "- `not-configured`: the platform is not configured in this deployment")),
     security(("bearer" = [])))]
 pub async fn authorize(
     state: web::Data<AppState>,
     caller: Caller,
-    name: web::Path<String>,
-    body: Option<web::Json<AuthorizeRequest>>,
+    name: Path<String>,
+    body: OptionalBody<AuthorizeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     caller.limit(&state, Action::Connect)?;
     let (return_to, server_url) = body
-        .map(|b| {
-            let b = b.into_inner();
-            (b.return_to, b.server_url)
-        })
+        .0
+        .map(|b| (b.return_to, b.server_url))
         .unwrap_or_default();
     if let Some(url) = &return_to
         && !state.config.allows_return_to(url)
@@ -157,14 +162,15 @@ fn encode(value: &str) -> String {
 /// (in the fragment of `return_to`, so no server logs them), which completes the connection
 /// with `POST /v1/connections/{provider}/complete` as the signed-in user.
 #[utoipa::path(get, path = "/v1/connections/{provider}/callback", tag = "connections",
-    params(("provider" = String, Path, description = "Platform"), CallbackQuery),
-    responses((status = 303, description = "to the web client, `#provider=…&code=…&state=…`"),
-        (status = 200, body = CallbackResponse, description = "when no `return_to` was given"),
-        (status = 400, body = crate::dto::ProblemDoc)))]
+    params(("provider" = PlatformName, Path, description = "Platform"), CallbackQuery),
+    responses((status = 303, description = "To the web client, `#provider=…&code=…&state=…`",
+            headers(("Location" = String, description = "`return_to` with the values in its fragment"))),
+        (status = 200, body = CallbackResponse, description = "When no `return_to` was given"),
+        (status = 400, description = "- `authorization-failed`: refused, or a state that is invalid, expired or used")))]
 pub async fn callback(
     state: web::Data<AppState>,
-    name: web::Path<String>,
-    query: web::Query<CallbackQuery>,
+    name: Path<String>,
+    query: Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     let q = query.into_inner();
@@ -235,15 +241,19 @@ fn hand_over(
 /// Completes an OAuth connection started by the caller: `code` and `state` from the
 /// callback. Another user's `state` is refused (400) without calling the platform.
 #[utoipa::path(post, path = "/v1/connections/{provider}/complete", tag = "connections",
-    params(("provider" = String, Path, description = "Platform")), request_body = CompleteRequest,
-    responses((status = 201, body = ConnectionList), (status = 400, body = crate::dto::ProblemDoc),
-        (status = 422, body = crate::dto::ProblemDoc), (status = 429, body = crate::dto::ProblemDoc)),
+    params(("provider" = PlatformName, Path, description = "Platform")), request_body = CompleteRequest,
+    responses((status = 201, body = ConnectionList),
+        (status = 400, description = "- `authorization-failed`: a state that is invalid, expired, used or another user's"),
+        (status = 422, description = "- `platform-rejected`: the platform refused the code"),
+        (status = 409, description = "- `reconnect-required`: the platform refused the credentials or the grant"),
+        (status = 429, description = "- `too-many-requests`: 10 connections a minute\n- `rate-limited`: the platform's own rate limit"),
+        (status = 501, description = "- `not-configured`: the platform is not configured in this deployment")),
     security(("bearer" = [])))]
 pub async fn complete(
     state: web::Data<AppState>,
     caller: Caller,
-    name: web::Path<String>,
-    body: web::Json<CompleteRequest>,
+    name: Path<String>,
+    body: Body<CompleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     caller.limit(&state, Action::Connect)?;
@@ -281,19 +291,23 @@ pub async fn complete(
 /// Starts adding OAuth 1.0a tokens (media uploads) to an X connection: answers the page where
 /// the account owner approves. `return_to` as for the OAuth 2.0 flow.
 #[utoipa::path(post, path = "/v1/connections/{id}/oauth1/authorize", tag = "connections",
-    params(("id" = Uuid, Path, description = "Connection id")), request_body = AuthorizeRequest,
-    responses((status = 200, body = AuthorizeResponse), (status = 404, body = crate::dto::ProblemDoc),
-        (status = 422, body = crate::dto::ProblemDoc), (status = 429, body = crate::dto::ProblemDoc),
-        (status = 501, body = crate::dto::ProblemDoc)),
+    params(("id" = Uuid, Path, description = "Connection id")),
+    request_body(content = Option<AuthorizeRequest>, description = "Optional (`server_url` is not used)", content_type = "application/json"),
+    responses((status = 200, body = AuthorizeResponse),
+        (status = 404, description = "- `not-found`: no such connection"),
+        (status = 422, description = "- `validation-failed`: `return_to` is not a page of an allowed web client origin, or the connection is not an X account\n- `platform-rejected`: the platform refused"),
+        (status = 409, description = "- `reconnect-required`: the platform refused the credentials or the grant"),
+        (status = 429, description = "- `too-many-requests`: 10 connections a minute\n- `rate-limited`: the platform's own rate limit"),
+        (status = 501, description = "- `not-configured`: OAuth 1.0a is not configured in this deployment")),
     security(("bearer" = [])))]
 pub async fn oauth1_authorize(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
-    body: Option<web::Json<AuthorizeRequest>>,
+    id: Path<Uuid>,
+    body: OptionalBody<AuthorizeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.limit(&state, Action::Connect)?;
-    let return_to = body.and_then(|b| b.into_inner().return_to);
+    let return_to = body.0.and_then(|b| b.return_to);
     if let Some(url) = &return_to
         && !state.config.allows_return_to(url)
     {
@@ -319,14 +333,15 @@ pub async fn oauth1_authorize(
 /// completes nothing: it hands `oauth_token` and `oauth_verifier` to the web client, which
 /// completes with `POST /v1/connections/{provider}/oauth1/complete` as the signed-in user.
 #[utoipa::path(get, path = "/v1/connections/{provider}/oauth1/callback", tag = "connections",
-    params(("provider" = String, Path, description = "Platform"), OAuth1CallbackQuery),
-    responses((status = 303, description = "to the web client, `#provider=…&oauth_token=…&oauth_verifier=…`"),
-        (status = 200, body = OAuth1CallbackResponse, description = "when no `return_to` was given"),
-        (status = 400, body = crate::dto::ProblemDoc)))]
+    params(("provider" = PlatformName, Path, description = "Platform"), OAuth1CallbackQuery),
+    responses((status = 303, description = "To the web client, `#provider=…&oauth_token=…&oauth_verifier=…`",
+            headers(("Location" = String, description = "`return_to` with the values in its fragment"))),
+        (status = 200, body = OAuth1CallbackResponse, description = "When no `return_to` was given"),
+        (status = 400, description = "- `authorization-failed`: refused, or a token that is invalid, expired or used")))]
 pub async fn oauth1_callback(
     state: web::Data<AppState>,
-    name: web::Path<String>,
-    query: web::Query<OAuth1CallbackQuery>,
+    name: Path<String>,
+    query: Query<OAuth1CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     let q = query.into_inner();
@@ -371,16 +386,20 @@ pub async fn oauth1_callback(
 /// media-upload tokens (sealed; never answered). Another user's token is refused (400)
 /// without calling the platform.
 #[utoipa::path(post, path = "/v1/connections/{provider}/oauth1/complete", tag = "connections",
-    params(("provider" = String, Path, description = "Platform")),
+    params(("provider" = PlatformName, Path, description = "Platform")),
     request_body = OAuth1CompleteRequest,
-    responses((status = 200, body = ConnectionDto), (status = 400, body = crate::dto::ProblemDoc),
-        (status = 422, body = crate::dto::ProblemDoc), (status = 429, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = ConnectionDto),
+        (status = 400, description = "- `authorization-failed`: a token that is invalid, expired, used or another user's"),
+        (status = 422, description = "- `validation-failed`, `platform-rejected`: the approval came from another account than the connection's, or the platform refused"),
+        (status = 409, description = "- `reconnect-required`: the platform refused the credentials or the grant"),
+        (status = 429, description = "- `too-many-requests`: 10 connections a minute\n- `rate-limited`: the platform's own rate limit"),
+        (status = 501, description = "- `not-configured`: OAuth 1.0a is not configured in this deployment")),
     security(("bearer" = [])))]
 pub async fn oauth1_complete(
     state: web::Data<AppState>,
     caller: Caller,
-    name: web::Path<String>,
-    body: web::Json<OAuth1CompleteRequest>,
+    name: Path<String>,
+    body: Body<OAuth1CompleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     caller.limit(&state, Action::Connect)?;
@@ -416,15 +435,18 @@ fn refused(detail: &str) -> ApiError {
 
 /// Connects a platform that signs in with credentials (Bluesky app password, Mastodon…).
 #[utoipa::path(post, path = "/v1/connections/{provider}", tag = "connections",
-    params(("provider" = String, Path, description = "Platform")), request_body = CredentialConnectRequest,
-    responses((status = 201, body = ConnectionList), (status = 422, body = crate::dto::ProblemDoc),
-        (status = 429, body = crate::dto::ProblemDoc), (status = 501, body = crate::dto::ProblemDoc)),
+    params(("provider" = PlatformName, Path, description = "Platform")), request_body = CredentialConnectRequest,
+    responses((status = 201, body = ConnectionList),
+        (status = 422, description = "- `platform-rejected`: the platform refused the credentials or the server\n- `validation-failed`: a `server_url` that cannot be used"),
+        (status = 409, description = "- `reconnect-required`: the platform refused the credentials or the grant"),
+        (status = 429, description = "- `too-many-requests`: 10 connections a minute\n- `rate-limited`: the platform's own rate limit"),
+        (status = 501, description = "- `not-configured`: the platform does not sign in with credentials in this deployment")),
     security(("bearer" = [])))]
 pub async fn connect_with_credentials(
     state: web::Data<AppState>,
     caller: Caller,
-    name: web::Path<String>,
-    body: web::Json<CredentialConnectRequest>,
+    name: Path<String>,
+    body: Body<CredentialConnectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     caller.limit(&state, Action::Connect)?;

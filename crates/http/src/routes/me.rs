@@ -8,12 +8,13 @@ use multivio_domain::Secret;
 use super::{json, parse_json};
 use crate::AppState;
 use crate::caller::Caller;
-use crate::dto::{ConfirmEmailRequest, MeResponse, ProfilePatch, StatusResponse};
+use crate::dto::{ConfirmEmailRequest, ConfirmPageQuery, MeResponse, ProfilePatch, StatusResponse};
 use crate::error::ApiError;
+use crate::input::{Body, Query};
 
 /// The caller's profile, plan and quota.
 #[utoipa::path(get, path = "/v1/me", tag = "users",
-    responses((status = 200, body = MeResponse), (status = 401, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = MeResponse)),
     security(("bearer" = [])))]
 pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let me = state.services.users.me(&caller.tenant).await?;
@@ -22,13 +23,13 @@ pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
 
 /// Updates profile fields (409 when the username is taken).
 #[utoipa::path(patch, path = "/v1/me", tag = "users", request_body = ProfilePatch,
-    responses((status = 200, body = MeResponse), (status = 409, body = crate::dto::ProblemDoc),
-        (status = 422, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = MeResponse),
+        (status = 409, description = "- `conflict`: the username is taken")),
     security(("bearer" = [])))]
 pub async fn patch_me(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<ProfilePatch>,
+    body: Body<ProfilePatch>,
 ) -> Result<HttpResponse, ApiError> {
     let users = &state.services.users;
     users
@@ -40,7 +41,8 @@ pub async fn patch_me(
 
 /// Deletes the account and everything it owns.
 #[utoipa::path(delete, path = "/v1/me", tag = "users",
-    responses((status = 204)), security(("bearer" = [])))]
+    responses((status = 204, description = "The account and everything it owns are deleted")),
+    security(("bearer" = [])))]
 pub async fn delete_me(
     state: web::Data<AppState>,
     caller: Caller,
@@ -60,8 +62,9 @@ pub async fn delete_me(
 
 /// Sends (or re-sends, throttled) the email verification mail.
 #[utoipa::path(post, path = "/v1/me/email-verification", tag = "users",
-    responses((status = 202, body = StatusResponse), (status = 409, body = crate::dto::ProblemDoc),
-        (status = 429, body = crate::dto::ProblemDoc)),
+    responses((status = 202, body = StatusResponse),
+        (status = 409, description = "- `conflict`: the address is already verified, or a mail is being sent"),
+        (status = 429, description = "- `rate-limited`: a mail was sent moments ago, or today's mails are used up")),
     security(("bearer" = [])))]
 pub async fn send_verification(
     state: web::Data<AppState>,
@@ -84,8 +87,16 @@ pub async fn send_verification(
 /// (`{"token": …}`) answers JSON; the form of the page the mailed link opens
 /// (`application/x-www-form-urlencoded`) answers a page.
 #[utoipa::path(post, path = "/v1/email-verification/confirm", tag = "users",
-    request_body = ConfirmEmailRequest,
-    responses((status = 200, body = StatusResponse), (status = 404, body = crate::dto::ProblemDoc)))]
+    request_body(content(
+        (ConfirmEmailRequest = "application/json"),
+        (ConfirmEmailRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The address is verified", content(
+            (StatusResponse = "application/json"),
+            (String = "text/html"))),
+        (status = 404, description = "- the form's token is not valid (used, expired or unknown): a page saying so", content(
+            (String = "text/html"))),
+        (status = 422, description = "- `validation-failed`: the token is invalid, used or expired")))]
 pub async fn confirm_email(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -141,12 +152,10 @@ pub async fn confirm_email(
 /// The page a mailed verification link opens: one button that confirms. Opening the link
 /// changes nothing — mail scanners open links, and the token works once.
 #[utoipa::path(get, path = "/v1/email-verification/confirm", tag = "users",
-    params(("token" = String, Query, description = "The mailed token")),
-    responses((status = 200, description = "an HTML page with the confirm button", content_type = "text/html")))]
-pub async fn confirm_email_page(req: HttpRequest) -> HttpResponse {
-    let token = web::Query::<ConfirmEmailRequest>::from_query(req.query_string())
-        .map(|q| q.into_inner().token)
-        .unwrap_or_default();
+    params(ConfirmPageQuery),
+    responses((status = 200, description = "An HTML page with the confirm button", content_type = "text/html", body = String)))]
+pub async fn confirm_email_page(query: Query<ConfirmPageQuery>) -> HttpResponse {
+    let token = query.into_inner().token;
     page(
         StatusCode::OK,
         "Confirm your email address",

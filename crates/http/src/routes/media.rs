@@ -13,8 +13,9 @@ use uuid::Uuid;
 
 use super::json;
 use crate::caller::Caller;
-use crate::dto::{MediaDto, MediaPage, MediaPatch, PageQuery};
+use crate::dto::{MediaDto, MediaPage, MediaPatch, PageQuery, UploadForm};
 use crate::error::{ApiError, invalid};
+use crate::input::{Body, Path, Query};
 use crate::problem::ProblemType;
 use crate::rate_limit::Action;
 use crate::{AppState, Problem};
@@ -75,10 +76,14 @@ async fn read_part(field: &mut actix_multipart::Field, limit: usize) -> Result<V
 /// type is read from the bytes (JPEG, PNG, GIF, WebP, MP4, QuickTime, WebM), never from the
 /// client's content type; the answer says which platforms accept the file.
 #[utoipa::path(post, path = "/v1/media", tag = "media",
-    request_body(content_type = "multipart/form-data", description = "`file` (the bytes) and an optional `alt_text`"),
-    responses((status = 201, body = MediaDto), (status = 400, body = crate::dto::ProblemDoc),
-        (status = 413, body = crate::dto::ProblemDoc), (status = 415, body = crate::dto::ProblemDoc),
-        (status = 422, body = crate::dto::ProblemDoc)),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = MediaDto),
+        (status = 400, description = "- `malformed-upload`: not a multipart body, a part that cannot be read, an unexpected part"),
+        (status = 413, description = "- `payload-too-large`: a file over `MULTIVIO_MAX_UPLOAD_BYTES`, an `alt_text` over 8 KiB"),
+        (status = 415, description = "- `unsupported-file-type`: not a JPEG, PNG, GIF or WebP image, nor an MP4, QuickTime or WebM video"),
+        (status = 422, description = "- `validation-failed`: no `file` part, an empty or unreadable file, an `alt_text` breaking its rules"),
+        (status = 429, description = "- `too-many-requests`: 30 uploads a minute"),
+        (status = 503, description = "- `busy`: too many file transfers at once")),
     security(("bearer" = [])))]
 pub async fn upload(
     state: web::Data<AppState>,
@@ -154,12 +159,13 @@ pub async fn serve_file(
 
 /// The caller's media, newest first.
 #[utoipa::path(get, path = "/v1/media", tag = "media", params(PageQuery),
-    responses((status = 200, body = MediaPage), (status = 422, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = MediaPage),
+        (status = 422, description = "- `validation-failed`: a cursor this API did not issue")),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = state
@@ -179,12 +185,12 @@ pub async fn list(
 /// One file.
 #[utoipa::path(get, path = "/v1/media/{id}", tag = "media",
     params(("id" = Uuid, Path, description = "Media id")),
-    responses((status = 200, body = MediaDto), (status = 404, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = MediaDto), (status = 404, description = "- `not-found`: no such file")),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let file = state
         .services
@@ -197,14 +203,13 @@ pub async fn get(
 /// Sets or clears the alternative text.
 #[utoipa::path(patch, path = "/v1/media/{id}", tag = "media",
     params(("id" = Uuid, Path, description = "Media id")), request_body = MediaPatch,
-    responses((status = 200, body = MediaDto), (status = 404, body = crate::dto::ProblemDoc),
-        (status = 422, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = MediaDto), (status = 404, description = "- `not-found`: no such file")),
     security(("bearer" = [])))]
 pub async fn edit(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
-    body: web::Json<MediaPatch>,
+    id: Path<Uuid>,
+    body: Body<MediaPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let file = state
         .services
@@ -217,12 +222,12 @@ pub async fn edit(
 /// Deletes the file, bytes too.
 #[utoipa::path(delete, path = "/v1/media/{id}", tag = "media",
     params(("id" = Uuid, Path, description = "Media id")),
-    responses((status = 204), (status = 404, body = crate::dto::ProblemDoc)),
+    responses((status = 204, description = "Deleted, bytes too"), (status = 404, description = "- `not-found`: no such file")),
     security(("bearer" = [])))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .services

@@ -8,7 +8,6 @@ pub mod posts;
 pub mod providers;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse};
 use multivio_app::AppError;
 use multivio_app::error::AppResult;
@@ -16,7 +15,6 @@ use multivio_app::idempotency::Answer;
 use multivio_domain::idempotency::{IdempotencyClaim, IdempotencyKey};
 use multivio_domain::post::Post;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::caller::Caller;
 use crate::dto::PostDto;
@@ -28,30 +26,7 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     HttpResponse::build(status).json(body)
 }
 
-/// Parses a JSON body read as bytes (the idempotent routes hash the exact bytes), with the
-/// same answers as the JSON extractor: 415 for another content type, 400 for bad JSON.
-pub(crate) fn parse_json<T: DeserializeOwned>(
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<T, ApiError> {
-    let is_json = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let mime = v
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            mime == "application/json" || mime.ends_with("+json")
-        });
-    if !is_json {
-        return Err(ApiError(crate::rejection::unsupported_json_content_type()));
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError(crate::rejection::serde_problem(&e)))
-}
+pub(crate) use crate::input::parse_json;
 
 /// The `Idempotency-Key` header, if any.
 fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {

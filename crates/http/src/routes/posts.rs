@@ -16,16 +16,18 @@ use crate::dto::{
     ValidateRequest, ValidateResponse,
 };
 use crate::error::{ApiError, invalid};
+use crate::input::{Body, Path, Query};
 use crate::rate_limit::Action;
 
 /// The caller's posts, newest first, keyset-paginated.
 #[utoipa::path(get, path = "/v1/posts", tag = "posts", params(PostListQuery),
-    responses((status = 200, body = PostPage), (status = 422, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = PostPage),
+        (status = 422, description = "- `validation-failed`: a cursor this API did not issue, or `from` after `to`")),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<PostListQuery>,
+    query: Query<PostListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let status = q
@@ -72,8 +74,9 @@ pub async fn list(
 /// Honours `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/posts", tag = "posts", request_body = PostCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
-    responses((status = 201, body = PostDto), (status = 400, body = crate::dto::ProblemDoc),
-        (status = 422, body = crate::dto::ProblemDoc), (status = 429, body = crate::dto::ProblemDoc)),
+    responses((status = 201, body = PostDto),
+        (status = 422, description = "- `validation-failed`: a rule of the core: an unknown media file or account, a platform selected both as its primary account and as accounts, a thread part without text or media; when scheduling: a date not in the future, a text or media a platform refuses as it counts them (`errors` names the part), no connected account for a platform"),
+        (status = 429, description = "- `too-many-requests`: 120 drafts (30 scheduled posts) a minute\n- `quota-exceeded`: no posts left this month (with `schedule_date`)")),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -101,12 +104,12 @@ pub async fn create(
 /// One post with its per-platform results.
 #[utoipa::path(get, path = "/v1/posts/{id}", tag = "posts",
     params(("id" = Uuid, Path, description = "Post id")),
-    responses((status = 200, body = PostDto), (status = 404, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = PostDto), (status = 404, description = "- `not-found`: no such post")),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let post = state
         .services
@@ -119,14 +122,15 @@ pub async fn get(
 /// Edits a draft or scheduled post.
 #[utoipa::path(patch, path = "/v1/posts/{id}", tag = "posts",
     params(("id" = Uuid, Path, description = "Post id")), request_body = PostPatchDto,
-    responses((status = 200, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
-        (status = 409, body = crate::dto::ProblemDoc), (status = 422, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = PostDto), (status = 404, description = "- `not-found`: no such post"),
+        (status = 409, description = "- `illegal-transition`: the post is neither a draft, scheduled, nor failed without anything published\n- `conflict`: it changed meanwhile"),
+        (status = 422, description = "- `validation-failed`: a rule of the core: an unknown media file or account, a platform selected both as its primary account and as accounts, a thread part without text or media; when scheduling: a date not in the future, a text or media a platform refuses as it counts them (`errors` names the part), no connected account for a platform")),
     security(("bearer" = [])))]
 pub async fn edit(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
-    body: web::Json<PostPatchDto>,
+    id: Path<Uuid>,
+    body: Body<PostPatchDto>,
 ) -> Result<HttpResponse, ApiError> {
     let patch = body.into_inner().into_patch()?;
     let post = state
@@ -140,13 +144,13 @@ pub async fn edit(
 /// Deletes a post (a scheduled post's jobs are cancelled and its quota unit refunded).
 #[utoipa::path(delete, path = "/v1/posts/{id}", tag = "posts",
     params(("id" = Uuid, Path, description = "Post id")),
-    responses((status = 204), (status = 404, body = crate::dto::ProblemDoc),
-        (status = 409, body = crate::dto::ProblemDoc)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "- `not-found`: no such post"),
+        (status = 409, description = "- `illegal-transition`: the post is being published\n- `conflict`: it changed meanwhile")),
     security(("bearer" = [])))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .services
@@ -158,12 +162,13 @@ pub async fn delete(
 
 /// Dry run: per-platform counted length, limit and errors. Nothing is stored.
 #[utoipa::path(post, path = "/v1/posts/validate", tag = "posts", request_body = PostCreate,
-    responses((status = 200, body = ValidateResponse), (status = 400, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = ValidateResponse),
+        (status = 422, description = "- `validation-failed`: a rule of the core: an unknown media file or account, a platform selected both as its primary account and as accounts, a thread part without text or media")),
     security(("bearer" = [])))]
 pub async fn validate(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<ValidateRequest>,
+    body: Body<ValidateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (input, schedule_date) = body.into_inner().into_input()?;
     let report = state
@@ -179,14 +184,15 @@ pub async fn validate(
     params(("id" = Uuid, Path, description = "Post id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
     request_body = ScheduleRequest,
-    responses((status = 200, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
-        (status = 409, body = crate::dto::ProblemDoc), (status = 422, body = crate::dto::ProblemDoc),
-        (status = 429, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = PostDto), (status = 404, description = "- `not-found`: no such post"),
+        (status = 409, description = "- `illegal-transition`: the post's status does not allow scheduling\n- `conflict`: it changed meanwhile\n- `reconnect-required`: an account must be connected again"),
+        (status = 422, description = "- `validation-failed`: a date not in the future, a text or media a platform refuses as it counts them (`errors` names the part), no connected account for a platform"),
+        (status = 429, description = "- `too-many-requests`: 30 a minute\n- `quota-exceeded`: no posts left this month")),
     security(("bearer" = [])))]
 pub async fn schedule(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: Path<Uuid>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -205,13 +211,15 @@ pub async fn schedule(
 #[utoipa::path(post, path = "/v1/posts/{id}/publish", tag = "posts",
     params(("id" = Uuid, Path, description = "Post id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key")),
-    responses((status = 202, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
-        (status = 409, body = crate::dto::ProblemDoc), (status = 429, body = crate::dto::ProblemDoc)),
+    responses((status = 202, body = PostDto), (status = 404, description = "- `not-found`: no such post"),
+        (status = 409, description = "- `illegal-transition`: the post's status does not allow publishing\n- `conflict`: it changed meanwhile\n- `reconnect-required`: an account must be connected again"),
+        (status = 422, description = "- `validation-failed`: a text or media a platform refuses as it counts them (`errors` names the part), no connected account for a platform"),
+        (status = 429, description = "- `too-many-requests`: 30 a minute\n- `quota-exceeded`: no posts left this month")),
     security(("bearer" = [])))]
 pub async fn publish(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     caller.limit(&state, Action::Publish)?;
@@ -226,13 +234,13 @@ pub async fn publish(
 /// Scheduled → draft, refunding the quota unit.
 #[utoipa::path(post, path = "/v1/posts/{id}/cancel", tag = "posts",
     params(("id" = Uuid, Path, description = "Post id")),
-    responses((status = 200, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
-        (status = 409, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = PostDto), (status = 404, description = "- `not-found`: no such post"),
+        (status = 409, description = "- `illegal-transition`: only a scheduled post can be cancelled\n- `conflict`: it changed meanwhile")),
     security(("bearer" = [])))]
 pub async fn cancel(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let post = state
         .services
@@ -248,16 +256,16 @@ pub async fn cancel(
 /// of `publish_results`.
 #[utoipa::path(post, path = "/v1/posts/{id}/targets/{target}/review", tag = "posts",
     params(("id" = Uuid, Path, description = "Post id"),
-        ("target" = String, Path, description = "The target's key in `publish_results`")),
+        ("target" = String, Path, description = "The target's key in `publish_results`", pattern = "^[a-z0-9-]{1,64}$")),
     request_body = ReviewRequest,
-    responses((status = 200, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
-        (status = 409, body = crate::dto::ProblemDoc), (status = 422, body = crate::dto::ProblemDoc),
-        (status = 429, body = crate::dto::ProblemDoc)),
+    responses((status = 200, body = PostDto), (status = 404, description = "- `not-found`: no such post or target"),
+        (status = 409, description = "- `illegal-transition`: the target does not need review\n- `conflict`: it changed meanwhile"),
+        (status = 429, description = "- `too-many-requests`: 30 a minute")),
     security(("bearer" = [])))]
 pub async fn review(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(Uuid, String)>,
+    path: Path<(Uuid, String)>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -276,13 +284,14 @@ pub async fn review(
 /// Re-queues only the targets that failed.
 #[utoipa::path(post, path = "/v1/posts/{id}/retry", tag = "posts",
     params(("id" = Uuid, Path, description = "Post id")),
-    responses((status = 202, body = PostDto), (status = 404, body = crate::dto::ProblemDoc),
-        (status = 409, body = crate::dto::ProblemDoc)),
+    responses((status = 202, body = PostDto), (status = 404, description = "- `not-found`: no such post"),
+        (status = 409, description = "- `illegal-transition`: no target failed\n- `conflict`: it changed meanwhile\n- `reconnect-required`: an account must be connected again"),
+        (status = 429, description = "- `too-many-requests`: 30 a minute")),
     security(("bearer" = [])))]
 pub async fn retry(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.limit(&state, Action::Publish)?;
     let post = state
