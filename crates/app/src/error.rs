@@ -169,6 +169,9 @@ impl From<MediaStoreError> for AppError {
     fn from(e: MediaStoreError) -> Self {
         match e {
             MediaStoreError::NotFound => Self::NotFound("media bytes"),
+            MediaStoreError::RangeNotSatisfiable { size } => {
+                Self::invalid("range", format!("is outside the file's {size} bytes"))
+            }
             MediaStoreError::Unavailable(cause) => {
                 Self::Unavailable(format!("media store: {cause}"))
             }

@@ -76,7 +76,7 @@ pub struct Ports {
 /// Deployment settings the use cases need.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Plans and their monthly quotas.
+    /// Plans: their monthly post quotas and media storage.
     pub plans: PlanCatalog,
     /// External base URL, without a trailing slash (OAuth redirect URIs).
     pub public_url: String,
@@ -173,7 +173,8 @@ impl Services {
                 ports.ids.clone(),
                 ports.clock.clone(),
                 settings.max_upload_bytes,
-            ),
+            )
+            .with_storage_quota(ports.users.clone(), settings.plans.clone()),
             billing: BillingService::new(
                 BillingPorts {
                     users: ports.users.clone(),

@@ -73,6 +73,7 @@ fn main() {
         width: Some(1080),
         height: Some(1350),
         duration_secs: None,
+        codec: None,
     }];
     let text = &texts[1].1;
     let baseline = measure(budget, || {

@@ -33,6 +33,7 @@ fn main() -> Result<(), Vec<FieldError>> {
         width: Some(1080),
         height: Some(1350),
         duration_secs: None,
+        codec: None,
     };
 
     // 2. Validate for every selected platform, scheduled for tomorrow.

@@ -1,4 +1,6 @@
-//! Uploaded media files.
+//! Uploaded media files: what a file is from its bytes ([`probe`]), images' sizes,
+//! decompression-bomb refusal and thumbnails ([`image`]), and videos' duration, dimensions and
+//! codec from their container ([`video`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,9 +10,12 @@ use crate::ids::{MediaId, UserId};
 use crate::provider::Provider;
 use crate::text;
 
+pub mod image;
 mod probe;
+pub mod video;
 
 pub use probe::{Probed, probe};
+pub use video::{ContainerScanner, VideoFacts, codec_name};
 
 /// Alternative text for accessibility: trimmed, 1–1,500 characters (Mastodon's limit, the most
 /// generous of the platforms; adapters truncate for stricter ones).

@@ -1,4 +1,9 @@
-//! Plans and the monthly post quota.
+//! Plans, the monthly post quota and the media storage quota.
+//!
+//! Storage: each plan allows its media files a number of bytes ([`Plan::storage_bytes`];
+//! the free plan 1 GiB, [`PlanCatalog::FREE_STORAGE_BYTES`]). An upload is checked against it
+//! before it starts and while it streams, and its row is written only if the files, the new one
+//! included, still fit ([`StorageQuota::check`]).
 //!
 //! A post consumes one unit when it is scheduled or published now — once, however many platforms
 //! it targets — and gets it back when it is cancelled before anything went out or when every
@@ -82,17 +87,38 @@ impl fmt::Display for PlanName {
     }
 }
 
-/// A plan and the number of posts it allows per month.
+/// A plan: the posts it allows per month and the bytes its media files may take.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// Name.
     pub name: PlanName,
     /// Posts allowed per monthly period.
     pub monthly_post_quota: u32,
+    /// Bytes the account's media files may take together (their `file_size`, thumbnails not
+    /// counted).
+    pub storage_bytes: u64,
 }
 
-/// The plans on offer. `free` (10 posts a month, the seed's default) is always present; other
-/// plans come from configuration.
+impl Plan {
+    /// A plan with the free plan's storage ([`PlanCatalog::FREE_STORAGE_BYTES`]).
+    pub fn new(name: PlanName, monthly_post_quota: u32) -> Self {
+        Self {
+            name,
+            monthly_post_quota,
+            storage_bytes: PlanCatalog::FREE_STORAGE_BYTES,
+        }
+    }
+
+    /// The plan's storage quota.
+    pub fn storage(&self) -> StorageQuota {
+        StorageQuota {
+            allowed_bytes: self.storage_bytes,
+        }
+    }
+}
+
+/// The plans on offer. `free` (10 posts a month, the seed's default, and 1 GiB of media) is
+/// always present; other plans come from configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanCatalog {
     plans: BTreeMap<PlanName, Plan>,
@@ -101,13 +127,13 @@ pub struct PlanCatalog {
 impl PlanCatalog {
     /// The free plan's monthly quota (the seed's `DEFAULT 10`).
     pub const FREE_MONTHLY_POSTS: u32 = 10;
+    /// The free plan's media storage, 1 GiB; also what a configured plan without a storage
+    /// part gets.
+    pub const FREE_STORAGE_BYTES: u64 = 1 << 30;
 
     /// A catalog with only the free plan.
     pub fn new() -> Self {
-        let free = Plan {
-            name: PlanName::free(),
-            monthly_post_quota: Self::FREE_MONTHLY_POSTS,
-        };
+        let free = Plan::new(PlanName::free(), Self::FREE_MONTHLY_POSTS);
         Self {
             plans: BTreeMap::from([(free.name.clone(), free)]),
         }
@@ -119,20 +145,41 @@ impl PlanCatalog {
         self
     }
 
-    /// Parses a configuration string such as `pro=100,business=1000` on top of the free plan.
+    /// Parses a configuration string on top of the free plan: comma-separated
+    /// `name=posts[:storage]`, e.g. `pro=100:10GiB,business=1000:100GiB`. The storage is a
+    /// whole number of bytes with an optional unit (`B`, `KB`/`MB`/`GB`/`TB` in powers of
+    /// 1000, `KiB`/`MiB`/`GiB`/`TiB` in powers of 1024); without it a plan gets
+    /// [`Self::FREE_STORAGE_BYTES`] (so `pro=100` still reads as before).
     pub fn parse(config: &str) -> Result<Self, FieldError> {
         let mut catalog = Self::new();
         for item in config.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (name, quota) = item
+            let (name, quotas) = item
                 .split_once('=')
                 .ok_or_else(|| FieldError::new("plans", format!("`{item}` is not name=quota")))?;
             let name = PlanName::new(name)?;
-            let monthly_post_quota = quota.trim().parse::<u32>().map_err(|_| {
+            let (posts, storage) = match quotas.split_once(':') {
+                Some((posts, storage)) => (posts, Some(storage)),
+                None => (quotas, None),
+            };
+            let monthly_post_quota = posts.trim().parse::<u32>().map_err(|_| {
                 FieldError::new("plans", format!("quota of `{name}` is not a whole number"))
             })?;
+            let storage_bytes = match storage {
+                Some(s) => parse_bytes(s).ok_or_else(|| {
+                    FieldError::new(
+                        "plans",
+                        format!(
+                            "storage of `{name}` is not a size such as 500MB or 10GiB: `{}`",
+                            s.trim()
+                        ),
+                    )
+                })?,
+                None => Self::FREE_STORAGE_BYTES,
+            };
             catalog = catalog.with_plan(Plan {
                 name,
                 monthly_post_quota,
+                storage_bytes,
             });
         }
         Ok(catalog)
@@ -143,12 +190,17 @@ impl PlanCatalog {
         self.plans.get(name)
     }
 
+    /// The plan of that name, or the free plan when there is none of that name.
+    pub fn get_or_free(&self, name: &PlanName) -> Plan {
+        self.get(name).cloned().unwrap_or_else(|| self.free())
+    }
+
     /// The free plan (the fallback when a subscription ends or names an unknown plan).
     pub fn free(&self) -> Plan {
-        self.plans.get(&PlanName::free()).cloned().unwrap_or(Plan {
-            name: PlanName::free(),
-            monthly_post_quota: Self::FREE_MONTHLY_POSTS,
-        })
+        self.plans
+            .get(&PlanName::free())
+            .cloned()
+            .unwrap_or_else(|| Plan::new(PlanName::free(), Self::FREE_MONTHLY_POSTS))
     }
 
     /// Every plan, by name.
@@ -161,6 +213,87 @@ impl Default for PlanCatalog {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Reads a size: a whole number with an optional unit (`B`, `KB`, `MB`, `GB`, `TB`, `KiB`,
+/// `MiB`, `GiB`, `TiB`; case ignored). `None` for anything else, or a size past `u64`.
+pub fn parse_bytes(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = value.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return None,
+    };
+    number.checked_mul(multiplier)
+}
+
+/// A size for people: bytes in the largest binary unit that keeps it at least 1, with at most
+/// one decimal (`512 B`, `1.5 KiB`, `10 GiB`).
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut unit = 0;
+    let mut scaled = bytes as f64;
+    while scaled >= 1024.0 && unit < UNITS.len() - 1 {
+        scaled /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        let text = format!("{scaled:.1}");
+        let text = text.strip_suffix(".0").unwrap_or(&text);
+        format!("{text} {}", UNITS[unit])
+    }
+}
+
+/// How many bytes an account's media files may take together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageQuota {
+    /// The allowance.
+    pub allowed_bytes: u64,
+}
+
+impl StorageQuota {
+    /// Whether `incoming` more bytes fit beside the `used` ones (`used + incoming ≤ allowed`).
+    pub fn check(&self, used: u64, incoming: u64) -> Result<(), StorageQuotaExceeded> {
+        if used.saturating_add(incoming) <= self.allowed_bytes {
+            Ok(())
+        } else {
+            Err(StorageQuotaExceeded {
+                used_bytes: used,
+                allowed_bytes: self.allowed_bytes,
+            })
+        }
+    }
+
+    /// Bytes still free beside the `used` ones.
+    pub fn remaining(&self, used: u64) -> u64 {
+        self.allowed_bytes.saturating_sub(used)
+    }
+}
+
+/// A file would take an account's media past its plan's storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "media storage quota exceeded: {} of {} used",
+    format_bytes(*used_bytes),
+    format_bytes(*allowed_bytes)
+)]
+pub struct StorageQuotaExceeded {
+    /// Bytes the account's files take now.
+    pub used_bytes: u64,
+    /// Bytes the plan allows.
+    pub allowed_bytes: u64,
 }
 
 /// No post unit is left in the current period.

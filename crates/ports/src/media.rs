@@ -1,18 +1,65 @@
 //! Media: file rows and the bytes.
+//!
+//! Bytes move as streams ([`ByteStream`]): an upload is stored as it arrives
+//! ([`MediaStore::put_stream`], refused as soon as it passes its cap) and a download is read in
+//! chunks, whole or a byte range ([`MediaStore::open`]), so memory per transfer stays bounded
+//! whatever the file's size.
+
+use std::ops::Range;
+use std::pin::Pin;
 
 use async_trait::async_trait;
+pub use bytes::Bytes;
+use chrono::{DateTime, Utc};
+pub use futures_core::Stream;
 use multivio_domain::media::{AltText, MediaFile};
 use multivio_domain::page::PageSize;
-use multivio_domain::{MediaId, Tenant};
+use multivio_domain::{MediaId, PostId, Tenant};
 
 use crate::error::{Page, StoreError};
+
+/// Bytes arriving (an upload's body) or leaving (a download) in chunks. An `Err` item ends the
+/// transfer: the sender's body broke (an upload) or the store failed mid-read (a download).
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// What inserting a row within a storage quota did ([`MediaRepository::insert_within_quota`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuotaInsert {
+    /// The row is stored.
+    Inserted(Box<MediaFile>),
+    /// The row would take the tenant's files past the allowance; nothing was written.
+    OverQuota {
+        /// Bytes the tenant's files take now.
+        used_bytes: u64,
+    },
+}
+
+/// What deleting a row that may be attached to posts did ([`MediaRepository::delete_unattached`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaDeletion {
+    /// The row is gone (as it was, for deleting its bytes).
+    Deleted(Box<MediaFile>),
+    /// Scheduled or publishing posts carry the file; nothing was deleted.
+    Attached(Vec<PostId>),
+}
 
 /// Media file rows (`media_files`).
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait MediaRepository: Send + Sync {
-    /// Inserts a row.
+    /// Inserts a row (no storage quota: see [`insert_within_quota`](Self::insert_within_quota)).
     async fn insert(&self, tenant: &Tenant, file: &MediaFile) -> Result<MediaFile, StoreError>;
+    /// Inserts a row only when the tenant's files, this one included, take at most
+    /// `allowed_bytes` (the sum of `file_size`). Concurrent inserts of one tenant are
+    /// serialised, so together they never pass the allowance.
+    async fn insert_within_quota(
+        &self,
+        tenant: &Tenant,
+        file: &MediaFile,
+        allowed_bytes: u64,
+    ) -> Result<QuotaInsert, StoreError>;
+    /// Bytes the tenant's files take (the sum of their `file_size`).
+    async fn storage_used(&self, tenant: &Tenant) -> Result<u64, StoreError>;
     /// One file.
     async fn get(&self, tenant: &Tenant, id: MediaId) -> Result<MediaFile, StoreError>;
     /// The tenant's files among `ids` (others' and unknown ids are simply absent), in the order
@@ -36,8 +83,15 @@ pub trait MediaRepository: Send + Sync {
         id: MediaId,
         alt_text: Option<AltText>,
     ) -> Result<MediaFile, StoreError>;
-    /// Deletes the row.
+    /// Deletes the row, whatever carries it (account deletion).
     async fn delete(&self, tenant: &Tenant, id: MediaId) -> Result<(), StoreError>;
+    /// Deletes the row unless a scheduled or publishing post of the tenant carries it (in its
+    /// media, a thread part's, or a platform's thread); `NotFound` when there is no such row.
+    async fn delete_unattached(
+        &self,
+        tenant: &Tenant,
+        id: MediaId,
+    ) -> Result<MediaDeletion, StoreError>;
 }
 
 /// Why a media store call failed.
@@ -46,26 +100,186 @@ pub enum MediaStoreError {
     /// No object under that key.
     #[error("object not found")]
     NotFound,
+    /// The requested byte range starts past the object's end (HTTP 416).
+    #[error("range not satisfiable: the object has {size} bytes")]
+    RangeNotSatisfiable {
+        /// The object's size.
+        size: u64,
+    },
     /// The store failed.
     #[error("media store unavailable: {0}")]
     Unavailable(String),
 }
 
+/// Why a streamed upload was not stored. Nothing is left under the key in any case.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PutError {
+    /// The body went past `max_bytes`; reading stopped there.
+    #[error("more than {max_bytes} bytes")]
+    TooLarge {
+        /// The cap.
+        max_bytes: u64,
+    },
+    /// The body itself failed (the client went away, a malformed part).
+    #[error("the upload broke off: {0}")]
+    Body(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] MediaStoreError),
+}
+
+/// One byte range of an object, as an HTTP `Range: bytes=…` header names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `first-last`, both included (`last` past the end means up to the end).
+    Bounded {
+        /// First byte.
+        first: u64,
+        /// Last byte, included.
+        last: u64,
+    },
+    /// `first-`: from `first` to the end.
+    From(u64),
+    /// `-n`: the last `n` bytes.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// The one range of a `Range` header value (`bytes=0-99`, `bytes=100-`, `bytes=-500`).
+    /// `None` when the header is not one well-formed byte range (another unit, several ranges,
+    /// garbage): the whole object is then served, as RFC 9110 allows.
+    pub fn parse(header: &str) -> Option<ByteRange> {
+        let spec = header.trim().strip_prefix("bytes=")?.trim();
+        if spec.contains(',') {
+            return None;
+        }
+        let (first, last) = spec.split_once('-')?;
+        let number = |s: &str| -> Option<u64> {
+            let s = s.trim();
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()
+        };
+        match (first.trim().is_empty(), last.trim().is_empty()) {
+            (true, false) => Some(ByteRange::Suffix(number(last)?)),
+            (false, true) => Some(ByteRange::From(number(first)?)),
+            (false, false) => {
+                let (first, last) = (number(first)?, number(last)?);
+                (first <= last).then_some(ByteRange::Bounded { first, last })
+            }
+            (true, true) => None,
+        }
+    }
+
+    /// The bytes this range names in an object of `size` bytes (end excluded), or `None` when
+    /// it names none (it starts past the end, or is an empty suffix): answer 416.
+    pub fn resolve(self, size: u64) -> Option<Range<u64>> {
+        match self {
+            ByteRange::Bounded { first, last } => {
+                (first < size).then(|| first..last.saturating_add(1).min(size))
+            }
+            ByteRange::From(first) => (first < size).then_some(first..size),
+            ByteRange::Suffix(n) => (n > 0 && size > 0).then(|| size - n.min(size)..size),
+        }
+    }
+}
+
+/// What is known of a stored object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Size in bytes.
+    pub size: u64,
+    /// An opaque validator that changes whenever the bytes do, without quotes (the HTTP layer
+    /// quotes it for `ETag`).
+    pub etag: String,
+    /// When the object was written (`Last-Modified`).
+    pub last_modified: DateTime<Utc>,
+    /// Its MIME type (from the type it was stored with).
+    pub content_type: String,
+}
+
+/// An object being read: its metadata and the bytes of `range`.
+pub struct ObjectRead {
+    /// The whole object's metadata (`size` is the total, for `Content-Range`).
+    pub meta: ObjectMeta,
+    /// The bytes `body` yields: the whole object, or the requested range (end excluded).
+    pub range: Range<u64>,
+    /// The bytes, in chunks of at most a few hundred KiB.
+    pub body: ByteStream,
+}
+
+impl std::fmt::Debug for ObjectRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectRead")
+            .field("meta", &self.meta)
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a streamed upload stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// Bytes stored.
+    pub size: u64,
+}
+
+/// Who hands a file's bytes to readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The API serves them itself (`GET /media/{key}`, from [`MediaStore::open`]): local disk,
+    /// or object storage without a public URL.
+    Api,
+    /// A public URL serves them ([`MediaStore::public_url`], a CDN in front of the bucket):
+    /// the API redirects there rather than serving the bytes.
+    PublicUrl,
+}
+
 /// Media bytes (local disk, S3/R2).
+///
+/// Keys are relative paths of plain segments (`<user>/<uuid>.<ext>`); a key that is not one
+/// names nothing.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait MediaStore: Send + Sync {
-    /// Stores bytes under `key`, returning the public URL.
+    /// Stores bytes held in memory under `key`, returning the public URL.
     async fn put(
         &self,
         key: &str,
         bytes: Vec<u8>,
         content_type: &str,
     ) -> Result<String, MediaStoreError>;
-    /// Reads the bytes under `key`.
+    /// Stores `body` under `key` as it arrives, never holding it whole in memory; past
+    /// `max_bytes` it stops reading and refuses ([`PutError::TooLarge`]). Readers see the
+    /// object only once it is complete; on any error nothing is left under the key.
+    async fn put_stream(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: ByteStream,
+        max_bytes: u64,
+    ) -> Result<StoredObject, PutError>;
+    /// Reads the bytes under `key` whole, into memory (what publishers that need the bytes
+    /// call). Objects over the store's read limit (the upload cap) are refused
+    /// ([`MediaStoreError::Unavailable`]) rather than read.
     async fn get(&self, key: &str) -> Result<Vec<u8>, MediaStoreError>;
+    /// The object's metadata (for `HEAD`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
+    async fn head(&self, key: &str) -> Result<ObjectMeta, MediaStoreError>;
+    /// Opens the object for reading, whole or only `range`, as a stream.
+    /// [`MediaStoreError::RangeNotSatisfiable`] when the range names no byte of it.
+    async fn open(
+        &self,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectRead, MediaStoreError>;
     /// Deletes `key` (deleting a missing key is not an error).
     async fn delete(&self, key: &str) -> Result<(), MediaStoreError>;
     /// The public URL of `key`.
     fn public_url(&self, key: &str) -> String;
+    /// Whether the API serves the bytes or a public URL does.
+    fn delivery(&self) -> Delivery;
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,98 +1,65 @@
 //! # multivio-storage
 //!
-//! Where media bytes live. [`LocalDisk`] keeps them in a directory (the local default, under
-//! the data directory) and serves them under a public base URL.
+//! Where media bytes live, behind the [`MediaStore`](multivio_ports::media::MediaStore) port:
+//!
+//! - [`LocalDisk`]: a directory (the default, under the data directory). Writes go to a
+//!   temporary file beside the target and are renamed into place once complete, so a reader
+//!   never sees half a file; the API serves the bytes itself (`/media/{key}`), ranges included.
+//! - [`S3Store`]: S3-compatible object storage (Cloudflare R2, AWS S3, MinIO) through
+//!   `object_store`. Large uploads go up as multipart uploads of [`s3::PART_BYTES`] parts;
+//!   with a public URL (a CDN or R2's public bucket URL) the API hands that out instead of
+//!   serving bytes.
+//!
+//! Both stream: an upload is written as it arrives and refused as soon as it passes its cap
+//! (nothing is left behind, even when the upload is abandoned midway), and a download is read
+//! in chunks of [`READ_CHUNK`] bytes.
 
-use std::path::{Component, Path, PathBuf};
+mod disk;
+pub mod s3;
 
-use async_trait::async_trait;
-use multivio_ports::media::{MediaStore, MediaStoreError};
+pub use disk::LocalDisk;
+pub use s3::{S3Config, S3Store};
 
-/// Media bytes in a local directory.
-#[derive(Debug, Clone)]
-pub struct LocalDisk {
-    root: PathBuf,
-    public_base: String,
+use multivio_ports::media::MediaStoreError;
+
+/// Bytes per chunk of a download.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// Whether `key` is a relative path of plain segments (`a-z`, `A-Z`, `0-9`, `-`, `_`, `.`),
+/// none empty or starting with a dot (no `..`, no hidden or temporary files), at most 512
+/// bytes. Only such keys name objects, in every store.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 512
+        && key.split('/').all(|segment| {
+            !segment.is_empty()
+                && !segment.starts_with('.')
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
 }
 
-impl LocalDisk {
-    /// Bytes under `root`, served at `<public_base>/<key>`.
-    pub fn new(root: impl Into<PathBuf>, public_base: impl Into<String>) -> Self {
-        Self {
-            root: root.into(),
-            public_base: public_base.into().trim_end_matches('/').to_owned(),
-        }
-    }
-
-    /// The directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The file of `key`; keys are relative paths of plain segments (no `..`, no absolute
-    /// paths), so a key can never point outside the root.
-    fn path(&self, key: &str) -> Result<PathBuf, MediaStoreError> {
-        let relative = Path::new(key);
-        let plain = !key.is_empty()
-            && relative
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)));
-        if !plain {
-            return Err(MediaStoreError::Unavailable(format!(
-                "invalid media key {key:?}"
-            )));
-        }
-        Ok(self.root.join(relative))
-    }
+fn invalid_key(key: &str) -> MediaStoreError {
+    MediaStoreError::Unavailable(format!("invalid media key {key:?}"))
 }
 
-fn unavailable(e: std::io::Error) -> MediaStoreError {
-    MediaStoreError::Unavailable(e.to_string())
-}
-
-#[async_trait]
-impl MediaStore for LocalDisk {
-    async fn put(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        _content_type: &str,
-    ) -> Result<String, MediaStoreError> {
-        let path = self.path(key)?;
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(unavailable)?;
-        }
-        // Write aside and rename, so a reader never sees half a file.
-        let partial = path.with_extension("partial");
-        tokio::fs::write(&partial, bytes)
-            .await
-            .map_err(unavailable)?;
-        tokio::fs::rename(&partial, &path)
-            .await
-            .map_err(unavailable)?;
-        Ok(self.public_url(key))
-    }
-
-    async fn get(&self, key: &str) -> Result<Vec<u8>, MediaStoreError> {
-        // A key that cannot name a file names nothing.
-        let path = self.path(key).map_err(|_| MediaStoreError::NotFound)?;
-        match tokio::fs::read(path).await {
-            Ok(bytes) => Ok(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(MediaStoreError::NotFound),
-            Err(e) => Err(unavailable(e)),
-        }
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), MediaStoreError> {
-        match tokio::fs::remove_file(self.path(key)?).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
-    }
-
-    fn public_url(&self, key: &str) -> String {
-        format!("{}/{key}", self.public_base)
+/// The MIME type of a key, from its extension (the media service names every file by its
+/// sniffed type).
+pub fn content_type_of(key: &str) -> &'static str {
+    let ext = key
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        _ => "application/octet-stream",
     }
 }
 

@@ -1,28 +1,37 @@
 use super::*;
 
-#[tokio::test]
-async fn bytes_round_trip_and_keys_stay_inside_the_root() {
-    let root = std::env::temp_dir().join(format!("multivio-storage-{}", std::process::id()));
-    let disk = LocalDisk::new(&root, "http://127.0.0.1:8080/media/");
-    let url = disk
-        .put("u1/a.jpg", b"jpeg".to_vec(), "image/jpeg")
-        .await
-        .unwrap();
-    assert_eq!(url, "http://127.0.0.1:8080/media/u1/a.jpg");
-    assert_eq!(disk.get("u1/a.jpg").await.unwrap(), b"jpeg");
-    disk.delete("u1/a.jpg").await.unwrap();
-    disk.delete("u1/a.jpg").await.unwrap();
-    assert_eq!(
-        disk.get("u1/a.jpg").await.unwrap_err(),
-        MediaStoreError::NotFound
-    );
-    for bad in ["", "../etc/passwd", "/etc/passwd", "a/../../b"] {
-        assert!(disk.put(bad, vec![], "x").await.is_err(), "{bad}");
-        assert_eq!(
-            disk.get(bad).await.unwrap_err(),
-            MediaStoreError::NotFound,
-            "{bad}"
-        );
+#[test]
+fn keys_are_plain_relative_paths() {
+    for good in [
+        "u1/a.jpg",
+        "7/0f8fad5b-d9cb-469f-a165-70867728950e.thumb.jpg",
+        "a",
+    ] {
+        assert!(valid_key(good), "{good}");
     }
-    let _ = std::fs::remove_dir_all(root);
+    for bad in [
+        "",
+        "/etc/passwd",
+        "../etc/passwd",
+        "a/../../b",
+        "a//b",
+        "a/",
+        "./a",
+        "u1/.a.partial",
+        "a\\b",
+        "a b",
+        "é",
+        "a/%2e%2e",
+    ] {
+        assert!(!valid_key(bad), "{bad}");
+    }
+    assert!(!valid_key(&"a".repeat(513)));
+}
+
+#[test]
+fn content_types_follow_the_extension() {
+    assert_eq!(content_type_of("1/x.PNG"), "image/png");
+    assert_eq!(content_type_of("1/x.thumb.jpg"), "image/jpeg");
+    assert_eq!(content_type_of("1/x.mov"), "video/quicktime");
+    assert_eq!(content_type_of("1/x"), "application/octet-stream");
 }

@@ -22,6 +22,10 @@ pub struct MediaInfo {
     pub height: Option<u32>,
     /// Duration in seconds for videos (and animated GIFs), when known.
     pub duration_secs: Option<f64>,
+    /// A video's codec as its container names it (the sample entry type: `avc1`, `hvc1`…),
+    /// when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
 }
 
 impl MediaInfo {

@@ -311,6 +311,31 @@ fn check_item(
             ));
         }
     }
+    if let (Some(codec), Some(accepted)) = (item.codec.as_deref(), rules.codecs)
+        && !accepted.contains(&codec)
+    {
+        let named = |c: &str| match crate::media::codec_name(c) {
+            Some(common) => format!("{common} ({c})"),
+            None => c.to_owned(),
+        };
+        errors.push(issue(
+            ContentIssueCode::MediaTypeNotAllowed,
+            format!(
+                "{label} codec not accepted by {name}: {} (use {})",
+                named(codec),
+                accepted
+                    .iter()
+                    .filter_map(|c| crate::media::codec_name(c))
+                    .fold(Vec::<&str>::new(), |mut names, n| {
+                        if !names.contains(&n) {
+                            names.push(n);
+                        }
+                        names
+                    })
+                    .join(" or "),
+            ),
+        ));
+    }
     let (Some(width), Some(height)) = (item.width, item.height) else {
         return;
     };

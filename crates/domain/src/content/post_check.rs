@@ -86,6 +86,7 @@ pub fn media_info(file: &MediaFile) -> MediaInfo {
         width: file.width,
         height: file.height,
         duration_secs: file.duration_secs,
+        codec: None,
     }
 }
 

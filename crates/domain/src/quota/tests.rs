@@ -38,6 +38,84 @@ fn catalog_has_free_and_parses_config() {
 }
 
 #[test]
+fn plans_carry_a_storage_quota_with_a_documented_free_default() {
+    let c = PlanCatalog::parse("pro=100:10GiB, business=1000:500GB, team=50").unwrap();
+    let plan = |n: &str| c.get(&PlanName::new(n).unwrap()).unwrap().clone();
+    assert_eq!(plan("pro").monthly_post_quota, 100);
+    assert_eq!(plan("pro").storage_bytes, 10 * (1 << 30));
+    assert_eq!(plan("business").storage_bytes, 500_000_000_000);
+    // No storage part: the free plan's 1 GiB, as before the storage part existed.
+    assert_eq!(plan("team").storage_bytes, 1 << 30);
+    assert_eq!(c.free().storage_bytes, PlanCatalog::FREE_STORAGE_BYTES);
+    assert_eq!(PlanCatalog::FREE_STORAGE_BYTES, 1_073_741_824);
+    assert_eq!(
+        PlanCatalog::parse("free=5:2GiB")
+            .unwrap()
+            .free()
+            .storage_bytes,
+        2 << 30
+    );
+    for bad in [
+        "pro=100:",
+        "pro=100:lots",
+        "pro=100:10XB",
+        "pro=100:-1GB",
+        "pro=100:99999999TiB",
+    ] {
+        let e = PlanCatalog::parse(bad).unwrap_err();
+        assert!(e.reason.contains("storage of `pro`"), "{bad}: {e:?}");
+    }
+    assert_eq!(
+        c.get_or_free(&PlanName::new("gone").unwrap()),
+        c.free(),
+        "an unknown plan gets the free plan's quotas"
+    );
+}
+
+#[test]
+fn sizes_read_and_print_in_their_units() {
+    assert_eq!(parse_bytes("0"), Some(0));
+    assert_eq!(parse_bytes("512"), Some(512));
+    assert_eq!(parse_bytes("512 B"), Some(512));
+    assert_eq!(parse_bytes("1kb"), Some(1000));
+    assert_eq!(parse_bytes("1KiB"), Some(1024));
+    assert_eq!(parse_bytes("3MB"), Some(3_000_000));
+    assert_eq!(parse_bytes("3 MiB"), Some(3 << 20));
+    assert_eq!(parse_bytes("2TiB"), Some(2 << 40));
+    assert_eq!(parse_bytes("1.5GB"), None);
+    assert_eq!(parse_bytes("GB"), None);
+    assert_eq!(parse_bytes("20000000TiB"), None);
+    assert_eq!(format_bytes(0), "0 B");
+    assert_eq!(format_bytes(1023), "1023 B");
+    assert_eq!(format_bytes(1536), "1.5 KiB");
+    assert_eq!(format_bytes(10 << 30), "10 GiB");
+    assert_eq!(format_bytes(u64::MAX), "16777216 TiB");
+}
+
+#[test]
+fn storage_checks_used_plus_incoming_against_the_allowance() {
+    let quota = Plan::new(PlanName::free(), 10).storage();
+    let gib = 1u64 << 30;
+    assert_eq!(quota.check(0, gib), Ok(()));
+    assert_eq!(quota.check(gib - 10, 10), Ok(()));
+    let e = quota.check(gib - 10, 11).unwrap_err();
+    assert_eq!(
+        e,
+        StorageQuotaExceeded {
+            used_bytes: gib - 10,
+            allowed_bytes: gib
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "media storage quota exceeded: 1024 MiB of 1 GiB used"
+    );
+    assert!(quota.check(u64::MAX, u64::MAX).is_err(), "no overflow");
+    assert_eq!(quota.remaining(gib + 5), 0);
+    assert_eq!(quota.remaining(24), gib - 24);
+}
+
+#[test]
 fn consume_never_goes_below_zero() {
     let q = Quota {
         monthly_post_quota: 10,

@@ -125,10 +125,7 @@ fn non_granting_status_or_unknown_plan_means_free() {
         &email(),
     );
     assert!(out.subscription.unwrap().plan_name.is_free());
-    let custom = cat.with_plan(Plan {
-        name: PlanName::new("enterprise").unwrap(),
-        monthly_post_quota: 5000,
-    });
+    let custom = cat.with_plan(Plan::new(PlanName::new("enterprise").unwrap(), 5000));
     let out = apply_billing_event(
         &Subscription::free(),
         &changed(1, SubscriptionStatus::Trialing, "enterprise"),

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use multivio_domain::media::{AltText, MediaFile};
 use multivio_domain::page::PageSize;
-use multivio_domain::{MediaId, Provider, Tenant, UserId};
-use multivio_ports::media::MediaRepository;
+use multivio_domain::{MediaId, PostId, Provider, Tenant, UserId};
+use multivio_ports::media::{MediaDeletion, MediaRepository, QuotaInsert};
 use multivio_ports::{Page, StoreError};
 use uuid::Uuid;
 
@@ -105,6 +105,37 @@ impl MediaRow {
     }
 }
 
+/// The advisory lock class serialising one tenant's media inserts (the tenant's id is the
+/// second key): `pg_advisory_xact_lock(MEDIA_QUOTA_LOCK, user_id)`.
+const MEDIA_QUOTA_LOCK: i32 = 0x4d44_5141; // "MDQA"
+
+/// Bytes the user's files take.
+async fn used_bytes(conn: &mut AsyncPgConnection, user_id: i32) -> Result<u64, Fail> {
+    let sum: Option<i64> = media_files::table
+        .filter(media_files::user_id.eq(user_id))
+        .select(diesel::dsl::sum(media_files::file_size))
+        .first(conn)
+        .await?;
+    Ok(sum.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
+}
+
+/// The user's scheduled or publishing posts that carry the file: in `media_files` (objects
+/// `{"file_id": …}` or bare ids), a thread part's `media_files`, or a platform's thread.
+const ATTACHED: &str = "\
+SELECT id FROM posts
+WHERE user_id = $1
+  AND status IN ('scheduled', 'publishing')
+  AND (jsonb_path_exists(COALESCE(media_files, '[]'), '$[*] ? (@ == $id || @.file_id == $id)', $2)
+    OR jsonb_path_exists(thread, '$[*].media_files[*] ? (@ == $id)', $2)
+    OR jsonb_path_exists(COALESCE(platform_content, '{}'), '$.*.thread[*].media_files[*] ? (@ == $id)', $2))
+ORDER BY schedule_date NULLS LAST, id";
+
+#[derive(QueryableByName)]
+struct PostIdRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+}
+
 async fn load(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Result<MediaFile, Fail> {
     media_files::table
         .filter(media_files::user_id.eq(user_id))
@@ -127,6 +158,83 @@ impl MediaRepository for PgStore {
                 .get_result(conn)
                 .await?;
             row.into_domain()
+        })
+        .await
+    }
+
+    async fn insert_within_quota(
+        &self,
+        tenant: &Tenant,
+        file: &MediaFile,
+        allowed_bytes: u64,
+    ) -> Result<QuotaInsert, StoreError> {
+        let uid = tenant.user_id.0;
+        let file = file.clone();
+        self.tenant(tenant, async move |conn| {
+            // One insert of this tenant at a time, until commit: the sum read next stays true
+            // until the row is in.
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+                .bind::<diesel::sql_types::Int4, _>(MEDIA_QUOTA_LOCK)
+                .bind::<diesel::sql_types::Int4, _>(uid)
+                .execute(conn)
+                .await?;
+            let used = used_bytes(conn, uid).await?;
+            if used.saturating_add(file.file_size) > allowed_bytes {
+                return Ok(QuotaInsert::OverQuota { used_bytes: used });
+            }
+            let row: MediaRow = diesel::insert_into(media_files::table)
+                .values(MediaRow::of(uid, &file)?)
+                .returning(MediaRow::as_returning())
+                .get_result(conn)
+                .await?;
+            Ok(QuotaInsert::Inserted(Box::new(row.into_domain()?)))
+        })
+        .await
+    }
+
+    async fn storage_used(&self, tenant: &Tenant) -> Result<u64, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| used_bytes(conn, uid).await)
+            .await
+    }
+
+    async fn delete_unattached(
+        &self,
+        tenant: &Tenant,
+        id: MediaId,
+    ) -> Result<MediaDeletion, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            // The row, locked until commit: a concurrent delete waits and then finds nothing.
+            let file = media_files::table
+                .filter(media_files::user_id.eq(uid))
+                .filter(media_files::id.eq(id.0))
+                .select(MediaRow::as_select())
+                .for_update()
+                .first(conn)
+                .await?
+                .into_domain()?;
+            let needle = serde_json::json!({ "id": id.0.to_string() });
+            let posts: Vec<PostIdRow> = diesel::sql_query(ATTACHED)
+                .bind::<diesel::sql_types::Int4, _>(uid)
+                .bind::<diesel::sql_types::Jsonb, _>(needle)
+                .load(conn)
+                .await?;
+            if !posts.is_empty() {
+                return Ok(MediaDeletion::Attached(
+                    posts.into_iter().map(|p| PostId(p.id)).collect(),
+                ));
+            }
+            one_row(
+                diesel::delete(
+                    media_files::table
+                        .filter(media_files::user_id.eq(uid))
+                        .filter(media_files::id.eq(id.0)),
+                )
+                .execute(conn)
+                .await?,
+            )?;
+            Ok(MediaDeletion::Deleted(Box::new(file)))
         })
         .await
     }

@@ -53,6 +53,7 @@ fn media_info_round_trips_through_json() {
         width: Some(1920),
         height: Some(1080),
         duration_secs: Some(12.5),
+        codec: None,
     };
     let json = serde_json::to_string(&info).unwrap();
     assert_eq!(serde_json::from_str::<MediaInfo>(&json).unwrap(), info);

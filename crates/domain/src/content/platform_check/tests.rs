@@ -11,6 +11,7 @@ fn file(mime: &str, size_bytes: u64) -> MediaInfo {
         width: None,
         height: None,
         duration_secs: None,
+        codec: None,
     }
 }
 
@@ -658,4 +659,37 @@ fn formatting_helpers() {
     );
     assert_eq!(describe_char('<'), "\"<\"");
     assert_eq!(describe_char('\u{FEFF}'), "U+FEFF");
+}
+
+#[test]
+fn video_codecs_read_from_the_container_narrow_the_platforms() {
+    use Provider::*;
+    let with = |codec: &str| MediaInfo {
+        codec: Some(codec.to_owned()),
+        width: Some(1080),
+        height: Some(1920),
+        ..mp4(20 * MB, 30.0)
+    };
+    assert_eq!(compatible_platforms(&with("avc1")), Provider::ALL.to_vec());
+    let hevc = compatible_platforms(&with("hvc1"));
+    assert!(!hevc.contains(&X), "{hevc:?}");
+    assert!(hevc.contains(&Instagram) && hevc.contains(&Threads) && hevc.contains(&Youtube));
+    let prores = compatible_platforms(&with("apcn"));
+    assert!(
+        !prores.contains(&X) && !prores.contains(&Instagram) && !prores.contains(&Threads),
+        "{prores:?}"
+    );
+    assert!(prores.contains(&Youtube) && prores.contains(&Mastodon));
+    let r = report(X, "", &[with("apcn")]);
+    assert_eq!(r.errors.len(), 1, "{r:?}");
+    assert_eq!(r.errors[0].code, C::MediaTypeNotAllowed);
+    assert_eq!(
+        r.errors[0].message,
+        "video codec not accepted by X: ProRes (apcn) (use H.264)"
+    );
+    // Unknown codec: not judged.
+    assert_eq!(
+        compatible_platforms(&mp4(20 * MB, 30.0)),
+        Provider::ALL.to_vec()
+    );
 }

@@ -117,6 +117,7 @@ fn media_rules_apply_per_platform() {
         width: Some(1080),
         height: Some(1080),
         duration_secs: None,
+        codec: None,
     };
     let report = validate_post(&post, &[image], &ValidationOptions::default(), None, now());
     assert!(report.valid, "{report:?}");
@@ -197,6 +198,7 @@ fn a_parts_media_are_checked_with_that_part() {
         width: Some(1280),
         height: Some(720),
         duration_secs: Some(30.0),
+        codec: None,
     };
     let report = validate_post(
         &post,

@@ -109,3 +109,12 @@ fn anything_else_is_refused_and_garbage_never_panics() {
         let _ = probe(&b);
     }
 }
+
+#[test]
+fn sample_videos_are_typed_from_their_bytes() {
+    use crate::media::video::sample::SampleVideo;
+    let mp4 = SampleVideo::mp4(640, 360, 5).build();
+    assert_eq!(probe(&mp4).unwrap().mime, "video/mp4");
+    let mov = SampleVideo::mov(640, 360, 5).build();
+    assert_eq!(probe(&mov).unwrap().mime, "video/quicktime");
+}
