@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Multivio's commands need, on a Debian or Ubuntu machine that has Rust:
 #   - PostgreSQL's server binaries (the private database of `just run` and the tests) and psql,
-#   - just (the command runner).
+#   - just (the command runner),
+#   - moto (an S3-compatible server from PyPI, in its own virtual environment) for the S3
+#     storage adapter's tests: scripts/s3-test-server.sh.
 # Each is installed only when missing; a second run does nothing.
 set -euo pipefail
 
@@ -46,3 +48,5 @@ if ! command -v just >/dev/null; then
   fi
 fi
 just --version >/dev/null
+
+"$(dirname "$0")/s3-test-server.sh" install

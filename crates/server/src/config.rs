@@ -8,8 +8,9 @@ use clap::{Args, Parser};
 use multivio_domain::quota::PlanCatalog;
 use multivio_vault::Keyring;
 
-/// The plans when `MULTIVIO_PLANS` is unset (besides `free`, 10 posts a month).
-pub const DEFAULT_PLANS: &str = "pro=100,business=1000";
+/// The plans when `MULTIVIO_PLANS` is unset (besides `free`: 10 posts a month and 1 GiB of
+/// media).
+pub const DEFAULT_PLANS: &str = "pro=100:10GiB,business=1000:100GiB";
 
 /// Settings shared by every command.
 #[derive(Args, Clone)]
@@ -120,10 +121,40 @@ pub struct Config {
     /// default); a name left out keeps its default.
     #[arg(long, env = "MULTIVIO_RATE_LIMITS", global = true)]
     pub rate_limits: Option<String>,
-    /// Plans and their monthly post quotas, e.g. `pro=100,business=1000` (the default); `free`
-    /// (10) is always there, and may be given another quota.
+    /// Plans, their monthly post quotas and optionally their media storage, e.g.
+    /// `pro=100:10GiB,business=1000:100GiB` (the default); `free` (10 posts, 1 GiB) is always
+    /// there, and may be given other quotas. A plan without a storage part gets 1 GiB.
     #[arg(long, env = "MULTIVIO_PLANS", global = true)]
     pub plans: Option<String>,
+    /// S3-compatible bucket for media (Cloudflare R2, AWS S3, MinIO). Unset: media on local
+    /// disk under the data directory.
+    #[arg(long, env = "MULTIVIO_S3_BUCKET", global = true)]
+    pub s3_bucket: Option<String>,
+    /// The bucket's endpoint (R2: `https://<account>.r2.cloudflarestorage.com`; MinIO's
+    /// address). Unset: AWS S3.
+    #[arg(long, env = "MULTIVIO_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+    /// Public base URL of the bucket's objects (a CDN, R2's public bucket URL): media URLs
+    /// point there and the API redirects to it. Unset: the API serves the bytes.
+    #[arg(long, env = "MULTIVIO_S3_PUBLIC_URL", global = true)]
+    pub s3_public_url: Option<String>,
+    /// The bucket's region (R2: `auto`). Default `us-east-1`.
+    #[arg(long, env = "AWS_REGION", global = true)]
+    pub aws_region: Option<String>,
+    /// Access key id for the bucket.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", global = true)]
+    pub aws_access_key_id: Option<String>,
+    /// Secret access key for the bucket.
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub aws_secret_access_key: Option<String>,
+    /// Session token of temporary credentials for the bucket.
+    #[arg(long, env = "AWS_SESSION_TOKEN", global = true, hide_env_values = true)]
+    pub aws_session_token: Option<String>,
     /// Stripe's secret API key (`sk_…` or a restricted `rk_…`). Unset: billing goes to the
     /// sandbox's fake of Stripe locally, and is disabled in production.
     #[arg(
@@ -318,6 +349,19 @@ impl std::fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("rate_limits", &self.rate_limits)
             .field("plans", &self.plans)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_public_url", &self.s3_public_url)
+            .field("aws_region", &self.aws_region)
+            .field("aws_access_key_id", &self.aws_access_key_id)
+            .field(
+                "aws_secret_access_key",
+                &redacted(self.aws_secret_access_key.is_some()),
+            )
+            .field(
+                "aws_session_token",
+                &redacted(self.aws_session_token.is_some()),
+            )
             .field(
                 "stripe_secret_key",
                 &redacted(self.stripe_secret_key.is_some()),

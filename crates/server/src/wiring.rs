@@ -18,7 +18,7 @@ use multivio_ports::media::MediaStore;
 use multivio_ports::platform::Platforms;
 use multivio_ports::system::Clock;
 use multivio_postgres::PgStore;
-use multivio_storage::LocalDisk;
+use multivio_storage::{LocalDisk, S3Config, S3Store};
 use multivio_vault::{AesGcmVault, Keyring, RandomTokens};
 
 use crate::Config;
@@ -53,10 +53,7 @@ pub fn services(
 ) -> anyhow::Result<Arc<Services>> {
     let public_url = config.public_url();
     let store = Arc::new(store);
-    let media_store: Arc<dyn MediaStore> = Arc::new(LocalDisk::new(
-        config.data_dir.join("media"),
-        format!("{public_url}/media"),
-    ));
+    let media_store = media_store(config, &public_url)?;
     let mailer: Arc<dyn Mailer> = match &overrides.mailer {
         Some(mailer) => mailer.clone(),
         None => crate::outbound::mailer(config)?,
@@ -102,6 +99,34 @@ pub fn services(
     settings.max_upload_bytes = config.max_upload_bytes;
     settings.job_lease = chrono::Duration::seconds(i64::from(config.job_lease_seconds));
     Ok(Arc::new(Services::new(ports, &settings)))
+}
+
+/// Where media bytes live: the S3-compatible bucket `MULTIVIO_S3_BUCKET` names (objects at
+/// `MULTIVIO_S3_PUBLIC_URL` when set, else served by the API), or the data directory's
+/// `media/` (served by the API at `<public URL>/media/<key>`).
+pub fn media_store(config: &Config, public_url: &str) -> anyhow::Result<Arc<dyn MediaStore>> {
+    let api_media_base = format!("{}/media", public_url.trim_end_matches('/'));
+    let set = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    Ok(match set(&config.s3_bucket) {
+        Some(bucket) => Arc::new(
+            S3Store::new(S3Config {
+                bucket,
+                endpoint: set(&config.s3_endpoint),
+                region: set(&config.aws_region),
+                access_key_id: set(&config.aws_access_key_id),
+                secret_access_key: set(&config.aws_secret_access_key),
+                session_token: set(&config.aws_session_token),
+                public_url: set(&config.s3_public_url),
+                api_media_base,
+                read_limit: config.max_upload_bytes,
+            })
+            .context("MULTIVIO_S3_BUCKET")?,
+        ),
+        None => Arc::new(
+            LocalDisk::new(config.data_dir.join("media"), api_media_base)
+                .with_read_limit(config.max_upload_bytes),
+        ),
+    })
 }
 
 /// The per-user rate limits of the API, per minute, when `MULTIVIO_RATE_LIMITS` names none.

@@ -65,3 +65,41 @@ fn meta_app_secrets_never_reach_a_log() {
         assert!(shown.contains(id), "{shown}");
     }
 }
+
+#[test]
+fn default_plans_carry_storage_and_bucket_secrets_stay_out_of_logs() {
+    let plans = config(&[]).plans().unwrap();
+    let storage = |name: &str| {
+        plans
+            .get(&multivio_domain::quota::PlanName::new(name).unwrap())
+            .unwrap()
+            .storage_bytes
+    };
+    assert_eq!(storage("free"), 1 << 30);
+    assert_eq!(storage("pro"), 10 << 30);
+    assert_eq!(storage("business"), 100 << 30);
+    assert_eq!(
+        config(&["--plans=pro=100"])
+            .plans()
+            .unwrap()
+            .plans()
+            .count(),
+        2,
+        "the storage part is optional"
+    );
+    let c = config(&[
+        "--s3-bucket=media",
+        "--aws-access-key-id=AKIAEXAMPLE",
+        "--aws-secret-access-key=very-secret-key",
+        "--aws-session-token=session-token-value",
+    ]);
+    let shown = format!("{c:?}");
+    assert!(
+        shown.contains("media") && shown.contains("AKIAEXAMPLE"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("very-secret-key") && !shown.contains("session-token-value"),
+        "{shown}"
+    );
+}
