@@ -77,6 +77,25 @@ impl std::fmt::Debug for UploadStream {
     }
 }
 
+/// A body fed from elsewhere: chunks sent on the sender come out of the stream, in order,
+/// until the sender is dropped. For bodies whose own stream is not `Send` (actix-web's
+/// multipart fields): forward each chunk (`Err` to break the upload off, e.g. on a read
+/// timeout) while [`MediaService::upload_stream`] reads the other end. At most `capacity`
+/// chunks wait in between (back-pressure: the sender waits while storage is behind); once the
+/// upload is over, for any reason, sending fails, so the forwarding loop ends.
+pub fn body_channel(
+    capacity: usize,
+) -> (
+    tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    ByteStream,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (tx, Box::pin(body))
+}
+
 /// Why an upload was refused. Nothing is left stored in any case.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UploadError {

@@ -890,3 +890,66 @@ fn thumbnails_live_next_to_their_file() {
     assert_eq!(thumbnail_key("1/abc"), "1/abc.thumb.jpg");
     assert_eq!(thumbnail_key("1.d/abc"), "1.d/abc.thumb.jpg");
 }
+
+#[tokio::test]
+async fn a_body_forwarded_through_a_channel_streams_and_stops_its_sender() {
+    // As the HTTP layer does with a multipart field that is not Send: forward while uploading.
+    let me = tenant();
+    let video = SampleVideo::mp4(640, 360, 12).build();
+    let store = Arc::new(MemoryStore::default());
+    let svc = service(files(0), store.clone(), "free");
+    let (tx, body) = body_channel(4);
+    let chunks: Vec<Vec<u8>> = video.chunks(777).map(<[u8]>::to_vec).collect();
+    let forward = async move {
+        for chunk in chunks {
+            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                return false;
+            }
+        }
+        true
+    };
+    let upload = svc.upload_stream(
+        &me,
+        UploadStream {
+            body,
+            original_filename: None,
+            alt_text: None,
+            declared_size: None,
+        },
+    );
+    let (sent_all, file) = tokio::join!(forward, upload);
+    assert!(sent_all);
+    let file = file.unwrap();
+    assert_eq!(file.duration_secs, Some(12.0));
+    assert_eq!(store.get(&file.filename).await.unwrap(), video);
+
+    // An upload refused early drops its body: the sender learns it and stops.
+    let svc = service(MockMediaRepository::new().tap_used(0), store, "free");
+    let (tx, body) = body_channel(1);
+    let forward = async move {
+        let mut sent = 0;
+        while tx
+            .send(Ok(Bytes::from_static(b"%PDF-1.7 ...")))
+            .await
+            .is_ok()
+        {
+            sent += 1;
+            if sent > 10_000 {
+                break;
+            }
+        }
+        sent
+    };
+    let upload = svc.upload_stream(
+        &me,
+        UploadStream {
+            body,
+            original_filename: None,
+            alt_text: None,
+            declared_size: None,
+        },
+    );
+    let (sent, refused) = tokio::join!(forward, upload);
+    assert_eq!(refused, Err(UploadError::UnsupportedFileType));
+    assert!(sent < 10_000, "{sent}");
+}
