@@ -543,6 +543,12 @@ impl PublishWorker {
                 .map(|p| (p.text.to_owned(), p.media_files.to_vec()))
                 .collect();
             let base_key = idempotency_key(&post, &key);
+            let name = post.name.as_str().to_owned();
+            let options = post
+                .platform_content
+                .get(&provider)
+                .map(|c| c.extra.clone())
+                .unwrap_or_default();
             let mut post = post;
             // A thread continues from the first part not yet posted.
             let mut index = post.target_result(&key).map_or(0, |r| r.parts.len());
@@ -566,6 +572,8 @@ impl PublishWorker {
                     } else {
                         format!("{base_key}-part{index}")
                     },
+                    name: name.clone(),
+                    options: options.clone(),
                 };
                 // What a lookup on the platform compares with: the media rows, not their bytes.
                 let lookup = request(self.media_rows(job, media_ids).await?);

@@ -23,6 +23,7 @@ use crate::provider::Provider;
 use crate::text;
 
 mod lifecycle;
+pub mod options;
 mod target;
 
 pub use lifecycle::{
@@ -115,7 +116,8 @@ pub struct PlatformContent {
     /// The parts of a thread after the first, for this platform.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thread: Vec<ThreadPart>,
-    /// Other fields, kept verbatim.
+    /// Other fields, kept verbatim; those a platform reads as its settings (a Pinterest board,
+    /// a YouTube title…) are checked when the post is written (see [`options`]).
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -475,6 +477,7 @@ impl PostContent {
                     "is too long",
                 ));
             }
+            errors.extend(options::check(*p, &c.extra));
         }
         let universal_metadata = match input.universal_metadata {
             None | Some(serde_json::Value::Null) => serde_json::json!({}),

@@ -206,6 +206,12 @@ pub struct PublishRequest {
     /// Stable for every attempt at this (post, target, part): send it where the platform
     /// supports idempotency (Mastodon `Idempotency-Key`, a Bluesky record key derived from it).
     pub idempotency_key: String,
+    /// The post's name (the title of a YouTube video that has none of its own).
+    pub name: String,
+    /// The platform's own settings for the post: the keys of `platform_content.<platform>`
+    /// besides its text and thread (a Pinterest `board_id`, a YouTube `title`, TikTok's
+    /// `privacy_level`…; see `multivio_domain::post::options`), as written.
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What the platform answered.

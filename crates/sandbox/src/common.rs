@@ -13,10 +13,20 @@ use crate::{SandboxState, lock};
 /// How many requests the log keeps (the newest).
 pub const MAX_RECORDED: usize = 20_000;
 
+/// Headers the log keeps besides the content type, authorization and idempotency key: the
+/// version and protocol headers and the upload headers the fakes check, for tests to read.
+pub const RECORDED_HEADERS: [&str; 5] = [
+    "linkedin-version",
+    "x-restli-protocol-version",
+    "content-range",
+    "x-upload-content-length",
+    "x-upload-content-type",
+];
+
 /// A request a fake received, as it came.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recorded {
-    /// `x`, `bluesky`, `mastodon`, `facebook`, `instagram`, `threads` or `stripe`.
+    /// `x`, `bluesky`, `mastodon`, `facebook`, `instagram`, `threads`, `linkedin` or `stripe`.
     pub platform: &'static str,
     /// HTTP method.
     pub method: String,
@@ -28,6 +38,9 @@ pub struct Recorded {
     pub authorization: Option<String>,
     /// `Idempotency-Key`, if any.
     pub idempotency_key: Option<String>,
+    /// The headers of [`RECORDED_HEADERS`] it had, by lower-case name.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
     /// The body: text when it is UTF-8 and short, else its size.
     pub body: String,
     /// When.
@@ -83,13 +96,17 @@ pub fn record(state: &SandboxState, platform: &'static str, req: &HttpRequest, b
         content_type: header("content-type"),
         authorization: header("authorization"),
         idempotency_key: header("idempotency-key"),
+        headers: RECORDED_HEADERS
+            .iter()
+            .filter_map(|name| header(name).map(|v| ((*name).to_owned(), v)))
+            .collect(),
         body,
         at: Utc::now(),
     });
 }
 
 /// The platform a query names (`x`, `bluesky` or its prefix `bsky`, `mastodon`, `facebook`,
-/// `instagram`, `threads`, `stripe`), as posts and requests name it.
+/// `instagram`, `threads`, `linkedin`, `stripe`), as posts and requests name it.
 pub fn platform_name(given: &str) -> Option<&'static str> {
     match given {
         "x" => Some("x"),
@@ -98,6 +115,7 @@ pub fn platform_name(given: &str) -> Option<&'static str> {
         "facebook" => Some("facebook"),
         "instagram" => Some("instagram"),
         "threads" => Some("threads"),
+        "linkedin" => Some("linkedin"),
         "stripe" => Some("stripe"),
         _ => None,
     }

@@ -1,7 +1,8 @@
 //! # multivio-sandbox
 //!
 //! Local fakes of the platforms Multivio publishes to — X (`/x`), Bluesky (`/bsky`), Mastodon
-//! (`/mastodon`), Facebook (`/facebook`), Instagram (`/instagram`) and Threads (`/threads`) —
+//! (`/mastodon`), Facebook (`/facebook`), Instagram (`/instagram`), Threads (`/threads`) and
+//! LinkedIn (`/linkedin`) —
 //! and of Stripe (`/stripe`, billing: see its module), for
 //! development, tests and benchmarks. Each fake:
 //!
@@ -26,20 +27,23 @@
 //! The sandbox's own endpoints (no prefix):
 //!
 //! - `GET /_sandbox/posts` — every post, oldest first: `[{"platform": "x" | "bluesky" |
-//!   "mastodon" | "facebook" | "instagram" | "threads", "account", "id", "text", "media":
+//!   "mastodon" | "facebook" | "instagram" | "threads" | "linkedin", "account", "id", "text", "media":
 //!   ["mime (n bytes)[: alt]"], "reply_to": id | null, "url", "created_at"}]`. The account is
 //!   `@username` on X, Mastodon, Instagram and Threads, the handle on Bluesky, the Page's name
-//!   on Facebook; the id is the platform's (an `at://` URI on Bluesky); the text is the text
-//!   sent (X's API shows it with `t.co` links, the listing does not); Meta's media are
+//!   on Facebook, the member's or organization's name on LinkedIn; the id is the platform's (an
+//!   `at://` URI on Bluesky, a `urn:li:share:…` on LinkedIn); the text is the text sent (X's API
+//!   shows it with `t.co` links, the listing does not; LinkedIn's is the commentary as LinkedIn
+//!   shows it, unescaped); Meta's media are
 //!   `photo|image|video <public URL>` (and a Facebook post's `link <URL>`). Optional filters,
 //!   combined: `?platform=x` (or `bluesky`/`bsky`, `mastodon`, `facebook`, `instagram`,
-//!   `threads`: only that fake is read), `&account=…`, `&text=…` (both exact). An unknown
+//!   `threads`, `linkedin`: only that fake is read), `&account=…`, `&text=…` (both exact). An unknown
 //!   parameter is a 400.
 //! - `GET /_sandbox/duplicates[?platform=…]` — the texts an account posted more than once:
 //!   `[{"platform", "account", "text", "count", "ids": […]}]`, `[]` when there are none.
 //! - `GET /_sandbox/requests[?platform=…&method=…&path=…]` — the requests received, oldest
 //!   first: `[{"platform", "method", "path", "content_type", "authorization",
-//!   "idempotency_key", "body", "at"}]`; `path` is without the fake's prefix and with the
+//!   "idempotency_key", "headers", "body", "at"}]` (`headers`: the version and upload headers
+//!   of [`RECORDED_HEADERS`] it had); `path` is without the fake's prefix and with the
 //!   query, and the filter `path` matches a prefix of it. `platform` may also be `stripe`.
 //!   Meta's token parameters (`access_token`, `client_secret`, `fb_exchange_token`) are in the
 //!   recorded paths and bodies as they came: sandbox tokens only.
@@ -55,6 +59,7 @@
 
 mod bluesky;
 mod common;
+mod linkedin;
 mod mastodon;
 mod meta;
 mod page;
@@ -67,7 +72,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix_web::{App, HttpServer, web};
 
-pub use common::{MAX_RECORDED, Recorded, SandboxPost};
+pub use common::{MAX_RECORDED, RECORDED_HEADERS, Recorded, SandboxPost};
 
 /// The credentials the sandbox's fakes expect from Multivio (the server uses them for every
 /// platform it points at the sandbox).
@@ -100,6 +105,10 @@ pub mod credentials {
     pub const THREADS_APP_ID: &str = "sandbox-threads-app";
     /// The Threads app's secret.
     pub const THREADS_APP_SECRET: &str = "sandbox-threads-app-secret";
+    /// The LinkedIn app's client id.
+    pub const LINKEDIN_CLIENT_ID: &str = "sandbox-linkedin-client";
+    /// The LinkedIn app's client secret.
+    pub const LINKEDIN_CLIENT_SECRET: &str = "sandbox-linkedin-client-secret";
 }
 
 /// Everything the fakes hold, shared by the server's workers.
@@ -110,6 +119,7 @@ pub struct SandboxState {
     pub(crate) mastodon: Mutex<mastodon::State>,
     pub(crate) stripe: Mutex<stripe::State>,
     pub(crate) meta: Mutex<meta::State>,
+    pub(crate) linkedin: Mutex<linkedin::State>,
     pub(crate) log: Mutex<VecDeque<Recorded>>,
 }
 
@@ -130,12 +140,13 @@ impl SandboxState {
                 posts.extend(meta::posts(&meta, platform));
             }
         }
+        posts.extend(linkedin::posts(&lock(&self.linkedin)));
         posts.sort_by_key(|p| p.created_at);
         posts
     }
 
     /// Every post one fake holds (`x`, `bluesky`, `mastodon`, `facebook`, `instagram`,
-    /// `threads`), oldest first; only that fake is read. `None` for a platform the sandbox has
+    /// `threads`, `linkedin`), oldest first; only that fake is read. `None` for a platform the sandbox has
     /// no fake of.
     pub fn posts_of(&self, platform: &str) -> Option<Vec<SandboxPost>> {
         Some(match common::platform_name(platform)? {
@@ -144,6 +155,7 @@ impl SandboxState {
             // Stripe publishes nothing.
             "stripe" => Vec::new(),
             name @ ("facebook" | "instagram" | "threads") => meta::posts(&lock(&self.meta), name),
+            "linkedin" => linkedin::posts(&lock(&self.linkedin)),
             _ => mastodon::posts(&lock(&self.mastodon)),
         })
     }
@@ -167,6 +179,7 @@ pub fn configure(state: web::Data<SandboxState>) -> impl FnOnce(&mut web::Servic
             .service(web::scope("/facebook").configure(meta::facebook::configure))
             .service(web::scope("/instagram").configure(meta::instagram::configure))
             .service(web::scope("/threads").configure(meta::threads::configure))
+            .service(web::scope("/linkedin").configure(linkedin::configure))
             .service(web::scope("/stripe").configure(stripe::configure));
     }
 }
@@ -236,6 +249,11 @@ impl Sandbox {
     /// Threads' base URL (its OAuth and API).
     pub fn threads_url(&self) -> String {
         format!("{}/threads", self.url)
+    }
+
+    /// LinkedIn's base URL (its OAuth pages and token endpoint, and its API).
+    pub fn linkedin_url(&self) -> String {
+        format!("{}/linkedin", self.url)
     }
 
     /// Stripe's API base URL (the gateway's API URL: calls go to `<this>/v1/…`).

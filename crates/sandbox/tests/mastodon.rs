@@ -259,6 +259,8 @@ fn request(account: &AuthorizedAccount, text: &str, key: &str) -> PublishRequest
         part: 0,
         reply_to: None,
         idempotency_key: key.into(),
+        name: "Post".into(),
+        options: Default::default(),
     }
 }
 

@@ -115,6 +115,8 @@ fn request(connection: &Connection, credentials: &Credentials, text: &str) -> Pu
         part: 0,
         reply_to: None,
         idempotency_key: "k".into(),
+        name: "Post".into(),
+        options: Default::default(),
     }
 }
 

@@ -285,6 +285,37 @@ pub struct Config {
     /// The Graph API version Facebook and Instagram calls name (like `v25.0`).
     #[arg(long, env = "MULTIVIO_GRAPH_API_VERSION", global = true)]
     pub graph_api_version: Option<String>,
+    /// LinkedIn's app client id. Unset: LinkedIn is pointed at the sandbox locally, disabled
+    /// in production.
+    #[arg(long, env = "MULTIVIO_LINKEDIN_CLIENT_ID", global = true)]
+    pub linkedin_client_id: Option<String>,
+    /// LinkedIn's app client secret.
+    #[arg(
+        long,
+        env = "MULTIVIO_LINKEDIN_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub linkedin_client_secret: Option<String>,
+    /// LinkedIn's authorisation page and token endpoint base (`/oauth/v2/...`).
+    #[arg(long, env = "MULTIVIO_LINKEDIN_AUTH_URL", global = true)]
+    pub linkedin_auth_url: Option<String>,
+    /// LinkedIn's API base (`/v2/userinfo`, `/rest/...`).
+    #[arg(long, env = "MULTIVIO_LINKEDIN_API_URL", global = true)]
+    pub linkedin_api_url: Option<String>,
+    /// The `LinkedIn-Version` of every versioned call (`YYYYMM`).
+    #[arg(long, env = "MULTIVIO_LINKEDIN_VERSION", global = true)]
+    pub linkedin_version: Option<String>,
+    /// `false`: connect LinkedIn members only, without asking for the organization scopes
+    /// (for an app without LinkedIn's Community Management API).
+    #[arg(
+        long,
+        env = "MULTIVIO_LINKEDIN_ORGANIZATIONS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub linkedin_organizations: bool,
     /// Bluesky's entryway, where sign-ins go when the user names no server.
     #[arg(long, env = "MULTIVIO_BLUESKY_URL", global = true)]
     pub bluesky_url: Option<String>,
@@ -407,6 +438,15 @@ impl std::fmt::Debug for Config {
             .field("threads_auth_url", &self.threads_auth_url)
             .field("threads_api_url", &self.threads_api_url)
             .field("graph_api_version", &self.graph_api_version)
+            .field("linkedin_client_id", &self.linkedin_client_id)
+            .field(
+                "linkedin_client_secret",
+                &redacted(self.linkedin_client_secret.is_some()),
+            )
+            .field("linkedin_auth_url", &self.linkedin_auth_url)
+            .field("linkedin_api_url", &self.linkedin_api_url)
+            .field("linkedin_version", &self.linkedin_version)
+            .field("linkedin_organizations", &self.linkedin_organizations)
             .field("bluesky_url", &self.bluesky_url)
             .field("sandbox", &self.sandbox)
             .field("sandbox_listen", &self.sandbox_listen)

@@ -14,6 +14,7 @@ use multivio_social::bluesky::{Bluesky, BlueskyConfig};
 use multivio_social::facebook::{Facebook, FacebookApp};
 use multivio_social::http::ServerPolicy;
 use multivio_social::instagram::{Instagram, InstagramApp, InstagramConfig};
+use multivio_social::linkedin::{Linkedin, LinkedinConfig};
 use multivio_social::mastodon::{Mastodon, MastodonConfig};
 use multivio_social::meta::ContainerPolling;
 use multivio_social::threads::{Threads, ThreadsConfig};
@@ -107,6 +108,7 @@ pub fn registry(
     }
 
     meta(config, sandbox, &mut registry, &mut sandboxed)?;
+    linkedin(config, sandbox, &mut registry, &mut sandboxed)?;
 
     let bluesky_url = match (
         config.bluesky_url.as_deref().filter(|u| !u.is_empty()),
@@ -304,6 +306,63 @@ fn meta(
         *registry = std::mem::take(registry)
             .with_oauth(Provider::Threads, threads.clone())
             .with_publisher(Provider::Threads, threads);
+    }
+    Ok(())
+}
+
+/// The app's secret named `MULTIVIO_{name}_CLIENT_SECRET`, required with its client id.
+fn client_secret(v: &Option<String>, name: &str) -> anyhow::Result<Secret> {
+    set(v).map(Secret::new).with_context(|| {
+        format!("MULTIVIO_{name}_CLIENT_SECRET is required with MULTIVIO_{name}_CLIENT_ID")
+    })
+}
+
+/// LinkedIn: its app when configured; locally, the sandbox's fake otherwise.
+fn linkedin(
+    config: &Config,
+    sandbox: Option<&str>,
+    registry: &mut Registry,
+    sandboxed: &mut Vec<(Provider, String)>,
+) -> anyhow::Result<()> {
+    let version = set(&config.linkedin_version)
+        .unwrap_or(multivio_social::linkedin::VERSION)
+        .to_owned();
+    if !multivio_social::linkedin::valid_version(&version) {
+        anyhow::bail!(
+            "MULTIVIO_LINKEDIN_VERSION `{version}` is not a LinkedIn-Version (YYYYMM, like {})",
+            multivio_social::linkedin::VERSION
+        );
+    }
+    let linkedin_config = match set(&config.linkedin_client_id) {
+        Some(id) => Some(LinkedinConfig {
+            client_id: id.to_owned(),
+            client_secret: client_secret(&config.linkedin_client_secret, "LINKEDIN")?,
+            auth_url: set(&config.linkedin_auth_url)
+                .unwrap_or(multivio_social::linkedin::AUTH_URL)
+                .to_owned(),
+            api_url: set(&config.linkedin_api_url)
+                .unwrap_or(multivio_social::linkedin::API_URL)
+                .to_owned(),
+            version,
+            organizations: config.linkedin_organizations,
+        }),
+        None => sandbox.map(|base| {
+            sandboxed.push((Provider::Linkedin, format!("{base}/linkedin")));
+            LinkedinConfig {
+                client_id: sandbox::LINKEDIN_CLIENT_ID.to_owned(),
+                client_secret: Secret::new(sandbox::LINKEDIN_CLIENT_SECRET),
+                auth_url: format!("{base}/linkedin"),
+                api_url: format!("{base}/linkedin"),
+                version,
+                organizations: config.linkedin_organizations,
+            }
+        }),
+    };
+    if let Some(linkedin_config) = linkedin_config {
+        let linkedin = Arc::new(Linkedin::new(linkedin_config).context("LinkedIn")?);
+        *registry = std::mem::take(registry)
+            .with_oauth(Provider::Linkedin, linkedin.clone())
+            .with_publisher(Provider::Linkedin, linkedin);
     }
     Ok(())
 }

@@ -77,6 +77,8 @@ fn request(account: &AuthorizedAccount, key: &str, text: &str) -> PublishRequest
         part: 0,
         reply_to: None,
         idempotency_key: key.to_owned(),
+        name: "Post".into(),
+        options: Default::default(),
     }
 }
 

@@ -176,3 +176,24 @@ fn a_platform_may_have_its_own_thread() {
     let stored = serde_json::to_value(&c.platform_content[&Provider::Bluesky]).unwrap();
     assert_eq!(stored["thread"][0]["text"], "sky 2");
 }
+
+#[test]
+fn parse_checks_the_settings_a_platform_reads() {
+    let mut bad = input(vec![Target::primary(Provider::Pinterest)]);
+    bad.platform_content.insert(
+        Provider::Pinterest,
+        PlatformContent {
+            extra: serde_json::json!({ "board_id": "not a board" })
+                .as_object()
+                .cloned()
+                .unwrap(),
+            ..Default::default()
+        },
+    );
+    let fields: Vec<String> = PostContent::parse(bad)
+        .unwrap_err()
+        .into_iter()
+        .map(|e| e.field)
+        .collect();
+    assert_eq!(fields, ["platform_content.pinterest.board_id"]);
+}

@@ -103,3 +103,14 @@ fn default_plans_carry_storage_and_bucket_secrets_stay_out_of_logs() {
         "{shown}"
     );
 }
+
+#[test]
+fn linkedin_app_secret_never_reaches_a_log() {
+    let config = config(&[
+        "--linkedin-client-id=li-app",
+        "--linkedin-client-secret=li-secret-value",
+    ]);
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("li-secret-value"), "{shown}");
+    assert!(shown.contains("li-app"), "{shown}");
+}

@@ -156,6 +156,8 @@ fn request(text: &str) -> PublishRequest {
         part: 0,
         reply_to: None,
         idempotency_key: "k".into(),
+        name: "Post".into(),
+        options: Default::default(),
     }
 }
 
