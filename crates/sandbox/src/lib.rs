@@ -1,8 +1,8 @@
 //! # multivio-sandbox
 //!
 //! Local fakes of the platforms Multivio publishes to — X (`/x`), Bluesky (`/bsky`), Mastodon
-//! (`/mastodon`), Facebook (`/facebook`), Instagram (`/instagram`), Threads (`/threads`) and
-//! LinkedIn (`/linkedin`) —
+//! (`/mastodon`), Facebook (`/facebook`), Instagram (`/instagram`), Threads (`/threads`),
+//! LinkedIn (`/linkedin`) and YouTube (`/youtube`) —
 //! and of Stripe (`/stripe`, billing: see its module), for
 //! development, tests and benchmarks. Each fake:
 //!
@@ -27,16 +27,19 @@
 //! The sandbox's own endpoints (no prefix):
 //!
 //! - `GET /_sandbox/posts` — every post, oldest first: `[{"platform": "x" | "bluesky" |
-//!   "mastodon" | "facebook" | "instagram" | "threads" | "linkedin", "account", "id", "text", "media":
+//!   "mastodon" | "facebook" | "instagram" | "threads" | "linkedin" | "youtube", "account", "id",
+//!   "text", "media":
 //!   ["mime (n bytes)[: alt]"], "reply_to": id | null, "url", "created_at"}]`. The account is
 //!   `@username` on X, Mastodon, Instagram and Threads, the handle on Bluesky, the Page's name
-//!   on Facebook, the member's or organization's name on LinkedIn; the id is the platform's (an
+//!   on Facebook, the member's or organization's name on LinkedIn, the channel's title on
+//!   YouTube; the id is the platform's (an
 //!   `at://` URI on Bluesky, a `urn:li:share:…` on LinkedIn); the text is the text sent (X's API
 //!   shows it with `t.co` links, the listing does not; LinkedIn's is the commentary as LinkedIn
-//!   shows it, unescaped); Meta's media are
+//!   shows it, unescaped; a YouTube video's is its title and description, its media
+//!   `mime (n bytes, sha256 <hex>, <privacy>)`, the hash by [`digest`]); Meta's media are
 //!   `photo|image|video <public URL>` (and a Facebook post's `link <URL>`). Optional filters,
 //!   combined: `?platform=x` (or `bluesky`/`bsky`, `mastodon`, `facebook`, `instagram`,
-//!   `threads`, `linkedin`: only that fake is read), `&account=…`, `&text=…` (both exact). An unknown
+//!   `threads`, `linkedin`, `youtube`: only that fake is read), `&account=…`, `&text=…` (both exact). An unknown
 //!   parameter is a 400.
 //! - `GET /_sandbox/duplicates[?platform=…]` — the texts an account posted more than once:
 //!   `[{"platform", "account", "text", "count", "ids": […]}]`, `[]` when there are none.
@@ -65,6 +68,7 @@ mod meta;
 mod page;
 mod stripe;
 mod x;
+mod youtube;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -109,6 +113,10 @@ pub mod credentials {
     pub const LINKEDIN_CLIENT_ID: &str = "sandbox-linkedin-client";
     /// The LinkedIn app's client secret.
     pub const LINKEDIN_CLIENT_SECRET: &str = "sandbox-linkedin-client-secret";
+    /// The Google OAuth client id (YouTube).
+    pub const YOUTUBE_CLIENT_ID: &str = "sandbox-youtube-client.apps.googleusercontent.com";
+    /// The Google OAuth client secret (YouTube).
+    pub const YOUTUBE_CLIENT_SECRET: &str = "sandbox-youtube-client-secret";
 }
 
 /// Everything the fakes hold, shared by the server's workers.
@@ -120,7 +128,14 @@ pub struct SandboxState {
     pub(crate) stripe: Mutex<stripe::State>,
     pub(crate) meta: Mutex<meta::State>,
     pub(crate) linkedin: Mutex<linkedin::State>,
+    pub(crate) youtube: Mutex<youtube::State>,
     pub(crate) log: Mutex<VecDeque<Recorded>>,
+}
+
+/// The SHA-256 (hex) by which a fake lists the bytes of a file it holds (YouTube's videos), so
+/// a test can tell the whole file arrived.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
 }
 
 /// Locks a part of the state; a poisoned lock (a handler panicked) still gives the data.
@@ -141,12 +156,13 @@ impl SandboxState {
             }
         }
         posts.extend(linkedin::posts(&lock(&self.linkedin)));
+        posts.extend(youtube::posts(&lock(&self.youtube)));
         posts.sort_by_key(|p| p.created_at);
         posts
     }
 
     /// Every post one fake holds (`x`, `bluesky`, `mastodon`, `facebook`, `instagram`,
-    /// `threads`, `linkedin`), oldest first; only that fake is read. `None` for a platform the sandbox has
+    /// `threads`, `linkedin`, `youtube`), oldest first; only that fake is read. `None` for a platform the sandbox has
     /// no fake of.
     pub fn posts_of(&self, platform: &str) -> Option<Vec<SandboxPost>> {
         Some(match common::platform_name(platform)? {
@@ -156,6 +172,7 @@ impl SandboxState {
             "stripe" => Vec::new(),
             name @ ("facebook" | "instagram" | "threads") => meta::posts(&lock(&self.meta), name),
             "linkedin" => linkedin::posts(&lock(&self.linkedin)),
+            "youtube" => youtube::posts(&lock(&self.youtube)),
             _ => mastodon::posts(&lock(&self.mastodon)),
         })
     }
@@ -180,6 +197,7 @@ pub fn configure(state: web::Data<SandboxState>) -> impl FnOnce(&mut web::Servic
             .service(web::scope("/instagram").configure(meta::instagram::configure))
             .service(web::scope("/threads").configure(meta::threads::configure))
             .service(web::scope("/linkedin").configure(linkedin::configure))
+            .service(web::scope("/youtube").configure(youtube::configure))
             .service(web::scope("/stripe").configure(stripe::configure));
     }
 }
@@ -254,6 +272,11 @@ impl Sandbox {
     /// LinkedIn's base URL (its OAuth pages and token endpoint, and its API).
     pub fn linkedin_url(&self) -> String {
         format!("{}/linkedin", self.url)
+    }
+
+    /// YouTube's base URL (Google's consent page, token endpoint and APIs, in one place).
+    pub fn youtube_url(&self) -> String {
+        format!("{}/youtube", self.url)
     }
 
     /// Stripe's API base URL (the gateway's API URL: calls go to `<this>/v1/…`).

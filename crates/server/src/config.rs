@@ -316,6 +316,25 @@ pub struct Config {
         global = true
     )]
     pub linkedin_organizations: bool,
+    /// Google's OAuth client id for YouTube. Unset: YouTube is pointed at the sandbox locally,
+    /// disabled in production.
+    #[arg(long, env = "MULTIVIO_YOUTUBE_CLIENT_ID", global = true)]
+    pub youtube_client_id: Option<String>,
+    /// Google's OAuth client secret for YouTube.
+    #[arg(
+        long,
+        env = "MULTIVIO_YOUTUBE_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub youtube_client_secret: Option<String>,
+    /// Google's consent page and token endpoint base (by default `https://accounts.google.com`
+    /// and `https://oauth2.googleapis.com`; when set, both).
+    #[arg(long, env = "MULTIVIO_YOUTUBE_AUTH_URL", global = true)]
+    pub youtube_auth_url: Option<String>,
+    /// Google's API base (`/youtube/v3/...`, `/upload/youtube/v3/...`).
+    #[arg(long, env = "MULTIVIO_YOUTUBE_API_URL", global = true)]
+    pub youtube_api_url: Option<String>,
     /// Bluesky's entryway, where sign-ins go when the user names no server.
     #[arg(long, env = "MULTIVIO_BLUESKY_URL", global = true)]
     pub bluesky_url: Option<String>,
@@ -447,6 +466,13 @@ impl std::fmt::Debug for Config {
             .field("linkedin_api_url", &self.linkedin_api_url)
             .field("linkedin_version", &self.linkedin_version)
             .field("linkedin_organizations", &self.linkedin_organizations)
+            .field("youtube_client_id", &self.youtube_client_id)
+            .field(
+                "youtube_client_secret",
+                &redacted(self.youtube_client_secret.is_some()),
+            )
+            .field("youtube_auth_url", &self.youtube_auth_url)
+            .field("youtube_api_url", &self.youtube_api_url)
             .field("bluesky_url", &self.bluesky_url)
             .field("sandbox", &self.sandbox)
             .field("sandbox_listen", &self.sandbox_listen)

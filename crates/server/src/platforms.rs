@@ -19,6 +19,7 @@ use multivio_social::mastodon::{Mastodon, MastodonConfig};
 use multivio_social::meta::ContainerPolling;
 use multivio_social::threads::{Threads, ThreadsConfig};
 use multivio_social::x::{X, XConfig};
+use multivio_social::youtube::{Youtube, YoutubeConfig};
 
 use crate::Config;
 
@@ -109,6 +110,7 @@ pub fn registry(
 
     meta(config, sandbox, &mut registry, &mut sandboxed)?;
     linkedin(config, sandbox, &mut registry, &mut sandboxed)?;
+    youtube(config, sandbox, &mut registry, &mut sandboxed)?;
 
     let bluesky_url = match (
         config.bluesky_url.as_deref().filter(|u| !u.is_empty()),
@@ -363,6 +365,51 @@ fn linkedin(
         *registry = std::mem::take(registry)
             .with_oauth(Provider::Linkedin, linkedin.clone())
             .with_publisher(Provider::Linkedin, linkedin);
+    }
+    Ok(())
+}
+
+/// YouTube: Google's OAuth client when configured; locally, the sandbox's fake otherwise.
+fn youtube(
+    config: &Config,
+    sandbox: Option<&str>,
+    registry: &mut Registry,
+    sandboxed: &mut Vec<(Provider, String)>,
+) -> anyhow::Result<()> {
+    let youtube_config = match set(&config.youtube_client_id) {
+        Some(id) => {
+            // One base for the consent page and the token endpoint when it is set.
+            let auth = set(&config.youtube_auth_url);
+            Some(YoutubeConfig {
+                client_id: id.to_owned(),
+                client_secret: client_secret(&config.youtube_client_secret, "YOUTUBE")?,
+                auth_url: auth
+                    .unwrap_or(multivio_social::youtube::AUTH_URL)
+                    .to_owned(),
+                token_url: auth
+                    .unwrap_or(multivio_social::youtube::TOKEN_URL)
+                    .to_owned(),
+                api_url: set(&config.youtube_api_url)
+                    .unwrap_or(multivio_social::youtube::API_URL)
+                    .to_owned(),
+            })
+        }
+        None => sandbox.map(|base| {
+            sandboxed.push((Provider::Youtube, format!("{base}/youtube")));
+            YoutubeConfig {
+                client_id: sandbox::YOUTUBE_CLIENT_ID.to_owned(),
+                client_secret: Secret::new(sandbox::YOUTUBE_CLIENT_SECRET),
+                auth_url: format!("{base}/youtube"),
+                token_url: format!("{base}/youtube"),
+                api_url: format!("{base}/youtube"),
+            }
+        }),
+    };
+    if let Some(youtube_config) = youtube_config {
+        let youtube = Arc::new(Youtube::new(youtube_config).context("YouTube")?);
+        *registry = std::mem::take(registry)
+            .with_oauth(Provider::Youtube, youtube.clone())
+            .with_publisher(Provider::Youtube, youtube);
     }
     Ok(())
 }

@@ -23,5 +23,6 @@ pub mod pkce;
 mod registry;
 pub mod threads;
 pub mod x;
+pub mod youtube;
 
 pub use registry::Registry;

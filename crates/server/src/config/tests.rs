@@ -105,12 +105,18 @@ fn default_plans_carry_storage_and_bucket_secrets_stay_out_of_logs() {
 }
 
 #[test]
-fn linkedin_app_secret_never_reaches_a_log() {
+fn linkedin_and_youtube_app_secrets_never_reach_a_log() {
     let config = config(&[
         "--linkedin-client-id=li-app",
         "--linkedin-client-secret=li-secret-value",
+        "--youtube-client-id=yt-app",
+        "--youtube-client-secret=yt-secret-value",
     ]);
     let shown = format!("{config:?}");
-    assert!(!shown.contains("li-secret-value"), "{shown}");
-    assert!(shown.contains("li-app"), "{shown}");
+    for secret in ["li-secret-value", "yt-secret-value"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    for id in ["li-app", "yt-app"] {
+        assert!(shown.contains(id), "{shown}");
+    }
 }

@@ -19,6 +19,7 @@ mod platform_kit;
 mod platforms;
 mod posts;
 mod production;
+mod youtube;
 
 use std::sync::{Arc, Mutex};
 
