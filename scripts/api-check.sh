@@ -77,7 +77,7 @@ log "schemathesis over every operation, $EXAMPLES examples each"
 status=0
 # From target/api-check: schemathesis keeps its crash cache (for `st replay`) in ./.schemathesis.
 ROOT="$(pwd)"
-(cd "$WORK" && "$ROOT/$VENV/bin/st" --config-file "$ROOT/scripts/api-check/schemathesis.toml" \
+(cd "$WORK" && PYTHONPATH="$ROOT/scripts/api-check" "$ROOT/$VENV/bin/st" --config-file "$ROOT/scripts/api-check/schemathesis.toml" \
   run "$BASE/openapi.json" \
   --header "Authorization: Bearer $TOKEN" \
   --checks all \
