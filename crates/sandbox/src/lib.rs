@@ -2,7 +2,7 @@
 //!
 //! Local fakes of the platforms Multivio publishes to — X (`/x`), Bluesky (`/bsky`), Mastodon
 //! (`/mastodon`), Facebook (`/facebook`), Instagram (`/instagram`), Threads (`/threads`),
-//! LinkedIn (`/linkedin`) and YouTube (`/youtube`) —
+//! LinkedIn (`/linkedin`), YouTube (`/youtube`) and Pinterest (`/pinterest`) —
 //! and of Stripe (`/stripe`, billing: see its module), for
 //! development, tests and benchmarks. Each fake:
 //!
@@ -27,19 +27,22 @@
 //! The sandbox's own endpoints (no prefix):
 //!
 //! - `GET /_sandbox/posts` — every post, oldest first: `[{"platform": "x" | "bluesky" |
-//!   "mastodon" | "facebook" | "instagram" | "threads" | "linkedin" | "youtube", "account", "id",
+//!   "mastodon" | "facebook" | "instagram" | "threads" | "linkedin" | "youtube" | "pinterest",
+//!   "account", "id",
 //!   "text", "media":
 //!   ["mime (n bytes)[: alt]"], "reply_to": id | null, "url", "created_at"}]`. The account is
 //!   `@username` on X, Mastodon, Instagram and Threads, the handle on Bluesky, the Page's name
 //!   on Facebook, the member's or organization's name on LinkedIn, the channel's title on
-//!   YouTube; the id is the platform's (an
+//!   YouTube, the username on Pinterest; the id is the platform's (an
 //!   `at://` URI on Bluesky, a `urn:li:share:…` on LinkedIn); the text is the text sent (X's API
 //!   shows it with `t.co` links, the listing does not; LinkedIn's is the commentary as LinkedIn
 //!   shows it, unescaped; a YouTube video's is its title and description, its media
-//!   `mime (n bytes, sha256 <hex>, <privacy>)`, the hash by [`digest`]); Meta's media are
+//!   `mime (n bytes, sha256 <hex>, <privacy>)`, the hash by [`digest`]; a pin's is its title
+//!   and description, its media `board <name>`, `image <URL>` or `video (n bytes)`, and `link
+//!   <URL>`); Meta's media are
 //!   `photo|image|video <public URL>` (and a Facebook post's `link <URL>`). Optional filters,
 //!   combined: `?platform=x` (or `bluesky`/`bsky`, `mastodon`, `facebook`, `instagram`,
-//!   `threads`, `linkedin`, `youtube`: only that fake is read), `&account=…`, `&text=…` (both exact). An unknown
+//!   `threads`, `linkedin`, `youtube`, `pinterest`: only that fake is read), `&account=…`, `&text=…` (both exact). An unknown
 //!   parameter is a 400.
 //! - `GET /_sandbox/duplicates[?platform=…]` — the texts an account posted more than once:
 //!   `[{"platform", "account", "text", "count", "ids": […]}]`, `[]` when there are none.
@@ -66,6 +69,7 @@ mod linkedin;
 mod mastodon;
 mod meta;
 mod page;
+mod pinterest;
 mod stripe;
 mod x;
 mod youtube;
@@ -117,6 +121,10 @@ pub mod credentials {
     pub const YOUTUBE_CLIENT_ID: &str = "sandbox-youtube-client.apps.googleusercontent.com";
     /// The Google OAuth client secret (YouTube).
     pub const YOUTUBE_CLIENT_SECRET: &str = "sandbox-youtube-client-secret";
+    /// The Pinterest app's id.
+    pub const PINTEREST_APP_ID: &str = "1500000";
+    /// The Pinterest app's secret.
+    pub const PINTEREST_APP_SECRET: &str = "sandbox-pinterest-app-secret";
 }
 
 /// Everything the fakes hold, shared by the server's workers.
@@ -129,6 +137,7 @@ pub struct SandboxState {
     pub(crate) meta: Mutex<meta::State>,
     pub(crate) linkedin: Mutex<linkedin::State>,
     pub(crate) youtube: Mutex<youtube::State>,
+    pub(crate) pinterest: Mutex<pinterest::State>,
     pub(crate) log: Mutex<VecDeque<Recorded>>,
 }
 
@@ -157,12 +166,13 @@ impl SandboxState {
         }
         posts.extend(linkedin::posts(&lock(&self.linkedin)));
         posts.extend(youtube::posts(&lock(&self.youtube)));
+        posts.extend(pinterest::posts(&lock(&self.pinterest)));
         posts.sort_by_key(|p| p.created_at);
         posts
     }
 
     /// Every post one fake holds (`x`, `bluesky`, `mastodon`, `facebook`, `instagram`,
-    /// `threads`, `linkedin`, `youtube`), oldest first; only that fake is read. `None` for a platform the sandbox has
+    /// `threads`, `linkedin`, `youtube`, `pinterest`), oldest first; only that fake is read. `None` for a platform the sandbox has
     /// no fake of.
     pub fn posts_of(&self, platform: &str) -> Option<Vec<SandboxPost>> {
         Some(match common::platform_name(platform)? {
@@ -173,6 +183,7 @@ impl SandboxState {
             name @ ("facebook" | "instagram" | "threads") => meta::posts(&lock(&self.meta), name),
             "linkedin" => linkedin::posts(&lock(&self.linkedin)),
             "youtube" => youtube::posts(&lock(&self.youtube)),
+            "pinterest" => pinterest::posts(&lock(&self.pinterest)),
             _ => mastodon::posts(&lock(&self.mastodon)),
         })
     }
@@ -198,6 +209,7 @@ pub fn configure(state: web::Data<SandboxState>) -> impl FnOnce(&mut web::Servic
             .service(web::scope("/threads").configure(meta::threads::configure))
             .service(web::scope("/linkedin").configure(linkedin::configure))
             .service(web::scope("/youtube").configure(youtube::configure))
+            .service(web::scope("/pinterest").configure(pinterest::configure))
             .service(web::scope("/stripe").configure(stripe::configure));
     }
 }
@@ -277,6 +289,11 @@ impl Sandbox {
     /// YouTube's base URL (Google's consent page, token endpoint and APIs, in one place).
     pub fn youtube_url(&self) -> String {
         format!("{}/youtube", self.url)
+    }
+
+    /// Pinterest's base URL (its authorisation page and API).
+    pub fn pinterest_url(&self) -> String {
+        format!("{}/pinterest", self.url)
     }
 
     /// Stripe's API base URL (the gateway's API URL: calls go to `<this>/v1/…`).

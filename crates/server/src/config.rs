@@ -335,6 +335,24 @@ pub struct Config {
     /// Google's API base (`/youtube/v3/...`, `/upload/youtube/v3/...`).
     #[arg(long, env = "MULTIVIO_YOUTUBE_API_URL", global = true)]
     pub youtube_api_url: Option<String>,
+    /// Pinterest's app id. Unset: Pinterest is pointed at the sandbox locally, disabled in
+    /// production.
+    #[arg(long, env = "MULTIVIO_PINTEREST_CLIENT_ID", global = true)]
+    pub pinterest_client_id: Option<String>,
+    /// Pinterest's app secret.
+    #[arg(
+        long,
+        env = "MULTIVIO_PINTEREST_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub pinterest_client_secret: Option<String>,
+    /// Pinterest's authorisation page base (`/oauth/`).
+    #[arg(long, env = "MULTIVIO_PINTEREST_AUTH_URL", global = true)]
+    pub pinterest_auth_url: Option<String>,
+    /// Pinterest's API base (`/v5/...`, tokens included).
+    #[arg(long, env = "MULTIVIO_PINTEREST_API_URL", global = true)]
+    pub pinterest_api_url: Option<String>,
     /// Bluesky's entryway, where sign-ins go when the user names no server.
     #[arg(long, env = "MULTIVIO_BLUESKY_URL", global = true)]
     pub bluesky_url: Option<String>,
@@ -473,6 +491,13 @@ impl std::fmt::Debug for Config {
             )
             .field("youtube_auth_url", &self.youtube_auth_url)
             .field("youtube_api_url", &self.youtube_api_url)
+            .field("pinterest_client_id", &self.pinterest_client_id)
+            .field(
+                "pinterest_client_secret",
+                &redacted(self.pinterest_client_secret.is_some()),
+            )
+            .field("pinterest_auth_url", &self.pinterest_auth_url)
+            .field("pinterest_api_url", &self.pinterest_api_url)
             .field("bluesky_url", &self.bluesky_url)
             .field("sandbox", &self.sandbox)
             .field("sandbox_listen", &self.sandbox_listen)

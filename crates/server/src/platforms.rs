@@ -17,6 +17,7 @@ use multivio_social::instagram::{Instagram, InstagramApp, InstagramConfig};
 use multivio_social::linkedin::{Linkedin, LinkedinConfig};
 use multivio_social::mastodon::{Mastodon, MastodonConfig};
 use multivio_social::meta::ContainerPolling;
+use multivio_social::pinterest::{Pinterest, PinterestConfig};
 use multivio_social::threads::{Threads, ThreadsConfig};
 use multivio_social::x::{X, XConfig};
 use multivio_social::youtube::{Youtube, YoutubeConfig};
@@ -111,6 +112,7 @@ pub fn registry(
     meta(config, sandbox, &mut registry, &mut sandboxed)?;
     linkedin(config, sandbox, &mut registry, &mut sandboxed)?;
     youtube(config, sandbox, &mut registry, &mut sandboxed)?;
+    pinterest(config, sandbox, &mut registry, &mut sandboxed)?;
 
     let bluesky_url = match (
         config.bluesky_url.as_deref().filter(|u| !u.is_empty()),
@@ -410,6 +412,48 @@ fn youtube(
         *registry = std::mem::take(registry)
             .with_oauth(Provider::Youtube, youtube.clone())
             .with_publisher(Provider::Youtube, youtube);
+    }
+    Ok(())
+}
+
+/// Pinterest: its app when configured; locally, the sandbox's fake otherwise (its videos
+/// polled without waiting seconds between reads).
+fn pinterest(
+    config: &Config,
+    sandbox: Option<&str>,
+    registry: &mut Registry,
+    sandboxed: &mut Vec<(Provider, String)>,
+) -> anyhow::Result<()> {
+    let pinterest_config = match set(&config.pinterest_client_id) {
+        Some(id) => Some(PinterestConfig {
+            client_id: id.to_owned(),
+            client_secret: client_secret(&config.pinterest_client_secret, "PINTEREST")?,
+            auth_url: set(&config.pinterest_auth_url)
+                .unwrap_or(multivio_social::pinterest::AUTH_URL)
+                .to_owned(),
+            api_url: set(&config.pinterest_api_url)
+                .unwrap_or(multivio_social::pinterest::API_URL)
+                .to_owned(),
+        }),
+        None => sandbox.map(|base| {
+            sandboxed.push((Provider::Pinterest, format!("{base}/pinterest")));
+            PinterestConfig {
+                client_id: sandbox::PINTEREST_APP_ID.to_owned(),
+                client_secret: Secret::new(sandbox::PINTEREST_APP_SECRET),
+                auth_url: format!("{base}/pinterest"),
+                api_url: format!("{base}/pinterest"),
+            }
+        }),
+    };
+    if let Some(pinterest_config) = pinterest_config {
+        let mut pinterest = Pinterest::new(pinterest_config).context("Pinterest")?;
+        if set(&config.pinterest_client_id).is_none() {
+            pinterest = pinterest.with_polling(SANDBOX_POLLING);
+        }
+        let pinterest = Arc::new(pinterest);
+        *registry = std::mem::take(registry)
+            .with_oauth(Provider::Pinterest, pinterest.clone())
+            .with_publisher(Provider::Pinterest, pinterest);
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ mod matching;
 pub mod meta;
 pub mod oauth1;
 pub mod oauth2;
+pub mod pinterest;
 pub mod pkce;
 mod registry;
 pub mod threads;

@@ -105,18 +105,20 @@ fn default_plans_carry_storage_and_bucket_secrets_stay_out_of_logs() {
 }
 
 #[test]
-fn linkedin_and_youtube_app_secrets_never_reach_a_log() {
+fn linkedin_youtube_and_pinterest_app_secrets_never_reach_a_log() {
     let config = config(&[
         "--linkedin-client-id=li-app",
         "--linkedin-client-secret=li-secret-value",
         "--youtube-client-id=yt-app",
         "--youtube-client-secret=yt-secret-value",
+        "--pinterest-client-id=pin-app",
+        "--pinterest-client-secret=pin-secret-value",
     ]);
     let shown = format!("{config:?}");
-    for secret in ["li-secret-value", "yt-secret-value"] {
+    for secret in ["li-secret-value", "yt-secret-value", "pin-secret-value"] {
         assert!(!shown.contains(secret), "{shown}");
     }
-    for id in ["li-app", "yt-app"] {
+    for id in ["li-app", "yt-app", "pin-app"] {
         assert!(shown.contains(id), "{shown}");
     }
 }

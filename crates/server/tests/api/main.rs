@@ -15,6 +15,7 @@ mod linkedin;
 mod media;
 mod meta;
 mod oauth;
+mod pinterest;
 mod platform_kit;
 mod platforms;
 mod posts;
