@@ -39,7 +39,7 @@ if [ ! -x "$VENV/bin/st" ] || [ "$("$VENV/bin/st" --version 2>/dev/null)" != "st
 fi
 
 cargo build --quiet -p multivio
-BIN="target/debug/multivio"
+BIN="${CARGO_TARGET_DIR:-target}/debug/multivio"
 
 # A fresh private database each run: the checks start from no data.
 "$BIN" --data-dir "$DATA_DIR" pg stop >/dev/null 2>&1 || true
