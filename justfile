@@ -58,6 +58,10 @@ seed-check:
 bench:
     cargo bench -p multivio-domain --bench content
 
+# The API and publisher benchmark against the database's own limit (docs/benchmarks.md)
+bench-api:
+    scripts/bench-api.sh
+
 # Seed 1M posts and print the plans of post listing and the job claim (each must use an index)
 explain:
     #!/usr/bin/env bash

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The API and publisher benchmark (docs/benchmarks.md): a private PostgreSQL, 10,000 users ×
+# 100 posts, a release `multivio serve`, a load generator in its own process, pgbench with the
+# SQL each endpoint needs in the same run, then the publisher with 1 and 2 worker processes
+# against the sandbox. Prints one table and writes it to target/bench/results.md.
+#
+# Settings (environment): BENCH_SECS (measured seconds per endpoint, 20), BENCH_WARMUP (5),
+# BENCH_CONNECTIONS (64), BENCH_USERS (10000), BENCH_POSTS (100 per user), BENCH_TOKENS (1000
+# users whose tokens rotate), BENCH_TARGETS (20000), BENCH_ACCOUNTS (20 sandbox accounts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECS=${BENCH_SECS:-20}
+WARMUP=${BENCH_WARMUP:-5}
+CONNS=${BENCH_CONNECTIONS:-64}
+USERS=${BENCH_USERS:-10000}
+POSTS=${BENCH_POSTS:-100}
+TOKENS=${BENCH_TOKENS:-1000}
+TARGETS=${BENCH_TARGETS:-20000}
+ACCOUNTS=${BENCH_ACCOUNTS:-20}
+API_ADDR=127.0.0.1:18080
+SANDBOX_ADDR=127.0.0.1:18090
+
+command -v pgbench >/dev/null || scripts/bootstrap.sh
+command -v jq >/dev/null || { apt-get install -y -qq jq >/dev/null 2>&1 || true; }
+command -v jq >/dev/null || { echo "bench: jq is needed (apt-get install jq)" >&2; exit 1; }
+
+echo "bench: building (release)"
+cargo build --quiet --release -p multivio --bin multivio --example bench
+BIN=$PWD/target/release/multivio
+BENCH=$PWD/target/release/examples/bench
+OUT=$PWD/target/bench
+mkdir -p "$OUT"
+
+DATA=${TMPDIR:-/tmp}/multivio-bench-$(id -u)
+"$BIN" --data-dir "$DATA" pg stop >/dev/null 2>&1 || true
+rm -rf "$DATA"
+mkdir -p "$DATA"
+chmod 755 "$DATA"
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  "$BIN" --data-dir "$DATA" pg stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+export MULTIVIO_TOKEN_KEYS="bench:$(head -c 32 /dev/urandom | base64 -w0)"
+DATABASE_URL=$("$BIN" --data-dir "$DATA" pg url)
+export DATABASE_URL
+eval "$("$BIN" --data-dir "$DATA" pg env)"
+export RUST_LOG=warn
+
+"$BIN" --data-dir "$DATA" migrate >/dev/null
+"$BENCH" seed --users "$USERS" --posts "$POSTS"
+
+wait_ready() {
+  for _ in $(seq 1 300); do
+    curl -fs "http://$1${2:-/healthz}" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "bench: nothing answers on $1" >&2
+  return 1
+}
+
+serve() {
+  env MULTIVIO_LISTEN=$API_ADDR MULTIVIO_RATE_LIMITS=publish=1000000,write=1000000,connect=1000000 \
+    "$@" "$BIN" --data-dir "$DATA" serve --no-worker >>"$DATA/serve.log" 2>&1 &
+  SERVER=$!
+  PIDS+=("$SERVER")
+  wait_ready "$API_ADDR"
+}
+
+peak_rss_mib() {
+  awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"
+}
+
+echo "bench: API at $API_ADDR, $CONNS connections, ${WARMUP}s warm-up, ${SECS}s each"
+serve MULTIVIO_SANDBOX=false
+"$BENCH" pgbench-scripts --dir "$DATA/pgbench" --users "$TOKENS" --posts "$POSTS"
+
+pgbench_tps() {
+  "$BENCH" claims --users "$TOKENS" >&2
+  local out="$OUT/pgbench-$1.txt"
+  if ! pgbench -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -f "$DATA/pgbench/$1.sql" \
+    "$PGDATABASE" >"$out" 2>&1; then
+    echo "bench: pgbench $1 failed:" >&2
+    tail -5 "$out" >&2
+    return 1
+  fi
+  awk '/^tps = / { printf "%.0f", $3 }' "$out"
+}
+
+ROWS=()
+for scenario in list get create validate schedule; do
+  api=$("$BENCH" load --base "http://$API_ADDR" --scenario "$scenario" --users "$TOKENS" \
+    --connections "$CONNS" --warmup-secs "$WARMUP" --secs "$SECS")
+  echo "$api" >"$OUT/$scenario.json"
+  case $scenario in
+    list) baseline=list-lean; exact=$(pgbench_tps list-exact) ;;
+    *) baseline=$scenario; exact="" ;;
+  esac
+  base_tps=$(pgbench_tps "$baseline")
+  rps=$(jq -r '.rps | floor' <<<"$api")
+  ratio=$(awk -v a="$rps" -v b="$base_tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
+  errors=$(jq -r '.errors' <<<"$api")
+  first=$(jq -r '.first_error // ""' <<<"$api")
+  [ "$errors" = 0 ] || echo "bench: $scenario: $errors errors, first: $first" >&2
+  ROWS+=("| $scenario | $rps | $(jq -r .p50_ms <<<"$api") | $(jq -r .p99_ms <<<"$api") | $errors | $base_tps ($baseline)${exact:+; exact SQL $exact} | $ratio |")
+done
+API_RSS=$(peak_rss_mib "$SERVER")
+kill "$SERVER"
+wait "$SERVER" 2>/dev/null || true
+
+echo "bench: publisher, $TARGETS targets due at once, against the sandbox at $SANDBOX_ADDR"
+env MULTIVIO_SANDBOX_LISTEN=$SANDBOX_ADDR "$BIN" --data-dir "$DATA" sandbox >>"$DATA/sandbox.log" 2>&1 &
+PIDS+=("$!")
+wait_ready "$SANDBOX_ADDR" /_sandbox/posts
+serve MULTIVIO_SANDBOX=true MULTIVIO_SANDBOX_URL="http://$SANDBOX_ADDR"
+"$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
+  --accounts "$ACCOUNTS" --phase connect
+PUB_ROWS=()
+WORKER_RSS=0
+for workers in 1 2; do
+  "$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
+    --targets "$TARGETS" --accounts "$ACCOUNTS" --phase prepare --round "w$workers"
+  WPIDS=()
+  for i in $(seq 1 "$workers"); do
+    env MULTIVIO_SANDBOX=true MULTIVIO_SANDBOX_URL="http://$SANDBOX_ADDR" \
+      "$BIN" --data-dir "$DATA" worker >>"$DATA/worker-$workers-$i.log" 2>&1 &
+    WPIDS+=("$!")
+    PIDS+=("$!")
+  done
+  result=$("$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
+    --targets "$TARGETS" --accounts "$ACCOUNTS" --phase wait --round "w$workers")
+  echo "$result" >"$OUT/publisher-$workers.json"
+  for pid in "${WPIDS[@]}"; do
+    rss=$(peak_rss_mib "$pid")
+    [ "$rss" != "?" ] && [ "$rss" -gt "$WORKER_RSS" ] && WORKER_RSS=$rss
+    kill "$pid" 2>/dev/null || true
+  done
+  PUB_ROWS+=("| $workers | $(jq -r .published <<<"$result") / $(jq -r .targets <<<"$result") | $(jq -r '.targets_per_s | floor' <<<"$result") | $(jq -r .lag_p50_ms <<<"$result") | $(jq -r .lag_p99_ms <<<"$result") | $(jq -r .duplicates <<<"$result") |")
+done
+SERVE_RSS=$(peak_rss_mib "$SERVER")
+
+{
+  echo "Multivio API benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
+  echo "$USERS users × $POSTS posts; $TOKENS users' tokens rotating; $CONNS connections; ${SECS}s per endpoint after ${WARMUP}s"
+  echo
+  echo "| endpoint | API req/s | p50 ms | p99 ms | errors | pgbench tx/s (script) | API / pgbench |"
+  echo "|---|---|---|---|---|---|---|"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "| workers | published | targets/s | lag p50 ms | lag p99 ms | duplicates |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s\n' "${PUB_ROWS[@]}"
+  echo
+  echo "Peak RSS: API server ${API_RSS} MiB under load, ${SERVE_RSS} MiB serving the publisher run; worker ${WORKER_RSS} MiB."
+} | tee "$OUT/results.md"
