@@ -27,7 +27,7 @@ pub const RECORDED_HEADERS: [&str; 5] = [
 #[derive(Debug, Clone, Serialize)]
 pub struct Recorded {
     /// `x`, `bluesky`, `mastodon`, `facebook`, `instagram`, `threads`, `linkedin`, `youtube`,
-    /// `pinterest` or `stripe`.
+    /// `pinterest`, `tiktok` or `stripe`.
     pub platform: &'static str,
     /// HTTP method.
     pub method: String,
@@ -107,8 +107,8 @@ pub fn record(state: &SandboxState, platform: &'static str, req: &HttpRequest, b
 }
 
 /// The platform a query names (`x`, `bluesky` or its prefix `bsky`, `mastodon`, `facebook`,
-/// `instagram`, `threads`, `linkedin`, `youtube`, `pinterest`, `stripe`), as posts and
-/// requests name it.
+/// `instagram`, `threads`, `linkedin`, `youtube`, `pinterest`, `tiktok`, `stripe`), as posts
+/// and requests name it.
 pub fn platform_name(given: &str) -> Option<&'static str> {
     match given {
         "x" => Some("x"),
@@ -120,6 +120,7 @@ pub fn platform_name(given: &str) -> Option<&'static str> {
         "linkedin" => Some("linkedin"),
         "youtube" => Some("youtube"),
         "pinterest" => Some("pinterest"),
+        "tiktok" => Some("tiktok"),
         "stripe" => Some("stripe"),
         _ => None,
     }

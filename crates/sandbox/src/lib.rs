@@ -2,7 +2,8 @@
 //!
 //! Local fakes of the platforms Multivio publishes to — X (`/x`), Bluesky (`/bsky`), Mastodon
 //! (`/mastodon`), Facebook (`/facebook`), Instagram (`/instagram`), Threads (`/threads`),
-//! LinkedIn (`/linkedin`), YouTube (`/youtube`) and Pinterest (`/pinterest`) —
+//! LinkedIn (`/linkedin`), YouTube (`/youtube`), Pinterest (`/pinterest`) and TikTok
+//! (`/tiktok`) —
 //! and of Stripe (`/stripe`, billing: see its module), for
 //! development, tests and benchmarks. Each fake:
 //!
@@ -27,22 +28,23 @@
 //! The sandbox's own endpoints (no prefix):
 //!
 //! - `GET /_sandbox/posts` — every post, oldest first: `[{"platform": "x" | "bluesky" |
-//!   "mastodon" | "facebook" | "instagram" | "threads" | "linkedin" | "youtube" | "pinterest",
-//!   "account", "id",
+//!   "mastodon" | "facebook" | "instagram" | "threads" | "linkedin" | "youtube" | "pinterest" |
+//!   "tiktok", "account", "id",
 //!   "text", "media":
 //!   ["mime (n bytes)[: alt]"], "reply_to": id | null, "url", "created_at"}]`. The account is
 //!   `@username` on X, Mastodon, Instagram and Threads, the handle on Bluesky, the Page's name
 //!   on Facebook, the member's or organization's name on LinkedIn, the channel's title on
-//!   YouTube, the username on Pinterest; the id is the platform's (an
+//!   YouTube, the username on Pinterest, `@username` on TikTok; the id is the platform's (an
 //!   `at://` URI on Bluesky, a `urn:li:share:…` on LinkedIn); the text is the text sent (X's API
 //!   shows it with `t.co` links, the listing does not; LinkedIn's is the commentary as LinkedIn
 //!   shows it, unescaped; a YouTube video's is its title and description, its media
 //!   `mime (n bytes, sha256 <hex>, <privacy>)`, the hash by [`digest`]; a pin's is its title
 //!   and description, its media `board <name>`, `image <URL>` or `video (n bytes)`, and `link
-//!   <URL>`); Meta's media are
+//!   <URL>`; a TikTok post's is its caption, its media `mime (n bytes, privacy)`, its id the
+//!   public id, or the publish id of a private post); Meta's media are
 //!   `photo|image|video <public URL>` (and a Facebook post's `link <URL>`). Optional filters,
 //!   combined: `?platform=x` (or `bluesky`/`bsky`, `mastodon`, `facebook`, `instagram`,
-//!   `threads`, `linkedin`, `youtube`, `pinterest`: only that fake is read), `&account=…`, `&text=…` (both exact). An unknown
+//!   `threads`, `linkedin`, `youtube`, `pinterest`, `tiktok`: only that fake is read), `&account=…`, `&text=…` (both exact). An unknown
 //!   parameter is a 400.
 //! - `GET /_sandbox/duplicates[?platform=…]` — the texts an account posted more than once:
 //!   `[{"platform", "account", "text", "count", "ids": […]}]`, `[]` when there are none.
@@ -71,6 +73,7 @@ mod meta;
 mod page;
 mod pinterest;
 mod stripe;
+mod tiktok;
 mod x;
 mod youtube;
 
@@ -125,6 +128,10 @@ pub mod credentials {
     pub const PINTEREST_APP_ID: &str = "1500000";
     /// The Pinterest app's secret.
     pub const PINTEREST_APP_SECRET: &str = "sandbox-pinterest-app-secret";
+    /// The TikTok app's client key.
+    pub const TIKTOK_CLIENT_KEY: &str = "sbxtiktokclientkey";
+    /// The TikTok app's client secret.
+    pub const TIKTOK_CLIENT_SECRET: &str = "sandbox-tiktok-client-secret";
 }
 
 /// Everything the fakes hold, shared by the server's workers.
@@ -138,6 +145,7 @@ pub struct SandboxState {
     pub(crate) linkedin: Mutex<linkedin::State>,
     pub(crate) youtube: Mutex<youtube::State>,
     pub(crate) pinterest: Mutex<pinterest::State>,
+    pub(crate) tiktok: Mutex<tiktok::State>,
     pub(crate) log: Mutex<VecDeque<Recorded>>,
 }
 
@@ -167,12 +175,13 @@ impl SandboxState {
         posts.extend(linkedin::posts(&lock(&self.linkedin)));
         posts.extend(youtube::posts(&lock(&self.youtube)));
         posts.extend(pinterest::posts(&lock(&self.pinterest)));
+        posts.extend(tiktok::posts(&lock(&self.tiktok)));
         posts.sort_by_key(|p| p.created_at);
         posts
     }
 
     /// Every post one fake holds (`x`, `bluesky`, `mastodon`, `facebook`, `instagram`,
-    /// `threads`, `linkedin`, `youtube`, `pinterest`), oldest first; only that fake is read. `None` for a platform the sandbox has
+    /// `threads`, `linkedin`, `youtube`, `pinterest`, `tiktok`), oldest first; only that fake is read. `None` for a platform the sandbox has
     /// no fake of.
     pub fn posts_of(&self, platform: &str) -> Option<Vec<SandboxPost>> {
         Some(match common::platform_name(platform)? {
@@ -184,6 +193,7 @@ impl SandboxState {
             "linkedin" => linkedin::posts(&lock(&self.linkedin)),
             "youtube" => youtube::posts(&lock(&self.youtube)),
             "pinterest" => pinterest::posts(&lock(&self.pinterest)),
+            "tiktok" => tiktok::posts(&lock(&self.tiktok)),
             _ => mastodon::posts(&lock(&self.mastodon)),
         })
     }
@@ -210,6 +220,7 @@ pub fn configure(state: web::Data<SandboxState>) -> impl FnOnce(&mut web::Servic
             .service(web::scope("/linkedin").configure(linkedin::configure))
             .service(web::scope("/youtube").configure(youtube::configure))
             .service(web::scope("/pinterest").configure(pinterest::configure))
+            .service(web::scope("/tiktok").configure(tiktok::configure))
             .service(web::scope("/stripe").configure(stripe::configure));
     }
 }
@@ -294,6 +305,11 @@ impl Sandbox {
     /// Pinterest's base URL (its authorisation page and API).
     pub fn pinterest_url(&self) -> String {
         format!("{}/pinterest", self.url)
+    }
+
+    /// TikTok's base URL (its authorisation page and API, uploads included).
+    pub fn tiktok_url(&self) -> String {
+        format!("{}/tiktok", self.url)
     }
 
     /// Stripe's API base URL (the gateway's API URL: calls go to `<this>/v1/…`).

@@ -3,7 +3,8 @@
 //! - `GET /_sandbox/posts` — every post, oldest first, as `[{"platform", "account", "id",
 //!   "text", "media", "reply_to", "url", "created_at"}]`. Filters (query, all optional,
 //!   combined with "and"): `platform` (`x`, `bluesky` or `bsky`, `mastodon`, `facebook`,
-//!   `instagram`, `threads`, `linkedin`, `youtube`, `pinterest`: only that fake is read), `account` (exact), `text` (exact). Any other parameter is a 400.
+//!   `instagram`, `threads`, `linkedin`, `youtube`, `pinterest`, `tiktok`: only that fake is
+//!   read), `account` (exact), `text` (exact). Any other parameter is a 400.
 //! - `GET /_sandbox/duplicates` — the texts an account posted more than once, as
 //!   `[{"platform", "account", "text", "count", "ids"}]` (oldest first; `[]` when every text was
 //!   posted once). Filter: `platform`.
@@ -53,7 +54,7 @@ fn filters(req: &HttpRequest, allowed: &[&str]) -> Result<HashMap<String, String
             }
             None => {
                 return Err(HttpResponse::BadRequest().json(serde_json::json!({
-                    "error": format!("unknown platform `{platform}`: x, bluesky, mastodon, facebook, instagram, threads, linkedin, youtube, pinterest or stripe")
+                    "error": format!("unknown platform `{platform}`: x, bluesky, mastodon, facebook, instagram, threads, linkedin, youtube, pinterest, tiktok or stripe")
                 })));
             }
         }
@@ -168,7 +169,7 @@ async fn index(state: web::Data<SandboxState>) -> HttpResponse {
             "<!doctype html><html><head><meta charset=utf-8><title>Multivio sandbox</title>\
              <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.3em .6em;\
              border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}</style></head>\
-             <body><h1>Multivio sandbox</h1><p>Local fakes of X, Bluesky, Mastodon, Facebook, Instagram, Threads, LinkedIn, YouTube and Pinterest. Nothing \
+             <body><h1>Multivio sandbox</h1><p>Local fakes of X, Bluesky, Mastodon, Facebook, Instagram, Threads, LinkedIn, YouTube, Pinterest and TikTok. Nothing \
              here leaves this machine. <a href=\"/_sandbox/posts\">posts as JSON</a> · \
              <a href=\"/_sandbox/requests\">requests received</a></p><table><tr><th>when</th>\
              <th>platform</th><th>account</th><th>text</th><th>media</th><th>reply to</th></tr>\

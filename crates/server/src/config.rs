@@ -353,6 +353,24 @@ pub struct Config {
     /// Pinterest's API base (`/v5/...`, tokens included).
     #[arg(long, env = "MULTIVIO_PINTEREST_API_URL", global = true)]
     pub pinterest_api_url: Option<String>,
+    /// TikTok's app client key. Unset: TikTok is pointed at the sandbox locally, disabled in
+    /// production.
+    #[arg(long, env = "MULTIVIO_TIKTOK_CLIENT_ID", global = true)]
+    pub tiktok_client_id: Option<String>,
+    /// TikTok's app client secret.
+    #[arg(
+        long,
+        env = "MULTIVIO_TIKTOK_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub tiktok_client_secret: Option<String>,
+    /// TikTok's authorisation page base (`/v2/auth/authorize/`).
+    #[arg(long, env = "MULTIVIO_TIKTOK_AUTH_URL", global = true)]
+    pub tiktok_auth_url: Option<String>,
+    /// TikTok's API base (`/v2/...`, tokens included).
+    #[arg(long, env = "MULTIVIO_TIKTOK_API_URL", global = true)]
+    pub tiktok_api_url: Option<String>,
     /// Bluesky's entryway, where sign-ins go when the user names no server.
     #[arg(long, env = "MULTIVIO_BLUESKY_URL", global = true)]
     pub bluesky_url: Option<String>,
@@ -498,6 +516,13 @@ impl std::fmt::Debug for Config {
             )
             .field("pinterest_auth_url", &self.pinterest_auth_url)
             .field("pinterest_api_url", &self.pinterest_api_url)
+            .field("tiktok_client_id", &self.tiktok_client_id)
+            .field(
+                "tiktok_client_secret",
+                &redacted(self.tiktok_client_secret.is_some()),
+            )
+            .field("tiktok_auth_url", &self.tiktok_auth_url)
+            .field("tiktok_api_url", &self.tiktok_api_url)
             .field("bluesky_url", &self.bluesky_url)
             .field("sandbox", &self.sandbox)
             .field("sandbox_listen", &self.sandbox_listen)

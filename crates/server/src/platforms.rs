@@ -19,6 +19,7 @@ use multivio_social::mastodon::{Mastodon, MastodonConfig};
 use multivio_social::meta::ContainerPolling;
 use multivio_social::pinterest::{Pinterest, PinterestConfig};
 use multivio_social::threads::{Threads, ThreadsConfig};
+use multivio_social::tiktok::{Tiktok, TiktokConfig};
 use multivio_social::x::{X, XConfig};
 use multivio_social::youtube::{Youtube, YoutubeConfig};
 
@@ -113,6 +114,7 @@ pub fn registry(
     linkedin(config, sandbox, &mut registry, &mut sandboxed)?;
     youtube(config, sandbox, &mut registry, &mut sandboxed)?;
     pinterest(config, sandbox, &mut registry, &mut sandboxed)?;
+    tiktok(config, sandbox, &mut registry, &mut sandboxed)?;
 
     let bluesky_url = match (
         config.bluesky_url.as_deref().filter(|u| !u.is_empty()),
@@ -454,6 +456,48 @@ fn pinterest(
         *registry = std::mem::take(registry)
             .with_oauth(Provider::Pinterest, pinterest.clone())
             .with_publisher(Provider::Pinterest, pinterest);
+    }
+    Ok(())
+}
+
+/// TikTok: its app when configured; locally, the sandbox's fake otherwise (a post's status
+/// fetched without waiting seconds between reads).
+fn tiktok(
+    config: &Config,
+    sandbox: Option<&str>,
+    registry: &mut Registry,
+    sandboxed: &mut Vec<(Provider, String)>,
+) -> anyhow::Result<()> {
+    let tiktok_config = match set(&config.tiktok_client_id) {
+        Some(key) => Some(TiktokConfig {
+            client_key: key.to_owned(),
+            client_secret: client_secret(&config.tiktok_client_secret, "TIKTOK")?,
+            auth_url: set(&config.tiktok_auth_url)
+                .unwrap_or(multivio_social::tiktok::AUTH_URL)
+                .to_owned(),
+            api_url: set(&config.tiktok_api_url)
+                .unwrap_or(multivio_social::tiktok::API_URL)
+                .to_owned(),
+        }),
+        None => sandbox.map(|base| {
+            sandboxed.push((Provider::Tiktok, format!("{base}/tiktok")));
+            TiktokConfig {
+                client_key: sandbox::TIKTOK_CLIENT_KEY.to_owned(),
+                client_secret: Secret::new(sandbox::TIKTOK_CLIENT_SECRET),
+                auth_url: format!("{base}/tiktok"),
+                api_url: format!("{base}/tiktok"),
+            }
+        }),
+    };
+    if let Some(tiktok_config) = tiktok_config {
+        let mut tiktok = Tiktok::new(tiktok_config).context("TikTok")?;
+        if set(&config.tiktok_client_id).is_none() {
+            tiktok = tiktok.with_polling(SANDBOX_POLLING);
+        }
+        let tiktok = Arc::new(tiktok);
+        *registry = std::mem::take(registry)
+            .with_oauth(Provider::Tiktok, tiktok.clone())
+            .with_publisher(Provider::Tiktok, tiktok);
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod pinterest;
 pub mod pkce;
 mod registry;
 pub mod threads;
+pub mod tiktok;
 pub mod x;
 pub mod youtube;
 

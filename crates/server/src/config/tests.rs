@@ -105,7 +105,7 @@ fn default_plans_carry_storage_and_bucket_secrets_stay_out_of_logs() {
 }
 
 #[test]
-fn linkedin_youtube_and_pinterest_app_secrets_never_reach_a_log() {
+fn linkedin_youtube_pinterest_and_tiktok_app_secrets_never_reach_a_log() {
     let config = config(&[
         "--linkedin-client-id=li-app",
         "--linkedin-client-secret=li-secret-value",
@@ -113,12 +113,19 @@ fn linkedin_youtube_and_pinterest_app_secrets_never_reach_a_log() {
         "--youtube-client-secret=yt-secret-value",
         "--pinterest-client-id=pin-app",
         "--pinterest-client-secret=pin-secret-value",
+        "--tiktok-client-id=tt-app",
+        "--tiktok-client-secret=tt-secret-value",
     ]);
     let shown = format!("{config:?}");
-    for secret in ["li-secret-value", "yt-secret-value", "pin-secret-value"] {
+    for secret in [
+        "li-secret-value",
+        "yt-secret-value",
+        "pin-secret-value",
+        "tt-secret-value",
+    ] {
         assert!(!shown.contains(secret), "{shown}");
     }
-    for id in ["li-app", "yt-app", "pin-app"] {
+    for id in ["li-app", "yt-app", "pin-app", "tt-app"] {
         assert!(shown.contains(id), "{shown}");
     }
 }

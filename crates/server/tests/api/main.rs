@@ -20,6 +20,7 @@ mod platform_kit;
 mod platforms;
 mod posts;
 mod production;
+mod tiktok;
 mod youtube;
 
 use std::sync::{Arc, Mutex};
