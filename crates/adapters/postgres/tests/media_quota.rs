@@ -1,6 +1,6 @@
 //! Media storage quota and the rule that keeps files attached to scheduled posts, on a real
 //! database.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
