@@ -139,7 +139,45 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
     }
 }
 
+/// The query of a redirect a third party sends the browser to (the OAuth callbacks): parsed
+/// and checked as [`Query`], except that parameters the operation does not document are
+/// ignored, as OAuth requires of a client (RFC 6749 §4.1.2: Google adds `scope` and
+/// `authuser`, TikTok `scopes`).
+#[derive(Debug)]
+pub struct RedirectQuery<T>(pub T);
+
+impl<T> RedirectQuery<T> {
+    /// The query.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for RedirectQuery<T> {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            check_query(req, Unknown::Ignored)
+                .map(RedirectQuery)
+                .map_err(Into::into),
+        )
+    }
+}
+
+/// What a query parameter the operation does not document gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unknown {
+    Refused,
+    Ignored,
+}
+
 fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    check_query(req, Unknown::Refused)
+}
+
+fn check_query<T: DeserializeOwned>(req: &HttpRequest, unknown: Unknown) -> Result<T, ApiError> {
     let parsed = web::Query::<T>::from_query(req.query_string())
         .map_err(|e| ApiError(crate::rejection::query_problem(&e)))?
         .into_inner();
@@ -152,6 +190,9 @@ fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     let mut violations = Vec::new();
     for (name, value) in &pairs {
         let Some((_, _, schema)) = params.iter().find(|(n, _, _)| n == name) else {
+            if unknown == Unknown::Ignored {
+                continue;
+            }
             return Err(ApiError(Problem::of(
                 ProblemType::InvalidQuery,
                 StatusCode::BAD_REQUEST,

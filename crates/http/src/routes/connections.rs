@@ -16,7 +16,7 @@ use crate::dto::{
     OAuth1CallbackResponse, OAuth1CompleteRequest, PlatformName,
 };
 use crate::error::{ApiError, invalid};
-use crate::input::{Body, OptionalBody, Path, Query};
+use crate::input::{Body, OptionalBody, Path, RedirectQuery};
 use crate::problem::ProblemType;
 use crate::rate_limit::Action;
 use crate::{AppState, Problem};
@@ -170,7 +170,7 @@ fn encode(value: &str) -> String {
 pub async fn callback(
     state: web::Data<AppState>,
     name: Path<String>,
-    query: Query<CallbackQuery>,
+    query: RedirectQuery<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     let q = query.into_inner();
@@ -341,7 +341,7 @@ pub async fn oauth1_authorize(
 pub async fn oauth1_callback(
     state: web::Data<AppState>,
     name: Path<String>,
-    query: Query<OAuth1CallbackQuery>,
+    query: RedirectQuery<OAuth1CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = provider(&name)?;
     let q = query.into_inner();
