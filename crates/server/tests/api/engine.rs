@@ -263,7 +263,14 @@ async fn four_worker_processes_publish_two_thousand_due_posts_exactly_once() {
             *expected.entry(p.as_str()).or_default() += 1;
         }
         targets += to.len();
-        schedule(&api, &tenants[i % 4], &format!("engine post {i}"), &to, later).await;
+        schedule(
+            &api,
+            &tenants[i % 4],
+            &format!("engine post {i}"),
+            &to,
+            later,
+        )
+        .await;
     }
     eprintln!(
         "scheduled {posts} posts ({targets} targets) in {:?}",
