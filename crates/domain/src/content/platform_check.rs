@@ -26,6 +26,7 @@ use crate::Provider;
 ///     width: Some(1080),
 ///     height: Some(1920),
 ///     duration_secs: Some(42.0),
+///     codec: Some("avc1".into()),
 /// };
 /// let opts = ValidationOptions::default();
 ///
