@@ -482,6 +482,47 @@ async fn a_scheduled_post_starts_promptly_after_its_time() {
 }
 
 #[tokio::test]
+async fn a_platform_that_timed_out_waiting_for_the_request_is_retried_not_failed() {
+    let api = Api::start_with_sandbox().await;
+    connect_all(&api, "ada").await;
+    // X's server gave up waiting for the request (408): nothing was created, so it is sent
+    // again rather than failed.
+    sandbox_post(
+        &api,
+        "/x/_sandbox/fail_next_tweet",
+        json!({ "status": 408 }),
+    )
+    .await;
+    let text = "timed out once";
+    let (status, created) = api
+        .post(
+            "ada",
+            "/v1/posts",
+            json!({ "name": "408", "universal_content": text, "platforms": ["x"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .post("ada", &format!("/v1/posts/{id}/publish"), json!({}))
+        .await;
+    assert_eq!(status, 202);
+    let post = api
+        .settled_within("ada", &id, Duration::from_secs(120))
+        .await;
+    assert_eq!(post["status"], "published", "{post}");
+    let on_x: Vec<Value> = sandbox_get(&api, "/_sandbox/posts?platform=x")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["text"] == text)
+        .cloned()
+        .collect();
+    assert_eq!(on_x.len(), 1, "{on_x:?}");
+}
+
+#[tokio::test]
 async fn one_target_of_three_rejected_is_partial_and_a_retry_sends_only_that_one() {
     let api = Api::start_with_sandbox().await;
     connect_all(&api, "ada").await;

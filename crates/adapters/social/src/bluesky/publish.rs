@@ -498,7 +498,8 @@ fn publish_error(e: XrpcError, what: &str) -> PublishError {
             code: e.error,
             reason: format!("Bluesky refused {what}: it is too large"),
         },
-        s if s >= 500 => PublishError::Transient {
+        // 408: the platform gave up waiting for the request; it processed nothing (RFC 9110).
+        s if s >= 500 || s == 408 => PublishError::Transient {
             reason: e.describe(),
         },
         _ => PublishError::Rejected {

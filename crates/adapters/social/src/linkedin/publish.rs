@@ -82,6 +82,10 @@ async fn refusal(response: reqwest::Response, step: Step, version: &str) -> Publ
                  sets a current one in MULTIVIO_LINKEDIN_VERSION"
             ),
         },
+        // 408: the platform gave up waiting for the request; it processed nothing (RFC 9110).
+        408 => PublishError::Transient {
+            reason: format!("LinkedIn timed out waiting for the request: {message}"),
+        },
         s if (400..500).contains(&s) => PublishError::Rejected {
             code: error
                 .service_error_code

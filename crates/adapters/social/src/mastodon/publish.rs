@@ -167,7 +167,8 @@ fn answer_error(
                 reason: format!("The Mastodon instance refused {what}: {text}"),
             }
         }
-        s if s >= 500 => PublishError::Transient {
+        // 408: the platform gave up waiting for the request; it processed nothing (RFC 9110).
+        s if s >= 500 || s == 408 => PublishError::Transient {
             reason: format!("Mastodon answered HTTP {s}: {text}"),
         },
         s => PublishError::Rejected {

@@ -79,6 +79,10 @@ async fn refusal(response: reqwest::Response, step: Step, board: &str) -> Publis
                  platform_content.pinterest.board_id"
             ),
         },
+        // 408: the platform gave up waiting for the request; it processed nothing (RFC 9110).
+        408 => PublishError::Transient {
+            reason: format!("Pinterest timed out waiting for the {what}: {message}"),
+        },
         s if (400..500).contains(&s) => PublishError::Rejected {
             code: error
                 .code

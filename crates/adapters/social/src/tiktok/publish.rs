@@ -143,6 +143,10 @@ async fn refusal(response: reqwest::Response, step: Step, what: &str) -> Publish
         429 => PublishError::RateLimited {
             retry_after: retry_after(&headers, Utc::now()),
         },
+        // 408: the platform gave up waiting for the request; it processed nothing (RFC 9110).
+        408 => PublishError::Transient {
+            reason: format!("TikTok timed out waiting for the request: {message}"),
+        },
         s if (400..500).contains(&s) => PublishError::Rejected {
             code: if error.code.is_empty() {
                 format!("tiktok_{s}")

@@ -314,6 +314,10 @@ async fn refusal(response: reqwest::Response, step: Step) -> PublishError {
             code: "duplicate".to_owned(),
             reason: "X refused a duplicate of a recent post from this account".to_owned(),
         },
+        // 408: the platform gave up waiting for the request; it processed nothing (RFC 9110).
+        408 => PublishError::Transient {
+            reason: format!("X timed out waiting for the {what}"),
+        },
         s if (400..500).contains(&s) => PublishError::Rejected {
             code: format!("x_{s}"),
             reason: format!("X refused the {what}: {}", excerpt(&detail, 300)),

@@ -96,6 +96,10 @@ async fn refusal(response: reqwest::Response, what: &str) -> PublishError {
                  uploads"
             ),
         },
+        // 408: the platform gave up waiting for the request; it processed nothing (RFC 9110).
+        (408, _) => PublishError::Transient {
+            reason: format!("YouTube timed out waiting for the request: {message}"),
+        },
         (s, _) if (400..500).contains(&s) => PublishError::Rejected {
             code: error
                 .reason()
