@@ -3,16 +3,16 @@
 //! the status polled until published, and TikTok's refusals in plain words.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
+mod common;
 
 use chrono::Utc;
-use multivio_domain::connection::{Connection, ConnectionStatus, Credentials};
+use common::control;
+use multivio_domain::connection::{Connection, Credentials};
 use multivio_domain::media::MediaFile;
 use multivio_domain::post::Target;
-use multivio_domain::{ConnectionId, MediaId, PostId, Provider, Secret, UserId};
+use multivio_domain::{MediaId, PostId, Provider, Secret, UserId};
 use multivio_ports::platform::{
-    Attachment, AuthorizationRequest, CodeExchange, OAuthClient, OAuthError, PublishError,
-    PublishRequest, Publisher, Unguarded,
+    Attachment, OAuthClient, OAuthError, PublishError, PublishRequest, Publisher, Unguarded,
 };
 use multivio_sandbox::credentials::{TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET};
 use multivio_sandbox::{Recorded, Sandbox};
@@ -36,61 +36,10 @@ fn tiktok(sandbox: &Sandbox) -> Tiktok {
     })
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 async fn authorize(client: &dyn OAuthClient) -> Result<Vec<(Connection, Credentials)>, OAuthError> {
-    let request = AuthorizationRequest {
-        state: Secret::new("state-1"),
-        pkce_verifier: Secret::new("unused"),
-        redirect_uri: REDIRECT.into(),
-        server_url: None,
-    };
-    let url = client.authorization_url(&request).await.unwrap();
-    let response = no_redirects().get(&url).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 302, "{url}");
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let back: HashMap<String, String> = url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
+    let (back, accounts) = common::authorize(client, Provider::Tiktok, REDIRECT, "unused").await?;
     assert_eq!(back["scopes"], "user.info.basic,video.publish,video.upload");
-    let accounts = client
-        .exchange_code(&CodeExchange {
-            code: Secret::new(back["code"].clone()),
-            pkce_verifier: request.pkce_verifier,
-            redirect_uri: REDIRECT.into(),
-            server_url: None,
-        })
-        .await?;
-    let now = Utc::now();
-    Ok(accounts
-        .into_iter()
-        .map(|account| {
-            (
-                Connection {
-                    id: ConnectionId(uuid::Uuid::new_v4()),
-                    user_id: UserId(1),
-                    provider: Provider::Tiktok,
-                    provider_account_id: account.profile.provider_account_id.clone(),
-                    account_label: account.profile.label.clone(),
-                    account_type: account.profile.account_type,
-                    is_primary: true,
-                    status: ConnectionStatus::Active,
-                    metadata: account.profile.metadata.clone(),
-                    expires_at: account.credentials.expires_at,
-                    created_at: now,
-                    updated_at: now,
-                },
-                account.credentials,
-            )
-        })
-        .collect())
+    Ok(accounts)
 }
 
 fn video(size: usize, duration: Option<f64>) -> Attachment {
@@ -134,18 +83,6 @@ fn request(connection: &Connection, credentials: &Credentials, text: &str) -> Pu
         name: "Post".into(),
         options: Default::default(),
     }
-}
-
-async fn control(url: String, body: Value) -> Value {
-    multivio_social::http::client(std::time::Duration::from_secs(5)).unwrap();
-    let response = reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
-    response.json().await.unwrap()
 }
 
 fn requests(sandbox: &Sandbox) -> Vec<Recorded> {
