@@ -59,6 +59,7 @@ pub mod quota;
 pub mod secret;
 pub mod subscription;
 mod text;
+pub use text::escape_html;
 pub mod user;
 
 pub use error::{FieldError, field_path};

@@ -58,3 +58,20 @@ pub(crate) fn http_url(field: &str, value: &str) -> Result<String, FieldError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Escapes text for an HTML element or a quoted attribute: `&`, `<`, `>`, `"` and `'` (what the
+/// product's own pages and mails put their values through; five characters, so by hand).
+pub fn escape_html(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -93,27 +93,8 @@ fn render(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-/// Escapes text for HTML element content and for quoted attribute values: `&`, `<`, `>`, `"`
-/// and `'` become character references, everything else stays.
-///
-/// These five are what OWASP's XSS prevention rules ask for in both contexts; the only value
-/// put in the HTML is the link (an `http`/`https` URL we build, so it can never be a
-/// `javascript:` URL), always inside double quotes or element content, so a maintained
-/// templating crate would bring nothing but a dependency.
-pub fn escape_html(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML (the domain's; re-exported for the templates' users).
+pub use multivio_domain::escape_html;
 
 #[cfg(test)]
 mod tests;

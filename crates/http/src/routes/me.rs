@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use multivio_app::AppError;
 use multivio_domain::Secret;
+use multivio_domain::escape_html;
 
 use super::{json, parse_json};
 use crate::AppState;
@@ -202,21 +203,4 @@ fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
              button{{font-size:1rem;padding:.6rem 1.2rem}}</style></head>\
              <body><h1>{title}</h1>{body}</body></html>"
         ))
-}
-
-/// Escapes text for an HTML attribute or element (by hand: five characters, and the only
-/// value put through it is the token from the link).
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
