@@ -19,6 +19,7 @@ mod problem;
 pub mod rate_limit;
 pub mod rejection;
 mod routes;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -44,8 +45,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Largest JSON body, in bytes.
     pub json_limit: usize,
-    /// Largest media upload, in bytes.
-    pub upload_limit: usize,
+    /// Uploads per user at once, and how long an upload may send nothing.
+    pub uploads: uploads::UploadSettings,
     /// `/metrics` answers only `Authorization: Bearer <token>` when set.
     pub metrics_token: Option<MetricsToken>,
     /// Whether `/metrics` is served by the API's listener (off when a separate metrics
@@ -54,12 +55,13 @@ pub struct HttpConfig {
 }
 
 impl Default for HttpConfig {
-    /// The production limits: 1 MiB JSON bodies, 100 MiB uploads, `/metrics` on the API.
+    /// The production limits: 1 MiB JSON bodies, 2 uploads per user at once that may each
+    /// send nothing for 30 s, `/metrics` on the API.
     fn default() -> Self {
         Self {
             cors_origins: Vec::new(),
             json_limit: 1024 * 1024,
-            upload_limit: 100 * 1024 * 1024,
+            uploads: uploads::UploadSettings::default(),
             metrics_token: None,
             metrics_on_api: true,
         }
@@ -100,10 +102,11 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Settings.
     pub config: Arc<HttpConfig>,
-    /// Where uploaded bytes live, when this process serves them (`/media/{key}`, local storage).
+    /// Where uploaded bytes live, for `/media/{key}` (served from it, or redirected to its
+    /// public URLs).
     pub media_store: Option<Arc<dyn multivio_ports::media::MediaStore>>,
-    /// Uploads and file answers hold a whole file in memory: at most this many at once.
-    pub media_permits: Arc<tokio::sync::Semaphore>,
+    /// The uploads in progress, per user.
+    pub uploads: uploads::UploadSlots,
 }
 
 impl std::fmt::Debug for AppState {
@@ -175,7 +178,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     cfg.route("/metrics", web::get().to(health::metrics));
                 }
             })
-            .route("/media/{key:.+}", web::get().to(routes::media::serve_file))
+            .route("/media/{key:.+}", web::get().to(routes::files::serve_file))
+            .route("/media/{key:.+}", web::head().to(routes::files::serve_file))
             // The docs page lives at /docs/ (its assets are relative to it): /docs leads there.
             .route(
                 "/docs",

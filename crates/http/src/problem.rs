@@ -74,6 +74,13 @@ problem_types! {
     UnsupportedFileType => "unsupported-file-type", "Unsupported file type";
     /// A body over the route's limit.
     PayloadTooLarge => "payload-too-large", "Payload too large";
+    /// A file that would take the account's media past its plan's storage; `used_bytes` and
+    /// `allowed_bytes` say where it stands.
+    StorageQuotaExceeded => "storage-quota-exceeded", "Storage quota exceeded";
+    /// A body whose next bytes did not arrive in time.
+    RequestTimeout => "request-timeout", "Request timeout";
+    /// A byte range that names no byte of the file.
+    RangeNotSatisfiable => "range-not-satisfiable", "Range not satisfiable";
     /// A method the resource does not serve.
     MethodNotAllowed => "method-not-allowed", "Method not allowed";
     /// A per-user rate limit of this API.
@@ -108,7 +115,7 @@ problem_types! {
     AuthUnavailable => "auth-unavailable", "Authentication unavailable";
     /// A verified identity the product cannot use (no usable subject or email).
     UnusableIdentity => "unusable-identity", "Unusable identity";
-    /// Too many transfers at once; retry shortly.
+    /// Too many uploads of the account at once; retry when one has finished.
     Busy => "busy", "Busy";
     /// The process is not ready to serve (database unreachable or not migrated).
     NotReady => "not-ready", "Not ready";

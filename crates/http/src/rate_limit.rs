@@ -1,4 +1,5 @@
-//! Per-user rate limits on expensive or abusable actions (publishing, connecting accounts).
+//! Per-user rate limits on expensive or abusable actions (publishing, connecting accounts), and
+//! per-address ones where there is no user (file downloads).
 //!
 //! In-process GCRA limiters (governor), one per action and keyed by user: limits hold per
 //! server process, which is what protects the process and the platforms' quotas of one
@@ -52,6 +53,8 @@ pub enum Action {
     Connect,
     /// Uploading media (`POST /v1/media`).
     Upload,
+    /// Reading a file's bytes (`GET /media/{key}`), counted per client address (no sign-in).
+    Download,
     /// Other writes: creating drafts, editing posts and media.
     Write,
 }
@@ -63,6 +66,7 @@ impl Action {
             Self::Publish => "publish",
             Self::Connect => "connect",
             Self::Upload => "upload",
+            Self::Download => "download",
             Self::Write => "write",
         }
     }

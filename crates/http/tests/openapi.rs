@@ -220,7 +220,7 @@ fn handlers_take_input_only_through_the_checked_extractors() {
         }
         // `/media/{key}` (the bytes, outside the API document) is the one raw path.
         let raw_paths = source.matches("web::Path<").count();
-        let allowed = usize::from(path.ends_with("media.rs"));
+        let allowed = usize::from(path.ends_with("files.rs"));
         assert_eq!(
             raw_paths,
             allowed,

@@ -87,14 +87,35 @@ pub struct Config {
         hide_env_values = true
     )]
     pub token_keys: Option<String>,
-    /// Largest media upload, in bytes.
+    /// Largest media upload, in bytes (below 2 GiB: the size is kept in the seed's
+    /// `media_files.file_size INTEGER`).
     #[arg(
         long,
         env = "MULTIVIO_MAX_UPLOAD_BYTES",
         default_value_t = 100 * 1024 * 1024,
+        value_parser = clap::value_parser!(u64).range(1..=i32::MAX as u64),
         global = true
     )]
     pub max_upload_bytes: u64,
+    /// Uploads one user may have in progress at once (each account has its own: one tenant's
+    /// uploads never hold up another's).
+    #[arg(
+        long,
+        env = "MULTIVIO_UPLOADS_PER_USER",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u16).range(1..=64),
+        global = true
+    )]
+    pub uploads_per_user: u16,
+    /// Seconds an upload may send nothing before it is broken off (408).
+    #[arg(
+        long,
+        env = "MULTIVIO_UPLOAD_READ_TIMEOUT_SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub upload_read_timeout_secs: u64,
     /// Publishing jobs one worker process runs at once.
     #[arg(
         long,
@@ -430,6 +451,8 @@ impl std::fmt::Debug for Config {
             .field("firebase_certs_url", &self.firebase_certs_url)
             .field("token_keys", &redacted(self.token_keys.is_some()))
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("uploads_per_user", &self.uploads_per_user)
+            .field("upload_read_timeout_secs", &self.upload_read_timeout_secs)
             .field("worker_concurrency", &self.worker_concurrency)
             .field("job_lease_seconds", &self.job_lease_seconds)
             .field("cors_origins", &self.cors_origins)

@@ -11,6 +11,7 @@ use multivio_domain::Secret;
 use multivio_http::auth::{FirebaseConfig, FirebaseVerifier, Profile};
 use multivio_http::observe::Metrics;
 use multivio_http::rate_limit::{Action, RateLimits};
+use multivio_http::uploads::{UploadSettings, UploadSlots};
 use multivio_http::{AppState, HttpConfig, MetricsToken, QueueGauge, TenantCache};
 use multivio_ports::billing::BillingGateway;
 use multivio_ports::mail::Mailer;
@@ -129,11 +130,13 @@ pub fn media_store(config: &Config, public_url: &str) -> anyhow::Result<Arc<dyn 
     })
 }
 
-/// The per-user rate limits of the API, per minute, when `MULTIVIO_RATE_LIMITS` names none.
-pub const DEFAULT_RATE_LIMITS: [(Action, u32); 4] = [
+/// The rate limits of the API, per minute, when `MULTIVIO_RATE_LIMITS` names none: per user,
+/// and for file downloads (`/media/{key}`, no sign-in) per client address.
+pub const DEFAULT_RATE_LIMITS: [(Action, u32); 5] = [
     (Action::Publish, 30),
     (Action::Connect, 10),
     (Action::Upload, 30),
+    (Action::Download, 600),
     (Action::Write, 120),
 ];
 
@@ -157,7 +160,10 @@ pub fn rate_limits(setting: Option<&str>) -> anyhow::Result<RateLimits> {
             .iter_mut()
             .find(|(action, _)| action.as_str() == name.trim())
             .with_context(|| {
-                format!("MULTIVIO_RATE_LIMITS: `{name}` is none of publish, connect, upload, write")
+                format!(
+                    "MULTIVIO_RATE_LIMITS: `{name}` is none of publish, connect, upload, \
+                     download, write"
+                )
             })?;
         slot.1 = per_minute;
     }
@@ -188,9 +194,12 @@ pub fn http_state(
         cors_origins,
         metrics_token,
         metrics_on_api: config.metrics_listen.is_none(),
+        uploads: UploadSettings {
+            per_user: usize::from(config.uploads_per_user),
+            read_timeout: std::time::Duration::from_secs(config.upload_read_timeout_secs),
+        },
         ..HttpConfig::default()
     };
-    let upload_limit = usize::try_from(services.media.max_upload_bytes()).unwrap_or(usize::MAX);
     Ok(AppState {
         media_store: Some(services.media.store()),
         services,
@@ -202,11 +211,8 @@ pub fn http_state(
             None => rate_limits(config.rate_limits.as_deref())?,
         },
         metrics: Metrics::new(),
-        config: Arc::new(HttpConfig {
-            upload_limit,
-            ..http
-        }),
-        media_permits: Arc::new(tokio::sync::Semaphore::new(4)),
+        uploads: UploadSlots::new(http.uploads.per_user),
+        config: Arc::new(http),
     })
 }
 

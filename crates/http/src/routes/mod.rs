@@ -1,7 +1,8 @@
-//! The `/v1` routes.
+//! The `/v1` routes, and `/media/{key}` (the bytes of uploaded files).
 
 pub mod billing;
 pub mod connections;
+pub mod files;
 pub mod me;
 pub mod media;
 pub mod posts;

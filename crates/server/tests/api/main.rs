@@ -119,6 +119,21 @@ impl Api {
         platforms: Registry,
         extra_flags: &[&str],
     ) -> Api {
+        let limits = RateLimits::per_minute(&[
+            (Action::Publish, publish_per_minute),
+            (Action::Connect, 10),
+            (Action::Write, 120),
+        ])
+        .unwrap();
+        Self::start_limited(limits, platforms, extra_flags).await
+    }
+
+    /// A server with these rate limits (an action not named is not limited).
+    pub async fn start_limited(
+        limits: RateLimits,
+        platforms: Registry,
+        extra_flags: &[&str],
+    ) -> Api {
         let db = TestDb::new().await;
         let data_dir = std::env::temp_dir().join(format!("multivio-api-{}", uuid::Uuid::new_v4()));
         let config = test_config(&db, &data_dir, extra_flags);
@@ -126,14 +141,7 @@ impl Api {
         let overrides = Overrides {
             platforms: Some(Arc::new(platforms)),
             mailer: Some(mailer.clone()),
-            rate_limits: Some(
-                RateLimits::per_minute(&[
-                    (Action::Publish, publish_per_minute),
-                    (Action::Connect, 10),
-                    (Action::Write, 120),
-                ])
-                .unwrap(),
-            ),
+            rate_limits: Some(limits),
             ..Overrides::default()
         };
         let app = Application::build(&config, overrides).await.unwrap();
