@@ -62,6 +62,10 @@ bench:
 bench-api:
     scripts/bench-api.sh
 
+# The server's memory while media move: 32 slow downloads of 100 MiB, a 2 GiB upload refused (docs/benchmarks.md)
+bench-media:
+    scripts/bench-media.sh
+
 # Seed 1M posts and print the plans of post listing and the job claim (each must use an index)
 explain:
     #!/usr/bin/env bash
