@@ -23,7 +23,7 @@ use multivio_domain::{ConnectionId, JobId, MediaId, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::jobs::JobQueue;
-use multivio_ports::media::{MediaRepository, MediaStore, MediaStoreError};
+use multivio_ports::media::{MediaBytes, MediaRepository, MediaStore, MediaStoreError};
 use multivio_ports::platform::{
     Attachment, Platforms, PostRef, PublishError, PublishRequest, PublishedPost, Publisher,
     ReplyTo, SendGuard,
@@ -800,7 +800,7 @@ impl PublishWorker {
             .into_iter()
             .map(|file| Attachment {
                 file,
-                bytes: Vec::new(),
+                bytes: MediaBytes::none(),
             })
             .collect())
     }
@@ -828,8 +828,9 @@ impl PublishWorker {
         }
         let mut attachments = Vec::with_capacity(files.len());
         for file in files {
-            let bytes = match self.media_store.get(&file.filename).await {
-                Ok(bytes) => bytes,
+            // The bytes are read when the publisher needs them, a chunk or a stream at a time.
+            let bytes = match self.media_store.head(&file.filename).await {
+                Ok(meta) => MediaBytes::stored(self.media_store.clone(), &file.filename, meta.size),
                 Err(MediaStoreError::NotFound) => {
                     let report = self
                         .fail(

@@ -7,6 +7,8 @@
 
 use std::ops::Range;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 pub use bytes::Bytes;
@@ -260,9 +262,10 @@ pub trait MediaStore: Send + Sync {
         body: ByteStream,
         max_bytes: u64,
     ) -> Result<StoredObject, PutError>;
-    /// Reads the bytes under `key` whole, into memory (what publishers that need the bytes
-    /// call). Objects over the store's read limit (the upload cap) are refused
-    /// ([`MediaStoreError::Unavailable`]) rather than read.
+    /// Reads the bytes under `key` whole, into memory (small objects, checks). Objects over
+    /// the store's read limit (the upload cap) are refused ([`MediaStoreError::Unavailable`])
+    /// rather than read. Publishers read through [`MediaBytes`] instead: a range or a stream
+    /// at a time.
     async fn get(&self, key: &str) -> Result<Vec<u8>, MediaStoreError>;
     /// The object's metadata (for `HEAD`, `If-None-Match`, `If-Modified-Since`, `If-Range`).
     async fn head(&self, key: &str) -> Result<ObjectMeta, MediaStoreError>;
@@ -279,6 +282,167 @@ pub trait MediaStore: Send + Sync {
     fn public_url(&self, key: &str) -> String;
     /// Whether the API serves the bytes or a public URL does.
     fn delivery(&self) -> Delivery;
+}
+
+/// A stored file's bytes as a publisher reads them: from media storage when they are needed —
+/// one range per chunk of a chunked upload, or a stream — never the whole file in memory
+/// unless asked for ([`all`](Self::all), for images).
+#[derive(Clone)]
+pub struct MediaBytes {
+    source: Source,
+    len: u64,
+}
+
+#[derive(Clone)]
+enum Source {
+    Store {
+        store: Arc<dyn MediaStore>,
+        key: String,
+    },
+    Memory(Bytes),
+}
+
+impl MediaBytes {
+    /// The object under `key` in `store`, of `len` bytes (its size as [`MediaStore::head`]
+    /// gives it).
+    pub fn stored(store: Arc<dyn MediaStore>, key: impl Into<String>, len: u64) -> Self {
+        Self {
+            source: Source::Store {
+                store,
+                key: key.into(),
+            },
+            len,
+        }
+    }
+
+    /// Bytes already in memory (tests, and files made on the way).
+    pub fn in_memory(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        Self {
+            len: bytes.len() as u64,
+            source: Source::Memory(bytes),
+        }
+    }
+
+    /// No bytes: a file whose row alone is needed (a lookup on the platform).
+    pub fn none() -> Self {
+        Self::in_memory(Bytes::new())
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes of `range` (end excluded), in memory: one chunk of a chunked upload.
+    pub async fn range(&self, range: Range<u64>) -> Result<Bytes, MediaStoreError> {
+        if range.start >= range.end {
+            return Ok(Bytes::new());
+        }
+        if range.end > self.len {
+            return Err(MediaStoreError::RangeNotSatisfiable { size: self.len });
+        }
+        match &self.source {
+            Source::Memory(bytes) => {
+                let start = usize::try_from(range.start).unwrap_or(usize::MAX);
+                let end = usize::try_from(range.end).unwrap_or(usize::MAX);
+                bytes
+                    .get(start..end)
+                    .map(|_| bytes.slice(start..end))
+                    .ok_or(MediaStoreError::RangeNotSatisfiable { size: self.len })
+            }
+            Source::Store { store, key } => {
+                let read = store
+                    .open(
+                        key,
+                        Some(ByteRange::Bounded {
+                            first: range.start,
+                            last: range.end - 1,
+                        }),
+                    )
+                    .await?;
+                collect(read.body, range.end - range.start).await
+            }
+        }
+    }
+
+    /// The whole file in memory (images, which are small; a video is read by
+    /// [`range`](Self::range) or [`stream`](Self::stream)).
+    pub async fn all(&self) -> Result<Bytes, MediaStoreError> {
+        self.range(0..self.len).await
+    }
+
+    /// The whole file as a stream of chunks (a request body streamed to the platform).
+    pub async fn stream(&self) -> Result<ByteStream, MediaStoreError> {
+        match &self.source {
+            Source::Memory(bytes) => Ok(Box::pin(Once(Some(bytes.clone())))),
+            Source::Store { store, key } => Ok(store.open(key, None).await?.body),
+        }
+    }
+}
+
+impl std::fmt::Debug for MediaBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("MediaBytes");
+        match &self.source {
+            Source::Store { key, .. } => d.field("key", key),
+            Source::Memory(_) => d.field("in_memory", &true),
+        };
+        d.field("len", &self.len).finish()
+    }
+}
+
+impl PartialEq for MediaBytes {
+    /// The same object of the same store, or equal bytes in memory.
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len
+            && match (&self.source, &other.source) {
+                (Source::Memory(a), Source::Memory(b)) => a == b,
+                (
+                    Source::Store { store: a, key: k },
+                    Source::Store {
+                        store: b,
+                        key: other_key,
+                    },
+                ) => Arc::ptr_eq(a, b) && k == other_key,
+                _ => false,
+            }
+    }
+}
+
+/// One chunk, then the end.
+struct Once(Option<Bytes>);
+
+impl Stream for Once {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(self.0.take().map(Ok))
+    }
+}
+
+/// Reads `body` into memory; exactly `expected` bytes, or the store is inconsistent.
+async fn collect(mut body: ByteStream, expected: u64) -> Result<Bytes, MediaStoreError> {
+    let mut bytes = bytes::BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
+    while let Some(chunk) = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+        let chunk = chunk.map_err(|e| MediaStoreError::Unavailable(e.to_string()))?;
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() as u64 > expected {
+            break;
+        }
+    }
+    if bytes.len() as u64 != expected {
+        return Err(MediaStoreError::Unavailable(format!(
+            "read {} bytes where {expected} were expected",
+            bytes.len()
+        )));
+    }
+    Ok(bytes.freeze())
 }
 
 #[cfg(test)]

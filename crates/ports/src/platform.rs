@@ -12,6 +12,7 @@ use multivio_domain::post::Target;
 use multivio_domain::{ConnectionId, PostId, Provider, Secret, Tenant};
 
 use crate::error::StoreError;
+use crate::media::MediaBytes;
 
 /// Why an authorisation, login, refresh or revoke call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,8 +163,9 @@ pub trait CredentialLogin: Send + Sync {
 pub struct Attachment {
     /// The row (type, size, dimensions, alt text, public URL in `cdn_url`).
     pub file: MediaFile,
-    /// The bytes, read from media storage.
-    pub bytes: Vec<u8>,
+    /// The bytes, read from media storage as the publisher needs them (empty when only the
+    /// row is needed).
+    pub bytes: MediaBytes,
 }
 
 /// A post on a platform as a reply needs to name it.

@@ -2,6 +2,7 @@
 //! with PKCE, instance limits, statuses with media and threads, and safe retries.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use multivio_ports::media::MediaBytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -285,7 +286,7 @@ fn attachment(mime: &str, bytes: Vec<u8>, alt: Option<&str>) -> Attachment {
             created_at: now,
             updated_at: now,
         },
-        bytes,
+        bytes: MediaBytes::in_memory(bytes),
     }
 }
 

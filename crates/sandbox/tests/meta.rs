@@ -3,6 +3,7 @@
 //! into what the core acts on.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use multivio_ports::media::MediaBytes;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -169,7 +170,7 @@ fn media(mime: &str, url: &str, alt: Option<&str>) -> Attachment {
             created_at: now,
             updated_at: now,
         },
-        bytes: Vec::new(),
+        bytes: MediaBytes::none(),
     }
 }
 

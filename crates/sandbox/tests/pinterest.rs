@@ -11,6 +11,7 @@ use multivio_domain::connection::{AccountType, Connection, Credentials};
 use multivio_domain::media::{AltText, MediaFile};
 use multivio_domain::post::Target;
 use multivio_domain::{MediaId, PostId, Provider, Secret, UserId};
+use multivio_ports::media::MediaBytes;
 use multivio_ports::platform::{
     Attachment, OAuthClient, OAuthError, PublishError, PublishRequest, Publisher, Unguarded,
 };
@@ -62,7 +63,7 @@ fn file(mime: &str, url: &str, bytes: Vec<u8>, alt: Option<&str>) -> Attachment 
             created_at: now,
             updated_at: now,
         },
-        bytes,
+        bytes: MediaBytes::in_memory(bytes),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The X adapter against the sandbox's fake of X: every call as X documents it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use multivio_ports::media::MediaBytes;
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -148,7 +149,7 @@ fn attachment(mime: &str, bytes: Vec<u8>) -> Attachment {
             created_at: now,
             updated_at: now,
         },
-        bytes,
+        bytes: MediaBytes::in_memory(bytes),
     }
 }
 

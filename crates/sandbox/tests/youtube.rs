@@ -11,6 +11,7 @@ use multivio_domain::connection::{Connection, Credentials};
 use multivio_domain::media::MediaFile;
 use multivio_domain::post::Target;
 use multivio_domain::{MediaId, PostId, Provider, Secret, UserId};
+use multivio_ports::media::MediaBytes;
 use multivio_ports::platform::{
     Attachment, OAuthClient, OAuthError, PublishError, PublishRequest, Publisher, Unguarded,
 };
@@ -77,7 +78,7 @@ fn video(bytes: Vec<u8>) -> Attachment {
             created_at: now,
             updated_at: now,
         },
-        bytes,
+        bytes: MediaBytes::in_memory(bytes),
     }
 }
 

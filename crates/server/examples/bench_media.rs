@@ -248,12 +248,7 @@ async fn huge_chunked(addr: &str, token: &str, size: u64) -> anyhow::Result<(u16
         let zeros = vec![0u8; CHUNK];
         let mut chunk: &[u8] = &first;
         while counter.load(Ordering::Relaxed) < size {
-            let framed = [
-                format!("{:x}\r\n", chunk.len()).as_bytes(),
-                chunk,
-                b"\r\n",
-            ]
-            .concat();
+            let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
             if writer.write_all(&framed).await.is_err() {
                 return;
             }
@@ -309,7 +304,10 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     memory.take_peak();
     let idle = Memory::rss(cli.pid);
-    rows.push(format!("| idle, after one small upload | | {} | |", mib(idle)));
+    rows.push(format!(
+        "| idle, after one small upload | | {} | |",
+        mib(idle)
+    ));
 
     let start = Instant::now();
     let key = upload(addr, &token, size).await?;

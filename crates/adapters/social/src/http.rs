@@ -314,6 +314,23 @@ pub fn transient(e: &reqwest::Error) -> PublishError {
     }
 }
 
+/// A media file whose bytes could not be read from storage (before anything is sent with
+/// them): retrying is safe.
+pub fn media_unreadable(e: &multivio_ports::media::MediaStoreError) -> PublishError {
+    PublishError::Transient {
+        reason: format!("a media file could not be read from storage: {e}"),
+    }
+}
+
+/// A request body streamed from media storage, `len` bytes long (sent with that
+/// `Content-Length`, in the store's chunks).
+pub async fn media_body(
+    bytes: &multivio_ports::media::MediaBytes,
+) -> Result<reqwest::Body, PublishError> {
+    let stream = bytes.stream().await.map_err(|e| media_unreadable(&e))?;
+    Ok(reqwest::Body::wrap_stream(stream))
+}
+
 /// An authorisation call that failed in transport.
 pub fn oauth_transport_error(e: &reqwest::Error) -> OAuthError {
     OAuthError::Transient {

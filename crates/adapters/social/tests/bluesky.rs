@@ -11,6 +11,7 @@ use multivio_domain::connection::{
 use multivio_domain::media::{AltText, MediaFile};
 use multivio_domain::post::Target;
 use multivio_domain::{ConnectionId, MediaId, PostId, Provider, Secret, UserId};
+use multivio_ports::media::MediaBytes;
 use multivio_ports::platform::{
     Attachment, CredentialLogin, LoginRequest, OAuthClient, OAuthError, PostRef, PublishError,
     PublishRequest, PublishedPost, Publisher, ReplyTo, SendGuard, Unguarded,
@@ -125,7 +126,7 @@ fn attachment(bytes: Vec<u8>, mime: &str, size: (u32, u32), alt: Option<&str>) -
             created_at: now,
             updated_at: now,
         },
-        bytes,
+        bytes: MediaBytes::in_memory(bytes),
     }
 }
 

@@ -42,3 +42,79 @@ fn ranges_resolve_against_the_size_or_are_unsatisfiable() {
     assert_eq!(ByteRange::Suffix(1).resolve(0), None);
     assert_eq!(ByteRange::From(0).resolve(0), None);
 }
+
+/// Runs a future that completes without waiting (in-memory reads).
+fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the future waited"),
+    }
+}
+
+#[test]
+fn media_bytes_give_ranges_the_whole_and_a_stream() {
+    let bytes = MediaBytes::in_memory((0u8..100).collect::<Vec<_>>());
+    assert_eq!(bytes.len(), 100);
+    assert!(!bytes.is_empty() && MediaBytes::none().is_empty());
+    assert_eq!(ready(bytes.range(10..13)).unwrap().as_ref(), &[10, 11, 12]);
+    assert_eq!(ready(bytes.range(5..5)).unwrap().len(), 0, "an empty range");
+    assert_eq!(
+        ready(bytes.range(90..101)),
+        Err(MediaStoreError::RangeNotSatisfiable { size: 100 })
+    );
+    assert_eq!(ready(bytes.all()).unwrap().len(), 100);
+    let mut stream = ready(bytes.stream()).unwrap();
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let Poll::Ready(Some(Ok(first))) = stream.as_mut().poll_next(&mut cx) else {
+        panic!("one chunk");
+    };
+    assert_eq!(first.len(), 100);
+    assert!(matches!(
+        stream.as_mut().poll_next(&mut cx),
+        Poll::Ready(None)
+    ));
+}
+
+#[test]
+fn a_read_of_other_than_the_expected_length_is_an_error() {
+    let body = |chunks: Vec<&'static [u8]>| -> ByteStream {
+        Box::pin(Chunks(chunks.into_iter().map(Bytes::from_static).collect()))
+    };
+    assert_eq!(
+        ready(collect(body(vec![b"ab", b"c"]), 3)).unwrap().as_ref(),
+        b"abc"
+    );
+    assert!(matches!(
+        ready(collect(body(vec![b"ab"]), 3)),
+        Err(MediaStoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        ready(collect(body(vec![b"ab", b"cd"]), 3)),
+        Err(MediaStoreError::Unavailable(_))
+    ));
+}
+
+struct Chunks(std::collections::VecDeque<Bytes>);
+
+impl Stream for Chunks {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(self.0.pop_front().map(Ok))
+    }
+}
+
+#[test]
+fn media_bytes_compare_by_content_or_object() {
+    assert_eq!(
+        MediaBytes::in_memory(vec![1, 2]),
+        MediaBytes::in_memory(vec![1, 2])
+    );
+    assert_ne!(
+        MediaBytes::in_memory(vec![1, 2]),
+        MediaBytes::in_memory(vec![1, 3])
+    );
+    assert!(format!("{:?}", MediaBytes::in_memory(vec![1, 2])).contains("len: 2"));
+}

@@ -246,9 +246,15 @@ impl Bluesky {
     ) -> Result<Value, PublishError> {
         let file = &attachment.file;
         let max = self.config.max_image_bytes;
-        let (bytes, mime, size) = if attachment.bytes.len() > max {
-            let original = attachment.bytes.clone();
-            let fitted = tokio::task::spawn_blocking(move || images::fit(&original, max))
+        // Images are small (at most 32 MiB uploaded): read whole, to measure and fit.
+        let original = attachment
+            .bytes
+            .all()
+            .await
+            .map_err(|e| crate::http::media_unreadable(&e))?;
+        let (bytes, mime, size) = if original.len() > max {
+            let source = original.clone();
+            let fitted = tokio::task::spawn_blocking(move || images::fit(&source, max))
                 .await
                 .map_err(|e| PublishError::Transient {
                     reason: format!("resizing an image: {e}"),
@@ -258,24 +264,28 @@ impl Bluesky {
                     reason: format!(
                         "an image is larger than Bluesky accepts ({} bytes, at most {max}) and \
                          could not be made smaller: {e}",
-                        attachment.bytes.len()
+                        original.len()
                     ),
                 })?;
             tracing::debug!(
-                from = attachment.bytes.len(),
+                from = original.len(),
                 to = fitted.bytes.len(),
                 width = fitted.width,
                 height = fitted.height,
                 "image re-encoded for Bluesky"
             );
             let size = Some((fitted.width, fitted.height));
-            (fitted.bytes, "image/jpeg".to_owned(), size)
+            (
+                multivio_ports::media::Bytes::from(fitted.bytes),
+                "image/jpeg".to_owned(),
+                size,
+            )
         } else {
             let size = match (file.width, file.height) {
                 (Some(w), Some(h)) if w > 0 && h > 0 => Some((w, h)),
-                _ => images::dimensions(&attachment.bytes),
+                _ => images::dimensions(&original),
             };
-            (attachment.bytes.clone(), file.file_type.clone(), size)
+            (original, file.file_type.clone(), size)
         };
         let response = self
             .http

@@ -177,12 +177,18 @@ impl Linkedin {
                 reason: "LinkedIn answered an upload address outside LinkedIn".to_owned(),
             });
         }
+        // Images only (at most 32 MiB uploaded): read whole.
+        let bytes = attachment
+            .bytes
+            .all()
+            .await
+            .map_err(|e| crate::http::media_unreadable(&e))?;
         let response = self
             .http
             .put(&init.value.upload_url)
             .bearer_auth(token.expose())
             .header("content-type", "application/octet-stream")
-            .body(attachment.bytes.clone())
+            .body(bytes)
             .send()
             .await
             // The upload address is a capability: never in a reason.

@@ -215,7 +215,9 @@ impl Mastodon {
         attachment: &Attachment,
         description_limit: usize,
     ) -> Result<String, PublishError> {
-        let part = reqwest::multipart::Part::bytes(attachment.bytes.clone())
+        // Streamed from media storage (a video may be large).
+        let body = crate::http::media_body(&attachment.bytes).await?;
+        let part = reqwest::multipart::Part::stream_with_length(body, attachment.bytes.len())
             .file_name(file_name(attachment))
             .mime_str(&attachment.file.file_type)
             .map_err(|_| PublishError::Rejected {

@@ -212,7 +212,9 @@ impl Pinterest {
             };
             form = form.text(name.clone(), value);
         }
-        let file = reqwest::multipart::Part::bytes(video.bytes.clone())
+        // Streamed from media storage.
+        let body = crate::http::media_body(&video.bytes).await?;
+        let file = reqwest::multipart::Part::stream_with_length(body, video.bytes.len())
             .file_name("video")
             .mime_str(&video.file.file_type)
             .map_err(|e| transient(&e))?;

@@ -267,7 +267,7 @@ impl Tiktok {
         guard: &dyn SendGuard,
     ) -> Result<(), PublishError> {
         let bytes = &video.bytes;
-        let total = bytes.len();
+        let total = usize::try_from(bytes.len()).unwrap_or(usize::MAX);
         let (chunk, count) = chunking;
         for index in 0..count {
             let first = index * chunk;
@@ -277,6 +277,11 @@ impl Tiktok {
                 first + chunk - 1
             };
             let final_chunk = index + 1 == count;
+            // One chunk in memory at a time, read from storage before anything is sent with it.
+            let body = bytes
+                .range(first as u64..last as u64 + 1)
+                .await
+                .map_err(|e| crate::http::media_unreadable(&e))?;
             if final_chunk {
                 guard
                     .before_send()
@@ -288,7 +293,7 @@ impl Tiktok {
                 .put(upload_url)
                 .header("content-type", video_type(&video.file.file_type))
                 .header("content-range", format!("bytes {first}-{last}/{total}"))
-                .body(bytes[first..=last].to_vec())
+                .body(body)
                 .send()
                 .await
                 .map_err(|e| {
@@ -461,7 +466,7 @@ impl Publisher for Tiktok {
                 ),
             });
         }
-        let size = video.bytes.len();
+        let size = usize::try_from(video.bytes.len()).unwrap_or(usize::MAX);
         let (chunk, count) = self.chunking(size);
         let mut post_info = json!({
             "privacy_level": options.privacy_level.as_str(),

@@ -427,9 +427,18 @@ impl X {
                 reason: "X answered an unusable media id".to_owned(),
             });
         }
-        for (index, chunk) in attachment.bytes.chunks(CHUNK).enumerate() {
+        let total = attachment.bytes.len();
+        let starts = (0..total).step_by(CHUNK);
+        for (index, start) in starts.enumerate() {
             let url = self.parse_url(&self.upload_url(&format!("/2/media/upload/{id}/append")))?;
-            let part = reqwest::multipart::Part::bytes(chunk.to_vec())
+            // One chunk in memory at a time, read from storage.
+            let chunk = attachment
+                .bytes
+                .range(start..(start + CHUNK as u64).min(total))
+                .await
+                .map_err(|e| crate::http::media_unreadable(&e))?;
+            let length = chunk.len() as u64;
+            let part = reqwest::multipart::Part::stream_with_length(chunk, length)
                 .file_name("media")
                 .mime_str("application/octet-stream")
                 .map_err(|e| transient(&e))?;

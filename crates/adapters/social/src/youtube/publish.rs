@@ -13,6 +13,7 @@
 use async_trait::async_trait;
 use chrono::{Duration, Utc};
 use multivio_domain::post::options::YoutubeOptions;
+use multivio_ports::media::{Bytes, MediaBytes};
 use multivio_ports::platform::{
     Attachment, PublishError, PublishRequest, PublishedPost, Publisher, SendGuard,
 };
@@ -242,11 +243,11 @@ impl Youtube {
         &self,
         session: &str,
         request: &PublishRequest,
-        bytes: &[u8],
+        chunk: Bytes,
         offset: usize,
-        end: usize,
+        total: usize,
     ) -> Result<Progress, PublishError> {
-        let total = bytes.len();
+        let end = offset + chunk.len();
         let response = self
             .upload_http
             .put(session)
@@ -255,7 +256,7 @@ impl Youtube {
                 "content-range",
                 format!("bytes {offset}-{}/{total}", end - 1),
             )
-            .body(bytes[offset..end].to_vec())
+            .body(chunk)
             .send()
             .await;
         Self::progress(response).await
@@ -285,10 +286,10 @@ impl Youtube {
         &self,
         session: &str,
         request: &PublishRequest,
-        bytes: &[u8],
+        bytes: &MediaBytes,
         guard: &dyn SendGuard,
     ) -> Result<Video, PublishError> {
-        let total = bytes.len();
+        let total = usize::try_from(bytes.len()).unwrap_or(usize::MAX);
         let mut offset = 0usize;
         let mut interruptions = 0u32;
         let mut guarded = false;
@@ -301,6 +302,11 @@ impl Youtube {
         };
         loop {
             let end = offset.saturating_add(self.chunk).min(total);
+            // One chunk in memory at a time, read from storage before anything is sent with it.
+            let chunk = bytes
+                .range(offset as u64..end as u64)
+                .await
+                .map_err(|e| settle(guarded, crate::http::media_unreadable(&e)))?;
             if end == total && !guarded {
                 guard
                     .before_send()
@@ -309,7 +315,7 @@ impl Youtube {
                 guarded = true;
             }
             let mut progress = self
-                .put_chunk(session, request, bytes, offset, end)
+                .put_chunk(session, request, chunk, offset, total)
                 .await
                 .map_err(|e| settle(guarded, e))?;
             let next = loop {

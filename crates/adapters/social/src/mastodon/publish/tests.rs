@@ -5,6 +5,7 @@ use multivio_domain::connection::{
 use multivio_domain::media::{AltText, MediaFile};
 use multivio_domain::post::Target;
 use multivio_domain::{ConnectionId, MediaId, PostId, Provider, UserId};
+use multivio_ports::media::MediaBytes;
 use multivio_ports::platform::{PostRef, ReplyTo};
 use serde_json::{Value, json};
 
@@ -86,7 +87,7 @@ fn attachment(original: Option<&str>, stored: &str) -> Attachment {
             created_at: now,
             updated_at: now,
         },
-        bytes: vec![1, 2, 3],
+        bytes: MediaBytes::in_memory(vec![1, 2, 3]),
     }
 }
 
@@ -219,7 +220,7 @@ fn empty_statuses_match_only_on_their_media_counted_from_the_rows() {
     let mut req = request("");
     assert!(!empty(0).is_sent(&req, sent_at()), "nothing to tell it by");
     let mut row = attachment(None, "k/1.png");
-    row.bytes = Vec::new();
+    row.bytes = MediaBytes::none();
     req.media = vec![row.clone(), row];
     assert!(!empty(1).is_sent(&req, sent_at()));
     assert!(empty(2).is_sent(&req, sent_at()));

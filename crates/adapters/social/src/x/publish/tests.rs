@@ -5,6 +5,7 @@ use multivio_domain::connection::{
 use multivio_domain::media::MediaFile;
 use multivio_domain::post::Target;
 use multivio_domain::{ConnectionId, MediaId, PostId, Provider, Secret, UserId};
+use multivio_ports::media::MediaBytes;
 use multivio_ports::platform::{PostRef, ReplyTo};
 use serde_json::{Value, json};
 
@@ -71,7 +72,7 @@ fn row() -> Attachment {
             created_at: now,
             updated_at: now,
         },
-        bytes: Vec::new(),
+        bytes: MediaBytes::none(),
     }
 }
 
