@@ -6,7 +6,9 @@
 #
 # Settings (environment): BENCH_SECS (measured seconds per endpoint, 20), BENCH_WARMUP (5),
 # BENCH_CONNECTIONS (64), BENCH_USERS (10000), BENCH_POSTS (100 per user), BENCH_TOKENS (1000
-# users whose tokens rotate), BENCH_TARGETS (20000), BENCH_ACCOUNTS (20 sandbox accounts).
+# users whose tokens rotate), BENCH_TARGETS (20000), BENCH_ACCOUNTS (20 sandbox accounts);
+# to measure a part only: BENCH_ENDPOINTS ("list get create validate schedule"), BENCH_WORKERS
+# ("1 2": the publisher rounds; empty for none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,8 @@ POSTS=${BENCH_POSTS:-100}
 TOKENS=${BENCH_TOKENS:-1000}
 TARGETS=${BENCH_TARGETS:-20000}
 ACCOUNTS=${BENCH_ACCOUNTS:-20}
+ENDPOINTS=${BENCH_ENDPOINTS-list get create validate schedule}
+WORKER_ROUNDS=${BENCH_WORKERS-1 2}
 API_ADDR=127.0.0.1:18080
 SANDBOX_ADDR=127.0.0.1:18090
 
@@ -93,7 +97,7 @@ pgbench_tps() {
 }
 
 ROWS=()
-for scenario in list get create validate schedule; do
+for scenario in $ENDPOINTS; do
   api=$("$BENCH" load --base "http://$API_ADDR" --scenario "$scenario" --users "$TOKENS" \
     --connections "$CONNS" --warmup-secs "$WARMUP" --secs "$SECS")
   echo "$api" >"$OUT/$scenario.json"
@@ -113,6 +117,10 @@ API_RSS=$(peak_rss_mib "$SERVER")
 kill "$SERVER"
 wait "$SERVER" 2>/dev/null || true
 
+PUB_ROWS=()
+WORKER_RSS=0
+SERVE_RSS=-
+if [ -n "$WORKER_ROUNDS" ]; then
 echo "bench: publisher, $TARGETS targets due at once, against the sandbox at $SANDBOX_ADDR"
 env MULTIVIO_SANDBOX_LISTEN=$SANDBOX_ADDR "$BIN" --data-dir "$DATA" sandbox >>"$DATA/sandbox.log" 2>&1 &
 PIDS+=("$!")
@@ -120,9 +128,7 @@ wait_ready "$SANDBOX_ADDR" /_sandbox/posts
 serve MULTIVIO_SANDBOX=true MULTIVIO_SANDBOX_URL="http://$SANDBOX_ADDR"
 "$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
   --accounts "$ACCOUNTS" --phase connect
-PUB_ROWS=()
-WORKER_RSS=0
-for workers in 1 2; do
+for workers in $WORKER_ROUNDS; do
   "$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
     --targets "$TARGETS" --accounts "$ACCOUNTS" --phase prepare --round "w$workers"
   WPIDS=()
@@ -143,6 +149,7 @@ for workers in 1 2; do
   PUB_ROWS+=("| $workers | $(jq -r .published <<<"$result") / $(jq -r .targets <<<"$result") | $(jq -r '.targets_per_s | floor' <<<"$result") | $(jq -r .lag_p50_ms <<<"$result") | $(jq -r .lag_p99_ms <<<"$result") | $(jq -r .duplicates <<<"$result") |")
 done
 SERVE_RSS=$(peak_rss_mib "$SERVER")
+fi
 
 {
   echo "Multivio API benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"

@@ -99,6 +99,43 @@ pub struct Session<'a> {
     pub claim: Option<(&'a str, &'a str)>,
 }
 
+/// `text` as an SQL string literal.
+///
+/// Written by hand because diesel offers no bound parameters in a simple-query batch, and
+/// [`begin`] needs one (`BEGIN` and the session's settings in one round trip). Safe with
+/// `standard_conforming_strings` on — set on every pooled connection ([`crate::pool`]) and the
+/// default since PostgreSQL 9.1 — where a backslash is an ordinary character and a quote is
+/// the only one to double; a NUL, which no literal may hold, is refused.
+fn literal(text: &str) -> Result<String, diesel::result::Error> {
+    if text.contains('\0') {
+        return Err(diesel::result::Error::QueryBuilderError(
+            "a session setting holds a NUL character".into(),
+        ));
+    }
+    Ok(format!("'{}'", text.replace('\'', "''")))
+}
+
+/// The batch that opens a transaction switched to `session`: `BEGIN` and the settings of
+/// [`enter`], sent together.
+fn begin_sql(session: Session<'_>) -> Result<String, diesel::result::Error> {
+    let (claim, mac) = session.claim.unwrap_or(("", ""));
+    Ok(format!(
+        "BEGIN; SELECT set_config('role', {}, true), set_config('multivio.tenant', {}, true), \
+         set_config('multivio.tenant_mac', {}, true)",
+        literal(session.role.name())?,
+        literal(claim)?,
+        literal(mac)?,
+    ))
+}
+
+/// Opens a transaction switched to `session`, in one round trip.
+pub async fn begin(
+    conn: &mut AsyncPgConnection,
+    session: Session<'_>,
+) -> Result<(), diesel::result::Error> {
+    AnsiTransactionManager::begin_transaction_sql(conn, &begin_sql(session)?).await
+}
+
 /// Switches the current transaction to `session`. Must run inside a transaction: outside one
 /// the settings would leak into the connection's next use.
 pub async fn enter(
@@ -162,11 +199,12 @@ where
 {
     let mut pooled = pool.get().await.map_err(DbError::from)?;
     let conn: &mut AsyncPgConnection = &mut pooled;
-    AnsiTransactionManager::begin_transaction(conn).await?;
-    let outcome = match enter(conn, session).await {
-        Ok(()) => f(&mut *conn).await,
-        Err(e) => Err(e.into()),
-    };
+    if let Err(e) = begin(conn, session).await {
+        // The batch may have opened the transaction before a setting failed.
+        let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+        return Err(e.into());
+    }
+    let outcome = f(&mut *conn).await;
     match outcome {
         Ok(value) => {
             AnsiTransactionManager::commit_transaction(conn).await?;

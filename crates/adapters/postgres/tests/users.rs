@@ -1154,3 +1154,37 @@ async fn a_billing_customer_is_linked_once_and_never_replaced() {
         Some(alice.user_id)
     );
 }
+
+#[tokio::test]
+async fn a_uid_with_quotes_and_backslashes_is_entered_as_itself() {
+    // The session's settings are sent as literals in the batch that opens each transaction.
+    let (_db, store) = setup().await;
+    let tricky = "o'brien\\'; SET ROLE postgres; --";
+    let mut user = new_user("tricky");
+    user.firebase_uid = FirebaseUid::new(tricky).unwrap();
+    let created = store
+        .upsert_from_identity(&user, &Quota::full(7, now()))
+        .await
+        .unwrap()
+        .user;
+    let plain = store
+        .upsert_from_identity(&new_user("plain"), &Quota::full(10, now()))
+        .await
+        .unwrap()
+        .user;
+    let me = UserStore::get(&store, &created.tenant()).await.unwrap();
+    assert_eq!(me.firebase_uid.as_str(), tricky);
+    assert_eq!(
+        QuotaStore::get(&store, &created.tenant())
+            .await
+            .unwrap()
+            .monthly_post_quota,
+        7
+    );
+    // Another tenant's claim does not reach the row.
+    let crossed = Tenant::new(created.id, plain.firebase_uid.clone());
+    assert!(matches!(
+        UserStore::get(&store, &crossed).await,
+        Err(StoreError::NotFound)
+    ));
+}
