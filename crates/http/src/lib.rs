@@ -19,7 +19,7 @@ mod problem;
 pub mod rate_limit;
 pub mod rejection;
 mod routes;
-pub mod uploads;
+pub mod transfers;
 
 use std::sync::Arc;
 
@@ -46,7 +46,10 @@ pub struct HttpConfig {
     /// Largest JSON body, in bytes.
     pub json_limit: usize,
     /// Uploads per user at once, and how long an upload may send nothing.
-    pub uploads: uploads::UploadSettings,
+    pub uploads: transfers::UploadSettings,
+    /// Proxies whose `X-Forwarded-For` names the client of a download
+    /// (`MULTIVIO_TRUSTED_PROXIES`); none by default: the peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// `/metrics` answers only `Authorization: Bearer <token>` when set.
     pub metrics_token: Option<MetricsToken>,
     /// Whether `/metrics` is served by the API's listener (off when a separate metrics
@@ -61,7 +64,8 @@ impl Default for HttpConfig {
         Self {
             cors_origins: Vec::new(),
             json_limit: 1024 * 1024,
-            uploads: uploads::UploadSettings::default(),
+            uploads: transfers::UploadSettings::default(),
+            trusted_proxies: Vec::new(),
             metrics_token: None,
             metrics_on_api: true,
         }
@@ -106,7 +110,9 @@ pub struct AppState {
     /// public URLs).
     pub media_store: Option<Arc<dyn multivio_ports::media::MediaStore>>,
     /// The uploads in progress, per user.
-    pub uploads: uploads::UploadSlots,
+    pub uploads: transfers::UploadSlots,
+    /// The downloads in progress, per client address and in total.
+    pub downloads: transfers::DownloadSlots,
 }
 
 impl std::fmt::Debug for AppState {

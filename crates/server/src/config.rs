@@ -107,6 +107,11 @@ pub struct Config {
         global = true
     )]
     pub uploads_per_user: u16,
+    /// Addresses of the reverse proxies in front of the API (comma-separated IPs): for a
+    /// request from one of them, the client of a file download is the address it names in
+    /// `X-Forwarded-For`. Unset: the peer is the client.
+    #[arg(long, env = "MULTIVIO_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
     /// Seconds an upload may send nothing before it is broken off (408).
     #[arg(
         long,
@@ -452,6 +457,7 @@ impl std::fmt::Debug for Config {
             .field("token_keys", &redacted(self.token_keys.is_some()))
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("uploads_per_user", &self.uploads_per_user)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("upload_read_timeout_secs", &self.upload_read_timeout_secs)
             .field("worker_concurrency", &self.worker_concurrency)
             .field("job_lease_seconds", &self.job_lease_seconds)
@@ -594,6 +600,22 @@ impl Config {
             None => Keyring::load_or_generate(&self.data_dir.join("token-keys"))
                 .context("loading the token sealing key from the data directory"),
         }
+    }
+
+    /// `MULTIVIO_TRUSTED_PROXIES` as addresses.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        self.trusted_proxies
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    anyhow::anyhow!("MULTIVIO_TRUSTED_PROXIES: `{s}` is not an IP address")
+                })
+            })
+            .collect()
     }
 
     /// The plan catalog.

@@ -11,7 +11,9 @@ use multivio_domain::Secret;
 use multivio_http::auth::{FirebaseConfig, FirebaseVerifier, Profile};
 use multivio_http::observe::Metrics;
 use multivio_http::rate_limit::{Action, RateLimits};
-use multivio_http::uploads::{UploadSettings, UploadSlots};
+use multivio_http::transfers::{
+    DOWNLOADS_IN_TOTAL, DOWNLOADS_PER_CLIENT, DownloadSlots, UploadSettings, UploadSlots,
+};
 use multivio_http::{AppState, HttpConfig, MetricsToken, QueueGauge, TenantCache};
 use multivio_ports::billing::BillingGateway;
 use multivio_ports::mail::Mailer;
@@ -198,6 +200,7 @@ pub fn http_state(
             per_user: usize::from(config.uploads_per_user),
             read_timeout: std::time::Duration::from_secs(config.upload_read_timeout_secs),
         },
+        trusted_proxies: config.trusted_proxies()?,
         ..HttpConfig::default()
     };
     Ok(AppState {
@@ -211,7 +214,8 @@ pub fn http_state(
             None => rate_limits(config.rate_limits.as_deref())?,
         },
         metrics: Metrics::new(),
-        uploads: UploadSlots::new(http.uploads.per_user),
+        uploads: UploadSlots::new(http.uploads.per_user, usize::MAX),
+        downloads: DownloadSlots::new(DOWNLOADS_PER_CLIENT, DOWNLOADS_IN_TOTAL),
         config: Arc::new(http),
     })
 }

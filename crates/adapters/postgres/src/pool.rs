@@ -77,8 +77,7 @@ pub fn redact_password(url: &str) -> String {
 }
 
 /// Builds the pool. Connections are opened lazily; each new one gets `application_name`,
-/// `statement_timeout`, an idle-in-transaction timeout and `standard_conforming_strings`
-/// (which [`crate::tenant::begin`]'s literals rely on) before first use.
+/// `statement_timeout` and an idle-in-transaction timeout before first use.
 ///
 /// A connection handed out again is not checked with a query first (`RecyclingMethod::Fast`:
 /// one round trip less per transaction); one that failed is marked broken by diesel and
@@ -105,8 +104,7 @@ pub fn build_pool(settings: &PoolSettings) -> Result<PgPool, DbError> {
                     diesel::sql_query(
                         "SELECT set_config('application_name', $1, false), \
                             set_config('statement_timeout', $2, false), \
-                            set_config('idle_in_transaction_session_timeout', '60s', false), \
-                            set_config('standard_conforming_strings', 'on', false)",
+                            set_config('idle_in_transaction_session_timeout', '60s', false)",
                     )
                     .bind::<diesel::sql_types::Text, _>(application_name)
                     .bind::<diesel::sql_types::Text, _>(statement_timeout)

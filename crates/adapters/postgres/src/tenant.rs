@@ -102,17 +102,20 @@ pub struct Session<'a> {
 /// `text` as an SQL string literal.
 ///
 /// Written by hand because diesel offers no bound parameters in a simple-query batch, and
-/// [`begin`] needs one (`BEGIN` and the session's settings in one round trip). Safe with
-/// `standard_conforming_strings` on — set on every pooled connection ([`crate::pool`]) and the
-/// default since PostgreSQL 9.1 — where a backslash is an ordinary character and a quote is
-/// the only one to double; a NUL, which no literal may hold, is refused.
+/// [`begin`] needs one (`BEGIN` and the session's settings in one round trip). It is libpq's
+/// `PQescapeLiteral` for UTF-8: an escape string (`E'…'`), read the same whatever
+/// `standard_conforming_strings` says (a pooler may hand over any server connection), with
+/// each backslash and each quote doubled; a NUL, which no literal may hold, is refused.
 fn literal(text: &str) -> Result<String, diesel::result::Error> {
     if text.contains('\0') {
         return Err(diesel::result::Error::QueryBuilderError(
             "a session setting holds a NUL character".into(),
         ));
     }
-    Ok(format!("'{}'", text.replace('\'', "''")))
+    Ok(format!(
+        "E'{}'",
+        text.replace('\\', "\\\\").replace('\'', "''")
+    ))
 }
 
 /// The batch that opens a transaction switched to `session`: `BEGIN` and the settings of
@@ -249,5 +252,17 @@ where
             };
             in_session(pool, session, f).await
         }
+    }
+}
+
+#[cfg(test)]
+mod literal_tests {
+    use super::literal;
+
+    #[test]
+    fn literals_escape_quotes_and_backslashes_and_refuse_nul() {
+        assert_eq!(literal("plain").unwrap(), "E'plain'");
+        assert_eq!(literal(r"o'brien\'; --").unwrap(), r"E'o''brien\\''; --'");
+        assert!(literal("a\0b").is_err());
     }
 }

@@ -2,12 +2,20 @@
 //!
 //! No sign-in: platforms that fetch media by URL (Instagram, Threads, TikTok) and browsers
 //! showing a post read these URLs; keys are unguessable (`<user>/<uuid>.<ext>`). Requests are
-//! rate-limited per client address. Bytes stream from storage as the client reads them (a few
-//! chunks in memory per download, whatever the file's size), one byte range at a time when
-//! asked (`Range`, `If-Range`), with `ETag` and `Last-Modified` so that caches revalidate
-//! (`If-None-Match`, `If-Modified-Since` → 304). When the store has public URLs (a CDN in front
-//! of the bucket), the API redirects there instead of serving bytes.
+//! rate-limited per client address (the peer, or behind `MULTIVIO_TRUSTED_PROXIES` the address
+//! they name; IPv6 by /64), and each address may have [`DOWNLOADS_PER_CLIENT`] downloads in
+//! progress, the process [`DOWNLOADS_IN_TOTAL`]. Bytes stream from storage as the client reads
+//! them (a few chunks in memory per download, whatever the file's size), one byte range at a
+//! time when asked (`Range`, `If-Range`), with `ETag` and `Last-Modified` so that caches
+//! revalidate (`If-None-Match`, `If-Modified-Since` → 304). Caches may keep a file a day
+//! (`max-age`): a deleted file may be served from one that long. When the store has public URLs
+//! (a CDN in front of the bucket), the API redirects there instead of serving bytes.
+//!
+//! [`DOWNLOADS_PER_CLIENT`]: crate::transfers::DOWNLOADS_PER_CLIENT
+//! [`DOWNLOADS_IN_TOTAL`]: crate::transfers::DOWNLOADS_IN_TOTAL
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use actix_web::body::SizedStream;
@@ -17,12 +25,46 @@ use actix_web::http::header::{
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use chrono::{DateTime, Utc};
-use multivio_ports::media::{ByteRange, Delivery, MediaStoreError, ObjectMeta};
+use multivio_ports::media::{
+    ByteRange, ByteStream, Bytes, Delivery, MediaStoreError, ObjectMeta, Stream,
+};
 
 use crate::error::ApiError;
 use crate::problem::ProblemType;
 use crate::rate_limit::Action;
+use crate::transfers::{Full, Slot, client_key};
 use crate::{AppState, Problem};
+
+/// Seconds caches may keep a file without asking again.
+const CACHE_SECONDS: u32 = 86_400;
+
+/// Whether `key` can name a stored file (`<user>/<name>`: letters, digits, `.`, `-`, `_`);
+/// anything else is answered 404 without asking the store.
+fn plausible_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 256
+        && key.split('/').all(|segment| {
+            !segment.is_empty()
+                && !segment.starts_with('.')
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        })
+}
+
+/// A download's bytes, holding its client's slot until they are sent or the client is gone.
+struct HeldBody {
+    body: ByteStream,
+    _slot: Slot<std::net::IpAddr>,
+}
+
+impl Stream for HeldBody {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.body.as_mut().poll_next(cx)
+    }
+}
 
 /// Serves the bytes of `key` (`GET` and `HEAD`).
 pub async fn serve_file(
@@ -30,15 +72,22 @@ pub async fn serve_file(
     request: HttpRequest,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    // Per client address: the peer, not a forwarded-for header a client could make up.
-    let client = request
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    state.limits.check(Action::Download, &client)?;
+    let forwarded_for = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let client = client_key(
+        request.peer_addr().map(|a| a.ip()),
+        forwarded_for,
+        &state.config.trusted_proxies,
+    );
+    state.limits.check(Action::Download, &client.to_string())?;
     let Some(store) = &state.media_store else {
         return Err(no_such_file());
     };
+    if !plausible_key(&key) {
+        return Err(no_such_file());
+    }
     if store.delivery() == Delivery::PublicUrl {
         return Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, store.public_url(&key)))
@@ -54,7 +103,9 @@ pub async fn serve_file(
         return Ok(answer.finish());
     }
 
-    let range = requested_range(&request, &tag, modified);
+    // Ranges are for GET alone (RFC 9110 §14.2): HEAD describes the whole file.
+    let get = request.method() == Method::GET;
+    let range = requested_range(&request, &tag, modified).filter(|_| get);
     let (status, bytes) = match range {
         None => (StatusCode::OK, 0..meta.size),
         Some(range) => match range.resolve(meta.size) {
@@ -77,11 +128,24 @@ pub async fn serve_file(
         ));
     }
     let length = bytes.end - bytes.start;
-    if request.method() == Method::HEAD {
+    if !get {
         // The headers of the answer a GET would get; actix sends no body for HEAD.
         let nothing = futures_util::stream::empty::<Result<web::Bytes, std::io::Error>>();
         return Ok(answer.body(SizedStream::new(length, nothing)));
     }
+    let slot = state.downloads.try_acquire(client).map_err(|full| {
+        let (status, detail) = match full {
+            Full::Owner => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many downloads from this address at once; retry shortly",
+            ),
+            Full::Total => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many downloads at once; retry shortly",
+            ),
+        };
+        ApiError(Problem::of(ProblemType::Busy, status, detail).retry_after(5))
+    })?;
     let read = store
         .open(
             &key,
@@ -90,7 +154,11 @@ pub async fn serve_file(
         .await
         .map_err(store_error)?;
     let length = read.range.end - read.range.start;
-    Ok(answer.body(SizedStream::new(length, read.body)))
+    let body = HeldBody {
+        body: read.body,
+        _slot: slot,
+    };
+    Ok(answer.body(SizedStream::new(length, body)))
 }
 
 fn no_such_file() -> ApiError {
@@ -144,7 +212,10 @@ fn validators(answer: &mut HttpResponseBuilder, tag: &str, modified: SystemTime)
     answer
         .insert_header((header::ETAG, format!("\"{tag}\"")))
         .insert_header((header::LAST_MODIFIED, HttpDate::from(modified)))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={CACHE_SECONDS}"),
+        ))
         .insert_header((header::ACCEPT_RANGES, "bytes"));
 }
 

@@ -247,14 +247,14 @@ pub async fn upload(
     parts: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     caller.limit(&state, Action::Upload)?;
-    let Some(_slot) = state.uploads.try_acquire(caller.tenant.user_id) else {
+    let Ok(_slot) = state.uploads.try_acquire(caller.tenant.user_id) else {
         return Err(ApiError(
             Problem::of(
                 ProblemType::Busy,
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
                     "this account already has {} uploads in progress; retry when one has finished",
-                    state.uploads.per_user()
+                    state.uploads.per_owner()
                 ),
             )
             .retry_after(5),

@@ -1,0 +1,273 @@
+//! File transfers in progress, counted per owner: each account may stream a few uploads at
+//! once and each client address a few downloads, with no pool one owner can take from the
+//! others (downloads also have a process-wide ceiling, as each holds a socket and a file).
+//! And who a download's client is: its address, or behind a trusted proxy the address the
+//! proxy names.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use multivio_domain::UserId;
+
+/// Uploads each user may have in progress at once, by default.
+pub const DEFAULT_UPLOADS_PER_USER: usize = 2;
+/// How long an upload may wait for its next bytes, by default.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Downloads one client address may have in progress at once.
+pub const DOWNLOADS_PER_CLIENT: usize = 16;
+/// Downloads the process serves at once, all clients together.
+pub const DOWNLOADS_IN_TOTAL: usize = 512;
+
+/// Upload settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadSettings {
+    /// Uploads one user may have in progress at once (at least 1), per API process.
+    pub per_user: usize,
+    /// An upload whose next bytes take longer than this is broken off (408).
+    pub read_timeout: Duration,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self {
+            per_user: DEFAULT_UPLOADS_PER_USER,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+        }
+    }
+}
+
+/// Why no slot was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// The owner has all of its own.
+    Owner,
+    /// The process has all it serves at once.
+    Total,
+}
+
+#[derive(Debug, Default)]
+struct Held<K> {
+    per_key: HashMap<K, usize>,
+    total: usize,
+}
+
+/// Transfers in progress, per owner `K`. Cloning is cheap and clones share the counts.
+#[derive(Debug)]
+pub struct Slots<K> {
+    per_key: usize,
+    total: usize,
+    held: Arc<Mutex<Held<K>>>,
+}
+
+impl<K> Clone for Slots<K> {
+    fn clone(&self) -> Self {
+        Self {
+            per_key: self.per_key,
+            total: self.total,
+            held: self.held.clone(),
+        }
+    }
+}
+
+/// Uploads in progress, per user.
+pub type UploadSlots = Slots<UserId>;
+/// Downloads in progress, per client (see [`client_key`]).
+pub type DownloadSlots = Slots<IpAddr>;
+
+impl<K: Hash + Eq + Copy> Slots<K> {
+    /// Slots for `per_key` transfers per owner at once (at least 1), and `total` for all
+    /// owners together (at least `per_key`).
+    pub fn new(per_key: usize, total: usize) -> Self {
+        let per_key = per_key.max(1);
+        Self {
+            per_key,
+            total: total.max(per_key),
+            held: Arc::new(Mutex::new(Held {
+                per_key: HashMap::new(),
+                total: 0,
+            })),
+        }
+    }
+
+    /// Transfers one owner may have in progress at once.
+    pub fn per_owner(&self) -> usize {
+        self.per_key
+    }
+
+    /// A slot for one transfer of `owner`, held until the returned guard is dropped.
+    pub fn try_acquire(&self, owner: K) -> Result<Slot<K>, Full> {
+        // The counts are only ever moved up and down under the lock; a panic elsewhere while
+        // it was held leaves them consistent, so a poisoned lock is used as is.
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.total >= self.total {
+            return Err(Full::Total);
+        }
+        let count = held.per_key.entry(owner).or_insert(0);
+        if *count >= self.per_key {
+            return Err(Full::Owner);
+        }
+        *count += 1;
+        held.total += 1;
+        Ok(Slot {
+            held: self.held.clone(),
+            owner,
+        })
+    }
+
+    /// Transfers `owner` has in progress.
+    pub fn in_progress(&self, owner: K) -> usize {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.per_key.get(&owner).copied().unwrap_or(0)
+    }
+}
+
+/// One transfer's place; dropping it frees the place (owners with none are forgotten).
+#[derive(Debug)]
+pub struct Slot<K: Hash + Eq> {
+    held: Arc<Mutex<Held<K>>>,
+    owner: K,
+}
+
+impl<K: Hash + Eq> Drop for Slot<K> {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.total = held.total.saturating_sub(1);
+        if let Some(count) = held.per_key.get_mut(&self.owner) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                held.per_key.remove(&self.owner);
+            }
+        }
+    }
+}
+
+/// Who a download is counted against: the peer's address, or — when the peer is one of the
+/// `trusted` proxies (`MULTIVIO_TRUSTED_PROXIES`) — the nearest address before it in
+/// `X-Forwarded-For` that is not itself a trusted proxy (addresses further left are the
+/// client's to make up). IPv6 addresses count by their /64, which one host can spread over.
+pub fn client_key(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
+    let unspecified = IpAddr::from(Ipv6Addr::UNSPECIFIED);
+    let mut client = peer.unwrap_or(unspecified);
+    if trusted.contains(&client)
+        && let Some(chain) = forwarded_for
+    {
+        for hop in chain.rsplit(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) if trusted.contains(&ip) => client = ip,
+                Ok(ip) => {
+                    client = ip;
+                    break;
+                }
+                // A hop that is not an address (a proxy's own name): stop at the last known.
+                Err(_) => break,
+            }
+        }
+    }
+    bucket(client)
+}
+
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_owner_has_their_own_slots_and_dropping_frees_them() {
+        let slots = UploadSlots::new(2, usize::MAX);
+        let (alice, bob) = (UserId(1), UserId(2));
+        let first = slots.try_acquire(alice).expect("first slot");
+        let second = slots.try_acquire(alice).expect("second slot");
+        assert_eq!(slots.try_acquire(alice).unwrap_err(), Full::Owner);
+        // Another account is not held up by alice's uploads.
+        let bobs = slots.try_acquire(bob).expect("bob's slot");
+        assert_eq!(slots.in_progress(alice), 2);
+        drop(first);
+        assert_eq!(slots.in_progress(alice), 1);
+        let third = slots.try_acquire(alice).expect("a slot freed by the first");
+        drop((second, third, bobs));
+        assert_eq!((slots.in_progress(alice), slots.in_progress(bob)), (0, 0));
+        let held = slots.held.lock().unwrap();
+        assert!(
+            held.per_key.is_empty() && held.total == 0,
+            "nobody is remembered"
+        );
+    }
+
+    #[test]
+    fn the_total_caps_all_owners_together() {
+        let slots = Slots::<u8>::new(2, 3);
+        let _a = (slots.try_acquire(1).unwrap(), slots.try_acquire(1).unwrap());
+        let b = slots.try_acquire(2).unwrap();
+        assert_eq!(slots.try_acquire(3).unwrap_err(), Full::Total);
+        drop(b);
+        assert!(slots.try_acquire(3).is_ok());
+    }
+
+    #[test]
+    fn at_least_one_slot() {
+        let slots = UploadSlots::new(0, 0);
+        assert_eq!(slots.per_owner(), 1);
+        assert!(slots.try_acquire(UserId(1)).is_ok());
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_names_it() {
+        let proxy = ip("10.0.0.1");
+        let trusted = [proxy, ip("10.0.0.2")];
+        // No proxy trusted: the peer, whatever the header says.
+        assert_eq!(
+            client_key(Some(ip("203.0.113.9")), Some("198.51.100.1"), &[]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_key(Some(proxy), Some("198.51.100.1"), &[]),
+            proxy,
+            "an untrusted peer's header is ignored"
+        );
+        // Behind trusted proxies: the nearest untrusted hop; what the client wrote further
+        // left is ignored.
+        assert_eq!(
+            client_key(
+                Some(proxy),
+                Some("1.2.3.4, 198.51.100.1, 10.0.0.2"),
+                &trusted
+            ),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            client_key(Some(proxy), Some("garbage"), &trusted),
+            proxy,
+            "an unreadable hop stops at the proxy"
+        );
+        assert_eq!(client_key(Some(proxy), None, &trusted), proxy);
+        // IPv6 by /64; IPv4-mapped as IPv4.
+        assert_eq!(
+            client_key(Some(ip("2001:db8:1:2:aaaa::1")), None, &[]),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            client_key(Some(ip("::ffff:192.0.2.7")), None, &[]),
+            ip("192.0.2.7")
+        );
+        assert_eq!(client_key(None, None, &[]), ip("::"));
+    }
+}
