@@ -97,6 +97,9 @@ pub struct Session<'a> {
     pub role: Role,
     /// The tenant claim and its MAC, if the work is for one tenant.
     pub claim: Option<(&'a str, &'a str)>,
+    /// Whether the commit waits for the WAL flush (`synchronous_commit`); `false` only for
+    /// work that may be lost in a crash ([`multivio_ports::posts::Durability::Relaxed`]).
+    pub synchronous: bool,
 }
 
 /// `text` as an SQL string literal.
@@ -122,9 +125,15 @@ fn literal(text: &str) -> Result<String, diesel::result::Error> {
 /// [`enter`], sent together.
 fn begin_sql(session: Session<'_>) -> Result<String, diesel::result::Error> {
     let (claim, mac) = session.claim.unwrap_or(("", ""));
+    // A synchronous session keeps the server's own setting (which may ask more of replicas).
+    let relaxed = if session.synchronous {
+        ""
+    } else {
+        ", set_config('synchronous_commit', 'off', true)"
+    };
     Ok(format!(
         "BEGIN; SELECT set_config('role', {}, true), set_config('multivio.tenant', {}, true), \
-         set_config('multivio.tenant_mac', {}, true)",
+         set_config('multivio.tenant_mac', {}, true){relaxed}",
         literal(session.role.name())?,
         literal(claim)?,
         literal(mac)?,
@@ -183,7 +192,7 @@ where
 /// use multivio_postgres::tenant::{ClaimKeys, Role, Session, in_session};
 /// let keys = ClaimKeys::new("k1", &[7; 32]);
 /// let mac = keys.mac("firebase-uid");
-/// let session = Session { role: Role::Api, claim: Some(("firebase-uid", &mac)) };
+/// let session = Session { role: Role::Api, claim: Some(("firebase-uid", &mac)), synchronous: true };
 /// let n: i64 = in_session(pool, session, async |conn| {
 ///     use diesel_async::RunQueryDsl;
 ///     use multivio_postgres::schema::posts;
@@ -242,6 +251,7 @@ where
             let session = Session {
                 role: Role::Api,
                 claim: Some((uid, &mac)),
+                synchronous: true,
             };
             in_session(pool, session, f).await
         }
@@ -249,6 +259,7 @@ where
             let session = Session {
                 role: Role::Worker,
                 claim: None,
+                synchronous: true,
             };
             in_session(pool, session, f).await
         }

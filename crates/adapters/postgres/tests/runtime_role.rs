@@ -381,3 +381,36 @@ async fn keys_retired_from_the_keyring_stop_signing_and_other_services_keys_stay
     // The harness's own key, of no prefix given, is untouched too.
     assert_eq!(visible_posts(&mut conn, &signed_claim("uid-a")).await, 1);
 }
+
+#[derive(diesel::QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    value: String,
+}
+
+#[tokio::test]
+async fn only_a_relaxed_session_commits_without_waiting_for_the_flush() {
+    use multivio_postgres::{DbError, Session, in_session};
+    let db = TestDb::new().await;
+    let commit_mode = async |synchronous: bool| -> String {
+        let session = Session {
+            role: Role::Worker,
+            claim: None,
+            synchronous,
+        };
+        in_session(db.worker_pool(), session, async |conn| {
+            let s: Setting =
+                diesel::sql_query("SELECT current_setting('synchronous_commit') AS value")
+                    .get_result(conn)
+                    .await?;
+            Ok::<_, DbError>(s.value)
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(commit_mode(false).await, "off");
+    // The server's own setting otherwise, also on the same pooled connection afterwards.
+    assert_eq!(commit_mode(true).await, "on");
+    assert_eq!(commit_mode(false).await, "off");
+    assert_eq!(commit_mode(true).await, "on");
+}

@@ -241,7 +241,7 @@ impl JobQueue for PgStore {
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let worker_id = worker_id.to_owned();
         let lease_ms = lease.num_milliseconds();
-        self.worker(async move |conn| {
+        self.worker_relaxed(async move |conn| {
             let mut claimed = Vec::new();
             for candidates in [EXPIRED, DUE] {
                 let room = i64::from(limit) - claimed.len() as i64;
@@ -271,8 +271,10 @@ impl JobQueue for PgStore {
         outcome: &JobOutcome,
     ) -> Result<(), StoreError> {
         let outcome = outcome.clone();
-        self.worker(async move |conn| finish_job(conn, job_id.0, fencing_token.0, &outcome).await)
-            .await
+        self.worker_relaxed(async move |conn| {
+            finish_job(conn, job_id.0, fencing_token.0, &outcome).await
+        })
+        .await
     }
 
     async fn extend_lease(
@@ -281,7 +283,7 @@ impl JobQueue for PgStore {
         fencing_token: FencingToken,
         until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.worker(async move |conn| {
+        self.worker_relaxed(async move |conn| {
             let n = diesel::update(
                 publish_jobs::table
                     .filter(publish_jobs::id.eq(job_id.0))

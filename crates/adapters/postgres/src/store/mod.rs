@@ -25,6 +25,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncPgConnection;
 use multivio_domain::{FirebaseUid, Tenant};
 use multivio_ports::StoreError;
+use multivio_ports::posts::Durability;
 
 use crate::tenant::{ClaimKeys, Role, ScopedWork, Session, in_session};
 use crate::{DbError, PgPool};
@@ -73,12 +74,45 @@ impl PgStore {
             + Send,
         R: Send,
     {
-        self.as_user(&tenant.firebase_uid, f).await
+        self.user_session(&tenant.firebase_uid, true, f).await
+    }
+
+    /// [`tenant`](Self::tenant), committed as `durability` asks.
+    async fn tenant_durable<R, F>(
+        &self,
+        tenant: &Tenant,
+        durability: Durability,
+        f: F,
+    ) -> Result<R, StoreError>
+    where
+        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+            + ScopedWork<'r, R, Fail>
+            + Send,
+        R: Send,
+    {
+        let synchronous = durability == Durability::Flushed;
+        self.user_session(&tenant.firebase_uid, synchronous, f)
+            .await
     }
 
     /// Runs `f` in one transaction scoped to the user with this Firebase uid (for calls made
     /// before the user's id is known).
     async fn as_user<R, F>(&self, uid: &FirebaseUid, f: F) -> Result<R, StoreError>
+    where
+        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+            + ScopedWork<'r, R, Fail>
+            + Send,
+        R: Send,
+    {
+        self.user_session(uid, true, f).await
+    }
+
+    async fn user_session<R, F>(
+        &self,
+        uid: &FirebaseUid,
+        synchronous: bool,
+        f: F,
+    ) -> Result<R, StoreError>
     where
         for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
             + ScopedWork<'r, R, Fail>
@@ -93,6 +127,7 @@ impl PgStore {
         let session = Session {
             role,
             claim: Some((uid.as_str(), &mac)),
+            synchronous,
         };
         in_session(pool, session, f).await.map_err(StoreError::from)
     }
@@ -111,6 +146,7 @@ impl PgStore {
         let session = Session {
             role: Role::Worker,
             claim: Some((uid.as_str(), &mac)),
+            synchronous: true,
         };
         in_session(&self.worker, session, f)
             .await
@@ -125,9 +161,34 @@ impl PgStore {
             + Send,
         R: Send,
     {
+        self.worker_session(true, f).await
+    }
+
+    /// [`worker`](Self::worker) for job bookkeeping that a crash may lose
+    /// ([`Durability::Relaxed`]): claims, lease renewals, completions. A lost claim or renewal
+    /// is taken again once its lease runs out; a job the worker cannot prove it holds sends
+    /// nothing.
+    async fn worker_relaxed<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+            + ScopedWork<'r, R, Fail>
+            + Send,
+        R: Send,
+    {
+        self.worker_session(false, f).await
+    }
+
+    async fn worker_session<R, F>(&self, synchronous: bool, f: F) -> Result<R, StoreError>
+    where
+        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+            + ScopedWork<'r, R, Fail>
+            + Send,
+        R: Send,
+    {
         let session = Session {
             role: Role::Worker,
             claim: None,
+            synchronous,
         };
         in_session(&self.worker, session, f)
             .await

@@ -366,7 +366,8 @@ impl PostStore for PgStore {
 
     async fn apply(&self, tenant: &Tenant, change: PostChange) -> Result<Option<Post>, StoreError> {
         let uid = tenant.user_id.0;
-        self.tenant(tenant, async move |conn| {
+        let durability = change.durability;
+        self.tenant_durable(tenant, durability, async move |conn| {
             if let Some(step) = &change.job {
                 check_lease(conn, uid, step).await?;
             }
