@@ -241,7 +241,9 @@ impl JobQueue for PgStore {
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let worker_id = worker_id.to_owned();
         let lease_ms = lease.num_milliseconds();
-        self.worker_relaxed(async move |conn| {
+        // Flushed: a claim takes a fencing token from a sequence, and a sequence's advance lost
+        // in a crash could hand the same token to a second worker.
+        self.worker(async move |conn| {
             let mut claimed = Vec::new();
             for candidates in [EXPIRED, DUE] {
                 let room = i64::from(limit) - claimed.len() as i64;

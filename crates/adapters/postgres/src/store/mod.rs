@@ -165,9 +165,10 @@ impl PgStore {
     }
 
     /// [`worker`](Self::worker) for job bookkeeping that a crash may lose
-    /// ([`Durability::Relaxed`]): claims, lease renewals, completions. A lost claim or renewal
-    /// is taken again once its lease runs out; a job the worker cannot prove it holds sends
-    /// nothing.
+    /// ([`Durability::Relaxed`]): lease renewals and completions. A lost renewal lets the lease
+    /// run out sooner (another worker then takes the job, and this one's next fenced write is
+    /// refused); a lost completion runs the job again, which finds its target settled or looks
+    /// it up. Claims are not among them: they take fencing tokens from a sequence.
     async fn worker_relaxed<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
