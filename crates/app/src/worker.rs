@@ -28,7 +28,7 @@ use multivio_ports::platform::{
     Attachment, Platforms, PostRef, PublishError, PublishRequest, PublishedPost, Publisher,
     ReplyTo, SendGuard,
 };
-use multivio_ports::posts::{Durability, JobStep, PostChange, PostStore, PostWrite};
+use multivio_ports::posts::{JobStep, PostChange, PostStore, PostWrite};
 use multivio_ports::system::Clock;
 use multivio_ports::vault::TokenVault;
 
@@ -249,12 +249,7 @@ impl<'a> PartGuard<'a> {
         for _ in 0..MAX_CONFLICTS {
             let mut sending = read.clone();
             sending.begin_target(self.key, self.connection_id, now)?;
-            // Flushed: once this commit returns the send may begin, and a crash must not lose
-            // the mark that it did (it also flushes the job's relaxed writes before it).
-            match w
-                .apply_running(self.job, &read, sending, Durability::Flushed)
-                .await
-            {
+            match w.apply_running(self.job, &read, sending).await {
                 Ok(stored) => {
                     self.set_post(stored);
                     return Ok(());
@@ -854,20 +849,13 @@ impl PublishWorker {
     }
 
     /// Writes `changed` (computed from `read`) under the job's lease, keeping the job running.
-    async fn apply_running(
-        &self,
-        job: &ClaimedJob,
-        read: &Post,
-        changed: Post,
-        durability: Durability,
-    ) -> AppResult<Post> {
+    async fn apply_running(&self, job: &ClaimedJob, read: &Post, changed: Post) -> AppResult<Post> {
         let change = PostChange {
             job: Some(JobStep {
                 job_id: job.job_id,
                 fencing_token: job.fencing_token,
                 outcome: None,
             }),
-            durability,
             ..PostChange::write(PostWrite::Update {
                 post: changed,
                 expected_revision: read.revision,
@@ -892,10 +880,7 @@ impl PublishWorker {
                 .map_err(|e| AppError::from_store("post", e))?;
             let mut changed = post.clone();
             changed.record_part(key, part.clone(), self.clock.now())?;
-            // A part already sent: losing the record sends nothing twice (the next part's
-            // mark flushes it; a crash before that leaves the target to be looked up).
-            let relaxed = Durability::Relaxed;
-            match self.apply_running(job, &post, changed, relaxed).await {
+            match self.apply_running(job, &post, changed).await {
                 Ok(stored) => return Ok(stored),
                 Err(AppError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
@@ -964,8 +949,6 @@ impl PublishWorker {
                 let quota = post.start_publishing(self.clock.now())?;
                 let change = PostChange {
                     quota,
-                    // Before any send; the send's own mark flushes it.
-                    durability: Durability::Relaxed,
                     job: Some(JobStep {
                         job_id: job.job_id,
                         fencing_token: job.fencing_token,
@@ -1305,9 +1288,6 @@ impl PublishWorker {
             };
             let change = PostChange {
                 quota: settled.map(|s| s.quota).unwrap_or_default(),
-                // After the send (or instead of it): a lost result leaves the target marked
-                // as being sent, which is looked up on the platform, never sent again.
-                durability: Durability::Relaxed,
                 job: Some(JobStep {
                     job_id: job.job_id,
                     fencing_token: job.fencing_token,

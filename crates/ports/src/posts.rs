@@ -78,22 +78,6 @@ pub struct PostChange {
     /// The `Idempotency-Key` reservation of the request making the change: the change commits
     /// only while that attempt still holds it, and records the post on it.
     pub idempotency: Option<IdempotencyClaim>,
-    /// How soon the change must be on disk once applied.
-    pub durability: Durability,
-}
-
-/// How soon a change must be on disk once its commit returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// On disk before the commit returns: everything a person or a send relies on (the
-    /// default, and always the mark that a send is about to begin).
-    #[default]
-    Flushed,
-    /// May be lost if the database crashes within a fraction of a second of the commit
-    /// (asynchronous commit): what the publishing worker records that a lost write cannot
-    /// turn into a second send — a target is marked as being sent, durably, before anything
-    /// goes out, and a target left in that state is looked up on the platform, not resent.
-    Relaxed,
 }
 
 impl PostChange {
@@ -106,7 +90,6 @@ impl PostChange {
             cancel_pending_jobs: false,
             job: None,
             idempotency: None,
-            durability: Durability::Flushed,
         }
     }
 }

@@ -98,7 +98,8 @@ pub struct Session<'a> {
     /// The tenant claim and its MAC, if the work is for one tenant.
     pub claim: Option<(&'a str, &'a str)>,
     /// Whether the commit waits for the WAL flush (`synchronous_commit`); `false` only for
-    /// work that may be lost in a crash ([`multivio_ports::posts::Durability::Relaxed`]).
+    /// work a crash may lose and nothing later is based on (the job queue's lease renewals
+    /// and completions).
     pub synchronous: bool,
 }
 
@@ -212,8 +213,14 @@ where
     let mut pooled = pool.get().await.map_err(DbError::from)?;
     let conn: &mut AsyncPgConnection = &mut pooled;
     if let Err(e) = begin(conn, session).await {
-        // The batch may have opened the transaction before a setting failed.
-        let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+        // The batch may have opened the transaction before a setting failed, and diesel does
+        // not count it as open: roll back by hand, or have the pool drop the connection.
+        if diesel_async::SimpleAsyncConnection::batch_execute(conn, "ROLLBACK")
+            .await
+            .is_err()
+        {
+            AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+        }
         return Err(e.into());
     }
     let outcome = f(&mut *conn).await;

@@ -54,7 +54,6 @@ async fn schedule(store: &PgStore, t: &Tenant, post: &Post) -> Result<Post, Stor
         cancel_pending_jobs: false,
         job: None,
         idempotency: None,
-        durability: Default::default(),
     };
     store.apply(t, change).await.map(|p| p.unwrap())
 }
@@ -222,7 +221,6 @@ async fn scheduling_consumes_once_cancelling_refunds_and_jobs_go_with_the_change
         cancel_pending_jobs: true,
         job: None,
         idempotency: None,
-        durability: Default::default(),
     };
     let draft_again = store.apply(&alice, change).await.unwrap().unwrap();
     assert!(!draft_again.quota_consumed);
@@ -659,7 +657,6 @@ async fn rescheduling_takes_a_claimed_job_away_from_its_worker() {
         cancel_pending_jobs: true,
         job: None,
         idempotency: None,
-        durability: Default::default(),
     };
     store.apply(&alice, change).await.unwrap();
 
@@ -744,7 +741,6 @@ async fn a_unit_consumed_before_the_monthly_reset_is_not_refunded_after_it() {
         cancel_pending_jobs: true,
         job: None,
         idempotency: None,
-        durability: Default::default(),
     };
     store.apply(&alice, change).await.unwrap();
     assert_eq!(remaining(&store, &alice).await, 9);

@@ -414,3 +414,32 @@ async fn only_a_relaxed_session_commits_without_waiting_for_the_flush() {
     assert_eq!(commit_mode(false).await, "off");
     assert_eq!(commit_mode(true).await, "on");
 }
+
+#[tokio::test]
+async fn a_session_that_cannot_be_entered_leaves_its_connection_usable() {
+    use multivio_postgres::{DbError, PoolSettings, Session, build_pool, in_session};
+    let db = TestDb::new().await;
+    // One connection, so the failed session's connection is the one used next.
+    let mut settings = PoolSettings::new(db.api_url());
+    settings.max_size = 1;
+    let pool = build_pool(&settings).unwrap();
+    let session = |role| Session {
+        role,
+        claim: None,
+        synchronous: true,
+    };
+    let count = async |role| {
+        in_session(&pool, session(role), async |conn| {
+            let n: N = diesel::sql_query("SELECT count(*) AS n FROM posts")
+                .get_result(conn)
+                .await?;
+            Ok::<_, DbError>(n.n)
+        })
+        .await
+    };
+    // The API's login may not take the worker's role: `BEGIN` ran, the settings failed.
+    assert!(count(Role::Worker).await.is_err());
+    // The connection is not left in the aborted transaction.
+    assert_eq!(count(Role::Api).await.unwrap(), 0);
+    assert_eq!(count(Role::Api).await.unwrap(), 0);
+}

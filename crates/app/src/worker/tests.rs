@@ -10,7 +10,7 @@ use multivio_ports::media::MockMediaRepository;
 use multivio_ports::platform::{
     MockOAuthClient, MockPlatforms, OAuthClient, OAuthError, PublishedPost, Publisher,
 };
-use multivio_ports::posts::{Durability, MockPostStore};
+use multivio_ports::posts::MockPostStore;
 use multivio_ports::vault::{SealedCredentials, SealedToken};
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -323,17 +323,6 @@ async fn a_due_scheduled_post_is_published_and_settles() {
         Some(JobOutcome::Completed)
     );
     assert!(st.changes.iter().all(|c| c.quota == QuotaEffect::None));
-    // Only the mark that the send begins must be on disk before going on; what comes before
-    // is flushed with it, and a lost result is looked up, not resent.
-    let durability: Vec<_> = st.changes.iter().map(|c| c.durability).collect();
-    assert_eq!(
-        durability,
-        [
-            Durability::Relaxed,
-            Durability::Flushed,
-            Durability::Relaxed
-        ]
-    );
 }
 
 #[tokio::test]

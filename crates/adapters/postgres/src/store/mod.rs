@@ -25,7 +25,6 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncPgConnection;
 use multivio_domain::{FirebaseUid, Tenant};
 use multivio_ports::StoreError;
-use multivio_ports::posts::Durability;
 
 use crate::tenant::{ClaimKeys, Role, ScopedWork, Session, in_session};
 use crate::{DbError, PgPool};
@@ -75,24 +74,6 @@ impl PgStore {
         R: Send,
     {
         self.user_session(&tenant.firebase_uid, true, f).await
-    }
-
-    /// [`tenant`](Self::tenant), committed as `durability` asks.
-    async fn tenant_durable<R, F>(
-        &self,
-        tenant: &Tenant,
-        durability: Durability,
-        f: F,
-    ) -> Result<R, StoreError>
-    where
-        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
-            + ScopedWork<'r, R, Fail>
-            + Send,
-        R: Send,
-    {
-        let synchronous = durability == Durability::Flushed;
-        self.user_session(&tenant.firebase_uid, synchronous, f)
-            .await
     }
 
     /// Runs `f` in one transaction scoped to the user with this Firebase uid (for calls made
@@ -164,11 +145,13 @@ impl PgStore {
         self.worker_session(true, f).await
     }
 
-    /// [`worker`](Self::worker) for job bookkeeping that a crash may lose
-    /// ([`Durability::Relaxed`]): lease renewals and completions. A lost renewal lets the lease
-    /// run out sooner (another worker then takes the job, and this one's next fenced write is
-    /// refused); a lost completion runs the job again, which finds its target settled or looks
-    /// it up. Claims are not among them: they take fencing tokens from a sequence.
+    /// [`worker`](Self::worker) for job bookkeeping that a crash may lose (asynchronous
+    /// commit): lease renewals and completions of jobs. A lost renewal lets the lease run out
+    /// sooner (another worker then takes the job, and this one's next fenced write is
+    /// refused); a lost completion runs the job again, which finds its target settled. Not
+    /// claims (they take fencing tokens from a sequence, whose advance a crash could lose and
+    /// hand out twice), nor posts (the next write of a post expects the revision the last one
+    /// made, which a lost write's successor could make again with other contents).
     async fn worker_relaxed<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>

@@ -366,8 +366,7 @@ impl PostStore for PgStore {
 
     async fn apply(&self, tenant: &Tenant, change: PostChange) -> Result<Option<Post>, StoreError> {
         let uid = tenant.user_id.0;
-        let durability = change.durability;
-        self.tenant_durable(tenant, durability, async move |conn| {
+        self.tenant(tenant, async move |conn| {
             if let Some(step) = &change.job {
                 check_lease(conn, uid, step).await?;
             }
