@@ -96,6 +96,21 @@ pub trait MediaRepository: Send + Sync {
     ) -> Result<MediaDeletion, StoreError>;
 }
 
+/// Whether `key` is a relative path of plain segments (`a-z`, `A-Z`, `0-9`, `-`, `_`, `.`),
+/// none empty or starting with a dot (no `..`, no hidden or temporary files), at most 512
+/// bytes. Only such keys name objects, in every store.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 512
+        && key.split('/').all(|segment| {
+            !segment.is_empty()
+                && !segment.starts_with('.')
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+}
+
 /// Why a media store call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MediaStoreError {

@@ -21,24 +21,10 @@ pub use disk::LocalDisk;
 pub use s3::{S3Config, S3Store};
 
 use multivio_ports::media::MediaStoreError;
+pub use multivio_ports::media::valid_key;
 
 /// Bytes per chunk of a download.
 pub const READ_CHUNK: usize = 64 * 1024;
-
-/// Whether `key` is a relative path of plain segments (`a-z`, `A-Z`, `0-9`, `-`, `_`, `.`),
-/// none empty or starting with a dot (no `..`, no hidden or temporary files), at most 512
-/// bytes. Only such keys name objects, in every store.
-pub fn valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 512
-        && key.split('/').all(|segment| {
-            !segment.is_empty()
-                && !segment.starts_with('.')
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        })
-}
 
 fn invalid_key(key: &str) -> MediaStoreError {
     MediaStoreError::Unavailable(format!("invalid media key {key:?}"))

@@ -26,7 +26,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use chrono::{DateTime, Utc};
 use multivio_ports::media::{
-    ByteRange, ByteStream, Bytes, Delivery, MediaStoreError, ObjectMeta, Stream,
+    ByteRange, ByteStream, Bytes, Delivery, MediaStoreError, ObjectMeta, Stream, valid_key,
 };
 
 use crate::error::ApiError;
@@ -37,20 +37,6 @@ use crate::{AppState, Problem};
 
 /// Seconds caches may keep a file without asking again.
 const CACHE_SECONDS: u32 = 86_400;
-
-/// Whether `key` can name a stored file (`<user>/<name>`: letters, digits, `.`, `-`, `_`);
-/// anything else is answered 404 without asking the store.
-fn plausible_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 256
-        && key.split('/').all(|segment| {
-            !segment.is_empty()
-                && !segment.starts_with('.')
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-        })
-}
 
 /// A download's bytes, holding its client's slot until they are sent or the client is gone.
 struct HeldBody {
@@ -85,7 +71,8 @@ pub async fn serve_file(
     let Some(store) = &state.media_store else {
         return Err(no_such_file());
     };
-    if !plausible_key(&key) {
+    // Keys that name nothing in any store are not looked up.
+    if !valid_key(&key) {
         return Err(no_such_file());
     }
     if store.delivery() == Delivery::PublicUrl {

@@ -118,3 +118,31 @@ fn media_bytes_compare_by_content_or_object() {
     );
     assert!(format!("{:?}", MediaBytes::in_memory(vec![1, 2])).contains("len: 2"));
 }
+
+#[test]
+fn keys_are_plain_relative_paths() {
+    for good in [
+        "u1/a.jpg",
+        "7/0f8fad5b-d9cb-469f-a165-70867728950e.thumb.jpg",
+        "a",
+    ] {
+        assert!(valid_key(good), "{good}");
+    }
+    for bad in [
+        "",
+        "/etc/passwd",
+        "../etc/passwd",
+        "a/../../b",
+        "a//b",
+        "a/",
+        "./a",
+        "u1/.a.partial",
+        "a\\b",
+        "a b",
+        "é",
+        "a/%2e%2e",
+    ] {
+        assert!(!valid_key(bad), "{bad}");
+    }
+    assert!(!valid_key(&"a".repeat(513)));
+}
