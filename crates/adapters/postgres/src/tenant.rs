@@ -9,8 +9,7 @@
 
 use std::future::Future;
 
-use diesel::sql_types::Text;
-use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
 
 use crate::{DbError, PgPool};
 
@@ -122,8 +121,9 @@ fn literal(text: &str) -> Result<String, diesel::result::Error> {
     ))
 }
 
-/// The batch that opens a transaction switched to `session`: `BEGIN` and the settings of
-/// [`enter`], sent together.
+/// The batch that opens a transaction switched to `session`: `BEGIN`, then the role, the
+/// tenant claim and its MAC as transaction-local settings (they end with the transaction, so a
+/// pooled connection never carries one tenant into the next use).
 fn begin_sql(session: Session<'_>) -> Result<String, diesel::result::Error> {
     let (claim, mac) = session.claim.unwrap_or(("", ""));
     // A synchronous session keeps the server's own setting (which may ask more of replicas).
@@ -147,25 +147,6 @@ pub async fn begin(
     session: Session<'_>,
 ) -> Result<(), diesel::result::Error> {
     AnsiTransactionManager::begin_transaction_sql(conn, &begin_sql(session)?).await
-}
-
-/// Switches the current transaction to `session`. Must run inside a transaction: outside one
-/// the settings would leak into the connection's next use.
-pub async fn enter(
-    conn: &mut AsyncPgConnection,
-    session: Session<'_>,
-) -> Result<(), diesel::result::Error> {
-    let (claim, mac) = session.claim.unwrap_or(("", ""));
-    diesel::sql_query(
-        "SELECT set_config('role', $1, true), set_config('multivio.tenant', $2, true), \
-                set_config('multivio.tenant_mac', $3, true)",
-    )
-    .bind::<Text, _>(session.role.name())
-    .bind::<Text, _>(claim)
-    .bind::<Text, _>(mac)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// The shape of a closure [`in_session`] runs: given the connection, a `Send` future (so the

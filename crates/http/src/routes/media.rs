@@ -78,7 +78,7 @@ fn upload_problem(e: UploadError) -> ApiError {
         ),
         UploadError::TooLarge { max_bytes } => too_large(max_bytes),
         UploadError::Body(why) => bad_upload(why),
-        UploadError::ImageTooLarge { .. } => invalid("file", &e.to_string()),
+        // The rest as the core words them: 415, or 422 about `file`.
         other => multivio_app::AppError::from(other).into(),
     }
 }

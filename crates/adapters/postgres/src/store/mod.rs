@@ -73,27 +73,12 @@ impl PgStore {
             + Send,
         R: Send,
     {
-        self.user_session(&tenant.firebase_uid, true, f).await
+        self.as_user(&tenant.firebase_uid, f).await
     }
 
     /// Runs `f` in one transaction scoped to the user with this Firebase uid (for calls made
     /// before the user's id is known).
     async fn as_user<R, F>(&self, uid: &FirebaseUid, f: F) -> Result<R, StoreError>
-    where
-        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
-            + ScopedWork<'r, R, Fail>
-            + Send,
-        R: Send,
-    {
-        self.user_session(uid, true, f).await
-    }
-
-    async fn user_session<R, F>(
-        &self,
-        uid: &FirebaseUid,
-        synchronous: bool,
-        f: F,
-    ) -> Result<R, StoreError>
     where
         for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
             + ScopedWork<'r, R, Fail>
@@ -108,7 +93,7 @@ impl PgStore {
         let session = Session {
             role,
             claim: Some((uid.as_str(), &mac)),
-            synchronous,
+            synchronous: true,
         };
         in_session(pool, session, f).await.map_err(StoreError::from)
     }
