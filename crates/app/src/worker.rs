@@ -242,9 +242,6 @@ impl<'a> PartGuard<'a> {
     async fn begin(&self) -> AppResult<()> {
         let w = self.worker;
         let now = w.clock.now();
-        w.jobs
-            .extend_lease(self.job.job_id, self.job.fencing_token, now + w.lease)
-            .await?;
         let mut read = self.post();
         for _ in 0..MAX_CONFLICTS {
             let mut sending = read.clone();
@@ -667,13 +664,15 @@ impl PublishWorker {
                             reference: published.reference,
                         };
                         if last {
-                            return self.finish_thread(job, &connection, &key, part).await;
+                            return self.finish_thread(job, &connection, &key, post, part).await;
                         }
-                        post = self.record_part(job, &key, part).await?;
+                        post = self.record_part(job, &key, post, part).await?;
                         index += 1;
                     }
                     outcome => {
-                        return self.handle_publish(job, &connection, outcome, None).await;
+                        return self
+                            .handle_publish(job, &connection, outcome, Some(post), None)
+                            .await;
                     }
                 }
             }
@@ -693,6 +692,7 @@ impl PublishWorker {
                         url: root.url,
                         reference: root.reference,
                     }),
+                    Some(post),
                     None,
                 )
                 .await;
@@ -848,14 +848,11 @@ impl PublishWorker {
         Ok(Ok(attachments))
     }
 
-    /// Writes `changed` (computed from `read`) under the job's lease, keeping the job running.
+    /// Writes `changed` (computed from `read`) under the job's lease, keeping the job running
+    /// and renewing its lease in the same transaction.
     async fn apply_running(&self, job: &ClaimedJob, read: &Post, changed: Post) -> AppResult<Post> {
         let change = PostChange {
-            job: Some(JobStep {
-                job_id: job.job_id,
-                fencing_token: job.fencing_token,
-                outcome: None,
-            }),
+            job: Some(self.running(job)),
             ..PostChange::write(PostWrite::Update {
                 post: changed,
                 expected_revision: read.revision,
@@ -869,15 +866,41 @@ impl PublishWorker {
         }
     }
 
-    /// Records one posted part of a thread (not the last) under the job's lease, re-reading
-    /// the post when another target's result changed it meanwhile.
-    async fn record_part(&self, job: &ClaimedJob, key: &str, part: PartResult) -> AppResult<Post> {
-        for _ in 0..RECORD_CONFLICTS {
-            let post = self
+    /// The post as last known (taken, so a retry after a conflict reads it afresh), or as
+    /// stored.
+    async fn read_post(&self, job: &ClaimedJob, known: &mut Option<Post>) -> AppResult<Post> {
+        match known.take() {
+            Some(post) => Ok(post),
+            None => self
                 .posts
                 .get(&job.tenant, job.post_id)
                 .await
-                .map_err(|e| AppError::from_store("post", e))?;
+                .map_err(|e| AppError::from_store("post", e)),
+        }
+    }
+
+    /// The job as the guard of a step that keeps it running: its lease is renewed with the step.
+    fn running(&self, job: &ClaimedJob) -> JobStep {
+        JobStep {
+            job_id: job.job_id,
+            fencing_token: job.fencing_token,
+            outcome: None,
+            renew_until: Some(self.clock.now() + self.lease),
+        }
+    }
+
+    /// Records one posted part of a thread (not the last) under the job's lease, from the post
+    /// as last `known`, re-reading it when another target's result changed it meanwhile.
+    async fn record_part(
+        &self,
+        job: &ClaimedJob,
+        key: &str,
+        known: Post,
+        part: PartResult,
+    ) -> AppResult<Post> {
+        let mut known = Some(known);
+        for _ in 0..RECORD_CONFLICTS {
+            let post = self.read_post(job, &mut known).await?;
             let mut changed = post.clone();
             changed.record_part(key, part.clone(), self.clock.now())?;
             match self.apply_running(job, &post, changed).await {
@@ -898,13 +921,10 @@ impl PublishWorker {
         job: &ClaimedJob,
         connection: &Connection,
         key: &str,
+        post: Post,
         last: PartResult,
     ) -> AppResult<JobReport> {
-        let post = self
-            .posts
-            .get(&job.tenant, job.post_id)
-            .await
-            .map_err(|e| AppError::from_store("post", e))?;
+        // The parts before the last were recorded by this job: `post` has them.
         let root = post
             .target_result(key)
             .and_then(|r| r.parts.first().cloned())
@@ -917,6 +937,7 @@ impl PublishWorker {
                 url: root.url,
                 reference: root.reference,
             }),
+            Some(post),
             Some(last),
         )
         .await
@@ -949,11 +970,7 @@ impl PublishWorker {
                 let quota = post.start_publishing(self.clock.now())?;
                 let change = PostChange {
                     quota,
-                    job: Some(JobStep {
-                        job_id: job.job_id,
-                        fencing_token: job.fencing_token,
-                        outcome: None,
-                    }),
+                    job: Some(self.running(job)),
                     ..PostChange::write(PostWrite::Update {
                         post,
                         expected_revision: revision,
@@ -1095,6 +1112,7 @@ impl PublishWorker {
         job: &ClaimedJob,
         connection: &Connection,
         outcome: Result<PublishedPost, PublishError>,
+        known: Option<Post>,
         last_part: Option<PartResult>,
     ) -> AppResult<JobReport> {
         let name = connection.provider.display_name();
@@ -1185,7 +1203,7 @@ impl PublishWorker {
         let last_part = matches!(target, TargetOutcome::Published { .. })
             .then_some(last_part)
             .flatten();
-        self.record_result_with(job, last_part, target, job_outcome)
+        self.record_result_with(job, known, last_part, target, job_outcome)
             .await?;
         Ok(report)
     }
@@ -1243,26 +1261,24 @@ impl PublishWorker {
         outcome: TargetOutcome,
         job_outcome: JobOutcome,
     ) -> AppResult<Post> {
-        self.record_result_with(job, None, outcome, job_outcome)
+        self.record_result_with(job, None, None, outcome, job_outcome)
             .await
     }
 
-    /// [`PublishWorker::record_result`], recording first the last part of a thread when there
+    /// [`PublishWorker::record_result`] from the post as last `known` (read when there is
+    /// none, or when it turns out stale), recording first the last part of a thread when there
     /// is one, in the same step.
     async fn record_result_with(
         &self,
         job: &ClaimedJob,
+        mut known: Option<Post>,
         last_part: Option<PartResult>,
         outcome: TargetOutcome,
         job_outcome: JobOutcome,
     ) -> AppResult<Post> {
         let tenant: &Tenant = &job.tenant;
         for _ in 0..RECORD_CONFLICTS {
-            let mut post = self
-                .posts
-                .get(tenant, job.post_id)
-                .await
-                .map_err(|e| AppError::from_store("post", e))?;
+            let mut post = self.read_post(job, &mut known).await?;
             if !tenant.owns(post.user_id) {
                 return Err(AppError::NotFound("post"));
             }
@@ -1292,6 +1308,7 @@ impl PublishWorker {
                     job_id: job.job_id,
                     fencing_token: job.fencing_token,
                     outcome: Some(job_outcome.clone()),
+                    renew_until: None,
                 }),
                 ..PostChange::write(PostWrite::Update {
                     post,

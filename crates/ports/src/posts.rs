@@ -59,6 +59,10 @@ pub struct JobStep {
     pub fencing_token: FencingToken,
     /// What becomes of the job, in the same transaction; `None` keeps it running (lease held).
     pub outcome: Option<JobOutcome>,
+    /// While the job keeps running (`outcome` is `None`): its lease is renewed to at least
+    /// this time in the same transaction, so a step that writes before a send needs no
+    /// separate renewal.
+    pub renew_until: Option<DateTime<Utc>>,
 }
 
 /// Everything one use case changes about a post, applied as a unit by [`PostStore::apply`].
@@ -108,7 +112,8 @@ pub trait PostStore: Send + Sync {
     ///
     /// In order:
     /// 1. if `change.job` is set, the job's fencing token must still match
-    ///    ([`StoreError::LeaseLost`] otherwise);
+    ///    ([`StoreError::LeaseLost`] otherwise); its outcome is written (or, while it keeps
+    ///    running, its lease renewed to `renew_until`) in the same statement;
     /// 2. the row write, guarded by the expected revision ([`StoreError::Conflict`] when the
     ///    post changed since it was read; [`StoreError::NotFound`] when it is gone or another
     ///    tenant's);
@@ -122,8 +127,7 @@ pub trait PostStore: Send + Sync {
     ///      when the post's unit was consumed in the current period (a reset already replaced
     ///      older ones);
     /// 4. `cancel_pending_jobs`, then `enqueue`;
-    /// 5. the job outcome, if any;
-    /// 6. with `change.idempotency`, the reservation of that attempt records the post
+    /// 5. with `change.idempotency`, the reservation of that attempt records the post
     ///    ([`StoreError::Conflict`] when the attempt no longer holds the reservation).
     ///
     /// Returns the stored post (with its new revision), or `None` after a delete.

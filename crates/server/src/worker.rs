@@ -25,6 +25,11 @@ const ERROR_PAUSE: Duration = Duration::from_secs(2);
 const MIN_IDLE: Duration = Duration::from_millis(100);
 /// How often tokens about to expire, and ended quota periods, are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// While the queue holds more due jobs than a worker runs at once, free slots are gathered for
+/// up to this long so that one claim fills several (a claim is a flushed transaction: one per
+/// finished job would cost as much as the job's own writes). Never when the queue was drained:
+/// a job that comes due alone is claimed at once.
+const GATHER: Duration = Duration::from_millis(50);
 /// Connections refreshed ahead of expiry per sweep.
 const REFRESH_BATCH: u32 = 50;
 
@@ -65,6 +70,12 @@ pub async fn run(services: Arc<Services>, settings: WorkerLoop, mut stop: watch:
     let mut sweeper: Option<tokio::task::JoinHandle<()>> = None;
     let mut last_sweep: Option<tokio::time::Instant> = None;
     let capacity = settings.concurrency as usize;
+    // Free slots worth a claim of their own while the queue is backlogged.
+    let batch = (capacity / 4).max(1);
+    // Whether the last claim found more due jobs than it could take.
+    let mut backlogged = false;
+    // Since when free slots have been waiting to be filled.
+    let mut gathering: Option<tokio::time::Instant> = None;
     while !*stop.borrow() {
         // Finished jobs leave the set only when joined.
         while running.try_join_next().is_some() {}
@@ -82,11 +93,21 @@ pub async fn run(services: Arc<Services>, settings: WorkerLoop, mut stop: watch:
             wait(&mut stop, &mut running, &mut listener, MAX_IDLE, false).await;
             continue;
         }
+        if backlogged && free < batch && !running.is_empty() {
+            let since = *gathering.get_or_insert_with(tokio::time::Instant::now);
+            let left = GATHER.saturating_sub(since.elapsed());
+            if !left.is_zero() {
+                wait(&mut stop, &mut running, &mut listener, left, false).await;
+                continue;
+            }
+        }
+        gathering = None;
         // Listen before looking at the queue, so a job queued meanwhile still wakes us.
         listener.ensure().await;
         match services.worker.claim(&worker_id, free as u32).await {
             Ok(jobs) => {
                 let drained = jobs.len() < free;
+                backlogged = !drained;
                 for job in jobs {
                     running.spawn(run_job(services.clone(), job));
                 }
@@ -95,6 +116,7 @@ pub async fn run(services: Arc<Services>, settings: WorkerLoop, mut stop: watch:
                 }
             }
             Err(e) => {
+                backlogged = false;
                 tracing::warn!(error = %e, "claiming publishing jobs failed");
                 wait(&mut stop, &mut running, &mut listener, ERROR_PAUSE, false).await;
                 continue;

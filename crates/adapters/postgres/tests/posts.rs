@@ -461,6 +461,7 @@ async fn jobs_are_claimed_with_a_lease_and_completed_only_with_the_current_token
             job_id: job.job_id,
             fencing_token: job.fencing_token,
             outcome: Some(JobOutcome::Completed),
+            renew_until: None,
         }),
         ..PostChange::write(PostWrite::Update {
             post: scheduled.clone(),
@@ -477,6 +478,7 @@ async fn jobs_are_claimed_with_a_lease_and_completed_only_with_the_current_token
             job_id: rescued[0].job_id,
             fencing_token: rescued[0].fencing_token,
             outcome: Some(JobOutcome::Completed),
+            renew_until: None,
         }),
         ..PostChange::write(PostWrite::Update {
             post: scheduled.clone(),
@@ -502,6 +504,106 @@ async fn jobs_are_claimed_with_a_lease_and_completed_only_with_the_current_token
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_step_that_keeps_its_job_running_renews_the_lease_and_returns_the_post_as_stored() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let post = insert(
+        &store,
+        &alice,
+        &draft(&alice, "p", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    let scheduled = schedule(&store, &alice, &post).await.unwrap();
+    let due = now() + Duration::hours(2);
+    let job = store
+        .claim_due("w1", due, 10, Duration::seconds(30))
+        .await
+        .unwrap()
+        .remove(0);
+    let step = |renew_until| {
+        Some(JobStep {
+            job_id: job.job_id,
+            fencing_token: job.fencing_token,
+            outcome: None,
+            renew_until,
+        })
+    };
+    // A timestamp finer than the database keeps: the returned post has it as stored.
+    let mut changed = scheduled.clone();
+    changed.schedule_date = Some(due + Duration::nanoseconds(1_234_567));
+    let stored = store
+        .apply(
+            &alice,
+            PostChange {
+                job: step(Some(due + Duration::minutes(10))),
+                ..PostChange::write(PostWrite::Update {
+                    post: changed,
+                    expected_revision: scheduled.revision,
+                })
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.revision, scheduled.revision + 1);
+    assert!(stored.updated_at >= scheduled.updated_at);
+    assert_eq!(
+        stored,
+        PostStore::get(&store, &alice, post.id).await.unwrap()
+    );
+
+    // A later step asking for less never shortens the lease.
+    store
+        .apply(
+            &alice,
+            PostChange {
+                job: step(Some(due + Duration::seconds(1))),
+                ..PostChange::write(PostWrite::Update {
+                    post: stored.clone(),
+                    expected_revision: stored.revision,
+                })
+            },
+        )
+        .await
+        .unwrap();
+    let claim = |at| store.claim_due("w2", at, 10, Duration::seconds(30));
+    assert!(
+        claim(due + Duration::seconds(31)).await.unwrap().is_empty(),
+        "renewed past the claim's own lease"
+    );
+    assert!(claim(due + Duration::minutes(9)).await.unwrap().is_empty());
+    let rescued = claim(due + Duration::minutes(11)).await.unwrap();
+    assert_eq!(
+        rescued.len(),
+        1,
+        "taken over once the renewed lease ran out"
+    );
+
+    // The old holder's running step is refused and changes nothing.
+    let current = PostStore::get(&store, &alice, post.id).await.unwrap();
+    assert_eq!(
+        store
+            .apply(
+                &alice,
+                PostChange {
+                    job: step(Some(due + Duration::hours(1))),
+                    ..PostChange::write(PostWrite::Update {
+                        post: current.clone(),
+                        expected_revision: current.revision,
+                    })
+                },
+            )
+            .await
+            .unwrap_err(),
+        StoreError::LeaseLost
+    );
+    assert_eq!(
+        PostStore::get(&store, &alice, post.id).await.unwrap(),
+        current
     );
 }
 
@@ -666,6 +768,7 @@ async fn rescheduling_takes_a_claimed_job_away_from_its_worker() {
             job_id: job.job_id,
             fencing_token: job.fencing_token,
             outcome: Some(JobOutcome::Completed),
+            renew_until: None,
         }),
         ..PostChange::write(PostWrite::Update {
             post: moved.clone(),

@@ -223,8 +223,8 @@ impl Deps {
         connections
             .expect_credentials()
             .returning(|_, id| Ok(sealed_for(id, "tok", now() + chrono::Duration::hours(1))));
-        let mut jobs = MockJobQueue::new();
-        jobs.expect_extend_lease().returning(|_, _, _| Ok(()));
+        // No expectations: a job's lease is renewed with its steps' writes, never apart.
+        let jobs = MockJobQueue::new();
         Self {
             state,
             jobs,
@@ -322,6 +322,14 @@ async fn a_due_scheduled_post_is_published_and_settles() {
         st.changes[2].job.as_ref().unwrap().outcome,
         Some(JobOutcome::Completed)
     );
+    // The steps before the send renew the lease as they write; the last finishes the job.
+    let renewals: Vec<_> = st
+        .changes
+        .iter()
+        .map(|c| c.job.as_ref().unwrap().renew_until)
+        .collect();
+    let until = now() + crate::worker::DEFAULT_LEASE;
+    assert_eq!(renewals, vec![Some(until), Some(until), None]);
     assert!(st.changes.iter().all(|c| c.quota == QuotaEffect::None));
 }
 
@@ -661,11 +669,9 @@ async fn a_platform_that_deduplicates_is_resent_with_the_same_key_within_its_win
 
 #[tokio::test]
 async fn a_worker_that_lost_its_job_sends_nothing_and_writes_nothing() {
-    let mut d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![ok()]));
-    d.jobs.checkpoint();
-    d.jobs
-        .expect_extend_lease()
-        .returning(|_, _, _| Err(StoreError::LeaseLost));
+    let d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![ok()]));
+    // The step marking the send (which renews the lease) finds another worker holds the job.
+    d.state.lock().unwrap().lease_lost = true;
     let fake = d.fake();
     let (w, state) = d.build();
     assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::LeaseLost);

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use multivio_domain::job::{ClaimedJob, FencingToken, JobOutcome, NewJob};
 use multivio_domain::post::Target;
@@ -19,24 +19,53 @@ use uuid::Uuid;
 use super::{Fail, PgStore, corrupt};
 use crate::schema::publish_jobs;
 
-/// Checks (and locks) the job guarding a change: its fencing token must still be current.
+/// Checks (and locks) the job guarding a change in one statement: its fencing token must still
+/// be current. A job that finishes with the change gets its outcome here; one that keeps
+/// running gets its lease renewed to `renew_until` (never shortened), when given.
 pub(super) async fn check_lease(
     conn: &mut AsyncPgConnection,
     user_id: i32,
     step: &JobStep,
 ) -> Result<(), Fail> {
-    let row: Option<(i64, String)> = publish_jobs::table
+    if let Some(outcome) = &step.outcome {
+        return finish_job(
+            conn,
+            Some(user_id),
+            step.job_id.0,
+            step.fencing_token.0,
+            outcome,
+        )
+        .await;
+    }
+    let guard = publish_jobs::table
         .filter(publish_jobs::id.eq(step.job_id.0))
         .filter(publish_jobs::user_id.eq(user_id))
-        .select((publish_jobs::fencing_token, publish_jobs::status))
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    match row {
-        Some((token, status)) if token == step.fencing_token.0 && status == "running" => Ok(()),
-        _ => Err(Fail::Store(StoreError::LeaseLost)),
+        .filter(publish_jobs::fencing_token.eq(step.fencing_token.0))
+        .filter(publish_jobs::status.eq("running"));
+    let n = match step.renew_until {
+        Some(until) => {
+            diesel::update(guard)
+                .set(
+                    publish_jobs::leased_until.eq(diesel::dsl::sql::<Nullable<Timestamptz>>(
+                        "GREATEST(leased_until, ",
+                    )
+                    .bind::<Timestamptz, _>(until)
+                    .sql(")")),
+                )
+                .execute(conn)
+                .await?
+        }
+        None => guard
+            .select(publish_jobs::id)
+            .for_update()
+            .load::<Uuid>(conn)
+            .await?
+            .len(),
+    };
+    if n == 0 {
+        return Err(Fail::Store(StoreError::LeaseLost));
     }
+    Ok(())
 }
 
 /// Cancels the post's pending and claimed jobs, except `spared` (the job guarding the change).
@@ -92,17 +121,25 @@ pub(super) async fn enqueue(
     Ok(())
 }
 
-/// Writes a job's outcome, guarded by its fencing token.
+/// Writes a job's outcome, guarded by its fencing token (and its user, when given).
 pub(super) async fn finish_job(
     conn: &mut AsyncPgConnection,
+    user_id: Option<i32>,
     job_id: Uuid,
     token: i64,
     outcome: &JobOutcome,
 ) -> Result<(), Fail> {
+    // `user_id` is a bound parameter either way, so the statement has one shape.
+    let of_user = diesel::dsl::sql::<Bool>("(")
+        .bind::<Nullable<Integer>, _>(user_id)
+        .sql(" IS NULL OR publish_jobs.user_id = ")
+        .bind::<Nullable<Integer>, _>(user_id)
+        .sql(")");
     let guard = publish_jobs::table
         .filter(publish_jobs::id.eq(job_id))
         .filter(publish_jobs::fencing_token.eq(token))
-        .filter(publish_jobs::status.eq("running"));
+        .filter(publish_jobs::status.eq("running"))
+        .filter(of_user);
     let no_lease = (
         publish_jobs::leased_until.eq(None::<DateTime<Utc>>),
         publish_jobs::leased_by.eq(None::<String>),
@@ -274,7 +311,7 @@ impl JobQueue for PgStore {
     ) -> Result<(), StoreError> {
         let outcome = outcome.clone();
         self.worker_relaxed(async move |conn| {
-            finish_job(conn, job_id.0, fencing_token.0, &outcome).await
+            finish_job(conn, None, job_id.0, fencing_token.0, &outcome).await
         })
         .await
     }

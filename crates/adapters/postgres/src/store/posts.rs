@@ -17,12 +17,12 @@ use multivio_domain::quota::QuotaEffect;
 use multivio_domain::{MediaId, PostId, Provider, Tenant, UserId};
 use multivio_ports::Page;
 use multivio_ports::StoreError;
-use multivio_ports::posts::{JobStep, PostChange, PostQuery, PostStore, PostWrite};
+use multivio_ports::posts::{PostChange, PostQuery, PostStore, PostWrite};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::cursor::Cursor;
-use super::jobs::{cancel_jobs_of_post, check_lease, enqueue, finish_job};
+use super::jobs::{cancel_jobs_of_post, check_lease, enqueue};
 use super::{Fail, PgStore, corrupt};
 use crate::schema::{idempotency_keys, post_quota_usage, posts};
 
@@ -175,6 +175,41 @@ impl PostColumns {
 }
 
 type PostWithUsage = (PostRow, bool);
+
+/// The columns of a written post as the database stored them: the revision and `updated_at`
+/// it sets, and the timestamps it keeps to the microsecond.
+type Stamp = (
+    i64,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+const STAMP: (
+    posts::revision,
+    posts::created_at,
+    posts::updated_at,
+    posts::schedule_date,
+    posts::published_at,
+) = (
+    posts::revision,
+    posts::created_at,
+    posts::updated_at,
+    posts::schedule_date,
+    posts::published_at,
+);
+
+/// The written post as stored, without reading it back (its `quota_consumed` already reflects
+/// the change's quota effect).
+fn as_stored(mut post: Post, stamp: Stamp) -> Post {
+    let (revision, created_at, updated_at, schedule_date, published_at) = stamp;
+    post.revision = revision;
+    post.created_at = created_at.unwrap_or_default();
+    post.updated_at = updated_at.unwrap_or(post.created_at);
+    post.schedule_date = schedule_date;
+    post.published_at = published_at;
+    post
+}
 
 /// Whether the post holds a quota unit: its usage row exists.
 type HoldsQuota = diesel::dsl::exists<
@@ -379,8 +414,10 @@ impl PostStore for PgStore {
             if matches!(change.write, PostWrite::Delete { .. }) {
                 apply_quota(conn, uid, post_id, change.quota).await?;
             }
-            match &change.write {
-                PostWrite::Insert(post) => {
+            // The columns the database sets itself (the revision, `updated_at` by trigger),
+            // as stored: with them the written post is the stored one, without reading it back.
+            let stamped: Option<Stamp> = match &change.write {
+                PostWrite::Insert(post) => Some(
                     diesel::insert_into(posts::table)
                         .values((
                             posts::id.eq(post.id.0),
@@ -390,14 +427,15 @@ impl PostStore for PgStore {
                             posts::updated_at.eq(post.updated_at),
                             PostColumns::of(post)?,
                         ))
-                        .execute(conn)
-                        .await?;
-                }
+                        .returning(STAMP)
+                        .get_result(conn)
+                        .await?,
+                ),
                 PostWrite::Update {
                     post,
                     expected_revision,
                 } => {
-                    let n = diesel::update(
+                    let stamp = diesel::update(
                         posts::table
                             .filter(posts::user_id.eq(uid))
                             .filter(posts::id.eq(post.id.0))
@@ -407,10 +445,13 @@ impl PostStore for PgStore {
                         PostColumns::of(post)?,
                         posts::revision.eq(posts::revision + 1),
                     ))
-                    .execute(conn)
-                    .await?;
-                    if n == 0 {
-                        return Err(missing_or_conflict(conn, uid, post.id.0).await);
+                    .returning(STAMP)
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                    match stamp {
+                        Some(stamp) => Some(stamp),
+                        None => return Err(missing_or_conflict(conn, uid, post.id.0).await),
                     }
                 }
                 PostWrite::Delete {
@@ -428,8 +469,9 @@ impl PostStore for PgStore {
                     if n == 0 {
                         return Err(missing_or_conflict(conn, uid, id.0).await);
                     }
+                    None
                 }
-            }
+            };
             if !matches!(change.write, PostWrite::Delete { .. }) {
                 apply_quota(conn, uid, post_id, change.quota).await?;
                 if change.cancel_pending_jobs {
@@ -440,21 +482,15 @@ impl PostStore for PgStore {
                 }
                 enqueue(conn, uid, &change.enqueue).await?;
             }
-            if let Some(JobStep {
-                job_id,
-                fencing_token,
-                outcome: Some(outcome),
-            }) = &change.job
-            {
-                finish_job(conn, job_id.0, fencing_token.0, outcome).await?;
-            }
             if let Some(claim) = &change.idempotency {
                 record_idempotent_effect(conn, uid, post_id, claim).await?;
             }
-            match change.write {
-                PostWrite::Delete { .. } => Ok(None),
-                _ => load_post(conn, uid, post_id).await.map(Some),
-            }
+            Ok(match (change.write, stamped) {
+                (PostWrite::Insert(post) | PostWrite::Update { post, .. }, Some(stamp)) => {
+                    Some(as_stored(post, stamp))
+                }
+                _ => None,
+            })
         })
         .await
     }
