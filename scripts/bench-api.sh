@@ -8,7 +8,8 @@
 # BENCH_CONNECTIONS (64), BENCH_USERS (10000), BENCH_POSTS (100 per user), BENCH_TOKENS (1000
 # users whose tokens rotate), BENCH_TARGETS (20000), BENCH_ACCOUNTS (20 sandbox accounts);
 # to measure a part only: BENCH_ENDPOINTS ("list get create validate schedule"), BENCH_WORKERS
-# ("1 2": the publisher rounds; empty for none).
+# ("1 2": the publisher rounds; empty for none); BENCH_PG_STATS=1 loads pg_stat_statements and
+# writes each publisher round's costliest statements to target/bench/pg-statements-<round>.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +58,14 @@ eval "$("$BIN" --data-dir "$DATA" pg env)"
 export RUST_LOG=warn
 
 "$BIN" --data-dir "$DATA" migrate >/dev/null
+if [ -n "${BENCH_PG_STATS:-}" ]; then
+  # Statement statistics for the publisher rounds (target/bench/pg-statements-<round>.txt).
+  psql -qc "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+  "$BIN" --data-dir "$DATA" pg stop >/dev/null
+  DATABASE_URL=$("$BIN" --data-dir "$DATA" pg url)
+  eval "$("$BIN" --data-dir "$DATA" pg env)"
+  psql -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+fi
 "$BENCH" seed --users "$USERS" --posts "$POSTS"
 
 wait_ready() {
@@ -74,6 +83,24 @@ serve() {
   SERVER=$!
   PIDS+=("$SERVER")
   wait_ready "$API_ADDR"
+}
+
+# CPU time (clock ticks, user + system) of the given processes so far.
+cpu_ticks() {
+  local sum=0 pid t
+  for pid in "$@"; do
+    # Fields 14 and 15 of /proc/<pid>/stat, counted after the command's closing parenthesis.
+    t=$(sed -E 's/^.*\) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }') || t=0
+    sum=$((sum + ${t:-0}))
+  done
+  echo "$sum"
+}
+
+# PostgreSQL's processes: the postmaster and its children (the backends and helpers).
+pg_pids() {
+  local pm
+  pm=$(head -1 "$DATA/postgres/postmaster.pid" 2>/dev/null) || return 0
+  echo "$pm" $(pgrep -P "$pm")
 }
 
 peak_rss_mib() {
@@ -118,12 +145,14 @@ kill "$SERVER"
 wait "$SERVER" 2>/dev/null || true
 
 PUB_ROWS=()
+CPU_ROWS=()
 WORKER_RSS=0
 SERVE_RSS=-
 if [ -n "$WORKER_ROUNDS" ]; then
 echo "bench: publisher, $TARGETS targets due at once, against the sandbox at $SANDBOX_ADDR"
 env MULTIVIO_SANDBOX_LISTEN=$SANDBOX_ADDR "$BIN" --data-dir "$DATA" sandbox >>"$DATA/sandbox.log" 2>&1 &
-PIDS+=("$!")
+SANDBOX=$!
+PIDS+=("$SANDBOX")
 wait_ready "$SANDBOX_ADDR" /_sandbox/posts
 serve MULTIVIO_SANDBOX=true MULTIVIO_SANDBOX_URL="http://$SANDBOX_ADDR"
 "$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
@@ -138,9 +167,24 @@ for workers in $WORKER_ROUNDS; do
     WPIDS+=("$!")
     PIDS+=("$!")
   done
+  [ -z "${BENCH_PG_STATS:-}" ] || psql -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
+  cpu_before="$(cpu_ticks $(pg_pids)) $(cpu_ticks "$SANDBOX") $(cpu_ticks "$SERVER")"
   result=$("$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
     --targets "$TARGETS" --accounts "$ACCOUNTS" --phase wait --round "w$workers")
+  # Where the round's CPU went, per 1,000 targets (PostgreSQL's backends that ended during
+  # the round are not counted; the pools keep theirs open).
+  cpu_after="$(cpu_ticks $(pg_pids)) $(cpu_ticks "$SANDBOX") $(cpu_ticks "$SERVER") $(cpu_ticks "${WPIDS[@]}")"
+  CPU_ROWS+=("$(awk -v b="$cpu_before" -v a="$cpu_after" -v n="$TARGETS" -v w="$workers" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(b, x, " "); split(a, y, " "); k = 1000 / n / hz
+    printf "| %d | %.2f | %.2f | %.2f | %.2f |", w, (y[1] - x[1]) * k, (y[4]) * k, (y[2] - x[2]) * k, (y[3] - x[3]) * k }')")
   echo "$result" >"$OUT/publisher-$workers.json"
+  if [ -n "${BENCH_PG_STATS:-}" ]; then
+    psql -qc "SELECT calls, round(total_exec_time) AS total_ms,
+                round(mean_exec_time::numeric, 3) AS mean_ms, rows,
+                left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" \
+      >"$OUT/pg-statements-$workers.txt"
+  fi
   for pid in "${WPIDS[@]}"; do
     rss=$(peak_rss_mib "$pid")
     [ "$rss" != "?" ] && [ "$rss" -gt "$WORKER_RSS" ] && WORKER_RSS=$rss
@@ -163,5 +207,13 @@ fi
   echo "|---|---|---|---|---|---|"
   printf '%s\n' "${PUB_ROWS[@]}"
   echo
+  if [ "${#CPU_ROWS[@]}" -gt 0 ]; then
+    echo "CPU seconds per 1,000 targets published:"
+    echo
+    echo "| workers | PostgreSQL | worker processes | sandbox | API server |"
+    echo "|---|---|---|---|---|"
+    printf '%s\n' "${CPU_ROWS[@]}"
+    echo
+  fi
   echo "Peak RSS: API server ${API_RSS} MiB under load, ${SERVE_RSS} MiB serving the publisher run; worker ${WORKER_RSS} MiB."
 } | tee "$OUT/results.md"

@@ -19,7 +19,7 @@ use multivio_domain::job::{ClaimedJob, JobOutcome, RetryPolicy};
 use multivio_domain::post::{
     PartResult, Post, PostError, PostStatus, TargetError, TargetOutcome, TargetStatus,
 };
-use multivio_domain::{ConnectionId, JobId, MediaId, Tenant};
+use multivio_domain::{ConnectionId, JobId, MediaId};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::jobs::JobQueue;
@@ -28,7 +28,7 @@ use multivio_ports::platform::{
     Attachment, Platforms, PostRef, PublishError, PublishRequest, PublishedPost, Publisher,
     ReplyTo, SendGuard,
 };
-use multivio_ports::posts::{JobStep, PostChange, PostStore, PostWrite};
+use multivio_ports::posts::{Decide, Decision, JobStep, PostChange, PostStore, PostWrite};
 use multivio_ports::system::Clock;
 use multivio_ports::vault::TokenVault;
 
@@ -107,13 +107,6 @@ impl std::fmt::Debug for PublishWorker {
 
 /// How long to wait when another process is refreshing the connection's token.
 const REFRESH_BUSY_DELAY_SECS: i64 = 10;
-/// How often to re-read a post that changed under us before giving up (the job is then retried
-/// later).
-const MAX_CONFLICTS: usize = 5;
-/// How often to re-read a post to record what a platform answered: more patient, because the
-/// answer (a platform's post id) cannot be had again. Conflicts come only from the post's other
-/// targets being recorded at the same moment.
-const RECORD_CONFLICTS: usize = 25;
 /// The longest a platform's publishing cap defers a target ([`PublishError::Deferred`]):
 /// Instagram's and Threads' caps count posts over 24 hours, so their reset is never further; a
 /// later time a platform states is read as this.
@@ -171,8 +164,6 @@ enum Prepared {
         connection: Box<Connection>,
     },
     Done(JobReport),
-    /// The post changed under us: read it again.
-    Again,
 }
 
 /// What became of a send found in flight (its worker died mid-send).
@@ -239,32 +230,22 @@ impl<'a> PartGuard<'a> {
         }
     }
 
+    /// Marks the target as being sent, renewing the job's lease in the same transaction.
     async fn begin(&self) -> AppResult<()> {
         let w = self.worker;
         let now = w.clock.now();
-        let mut read = self.post();
-        for _ in 0..MAX_CONFLICTS {
-            let mut sending = read.clone();
-            sending.begin_target(self.key, self.connection_id, now)?;
-            match w.apply_running(self.job, &read, sending).await {
-                Ok(stored) => {
-                    self.set_post(stored);
-                    return Ok(());
-                }
-                // Another target's result was recorded meanwhile: read it again.
-                Err(AppError::Conflict(_)) => {
-                    read = w
-                        .posts
-                        .get(&self.job.tenant, self.job.post_id)
-                        .await
-                        .map_err(|e| AppError::from_store("post", e))?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(AppError::Conflict(
-            "the post kept changing; the job will be retried".to_owned(),
-        ))
+        let key = self.key.to_owned();
+        let connection_id = self.connection_id;
+        let running = w.running(self.job);
+        let (stored, ()) = w
+            .modify(self.job, move |post| {
+                let mut sending = post.clone();
+                sending.begin_target(&key, connection_id, now)?;
+                Ok((Some(running_change(post, sending, running)), ()))
+            })
+            .await?;
+        self.set_post(stored);
+        Ok(())
     }
 }
 
@@ -511,195 +492,186 @@ impl PublishWorker {
     }
 
     async fn process_inner(&self, job: &ClaimedJob) -> AppResult<JobReport> {
-        for _ in 0..MAX_CONFLICTS {
-            let (post, key, connection) = match self.prepare(job).await? {
-                Prepared::Done(report) => return Ok(report),
-                Prepared::Again => continue,
-                Prepared::Ready {
-                    post,
-                    key,
-                    connection,
-                } => (*post, key, *connection),
+        let (post, key, connection) = match self.prepare(job).await? {
+            Prepared::Done(report) => return Ok(report),
+            Prepared::Ready {
+                post,
+                key,
+                connection,
+            } => (*post, key, *connection),
+        };
+        let Some(publisher) = self.platforms.publisher(connection.provider) else {
+            let reason = format!(
+                "{} is not configured on this server",
+                connection.provider.display_name()
+            );
+            return self.fail(job, "not_configured", reason).await;
+        };
+        let mut credentials = match self.keeper.fresh(&job.tenant, &connection).await {
+            Ok(c) => c,
+            Err(e) => return self.refresh_failed(job, &connection, e).await,
+        };
+        let provider = connection.provider;
+        let parts: Vec<(String, Vec<MediaId>)> = post
+            .content()
+            .parts_for(provider)
+            .iter()
+            .map(|p| (p.text.to_owned(), p.media_files.to_vec()))
+            .collect();
+        let base_key = idempotency_key(&post, &key);
+        let name = post.name.as_str().to_owned();
+        let options = post
+            .platform_content
+            .get(&provider)
+            .map(|c| c.extra.clone())
+            .unwrap_or_default();
+        let mut post = post;
+        // A thread continues from the first part not yet posted.
+        let mut index = post.target_result(&key).map_or(0, |r| r.parts.len());
+        let mut refreshed = false;
+        let mut in_flight = post
+            .target_result(&key)
+            .is_some_and(|r| r.status == TargetStatus::Publishing);
+        while index < parts.len() {
+            let (text, media_ids) = &parts[index];
+            let request = |media: Vec<Attachment>| PublishRequest {
+                post_id: post.id,
+                target: job.target,
+                text: text.clone(),
+                connection: connection.clone(),
+                credentials: credentials.clone(),
+                media,
+                part: index,
+                reply_to: reply_to(&post, &key, index),
+                idempotency_key: if index == 0 {
+                    base_key.clone()
+                } else {
+                    format!("{base_key}-part{index}")
+                },
+                name: name.clone(),
+                options: options.clone(),
             };
-            let Some(publisher) = self.platforms.publisher(connection.provider) else {
-                let reason = format!(
-                    "{} is not configured on this server",
-                    connection.provider.display_name()
-                );
-                return self.fail(job, "not_configured", reason).await;
+            // What a lookup on the platform compares with: the media rows, not their bytes.
+            let lookup = request(self.media_rows(job, media_ids).await?);
+            // A previous worker died while this part was being sent.
+            let found = if std::mem::take(&mut in_flight) {
+                match self
+                    .recover(job, publisher.as_ref(), &post, &key, &lookup)
+                    .await?
+                {
+                    Recovered::Resend => None,
+                    Recovered::Found(published) => Some(published),
+                    Recovered::Review => {
+                        let name = provider.display_name();
+                        return self
+                            .review(
+                                job,
+                                "interrupted",
+                                format!(
+                                    "a send to {name} was interrupted and {name} offers no \
+                                     way to tell whether it went out; check the account, \
+                                     then mark it published or send it again"
+                                ),
+                            )
+                            .await;
+                    }
+                }
+            } else {
+                None
             };
-            let mut credentials = match self.keeper.fresh(&job.tenant, &connection).await {
-                Ok(c) => c,
-                Err(e) => return self.refresh_failed(job, &connection, e).await,
+            let outcome = match found {
+                Some(published) => Ok(published),
+                None => {
+                    let media = match self.attachments(job, media_ids).await? {
+                        Ok(media) => media,
+                        Err(report) => return Ok(report),
+                    };
+                    let guard = PartGuard::new(self, job, &key, connection.id, post.clone());
+                    let outcome = publisher.publish(&request(media), &guard).await;
+                    post = guard.post();
+                    if matches!(outcome, Err(PublishError::NotSent { .. })) {
+                        // Nothing was sent: a lost lease ends here, anything else is an
+                        // error like any other (the job runs again later).
+                        return Err(guard.refusal());
+                    }
+                    outcome
+                }
             };
-            let provider = connection.provider;
-            let parts: Vec<(String, Vec<MediaId>)> = post
-                .content()
-                .parts_for(provider)
-                .iter()
-                .map(|p| (p.text.to_owned(), p.media_files.to_vec()))
-                .collect();
-            let base_key = idempotency_key(&post, &key);
-            let name = post.name.as_str().to_owned();
-            let options = post
-                .platform_content
-                .get(&provider)
-                .map(|c| c.extra.clone())
-                .unwrap_or_default();
-            let mut post = post;
-            // A thread continues from the first part not yet posted.
-            let mut index = post.target_result(&key).map_or(0, |r| r.parts.len());
-            let mut refreshed = false;
-            let mut in_flight = post
-                .target_result(&key)
-                .is_some_and(|r| r.status == TargetStatus::Publishing);
-            while index < parts.len() {
-                let (text, media_ids) = &parts[index];
-                let request = |media: Vec<Attachment>| PublishRequest {
-                    post_id: post.id,
-                    target: job.target,
-                    text: text.clone(),
-                    connection: connection.clone(),
-                    credentials: credentials.clone(),
-                    media,
-                    part: index,
-                    reply_to: reply_to(&post, &key, index),
-                    idempotency_key: if index == 0 {
-                        base_key.clone()
-                    } else {
-                        format!("{base_key}-part{index}")
-                    },
-                    name: name.clone(),
-                    options: options.clone(),
-                };
-                // What a lookup on the platform compares with: the media rows, not their bytes.
-                let lookup = request(self.media_rows(job, media_ids).await?);
-                // A previous worker died while this part was being sent.
-                let found = if std::mem::take(&mut in_flight) {
+            // The platform did not say (a timeout after sending): look before deciding.
+            let outcome = match outcome {
+                Err(PublishError::Unknown { reason }) => {
                     match self
                         .recover(job, publisher.as_ref(), &post, &key, &lookup)
                         .await?
                     {
-                        Recovered::Resend => None,
-                        Recovered::Found(published) => Some(published),
-                        Recovered::Review => {
-                            let name = provider.display_name();
-                            return self
-                                .review(
-                                    job,
-                                    "interrupted",
-                                    format!(
-                                        "a send to {name} was interrupted and {name} offers no \
-                                         way to tell whether it went out; check the account, \
-                                         then mark it published or send it again"
-                                    ),
-                                )
-                                .await;
+                        Recovered::Found(published) => Ok(published),
+                        // The platform deduplicates a re-send: try again later, the send
+                        // still counted as possibly made.
+                        Recovered::Resend => {
+                            return self.retry_in_flight(job, &connection, reason).await;
                         }
-                    }
-                } else {
-                    None
-                };
-                let outcome = match found {
-                    Some(published) => Ok(published),
-                    None => {
-                        let media = match self.attachments(job, media_ids).await? {
-                            Ok(media) => media,
-                            Err(report) => return Ok(report),
-                        };
-                        let guard = PartGuard::new(self, job, &key, connection.id, post.clone());
-                        let outcome = publisher.publish(&request(media), &guard).await;
-                        post = guard.post();
-                        if matches!(outcome, Err(PublishError::NotSent { .. })) {
-                            // Nothing was sent: a lost lease ends here, anything else is an
-                            // error like any other (the job runs again later).
-                            return Err(guard.refusal());
-                        }
-                        outcome
-                    }
-                };
-                // The platform did not say (a timeout after sending): look before deciding.
-                let outcome = match outcome {
-                    Err(PublishError::Unknown { reason }) => {
-                        match self
-                            .recover(job, publisher.as_ref(), &post, &key, &lookup)
-                            .await?
-                        {
-                            Recovered::Found(published) => Ok(published),
-                            // The platform deduplicates a re-send: try again later, the send
-                            // still counted as possibly made.
-                            Recovered::Resend => {
-                                return self.retry_in_flight(job, &connection, reason).await;
-                            }
-                            Recovered::Review => Err(PublishError::Unknown { reason }),
-                        }
-                    }
-                    other => other,
-                };
-                let last = index + 1 == parts.len();
-                match outcome {
-                    // Refused with nothing sent: nothing to write either.
-                    Err(PublishError::NotSent { reason }) => {
-                        tracing::info!(job = %job.job_id, %reason, "send withheld");
-                        return Err(AppError::LeaseLost);
-                    }
-                    // A refused token is refreshed once; the part is sent again (a 401 means
-                    // it was not posted).
-                    Err(PublishError::Unauthorized { reason }) if !refreshed => {
-                        refreshed = true;
-                        tracing::info!(connection = %connection.id, %reason, "platform refused the token; refreshing it once");
-                        match self
-                            .keeper
-                            .refresh_rejected(&job.tenant, &connection, &credentials)
-                            .await
-                        {
-                            Ok(fresh) => credentials = fresh,
-                            Err(e) => return self.refresh_failed(job, &connection, e).await,
-                        }
-                    }
-                    Ok(published) if parts.len() > 1 => {
-                        let part = PartResult {
-                            platform_post_id: published.platform_post_id,
-                            url: published.url,
-                            reference: published.reference,
-                        };
-                        if last {
-                            return self.finish_thread(job, &connection, &key, post, part).await;
-                        }
-                        post = self.record_part(job, &key, post, part).await?;
-                        index += 1;
-                    }
-                    outcome => {
-                        return self
-                            .handle_publish(job, &connection, outcome, Some(post), None)
-                            .await;
+                        Recovered::Review => Err(PublishError::Unknown { reason }),
                     }
                 }
-            }
-            // Every part was posted before (a settled thread is discarded in prepare).
-            let root = post
-                .target_result(&key)
-                .and_then(|r| r.parts.first().cloned());
-            let Some(root) = root else {
-                return self.discard(job, "nothing to post").await;
+                other => other,
             };
-            return self
-                .handle_publish(
-                    job,
-                    &connection,
-                    Ok(PublishedPost {
-                        platform_post_id: root.platform_post_id,
-                        url: root.url,
-                        reference: root.reference,
-                    }),
-                    Some(post),
-                    None,
-                )
-                .await;
+            let last = index + 1 == parts.len();
+            match outcome {
+                // Refused with nothing sent: nothing to write either.
+                Err(PublishError::NotSent { reason }) => {
+                    tracing::info!(job = %job.job_id, %reason, "send withheld");
+                    return Err(AppError::LeaseLost);
+                }
+                // A refused token is refreshed once; the part is sent again (a 401 means
+                // it was not posted).
+                Err(PublishError::Unauthorized { reason }) if !refreshed => {
+                    refreshed = true;
+                    tracing::info!(connection = %connection.id, %reason, "platform refused the token; refreshing it once");
+                    match self
+                        .keeper
+                        .refresh_rejected(&job.tenant, &connection, &credentials)
+                        .await
+                    {
+                        Ok(fresh) => credentials = fresh,
+                        Err(e) => return self.refresh_failed(job, &connection, e).await,
+                    }
+                }
+                Ok(published) if parts.len() > 1 => {
+                    let part = PartResult {
+                        platform_post_id: published.platform_post_id,
+                        url: published.url,
+                        reference: published.reference,
+                    };
+                    if last {
+                        return self.finish_thread(job, &connection, &key, post, part).await;
+                    }
+                    post = self.record_part(job, &key, part).await?;
+                    index += 1;
+                }
+                outcome => {
+                    return self.handle_publish(job, &connection, outcome, None).await;
+                }
+            }
         }
-        Err(AppError::Conflict(
-            "the post kept changing; the job will be retried".to_owned(),
-        ))
+        // Every part was posted before (a settled thread is discarded in prepare).
+        let root = post
+            .target_result(&key)
+            .and_then(|r| r.parts.first().cloned());
+        let Some(root) = root else {
+            return self.discard(job, "nothing to post").await;
+        };
+        return self
+            .handle_publish(
+                job,
+                &connection,
+                Ok(PublishedPost {
+                    platform_post_id: root.platform_post_id,
+                    url: root.url,
+                    reference: root.reference,
+                }),
+                None,
+            )
+            .await;
     }
 
     /// A part whose send was in flight when its worker died: re-sent when the platform still
@@ -848,35 +820,56 @@ impl PublishWorker {
         Ok(Ok(attachments))
     }
 
-    /// Writes `changed` (computed from `read`) under the job's lease, keeping the job running
-    /// and renewing its lease in the same transaction.
-    async fn apply_running(&self, job: &ClaimedJob, read: &Post, changed: Post) -> AppResult<Post> {
-        let change = PostChange {
-            job: Some(self.running(job)),
-            ..PostChange::write(PostWrite::Update {
-                post: changed,
-                expected_revision: read.revision,
+    /// Records one posted part of a thread (not the last) under the job's lease.
+    async fn record_part(&self, job: &ClaimedJob, key: &str, part: PartResult) -> AppResult<Post> {
+        let now = self.clock.now();
+        let key = key.to_owned();
+        let running = self.running(job);
+        let (stored, ()) = self
+            .modify(job, move |post| {
+                let mut changed = post.clone();
+                changed.record_part(&key, part, now)?;
+                Ok((Some(running_change(post, changed, running)), ()))
             })
-        };
-        match self.posts.apply(&job.tenant, change).await {
-            Ok(Some(stored)) => Ok(stored),
-            Ok(None) => Err(AppError::NotFound("post")),
-            Err(StoreError::Conflict(c)) => Err(AppError::Conflict(c)),
-            Err(e) => Err(AppError::from_store("post", e)),
-        }
+            .await?;
+        Ok(stored)
     }
 
-    /// The post as last known (taken, so a retry after a conflict reads it afresh), or as
-    /// stored.
-    async fn read_post(&self, job: &ClaimedJob, known: &mut Option<Post>) -> AppResult<Post> {
-        match known.take() {
-            Some(post) => Ok(post),
-            None => self
-                .posts
-                .get(&job.tenant, job.post_id)
-                .await
-                .map_err(|e| AppError::from_store("post", e)),
-        }
+    /// Use case step over the post as stored, while the store holds it locked
+    /// ([`PostStore::modify`]): `decide` returns the change to apply (or none) and what the
+    /// caller needs besides; a domain refusal comes back as the error, nothing written.
+    async fn modify<T, F>(&self, job: &ClaimedJob, decide: F) -> AppResult<(Post, T)>
+    where
+        F: FnOnce(&Post) -> AppResult<(Option<PostChange>, T)> + Send + 'static,
+        T: Send + 'static,
+    {
+        let outcome: Arc<Mutex<Option<AppResult<T>>>> = Arc::new(Mutex::new(None));
+        let slot = outcome.clone();
+        let decide: Decide = Box::new(move |post: &Post| {
+            let (decision, kept) = match decide(post) {
+                Ok((Some(change), value)) => (Decision::Write(Box::new(change)), Ok(value)),
+                Ok((None, value)) => (Decision::Keep, Ok(value)),
+                Err(e) => (Decision::Keep, Err(e)),
+            };
+            match slot.lock() {
+                Ok(mut s) => *s = Some(kept),
+                Err(poisoned) => *poisoned.into_inner() = Some(kept),
+            }
+            decision
+        });
+        let stored = self
+            .posts
+            .modify(&job.tenant, job.post_id, decide)
+            .await
+            .map_err(|e| AppError::from_store("post", e))?;
+        let value = match outcome.lock() {
+            Ok(mut s) => s.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        let value = value.ok_or_else(|| {
+            AppError::Unavailable("the post store did not hand the post over".to_owned())
+        })??;
+        Ok((stored, value))
     }
 
     /// The job as the guard of a step that keeps it running: its lease is renewed with the step.
@@ -887,31 +880,6 @@ impl PublishWorker {
             outcome: None,
             renew_until: Some(self.clock.now() + self.lease),
         }
-    }
-
-    /// Records one posted part of a thread (not the last) under the job's lease, from the post
-    /// as last `known`, re-reading it when another target's result changed it meanwhile.
-    async fn record_part(
-        &self,
-        job: &ClaimedJob,
-        key: &str,
-        known: Post,
-        part: PartResult,
-    ) -> AppResult<Post> {
-        let mut known = Some(known);
-        for _ in 0..RECORD_CONFLICTS {
-            let post = self.read_post(job, &mut known).await?;
-            let mut changed = post.clone();
-            changed.record_part(key, part.clone(), self.clock.now())?;
-            match self.apply_running(job, &post, changed).await {
-                Ok(stored) => return Ok(stored),
-                Err(AppError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(AppError::Conflict(
-            "the post kept changing; the job will be retried".to_owned(),
-        ))
     }
 
     /// The last part of a thread went out: it is recorded with the target's final outcome (the
@@ -937,7 +905,6 @@ impl PublishWorker {
                 url: root.url,
                 reference: root.reference,
             }),
-            Some(post),
             Some(last),
         )
         .await
@@ -963,36 +930,44 @@ impl PublishWorker {
                 .await
                 .map(Prepared::Done);
         }
-        match post.status {
-            PostStatus::Publishing => {}
-            PostStatus::Scheduled => {
-                let revision = post.revision;
-                let quota = post.start_publishing(self.clock.now())?;
-                let change = PostChange {
-                    quota,
-                    job: Some(self.running(job)),
-                    ..PostChange::write(PostWrite::Update {
-                        post,
-                        expected_revision: revision,
-                    })
-                };
-                // On a conflict another worker started it: the caller's loop reloads.
-                return match self.posts.apply(tenant, change).await {
-                    Ok(Some(started)) => self.prepare_publishing(job, started).await,
-                    Ok(None) => self
+        if post.status == PostStatus::Scheduled {
+            // Started by the first of its jobs; the others find it publishing (the store holds
+            // the post while one decides, so they never race).
+            let now = self.clock.now();
+            let running = self.running(job);
+            post = match self
+                .modify(job, move |read| {
+                    if read.status != PostStatus::Scheduled {
+                        return Ok((None, ()));
+                    }
+                    let mut started = read.clone();
+                    let quota = started.start_publishing(now)?;
+                    Ok((
+                        Some(PostChange {
+                            quota,
+                            ..running_change(read, started, running)
+                        }),
+                        (),
+                    ))
+                })
+                .await
+            {
+                Ok((started, ())) => started,
+                Err(AppError::NotFound(_)) => {
+                    return self
                         .discard(job, "post not found")
                         .await
-                        .map(Prepared::Done),
-                    Err(StoreError::Conflict(_)) => Ok(Prepared::Again),
-                    Err(e) => Err(AppError::from_store("post", e)),
-                };
-            }
-            status => {
-                return self
-                    .discard(job, &format!("post is {status}"))
-                    .await
-                    .map(Prepared::Done);
-            }
+                        .map(Prepared::Done);
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        if post.status != PostStatus::Publishing {
+            let status = post.status;
+            return self
+                .discard(job, &format!("post is {status}"))
+                .await
+                .map(Prepared::Done);
         }
         self.prepare_publishing(job, post).await
     }
@@ -1112,7 +1087,6 @@ impl PublishWorker {
         job: &ClaimedJob,
         connection: &Connection,
         outcome: Result<PublishedPost, PublishError>,
-        known: Option<Post>,
         last_part: Option<PartResult>,
     ) -> AppResult<JobReport> {
         let name = connection.provider.display_name();
@@ -1203,7 +1177,7 @@ impl PublishWorker {
         let last_part = matches!(target, TargetOutcome::Published { .. })
             .then_some(last_part)
             .flatten();
-        self.record_result_with(job, known, last_part, target, job_outcome)
+        self.record_result_with(job, last_part, target, job_outcome)
             .await?;
         Ok(report)
     }
@@ -1252,8 +1226,9 @@ impl PublishWorker {
     /// finishes the job (`job_outcome`) in one atomic step — only while the job's fencing token
     /// still matches ([`AppError::LeaseLost`] otherwise, nothing written). When the post
     /// settles, its status is derived from all targets and, if every target failed, its quota
-    /// unit is refunded in the same step. Concurrent results for other targets of the same post
-    /// are merged by re-reading on a revision conflict. A target that already has a final
+    /// unit is refunded in the same step. The outcome is decided over the post as stored while
+    /// the store holds it, so concurrent results for the post's other targets wait for each
+    /// other and none is lost or retried. A target that already has a final
     /// outcome is left alone and the job discarded.
     pub async fn record_result(
         &self,
@@ -1261,75 +1236,80 @@ impl PublishWorker {
         outcome: TargetOutcome,
         job_outcome: JobOutcome,
     ) -> AppResult<Post> {
-        self.record_result_with(job, None, None, outcome, job_outcome)
+        self.record_result_with(job, None, outcome, job_outcome)
             .await
     }
 
-    /// [`PublishWorker::record_result`] from the post as last `known` (read when there is
-    /// none, or when it turns out stale), recording first the last part of a thread when there
+    /// [`PublishWorker::record_result`], recording first the last part of a thread when there
     /// is one, in the same step.
     async fn record_result_with(
         &self,
         job: &ClaimedJob,
-        mut known: Option<Post>,
         last_part: Option<PartResult>,
         outcome: TargetOutcome,
         job_outcome: JobOutcome,
     ) -> AppResult<Post> {
-        let tenant: &Tenant = &job.tenant;
-        for _ in 0..RECORD_CONFLICTS {
-            let mut post = self.read_post(job, &mut known).await?;
-            if !tenant.owns(post.user_id) {
-                return Err(AppError::NotFound("post"));
-            }
-            let key = post.platforms.result_key(&job.target);
-            let revision = post.revision;
-            if let Some(part) = &last_part {
-                match post.record_part(&key, part.clone(), self.clock.now()) {
-                    Ok(()) => {}
-                    Err(PostError::TargetSettled(_)) => {
-                        self.discard(job, "target already settled").await?;
-                        return Ok(post);
+        let now = self.clock.now();
+        let tenant = job.tenant.clone();
+        let step = JobStep {
+            job_id: job.job_id,
+            fencing_token: job.fencing_token,
+            outcome: Some(job_outcome),
+            renew_until: None,
+        };
+        let target = job.target;
+        let (stored, recorded) = self
+            .modify(job, move |read| {
+                if !tenant.owns(read.user_id) {
+                    return Err(AppError::NotFound("post"));
+                }
+                let key = read.platforms.result_key(&target);
+                let mut post = read.clone();
+                if let Some(part) = last_part {
+                    match post.record_part(&key, part, now) {
+                        Ok(()) => {}
+                        Err(PostError::TargetSettled(_)) => return Ok((None, None)),
+                        Err(e) => return Err(e.into()),
                     }
+                }
+                let settled = match post.record_outcome(&key, outcome, now) {
+                    Ok(s) => s,
+                    Err(PostError::TargetSettled(_)) => return Ok((None, None)),
                     Err(e) => return Err(e.into()),
-                }
+                };
+                let change = PostChange {
+                    quota: settled.map(|s| s.quota).unwrap_or_default(),
+                    job: Some(step),
+                    ..PostChange::write(PostWrite::Update {
+                        post,
+                        expected_revision: read.revision,
+                    })
+                };
+                Ok((Some(change), Some(settled.map(|s| s.status))))
+            })
+            .await?;
+        match recorded {
+            // A target that already has a final outcome is left alone; the job is discarded.
+            None => {
+                self.discard(job, "target already settled").await?;
             }
-            let settled = match post.record_outcome(&key, outcome.clone(), self.clock.now()) {
-                Ok(s) => s,
-                Err(PostError::TargetSettled(_)) => {
-                    self.discard(job, "target already settled").await?;
-                    return Ok(post);
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let change = PostChange {
-                quota: settled.map(|s| s.quota).unwrap_or_default(),
-                job: Some(JobStep {
-                    job_id: job.job_id,
-                    fencing_token: job.fencing_token,
-                    outcome: Some(job_outcome.clone()),
-                    renew_until: None,
-                }),
-                ..PostChange::write(PostWrite::Update {
-                    post,
-                    expected_revision: revision,
-                })
-            };
-            match self.posts.apply(tenant, change).await {
-                Ok(Some(stored)) => {
-                    if let Some(s) = settled {
-                        tracing::info!(post = %stored.id, status = %s.status, "post settled");
-                    }
-                    return Ok(stored);
-                }
-                Ok(None) => return Err(AppError::NotFound("post")),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(AppError::from_store("post", e)),
+            Some(Some(status)) => {
+                tracing::info!(post = %stored.id, %status, "post settled");
             }
+            Some(None) => {}
         }
-        Err(AppError::Conflict(
-            "the post kept changing; the job will be retried".to_owned(),
-        ))
+        Ok(stored)
+    }
+}
+
+/// A change writing `changed` (computed from `read`) while the job keeps running.
+fn running_change(read: &Post, changed: Post, running: JobStep) -> PostChange {
+    PostChange {
+        job: Some(running),
+        ..PostChange::write(PostWrite::Update {
+            post: changed,
+            expected_revision: read.revision,
+        })
     }
 }
 

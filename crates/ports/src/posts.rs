@@ -98,6 +98,19 @@ impl PostChange {
     }
 }
 
+/// What a [`PostStore::modify`] decision does with the post it was handed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Apply this change; its write must be an update of that post computed from the revision
+    /// handed over.
+    Write(Box<PostChange>),
+    /// Leave the post as it is.
+    Keep,
+}
+
+/// A decision over a post, made while the store holds the post locked.
+pub type Decide = Box<dyn FnOnce(&Post) -> Decision + Send>;
+
 /// Posts (`posts`).
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
@@ -132,4 +145,17 @@ pub trait PostStore: Send + Sync {
     ///
     /// Returns the stored post (with its new revision), or `None` after a delete.
     async fn apply(&self, tenant: &Tenant, change: PostChange) -> Result<Option<Post>, StoreError>;
+
+    /// Read, decide and write as one transaction: the post is read and locked until the
+    /// transaction ends, `decide` is given it, and a [`Decision::Write`] is applied as
+    /// [`PostStore::apply`] applies a change (same order, same errors), in that transaction.
+    /// A concurrent writer of the post waits instead of making the change stale, so a step
+    /// whose decision depends on the stored post never has to retry on a revision conflict.
+    /// `decide` runs at most once, quickly (the row is locked meanwhile).
+    ///
+    /// Returns the post as stored after the decision; [`StoreError::NotFound`] when there is
+    /// no such post of the tenant; [`StoreError::Conflict`] when the decision's write is not
+    /// an update of that post at the revision handed over (nothing written).
+    async fn modify(&self, tenant: &Tenant, id: PostId, decide: Decide)
+    -> Result<Post, StoreError>;
 }

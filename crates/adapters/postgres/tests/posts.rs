@@ -13,7 +13,7 @@ use multivio_domain::quota::QuotaEffect;
 use multivio_domain::{ConnectionId, JobId, MediaId, Provider, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::jobs::JobQueue;
-use multivio_ports::posts::{JobStep, PostChange, PostQuery, PostStore, PostWrite};
+use multivio_ports::posts::{Decision, JobStep, PostChange, PostQuery, PostStore, PostWrite};
 use multivio_ports::users::QuotaStore;
 use multivio_postgres::PgStore;
 use uuid::Uuid;
@@ -167,6 +167,82 @@ async fn writes_are_guarded_by_revision_and_tenant() {
     assert_eq!(
         PostStore::get(&store, &alice, post.id).await.unwrap_err(),
         StoreError::NotFound
+    );
+}
+
+/// A decision that counts in `universal_content`: each one depends on the post it was given.
+fn count_up(post: &Post) -> Decision {
+    let n: u32 = post
+        .universal_content
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let mut next = post.clone();
+    next.universal_content = Some((n + 1).to_string());
+    Decision::Write(Box::new(PostChange::write(PostWrite::Update {
+        post: next,
+        expected_revision: post.revision,
+    })))
+}
+
+#[tokio::test]
+async fn concurrent_decisions_over_one_post_each_see_the_last_one_and_none_is_lost() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
+    let post = insert(
+        &store,
+        &alice,
+        &draft(&alice, "p", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, alice) = (store.clone(), alice.clone());
+            tokio::spawn(async move { store.modify(&alice, post.id, Box::new(count_up)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let stored = PostStore::get(&store, &alice, post.id).await.unwrap();
+    assert_eq!(stored.universal_content.as_deref(), Some("16"));
+    assert_eq!(stored.revision, post.revision + 16);
+
+    // Keeping writes nothing; a decision about another revision is refused; so is another
+    // tenant.
+    let kept = store
+        .modify(&alice, post.id, Box::new(|_: &Post| Decision::Keep))
+        .await
+        .unwrap();
+    assert_eq!(kept, stored);
+    let stale = stored.clone();
+    let refused = store
+        .modify(
+            &alice,
+            post.id,
+            Box::new(move |_: &Post| {
+                Decision::Write(Box::new(PostChange::write(PostWrite::Update {
+                    post: stale,
+                    expected_revision: 3,
+                })))
+            }),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store
+            .modify(&bob, post.id, Box::new(count_up))
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
+    );
+    assert_eq!(
+        PostStore::get(&store, &alice, post.id).await.unwrap(),
+        stored
     );
 }
 

@@ -101,13 +101,45 @@ impl Publisher for FakePublisher {
     }
 }
 
-/// A post store that behaves like the real one: revisions, fencing, quota effects recorded.
+/// A write another worker commits.
+type ConcurrentWrite = Box<dyn FnOnce(&mut Post) + Send>;
+
+/// A post store that behaves like the real one: revisions, fencing, quota effects recorded,
+/// `modify` deciding over the post as stored.
 #[derive(Default)]
 struct State {
     post: Option<Post>,
     changes: Vec<PostChange>,
-    conflicts_left: usize,
+    /// Writes that fail as an unreachable database would, before the next succeeds.
+    failures_left: usize,
     lease_lost: bool,
+    /// Another worker's write, committed right before the next `modify` reads the post.
+    concurrent: Option<ConcurrentWrite>,
+}
+
+fn apply_to(st: &mut State, change: PostChange) -> Result<Option<Post>, StoreError> {
+    if st.lease_lost && change.job.is_some() {
+        return Err(StoreError::LeaseLost);
+    }
+    if st.failures_left > 0 {
+        st.failures_left -= 1;
+        return Err(StoreError::Unavailable("connection reset".into()));
+    }
+    let PostWrite::Update {
+        mut post,
+        expected_revision,
+    } = change.write.clone()
+    else {
+        panic!("unexpected write");
+    };
+    let current = st.post.as_ref().ok_or(StoreError::NotFound)?;
+    if current.revision != expected_revision {
+        return Err(StoreError::Conflict("revision".into()));
+    }
+    post.revision = expected_revision + 1;
+    st.post = Some(post.clone());
+    st.changes.push(change);
+    Ok(Some(post))
 }
 
 fn fake_posts(state: Arc<Mutex<State>>) -> MockPostStore {
@@ -115,34 +147,21 @@ fn fake_posts(state: Arc<Mutex<State>>) -> MockPostStore {
     let s = state.clone();
     m.expect_get()
         .returning(move |_, _| s.lock().unwrap().post.clone().ok_or(StoreError::NotFound));
-    m.expect_apply().returning(move |_, change| {
+    let s = state.clone();
+    m.expect_apply()
+        .returning(move |_, change| apply_to(&mut s.lock().unwrap(), change));
+    m.expect_modify().returning(move |_, _, decide| {
         let mut st = state.lock().unwrap();
-        if st.lease_lost && change.job.is_some() {
-            return Err(StoreError::LeaseLost);
+        if let Some(write) = st.concurrent.take() {
+            let post = st.post.as_mut().ok_or(StoreError::NotFound)?;
+            write(post);
+            post.revision += 1;
         }
-        if st.conflicts_left > 0 {
-            st.conflicts_left -= 1;
-            // Someone else wrote the post meanwhile.
-            if let Some(p) = st.post.as_mut() {
-                p.revision += 1;
-            }
-            return Err(StoreError::Conflict("revision".into()));
+        let read = st.post.clone().ok_or(StoreError::NotFound)?;
+        match decide(&read) {
+            Decision::Keep => Ok(read),
+            Decision::Write(change) => apply_to(&mut st, *change)?.ok_or(StoreError::NotFound),
         }
-        let PostWrite::Update {
-            mut post,
-            expected_revision,
-        } = change.write.clone()
-        else {
-            panic!("unexpected write");
-        };
-        let current = st.post.as_ref().ok_or(StoreError::NotFound)?;
-        if current.revision != expected_revision {
-            return Err(StoreError::Conflict("revision".into()));
-        }
-        post.revision = expected_revision + 1;
-        st.post = Some(post.clone());
-        st.changes.push(change);
-        Ok(Some(post))
     });
     m
 }
@@ -590,8 +609,8 @@ async fn a_timeout_after_sending_is_looked_up_before_anything_else() {
 #[tokio::test]
 async fn a_guard_that_cannot_record_the_send_reschedules_the_job() {
     let d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![ok()]));
-    // Every write of the post meets a concurrent one.
-    d.state.lock().unwrap().conflicts_left = 1000;
+    // Every write of the post fails.
+    d.state.lock().unwrap().failures_left = 1000;
     let mut d = d;
     d.jobs
         .expect_complete()
@@ -846,19 +865,34 @@ async fn a_lost_lease_writes_nothing() {
 }
 
 #[tokio::test]
-async fn results_of_concurrent_targets_are_merged_after_a_conflict() {
-    let (w, state) = Deps::new(publishing(vec![x()])).build();
-    // The record step meets one concurrent write of the same post.
+async fn a_result_recorded_right_after_a_sibling_target_keeps_both() {
+    let mastodon = Target::primary(Provider::Mastodon);
+    let (w, state) = Deps::new(publishing(vec![x(), mastodon])).build();
+    // The Mastodon job's result lands between this job's read and its write.
+    state.lock().unwrap().concurrent = Some(Box::new(|p: &mut Post| {
+        let outcome = TargetOutcome::Published {
+            platform_post_id: Some("m1".into()),
+            url: None,
+        };
+        p.record_outcome("mastodon", outcome, now()).unwrap();
+    }));
     let outcome = TargetOutcome::Published {
         platform_post_id: Some("9".into()),
         url: None,
     };
-    state.lock().unwrap().conflicts_left = 1;
     let stored = w
         .record_result(&job(x(), 1), outcome, JobOutcome::Completed)
         .await
         .unwrap();
-    assert_eq!(stored.status, PostStatus::Published);
+    assert_eq!(stored.status, PostStatus::Published, "both targets count");
+    assert_eq!(
+        result(&state, "mastodon").platform_post_id.as_deref(),
+        Some("m1")
+    );
+    assert_eq!(
+        result(&state, "twitter").platform_post_id.as_deref(),
+        Some("9")
+    );
 }
 
 #[tokio::test]

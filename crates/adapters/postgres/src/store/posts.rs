@@ -17,7 +17,7 @@ use multivio_domain::quota::QuotaEffect;
 use multivio_domain::{MediaId, PostId, Provider, Tenant, UserId};
 use multivio_ports::Page;
 use multivio_ports::StoreError;
-use multivio_ports::posts::{PostChange, PostQuery, PostStore, PostWrite};
+use multivio_ports::posts::{Decide, Decision, PostChange, PostQuery, PostStore, PostWrite};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -321,6 +321,103 @@ async fn record_idempotent_effect(
     Ok(())
 }
 
+/// [`PostStore::apply`]'s unit of work, in the caller's transaction.
+async fn apply_in(
+    conn: &mut AsyncPgConnection,
+    uid: i32,
+    change: PostChange,
+) -> Result<Option<Post>, Fail> {
+    if let Some(step) = &change.job {
+        check_lease(conn, uid, step).await?;
+    }
+    let post_id = match &change.write {
+        PostWrite::Insert(post) => post.id.0,
+        PostWrite::Update { post, .. } => post.id.0,
+        PostWrite::Delete { id, .. } => id.0,
+    };
+    // A delete cascades to the usage row, so its quota effect goes first.
+    if matches!(change.write, PostWrite::Delete { .. }) {
+        apply_quota(conn, uid, post_id, change.quota).await?;
+    }
+    // The columns the database sets itself (the revision, `updated_at` by trigger),
+    // as stored: with them the written post is the stored one, without reading it back.
+    let stamped: Option<Stamp> = match &change.write {
+        PostWrite::Insert(post) => Some(
+            diesel::insert_into(posts::table)
+                .values((
+                    posts::id.eq(post.id.0),
+                    posts::user_id.eq(uid),
+                    posts::revision.eq(post.revision),
+                    posts::created_at.eq(post.created_at),
+                    posts::updated_at.eq(post.updated_at),
+                    PostColumns::of(post)?,
+                ))
+                .returning(STAMP)
+                .get_result(conn)
+                .await?,
+        ),
+        PostWrite::Update {
+            post,
+            expected_revision,
+        } => {
+            let stamp = diesel::update(
+                posts::table
+                    .filter(posts::user_id.eq(uid))
+                    .filter(posts::id.eq(post.id.0))
+                    .filter(posts::revision.eq(expected_revision)),
+            )
+            .set((
+                PostColumns::of(post)?,
+                posts::revision.eq(posts::revision + 1),
+            ))
+            .returning(STAMP)
+            .get_result(conn)
+            .await
+            .optional()?;
+            match stamp {
+                Some(stamp) => Some(stamp),
+                None => return Err(missing_or_conflict(conn, uid, post.id.0).await),
+            }
+        }
+        PostWrite::Delete {
+            id,
+            expected_revision,
+        } => {
+            let n = diesel::delete(
+                posts::table
+                    .filter(posts::user_id.eq(uid))
+                    .filter(posts::id.eq(id.0))
+                    .filter(posts::revision.eq(expected_revision)),
+            )
+            .execute(conn)
+            .await?;
+            if n == 0 {
+                return Err(missing_or_conflict(conn, uid, id.0).await);
+            }
+            None
+        }
+    };
+    if !matches!(change.write, PostWrite::Delete { .. }) {
+        apply_quota(conn, uid, post_id, change.quota).await?;
+        if change.cancel_pending_jobs {
+            // Claimed jobs too; the job guarding this change is spared.
+            // (The nil UUID is never a job's id.)
+            let guard = change.job.as_ref().map_or(Uuid::nil(), |j| j.job_id.0);
+            cancel_jobs_of_post(conn, uid, post_id, guard).await?;
+        }
+        enqueue(conn, uid, &change.enqueue).await?;
+    }
+    if let Some(claim) = &change.idempotency {
+        record_idempotent_effect(conn, uid, post_id, claim).await?;
+    }
+    Ok(match (change.write, stamped) {
+        (PostWrite::Insert(post) | PostWrite::Update { post, .. }, Some(stamp)) => {
+            Some(as_stored(post, stamp))
+        }
+        _ => None,
+    })
+}
+
 #[async_trait]
 impl PostStore for PgStore {
     async fn get(&self, tenant: &Tenant, id: PostId) -> Result<Post, StoreError> {
@@ -401,96 +498,45 @@ impl PostStore for PgStore {
 
     async fn apply(&self, tenant: &Tenant, change: PostChange) -> Result<Option<Post>, StoreError> {
         let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| apply_in(conn, uid, change).await)
+            .await
+    }
+
+    async fn modify(
+        &self,
+        tenant: &Tenant,
+        id: PostId,
+        decide: Decide,
+    ) -> Result<Post, StoreError> {
+        let uid = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            if let Some(step) = &change.job {
-                check_lease(conn, uid, step).await?;
-            }
-            let post_id = match &change.write {
-                PostWrite::Insert(post) => post.id.0,
-                PostWrite::Update { post, .. } => post.id.0,
-                PostWrite::Delete { id, .. } => id.0,
+            // Locked until the transaction ends: concurrent writers of the post wait.
+            let (row, consumed): PostWithUsage = posts::table
+                .filter(posts::user_id.eq(uid))
+                .filter(posts::id.eq(id.0))
+                .select(post_with_usage())
+                .for_update()
+                .first(conn)
+                .await?;
+            let post = row.into_domain(consumed)?;
+            let change = match decide(&post) {
+                Decision::Keep => return Ok(post),
+                Decision::Write(change) => *change,
             };
-            // A delete cascades to the usage row, so its quota effect goes first.
-            if matches!(change.write, PostWrite::Delete { .. }) {
-                apply_quota(conn, uid, post_id, change.quota).await?;
-            }
-            // The columns the database sets itself (the revision, `updated_at` by trigger),
-            // as stored: with them the written post is the stored one, without reading it back.
-            let stamped: Option<Stamp> = match &change.write {
-                PostWrite::Insert(post) => Some(
-                    diesel::insert_into(posts::table)
-                        .values((
-                            posts::id.eq(post.id.0),
-                            posts::user_id.eq(uid),
-                            posts::revision.eq(post.revision),
-                            posts::created_at.eq(post.created_at),
-                            posts::updated_at.eq(post.updated_at),
-                            PostColumns::of(post)?,
-                        ))
-                        .returning(STAMP)
-                        .get_result(conn)
-                        .await?,
-                ),
+            match &change.write {
                 PostWrite::Update {
-                    post,
+                    post: changed,
                     expected_revision,
-                } => {
-                    let stamp = diesel::update(
-                        posts::table
-                            .filter(posts::user_id.eq(uid))
-                            .filter(posts::id.eq(post.id.0))
-                            .filter(posts::revision.eq(expected_revision)),
-                    )
-                    .set((
-                        PostColumns::of(post)?,
-                        posts::revision.eq(posts::revision + 1),
-                    ))
-                    .returning(STAMP)
-                    .get_result(conn)
-                    .await
-                    .optional()?;
-                    match stamp {
-                        Some(stamp) => Some(stamp),
-                        None => return Err(missing_or_conflict(conn, uid, post.id.0).await),
-                    }
+                } if changed.id == post.id && *expected_revision == post.revision => {}
+                _ => {
+                    return Err(Fail::Store(StoreError::Conflict(
+                        "the decision's write is not an update of the post it was given".to_owned(),
+                    )));
                 }
-                PostWrite::Delete {
-                    id,
-                    expected_revision,
-                } => {
-                    let n = diesel::delete(
-                        posts::table
-                            .filter(posts::user_id.eq(uid))
-                            .filter(posts::id.eq(id.0))
-                            .filter(posts::revision.eq(expected_revision)),
-                    )
-                    .execute(conn)
-                    .await?;
-                    if n == 0 {
-                        return Err(missing_or_conflict(conn, uid, id.0).await);
-                    }
-                    None
-                }
-            };
-            if !matches!(change.write, PostWrite::Delete { .. }) {
-                apply_quota(conn, uid, post_id, change.quota).await?;
-                if change.cancel_pending_jobs {
-                    // Claimed jobs too; the job guarding this change is spared.
-                    // (The nil UUID is never a job's id.)
-                    let guard = change.job.as_ref().map_or(Uuid::nil(), |j| j.job_id.0);
-                    cancel_jobs_of_post(conn, uid, post_id, guard).await?;
-                }
-                enqueue(conn, uid, &change.enqueue).await?;
             }
-            if let Some(claim) = &change.idempotency {
-                record_idempotent_effect(conn, uid, post_id, claim).await?;
-            }
-            Ok(match (change.write, stamped) {
-                (PostWrite::Insert(post) | PostWrite::Update { post, .. }, Some(stamp)) => {
-                    Some(as_stored(post, stamp))
-                }
-                _ => None,
-            })
+            apply_in(conn, uid, change)
+                .await?
+                .ok_or(Fail::Store(StoreError::NotFound))
         })
         .await
     }
