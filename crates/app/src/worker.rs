@@ -913,54 +913,43 @@ impl PublishWorker {
     /// Loads the post and the account; settles the trivial cases (post gone or cancelled,
     /// target settled, no usable account).
     async fn prepare(&self, job: &ClaimedJob) -> AppResult<Prepared> {
-        let tenant = &job.tenant;
-        let mut post = match self.posts.get(tenant, job.post_id).await {
-            Ok(p) if tenant.owns(p.user_id) => p,
-            Ok(_) | Err(StoreError::NotFound) => {
+        // One step reads the post and, for the first of its jobs, starts publishing it (the
+        // store holds the post while one decides: its other jobs find it publishing).
+        let now = self.clock.now();
+        let running = self.running(job);
+        let (tenant, target) = (job.tenant.clone(), job.target);
+        let post = match self
+            .modify(job, move |read| {
+                let startable = tenant.owns(read.user_id)
+                    && read.platforms.contains(&target)
+                    && read.status == PostStatus::Scheduled;
+                if !startable {
+                    return Ok((None, ()));
+                }
+                let mut started = read.clone();
+                let quota = started.start_publishing(now)?;
+                let change = PostChange {
+                    quota,
+                    ..running_change(read, started, running)
+                };
+                Ok((Some(change), ()))
+            })
+            .await
+        {
+            Ok((post, ())) if job.tenant.owns(post.user_id) => post,
+            Ok(_) | Err(AppError::NotFound(_)) => {
                 return self
                     .discard(job, "post not found")
                     .await
                     .map(Prepared::Done);
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         if !post.platforms.contains(&job.target) {
             return self
                 .discard(job, "target no longer selected")
                 .await
                 .map(Prepared::Done);
-        }
-        if post.status == PostStatus::Scheduled {
-            // Started by the first of its jobs; the others find it publishing (the store holds
-            // the post while one decides, so they never race).
-            let now = self.clock.now();
-            let running = self.running(job);
-            post = match self
-                .modify(job, move |read| {
-                    if read.status != PostStatus::Scheduled {
-                        return Ok((None, ()));
-                    }
-                    let mut started = read.clone();
-                    let quota = started.start_publishing(now)?;
-                    Ok((
-                        Some(PostChange {
-                            quota,
-                            ..running_change(read, started, running)
-                        }),
-                        (),
-                    ))
-                })
-                .await
-            {
-                Ok((started, ())) => started,
-                Err(AppError::NotFound(_)) => {
-                    return self
-                        .discard(job, "post not found")
-                        .await
-                        .map(Prepared::Done);
-                }
-                Err(e) => return Err(e),
-            };
         }
         if post.status != PostStatus::Publishing {
             let status = post.status;

@@ -34,9 +34,10 @@ pub trait JobQueue: Send + Sync {
         outcome: &JobOutcome,
     ) -> Result<(), StoreError>;
 
-    /// Renews the lease of a job the caller holds to `until` — only while `fencing_token` is
-    /// still current and the job running ([`StoreError::LeaseLost`] otherwise). Workers renew
-    /// while a job runs (a heartbeat) and right before each send.
+    /// Renews the lease of a job the caller holds to at least `until` (never shortening it) —
+    /// only while `fencing_token` is still current and the job running
+    /// ([`StoreError::LeaseLost`] otherwise). Workers renew while a job runs (a heartbeat);
+    /// the step before each send renews with its write ([`crate::posts::JobStep`]).
     async fn extend_lease(
         &self,
         job_id: JobId,

@@ -151,7 +151,10 @@ pub trait PostStore: Send + Sync {
     /// [`PostStore::apply`] applies a change (same order, same errors), in that transaction.
     /// A concurrent writer of the post waits instead of making the change stale, so a step
     /// whose decision depends on the stored post never has to retry on a revision conflict.
-    /// `decide` runs at most once, quickly (the row is locked meanwhile).
+    /// `decide` runs at most once, quickly (the row is locked meanwhile). A change's job step
+    /// is checked with its write, after the decision: a decision that writes nothing is not
+    /// fenced. Steps of a claimed job go through here rather than through `apply`, so that
+    /// they lock the post before the job, in the order the API's changes lock them.
     ///
     /// Returns the post as stored after the decision; [`StoreError::NotFound`] when there is
     /// no such post of the tenant; [`StoreError::Conflict`] when the decision's write is not

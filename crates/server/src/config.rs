@@ -125,7 +125,7 @@ pub struct Config {
     #[arg(
         long,
         env = "MULTIVIO_WORKER_CONCURRENCY",
-        default_value_t = 8,
+        default_value_t = 32,
         value_parser = clap::value_parser!(u32).range(1..=256),
         global = true
     )]

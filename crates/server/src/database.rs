@@ -16,8 +16,15 @@ pub const CLAIM_PURPOSE: &str = "multivio tenant claims";
 pub const CLAIM_KEY_PREFIX: &str = "claim-";
 /// Connections of the API's pool.
 const API_POOL: usize = 16;
-/// Connections of the worker's pool.
+/// Connections of the worker's pool, at least.
 const WORKER_POOL: usize = 8;
+/// The worker's pool for `concurrency` jobs at once: a job holds a connection only while it
+/// talks to the database, but a job whose post a sibling target holds waits on a connection,
+/// so the pool grows with the jobs (half of them, from 8 to 32) lest the claims and
+/// heartbeats wait behind them.
+fn worker_pool_size(concurrency: u32) -> usize {
+    (concurrency as usize / 2).clamp(WORKER_POOL, 32)
+}
 
 /// The password of a runtime login, derived from the primary sealing key: every process of the
 /// deployment knows it without another secret to distribute. (Rotating the primary key rotates
@@ -159,7 +166,11 @@ impl Database {
         multivio_postgres::check_login(&worker_url, Role::Worker)
             .await
             .context("checking the worker's database login")?;
-        let worker = pool(&worker_url, Role::Worker, WORKER_POOL)?;
+        let worker = pool(
+            &worker_url,
+            Role::Worker,
+            worker_pool_size(config.worker_concurrency),
+        )?;
         let (kid, secret) = <[_]>::first(&setup.claim_keys)
             .context("the keyring has no key to sign tenant claims with")?;
         Ok(Runtime {

@@ -27,8 +27,8 @@ const MIN_IDLE: Duration = Duration::from_millis(100);
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// While the queue holds more due jobs than a worker runs at once, free slots are gathered for
 /// up to this long so that one claim fills several (a claim is a flushed transaction: one per
-/// finished job would cost as much as the job's own writes). Never when the queue was drained:
-/// a job that comes due alone is claimed at once.
+/// finished job would cost as much as the job's own writes). Not once the queue was drained: a
+/// job that comes due alone waits at most this long.
 const GATHER: Duration = Duration::from_millis(50);
 /// Connections refreshed ahead of expiry per sweep.
 const REFRESH_BATCH: u32 = 50;
@@ -93,7 +93,7 @@ pub async fn run(services: Arc<Services>, settings: WorkerLoop, mut stop: watch:
             wait(&mut stop, &mut running, &mut listener, MAX_IDLE, false).await;
             continue;
         }
-        if backlogged && free < batch && !running.is_empty() {
+        if backlogged && free < batch {
             let since = *gathering.get_or_insert_with(tokio::time::Instant::now);
             let left = GATHER.saturating_sub(since.elapsed());
             if !left.is_zero() {

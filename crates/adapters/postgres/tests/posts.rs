@@ -681,6 +681,30 @@ async fn a_step_that_keeps_its_job_running_renews_the_lease_and_returns_the_post
         PostStore::get(&store, &alice, post.id).await.unwrap(),
         current
     );
+    // The same through a decision over the locked post: refused, nothing written.
+    let old_step = step(Some(due + Duration::hours(1)));
+    let refused = store
+        .modify(
+            &alice,
+            post.id,
+            Box::new(move |read: &Post| {
+                let mut changed = read.clone();
+                changed.universal_content = Some("late".into());
+                Decision::Write(Box::new(PostChange {
+                    job: old_step,
+                    ..PostChange::write(PostWrite::Update {
+                        post: changed,
+                        expected_revision: read.revision,
+                    })
+                }))
+            }),
+        )
+        .await;
+    assert_eq!(refused.unwrap_err(), StoreError::LeaseLost);
+    assert_eq!(
+        PostStore::get(&store, &alice, post.id).await.unwrap(),
+        current
+    );
 }
 
 #[tokio::test]

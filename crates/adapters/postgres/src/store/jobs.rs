@@ -129,7 +129,7 @@ pub(super) async fn finish_job(
     token: i64,
     outcome: &JobOutcome,
 ) -> Result<(), Fail> {
-    // `user_id` is a bound parameter either way, so the statement has one shape.
+    // With a user, the job must be that user's; without one (the queue's own calls), any.
     let of_user = diesel::dsl::sql::<Bool>("(")
         .bind::<Nullable<Integer>, _>(user_id)
         .sql(" IS NULL OR publish_jobs.user_id = ")
@@ -329,7 +329,13 @@ impl JobQueue for PgStore {
                     .filter(publish_jobs::fencing_token.eq(fencing_token.0))
                     .filter(publish_jobs::status.eq("running")),
             )
-            .set(publish_jobs::leased_until.eq(until))
+            .set(
+                publish_jobs::leased_until.eq(diesel::dsl::sql::<Nullable<Timestamptz>>(
+                    "GREATEST(leased_until, ",
+                )
+                .bind::<Timestamptz, _>(until)
+                .sql(")")),
+            )
             .execute(conn)
             .await?;
             if n == 0 {

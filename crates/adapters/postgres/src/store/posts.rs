@@ -200,9 +200,11 @@ const STAMP: (
 );
 
 /// The written post as stored, without reading it back (its `quota_consumed` already reflects
-/// the change's quota effect).
-fn as_stored(mut post: Post, stamp: Stamp) -> Post {
+/// the change's quota effect; the row is the tenant's). One difference from a fresh read
+/// remains: jsonb keeps a number's value, not its spelling (`1e3` reads back as `1000`).
+fn as_stored(mut post: Post, uid: i32, stamp: Stamp) -> Post {
     let (revision, created_at, updated_at, schedule_date, published_at) = stamp;
+    post.user_id = UserId(uid);
     post.revision = revision;
     post.created_at = created_at.unwrap_or_default();
     post.updated_at = updated_at.unwrap_or(post.created_at);
@@ -412,7 +414,7 @@ async fn apply_in(
     }
     Ok(match (change.write, stamped) {
         (PostWrite::Insert(post) | PostWrite::Update { post, .. }, Some(stamp)) => {
-            Some(as_stored(post, stamp))
+            Some(as_stored(post, uid, stamp))
         }
         _ => None,
     })
@@ -510,15 +512,18 @@ impl PostStore for PgStore {
     ) -> Result<Post, StoreError> {
         let uid = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            // Locked until the transaction ends: concurrent writers of the post wait.
-            let (row, consumed): PostWithUsage = posts::table
+            // Locked until the transaction ends: concurrent writers of the post wait. Read in
+            // a statement of its own after the lock, so that a wait for another writer's
+            // commit is followed by a read that sees all of that commit (a subquery of the
+            // locking statement would still see the usage rows as before it).
+            posts::table
                 .filter(posts::user_id.eq(uid))
                 .filter(posts::id.eq(id.0))
-                .select(post_with_usage())
-                .for_update()
-                .first(conn)
+                .select(posts::id)
+                .for_no_key_update()
+                .first::<Uuid>(conn)
                 .await?;
-            let post = row.into_domain(consumed)?;
+            let post = load_post(conn, uid, id.0).await?;
             let change = match decide(&post) {
                 Decision::Keep => return Ok(post),
                 Decision::Write(change) => *change,

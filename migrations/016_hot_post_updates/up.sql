@@ -1,0 +1,12 @@
+-- Multivio 016: room in each page of `posts` for updated row versions.
+--
+-- A post is written several times while it publishes (started, each target marked as being
+-- sent, each result). Most of those writes change no indexed column, and PostgreSQL can then
+-- keep the new row version on the same page and skip every index (a HOT update) — if the page
+-- has room. `posts` has nine indexes, two of them GIN over jsonb (`platforms`,
+-- `platform_content`), so an update that is not HOT costs nine index insertions. With the
+-- default fill factor (100) pages are full after the first insert, and no update is HOT.
+--
+-- Applies to pages written from now on; older pages get the room when they are rewritten
+-- (VACUUM FULL or a tool like pg_repack), which this migration does not force.
+ALTER TABLE posts SET (fillfactor = 80);
