@@ -843,18 +843,16 @@ impl PublishWorker {
         F: FnOnce(&Post) -> AppResult<(Option<PostChange>, T)> + Send + 'static,
         T: Send + 'static,
     {
-        let outcome: Arc<Mutex<Option<AppResult<T>>>> = Arc::new(Mutex::new(None));
-        let slot = outcome.clone();
+        // The decision runs inside the store's transaction; what it found comes back here.
+        let (found, outcome) = std::sync::mpsc::channel::<AppResult<T>>();
         let decide: Decide = Box::new(move |post: &Post| {
             let (decision, kept) = match decide(post) {
                 Ok((Some(change), value)) => (Decision::Write(Box::new(change)), Ok(value)),
                 Ok((None, value)) => (Decision::Keep, Ok(value)),
                 Err(e) => (Decision::Keep, Err(e)),
             };
-            match slot.lock() {
-                Ok(mut s) => *s = Some(kept),
-                Err(poisoned) => *poisoned.into_inner() = Some(kept),
-            }
+            // The receiver outlives the store's call.
+            let _ = found.send(kept);
             decision
         });
         let stored = self
@@ -862,11 +860,7 @@ impl PublishWorker {
             .modify(&job.tenant, job.post_id, decide)
             .await
             .map_err(|e| AppError::from_store("post", e))?;
-        let value = match outcome.lock() {
-            Ok(mut s) => s.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        let value = value.ok_or_else(|| {
+        let value = outcome.try_recv().map_err(|_| {
             AppError::Unavailable("the post store did not hand the post over".to_owned())
         })??;
         Ok((stored, value))

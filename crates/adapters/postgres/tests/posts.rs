@@ -600,28 +600,25 @@ async fn a_step_that_keeps_its_job_running_renews_the_lease_and_returns_the_post
         .await
         .unwrap()
         .remove(0);
-    let step = |renew_until| {
-        Some(JobStep {
-            job_id: job.job_id,
-            fencing_token: job.fencing_token,
+    // A write of `post` from its own revision, guarded by the claimed job (kept running).
+    let (job_id, fencing_token) = (job.job_id, job.fencing_token);
+    let guarded = move |post: Post, renew_until| PostChange {
+        job: Some(JobStep {
+            job_id,
+            fencing_token,
             outcome: None,
             renew_until,
+        }),
+        ..PostChange::write(PostWrite::Update {
+            expected_revision: post.revision,
+            post,
         })
     };
     // A timestamp finer than the database keeps: the returned post has it as stored.
     let mut changed = scheduled.clone();
     changed.schedule_date = Some(due + Duration::nanoseconds(1_234_567));
     let stored = store
-        .apply(
-            &alice,
-            PostChange {
-                job: step(Some(due + Duration::minutes(10))),
-                ..PostChange::write(PostWrite::Update {
-                    post: changed,
-                    expected_revision: scheduled.revision,
-                })
-            },
-        )
+        .apply(&alice, guarded(changed, Some(due + Duration::minutes(10))))
         .await
         .unwrap()
         .unwrap();
@@ -636,13 +633,7 @@ async fn a_step_that_keeps_its_job_running_renews_the_lease_and_returns_the_post
     store
         .apply(
             &alice,
-            PostChange {
-                job: step(Some(due + Duration::seconds(1))),
-                ..PostChange::write(PostWrite::Update {
-                    post: stored.clone(),
-                    expected_revision: stored.revision,
-                })
-            },
+            guarded(stored.clone(), Some(due + Duration::seconds(1))),
         )
         .await
         .unwrap();
@@ -665,13 +656,7 @@ async fn a_step_that_keeps_its_job_running_renews_the_lease_and_returns_the_post
         store
             .apply(
                 &alice,
-                PostChange {
-                    job: step(Some(due + Duration::hours(1))),
-                    ..PostChange::write(PostWrite::Update {
-                        post: current.clone(),
-                        expected_revision: current.revision,
-                    })
-                },
+                guarded(current.clone(), Some(due + Duration::hours(1))),
             )
             .await
             .unwrap_err(),
@@ -682,7 +667,6 @@ async fn a_step_that_keeps_its_job_running_renews_the_lease_and_returns_the_post
         current
     );
     // The same through a decision over the locked post: refused, nothing written.
-    let old_step = step(Some(due + Duration::hours(1)));
     let refused = store
         .modify(
             &alice,
@@ -690,13 +674,7 @@ async fn a_step_that_keeps_its_job_running_renews_the_lease_and_returns_the_post
             Box::new(move |read: &Post| {
                 let mut changed = read.clone();
                 changed.universal_content = Some("late".into());
-                Decision::Write(Box::new(PostChange {
-                    job: old_step,
-                    ..PostChange::write(PostWrite::Update {
-                        post: changed,
-                        expected_revision: read.revision,
-                    })
-                }))
+                Decision::Write(Box::new(guarded(changed, Some(due + Duration::hours(1)))))
             }),
         )
         .await;

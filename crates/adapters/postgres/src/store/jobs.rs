@@ -19,6 +19,20 @@ use uuid::Uuid;
 use super::{Fail, PgStore, corrupt};
 use crate::schema::publish_jobs;
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `GREATEST` (for timestamps; NULL arguments are ignored).
+    fn greatest(a: Nullable<Timestamptz>, b: Timestamptz) -> Nullable<Timestamptz>;
+}
+
+/// A lease renewed to at least `until`: never shortened (a heartbeat and a step's renewal may
+/// cross).
+fn renewed_to(
+    until: DateTime<Utc>,
+) -> diesel::dsl::Eq<publish_jobs::leased_until, greatest<publish_jobs::leased_until, DateTime<Utc>>>
+{
+    publish_jobs::leased_until.eq(greatest(publish_jobs::leased_until, until))
+}
+
 /// Checks (and locks) the job guarding a change in one statement: its fencing token must still
 /// be current. A job that finishes with the change gets its outcome here; one that keeps
 /// running gets its lease renewed to `renew_until` (never shortened), when given.
@@ -45,13 +59,7 @@ pub(super) async fn check_lease(
     let n = match step.renew_until {
         Some(until) => {
             diesel::update(guard)
-                .set(
-                    publish_jobs::leased_until.eq(diesel::dsl::sql::<Nullable<Timestamptz>>(
-                        "GREATEST(leased_until, ",
-                    )
-                    .bind::<Timestamptz, _>(until)
-                    .sql(")")),
-                )
+                .set(renewed_to(until))
                 .execute(conn)
                 .await?
         }
@@ -329,13 +337,7 @@ impl JobQueue for PgStore {
                     .filter(publish_jobs::fencing_token.eq(fencing_token.0))
                     .filter(publish_jobs::status.eq("running")),
             )
-            .set(
-                publish_jobs::leased_until.eq(diesel::dsl::sql::<Nullable<Timestamptz>>(
-                    "GREATEST(leased_until, ",
-                )
-                .bind::<Timestamptz, _>(until)
-                .sql(")")),
-            )
+            .set(renewed_to(until))
             .execute(conn)
             .await?;
             if n == 0 {
