@@ -105,6 +105,16 @@ impl std::fmt::Debug for PostService {
     }
 }
 
+/// Which of the tenant's accounts [`PostService::resolve`] reads.
+#[derive(Clone, Copy)]
+enum Accounts {
+    /// Only to check the accounts the targets name (a draft: nothing is validated against
+    /// the accounts, so a draft whose targets name none costs no read).
+    Named,
+    /// Every account (validation and scheduling use each target's account settings).
+    All,
+}
+
 /// What the references of a post resolve to.
 struct Resolved {
     media: Vec<MediaFile>,
@@ -157,7 +167,11 @@ impl PostService {
         idempotency: Option<IdempotencyClaim>,
     ) -> AppResult<Post> {
         let content = PostContent::parse(input).map_err(AppError::Invalid)?;
-        let resolved = self.resolve(tenant, &content).await?;
+        let accounts = match schedule_date {
+            None => Accounts::Named,
+            Some(_) => Accounts::All,
+        };
+        let resolved = self.resolve(tenant, &content, accounts).await?;
         let now = self.clock.now();
         let mut post = Post::new_draft(PostId(self.ids.new_uuid()), tenant.user_id, content, now);
         let Some(at) = schedule_date else {
@@ -185,7 +199,11 @@ impl PostService {
     pub async fn edit(&self, tenant: &Tenant, id: PostId, patch: PostPatch) -> AppResult<Post> {
         let mut post = self.get(tenant, id).await?;
         let content = PostContent::parse(patch.merge(&post)).map_err(AppError::Invalid)?;
-        let resolved = self.resolve(tenant, &content).await?;
+        let accounts = match post.status {
+            PostStatus::Scheduled => Accounts::All,
+            _ => Accounts::Named,
+        };
+        let resolved = self.resolve(tenant, &content, accounts).await?;
         let revision = post.revision;
         post.edit(content, self.clock.now())?;
         let mut enqueue = Vec::new();
@@ -234,7 +252,7 @@ impl PostService {
             "untitled".clone_into(&mut input.name);
         }
         let content = PostContent::parse(input).map_err(AppError::Invalid)?;
-        let resolved = self.resolve(tenant, &content).await?;
+        let resolved = self.resolve(tenant, &content, Accounts::All).await?;
         Ok(self.report(&content, &resolved, schedule_date))
     }
 
@@ -248,7 +266,7 @@ impl PostService {
         idempotency: Option<IdempotencyClaim>,
     ) -> AppResult<Post> {
         let mut post = self.get(tenant, id).await?;
-        let resolved = self.resolve(tenant, &post.content()).await?;
+        let resolved = self.resolve(tenant, &post.content(), Accounts::All).await?;
         // (Other statuses are refused by the lifecycle below; a failed post that may be
         // scheduled again is checked like a draft.)
         if matches!(
@@ -283,7 +301,7 @@ impl PostService {
         idempotency: Option<IdempotencyClaim>,
     ) -> AppResult<Post> {
         let mut post = self.get(tenant, id).await?;
-        let resolved = self.resolve(tenant, &post.content()).await?;
+        let resolved = self.resolve(tenant, &post.content(), Accounts::All).await?;
         if matches!(post.status, PostStatus::Draft | PostStatus::Scheduled) {
             self.ensure_publishable(&post.content(), &resolved, None, When::Now)?;
         }
@@ -414,8 +432,14 @@ impl PostService {
         }
     }
 
-    /// Checks that the media and explicit connections a post names are the tenant's.
-    async fn resolve(&self, tenant: &Tenant, content: &PostContent) -> AppResult<Resolved> {
+    /// Checks that the media and explicit connections a post names are the tenant's; with
+    /// [`Accounts::All`] also reads the accounts its other targets publish through.
+    async fn resolve(
+        &self,
+        tenant: &Tenant,
+        content: &PostContent,
+        accounts: Accounts,
+    ) -> AppResult<Resolved> {
         let mut errors = Vec::new();
         // Every part's media: the post's own first, then those only later parts carry.
         let ids = content.all_media();
@@ -437,10 +461,14 @@ impl PostService {
                 errors.push(FieldError::new(field, format!("unknown media file {id}")));
             }
         }
-        let connections = if content.platforms.is_empty() {
-            Vec::new()
-        } else {
+        let wanted = match accounts {
+            Accounts::All => !content.platforms.is_empty(),
+            Accounts::Named => content.platforms.iter().any(|t| t.connection_id.is_some()),
+        };
+        let connections = if wanted {
             self.connections.list(tenant).await?
+        } else {
+            Vec::new()
         };
         let connections: Vec<Connection> = connections
             .into_iter()

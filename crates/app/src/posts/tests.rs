@@ -140,6 +140,48 @@ async fn create_stores_a_draft_without_touching_the_quota() {
 }
 
 #[tokio::test]
+async fn a_draft_reads_the_accounts_only_to_check_those_it_names() {
+    // Provider targets only: nothing is validated against the accounts, so none are read.
+    let mut d = Deps::new();
+    d.connections.checkpoint();
+    d.connections.expect_list().never();
+    d.posts.expect_apply().times(1).returning(|_, c| echo(c));
+    let p = d
+        .build()
+        .create(&tenant(), input(x_and_bluesky()), None, None)
+        .await
+        .unwrap();
+    assert_eq!(p.status, PostStatus::Draft);
+
+    // A named account is read, and one that is not the tenant's is refused.
+    for (id, stored) in [(1, true), (9, false)] {
+        let mut d = Deps::new();
+        d.connections.checkpoint();
+        d.connections
+            .expect_list()
+            .times(1)
+            .returning(|_| Ok(vec![connection(1, Provider::X, true, 10)]));
+        d.posts
+            .expect_apply()
+            .times(usize::from(stored))
+            .returning(|_, c| echo(c));
+        let named = vec![Target {
+            connection_id: Some(cid(id)),
+            ..Target::primary(Provider::X)
+        }];
+        let created = d.build().create(&tenant(), input(named), None, None).await;
+        match created {
+            Ok(p) => assert!(stored, "stored a draft naming account {id}: {p:?}"),
+            Err(AppError::Invalid(errors)) => {
+                assert!(!stored, "refused account {id}");
+                assert_eq!(errors[0].field, "platforms.0");
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn create_with_a_date_schedules_consumes_and_enqueues_one_job_per_target() {
     let at = now() + Duration::days(1);
     let mut d = Deps::new();
