@@ -209,7 +209,18 @@ impl CredentialKeeper {
             .credentials(tenant, id)
             .await
             .map_err(|e| AppError::from_store("connection", e))?;
-        match open_sealed(self.vault.as_ref(), id, &sealed).await {
+        self.open_usable(tenant, id, &sealed).await
+    }
+
+    /// Opens `sealed`, the credentials of connection `id` as read; credentials that no longer
+    /// open mark the connection `needs_reauth` ([`RefreshError::Unreadable`]).
+    async fn open_usable(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        sealed: &SealedCredentials,
+    ) -> Result<Credentials, RefreshError> {
+        match open_sealed(self.vault.as_ref(), id, sealed).await {
             Ok(c) => Ok(c),
             Err(VaultError::Corrupt) => {
                 self.connections
@@ -235,9 +246,24 @@ impl CredentialKeeper {
         tenant: &Tenant,
         connection: &Connection,
     ) -> Result<Credentials, RefreshError> {
-        let id = connection.id;
+        let sealed = self
+            .connections
+            .credentials(tenant, connection.id)
+            .await
+            .map_err(|e| AppError::from_store("connection", e))?;
+        self.fresh_from(tenant, connection, &sealed).await
+    }
+
+    /// [`CredentialKeeper::fresh`] from `sealed`, the connection's credentials as just read
+    /// with it ([`ConnectionStore::publishing_account`]).
+    pub async fn fresh_from(
+        &self,
+        tenant: &Tenant,
+        connection: &Connection,
+        sealed: &SealedCredentials,
+    ) -> Result<Credentials, RefreshError> {
         let now = self.clock.now();
-        let current = self.load_usable(tenant, id).await?;
+        let current = self.open_usable(tenant, connection.id, sealed).await?;
         if !current.needs_refresh(now) {
             return Ok(current);
         }

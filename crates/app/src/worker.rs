@@ -2,8 +2,9 @@
 //!
 //! A job is one target of one post. Its lifecycle (see docs/architecture.md): claimed with a
 //! lease and a fencing token; right before each send the lease is renewed and the target
-//! marked `publishing` ([`SendGuard`]), so a send is either not made (nothing recorded, nothing
-//! posted) or recorded as possibly made; the platform's answer is recorded with the job's
+//! marked `publishing` ([`SendGuard`]; for a part without media, by the job's first step, the
+//! send following at once), so a send is either not made (nothing recorded, nothing posted)
+//! or recorded as possibly made; the platform's answer is recorded with the job's
 //! outcome in one fenced step. A send found `publishing` by a later claim — its worker died
 //! mid-send — is re-sent only within the platform's deduplication window, otherwise looked up
 //! on the platform ([`Publisher::reconcile`]) or left for a person to review. Whatever goes
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use multivio_domain::connection::{Connection, ConnectionStatus};
+use multivio_domain::connection::{Connection, ConnectionStatus, Credentials};
 use multivio_domain::job::{ClaimedJob, JobOutcome, RetryPolicy};
 use multivio_domain::post::{
     PartResult, Post, PostError, PostStatus, TargetError, TargetOutcome, TargetStatus,
@@ -161,9 +162,29 @@ enum Prepared {
     Ready {
         post: Box<Post>,
         key: String,
-        connection: Box<Connection>,
+        /// When the first step also marked the target as being sent (its first part to send).
+        marked: Option<DateTime<Utc>>,
     },
     Done(JobReport),
+}
+
+/// The account a job publishes through, read with its credentials before the post's first
+/// step; what is wrong with it is acted on once that step has found the post still to publish.
+enum Account {
+    /// No connection of the target's platform (or the one it names is gone).
+    Missing,
+    /// The account needs a new sign-in.
+    NeedsReauth,
+    /// No client for the platform on this server.
+    NotConfigured,
+    /// Its credentials could not be made usable.
+    Unusable(Box<Connection>, RefreshError),
+    /// Ready to send.
+    Ready {
+        connection: Box<Connection>,
+        publisher: Arc<dyn Publisher>,
+        credentials: Box<Credentials>,
+    },
 }
 
 /// What became of a send found in flight (its worker died mid-send).
@@ -187,6 +208,8 @@ struct PartGuard<'a> {
     post: Mutex<Post>,
     /// Why the guard refused, when it did.
     refusal: Mutex<Option<AppError>>,
+    /// When the job's first step already marked this send (and renewed the lease).
+    marked: Option<DateTime<Utc>>,
 }
 
 impl<'a> PartGuard<'a> {
@@ -204,7 +227,14 @@ impl<'a> PartGuard<'a> {
             connection_id,
             post: Mutex::new(post),
             refusal: Mutex::new(None),
+            marked: None,
         }
+    }
+
+    /// A guard whose send the job's first step marked at `at`, renewing the lease with it.
+    fn marked(mut self, at: Option<DateTime<Utc>>) -> Self {
+        self.marked = at;
+        self
     }
 
     /// Why the send was withheld: a lost lease, or an error to handle as any other.
@@ -252,6 +282,15 @@ impl<'a> PartGuard<'a> {
 #[async_trait]
 impl SendGuard for PartGuard<'_> {
     async fn before_send(&self) -> Result<(), String> {
+        // Marked by the step that started the job, moments ago: the lease renewed then is
+        // certainly still this job's (no other worker can claim it before it ends), so the
+        // mark stands. Past half the lease (a platform call before the send took long), the
+        // mark is made again under the job's fencing token, as for any other send.
+        if let Some(at) = self.marked
+            && self.worker.clock.now() < at + self.worker.lease / 2
+        {
+            return Ok(());
+        }
         match self.begin().await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -492,26 +531,39 @@ impl PublishWorker {
     }
 
     async fn process_inner(&self, job: &ClaimedJob) -> AppResult<JobReport> {
-        let (post, key, connection) = match self.prepare(job).await? {
+        let account = self.account(job).await?;
+        let ready = match &account {
+            Account::Ready { connection, .. } => Some(connection.id),
+            _ => None,
+        };
+        let (post, key, marked) = match self.prepare(job, ready).await? {
             Prepared::Done(report) => return Ok(report),
-            Prepared::Ready {
-                post,
-                key,
+            Prepared::Ready { post, key, marked } => (*post, key, marked),
+        };
+        let provider = job.target.provider;
+        let platform = provider.display_name();
+        let (connection, publisher, mut credentials) = match account {
+            Account::Ready {
                 connection,
-            } => (*post, key, *connection),
+                publisher,
+                credentials,
+            } => (*connection, publisher, *credentials),
+            Account::Missing => {
+                let reason = format!("no {platform} account is connected");
+                return self.fail(job, "no_connection", reason).await;
+            }
+            Account::NeedsReauth => {
+                let reason = format!("reconnect your {platform} account");
+                return self.fail(job, "needs_reauth", reason).await;
+            }
+            Account::NotConfigured => {
+                let reason = format!("{platform} is not configured on this server");
+                return self.fail(job, "not_configured", reason).await;
+            }
+            Account::Unusable(connection, e) => {
+                return self.refresh_failed(job, &connection, e).await;
+            }
         };
-        let Some(publisher) = self.platforms.publisher(connection.provider) else {
-            let reason = format!(
-                "{} is not configured on this server",
-                connection.provider.display_name()
-            );
-            return self.fail(job, "not_configured", reason).await;
-        };
-        let mut credentials = match self.keeper.fresh(&job.tenant, &connection).await {
-            Ok(c) => c,
-            Err(e) => return self.refresh_failed(job, &connection, e).await,
-        };
-        let provider = connection.provider;
         let parts: Vec<(String, Vec<MediaId>)> = post
             .content()
             .parts_for(provider)
@@ -529,9 +581,12 @@ impl PublishWorker {
         // A thread continues from the first part not yet posted.
         let mut index = post.target_result(&key).map_or(0, |r| r.parts.len());
         let mut refreshed = false;
-        let mut in_flight = post
-            .target_result(&key)
-            .is_some_and(|r| r.status == TargetStatus::Publishing);
+        // (Found being sent, unless this job's first step just marked it.)
+        let mut in_flight = marked.is_none()
+            && post
+                .target_result(&key)
+                .is_some_and(|r| r.status == TargetStatus::Publishing);
+        let mut marked = marked;
         while index < parts.len() {
             let (text, media_ids) = &parts[index];
             let request = |media: Vec<Attachment>| PublishRequest {
@@ -586,7 +641,8 @@ impl PublishWorker {
                         Ok(media) => media,
                         Err(report) => return Ok(report),
                     };
-                    let guard = PartGuard::new(self, job, &key, connection.id, post.clone());
+                    let guard = PartGuard::new(self, job, &key, connection.id, post.clone())
+                        .marked(marked.take());
                     let outcome = publisher.publish(&request(media), &guard).await;
                     post = guard.post();
                     if matches!(outcome, Err(PublishError::NotSent { .. })) {
@@ -904,33 +960,77 @@ impl PublishWorker {
         .await
     }
 
-    /// Loads the post and the account; settles the trivial cases (post gone or cancelled,
-    /// target settled, no usable account).
-    async fn prepare(&self, job: &ClaimedJob) -> AppResult<Prepared> {
-        // One step reads the post and, for the first of its jobs, starts publishing it (the
-        // store holds the post while one decides: its other jobs find it publishing).
+    /// The account the job publishes through, with its credentials (refreshed if they are
+    /// about to expire), in one read.
+    async fn account(&self, job: &ClaimedJob) -> AppResult<Account> {
+        let provider = job.target.provider;
+        let found = self
+            .connections
+            .publishing_account(&job.tenant, provider, job.target.connection_id)
+            .await?;
+        let Some((connection, sealed)) = found else {
+            return Ok(Account::Missing);
+        };
+        if !job.tenant.owns(connection.user_id) || connection.provider != provider {
+            return Ok(Account::Missing);
+        }
+        if connection.status == ConnectionStatus::NeedsReauth {
+            return Ok(Account::NeedsReauth);
+        }
+        let Some(publisher) = self.platforms.publisher(provider) else {
+            return Ok(Account::NotConfigured);
+        };
+        Ok(
+            match self
+                .keeper
+                .fresh_from(&job.tenant, &connection, &sealed)
+                .await
+            {
+                Ok(credentials) => Account::Ready {
+                    connection: Box::new(connection),
+                    publisher,
+                    credentials: Box::new(credentials),
+                },
+                Err(e) => Account::Unusable(Box::new(connection), e),
+            },
+        )
+    }
+
+    /// Reads the post and settles the trivial cases (post gone or cancelled, target settled).
+    ///
+    /// One step reads the post and, for the first of its jobs, starts publishing it (the store
+    /// holds the post while one decides: its other jobs find it publishing). With an account
+    /// `ready` to send, the same step marks the target as being sent when its next part has no
+    /// media — the send follows at once, so the mark [`PartGuard`] would make right before it
+    /// is made here, saving a transaction; a part with media is marked after its uploads.
+    async fn prepare(&self, job: &ClaimedJob, ready: Option<ConnectionId>) -> AppResult<Prepared> {
         let now = self.clock.now();
         let running = self.running(job);
         let (tenant, target) = (job.tenant.clone(), job.target);
         let post = match self
             .modify(job, move |read| {
-                let startable = tenant.owns(read.user_id)
-                    && read.platforms.contains(&target)
-                    && read.status == PostStatus::Scheduled;
-                if !startable {
-                    return Ok((None, ()));
+                if !tenant.owns(read.user_id) || !read.platforms.contains(&target) {
+                    return Ok((None, None));
                 }
-                let mut started = read.clone();
-                let quota = started.start_publishing(now)?;
+                let mut next = read.clone();
+                let mut quota = Default::default();
+                let started = read.status == PostStatus::Scheduled;
+                if started {
+                    quota = next.start_publishing(now)?;
+                }
+                let marked = ready.and_then(|id| mark_plain_send(&mut next, &target, id, now));
+                if !started && marked.is_none() {
+                    return Ok((None, None));
+                }
                 let change = PostChange {
                     quota,
-                    ..running_change(read, started, running)
+                    ..running_change(read, next, running)
                 };
-                Ok((Some(change), ()))
+                Ok((Some(change), marked))
             })
             .await
         {
-            Ok((post, ())) if job.tenant.owns(post.user_id) => post,
+            Ok((post, marked)) if job.tenant.owns(post.user_id) => (post, marked),
             Ok(_) | Err(AppError::NotFound(_)) => {
                 return self
                     .discard(job, "post not found")
@@ -939,6 +1039,7 @@ impl PublishWorker {
             }
             Err(e) => return Err(e),
         };
+        let (post, marked) = post;
         if !post.platforms.contains(&job.target) {
             return self
                 .discard(job, "target no longer selected")
@@ -952,10 +1053,15 @@ impl PublishWorker {
                 .await
                 .map(Prepared::Done);
         }
-        self.prepare_publishing(job, post).await
+        self.prepare_publishing(job, post, marked).await
     }
 
-    async fn prepare_publishing(&self, job: &ClaimedJob, post: Post) -> AppResult<Prepared> {
+    async fn prepare_publishing(
+        &self,
+        job: &ClaimedJob,
+        post: Post,
+        marked: Option<DateTime<Utc>>,
+    ) -> AppResult<Prepared> {
         let key = post.platforms.result_key(&job.target);
         match post.target_result(&key).map(|r| r.status) {
             None => {
@@ -972,38 +1078,10 @@ impl PublishWorker {
             }
             Some(_) => {}
         }
-        let provider = job.target.provider;
-        let connection = match job.target.connection_id {
-            Some(id) => match self.connections.get(&job.tenant, id).await {
-                Ok(c) if job.tenant.owns(c.user_id) && c.provider == provider => Some(c),
-                Ok(_) | Err(StoreError::NotFound) => None,
-                Err(e) => return Err(e.into()),
-            },
-            None => self
-                .connections
-                .list_for_provider(&job.tenant, provider)
-                .await?
-                .into_iter()
-                .find(|c| c.is_primary && job.tenant.owns(c.user_id)),
-        };
-        let Some(connection) = connection else {
-            let reason = format!("no {} account is connected", provider.display_name());
-            return self
-                .fail(job, "no_connection", reason)
-                .await
-                .map(Prepared::Done);
-        };
-        if connection.status == ConnectionStatus::NeedsReauth {
-            let reason = format!("reconnect your {} account", provider.display_name());
-            return self
-                .fail(job, "needs_reauth", reason)
-                .await
-                .map(Prepared::Done);
-        }
         Ok(Prepared::Ready {
             post: Box::new(post),
             key,
-            connection: Box::new(connection),
+            marked,
         })
     }
 
@@ -1283,6 +1361,36 @@ impl PublishWorker {
         }
         Ok(stored)
     }
+}
+
+/// Marks `target` of `post` (publishing) as being sent through `connection_id` when its next
+/// part has no media and it is neither settled nor already being sent (a send found in flight
+/// is looked into first); the time of the mark, or `None` with `post` unchanged.
+fn mark_plain_send(
+    post: &mut Post,
+    target: &multivio_domain::post::Target,
+    connection_id: ConnectionId,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if post.status != PostStatus::Publishing {
+        return None;
+    }
+    let key = post.platforms.result_key(target);
+    let result = post.target_result(&key)?;
+    if result.status.is_terminal() || result.status == TargetStatus::Publishing {
+        return None;
+    }
+    let next = result.parts.len();
+    let plain = post
+        .content()
+        .parts_for(target.provider)
+        .get(next)
+        .is_some_and(|part| part.media_files.is_empty());
+    if !plain {
+        return None;
+    }
+    post.begin_target(&key, connection_id, now).ok()?;
+    Some(now)
 }
 
 /// A change writing `changed` (computed from `read`) while the job keeps running.

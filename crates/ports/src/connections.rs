@@ -103,6 +103,16 @@ pub trait ConnectionStore: Send + Sync {
         promote: Option<ConnectionId>,
     ) -> Result<(), StoreError>;
 
+    /// The account a post's target publishes through, with its sealed credentials, in one
+    /// read: connection `id` when the target names one (and it is of `provider`), else the
+    /// tenant's primary of `provider`; `None` when there is no such connection.
+    async fn publishing_account(
+        &self,
+        tenant: &Tenant,
+        provider: Provider,
+        id: Option<ConnectionId>,
+    ) -> Result<Option<(Connection, SealedCredentials)>, StoreError>;
+
     /// The sealed credentials of a connection.
     async fn credentials(
         &self,

@@ -162,6 +162,55 @@ async fn other_tenants_connections_are_not_found_and_untouched() {
 }
 
 #[tokio::test]
+async fn a_publishing_account_is_the_named_one_or_the_primary_with_its_credentials() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
+    let first = connect(&store, &alice, Provider::Mastodon, "alice@one.social", 10).await;
+    let second = connect(&store, &alice, Provider::Mastodon, "alice@two.social", 5).await;
+    let x = connect(&store, &alice, Provider::X, "alice_x", 1).await;
+
+    let account = |provider, id| {
+        let store = &store;
+        let alice = &alice;
+        async move {
+            store
+                .publishing_account(alice, provider, id)
+                .await
+                .unwrap()
+                .map(|(c, sealed)| (c.id, sealed))
+        }
+    };
+    // The primary (the first connected), or the one named, each with its own credentials.
+    let (id, sealed) = account(Provider::Mastodon, None).await.unwrap();
+    assert_eq!(id, first);
+    assert_eq!(sealed, store.credentials(&alice, first).await.unwrap());
+    let (id, sealed) = account(Provider::Mastodon, Some(second)).await.unwrap();
+    assert_eq!(id, second);
+    assert_eq!(sealed, store.credentials(&alice, second).await.unwrap());
+    assert_ne!(
+        store.credentials(&alice, first).await.unwrap(),
+        store.credentials(&alice, second).await.unwrap()
+    );
+    // A named account of another platform, a platform without an account, and another
+    // tenant's account are none.
+    assert!(account(Provider::Mastodon, Some(x)).await.is_none());
+    assert!(account(Provider::Bluesky, None).await.is_none());
+    let bobs = store
+        .publishing_account(&bob, Provider::Mastodon, Some(first))
+        .await
+        .unwrap();
+    assert!(bobs.is_none());
+    assert!(
+        store
+            .publishing_account(&bob, Provider::Mastodon, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
 async fn removing_the_primary_of_three_promotes_the_oldest_remaining() {
     let (_db, store) = setup().await;
     let alice = tenant(&store, "alice").await;

@@ -14,6 +14,7 @@ use multivio_ports::posts::MockPostStore;
 use multivio_ports::vault::{SealedCredentials, SealedToken};
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 use uuid::Uuid;
 
 type Check = Box<dyn Fn(&PublishRequest) -> bool + Send + Sync>;
@@ -29,6 +30,8 @@ struct FakePublisher {
     /// What a lookup after an interrupted send finds.
     found: Option<PublishedPost>,
     lookups: Mutex<usize>,
+    /// Runs before the guard is asked (a platform call before the send, say).
+    before: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl FakePublisher {
@@ -43,7 +46,13 @@ impl FakePublisher {
             calls: Mutex::new(Vec::new()),
             found: None,
             lookups: Mutex::new(0),
+            before: None,
         }
+    }
+
+    fn before_guard(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.before = Some(Box::new(hook));
+        self
     }
 
     fn checking(mut self, check: impl Fn(&PublishRequest) -> bool + Send + Sync + 'static) -> Self {
@@ -75,6 +84,9 @@ impl Publisher for FakePublisher {
         guard: &dyn SendGuard,
     ) -> Result<PublishedPost, PublishError> {
         assert!((self.check)(request), "unexpected request: {request:?}");
+        if let Some(hook) = &self.before {
+            hook();
+        }
         if let Err(reason) = guard.before_send().await {
             self.calls.lock().unwrap().push((request.clone(), false));
             return Err(PublishError::NotSent { reason });
@@ -221,12 +233,33 @@ fn sealed_for(
     }
 }
 
+/// Answers `publishing_account` as the store does: of the provider's `accounts`, the one the
+/// target names, else the primary — with the credentials `sealed` gives it.
+fn serve_accounts(
+    m: &mut MockConnectionStore,
+    accounts: impl Fn(Provider) -> Result<Vec<Connection>, StoreError> + Send + Sync + 'static,
+    sealed: impl Fn(multivio_domain::ConnectionId) -> SealedCredentials + Send + Sync + 'static,
+) {
+    m.expect_publishing_account()
+        .returning(move |_, provider, id| {
+            let found = accounts(provider)?.into_iter().find(|c| match id {
+                Some(id) => c.id == id,
+                None => c.is_primary,
+            });
+            Ok(found.map(|c| {
+                let s = sealed(c.id);
+                (c, s)
+            }))
+        });
+}
+
 struct Deps {
     state: Arc<Mutex<State>>,
     jobs: MockJobQueue,
     connections: MockConnectionStore,
     platforms: MockPlatforms,
     fake: Option<Arc<FakePublisher>>,
+    clock: Arc<dyn multivio_ports::system::Clock>,
 }
 
 impl Deps {
@@ -236,9 +269,11 @@ impl Deps {
             ..Default::default()
         }));
         let mut connections = MockConnectionStore::new();
-        connections
-            .expect_list_for_provider()
-            .returning(|_, p| Ok(vec![connection(1, p, true, 10), connection(2, p, false, 5)]));
+        serve_accounts(
+            &mut connections,
+            |p| Ok(vec![connection(1, p, true, 10), connection(2, p, false, 5)]),
+            |id| sealed_for(id, "tok", now() + chrono::Duration::hours(1)),
+        );
         connections
             .expect_credentials()
             .returning(|_, id| Ok(sealed_for(id, "tok", now() + chrono::Duration::hours(1))));
@@ -250,6 +285,7 @@ impl Deps {
             connections,
             platforms: MockPlatforms::new(),
             fake: None,
+            clock: clock(),
         }
     }
 
@@ -291,7 +327,7 @@ impl Deps {
                 media_store: Arc::new(multivio_ports::media::MockMediaStore::new()),
                 vault: fake_vault(),
                 platforms: Arc::new(self.platforms),
-                clock: clock(),
+                clock: self.clock,
             },
             RetryPolicy::default(),
         );
@@ -309,6 +345,14 @@ fn ok() -> Result<PublishedPost, PublishError> {
         url: Some("https://x.com/ada/status/1789".into()),
         reference: None,
     })
+}
+
+/// The post a change writes.
+fn updated(change: &PostChange) -> &Post {
+    match &change.write {
+        PostWrite::Update { post, .. } | PostWrite::Insert(post) => post,
+        PostWrite::Delete { .. } => panic!("not a write"),
+    }
 }
 
 fn result(state: &Arc<Mutex<State>>, key: &str) -> multivio_domain::post::TargetResult {
@@ -330,15 +374,22 @@ async fn a_due_scheduled_post_is_published_and_settles() {
         (TargetStatus::Published, 1, Some(cid(1)))
     );
     assert_eq!(r.platform_post_id.as_deref(), Some("1789"));
-    // start publishing, mark sending, record: every step under the job's fencing token.
-    assert_eq!(st.changes.len(), 3);
+    // Start publishing and mark the send (one step), record: both under the fencing token.
+    assert_eq!(st.changes.len(), 2);
+    let first = updated(&st.changes[0]);
+    let marked = &first.publish_results["twitter"];
+    assert_eq!(first.status, PostStatus::Publishing);
+    assert_eq!(
+        (marked.status, marked.attempts, marked.last_attempt_at),
+        (TargetStatus::Publishing, 1, Some(now()))
+    );
     assert!(st.changes.iter().all(|c| {
         c.job
             .as_ref()
             .is_some_and(|j| j.fencing_token == FencingToken(7))
     }));
     assert_eq!(
-        st.changes[2].job.as_ref().unwrap().outcome,
+        st.changes[1].job.as_ref().unwrap().outcome,
         Some(JobOutcome::Completed)
     );
     // The steps before the send renew the lease as they write; the last finishes the job.
@@ -348,7 +399,7 @@ async fn a_due_scheduled_post_is_published_and_settles() {
         .map(|c| c.job.as_ref().unwrap().renew_until)
         .collect();
     let until = now() + crate::worker::DEFAULT_LEASE;
-    assert_eq!(renewals, vec![Some(until), Some(until), None]);
+    assert_eq!(renewals, vec![Some(until), None]);
     assert!(st.changes.iter().all(|c| c.quota == QuotaEffect::None));
 }
 
@@ -694,20 +745,128 @@ async fn a_worker_that_lost_its_job_sends_nothing_and_writes_nothing() {
     let fake = d.fake();
     let (w, state) = d.build();
     assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::LeaseLost);
-    assert_eq!(fake.sent(), 0, "the guard withheld the send");
-    assert_eq!(fake.calls.lock().unwrap().len(), 1);
+    // The first step marks the send: it found the job taken, so the publisher never ran.
+    assert_eq!(fake.calls.lock().unwrap().len(), 0);
     assert!(state.lock().unwrap().changes.is_empty());
     assert_eq!(result(&state, "twitter").status, TargetStatus::Pending);
+}
+
+/// A clock at `now()` plus the seconds in the returned cell.
+fn shifting_clock() -> (Arc<dyn multivio_ports::system::Clock>, Arc<AtomicI64>) {
+    let offset = Arc::new(AtomicI64::new(0));
+    let o = offset.clone();
+    let mut c = multivio_ports::system::MockClock::new();
+    c.expect_now()
+        .returning(move || now() + chrono::Duration::seconds(o.load(Ordering::SeqCst)));
+    (Arc::new(c), offset)
+}
+
+#[tokio::test]
+async fn a_send_delayed_past_half_the_lease_is_marked_again_under_the_fencing_token() {
+    let half = crate::worker::DEFAULT_LEASE.num_seconds() / 2;
+    for taken in [false, true] {
+        let mut d = Deps::new(scheduled(vec![x()]));
+        let (clock, offset) = shifting_clock();
+        d.clock = clock;
+        let state = d.state.clone();
+        // Work before the send outlasts half the lease — and meanwhile, in the second round,
+        // the lease ran out and another worker claimed the job.
+        let d = d.with_fake(FakePublisher::new(None, vec![ok()]).before_guard(move || {
+            offset.store(half + 1, Ordering::SeqCst);
+            state.lock().unwrap().lease_lost = taken;
+        }));
+        let fake = d.fake();
+        let (w, state) = d.build();
+        let report = w.process(&job(x(), 1)).await.unwrap();
+        let st = state.lock().unwrap();
+        if taken {
+            assert_eq!(report, JobReport::LeaseLost);
+            assert_eq!(fake.sent(), 0, "the guard withheld the send");
+            // Only the first step's mark: the new owner treats the send as possibly made.
+            assert_eq!(st.changes.len(), 1);
+            assert_eq!(
+                st.post.as_ref().unwrap().publish_results["twitter"].status,
+                TargetStatus::Publishing
+            );
+        } else {
+            assert_eq!(report, JobReport::Published);
+            assert_eq!(fake.sent(), 1);
+            // Start and mark, the mark made again (renewing the lease), the result.
+            assert_eq!(st.changes.len(), 3);
+            let renewed = st.changes[1].job.as_ref().unwrap().renew_until;
+            let later = now() + chrono::Duration::seconds(half + 1) + crate::worker::DEFAULT_LEASE;
+            assert_eq!(renewed, Some(later));
+        }
+    }
+}
+
+#[test]
+fn the_first_step_marks_only_a_send_that_follows_at_once() {
+    let target = x();
+    let plain = publishing(vec![target]);
+    let mut p = plain.clone();
+    assert_eq!(mark_plain_send(&mut p, &target, cid(1), now()), Some(now()));
+    assert_eq!(
+        p.publish_results["twitter"].status,
+        TargetStatus::Publishing
+    );
+    // Already being sent (looked into first), settled, not yet publishing, or a part with
+    // media (marked after its uploads): nothing marked, the post unchanged.
+    let mut twice = p.clone();
+    assert_eq!(mark_plain_send(&mut twice, &target, cid(1), now()), None);
+    assert_eq!(twice, p);
+    let mut settled = plain.clone();
+    settled
+        .record_outcome(
+            "twitter",
+            TargetOutcome::Published {
+                platform_post_id: None,
+                url: None,
+            },
+            now(),
+        )
+        .unwrap();
+    let before = settled.clone();
+    assert_eq!(mark_plain_send(&mut settled, &target, cid(1), now()), None);
+    assert_eq!(settled, before);
+    let mut draft = scheduled(vec![target]);
+    let before = draft.clone();
+    assert_eq!(mark_plain_send(&mut draft, &target, cid(1), now()), None);
+    assert_eq!(draft, before);
+    let content = PostContent::parse(PostInput {
+        name: "Launch".into(),
+        universal_content: Some("Hello".into()),
+        media_files: vec![multivio_domain::MediaId(Uuid::from_u128(9))],
+        platforms: vec![target],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut with_media = Post::new_draft(PostId(Uuid::from_u128(1)), UserId(1), content, now());
+    with_media.start_publishing(now()).unwrap();
+    let before = with_media.clone();
+    assert_eq!(
+        mark_plain_send(&mut with_media, &target, cid(1), now()),
+        None
+    );
+    assert_eq!(with_media, before);
 }
 
 #[tokio::test]
 async fn a_refused_token_is_refreshed_once_and_the_send_repeated() {
     let mut d = Deps::new(publishing(vec![x()]));
     d.connections.checkpoint();
-    d.connections
-        .expect_list_for_provider()
-        .returning(|_, p| Ok(vec![connection(1, p, true, 1)]));
     let refreshed = Arc::new(Mutex::new(None::<SealedCredentials>));
+    let r = refreshed.clone();
+    serve_accounts(
+        &mut d.connections,
+        |p| Ok(vec![connection(1, p, true, 1)]),
+        move |id| {
+            r.lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| sealed_for(id, "old", now() + chrono::Duration::hours(1)))
+        },
+    );
     let r = refreshed.clone();
     d.connections.expect_credentials().returning(move |_, id| {
         Ok(r.lock()
@@ -767,7 +926,7 @@ async fn a_refused_token_is_refreshed_once_and_the_send_repeated() {
 async fn jobs_of_deleted_cancelled_foreign_or_settled_posts_are_discarded() {
     let discarded = |reason: &'static str| move |_: &JobId, _: &FencingToken, o: &JobOutcome| matches!(o, JobOutcome::Discarded { reason: r } if r.as_str() == reason);
     // Deleted.
-    let mut d = Deps::new(post(vec![x()]));
+    let mut d = Deps::new(post(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
     d.state.lock().unwrap().post = None;
     d.jobs
         .expect_complete()
@@ -779,7 +938,7 @@ async fn jobs_of_deleted_cancelled_foreign_or_settled_posts_are_discarded() {
         JobReport::Discarded(_)
     ));
     // Cancelled back to draft.
-    let mut d = Deps::new(post(vec![x()]));
+    let mut d = Deps::new(post(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
     d.jobs
         .expect_complete()
         .withf(discarded("post is draft"))
@@ -792,7 +951,7 @@ async fn jobs_of_deleted_cancelled_foreign_or_settled_posts_are_discarded() {
     // Another tenant's post.
     let mut foreign = publishing(vec![x()]);
     foreign.user_id = UserId(2);
-    let mut d = Deps::new(foreign);
+    let mut d = Deps::new(foreign).with_fake(FakePublisher::new(None, vec![]));
     d.jobs
         .expect_complete()
         .withf(discarded("post not found"))
@@ -813,7 +972,7 @@ async fn jobs_of_deleted_cancelled_foreign_or_settled_posts_are_discarded() {
         now(),
     )
     .unwrap();
-    let mut d = Deps::new(done);
+    let mut d = Deps::new(done).with_fake(FakePublisher::new(None, vec![]));
     d.jobs
         .expect_complete()
         .withf(discarded("target already settled"))
@@ -829,9 +988,11 @@ async fn jobs_of_deleted_cancelled_foreign_or_settled_posts_are_discarded() {
 async fn no_usable_account_fails_the_target() {
     let mut d = Deps::new(publishing(vec![x()]));
     d.connections.checkpoint();
-    d.connections
-        .expect_list_for_provider()
-        .returning(|_, _| Ok(vec![]));
+    serve_accounts(
+        &mut d.connections,
+        |_| Ok(vec![]),
+        |id| sealed_for(id, "tok", now()),
+    );
     let (w, state) = d.build();
     assert_eq!(
         w.process(&job(x(), 1)).await.unwrap(),
@@ -844,11 +1005,15 @@ async fn no_usable_account_fails_the_target() {
 
     let mut d = Deps::new(publishing(vec![x()]));
     d.connections.checkpoint();
-    d.connections.expect_list_for_provider().returning(|_, p| {
-        let mut c = connection(1, p, true, 1);
-        c.status = ConnectionStatus::NeedsReauth;
-        Ok(vec![c])
-    });
+    serve_accounts(
+        &mut d.connections,
+        |p| {
+            let mut c = connection(1, p, true, 1);
+            c.status = ConnectionStatus::NeedsReauth;
+            Ok(vec![c])
+        },
+        |id| sealed_for(id, "tok", now()),
+    );
     assert_eq!(
         d.build().0.process(&job(x(), 1)).await.unwrap(),
         JobReport::Failed("needs_reauth".into())
@@ -857,7 +1022,7 @@ async fn no_usable_account_fails_the_target() {
 
 #[tokio::test]
 async fn a_lost_lease_writes_nothing() {
-    let d = Deps::new(scheduled(vec![x()]));
+    let d = Deps::new(scheduled(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
     d.state.lock().unwrap().lease_lost = true;
     let (w, state) = d.build();
     assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::LeaseLost);
@@ -899,10 +1064,18 @@ async fn a_result_recorded_right_after_a_sibling_target_keeps_both() {
 async fn an_expiring_token_is_refreshed_once_before_publishing() {
     let mut d = Deps::new(publishing(vec![x()]));
     d.connections.checkpoint();
-    d.connections
-        .expect_list_for_provider()
-        .returning(|_, p| Ok(vec![connection(1, p, true, 1)]));
     let refreshed = Arc::new(Mutex::new(None::<SealedCredentials>));
+    let r = refreshed.clone();
+    serve_accounts(
+        &mut d.connections,
+        |p| Ok(vec![connection(1, p, true, 1)]),
+        move |id| {
+            r.lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| sealed_for(id, "old", now() + chrono::Duration::minutes(2)))
+        },
+    );
     let r = refreshed.clone();
     d.connections.expect_credentials().returning(move |_, id| {
         Ok(r.lock()
@@ -959,9 +1132,11 @@ fn expiring_deps(
 ) -> Deps {
     let mut d = Deps::new(publishing(vec![x()]));
     d.connections.checkpoint();
-    d.connections
-        .expect_list_for_provider()
-        .returning(|_, p| Ok(vec![connection(1, p, true, 1)]));
+    serve_accounts(
+        &mut d.connections,
+        |p| Ok(vec![connection(1, p, true, 1)]),
+        |id| sealed_for(id, "old", now()),
+    );
     d.connections
         .expect_credentials()
         .returning(|_, id| Ok(sealed_for(id, "old", now())));
@@ -1095,9 +1270,11 @@ async fn a_job_past_its_claim_cap_gives_its_target_up_and_the_post_settles() {
 async fn an_error_reschedules_the_job_instead_of_leaving_it_running() {
     let mut d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
     d.connections.checkpoint();
-    d.connections
-        .expect_list_for_provider()
-        .returning(|_, _| Err(StoreError::Unavailable("connection reset".into())));
+    serve_accounts(
+        &mut d.connections,
+        |_| Err(StoreError::Unavailable("connection reset".into())),
+        |id| sealed_for(id, "tok", now()),
+    );
     let expected = now() + RetryPolicy::default().jittered_delay(3, jitter(&job(x(), 3)));
     d.jobs
         .expect_complete()
@@ -1117,18 +1294,17 @@ async fn an_error_reschedules_the_job_instead_of_leaving_it_running() {
 async fn credentials_that_no_longer_open_need_reauth_and_fail_the_target() {
     let mut d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
     d.connections.checkpoint();
-    d.connections
-        .expect_list_for_provider()
-        .returning(|_, p| Ok(vec![connection(1, p, true, 1)]));
     // Sealed under a key this vault no longer has.
-    d.connections.expect_credentials().returning(|_, _| {
-        Ok(SealedCredentials {
+    serve_accounts(
+        &mut d.connections,
+        |p| Ok(vec![connection(1, p, true, 1)]),
+        |_| SealedCredentials {
             access_token: SealedToken("sealed(a retired key)|tok".into()),
             refresh_token: None,
             expires_at: None,
             oauth1: None,
-        })
-    });
+        },
+    );
     d.connections
         .expect_set_status()
         .withf(|_, id, s| *id == cid(1) && *s == ConnectionStatus::NeedsReauth)

@@ -508,6 +508,36 @@ impl ConnectionStore for PgStore {
         .await
     }
 
+    async fn publishing_account(
+        &self,
+        tenant: &Tenant,
+        provider: Provider,
+        id: Option<ConnectionId>,
+    ) -> Result<Option<(Connection, SealedCredentials)>, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let mut query = sc::table
+                .filter(sc::user_id.eq(uid))
+                .filter(sc::provider.eq(provider.as_str()))
+                .select((ConnectionRow::as_select(), CredentialRow::as_select()))
+                .into_boxed();
+            query = match id {
+                Some(id) => query.filter(sc::id.eq(id.0)),
+                // At most one: a partial unique index keeps one primary per provider.
+                None => query.filter(sc::is_primary.eq(true)),
+            };
+            let Some((row, sealed)) = query
+                .first::<(ConnectionRow, CredentialRow)>(conn)
+                .await
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            Ok(Some((row.into_domain()?, sealed.into_sealed())))
+        })
+        .await
+    }
+
     async fn credentials(
         &self,
         tenant: &Tenant,
