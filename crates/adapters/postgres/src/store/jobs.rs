@@ -36,8 +36,11 @@ fn renewed_to(
 /// Checks (and locks) the job guarding a change in one statement: its fencing token must still
 /// be current. A job that finishes with the change gets its outcome here; one that keeps
 /// running gets its lease renewed to `renew_until` (never shortened), when given.
+///
+/// On a shared connection: the step's other writes may be sent in the same round trip
+/// ([`super::posts`]), the transaction making them one.
 pub(super) async fn check_lease(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     user_id: i32,
     step: &JobStep,
 ) -> Result<(), Fail> {
@@ -131,7 +134,7 @@ pub(super) async fn enqueue(
 
 /// Writes a job's outcome, guarded by its fencing token (and its user, when given).
 pub(super) async fn finish_job(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     user_id: Option<i32>,
     job_id: Uuid,
     token: i64,
@@ -319,7 +322,7 @@ impl JobQueue for PgStore {
     ) -> Result<(), StoreError> {
         let outcome = outcome.clone();
         self.worker_relaxed(async move |conn| {
-            finish_job(conn, None, job_id.0, fencing_token.0, &outcome).await
+            finish_job(&mut &*conn, None, job_id.0, fencing_token.0, &outcome).await
         })
         .await
     }

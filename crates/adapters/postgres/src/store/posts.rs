@@ -329,8 +329,13 @@ async fn apply_in(
     uid: i32,
     change: PostChange,
 ) -> Result<Option<Post>, Fail> {
-    if let Some(step) = &change.job {
-        check_lease(conn, uid, step).await?;
+    // A step's lease check and its post's update go out together (pipelined on the
+    // connection, one round trip for both) — below; any other change checks the lease first.
+    let pipelined = matches!(change.write, PostWrite::Update { .. });
+    if let Some(step) = &change.job
+        && !pipelined
+    {
+        check_lease(&mut &*conn, uid, step).await?;
     }
     let post_id = match &change.write {
         PostWrite::Insert(post) => post.id.0,
@@ -362,7 +367,7 @@ async fn apply_in(
             post,
             expected_revision,
         } => {
-            let stamp = diesel::update(
+            let update = diesel::update(
                 posts::table
                     .filter(posts::user_id.eq(uid))
                     .filter(posts::id.eq(post.id.0))
@@ -372,10 +377,22 @@ async fn apply_in(
                 PostColumns::of(post)?,
                 posts::revision.eq(posts::revision + 1),
             ))
-            .returning(STAMP)
-            .get_result(conn)
-            .await
-            .optional()?;
+            .returning(STAMP);
+            // Both statements run in this transaction, in either order (the post is already
+            // locked by a step, or not locked by anyone's job); both are awaited before either
+            // result counts, so the connection is left with nothing in flight. A lost lease
+            // wins over a conflict, and the transaction rolls back the update.
+            let shared: &AsyncPgConnection = conn;
+            let lease = async {
+                match &change.job {
+                    Some(step) => check_lease(&mut &*shared, uid, step).await,
+                    None => Ok(()),
+                }
+            };
+            let write = async { update.get_result(&mut &*shared).await.optional() };
+            let (lease, stamp) = futures_util::future::join(lease, write).await;
+            lease?;
+            let stamp = stamp?;
             match stamp {
                 Some(stamp) => Some(stamp),
                 None => return Err(missing_or_conflict(conn, uid, post.id.0).await),
