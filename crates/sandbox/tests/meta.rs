@@ -7,7 +7,7 @@ use multivio_ports::media::MediaBytes;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{Duration, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use multivio_domain::connection::{AccountType, Connection, ConnectionStatus, Credentials};
 use multivio_domain::media::{AltText, MediaFile};
 use multivio_domain::post::Target;
@@ -430,6 +430,8 @@ async fn instagram_defers_at_the_cap_whether_read_first_or_answered_by_the_publi
             reason,
         }) => {
             assert_eq!(code, "instagram_daily_limit");
+            // Meta dates posts to the second: the slot is computed from `before`'s second.
+            let before = before.trunc_subsecs(0);
             assert!(
                 until >= before + Duration::days(1)
                     && until <= Utc::now() + Duration::days(1) + Duration::minutes(1),
