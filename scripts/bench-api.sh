@@ -123,6 +123,12 @@ pgbench_tps() {
   awk '/^tps = / { printf "%.0f", $3 }' "$out"
 }
 
+# pgbench's mean latency for a script it ran (ms): with every client always busy, the
+# database's own time per transaction at this concurrency — a floor for the API's p50.
+pgbench_latency() {
+  awk '/^latency average = / { printf "%.1f", $4 }' "$OUT/pgbench-$1.txt"
+}
+
 ROWS=()
 for scenario in $ENDPOINTS; do
   api=$("$BENCH" load --base "http://$API_ADDR" --scenario "$scenario" --users "$TOKENS" \
@@ -138,7 +144,7 @@ for scenario in $ENDPOINTS; do
   errors=$(jq -r '.errors' <<<"$api")
   first=$(jq -r '.first_error // ""' <<<"$api")
   [ "$errors" = 0 ] || echo "bench: $scenario: $errors errors, first: $first" >&2
-  ROWS+=("| $scenario | $rps | $(jq -r .p50_ms <<<"$api") | $(jq -r .p99_ms <<<"$api") | $errors | $base_tps ($baseline)${exact:+; exact SQL $exact} | $ratio |")
+  ROWS+=("| $scenario | $rps | $(jq -r .p50_ms <<<"$api") | $(jq -r .p99_ms <<<"$api") | $errors | $base_tps ($baseline)${exact:+; exact SQL $exact} | $(pgbench_latency "$baseline") | $ratio |")
 done
 API_RSS=$(peak_rss_mib "$SERVER")
 kill "$SERVER"
@@ -199,8 +205,8 @@ fi
   echo "Multivio API benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "$USERS users × $POSTS posts; $TOKENS users' tokens rotating; $CONNS connections; ${SECS}s per endpoint after ${WARMUP}s"
   echo
-  echo "| endpoint | API req/s | p50 ms | p99 ms | errors | pgbench tx/s (script) | API / pgbench |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| endpoint | API req/s | p50 ms | p99 ms | errors | pgbench tx/s (script) | pgbench mean ms | API / pgbench |"
+  echo "|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
   echo "| workers | published | targets/s | lag p50 ms | lag p99 ms | duplicates |"
