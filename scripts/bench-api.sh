@@ -9,7 +9,9 @@
 # users whose tokens rotate), BENCH_TARGETS (20000), BENCH_ACCOUNTS (20 sandbox accounts);
 # to measure a part only: BENCH_ENDPOINTS ("list get create validate schedule"), BENCH_WORKERS
 # ("1 2": the publisher rounds; empty for none); BENCH_PG_STATS=1 loads pg_stat_statements and
-# writes each publisher round's costliest statements to target/bench/pg-statements-<round>.txt.
+# writes each publisher round's costliest statements to target/bench/pg-statements-<round>.txt;
+# BENCH_BIN: another release build of `multivio` to measure (say, an earlier commit's, for a
+# comparison on the same machine minutes apart — the machine's speed moves between runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +34,7 @@ command -v jq >/dev/null || { echo "bench: jq is needed (apt-get install jq)" >&
 
 echo "bench: building (release)"
 cargo build --quiet --release -p multivio --bin multivio --example bench
-BIN=$PWD/target/release/multivio
+BIN=${BENCH_BIN:-$PWD/target/release/multivio}
 BENCH=$PWD/target/release/examples/bench
 OUT=$PWD/target/bench
 mkdir -p "$OUT"

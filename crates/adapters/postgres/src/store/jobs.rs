@@ -16,6 +16,7 @@ use multivio_ports::posts::JobStep;
 use multivio_ports::status::QueueDepth;
 use uuid::Uuid;
 
+use super::reused::Reused;
 use super::{Fail, PgStore, corrupt};
 use crate::schema::publish_jobs;
 
@@ -61,8 +62,7 @@ pub(super) async fn check_lease(
         .filter(publish_jobs::status.eq("running"));
     let n = match step.renew_until {
         Some(until) => {
-            diesel::update(guard)
-                .set(renewed_to(until))
+            Reused(diesel::update(guard).set(renewed_to(until)))
                 .execute(conn)
                 .await?
         }
@@ -157,31 +157,28 @@ pub(super) async fn finish_job(
     );
     let n = match outcome {
         JobOutcome::Completed => {
-            diesel::update(guard)
-                .set((publish_jobs::status.eq("completed"), no_lease))
+            Reused(diesel::update(guard).set((publish_jobs::status.eq("completed"), no_lease)))
                 .execute(conn)
                 .await?
         }
         JobOutcome::RetryAt { run_at, reason } => {
-            diesel::update(guard)
-                .set((
-                    publish_jobs::status.eq("pending"),
-                    publish_jobs::run_at.eq(run_at),
-                    publish_jobs::last_error.eq(reason),
-                    no_lease,
-                ))
-                .execute(conn)
-                .await?
+            Reused(diesel::update(guard).set((
+                publish_jobs::status.eq("pending"),
+                publish_jobs::run_at.eq(run_at),
+                publish_jobs::last_error.eq(reason),
+                no_lease,
+            )))
+            .execute(conn)
+            .await?
         }
         JobOutcome::Discarded { reason } => {
-            diesel::update(guard)
-                .set((
-                    publish_jobs::status.eq("discarded"),
-                    publish_jobs::last_error.eq(reason),
-                    no_lease,
-                ))
-                .execute(conn)
-                .await?
+            Reused(diesel::update(guard).set((
+                publish_jobs::status.eq("discarded"),
+                publish_jobs::last_error.eq(reason),
+                no_lease,
+            )))
+            .execute(conn)
+            .await?
         }
     };
     if n == 0 {
@@ -334,13 +331,15 @@ impl JobQueue for PgStore {
         until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.worker_relaxed(async move |conn| {
-            let n = diesel::update(
-                publish_jobs::table
-                    .filter(publish_jobs::id.eq(job_id.0))
-                    .filter(publish_jobs::fencing_token.eq(fencing_token.0))
-                    .filter(publish_jobs::status.eq("running")),
+            let n = Reused(
+                diesel::update(
+                    publish_jobs::table
+                        .filter(publish_jobs::id.eq(job_id.0))
+                        .filter(publish_jobs::fencing_token.eq(fencing_token.0))
+                        .filter(publish_jobs::status.eq("running")),
+                )
+                .set(renewed_to(until)),
             )
-            .set(renewed_to(until))
             .execute(conn)
             .await?;
             if n == 0 {

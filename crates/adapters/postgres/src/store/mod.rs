@@ -14,6 +14,7 @@ mod jobs;
 mod media;
 mod oauth;
 mod posts;
+mod reused;
 mod users;
 
 pub use connections::expiring_statement;

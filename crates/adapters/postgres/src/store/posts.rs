@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::cursor::Cursor;
 use super::jobs::{cancel_jobs_of_post, check_lease, enqueue};
+use super::reused::Reused;
 use super::{Fail, PgStore, corrupt};
 use crate::schema::{idempotency_keys, post_quota_usage, posts};
 
@@ -350,38 +351,44 @@ async fn apply_in(
     // as stored: with them the written post is the stored one, without reading it back.
     let stamped: Option<Stamp> = match &change.write {
         PostWrite::Insert(post) => Some(
-            diesel::insert_into(posts::table)
-                .values((
-                    posts::id.eq(post.id.0),
-                    posts::user_id.eq(uid),
-                    posts::revision.eq(post.revision),
-                    posts::created_at.eq(post.created_at),
-                    posts::updated_at.eq(post.updated_at),
-                    PostColumns::of(post)?,
-                ))
-                .returning(STAMP)
-                .get_result(conn)
-                .await?,
+            Reused(
+                diesel::insert_into(posts::table)
+                    .values((
+                        posts::id.eq(post.id.0),
+                        posts::user_id.eq(uid),
+                        posts::revision.eq(post.revision),
+                        posts::created_at.eq(post.created_at),
+                        posts::updated_at.eq(post.updated_at),
+                        PostColumns::of(post)?,
+                    ))
+                    .returning(STAMP),
+            )
+            .get_result(conn)
+            .await?,
         ),
         PostWrite::Update {
             post,
             expected_revision,
         } => {
-            let update = diesel::update(
-                posts::table
-                    .filter(posts::user_id.eq(uid))
-                    .filter(posts::id.eq(post.id.0))
-                    .filter(posts::revision.eq(expected_revision)),
-            )
-            .set((
-                PostColumns::of(post)?,
-                posts::revision.eq(posts::revision + 1),
-            ))
-            .returning(STAMP);
-            // Both statements run in this transaction, in either order (the post is already
-            // locked by a step, or not locked by anyone's job); both are awaited before either
-            // result counts, so the connection is left with nothing in flight. A lost lease
-            // wins over a conflict, and the transaction rolls back the update.
+            let update = Reused(
+                diesel::update(
+                    posts::table
+                        .filter(posts::user_id.eq(uid))
+                        .filter(posts::id.eq(post.id.0))
+                        .filter(posts::revision.eq(expected_revision)),
+                )
+                .set((
+                    PostColumns::of(post)?,
+                    posts::revision.eq(posts::revision + 1),
+                ))
+                .returning(STAMP),
+            );
+            // Both statements run in this transaction (the post is already locked by a step,
+            // or not locked by anyone's job); both are awaited before either result counts, so
+            // the connection is left with nothing in flight. The lease check goes out first (a
+            // statement still to prepare holds the connection's statement cache until it is),
+            // so an error of its own comes first and the update's is "transaction aborted". A
+            // lost lease wins over a conflict, and the transaction rolls back the update.
             let shared: &AsyncPgConnection = conn;
             let lease = async {
                 match &change.job {
