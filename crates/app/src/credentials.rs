@@ -212,9 +212,10 @@ impl CredentialKeeper {
         self.open_usable(tenant, id, &sealed).await
     }
 
-    /// Opens `sealed`, the credentials of connection `id` as read; credentials that no longer
-    /// open mark the connection `needs_reauth` ([`RefreshError::Unreadable`]).
-    async fn open_usable(
+    /// Opens `sealed`, the credentials of connection `id` as read (with it:
+    /// [`ConnectionStore::publishing_account`]); credentials that no longer open mark the
+    /// connection `needs_reauth` ([`RefreshError::Unreadable`]).
+    pub async fn open_usable(
         &self,
         tenant: &Tenant,
         id: ConnectionId,
@@ -251,19 +252,20 @@ impl CredentialKeeper {
             .credentials(tenant, connection.id)
             .await
             .map_err(|e| AppError::from_store("connection", e))?;
-        self.fresh_from(tenant, connection, &sealed).await
+        let current = self.open_usable(tenant, connection.id, &sealed).await?;
+        self.refreshed_if_expiring(tenant, connection, current)
+            .await
     }
 
-    /// [`CredentialKeeper::fresh`] from `sealed`, the connection's credentials as just read
-    /// with it ([`ConnectionStore::publishing_account`]).
-    pub async fn fresh_from(
+    /// `current` (the connection's credentials as read), refreshed first if the access token
+    /// expires within five minutes and a refresh token exists, as [`CredentialKeeper::fresh`].
+    pub async fn refreshed_if_expiring(
         &self,
         tenant: &Tenant,
         connection: &Connection,
-        sealed: &SealedCredentials,
+        current: Credentials,
     ) -> Result<Credentials, RefreshError> {
         let now = self.clock.now();
-        let current = self.open_usable(tenant, connection.id, sealed).await?;
         if !current.needs_refresh(now) {
             return Ok(current);
         }

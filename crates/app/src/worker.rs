@@ -2,8 +2,8 @@
 //!
 //! A job is one target of one post. Its lifecycle (see docs/architecture.md): claimed with a
 //! lease and a fencing token; right before each send the lease is renewed and the target
-//! marked `publishing` ([`SendGuard`]; for a part without media, by the job's first step, the
-//! send following at once), so a send is either not made (nothing recorded, nothing posted)
+//! marked `publishing` ([`SendGuard`]; by the job's first step when the send follows it at
+//! once), so a send is either not made (nothing recorded, nothing posted)
 //! or recorded as possibly made; the platform's answer is recorded with the job's
 //! outcome in one fenced step. A send found `publishing` by a later claim — its worker died
 //! mid-send — is re-sent only within the platform's deduplication window, otherwise looked up
@@ -179,7 +179,7 @@ enum Account {
     NotConfigured,
     /// Its credentials could not be made usable.
     Unusable(Box<Connection>, RefreshError),
-    /// Ready to send.
+    /// Ready to send (its credentials as read: refreshed before the send if about to expire).
     Ready {
         connection: Box<Connection>,
         publisher: Arc<dyn Publisher>,
@@ -437,11 +437,12 @@ impl PublishWorker {
 
     /// Use case *process one publishing job*.
     ///
-    /// Loads the post and the account for the job's tenant, starts publishing a due scheduled
-    /// post, refreshes the token if it is about to expire, publishes each part with a key
-    /// stable across attempts — the [`SendGuard`] renewing the lease and recording the send
-    /// right before it goes — then records the result and completes the job in one atomic
-    /// step, settling the post (and refunding its quota unit if every target failed).
+    /// Reads the account the job publishes through, then the post: starts publishing a due
+    /// scheduled post (marking the send in the same step when it follows at once), refreshes
+    /// the token if it is about to expire, publishes each part with a key stable across
+    /// attempts — the [`SendGuard`] renewing the lease and recording the send right before it
+    /// goes — then records the result and completes the job in one atomic step, settling the
+    /// post (and refunding its quota unit if every target failed).
     ///
     /// Never leaves the job running: an error reschedules it with backoff, and a job past its
     /// claim cap gives its target up.
@@ -532,8 +533,16 @@ impl PublishWorker {
 
     async fn process_inner(&self, job: &ClaimedJob) -> AppResult<JobReport> {
         let account = self.account(job).await?;
+        // The first step may mark the send when nothing comes between it and the send.
+        let now = self.clock.now();
         let ready = match &account {
-            Account::Ready { connection, .. } => Some(connection.id),
+            Account::Ready {
+                connection,
+                publisher,
+                credentials,
+            } if publisher.sends_plain_parts_at_once() && !credentials.needs_refresh(now) => {
+                Some(connection.id)
+            }
             _ => None,
         };
         let (post, key, marked) = match self.prepare(job, ready).await? {
@@ -547,7 +556,17 @@ impl PublishWorker {
                 connection,
                 publisher,
                 credentials,
-            } => (*connection, publisher, *credentials),
+            } => {
+                let current = *credentials;
+                match self
+                    .keeper
+                    .refreshed_if_expiring(&job.tenant, &connection, current)
+                    .await
+                {
+                    Ok(fresh) => (*connection, publisher, fresh),
+                    Err(e) => return self.refresh_failed(job, &connection, e).await,
+                }
+            }
             Account::Missing => {
                 let reason = format!("no {platform} account is connected");
                 return self.fail(job, "no_connection", reason).await;
@@ -960,8 +979,7 @@ impl PublishWorker {
         .await
     }
 
-    /// The account the job publishes through, with its credentials (refreshed if they are
-    /// about to expire), in one read.
+    /// The account the job publishes through, with its credentials opened, in one read.
     async fn account(&self, job: &ClaimedJob) -> AppResult<Account> {
         let provider = job.target.provider;
         let found = self
@@ -983,7 +1001,7 @@ impl PublishWorker {
         Ok(
             match self
                 .keeper
-                .fresh_from(&job.tenant, &connection, &sealed)
+                .open_usable(&job.tenant, connection.id, &sealed)
                 .await
             {
                 Ok(credentials) => Account::Ready {
@@ -1000,9 +1018,11 @@ impl PublishWorker {
     ///
     /// One step reads the post and, for the first of its jobs, starts publishing it (the store
     /// holds the post while one decides: its other jobs find it publishing). With an account
-    /// `ready` to send, the same step marks the target as being sent when its next part has no
-    /// media — the send follows at once, so the mark [`PartGuard`] would make right before it
-    /// is made here, saving a transaction; a part with media is marked after its uploads.
+    /// `ready` to send through a publisher that sends a part without media at once
+    /// ([`Publisher::sends_plain_parts_at_once`]), the same step marks the target as being sent
+    /// when its next part has no media — the send follows at once, so the mark [`PartGuard`]
+    /// would make right before it is made here, saving a transaction; otherwise the guard
+    /// marks it after the publisher's own preparations (uploads, lookups).
     async fn prepare(&self, job: &ClaimedJob, ready: Option<ConnectionId>) -> AppResult<Prepared> {
         let now = self.clock.now();
         let running = self.running(job);

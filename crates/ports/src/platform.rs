@@ -329,6 +329,15 @@ pub trait Publisher: Send + Sync {
     /// never re-sent blindly.
     fn dedup_window(&self) -> Option<Duration>;
 
+    /// Whether, for a part without media, the request that may create the post is the first
+    /// request this publisher makes (no upload, lookup or container before it, nothing but
+    /// building the request between [`Publisher::publish`] being called and the guard being
+    /// asked). The worker may then mark the part as being sent in the step that starts the job,
+    /// and the guard lets the send through without a write of its own. The default says no.
+    fn sends_plain_parts_at_once(&self) -> bool {
+        false
+    }
+
     /// Looks for the post a send that began at `sent_at` may have created (the account's
     /// recent posts, matched by text and time). `Ok(None)`: not found — which does not prove
     /// it was not created. The default looks nowhere.

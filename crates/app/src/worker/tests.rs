@@ -32,6 +32,10 @@ struct FakePublisher {
     lookups: Mutex<usize>,
     /// Runs before the guard is asked (a platform call before the send, say).
     before: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Sends a part without media as its first request (as X and Mastodon do).
+    at_once: bool,
+    /// An error met before the send.
+    early: Mutex<Option<PublishError>>,
 }
 
 impl FakePublisher {
@@ -47,7 +51,21 @@ impl FakePublisher {
             found: None,
             lookups: Mutex::new(0),
             before: None,
+            at_once: true,
+            early: Mutex::new(None),
         }
+    }
+
+    /// A platform that makes requests of its own before the send (lookups, containers).
+    fn preparing(mut self) -> Self {
+        self.at_once = false;
+        self
+    }
+
+    /// Fails with `error` before asking the guard (a request before the send failed).
+    fn failing_before_send(mut self, error: PublishError) -> Self {
+        self.early = Mutex::new(Some(error));
+        self
     }
 
     fn before_guard(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
@@ -87,6 +105,11 @@ impl Publisher for FakePublisher {
         if let Some(hook) = &self.before {
             hook();
         }
+        let early = self.early.lock().unwrap().take();
+        if let Some(error) = early {
+            self.calls.lock().unwrap().push((request.clone(), false));
+            return Err(error);
+        }
         if let Err(reason) = guard.before_send().await {
             self.calls.lock().unwrap().push((request.clone(), false));
             return Err(PublishError::NotSent { reason });
@@ -101,6 +124,10 @@ impl Publisher for FakePublisher {
 
     fn dedup_window(&self) -> Option<chrono::Duration> {
         self.window
+    }
+
+    fn sends_plain_parts_at_once(&self) -> bool {
+        self.at_once
     }
 
     async fn reconcile(
@@ -798,6 +825,47 @@ async fn a_send_delayed_past_half_the_lease_is_marked_again_under_the_fencing_to
             assert_eq!(renewed, Some(later));
         }
     }
+}
+
+#[tokio::test]
+async fn a_send_after_the_platforms_own_preparations_is_marked_by_the_guard() {
+    // The publisher looks things up on the platform first, and that fails: nothing was sent,
+    // and nothing says otherwise.
+    let before_guard = PublishError::Transient {
+        reason: "lookup timed out".into(),
+    };
+    let (w, state) = Deps::new(scheduled(vec![x()]))
+        .with_fake(
+            FakePublisher::new(None, vec![])
+                .preparing()
+                .failing_before_send(before_guard),
+        )
+        .build();
+    let report = w.process(&job(x(), 1)).await.unwrap();
+    assert!(matches!(report, JobReport::RetryAt(_)), "{report:?}");
+    {
+        let st = state.lock().unwrap();
+        // Started (no mark), then the retry recorded: pending, never `publishing`.
+        assert_eq!(st.changes.len(), 2);
+        assert_eq!(
+            updated(&st.changes[0]).publish_results["twitter"].status,
+            TargetStatus::Pending
+        );
+        let r = &st.post.as_ref().unwrap().publish_results["twitter"];
+        assert_eq!((r.status, r.attempts), (TargetStatus::Pending, 0));
+    }
+
+    // When it gets to its send, the guard marks it, as before any send.
+    let (w, state) = Deps::new(scheduled(vec![x()]))
+        .with_fake(FakePublisher::new(None, vec![ok()]).preparing())
+        .build();
+    assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Published);
+    let st = state.lock().unwrap();
+    assert_eq!(st.changes.len(), 3, "start, the guard's mark, the result");
+    assert_eq!(
+        updated(&st.changes[1]).publish_results["twitter"].status,
+        TargetStatus::Publishing
+    );
 }
 
 #[test]

@@ -385,6 +385,8 @@ impl Publisher for Mastodon {
         request: &PublishRequest,
         guard: &dyn SendGuard,
     ) -> Result<PublishedPost, PublishError> {
+        // (Without media, nothing reaches the instance before the status:
+        // `sends_plain_parts_at_once`.)
         let connection = &request.connection;
         let instance = self.instance_of(request)?;
         let token = &request.credentials.access_token;
@@ -459,6 +461,10 @@ impl Publisher for Mastodon {
     /// created for about an hour ([`DEDUP_WINDOW`], with a margin).
     fn dedup_window(&self) -> Option<Duration> {
         Some(DEDUP_WINDOW)
+    }
+
+    fn sends_plain_parts_at_once(&self) -> bool {
+        true
     }
 
     /// Looks through the account's statuses back to two minutes before `sent_at` (newest

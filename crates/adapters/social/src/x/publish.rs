@@ -590,6 +590,8 @@ impl Publisher for X {
         request: &PublishRequest,
         guard: &dyn SendGuard,
     ) -> Result<PublishedPost, PublishError> {
+        // (Without media, nothing reaches X before `POST /2/tweets`:
+        // `sends_plain_parts_at_once`.)
         let mut media_ids = Vec::with_capacity(request.media.len());
         for attachment in &request.media {
             media_ids.push(self.upload(request, attachment).await?);
@@ -639,6 +641,10 @@ impl Publisher for X {
     /// X has no idempotency keys: a send interrupted after it left is never re-sent blindly.
     fn dedup_window(&self) -> Option<Duration> {
         None
+    }
+
+    fn sends_plain_parts_at_once(&self) -> bool {
+        true
     }
 
     /// Looks through the account's posts from two minutes before `sent_at` to five minutes
