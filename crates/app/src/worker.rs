@@ -558,13 +558,21 @@ impl PublishWorker {
                 credentials,
             } => {
                 let current = *credentials;
-                match self
-                    .keeper
-                    .refreshed_if_expiring(&job.tenant, &connection, current)
-                    .await
-                {
-                    Ok(fresh) => (*connection, publisher, fresh),
-                    Err(e) => return self.refresh_failed(job, &connection, e).await,
+                if marked.is_some() {
+                    // Marked because the token had more than the refresh margin left moments
+                    // ago: nothing may come between the mark and the send, not even a refresh
+                    // that crossed the margin meanwhile (a failed one would leave the target
+                    // looking interrupted).
+                    (*connection, publisher, current)
+                } else {
+                    match self
+                        .keeper
+                        .refreshed_if_expiring(&job.tenant, &connection, current)
+                        .await
+                    {
+                        Ok(fresh) => (*connection, publisher, fresh),
+                        Err(e) => return self.refresh_failed(job, &connection, e).await,
+                    }
                 }
             }
             Account::Missing => {

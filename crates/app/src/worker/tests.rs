@@ -868,6 +868,50 @@ async fn a_send_after_the_platforms_own_preparations_is_marked_by_the_guard() {
     );
 }
 
+#[tokio::test]
+async fn a_marked_send_goes_out_with_the_token_it_was_marked_with() {
+    let mut d = Deps::new(scheduled(vec![x()]));
+    let (clock, offset) = shifting_clock();
+    d.clock = clock;
+    d.connections.checkpoint();
+    // Ten seconds beyond the refresh margin when the job starts: no refresh needed, so the
+    // first step marks it.
+    let expires = now() + chrono::Duration::minutes(5) + chrono::Duration::seconds(10);
+    serve_accounts(
+        &mut d.connections,
+        |p| Ok(vec![connection(1, p, true, 1)]),
+        move |id| sealed_for(id, "tok", expires),
+    );
+    // The step waits 20 s on a sibling's commit (well within half the lease), and meanwhile
+    // the token crosses the refresh margin: nothing may come between the mark and the send
+    // (no refresh lock is expected, no token call).
+    d.state.lock().unwrap().concurrent = Some(Box::new(move |_: &mut Post| {
+        offset.store(20, Ordering::SeqCst);
+    }));
+    let mut oauth = MockOAuthClient::new();
+    oauth.expect_refresh().never();
+    let oauth: Arc<dyn OAuthClient> = Arc::new(oauth);
+    d.platforms
+        .expect_oauth()
+        .returning(move |_| Some(oauth.clone()));
+    let fake = Arc::new(
+        FakePublisher::new(None, vec![ok()])
+            .checking(|r| r.credentials.access_token.expose() == "tok"),
+    );
+    let p: Arc<dyn Publisher> = fake.clone();
+    d.platforms
+        .expect_publisher()
+        .returning(move |_| Some(p.clone()));
+    let (w, state) = d.build();
+    assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Published);
+    assert_eq!(fake.sent(), 1);
+    assert_eq!(
+        state.lock().unwrap().changes.len(),
+        2,
+        "marked by the first step"
+    );
+}
+
 #[test]
 fn the_first_step_marks_only_a_send_that_follows_at_once() {
     let target = x();

@@ -386,9 +386,10 @@ async fn apply_in(
             // Both statements run in this transaction (the post is already locked by a step,
             // or not locked by anyone's job); both are awaited before either result counts, so
             // the connection is left with nothing in flight. The lease check goes out first (a
-            // statement still to prepare holds the connection's statement cache until it is),
-            // so an error of its own comes first and the update's is "transaction aborted". A
-            // lost lease wins over a conflict, and the transaction rolls back the update.
+            // statement still to prepare holds the connection's statement cache until it is;
+            // neither binds a custom type, whose lookup diesel-async makes before taking the
+            // cache), so an error of its own comes first and the update's is "transaction
+            // aborted". A lost lease wins over a conflict; the transaction rolls back the update.
             let shared: &AsyncPgConnection = conn;
             let lease = async {
                 match &change.job {

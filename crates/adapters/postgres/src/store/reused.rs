@@ -15,6 +15,10 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::QueryResult;
 
 /// `Q`, prepared once per connection (keyed by its SQL text and bind types) and reused.
+///
+/// Only for statements whose SQL has a few fixed shapes: one whose text varies with its data
+/// (a batch insert, an `IN` list, values formatted into `sql()`) would add a prepared
+/// statement to every connection for each variant, without bound.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reused<Q>(pub(crate) Q);
 
@@ -90,7 +94,7 @@ mod tests {
         };
         use reuse_probe::dsl::{id, n, note, reuse_probe as probe};
 
-        // diesel's own update is prepared anew each time (unnamed, never kept).
+        // diesel's own update is prepared anew each time, and closed after it runs.
         for i in 0..3 {
             diesel::update(probe.filter(id.eq(1)))
                 .set(n.eq(i))
