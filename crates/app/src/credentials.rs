@@ -247,12 +247,7 @@ impl CredentialKeeper {
         tenant: &Tenant,
         connection: &Connection,
     ) -> Result<Credentials, RefreshError> {
-        let sealed = self
-            .connections
-            .credentials(tenant, connection.id)
-            .await
-            .map_err(|e| AppError::from_store("connection", e))?;
-        let current = self.open_usable(tenant, connection.id, &sealed).await?;
+        let current = self.load_usable(tenant, connection.id).await?;
         self.refreshed_if_expiring(tenant, connection, current)
             .await
     }

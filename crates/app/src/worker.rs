@@ -1404,8 +1404,9 @@ fn mark_plain_send(
         return None;
     }
     let key = post.platforms.result_key(target);
+    // (A settled target is refused by `begin_target` below.)
     let result = post.target_result(&key)?;
-    if result.status.is_terminal() || result.status == TargetStatus::Publishing {
+    if result.status == TargetStatus::Publishing {
         return None;
     }
     let next = result.parts.len();

@@ -280,6 +280,35 @@ fn serve_accounts(
         });
 }
 
+/// One account whose token ("old", expiring at `expires`) is refreshed once: read from the
+/// store as last written, locked once, and stored once.
+fn one_refreshable_account(m: &mut MockConnectionStore, expires: DateTime<Utc>) {
+    let stored = Arc::new(Mutex::new(None::<SealedCredentials>));
+    let current = {
+        let stored = stored.clone();
+        move |id| {
+            stored
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| sealed_for(id, "old", expires))
+        }
+    };
+    let read = current.clone();
+    serve_accounts(m, |p| Ok(vec![connection(1, p, true, 1)]), read);
+    m.expect_credentials()
+        .returning(move |_, id| Ok(current(id)));
+    m.expect_try_lock_refresh()
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    m.expect_store_refreshed()
+        .times(1)
+        .returning(move |_, _, s, _| {
+            *stored.lock().unwrap() = Some(s.clone());
+            Ok(())
+        });
+}
+
 struct Deps {
     state: Arc<Mutex<State>>,
     jobs: MockJobQueue,
@@ -967,37 +996,7 @@ fn the_first_step_marks_only_a_send_that_follows_at_once() {
 async fn a_refused_token_is_refreshed_once_and_the_send_repeated() {
     let mut d = Deps::new(publishing(vec![x()]));
     d.connections.checkpoint();
-    let refreshed = Arc::new(Mutex::new(None::<SealedCredentials>));
-    let r = refreshed.clone();
-    serve_accounts(
-        &mut d.connections,
-        |p| Ok(vec![connection(1, p, true, 1)]),
-        move |id| {
-            r.lock()
-                .unwrap()
-                .clone()
-                .unwrap_or_else(|| sealed_for(id, "old", now() + chrono::Duration::hours(1)))
-        },
-    );
-    let r = refreshed.clone();
-    d.connections.expect_credentials().returning(move |_, id| {
-        Ok(r.lock()
-            .unwrap()
-            .clone()
-            .unwrap_or_else(|| sealed_for(id, "old", now() + chrono::Duration::hours(1))))
-    });
-    d.connections
-        .expect_try_lock_refresh()
-        .times(1)
-        .returning(|_, _, _, _| Ok(true));
-    let r = refreshed.clone();
-    d.connections
-        .expect_store_refreshed()
-        .times(1)
-        .returning(move |_, _, s, _| {
-            *r.lock().unwrap() = Some(s.clone());
-            Ok(())
-        });
+    one_refreshable_account(&mut d.connections, now() + chrono::Duration::hours(1));
     let mut oauth = MockOAuthClient::new();
     oauth.expect_refresh().times(1).returning(|_, _| {
         Ok(multivio_domain::connection::TokenGrant {
@@ -1176,37 +1175,7 @@ async fn a_result_recorded_right_after_a_sibling_target_keeps_both() {
 async fn an_expiring_token_is_refreshed_once_before_publishing() {
     let mut d = Deps::new(publishing(vec![x()]));
     d.connections.checkpoint();
-    let refreshed = Arc::new(Mutex::new(None::<SealedCredentials>));
-    let r = refreshed.clone();
-    serve_accounts(
-        &mut d.connections,
-        |p| Ok(vec![connection(1, p, true, 1)]),
-        move |id| {
-            r.lock()
-                .unwrap()
-                .clone()
-                .unwrap_or_else(|| sealed_for(id, "old", now() + chrono::Duration::minutes(2)))
-        },
-    );
-    let r = refreshed.clone();
-    d.connections.expect_credentials().returning(move |_, id| {
-        Ok(r.lock()
-            .unwrap()
-            .clone()
-            .unwrap_or_else(|| sealed_for(id, "old", now() + chrono::Duration::minutes(2))))
-    });
-    d.connections
-        .expect_try_lock_refresh()
-        .times(1)
-        .returning(|_, _, _, _| Ok(true));
-    let r = refreshed.clone();
-    d.connections
-        .expect_store_refreshed()
-        .times(1)
-        .returning(move |_, _, s, _| {
-            *r.lock().unwrap() = Some(s.clone());
-            Ok(())
-        });
+    one_refreshable_account(&mut d.connections, now() + chrono::Duration::minutes(2));
     let mut oauth = MockOAuthClient::new();
     oauth
         .expect_refresh()
