@@ -26,12 +26,9 @@ struct PlanLine {
 
 /// The store's post listing, as SQL: newest first, keyset on (created_at, id) as a row
 /// comparison.
-const LIST_FIRST_PAGE: &str =
-    "SELECT p.*, EXISTS (SELECT 1 FROM post_quota_usage u WHERE u.post_id = p.id)
-      FROM posts p WHERE p.user_id = 500
+const LIST_FIRST_PAGE: &str = "SELECT p.* FROM posts p WHERE p.user_id = 500
   ORDER BY p.created_at DESC, p.id DESC LIMIT 21";
-const LIST_LATER_PAGE: &str = "SELECT p.*, EXISTS (SELECT 1 FROM post_quota_usage u WHERE u.post_id = p.id)
-      FROM posts p WHERE p.user_id = 500
+const LIST_LATER_PAGE: &str = "SELECT p.* FROM posts p WHERE p.user_id = 500
        AND (p.created_at, p.id) < (now() - interval '5 days', '80000000-0000-0000-0000-000000000000')
   ORDER BY p.created_at DESC, p.id DESC LIMIT 21";
 

@@ -100,6 +100,7 @@ diesel::table! {
         updated_at -> Nullable<Timestamptz>,
         revision -> Int8,
         thread -> Jsonb,
+        quota_unit_held -> Bool,
     }
 }
 

@@ -148,13 +148,34 @@ async fn migrations_and_tenants_work_where_the_owner_is_no_superuser_and_auth_ui
             content,
             Utc::now(),
         );
-        store
+        let stored = store
             .apply(&alice, PostChange::write(PostWrite::Insert(post.clone())))
             .await
+            .unwrap()
             .unwrap();
         assert_eq!(
             PostStore::get(&store, &alice, post.id).await.unwrap().id,
             post.id
+        );
+        // Scheduling takes a quota unit; its mirror on the post (a trigger run as this owner,
+        // under the forced policies) reads back.
+        let mut scheduled = stored.clone();
+        let quota = scheduled
+            .schedule(Utc::now() + chrono::Duration::hours(1), Utc::now())
+            .unwrap();
+        let change = PostChange {
+            quota,
+            ..PostChange::write(PostWrite::Update {
+                post: scheduled,
+                expected_revision: stored.revision,
+            })
+        };
+        store.apply(&alice, change).await.unwrap();
+        assert!(
+            PostStore::get(&store, &alice, post.id)
+                .await
+                .unwrap()
+                .quota_consumed
         );
         assert!(
             PostStore::get(&store, &bob, post.id).await.is_err(),

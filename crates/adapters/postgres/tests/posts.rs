@@ -266,6 +266,8 @@ async fn scheduling_consumes_once_cancelling_refunds_and_jobs_go_with_the_change
     let scheduled = schedule(&store, &alice, &post).await.unwrap();
     assert_eq!(scheduled.status, PostStatus::Scheduled);
     assert!(scheduled.quota_consumed);
+    let read = PostStore::get(&store, &alice, post.id).await.unwrap();
+    assert_eq!(read, scheduled, "read back");
     assert_eq!(
         remaining(&store, &alice).await,
         9,
@@ -300,8 +302,45 @@ async fn scheduling_consumes_once_cancelling_refunds_and_jobs_go_with_the_change
     };
     let draft_again = store.apply(&alice, change).await.unwrap().unwrap();
     assert!(!draft_again.quota_consumed);
+    let read = PostStore::get(&store, &alice, post.id).await.unwrap();
+    assert_eq!(read, draft_again, "read back");
     assert_eq!(remaining(&store, &alice).await, 10);
     assert_eq!(pending_jobs(&db, post.id.0).await, 0);
+}
+
+#[tokio::test]
+async fn a_post_scheduled_as_it_is_created_reads_back_as_returned() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let mut post = draft(&alice, "p", vec![Target::primary(Provider::X)]);
+    // The post's own clock, a minute behind the database's.
+    post.created_at = now() - Duration::minutes(1);
+    post.updated_at = post.created_at;
+    let at = now() + Duration::hours(1);
+    let quota = post.schedule(at, now()).unwrap();
+    assert_eq!(quota, QuotaEffect::Consume);
+    let change = PostChange {
+        quota,
+        enqueue: jobs_for(&post, at),
+        ..PostChange::write(PostWrite::Insert(post.clone()))
+    };
+    let created = store.apply(&alice, change).await.unwrap().unwrap();
+    assert!(created.quota_consumed);
+    assert_eq!(
+        PostStore::get(&store, &alice, post.id).await.unwrap(),
+        created
+    );
+    let all = PostQuery {
+        status: None,
+        platform: None,
+        from: None,
+        to: None,
+        limit: multivio_domain::page::PageSize::new(None),
+        cursor: None,
+    };
+    let listed = PostStore::list(&store, &alice, &all).await.unwrap();
+    assert_eq!(listed.items, vec![created]);
+    assert_eq!(remaining(&store, &alice).await, 9);
 }
 
 async fn pending_jobs(db: &multivio_postgres::testing::TestDb, post: Uuid) -> i64 {

@@ -164,6 +164,9 @@ async fn money_and_trust_columns_are_not_the_api_roles_to_write() {
         "UPDATE users SET email_verification_token = 'known' WHERE id = 1",
         "UPDATE users SET stripe_customer_id = 'cus_x' WHERE id = 1",
         "DELETE FROM post_quota_usage WHERE user_id = 1",
+        "UPDATE posts SET quota_unit_held = true WHERE user_id = 1",
+        "INSERT INTO posts (id, user_id, name, quota_unit_held) \
+         VALUES ('00000000-0000-0000-0000-0000000000ff', 1, 'x', true)",
         "INSERT INTO users (firebase_uid, email) VALUES ('uid-a', 'x@x.test')",
     ] {
         let err = refused(&mut conn, &own, sql).await;
@@ -173,6 +176,35 @@ async fn money_and_trust_columns_are_not_the_api_roles_to_write() {
     conn.batch_execute("BEGIN").await.unwrap();
     conn.batch_execute(&own).await.unwrap();
     conn.batch_execute("UPDATE users SET bio = 'hello' WHERE id = 1")
+        .await
+        .unwrap();
+    conn.batch_execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn quota_units_and_their_mirror_are_not_the_worker_roles_to_write() {
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let mut conn = AsyncPgConnection::establish(&db.worker_url())
+        .await
+        .unwrap();
+    let as_worker = format!(
+        "SELECT set_config('role', 'multivio_worker', true); {}",
+        signed_claim("uid-a")
+    );
+    for sql in [
+        "UPDATE posts SET quota_unit_held = true WHERE user_id = 1",
+        "INSERT INTO post_quota_usage (post_id, user_id) \
+         VALUES ('00000000-0000-0000-0000-00000000001a', 1)",
+        "DELETE FROM post_quota_usage WHERE user_id = 1",
+    ] {
+        let err = refused(&mut conn, &as_worker, sql).await;
+        assert!(err.contains("permission denied"), "{sql}: {err}");
+    }
+    // The rest of a post is the worker's to write (it settles posts).
+    conn.batch_execute("BEGIN").await.unwrap();
+    conn.batch_execute(&as_worker).await.unwrap();
+    conn.batch_execute("UPDATE posts SET status = 'failed' WHERE user_id = 1")
         .await
         .unwrap();
     conn.batch_execute("ROLLBACK").await.unwrap();

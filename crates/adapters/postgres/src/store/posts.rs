@@ -25,7 +25,7 @@ use super::cursor::Cursor;
 use super::jobs::{cancel_jobs_of_post, check_lease, enqueue};
 use super::reused::Reused;
 use super::{Fail, PgStore, corrupt};
-use crate::schema::{idempotency_keys, post_quota_usage, posts};
+use crate::schema::{idempotency_keys, posts};
 
 /// A `posts` row.
 #[derive(Debug, Queryable, Selectable)]
@@ -50,6 +50,7 @@ struct PostRow {
     updated_at: Option<DateTime<Utc>>,
     revision: i64,
     thread: serde_json::Value,
+    quota_unit_held: bool,
 }
 
 /// One attached file in the `media_files` column, in the seed's documented shape
@@ -72,7 +73,7 @@ fn json_or<T: serde::de::DeserializeOwned + Default>(
 }
 
 impl PostRow {
-    fn into_domain(self, quota_consumed: bool) -> Result<Post, Fail> {
+    fn into_domain(self) -> Result<Post, Fail> {
         let created_at = self.created_at.unwrap_or_default();
         let targets: Vec<Target> = json_or(self.platforms, "platforms")?;
         let media: Vec<MediaRef> = json_or(self.media_files, "media_files")?;
@@ -114,7 +115,7 @@ impl PostRow {
             publish_job_id: self.publish_job_id,
             published_at: self.published_at,
             publish_results,
-            quota_consumed,
+            quota_consumed: self.quota_unit_held,
             revision: self.revision,
             created_at,
             updated_at: self.updated_at.unwrap_or(created_at),
@@ -175,8 +176,6 @@ impl PostColumns {
     }
 }
 
-type PostWithUsage = (PostRow, bool);
-
 /// The columns of a written post as the database stored them: the revision and `updated_at`
 /// it sets, and the timestamps it keeps to the microsecond.
 type Stamp = (
@@ -214,32 +213,14 @@ fn as_stored(mut post: Post, uid: i32, stamp: Stamp) -> Post {
     post
 }
 
-/// Whether the post holds a quota unit: its usage row exists.
-type HoldsQuota = diesel::dsl::exists<
-    diesel::dsl::Filter<
-        post_quota_usage::table,
-        diesel::dsl::Eq<post_quota_usage::post_id, posts::id>,
-    >,
->;
-
-/// A post row and whether it holds a quota unit.
-fn post_with_usage() -> (diesel::dsl::AsSelect<PostRow, diesel::pg::Pg>, HoldsQuota) {
-    (
-        PostRow::as_select(),
-        diesel::dsl::exists(
-            post_quota_usage::table.filter(post_quota_usage::post_id.eq(posts::id)),
-        ),
-    )
-}
-
 async fn load_post(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Result<Post, Fail> {
-    let (row, consumed): PostWithUsage = posts::table
+    let row: PostRow = posts::table
         .filter(posts::user_id.eq(user_id))
         .filter(posts::id.eq(id))
-        .select(post_with_usage())
+        .select(PostRow::as_select())
         .first(conn)
         .await?;
-    row.into_domain(consumed)
+    row.into_domain()
 }
 
 /// Zero rows touched by a revision-guarded write: gone (or another tenant's), or changed.
@@ -349,7 +330,7 @@ async fn apply_in(
     }
     // The columns the database sets itself (the revision, `updated_at` by trigger),
     // as stored: with them the written post is the stored one, without reading it back.
-    let stamped: Option<Stamp> = match &change.write {
+    let mut stamped: Option<Stamp> = match &change.write {
         PostWrite::Insert(post) => Some(
             Reused(
                 diesel::insert_into(posts::table)
@@ -426,6 +407,18 @@ async fn apply_in(
     };
     if !matches!(change.write, PostWrite::Delete { .. }) {
         apply_quota(conn, uid, post_id, change.quota).await?;
+        if matches!(change.write, PostWrite::Insert(_)) && change.quota != QuotaEffect::None {
+            // The quota unit's mirror on the row (migration 017) wrote the new post again,
+            // and its `updated_at` is now the transaction's time, not the post's own.
+            stamped = Some(
+                posts::table
+                    .filter(posts::user_id.eq(uid))
+                    .filter(posts::id.eq(post_id))
+                    .select(STAMP)
+                    .first(conn)
+                    .await?,
+            );
+        }
         if change.cancel_pending_jobs {
             // Claimed jobs too; the job guarding this change is spared.
             // (The nil UUID is never a job's id.)
@@ -466,7 +459,7 @@ impl PostStore for PgStore {
         self.tenant(tenant, async move |conn| {
             let mut q = posts::table
                 .filter(posts::user_id.eq(uid))
-                .select(post_with_usage())
+                .select(PostRow::as_select())
                 .order((posts::created_at.desc(), posts::id.desc()))
                 .limit(limit + 1)
                 .into_boxed();
@@ -500,12 +493,12 @@ impl PostStore for PgStore {
                         .sql(")"),
                 );
             }
-            let rows: Vec<PostWithUsage> = q.load(conn).await?;
+            let rows: Vec<PostRow> = q.load(conn).await?;
             let more = rows.len() as i64 > limit;
             let items = rows
                 .into_iter()
                 .take(limit as usize)
-                .map(|(row, consumed)| row.into_domain(consumed))
+                .map(PostRow::into_domain)
                 .collect::<Result<Vec<Post>, Fail>>()?;
             let next_cursor = if more {
                 items.last().map(|p| {
@@ -537,18 +530,17 @@ impl PostStore for PgStore {
     ) -> Result<Post, StoreError> {
         let uid = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            // Locked until the transaction ends: concurrent writers of the post wait. Read in
-            // a statement of its own after the lock, so that a wait for another writer's
-            // commit is followed by a read that sees all of that commit (a subquery of the
-            // locking statement would still see the usage rows as before it).
-            posts::table
+            // Locked until the transaction ends: concurrent writers of the post wait. After a
+            // wait the row read is the version the other writer committed, whole: everything
+            // the post is lives in its row (the quota unit too, migration 017).
+            let post = posts::table
                 .filter(posts::user_id.eq(uid))
                 .filter(posts::id.eq(id.0))
-                .select(posts::id)
+                .select(PostRow::as_select())
                 .for_no_key_update()
-                .first::<Uuid>(conn)
-                .await?;
-            let post = load_post(conn, uid, id.0).await?;
+                .first::<PostRow>(conn)
+                .await?
+                .into_domain()?;
             let change = match decide(&post) {
                 Decision::Keep => return Ok(post),
                 Decision::Write(change) => *change,
