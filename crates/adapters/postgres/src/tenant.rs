@@ -9,7 +9,10 @@
 
 use std::future::Future;
 
-use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
+use diesel::connection::TransactionDepthChange;
+use diesel_async::{
+    AnsiTransactionManager, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
+};
 
 use crate::{DbError, PgPool};
 
@@ -104,8 +107,9 @@ pub struct Session<'a> {
 
 /// `text` as an SQL string literal.
 ///
-/// Written by hand because diesel offers no bound parameters in a simple-query batch, and
-/// [`begin`] needs one (`BEGIN` and the session's settings in one round trip). It is libpq's
+/// Written by hand because diesel offers no bound parameters in a simple query, and the
+/// session's settings are one (sent with `BEGIN`, before the work's first statement is
+/// prepared, see [`in_session`]). It is libpq's
 /// `PQescapeLiteral` for UTF-8: an escape string (`E'…'`), read the same whatever
 /// `standard_conforming_strings` says (a pooler may hand over any server connection), with
 /// each backslash and each quote doubled; a NUL, which no literal may hold, is refused.
@@ -121,10 +125,10 @@ fn literal(text: &str) -> Result<String, diesel::result::Error> {
     ))
 }
 
-/// The batch that opens a transaction switched to `session`: `BEGIN`, then the role, the
-/// tenant claim and its MAC as transaction-local settings (they end with the transaction, so a
-/// pooled connection never carries one tenant into the next use).
-fn begin_sql(session: Session<'_>) -> Result<String, diesel::result::Error> {
+/// The statement that switches an open transaction to `session`: the role, the tenant claim
+/// and its MAC as transaction-local settings (they end with the transaction, so a pooled
+/// connection never carries one tenant into the next use).
+fn settings_sql(session: Session<'_>) -> Result<String, diesel::result::Error> {
     let (claim, mac) = session.claim.unwrap_or(("", ""));
     // A synchronous session keeps the server's own setting (which may ask more of replicas).
     let relaxed = if session.synchronous {
@@ -133,7 +137,7 @@ fn begin_sql(session: Session<'_>) -> Result<String, diesel::result::Error> {
         ", set_config('synchronous_commit', 'off', true)"
     };
     Ok(format!(
-        "BEGIN; SELECT set_config('role', {}, true), set_config('multivio.tenant', {}, true), \
+        "SELECT set_config('role', {}, true), set_config('multivio.tenant', {}, true), \
          set_config('multivio.tenant_mac', {}, true){relaxed}",
         literal(session.role.name())?,
         literal(claim)?,
@@ -141,18 +145,14 @@ fn begin_sql(session: Session<'_>) -> Result<String, diesel::result::Error> {
     ))
 }
 
-/// Opens a transaction switched to `session`, in one round trip.
-pub async fn begin(
-    conn: &mut AsyncPgConnection,
-    session: Session<'_>,
-) -> Result<(), diesel::result::Error> {
-    AnsiTransactionManager::begin_transaction_sql(conn, &begin_sql(session)?).await
-}
-
 /// The shape of a closure [`in_session`] runs: given the connection, a `Send` future (so the
 /// repositories built on it can be used from `async_trait` ports).
+///
+/// The connection is shared (`&AsyncPgConnection`, which diesel-async runs queries on too):
+/// the transaction's opening statements are in flight while the work's first statement is
+/// sent.
 pub trait ScopedWork<'r, R, E>:
-    FnOnce(&'r mut AsyncPgConnection) -> <Self as ScopedWork<'r, R, E>>::Fut
+    FnOnce(&'r mut &'r AsyncPgConnection) -> <Self as ScopedWork<'r, R, E>>::Fut
 {
     /// The future the closure returns.
     type Fut: Future<Output = Result<R, E>> + Send;
@@ -160,7 +160,7 @@ pub trait ScopedWork<'r, R, E>:
 
 impl<'r, F, Fut, R, E> ScopedWork<'r, R, E> for F
 where
-    F: FnOnce(&'r mut AsyncPgConnection) -> Fut,
+    F: FnOnce(&'r mut &'r AsyncPgConnection) -> Fut,
     Fut: Future<Output = Result<R, E>> + Send,
 {
     type Fut = Fut;
@@ -186,25 +186,41 @@ where
 /// ```
 pub async fn in_session<'a, R, E, F>(pool: &PgPool, session: Session<'a>, f: F) -> Result<R, E>
 where
-    for<'r> F:
-        AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, E> + ScopedWork<'r, R, E> + Send + 'a,
+    for<'r> F: AsyncFnOnce(&'r mut &'r AsyncPgConnection) -> Result<R, E>
+        + ScopedWork<'r, R, E>
+        + Send
+        + 'a,
     E: From<diesel::result::Error> + From<DbError> + Send + 'a,
     R: Send + 'a,
 {
     let mut pooled = pool.get().await.map_err(DbError::from)?;
     let conn: &mut AsyncPgConnection = &mut pooled;
-    if let Err(e) = begin(conn, session).await {
-        // The batch may have opened the transaction before a setting failed, and diesel does
-        // not count it as open: roll back by hand, or have the pool drop the connection.
-        if diesel_async::SimpleAsyncConnection::batch_execute(conn, "ROLLBACK")
-            .await
-            .is_err()
-        {
-            AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
-        }
-        return Err(e.into());
-    }
-    let outcome = f(&mut *conn).await;
+    let settings = settings_sql(session)?;
+    // Counted as open before anything is sent: work dropped midway (a cancelled request)
+    // leaves a connection diesel knows to be in a transaction, which the pool discards.
+    AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_state()?
+        .change_transaction_depth(TransactionDepthChange::IncreaseDepth)?;
+    // One round trip for the opening and the work's first statement: `BEGIN`, the session's
+    // settings and the work's first statement go out together, in that order (each is sent
+    // when its future is first polled, and `join` polls them in order; the server runs a
+    // connection's messages in the order sent). `BEGIN` is a message of its own, so nothing
+    // can keep it from running (a batch that fails to parse runs none of its statements):
+    // the work never runs outside the transaction. A failing setting aborts the transaction
+    // and with it every statement of the work.
+    let shared: &AsyncPgConnection = conn;
+    let (mut opener, mut switcher, mut work) = (shared, shared, shared);
+    let opening = async {
+        let (begun, switched) = futures_util::future::join(
+            opener.batch_execute("BEGIN"),
+            switcher.batch_execute(&settings),
+        )
+        .await;
+        begun.and(switched)
+    };
+    let (opened, outcome) = futures_util::future::join(opening, f(&mut work)).await;
+    // The session not entered, whatever the work saw is not its answer.
+    let outcome = opened.map_err(E::from).and(outcome);
     match outcome {
         Ok(value) => {
             AnsiTransactionManager::commit_transaction(conn).await?;
@@ -228,8 +244,10 @@ pub async fn in_scope<'a, R, E, F>(
     f: F,
 ) -> Result<R, E>
 where
-    for<'r> F:
-        AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, E> + ScopedWork<'r, R, E> + Send + 'a,
+    for<'r> F: AsyncFnOnce(&'r mut &'r AsyncPgConnection) -> Result<R, E>
+        + ScopedWork<'r, R, E>
+        + Send
+        + 'a,
     E: From<diesel::result::Error> + From<DbError> + Send + 'a,
     R: Send + 'a,
 {

@@ -475,3 +475,74 @@ async fn a_session_that_cannot_be_entered_leaves_its_connection_usable() {
     assert_eq!(count(Role::Api).await.unwrap(), 0);
     assert_eq!(count(Role::Api).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn the_works_first_statement_runs_in_the_session_it_was_sent_with() {
+    use multivio_postgres::{DbError, PoolSettings, Session, build_pool, in_session};
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let mut settings = PoolSettings::new(db.api_url());
+    settings.max_size = 1;
+    let pool = build_pool(&settings).unwrap();
+    let mac = test_claim_keys().mac("uid-a");
+    let session = Session {
+        role: Role::Api,
+        claim: Some(("uid-a", &mac)),
+        synchronous: true,
+    };
+    // Twice: the statement is prepared on the first run (its execution waits for that round
+    // trip) and cached for the second, whose execution is sent at once.
+    for _ in 0..2 {
+        let visible = in_session(&pool, session, async |conn| {
+            use diesel::QueryDsl;
+            use multivio_postgres::schema::posts;
+            let n: i64 = posts::table.count().get_result(conn).await?;
+            Ok::<_, DbError>(n)
+        })
+        .await
+        .unwrap();
+        // The claim is a transaction-local setting: only a statement run after it, in its
+        // transaction, sees the tenant's post.
+        assert_eq!(visible, 1);
+    }
+}
+
+#[tokio::test]
+async fn work_dropped_midway_does_not_leave_its_transaction_to_the_next_use() {
+    use multivio_postgres::{DbError, PoolSettings, Session, build_pool, in_session};
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let mut settings = PoolSettings::new(db.api_url());
+    settings.max_size = 1;
+    let pool = build_pool(&settings).unwrap();
+    let mac = test_claim_keys().mac("uid-a");
+    let session = Session {
+        role: Role::Api,
+        claim: Some(("uid-a", &mac)),
+        synchronous: true,
+    };
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let stalled = in_session(&pool, session, async |conn| {
+        diesel::sql_query("UPDATE posts SET name = 'changed' WHERE user_id = 1")
+            .execute(conn)
+            .await?;
+        let _ = started_tx.send(());
+        std::future::pending::<()>().await;
+        Ok::<_, DbError>(())
+    });
+    tokio::select! {
+        _ = stalled => unreachable!("the work never ends"),
+        _ = started_rx => {}
+    }
+    // The request was dropped with its update done and uncommitted: the next use of the pool
+    // (one connection) gets a connection without that transaction.
+    let n = in_session(&pool, session, async |conn| {
+        let n: N = diesel::sql_query("SELECT count(*) AS n FROM posts WHERE name = 'changed'")
+            .get_result(conn)
+            .await?;
+        Ok::<_, DbError>(n.n)
+    })
+    .await
+    .unwrap();
+    assert_eq!(n, 0);
+}

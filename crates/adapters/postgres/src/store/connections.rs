@@ -180,7 +180,7 @@ fn rows_into(rows: Vec<ConnectionRow>) -> Result<Vec<Connection>, Fail> {
     rows.into_iter().map(ConnectionRow::into_domain).collect()
 }
 
-async fn load(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Result<Connection, Fail> {
+async fn load(conn: &mut &AsyncPgConnection, user_id: i32, id: Uuid) -> Result<Connection, Fail> {
     sc::table
         .filter(sc::user_id.eq(user_id))
         .filter(sc::id.eq(id))
@@ -193,7 +193,7 @@ async fn load(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Result<Co
 /// Locks the tenant's connections of `provider` (in id order, so concurrent callers queue
 /// instead of deadlocking) and returns their ids.
 async fn lock_provider(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     user_id: i32,
     provider: &str,
 ) -> Result<Vec<Uuid>, Fail> {

@@ -83,7 +83,7 @@ pub(super) async fn check_lease(
 /// Claimed ones too: a worker holding one finds its lease gone at its next step, before it
 /// sends anything.
 pub(super) async fn cancel_jobs_of_post(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     user_id: i32,
     post_id: Uuid,
     spared: Uuid,
@@ -106,7 +106,7 @@ pub(super) async fn cancel_jobs_of_post(
 
 /// Queues new jobs of the user's post (nothing when there are none).
 pub(super) async fn enqueue(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     user_id: i32,
     jobs: &[NewJob],
 ) -> Result<(), Fail> {
@@ -295,13 +295,16 @@ impl JobQueue for PgStore {
                 if room <= 0 {
                     break;
                 }
-                let rows: Vec<ClaimedRow> = diesel::sql_query(claim_sql(candidates))
-                    .bind::<Text, _>(&worker_id)
-                    .bind::<Timestamptz, _>(now)
-                    .bind::<BigInt, _>(lease_ms)
-                    .bind::<BigInt, _>(room)
-                    .load(conn)
-                    .await?;
+                // Two fixed statements, prepared once per connection.
+                let rows: Vec<ClaimedRow> = Reused(
+                    diesel::sql_query(claim_sql(candidates))
+                        .bind::<Text, _>(&worker_id)
+                        .bind::<Timestamptz, _>(now)
+                        .bind::<BigInt, _>(lease_ms)
+                        .bind::<BigInt, _>(room),
+                )
+                .load(conn)
+                .await?;
                 for row in rows {
                     claimed.push(row.into_domain()?);
                 }
@@ -319,7 +322,7 @@ impl JobQueue for PgStore {
     ) -> Result<(), StoreError> {
         let outcome = outcome.clone();
         self.worker_relaxed(async move |conn| {
-            finish_job(&mut &*conn, None, job_id.0, fencing_token.0, &outcome).await
+            finish_job(conn, None, job_id.0, fencing_token.0, &outcome).await
         })
         .await
     }

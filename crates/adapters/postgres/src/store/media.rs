@@ -110,7 +110,7 @@ impl MediaRow {
 const MEDIA_QUOTA_LOCK: i32 = 0x4d44_5141; // "MDQA"
 
 /// Bytes the user's files take.
-async fn used_bytes(conn: &mut AsyncPgConnection, user_id: i32) -> Result<u64, Fail> {
+async fn used_bytes(conn: &mut &AsyncPgConnection, user_id: i32) -> Result<u64, Fail> {
     let sum: Option<i64> = media_files::table
         .filter(media_files::user_id.eq(user_id))
         .select(diesel::dsl::sum(media_files::file_size))
@@ -136,7 +136,7 @@ struct PostIdRow {
     id: Uuid,
 }
 
-async fn load(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Result<MediaFile, Fail> {
+async fn load(conn: &mut &AsyncPgConnection, user_id: i32, id: Uuid) -> Result<MediaFile, Fail> {
     media_files::table
         .filter(media_files::user_id.eq(user_id))
         .filter(media_files::id.eq(id))

@@ -69,7 +69,7 @@ impl PgStore {
     /// Runs `f` in one transaction scoped to `tenant`.
     async fn tenant<R, F>(&self, tenant: &Tenant, f: F) -> Result<R, StoreError>
     where
-        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+        for<'r> F: AsyncFnOnce(&'r mut &'r AsyncPgConnection) -> Result<R, Fail>
             + ScopedWork<'r, R, Fail>
             + Send,
         R: Send,
@@ -81,7 +81,7 @@ impl PgStore {
     /// before the user's id is known).
     async fn as_user<R, F>(&self, uid: &FirebaseUid, f: F) -> Result<R, StoreError>
     where
-        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+        for<'r> F: AsyncFnOnce(&'r mut &'r AsyncPgConnection) -> Result<R, Fail>
             + ScopedWork<'r, R, Fail>
             + Send,
         R: Send,
@@ -104,7 +104,7 @@ impl PgStore {
     /// still names only the claimed user).
     async fn worker_as<R, F>(&self, uid: &FirebaseUid, f: F) -> Result<R, StoreError>
     where
-        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+        for<'r> F: AsyncFnOnce(&'r mut &'r AsyncPgConnection) -> Result<R, Fail>
             + ScopedWork<'r, R, Fail>
             + Send,
         R: Send,
@@ -123,7 +123,7 @@ impl PgStore {
     /// Runs `f` in one transaction as the background worker (all tenants).
     async fn worker<R, F>(&self, f: F) -> Result<R, StoreError>
     where
-        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+        for<'r> F: AsyncFnOnce(&'r mut &'r AsyncPgConnection) -> Result<R, Fail>
             + ScopedWork<'r, R, Fail>
             + Send,
         R: Send,
@@ -140,7 +140,7 @@ impl PgStore {
     /// made, which a lost write's successor could make again with other contents).
     async fn worker_relaxed<R, F>(&self, f: F) -> Result<R, StoreError>
     where
-        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+        for<'r> F: AsyncFnOnce(&'r mut &'r AsyncPgConnection) -> Result<R, Fail>
             + ScopedWork<'r, R, Fail>
             + Send,
         R: Send,
@@ -150,7 +150,7 @@ impl PgStore {
 
     async fn worker_session<R, F>(&self, synchronous: bool, f: F) -> Result<R, StoreError>
     where
-        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, Fail>
+        for<'r> F: AsyncFnOnce(&'r mut &'r AsyncPgConnection) -> Result<R, Fail>
             + ScopedWork<'r, R, Fail>
             + Send,
         R: Send,

@@ -213,7 +213,7 @@ fn as_stored(mut post: Post, uid: i32, stamp: Stamp) -> Post {
     post
 }
 
-async fn load_post(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Result<Post, Fail> {
+async fn load_post(conn: &mut &AsyncPgConnection, user_id: i32, id: Uuid) -> Result<Post, Fail> {
     let row: PostRow = posts::table
         .filter(posts::user_id.eq(user_id))
         .filter(posts::id.eq(id))
@@ -224,7 +224,7 @@ async fn load_post(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Resu
 }
 
 /// Zero rows touched by a revision-guarded write: gone (or another tenant's), or changed.
-async fn missing_or_conflict(conn: &mut AsyncPgConnection, user_id: i32, id: Uuid) -> Fail {
+async fn missing_or_conflict(conn: &mut &AsyncPgConnection, user_id: i32, id: Uuid) -> Fail {
     let exists = posts::table
         .filter(posts::user_id.eq(user_id))
         .filter(posts::id.eq(id))
@@ -242,7 +242,7 @@ async fn missing_or_conflict(conn: &mut AsyncPgConnection, user_id: i32, id: Uui
 }
 
 async fn apply_quota(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     user_id: i32,
     post_id: Uuid,
     effect: QuotaEffect,
@@ -282,7 +282,7 @@ async fn apply_quota(
 /// Records the post on the request's idempotency reservation — only while this attempt still
 /// holds it, so two attempts can never both commit an effect.
 async fn record_idempotent_effect(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     user_id: i32,
     post_id: Uuid,
     claim: &IdempotencyClaim,
@@ -307,7 +307,7 @@ async fn record_idempotent_effect(
 
 /// [`PostStore::apply`]'s unit of work, in the caller's transaction.
 async fn apply_in(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     uid: i32,
     change: PostChange,
 ) -> Result<Option<Post>, Fail> {
@@ -317,7 +317,7 @@ async fn apply_in(
     if let Some(step) = &change.job
         && !pipelined
     {
-        check_lease(&mut &*conn, uid, step).await?;
+        check_lease(conn, uid, step).await?;
     }
     let post_id = match &change.write {
         PostWrite::Insert(post) => post.id.0,

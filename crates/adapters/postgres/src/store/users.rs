@@ -135,7 +135,7 @@ impl QuotaRow {
 
 /// Writes a quota state to the user's `user_info` row.
 async fn write_quota_state(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     user_id: i32,
     state: &QuotaState,
 ) -> Result<(), Fail> {
@@ -174,7 +174,7 @@ fn carryover_hashes(uid: &FirebaseUid, email: &Email, email_verified: bool) -> V
 }
 
 /// Deletes carry-overs whose period ended at `now`.
-async fn purge_carryovers(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> Result<u64, Fail> {
+async fn purge_carryovers(conn: &mut &AsyncPgConnection, now: DateTime<Utc>) -> Result<u64, Fail> {
     let n = diesel::delete(quota_carryovers::table.filter(quota_carryovers::expires_at.le(now)))
         .execute(conn)
         .await?;
@@ -183,7 +183,7 @@ async fn purge_carryovers(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> R
 
 /// The carried periods stored under any of `hashes` and still running at `now`.
 async fn current_carryovers(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     hashes: &[String],
     now: DateTime<Utc>,
 ) -> Result<Vec<Quota>, Fail> {
@@ -211,7 +211,7 @@ async fn current_carryovers(
 /// period (the same person deleted again in the period it continued) keeps the fewer posts
 /// left, so no deletion frees posts.
 async fn keep_carryover(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     hashes: &[String],
     quota: &Quota,
     expires_at: DateTime<Utc>,
@@ -250,7 +250,7 @@ async fn keep_carryover(
 
 /// Loads the user and the time of its last applied billing event.
 async fn load_user(
-    conn: &mut AsyncPgConnection,
+    conn: &mut &AsyncPgConnection,
     filter: impl FnOnce(
         users::BoxedQuery<'static, diesel::pg::Pg>,
     ) -> users::BoxedQuery<'static, diesel::pg::Pg>,
@@ -606,7 +606,7 @@ impl UserStore for PgStore {
     }
 }
 
-async fn load_quota(conn: &mut AsyncPgConnection, user_id: i32) -> Result<Quota, Fail> {
+async fn load_quota(conn: &mut &AsyncPgConnection, user_id: i32) -> Result<Quota, Fail> {
     let row: QuotaRow = user_info::table
         .filter(user_info::user_id.eq(user_id))
         .select(QuotaRow::as_select())
