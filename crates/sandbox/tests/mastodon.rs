@@ -376,6 +376,15 @@ async fn the_authorize_url_names_the_app_registered_once_per_instance() {
         w.mastodon.authorization_url(&private).await,
         Err(OAuthError::Rejected { code, .. }) if code == "mastodon_server_required"
     ));
+    // An instance where nothing answers: the person's address to check, not an outage.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    private.server_url = Some(format!("http://{}", closed.local_addr().unwrap()));
+    drop(closed);
+    let unreachable = w.mastodon.authorization_url(&private).await;
+    assert!(
+        matches!(&unreachable, Err(OAuthError::Rejected { code, .. }) if code == "server_unreachable"),
+        "{unreachable:?}"
+    );
     w.sandbox.stop().await;
 }
 

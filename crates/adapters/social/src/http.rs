@@ -338,6 +338,20 @@ pub fn oauth_transport_error(e: &reqwest::Error) -> OAuthError {
     }
 }
 
+/// A request to a server the person named (a Mastodon instance, a Bluesky server) that found
+/// no server there — the name does not resolve, nothing answers at the address: their input
+/// to check, not an outage of ours to wait out. Any other failure is transient.
+pub fn named_server_transport_error(e: &reqwest::Error, server: &str) -> OAuthError {
+    if e.is_connect() {
+        OAuthError::Rejected {
+            code: "server_unreachable".to_owned(),
+            reason: format!("no server answers at {server}; check its address"),
+        }
+    } else {
+        oauth_transport_error(e)
+    }
+}
+
 /// Why an answer's body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {

@@ -244,6 +244,21 @@ async fn a_wrong_password_or_a_refused_server_is_not_a_sign_in() {
         matches!(&private, Err(OAuthError::Rejected { code, .. }) if code == "invalid_server"),
         "{private:?}"
     );
+    // A server named by the person where nothing answers: their address to check.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let unreachable = bluesky
+        .login(&LoginRequest {
+            identifier: "alice".to_owned(),
+            password: Secret::new(APP_PASSWORD),
+            server_url: Some(nowhere),
+        })
+        .await;
+    assert!(
+        matches!(&unreachable, Err(OAuthError::Rejected { code, .. }) if code == "server_unreachable"),
+        "{unreachable:?}"
+    );
     assert_eq!(calls(&sandbox, "com.atproto.server.createSession").len(), 1);
 }
 

@@ -43,13 +43,17 @@ impl Bluesky {
         &self,
         request: &LoginRequest,
     ) -> Result<AuthorizedAccount, OAuthError> {
-        let server = match request.server_url.as_deref().map(str::trim) {
-            Some(url) if !url.is_empty() => http::server_url(url, self.config.server_policy)
-                .map_err(|e| OAuthError::Rejected {
-                    code: "invalid_server".to_owned(),
-                    reason: e.to_string(),
+        let (server, named) = match request.server_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => (
+                http::server_url(url, self.config.server_policy).map_err(|e| {
+                    OAuthError::Rejected {
+                        code: "invalid_server".to_owned(),
+                        reason: e.to_string(),
+                    }
                 })?,
-            _ => self.config.service_url.clone(),
+                true,
+            ),
+            _ => (self.config.service_url.clone(), false),
         };
         let identifier = request.identifier.trim();
         if identifier.is_empty() || request.password.is_empty() {
@@ -68,7 +72,13 @@ impl Bluesky {
             .json(&body)
             .send()
             .await
-            .map_err(|e| http::oauth_transport_error(&e))?;
+            .map_err(|e| {
+                if named {
+                    http::named_server_transport_error(&e, &server)
+                } else {
+                    http::oauth_transport_error(&e)
+                }
+            })?;
         if !response.status().is_success() {
             return Err(login_error(XrpcError::read(response).await));
         }

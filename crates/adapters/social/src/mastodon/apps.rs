@@ -143,7 +143,7 @@ impl Mastodon {
             .json(&body)
             .send()
             .await
-            .map_err(|e| http::oauth_transport_error(&e))?;
+            .map_err(|e| http::named_server_transport_error(&e, instance))?;
         let status = response.status();
         if status.is_success() {
             let app: Registered = http::json_body(response, "Mastodon app registration")
