@@ -10,8 +10,25 @@
 -- the column (column privileges below; a later column of `posts` is granted explicitly).
 ALTER TABLE posts ADD COLUMN quota_unit_held BOOLEAN NOT NULL DEFAULT false;
 
+-- Row Level Security is forced on both tables, on their owner too: an owner that neither is a
+-- superuser nor bypasses RLS (a managed database) would see no rows without a tenant claim,
+-- and the backfill would silently do nothing. Lifted for the backfill only, inside this
+-- migration's transaction; a disagreement left after it stops the migration.
+ALTER TABLE posts NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE post_quota_usage NO FORCE ROW LEVEL SECURITY;
 UPDATE posts p SET quota_unit_held = true
  WHERE EXISTS (SELECT 1 FROM post_quota_usage q WHERE q.post_id = p.id);
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM posts p
+              WHERE p.quota_unit_held
+                    <> EXISTS (SELECT 1 FROM post_quota_usage q WHERE q.post_id = p.id)) THEN
+    RAISE EXCEPTION 'posts.quota_unit_held disagrees with post_quota_usage after the backfill';
+  END IF;
+END
+$$;
+ALTER TABLE posts FORCE ROW LEVEL SECURITY;
+ALTER TABLE post_quota_usage FORCE ROW LEVEL SECURITY;
 
 -- Runs as the owner: the runtime roles may not write the column. Row Level Security still
 -- applies (forced on the owner too), so the usage row's writer must act for the post's tenant:
@@ -48,12 +65,13 @@ CREATE TRIGGER mirror_post_quota_unit
 -- Quota units move only through the quota functions (the API role lost these in 011).
 REVOKE INSERT, UPDATE, DELETE ON post_quota_usage FROM multivio_worker;
 
--- The runtime roles write every column of `posts` but the mirror.
+-- The runtime roles insert every column of `posts` but the mirror, and update those a post's
+-- life changes (not its id, owner or creation time).
 REVOKE INSERT, UPDATE ON posts FROM multivio_api, multivio_worker;
 GRANT INSERT (id, user_id, name, content_mode, universal_content, universal_metadata,
               platform_content, platforms, media_files, schedule_date, status, publish_job_id,
               published_at, publish_results, created_at, updated_at, revision, thread),
-      UPDATE (id, user_id, name, content_mode, universal_content, universal_metadata,
+      UPDATE (name, content_mode, universal_content, universal_metadata,
               platform_content, platforms, media_files, schedule_date, status, publish_job_id,
-              published_at, publish_results, created_at, updated_at, revision, thread)
+              published_at, publish_results, updated_at, revision, thread)
   ON posts TO multivio_api, multivio_worker;

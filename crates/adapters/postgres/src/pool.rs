@@ -31,6 +31,11 @@ pub struct PoolSettings {
     pub statement_timeout: Duration,
     /// `application_name` set on every connection (shows in `pg_stat_activity`).
     pub application_name: String,
+    /// Whether a statement outside a transaction may write. `false` (the default) for the
+    /// runtime pools: their work runs in [`crate::in_session`]'s transactions, opened
+    /// `READ WRITE`, and a statement that would run outside one (its `BEGIN` failed while the
+    /// statement was already on its way) can then change nothing.
+    pub autocommit_writes: bool,
 }
 
 impl PoolSettings {
@@ -44,6 +49,7 @@ impl PoolSettings {
             recycle_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(30),
             application_name: "multivio".to_owned(),
+            autocommit_writes: false,
         }
     }
 }
@@ -59,6 +65,7 @@ impl std::fmt::Debug for PoolSettings {
             .field("recycle_timeout", &self.recycle_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("application_name", &self.application_name)
+            .field("autocommit_writes", &self.autocommit_writes)
             .finish()
     }
 }
@@ -77,7 +84,8 @@ pub fn redact_password(url: &str) -> String {
 }
 
 /// Builds the pool. Connections are opened lazily; each new one gets `application_name`,
-/// `statement_timeout` and an idle-in-transaction timeout before first use.
+/// `statement_timeout`, an idle-in-transaction timeout and (unless `autocommit_writes`)
+/// read-only as the default for transactions before first use.
 ///
 /// A connection handed out again is not checked with a query first (`RecyclingMethod::Fast`:
 /// one round trip less per transaction); one that failed is marked broken by diesel and
@@ -90,6 +98,11 @@ pub fn build_pool(settings: &PoolSettings) -> Result<PgPool, DbError> {
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(&settings.url, config);
     let application_name = settings.application_name.clone();
     let statement_timeout = format!("{}ms", settings.statement_timeout.as_millis());
+    let read_only = if settings.autocommit_writes {
+        "off"
+    } else {
+        "on"
+    };
     Pool::builder(manager)
         .max_size(settings.max_size)
         .wait_timeout(Some(settings.wait_timeout))
@@ -104,10 +117,12 @@ pub fn build_pool(settings: &PoolSettings) -> Result<PgPool, DbError> {
                     diesel::sql_query(
                         "SELECT set_config('application_name', $1, false), \
                             set_config('statement_timeout', $2, false), \
-                            set_config('idle_in_transaction_session_timeout', '60s', false)",
+                            set_config('idle_in_transaction_session_timeout', '60s', false), \
+                            set_config('default_transaction_read_only', $3, false)",
                     )
                     .bind::<diesel::sql_types::Text, _>(application_name)
                     .bind::<diesel::sql_types::Text, _>(statement_timeout)
+                    .bind::<diesel::sql_types::Text, _>(read_only)
                     .execute(conn)
                     .await
                     .map_err(|e| HookError::message(format!("connection setup failed: {e}")))?;

@@ -204,15 +204,18 @@ where
     // One round trip for the opening and the work's first statement: `BEGIN`, the session's
     // settings and the work's first statement go out together, in that order (each is sent
     // when its future is first polled, and `join` polls them in order; the server runs a
-    // connection's messages in the order sent). `BEGIN` is a message of its own, so nothing
-    // can keep it from running (a batch that fails to parse runs none of its statements):
-    // the work never runs outside the transaction. A failing setting aborts the transaction
-    // and with it every statement of the work.
+    // connection's messages in the order sent). `BEGIN` is a message of its own, so a batch
+    // that fails to parse cannot skip it; a failing setting aborts the transaction and with it
+    // every statement of the work. Should `BEGIN` itself fail on a live connection (an
+    // administrator's cancel landing on it), the work's statements run each on its own,
+    // without the session: as the login's own role with no claim, in a read-only transaction
+    // (the pool's default, `PoolSettings::autocommit_writes`; only `BEGIN READ WRITE` opens a
+    // writable one), and their answer is discarded.
     let shared: &AsyncPgConnection = conn;
     let (mut opener, mut switcher, mut work) = (shared, shared, shared);
     let opening = async {
         let (begun, switched) = futures_util::future::join(
-            opener.batch_execute("BEGIN"),
+            opener.batch_execute("BEGIN READ WRITE"),
             switcher.batch_execute(&settings),
         )
         .await;

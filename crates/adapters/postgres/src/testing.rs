@@ -96,6 +96,8 @@ impl TestDb {
         let mut settings = PoolSettings::new(url.clone());
         settings.max_size = 64;
         settings.application_name = "multivio-test".to_owned();
+        // The owner's pool sets up and checks rows behind the store's back, in autocommit.
+        settings.autocommit_writes = true;
         let pool = build_pool(&settings).expect("building the test pool");
         let login_pool = |role: Role| {
             let mut settings = PoolSettings::new(

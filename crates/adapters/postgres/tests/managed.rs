@@ -177,6 +177,35 @@ async fn migrations_and_tenants_work_where_the_owner_is_no_superuser_and_auth_ui
                 .unwrap()
                 .quota_consumed
         );
+        // The mirror's migration, run again over that unit as this owner (no superuser, no
+        // RLS bypass), finds it: its backfill sees every row.
+        let url = owner_url.clone();
+        tokio::task::spawn_blocking(move || {
+            use diesel_migrations::MigrationHarness;
+            let mut conn = <diesel_async::async_connection_wrapper::AsyncConnectionWrapper<
+                AsyncPgConnection,
+            > as diesel::Connection>::establish(&url)
+            .unwrap();
+            // Down to and including 017 (later migrations first).
+            loop {
+                let reverted = conn
+                    .revert_last_migration(multivio_postgres::migrate::MIGRATIONS)
+                    .unwrap();
+                if reverted.to_string().starts_with("017") {
+                    break;
+                }
+            }
+        })
+        .await
+        .unwrap();
+        run_migrations(&owner_url).await.unwrap();
+        assert!(
+            PostStore::get(&store, &alice, post.id)
+                .await
+                .unwrap()
+                .quota_consumed,
+            "backfilled"
+        );
         assert!(
             PostStore::get(&store, &bob, post.id).await.is_err(),
             "bob sees nothing of alice's"

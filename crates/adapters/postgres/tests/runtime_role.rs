@@ -546,3 +546,52 @@ async fn work_dropped_midway_does_not_leave_its_transaction_to_the_next_use() {
     .unwrap();
     assert_eq!(n, 0);
 }
+
+#[tokio::test]
+async fn every_column_of_a_post_but_its_quota_mirror_is_the_runtime_roles_to_insert() {
+    #[derive(diesel::QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let db = TestDb::new().await;
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    for role in ["multivio_api", "multivio_worker"] {
+        // A column added to `posts` later is refused until a migration grants it.
+        let refused: Vec<Column> = diesel::sql_query(
+            "SELECT attname::text AS name FROM pg_attribute
+              WHERE attrelid = 'public.posts'::regclass AND attnum > 0 AND NOT attisdropped
+                AND NOT has_column_privilege($1, 'public.posts', attname, 'INSERT')
+              ORDER BY attnum",
+        )
+        .bind::<diesel::sql_types::Text, _>(role)
+        .load(&mut owner)
+        .await
+        .unwrap();
+        let refused: Vec<String> = refused.into_iter().map(|c| c.name).collect();
+        assert_eq!(refused, ["quota_unit_held"], "{role}");
+    }
+}
+
+#[tokio::test]
+async fn a_runtime_connection_writes_only_inside_a_transaction_it_opened() {
+    use multivio_postgres::{PoolSettings, build_pool};
+    let db = TestDb::new().await;
+    seed(&db).await;
+    let pool = build_pool(&PoolSettings::new(db.worker_url())).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    // What a statement would meet had its `BEGIN` failed: no transaction, so no writes.
+    let err = conn
+        .batch_execute("SET ROLE multivio_worker; UPDATE posts SET name = 'changed'")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("read-only transaction"), "{err}");
+    conn.batch_execute("RESET ROLE").await.unwrap();
+    conn.batch_execute(
+        "BEGIN READ WRITE; SET LOCAL ROLE multivio_worker; \
+         UPDATE posts SET name = 'changed' WHERE user_id = 1; ROLLBACK",
+    )
+    .await
+    .unwrap();
+}
