@@ -193,11 +193,13 @@ where
     E: From<diesel::result::Error> + From<DbError> + Send + 'a,
     R: Send + 'a,
 {
-    let mut pooled = pool.get().await.map_err(DbError::from)?;
-    let conn: &mut AsyncPgConnection = &mut pooled;
+    let mut checkout = Checkout(Some(pool.get().await.map_err(DbError::from)?));
+    let Some(conn) = checkout.0.as_deref_mut() else {
+        return Err(DbError::Config("no connection was checked out".to_owned()).into());
+    };
     let settings = settings_sql(session)?;
-    // Counted as open before anything is sent: work dropped midway (a cancelled request)
-    // leaves a connection diesel knows to be in a transaction, which the pool discards.
+    // Counted as open before anything is sent, so a connection this function lets go of
+    // midway is never taken for an idle one (see `Checkout`).
     AnsiTransactionManager::transaction_manager_status_mut(conn)
         .transaction_state()?
         .change_transaction_depth(TransactionDepthChange::IncreaseDepth)?;
@@ -224,15 +226,41 @@ where
     let (opened, outcome) = futures_util::future::join(opening, f(&mut work)).await;
     // The session not entered, whatever the work saw is not its answer.
     let outcome = opened.map_err(E::from).and(outcome);
-    match outcome {
-        Ok(value) => {
-            AnsiTransactionManager::commit_transaction(conn).await?;
-            Ok(value)
-        }
+    let ended = match outcome {
+        Ok(value) => AnsiTransactionManager::commit_transaction(conn)
+            .await
+            .map(|()| value)
+            .map_err(E::from),
         Err(error) => {
             // A failed rollback leaves the connection marked broken; the pool discards it.
             let _ = AnsiTransactionManager::rollback_transaction(conn).await;
             Err(error)
+        }
+    };
+    checkout.done();
+    ended
+}
+
+/// A pooled connection that leaves the pool if dropped before [`Checkout::done`]: work
+/// abandoned in the middle of its transaction (a cancelled request) closes its connection at
+/// once, so the server rolls the transaction back and frees its locks now — not at the
+/// connection's next checkout (when the pool would find it broken) or after the
+/// idle-in-transaction timeout.
+struct Checkout(Option<diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>>);
+
+impl Checkout {
+    /// Hands the connection back to the pool (which discards it if diesel marked it broken).
+    fn done(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        if let Some(object) = self.0.take() {
+            drop(diesel_async::pooled_connection::deadpool::Object::take(
+                object,
+            ));
         }
     }
 }
