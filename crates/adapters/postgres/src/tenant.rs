@@ -193,11 +193,11 @@ where
     E: From<diesel::result::Error> + From<DbError> + Send + 'a,
     R: Send + 'a,
 {
+    let settings = settings_sql(session)?;
     let mut checkout = Checkout(Some(pool.get().await.map_err(DbError::from)?));
     let Some(conn) = checkout.0.as_deref_mut() else {
         return Err(DbError::Config("no connection was checked out".to_owned()).into());
     };
-    let settings = settings_sql(session)?;
     // Counted as open before anything is sent, so a connection this function lets go of
     // midway is never taken for an idle one (see `Checkout`).
     AnsiTransactionManager::transaction_manager_status_mut(conn)
@@ -242,10 +242,11 @@ where
 }
 
 /// A pooled connection that leaves the pool if dropped before [`Checkout::done`]: work
-/// abandoned in the middle of its transaction (a cancelled request) closes its connection at
-/// once, so the server rolls the transaction back and frees its locks now — not at the
-/// connection's next checkout (when the pool would find it broken) or after the
-/// idle-in-transaction timeout.
+/// abandoned in the middle of its transaction (a cancelled request) closes its connection, so
+/// the server rolls the transaction back and frees its locks as soon as it notices — at once
+/// when the transaction is idle, after its statement when one is still running (it ends or
+/// meets `statement_timeout`) — not at the connection's next checkout (when the pool would
+/// find it broken) or after the idle-in-transaction timeout.
 struct Checkout(Option<diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>>);
 
 impl Checkout {
