@@ -44,6 +44,23 @@ async fn visible_posts(conn: &mut AsyncPgConnection, setup: &str) -> i64 {
     n.n
 }
 
+/// A pool of one connection as the API's runtime login: each use gets the connection the last
+/// one left.
+fn one_api_connection(db: &TestDb) -> multivio_postgres::PgPool {
+    let mut settings = multivio_postgres::PoolSettings::new(db.api_url());
+    settings.max_size = 1;
+    multivio_postgres::build_pool(&settings).unwrap()
+}
+
+/// The API role's session for the tenant `uid`, with its MAC.
+fn api_session<'a>(uid: &'a str, mac: &'a str) -> multivio_postgres::Session<'a> {
+    multivio_postgres::Session {
+        role: Role::Api,
+        claim: Some((uid, mac)),
+        synchronous: true,
+    }
+}
+
 /// The error of a statement run in a transaction that is then rolled back.
 async fn refused(conn: &mut AsyncPgConnection, setup: &str, sql: &str) -> String {
     conn.batch_execute("BEGIN").await.unwrap();
@@ -449,12 +466,10 @@ async fn only_a_relaxed_session_commits_without_waiting_for_the_flush() {
 
 #[tokio::test]
 async fn a_session_that_cannot_be_entered_leaves_its_connection_usable() {
-    use multivio_postgres::{DbError, PoolSettings, Session, build_pool, in_session};
+    use multivio_postgres::{DbError, Session, in_session};
     let db = TestDb::new().await;
     // One connection, so the failed session's connection is the one used next.
-    let mut settings = PoolSettings::new(db.api_url());
-    settings.max_size = 1;
-    let pool = build_pool(&settings).unwrap();
+    let pool = one_api_connection(&db);
     let session = |role| Session {
         role,
         claim: None,
@@ -478,18 +493,12 @@ async fn a_session_that_cannot_be_entered_leaves_its_connection_usable() {
 
 #[tokio::test]
 async fn the_works_first_statement_runs_in_the_session_it_was_sent_with() {
-    use multivio_postgres::{DbError, PoolSettings, Session, build_pool, in_session};
+    use multivio_postgres::{DbError, in_session};
     let db = TestDb::new().await;
     seed(&db).await;
-    let mut settings = PoolSettings::new(db.api_url());
-    settings.max_size = 1;
-    let pool = build_pool(&settings).unwrap();
+    let pool = one_api_connection(&db);
     let mac = test_claim_keys().mac("uid-a");
-    let session = Session {
-        role: Role::Api,
-        claim: Some(("uid-a", &mac)),
-        synchronous: true,
-    };
+    let session = api_session("uid-a", &mac);
     // Twice: the statement is prepared on the first run (its execution waits for that round
     // trip) and cached for the second, whose execution is sent at once.
     for _ in 0..2 {
@@ -509,18 +518,12 @@ async fn the_works_first_statement_runs_in_the_session_it_was_sent_with() {
 
 #[tokio::test]
 async fn work_dropped_midway_ends_its_transaction_at_once() {
-    use multivio_postgres::{DbError, PoolSettings, Session, build_pool, in_session};
+    use multivio_postgres::{DbError, in_session};
     let db = TestDb::new().await;
     seed(&db).await;
-    let mut settings = PoolSettings::new(db.api_url());
-    settings.max_size = 1;
-    let pool = build_pool(&settings).unwrap();
+    let pool = one_api_connection(&db);
     let mac = test_claim_keys().mac("uid-a");
-    let session = Session {
-        role: Role::Api,
-        claim: Some(("uid-a", &mac)),
-        synchronous: true,
-    };
+    let session = api_session("uid-a", &mac);
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let stalled = in_session(&pool, session, async |conn| {
         diesel::sql_query("UPDATE posts SET name = 'changed' WHERE user_id = 1")

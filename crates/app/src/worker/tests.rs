@@ -361,12 +361,17 @@ impl Deps {
     fn with_fake(mut self, fake: FakePublisher) -> Self {
         let fake = Arc::new(fake);
         self.fake = Some(fake.clone());
+        self.serve(fake);
+        self.platforms.expect_oauth().returning(|_| None);
+        self
+    }
+
+    /// Every provider's publisher is `fake`.
+    fn serve(&mut self, fake: Arc<FakePublisher>) {
         let p: Arc<dyn Publisher> = fake;
         self.platforms
             .expect_publisher()
             .returning(move |_| Some(p.clone()));
-        self.platforms.expect_oauth().returning(|_| None);
-        self
     }
 
     fn fake(&self) -> Arc<FakePublisher> {
@@ -927,10 +932,7 @@ async fn a_marked_send_goes_out_with_the_token_it_was_marked_with() {
         FakePublisher::new(None, vec![ok()])
             .checking(|r| r.credentials.access_token.expose() == "tok"),
     );
-    let p: Arc<dyn Publisher> = fake.clone();
-    d.platforms
-        .expect_publisher()
-        .returning(move |_| Some(p.clone()));
+    d.serve(fake.clone());
     let (w, state) = d.build();
     assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Published);
     assert_eq!(fake.sent(), 1);
@@ -1018,10 +1020,7 @@ async fn a_refused_token_is_refreshed_once_and_the_send_repeated() {
             ok(),
         ],
     ));
-    let p: Arc<dyn Publisher> = fake.clone();
-    d.platforms
-        .expect_publisher()
-        .returning(move |_| Some(p.clone()));
+    d.serve(fake.clone());
     let (w, state) = d.build();
     assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Published);
     let calls = fake.calls.lock().unwrap();
@@ -1196,10 +1195,7 @@ async fn an_expiring_token_is_refreshed_once_before_publishing() {
         r.credentials.access_token.expose() == "tok"
             && r.credentials.refresh_token.as_ref().map(Secret::expose) == Some("r-old")
     }));
-    let p: Arc<dyn Publisher> = fake.clone();
-    d.platforms
-        .expect_publisher()
-        .returning(move |_| Some(p.clone()));
+    d.serve(fake.clone());
     assert_eq!(
         d.build().0.process(&job(x(), 1)).await.unwrap(),
         JobReport::Published
@@ -1236,10 +1232,7 @@ fn expiring_deps(
         .expect_oauth()
         .returning(move |_| Some(oauth.clone()));
     // Never asked to send.
-    let p: Arc<dyn Publisher> = Arc::new(FakePublisher::new(None, vec![]));
-    d.platforms
-        .expect_publisher()
-        .returning(move |_| Some(p.clone()));
+    d.serve(Arc::new(FakePublisher::new(None, vec![])));
     d
 }
 
