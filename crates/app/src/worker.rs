@@ -20,6 +20,7 @@ use multivio_domain::job::{ClaimedJob, JobOutcome, RetryPolicy};
 use multivio_domain::post::{
     PartResult, Post, PostError, PostStatus, TargetError, TargetOutcome, TargetStatus,
 };
+use multivio_domain::quota::QuotaEffect;
 use multivio_domain::{ConnectionId, JobId, MediaId};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
@@ -505,12 +506,17 @@ impl PublishWorker {
             )
             .await
         } else {
-            self.fail(
-                job,
+            // A post still scheduled never started (its account, say, never read): it starts
+            // now with this target failed, so it settles rather than staying scheduled in the
+            // past with no job left.
+            let outcome = TargetOutcome::Failed(TargetError::new(
                 "gave_up",
                 format!("Multivio could not publish to {name} after {tries} attempts: {why}"),
-            )
-            .await
+            ));
+            let start = post.status == PostStatus::Scheduled;
+            self.record_result_with(job, None, start, outcome, JobOutcome::Completed)
+                .await
+                .map(|_| JobReport::Failed("gave_up".to_owned()))
         };
         match result {
             Err(AppError::LeaseLost) => Err(AppError::LeaseLost),
@@ -1266,7 +1272,7 @@ impl PublishWorker {
         let last_part = matches!(target, TargetOutcome::Published { .. })
             .then_some(last_part)
             .flatten();
-        self.record_result_with(job, last_part, target, job_outcome)
+        self.record_result_with(job, last_part, false, target, job_outcome)
             .await?;
         Ok(report)
     }
@@ -1325,16 +1331,18 @@ impl PublishWorker {
         outcome: TargetOutcome,
         job_outcome: JobOutcome,
     ) -> AppResult<Post> {
-        self.record_result_with(job, None, outcome, job_outcome)
+        self.record_result_with(job, None, false, outcome, job_outcome)
             .await
     }
 
     /// [`PublishWorker::record_result`], recording first the last part of a thread when there
-    /// is one, in the same step.
+    /// is one, in the same step; with `start`, a post still scheduled starts publishing in
+    /// that step first.
     async fn record_result_with(
         &self,
         job: &ClaimedJob,
         last_part: Option<PartResult>,
+        start: bool,
         outcome: TargetOutcome,
         job_outcome: JobOutcome,
     ) -> AppResult<Post> {
@@ -1354,6 +1362,11 @@ impl PublishWorker {
                 }
                 let key = read.platforms.result_key(&target);
                 let mut post = read.clone();
+                let mut quota = QuotaEffect::None;
+                if start && read.status == PostStatus::Scheduled && read.platforms.contains(&target)
+                {
+                    quota = post.start_publishing(now)?;
+                }
                 if let Some(part) = last_part {
                     match post.record_part(&key, part, now) {
                         Ok(()) => {}
@@ -1367,7 +1380,7 @@ impl PublishWorker {
                     Err(e) => return Err(e.into()),
                 };
                 let change = PostChange {
-                    quota: settled.map(|s| s.quota).unwrap_or_default(),
+                    quota: settled.map_or(quota, |s| s.quota),
                     job: Some(step),
                     ..PostChange::write(PostWrite::Update {
                         post,

@@ -136,6 +136,62 @@ async fn a_renewed_lease_keeps_the_job_and_a_lost_one_cannot_be_renewed() {
 }
 
 #[tokio::test]
+async fn a_job_row_the_core_cannot_read_is_discarded_and_the_queue_goes_on() {
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let due = now();
+    let (_post, unreadable) = enqueue(&store, &alice, due - Duration::seconds(1)).await;
+    let (_post, readable) = enqueue(&store, &alice, due).await;
+    // A provider this build does not know, on the job that sorts first.
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query("UPDATE publish_jobs SET provider = 'friendster' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(unreadable.0)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    let claimed = store
+        .claim_due("w1", due, 10, Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|j| j.job_id).collect::<Vec<_>>(),
+        vec![readable],
+        "the readable job is claimed despite the unreadable one before it"
+    );
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+        last_error: Option<String>,
+    }
+    let row: Row = diesel::sql_query("SELECT status, last_error FROM publish_jobs WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(unreadable.0)
+        .get_result(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(row.status, "discarded");
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("provider"),
+        "{:?}",
+        row.last_error
+    );
+    // Nothing is left to claim (the readable job's lease runs): the unreadable job does not
+    // come back.
+    assert!(
+        store
+            .claim_due("w2", due + Duration::seconds(10), 10, Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn next_due_is_the_earliest_pending_run_or_expiring_lease() {
     let (db, store) = setup().await;
     assert_eq!(store.next_due().await.unwrap(), None, "an empty queue");

@@ -1365,6 +1365,38 @@ async fn an_error_reschedules_the_job_instead_of_leaving_it_running() {
 }
 
 #[tokio::test]
+async fn a_scheduled_post_whose_job_gives_up_before_it_started_settles_failed() {
+    // The account never reads, attempt after attempt: at the last one the post — still
+    // scheduled, never started — settles failed with its unit refunded, not left scheduled in
+    // the past with no job.
+    let cap = RetryPolicy::default().max_claims;
+    let mut d = Deps::new(scheduled(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
+    d.connections.checkpoint();
+    serve_accounts(
+        &mut d.connections,
+        |_| Err(StoreError::Unavailable("connection reset".into())),
+        |id| sealed_for(id, "tok", now()),
+    );
+    let fake = d.fake();
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), cap)).await.unwrap(),
+        JobReport::Failed("gave_up".into())
+    );
+    assert_eq!(fake.calls.lock().unwrap().len(), 0);
+    let st = state.lock().unwrap();
+    let post = st.post.as_ref().unwrap();
+    assert_eq!(post.status, PostStatus::Failed);
+    let error = post.publish_results["twitter"].error.clone().unwrap();
+    assert!(
+        error.message.contains("connection reset"),
+        "{}",
+        error.message
+    );
+    assert_eq!(st.changes.last().unwrap().quota, QuotaEffect::Refund);
+}
+
+#[tokio::test]
 async fn credentials_that_no_longer_open_need_reauth_and_fail_the_target() {
     let mut d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
     d.connections.checkpoint();

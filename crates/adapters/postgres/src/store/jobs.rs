@@ -306,7 +306,21 @@ impl JobQueue for PgStore {
                 .load(conn)
                 .await?;
                 for row in rows {
-                    claimed.push(row.into_domain()?);
+                    let (id, token) = (row.id, row.fencing_token);
+                    match row.into_domain() {
+                        Ok(job) => claimed.push(job),
+                        // A row the core cannot read (a provider this build does not know, an
+                        // invalid user id) would roll back every claim and, sorting first,
+                        // stop the queue for every worker: it is set aside, visibly, with
+                        // the claim, and the rest go on.
+                        Err(Fail::Store(e)) => {
+                            tracing::error!(job = %id, error = %e, "a publish job cannot be read; discarded");
+                            let reason = e.to_string();
+                            finish_job(conn, None, id, token, &JobOutcome::Discarded { reason })
+                                .await?;
+                        }
+                        Err(other) => return Err(other),
+                    }
                 }
             }
             Ok(claimed)
