@@ -47,6 +47,8 @@
 //! - `POST app {"audited": false}`: whether TikTok has audited the app (default: audited).
 //! - `POST status_polls {"polls": N}`: status reads answering `PROCESSING_UPLOAD` after the
 //!   upload (default 1).
+//! - `POST rate_limit_status {"reads": N}`: the next N status reads are refused as over
+//!   TikTok's limit (30 a minute per token): 429 `rate_limit_exceeded`.
 //! - `POST fail_next_publish {"reason": "duration_check_failed"}`: the next uploaded post
 //!   ends `FAILED` with that reason.
 //! - `POST expire_tokens`: every access token issued so far has expired.
@@ -170,6 +172,8 @@ pub struct State {
     refresh: HashMap<String, Grant>,
     publishes: Vec<Publish>,
     status_polls: u32,
+    /// Status reads still to refuse as over the rate limit.
+    limited_status_reads: u32,
     fail_next: Option<String>,
 }
 
@@ -186,6 +190,7 @@ impl Default for State {
             refresh: HashMap::new(),
             publishes: Vec::new(),
             status_polls: 1,
+            limited_status_reads: 0,
             fail_next: None,
         }
     }
@@ -232,6 +237,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/_sandbox/next_user", web::post().to(next_user))
         .route("/_sandbox/app", web::post().to(set_app))
         .route("/_sandbox/status_polls", web::post().to(status_polls))
+        .route(
+            "/_sandbox/rate_limit_status",
+            web::post().to(rate_limit_status),
+        )
         .route(
             "/_sandbox/fail_next_publish",
             web::post().to(fail_next_publish),
@@ -903,6 +912,14 @@ async fn status_fetch(
         Ok(g) => g,
         Err(refused) => return refused,
     };
+    if tt.limited_status_reads > 0 {
+        tt.limited_status_reads -= 1;
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_exceeded",
+            "Request blocked due to exceeding the rate limit",
+        );
+    }
     let wanted = object
         .get("publish_id")
         .and_then(Value::as_str)
@@ -977,6 +994,20 @@ async fn status_polls(state: web::Data<SandboxState>, body: web::Json<Polls>) ->
     let polls = body.into_inner();
     lock(&state.tiktok).status_polls = polls.polls;
     HttpResponse::Ok().json(json!({ "polls": polls.polls }))
+}
+
+#[derive(Deserialize)]
+struct LimitedReads {
+    reads: u32,
+}
+
+async fn rate_limit_status(
+    state: web::Data<SandboxState>,
+    body: web::Json<LimitedReads>,
+) -> HttpResponse {
+    let reads = body.into_inner().reads;
+    lock(&state.tiktok).limited_status_reads = reads;
+    HttpResponse::Ok().json(json!({ "reads": reads }))
 }
 
 async fn fail_next_publish(

@@ -41,7 +41,8 @@
 //! - `POST interrupt_upload {"after_chunks": 1, "keep_bytes": 0, "status": 503}`: in the next
 //!   upload session, the chunk after `after_chunks` chunks were received whole is cut short —
 //!   the fake keeps its first `keep_bytes` (a multiple of 256 KiB) and answers `status` (a
-//!   5xx), as a server failing mid-chunk.
+//!   5xx), as a server failing mid-chunk; with `"expire_tokens": true`, every access token
+//!   issued so far expires with it (a token that ran out during a long upload).
 //! - `POST expire_tokens`: every access token issued so far has expired.
 //!
 //! `/_sandbox/posts` lists each video: the text is its title (and description, on the next
@@ -153,6 +154,10 @@ struct Interrupt {
     keep_bytes: usize,
     #[serde(default = "unavailable")]
     status: u16,
+    /// Every access token issued so far expires as the chunk is cut (a token that ran out
+    /// during a long upload).
+    #[serde(default)]
+    expire_tokens: bool,
 }
 
 fn one() -> u32 {
@@ -1020,6 +1025,12 @@ fn chunk(
         let kept =
             interrupt.keep_bytes.min(body.len().saturating_sub(1)) / GRANULARITY * GRANULARITY;
         session.received.extend_from_slice(&body[..kept]);
+        if interrupt.expire_tokens {
+            let now = Utc::now();
+            for grant in yt.access.values_mut() {
+                grant.expires = now;
+            }
+        }
         return api_error(
             StatusCode::from_u16(interrupt.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             "backendError",

@@ -218,6 +218,50 @@ async fn a_large_video_goes_in_chunks_as_tiktok_counts_them() {
 }
 
 #[tokio::test]
+async fn status_reads_over_tiktok_s_limit_wait_and_never_lead_to_a_second_upload() {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let tt = tiktok(&sandbox);
+    let accounts = authorize(&tt).await.unwrap();
+    let (account, credentials) = &accounts[0];
+    let mut post = request(account, credentials, "Limited");
+    post.media = vec![video(1000, None)];
+
+    // Two reads refused as over the limit: the adapter reads again and the post is published.
+    control(
+        format!("{}/_sandbox/rate_limit_status", sandbox.tiktok_url()),
+        json!({ "reads": 2 }),
+    )
+    .await;
+    let published = tt.publish(&post, &Unguarded).await.unwrap();
+    assert!(!published.platform_post_id.is_empty());
+    assert_eq!(
+        calls(&sandbox, "POST", "/v2/post/publish/status/fetch/").len(),
+        2 + 2,
+        "two refused reads, then one processing and one complete"
+    );
+
+    // Refused for every read: the video is with TikTok, so the outcome is unknown — not a
+    // rate limit the worker would retry by uploading the video again.
+    control(
+        format!("{}/_sandbox/rate_limit_status", sandbox.tiktok_url()),
+        json!({ "reads": 1000 }),
+    )
+    .await;
+    let refused = tt.publish(&post, &Unguarded).await.unwrap_err();
+    assert!(
+        matches!(&refused, PublishError::Unknown { reason } if reason.contains("still processing")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        calls(&sandbox, "PUT", "/upload/").len(),
+        2,
+        "one upload each"
+    );
+}
+
+#[tokio::test]
 async fn an_unaudited_app_may_post_privately_only_and_says_so() {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
         .await

@@ -290,6 +290,39 @@ async fn an_upload_interrupted_after_the_first_chunk_resumes_from_the_acknowledg
 }
 
 #[tokio::test]
+async fn a_last_chunk_that_cannot_be_checked_is_an_unknown_outcome_not_a_retry() {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let yt = youtube(&sandbox).with_chunk(512 * KIB);
+    let accounts = authorize(&yt).await.unwrap();
+    let (channel, credentials) = &accounts[0];
+    // The last chunk is cut short, and the token runs out with it: the status query is
+    // refused (401). The video may exist; a retry would upload it again in a new session.
+    control(
+        format!("{}/_sandbox/interrupt_upload", sandbox.youtube_url()),
+        json!({ "after_chunks": 2, "keep_bytes": 0, "status": 503, "expire_tokens": true }),
+    )
+    .await;
+    let mut one = request(channel, credentials, "Unchecked");
+    one.media = vec![video(video_bytes(1300 * KIB, 3))];
+    let refused = yt.publish(&one, &Unguarded).await.unwrap_err();
+    assert!(
+        matches!(&refused, PublishError::Unknown { reason } if reason.contains("may have been created")),
+        "{refused:?}"
+    );
+    let ranges: Vec<String> = requests(&sandbox, "PUT", "/upload/youtube/v3/videos")
+        .iter()
+        .map(|r| r.headers["content-range"].clone())
+        .collect();
+    assert_eq!(
+        ranges.last().map(String::as_str),
+        Some("bytes */1331200"),
+        "the query was made, and nothing sent after it"
+    );
+}
+
+#[tokio::test]
 async fn refusals_are_told_as_youtube_means_them() {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
         .await

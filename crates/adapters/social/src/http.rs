@@ -380,7 +380,13 @@ pub async fn read_capped(
         return Err(BodyError::TooLarge { max });
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+    // Without the URL: an upload URL carries its session or token (TikTok's `upload_token`,
+    // YouTube's session), and this error may become a stored reason or a log line.
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Read(e.without_url()))?
+    {
         if body.len() + chunk.len() > max {
             return Err(BodyError::TooLarge { max });
         }

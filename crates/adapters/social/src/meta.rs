@@ -337,14 +337,11 @@ pub async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T,
         .map_err(|e| Failure::Unreadable(format!("the answer: unexpected answer: {e}")))
 }
 
-/// Why a body could not be read, without the request's URL: Meta's token parameters
-/// (`access_token`, `client_secret`) travel in it, and reasons end up in logs and in
-/// `publish_results`.
+/// Why a body could not be read. [`http::read_capped`] drops the request's URL from the
+/// error: Meta's token parameters (`access_token`, `client_secret`) travel in it, and reasons
+/// end up in logs and in `publish_results`.
 fn unreadable(e: http::BodyError) -> String {
-    match e {
-        http::BodyError::Read(e) => format!("reading the answer: {}", e.without_url()),
-        other => other.to_string(),
-    }
+    e.to_string()
 }
 
 /// A transport error without the request's URL (see [`unreadable`]).

@@ -98,9 +98,11 @@ impl Tiktok {
             http: crate::http::client(DEFAULT_TIMEOUT)?,
             upload_http: crate::http::client(std::time::Duration::from_secs(300))?,
             chunk: CHUNK,
+            // Ten minutes of reads, six a minute: TikTok allows 30 a minute per token, so five
+            // posts of one account can be followed at once.
             polling: ContainerPolling {
-                interval: std::time::Duration::from_secs(5),
-                max_polls: 120,
+                interval: std::time::Duration::from_secs(10),
+                max_polls: 60,
             },
         })
     }

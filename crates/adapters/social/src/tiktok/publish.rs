@@ -51,10 +51,14 @@ struct Status {
     status: String,
     #[serde(default)]
     fail_reason: Option<String>,
-    /// TikTok's spelling.
+    /// TikTok's spelling; absent or `null` while the post is not public.
     #[serde(default)]
-    publicaly_available_post_id: Vec<Value>,
+    publicaly_available_post_id: Option<Vec<Value>>,
 }
+
+/// The longest wait before reading a status again after TikTok refused a read as over its
+/// limit (30 a minute per token: a minute frees it).
+const RATE_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Which call an error answer is for: what a server error means depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,14 +322,27 @@ impl Tiktok {
 
     /// Fetches the post's status until TikTok has published it; answers its public id, if
     /// TikTok gives one (a private post has none).
+    ///
+    /// The whole video is with TikTok by now, so the post may go out whatever the status
+    /// reads answer: a read over TikTok's limit waits and reads again, and any other refusal
+    /// (a token refused, a 4xx) is an unknown outcome — never a plain failure or retry, which
+    /// would upload the video a second time.
     async fn published(
         &self,
         token: &str,
         publish_id: &str,
     ) -> Result<Option<String>, PublishError> {
+        let unknown = |e: PublishError| PublishError::Unknown {
+            reason: format!(
+                "TikTok's status could not be read ({e}); the post may be going out: check the \
+                 account before posting it again"
+            ),
+        };
+        let mut wait = self.polling.interval;
         for poll in 0..self.polling.max_polls {
             if poll > 0 {
-                tokio::time::sleep(self.polling.interval).await;
+                tokio::time::sleep(wait).await;
+                wait = self.polling.interval;
             }
             let response = self
                 .post_json(
@@ -340,17 +357,32 @@ impl Tiktok {
                         e.without_url()
                     ),
                 })?;
-            if !response.status().is_success() {
-                return Err(refusal(response, Step::After, "status query").await);
-            }
-            let status: Status = data(response, "status query").await.map_err(|e| match e {
-                PublishError::Transient { reason } => PublishError::Unknown { reason },
-                other => other,
-            })?;
+            let read = if response.status().is_success() {
+                data::<Status>(response, "status query").await
+            } else {
+                Err(refusal(response, Step::After, "status query").await)
+            };
+            let status = match read {
+                Ok(status) => status,
+                Err(PublishError::RateLimited { retry_after }) => {
+                    // TikTok allows 30 status reads a minute per token: wait for the reset it
+                    // names (a minute at most), or six intervals (a minute at the default),
+                    // and read again, within the same number of reads.
+                    wait = retry_after
+                        .and_then(|d| d.to_std().ok())
+                        .unwrap_or(self.polling.interval.saturating_mul(6))
+                        .min(RATE_LIMIT_WAIT)
+                        .max(self.polling.interval);
+                    continue;
+                }
+                Err(e @ PublishError::Unknown { .. }) => return Err(e),
+                Err(e) => return Err(unknown(e)),
+            };
             match status.status.as_str() {
                 "PUBLISH_COMPLETE" => {
                     return Ok(status
                         .publicaly_available_post_id
+                        .unwrap_or_default()
                         .first()
                         .map(|id| match id {
                             Value::String(s) => s.clone(),

@@ -338,10 +338,23 @@ impl Youtube {
                             .saturating_mul(2u32.saturating_pow(interruptions - 1))
                             .min(std::time::Duration::from_secs(30));
                         tokio::time::sleep(pause).await;
-                        progress = self
-                            .query(session, request, total)
-                            .await
-                            .map_err(|e| settle(guarded, e))?;
+                        // Once the last chunk has left, YouTube may hold every byte and have
+                        // created the video: a status query it refuses (a token expired during a
+                        // long upload, a quota) leaves the outcome unknown — a retry would upload
+                        // the video again in a new session.
+                        progress =
+                            self.query(session, request, total)
+                                .await
+                                .map_err(|e| match e {
+                                    e @ PublishError::Unknown { .. } => e,
+                                    e if guarded => PublishError::Unknown {
+                                        reason: format!(
+                                            "YouTube's upload could not be checked after its last \
+                                         chunk ({e}); the video may have been created"
+                                        ),
+                                    },
+                                    e => e,
+                                })?;
                     }
                 }
             };
