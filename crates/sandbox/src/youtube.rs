@@ -1026,10 +1026,7 @@ fn chunk(
             interrupt.keep_bytes.min(body.len().saturating_sub(1)) / GRANULARITY * GRANULARITY;
         session.received.extend_from_slice(&body[..kept]);
         if interrupt.expire_tokens {
-            let now = Utc::now();
-            for grant in yt.access.values_mut() {
-                grant.expires = now;
-            }
+            expire_all(&mut yt.access);
         }
         return api_error(
             StatusCode::from_u16(interrupt.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
@@ -1127,11 +1124,16 @@ async fn interrupt_upload(
     }))
 }
 
-async fn expire_tokens(state: web::Data<SandboxState>) -> HttpResponse {
-    let mut yt = lock(&state.youtube);
+/// Every access token issued so far expires now.
+fn expire_all(access: &mut HashMap<String, Grant>) {
     let now = Utc::now();
-    for grant in yt.access.values_mut() {
+    for grant in access.values_mut() {
         grant.expires = now;
     }
+}
+
+async fn expire_tokens(state: web::Data<SandboxState>) -> HttpResponse {
+    let mut yt = lock(&state.youtube);
+    expire_all(&mut yt.access);
     HttpResponse::Ok().json(json!({ "expired": yt.access.len() }))
 }
