@@ -7,10 +7,15 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::Stream;
 use multivio_domain::UserId;
+use tokio::time::Instant;
 
 /// Uploads each user may have in progress at once, by default.
 pub const DEFAULT_UPLOADS_PER_USER: usize = 2;
@@ -20,6 +25,8 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DOWNLOADS_PER_CLIENT: usize = 16;
 /// Downloads the process serves at once, all clients together.
 pub const DOWNLOADS_IN_TOTAL: usize = 512;
+/// How long a download's client may take no bytes before the download is broken off.
+pub const DOWNLOAD_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Upload settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +151,111 @@ impl<K: Hash + Eq> Drop for Slot<K> {
     }
 }
 
+/// A transfer's bytes holding its [`Slot`] while the client keeps taking them.
+///
+/// actix-web has no write timeout: once a client stops reading, the server stops asking the
+/// body for bytes and would hold the slot for as long as the client keeps the connection open,
+/// so that sixteen stalled downloads would lock an address out and 512 the whole process. A
+/// watchdog task frees the slot when the body has not been asked for bytes for `idle`; the
+/// next time it is asked, it ends with an error and the connection is closed.
+pub struct Watched<S, K: Hash + Eq> {
+    body: S,
+    watch: Arc<Watch<K>>,
+    watchdog: tokio::task::JoinHandle<()>,
+}
+
+struct Watch<K: Hash + Eq> {
+    slot: Mutex<Option<Slot<K>>>,
+    revoked: AtomicBool,
+    start: Instant,
+    /// Milliseconds from `start` to the last time the body was asked for bytes.
+    last_read: AtomicU64,
+}
+
+impl<S, K: Hash + Eq> std::fmt::Debug for Watched<S, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watched")
+            .field("revoked", &self.watch.revoked.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Hash + Eq> Watch<K> {
+    fn millis_since_start(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl<S, K> Watched<S, K>
+where
+    K: Hash + Eq + Send + 'static,
+{
+    /// Watches `body`, freeing `slot` once it has not been read for `idle`. Must be called
+    /// within a Tokio runtime (the watchdog is a task).
+    pub fn new(body: S, slot: Slot<K>, idle: Duration) -> Self {
+        let watch = Arc::new(Watch {
+            slot: Mutex::new(Some(slot)),
+            revoked: AtomicBool::new(false),
+            start: Instant::now(),
+            last_read: AtomicU64::new(0),
+        });
+        let watched = Arc::downgrade(&watch);
+        let watchdog = tokio::spawn(async move {
+            let mut deadline = Instant::now() + idle;
+            loop {
+                tokio::time::sleep_until(deadline).await;
+                let Some(watch) = watched.upgrade() else {
+                    return;
+                };
+                let last =
+                    watch.start + Duration::from_millis(watch.last_read.load(Ordering::Acquire));
+                if Instant::now() >= last + idle {
+                    watch.revoked.store(true, Ordering::Release);
+                    let slot = watch
+                        .slot
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take();
+                    drop(slot);
+                    return;
+                }
+                deadline = last + idle;
+            }
+        });
+        Self {
+            body,
+            watch,
+            watchdog,
+        }
+    }
+}
+
+impl<S, K: Hash + Eq> Drop for Watched<S, K> {
+    fn drop(&mut self) {
+        self.watchdog.abort();
+    }
+}
+
+impl<S, T, K> Stream for Watched<S, K>
+where
+    S: Stream<Item = Result<T, std::io::Error>> + Unpin,
+    K: Hash + Eq,
+{
+    type Item = Result<T, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.watch.revoked.load(Ordering::Acquire) {
+            return Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client took no bytes for too long",
+            ))));
+        }
+        let now = self.watch.millis_since_start();
+        self.watch.last_read.store(now, Ordering::Release);
+        Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
 /// Who a download is counted against: the peer's address, or — when the peer is one of the
 /// `trusted` proxies (`MULTIVIO_TRUSTED_PROXIES`) — the nearest address before it in
 /// `X-Forwarded-For` that is not itself a trusted proxy (addresses further left are the
@@ -223,6 +335,51 @@ mod tests {
         let slots = UploadSlots::new(0, 0);
         assert_eq!(slots.per_owner(), 1);
         assert!(slots.try_acquire(UserId(1)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_download_nobody_reads_frees_its_slot_and_then_ends() {
+        use futures_util::StreamExt;
+
+        let slots = DownloadSlots::new(1, 4);
+        let client = ip("192.0.2.1");
+        let idle = Duration::from_millis(100);
+        let bytes = futures_util::stream::iter([Ok::<_, std::io::Error>(1u8), Ok(2)]);
+        let mut body = Watched::new(bytes, slots.try_acquire(client).unwrap(), idle);
+        assert_eq!(body.next().await.unwrap().unwrap(), 1);
+        // Read within the limit: the slot is held.
+        tokio::time::sleep(idle / 2).await;
+        assert_eq!(slots.in_progress(client), 1);
+        assert_eq!(slots.try_acquire(client).unwrap_err(), Full::Owner);
+        // Nobody reads any more: the slot is freed (bounded wait; the watchdog needs a turn
+        // of a busy machine's scheduler), and the body then ends with an error.
+        let waited = Instant::now();
+        while slots.in_progress(client) > 0 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(10),
+                "the slot was never freed"
+            );
+            tokio::time::sleep(idle / 4).await;
+        }
+        let next = slots.try_acquire(client).expect("a new download is let in");
+        let err = body.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        drop((body, next));
+        assert_eq!(slots.in_progress(client), 0);
+    }
+
+    #[tokio::test]
+    async fn a_finished_download_frees_its_slot_at_once() {
+        let slots = DownloadSlots::new(1, 4);
+        let client = ip("192.0.2.1");
+        let bytes = futures_util::stream::iter([Ok::<_, std::io::Error>(1u8)]);
+        let body = Watched::new(
+            bytes,
+            slots.try_acquire(client).unwrap(),
+            DOWNLOAD_IDLE_TIMEOUT,
+        );
+        drop(body);
+        assert_eq!(slots.in_progress(client), 0);
     }
 
     fn ip(s: &str) -> IpAddr {

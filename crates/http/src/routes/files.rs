@@ -4,7 +4,8 @@
 //! showing a post read these URLs; keys are unguessable (`<user>/<uuid>.<ext>`). Requests are
 //! rate-limited per client address (the peer, or behind `MULTIVIO_TRUSTED_PROXIES` the address
 //! they name; IPv6 by /64), and each address may have [`DOWNLOADS_PER_CLIENT`] downloads in
-//! progress, the process [`DOWNLOADS_IN_TOTAL`]. Bytes stream from storage as the client reads
+//! progress, the process [`DOWNLOADS_IN_TOTAL`]; a download whose client takes no bytes for
+//! [`DOWNLOAD_IDLE_TIMEOUT`] gives its place up and is broken off. Bytes stream from storage as the client reads
 //! them (a few chunks in memory per download, whatever the file's size), one byte range at a
 //! time when asked (`Range`, `If-Range`), with `ETag` and `Last-Modified` so that caches
 //! revalidate (`If-None-Match`, `If-Modified-Since` → 304). Caches may keep a file a day
@@ -13,9 +14,8 @@
 //!
 //! [`DOWNLOADS_PER_CLIENT`]: crate::transfers::DOWNLOADS_PER_CLIENT
 //! [`DOWNLOADS_IN_TOTAL`]: crate::transfers::DOWNLOADS_IN_TOTAL
+//! [`DOWNLOAD_IDLE_TIMEOUT`]: crate::transfers::DOWNLOAD_IDLE_TIMEOUT
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use actix_web::body::SizedStream;
@@ -25,32 +25,16 @@ use actix_web::http::header::{
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use chrono::{DateTime, Utc};
-use multivio_ports::media::{
-    ByteRange, ByteStream, Bytes, Delivery, MediaStoreError, ObjectMeta, Stream, valid_key,
-};
+use multivio_ports::media::{ByteRange, Delivery, MediaStoreError, ObjectMeta, valid_key};
 
 use crate::error::ApiError;
 use crate::problem::ProblemType;
 use crate::rate_limit::Action;
-use crate::transfers::{Full, Slot, client_key};
+use crate::transfers::{DOWNLOAD_IDLE_TIMEOUT, Full, Watched, client_key};
 use crate::{AppState, Problem};
 
 /// Seconds caches may keep a file without asking again.
 const CACHE_SECONDS: u32 = 86_400;
-
-/// A download's bytes, holding its client's slot until they are sent or the client is gone.
-struct HeldBody {
-    body: ByteStream,
-    _slot: Slot<std::net::IpAddr>,
-}
-
-impl Stream for HeldBody {
-    type Item = Result<Bytes, std::io::Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.body.as_mut().poll_next(cx)
-    }
-}
 
 /// Serves the bytes of `key` (`GET` and `HEAD`).
 pub async fn serve_file(
@@ -141,10 +125,9 @@ pub async fn serve_file(
         .await
         .map_err(store_error)?;
     let length = read.range.end - read.range.start;
-    let body = HeldBody {
-        body: read.body,
-        _slot: slot,
-    };
+    // The slot is held until the bytes are sent, the client is gone, or it has taken none for
+    // DOWNLOAD_IDLE_TIMEOUT.
+    let body = Watched::new(read.body, slot, DOWNLOAD_IDLE_TIMEOUT);
     Ok(answer.body(SizedStream::new(length, body)))
 }
 
