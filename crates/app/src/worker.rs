@@ -641,13 +641,18 @@ impl PublishWorker {
             };
             // What a lookup on the platform compares with: the media rows, not their bytes.
             let lookup = request(self.media_rows(job, media_ids).await?);
-            // A previous worker died while this part was being sent.
+            // A previous worker died while this part was being sent, or the platform left the
+            // last send's outcome open.
+            let mut resending = false;
             let found = if std::mem::take(&mut in_flight) {
                 match self
                     .recover(job, publisher.as_ref(), &post, &key, &lookup)
                     .await?
                 {
-                    Recovered::Resend => None,
+                    Recovered::Resend => {
+                        resending = true;
+                        None
+                    }
                     Recovered::Found(published) => Some(published),
                     Recovered::Review => {
                         let name = provider.display_name();
@@ -697,10 +702,32 @@ impl PublishWorker {
                         // The platform deduplicates a re-send: try again later, the send
                         // still counted as possibly made.
                         Recovered::Resend => {
-                            return self.retry_in_flight(job, &connection, reason).await;
+                            return self.retry_in_flight(job, &connection, reason, None).await;
                         }
                         Recovered::Review => Err(PublishError::Unknown { reason }),
                     }
+                }
+                // A re-send of a part that may have gone out, put off by the platform: it stays
+                // in flight with its first send's time, so that the next attempt looks for it
+                // again and re-sends only while the platform still deduplicates (a plain retry
+                // would start the window afresh, and a re-send past the real one could post
+                // twice).
+                Err(PublishError::Transient { reason }) if resending => {
+                    return self.retry_in_flight(job, &connection, reason, None).await;
+                }
+                Err(PublishError::RateLimited { retry_after }) if resending => {
+                    let delay = self.policy.rate_limit_delay(retry_after);
+                    let reason = "rate limited".to_owned();
+                    return self
+                        .retry_in_flight(job, &connection, reason, Some(delay))
+                        .await;
+                }
+                Err(PublishError::Deferred { until, reason, .. }) if resending => {
+                    let delay =
+                        (until - self.clock.now()).clamp(Duration::seconds(1), MAX_DEFERRAL);
+                    return self
+                        .retry_in_flight(job, &connection, reason, Some(delay))
+                        .await;
                 }
                 other => other,
             };
@@ -812,15 +839,16 @@ impl PublishWorker {
 
     /// A send whose outcome the platform left open, on a platform that deduplicates a re-send:
     /// the job runs again later (looking first, then re-sending with the same key); past the
-    /// tries, a person reviews it.
+    /// tries, a person reviews it. A platform's own `wait` (a rate limit) uses no try up.
     async fn retry_in_flight(
         &self,
         job: &ClaimedJob,
         connection: &Connection,
         reason: String,
+        wait: Option<Duration>,
     ) -> AppResult<JobReport> {
         let name = connection.provider.display_name();
-        if !self.policy.may_retry(job.attempt) {
+        if wait.is_none() && !self.policy.may_retry(job.attempt) {
             return self
                 .review(
                     job,
@@ -832,7 +860,8 @@ impl PublishWorker {
                 )
                 .await;
         }
-        let run_at = self.clock.now() + self.policy.jittered_delay(job.attempt, jitter(job));
+        let run_at = self.clock.now()
+            + wait.unwrap_or_else(|| self.policy.jittered_delay(job.attempt, jitter(job)));
         let error = TargetError::new(
             "unconfirmed",
             format!("{name} did not confirm the post yet ({reason}); checking again"),

@@ -943,11 +943,21 @@ async fn refusals_map_to_what_the_worker_does() {
         }
         other => panic!("{other:?}"),
     }
+    // A server error answering the status may come after it was stored: unknown, for the core
+    // to look for it (and re-send with the same key only within the window).
     w.control("faults", json!({"fail_next_status": 503})).await;
     assert!(matches!(
         w.mastodon
             .publish(&request(&account, "later", "busy"), &Unguarded)
             .await,
+        Err(PublishError::Unknown { .. })
+    ));
+    // One answering a file is retried: no status was sent.
+    w.control("faults", json!({"fail_next_media": 503})).await;
+    let mut busy_media = request(&account, "pic", "busy-media");
+    busy_media.media = vec![attachment("image/png", vec![1; 10], None)];
+    assert!(matches!(
+        w.mastodon.publish(&busy_media, &Unguarded).await,
         Err(PublishError::Transient { .. })
     ));
     w.control("faults", json!({"fail_next_media": 422})).await;

@@ -799,6 +799,50 @@ async fn a_platform_that_deduplicates_is_resent_with_the_same_key_within_its_win
 }
 
 #[tokio::test]
+async fn a_resend_put_off_by_the_platform_stays_in_flight_with_its_first_send_time() {
+    let first = now() - chrono::Duration::minutes(10);
+    let sent_before = || {
+        let mut p = publishing(vec![x()]);
+        p.begin_target("twitter", cid(1), first).unwrap();
+        p
+    };
+    let window = Some(chrono::Duration::minutes(50));
+    let answers = [
+        (
+            PublishError::Transient {
+                reason: "HTTP 502".into(),
+            },
+            None,
+        ),
+        (
+            PublishError::RateLimited {
+                retry_after: Some(chrono::Duration::minutes(15)),
+            },
+            Some(now() + chrono::Duration::minutes(15)),
+        ),
+    ];
+    for (answer, run_at) in answers {
+        let d = Deps::new(sent_before()).with_fake(FakePublisher::new(window, vec![Err(answer)]));
+        let fake = d.fake();
+        let (w, state) = d.build();
+        let report = w.process(&job(x(), 2)).await.unwrap();
+        let JobReport::RetryAt(at) = report else {
+            panic!("{report:?}")
+        };
+        if let Some(run_at) = run_at {
+            assert_eq!(at, run_at, "the platform's wait is kept");
+        }
+        assert_eq!(fake.sent(), 1, "re-sent once");
+        // Still possibly out, with the first send's time: the next attempt looks for it and
+        // re-sends only while the platform still deduplicates (from that time).
+        let r = result(&state, "twitter");
+        assert_eq!(r.status, TargetStatus::Publishing);
+        assert_eq!(r.last_attempt_at, Some(first));
+        assert_eq!(r.error.unwrap().code, "unconfirmed");
+    }
+}
+
+#[tokio::test]
 async fn a_worker_that_lost_its_job_sends_nothing_and_writes_nothing() {
     let d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![ok()]));
     // The step marking the send (which renews the lease) finds another worker holds the job.

@@ -167,6 +167,12 @@ fn answer_error(
                 reason: format!("The Mastodon instance refused {what}: {text}"),
             }
         }
+        // A server error answering the status may come after the instance stored it (a proxy
+        // that gave up waiting): looked for, and re-sent with the same key only within the
+        // window, by the core.
+        s if s >= 500 && matches!(step, Step::Status { .. }) => PublishError::Unknown {
+            reason: format!("Mastodon answered HTTP {s} to the post: {text}"),
+        },
         // 408: the platform gave up waiting for the request; it processed nothing (RFC 9110).
         s if s >= 500 || s == 408 => PublishError::Transient {
             reason: format!("Mastodon answered HTTP {s}: {text}"),
