@@ -122,6 +122,7 @@ pub fn media_store(config: &Config, public_url: &str) -> anyhow::Result<Arc<dyn 
                 public_url: set(&config.s3_public_url),
                 api_media_base,
                 read_limit: config.max_upload_bytes,
+                read_timeout: S3Config::READ_TIMEOUT,
             })
             .context("MULTIVIO_S3_BUCKET")?,
         ),

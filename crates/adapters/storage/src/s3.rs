@@ -18,8 +18,8 @@ use multivio_ports::media::{
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{
-    Attribute, Attributes, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMultipartOptions,
-    PutOptions, PutPayload, WriteMultipart,
+    Attribute, Attributes, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt,
+    PutMultipartOptions, PutOptions, PutPayload, WriteMultipart,
 };
 
 use crate::{content_type_of, invalid_key, valid_key};
@@ -53,6 +53,15 @@ pub struct S3Config {
     pub api_media_base: String,
     /// The largest object [`MediaStore::get`] reads whole (the upload cap).
     pub read_limit: u64,
+    /// How long a request may wait for the bucket's next bytes: its answer's headers, then
+    /// each read of its body ([`S3Config::READ_TIMEOUT`]). There is no limit on a request as
+    /// a whole: a download streams as fast as its client takes it, for as long as that lasts.
+    pub read_timeout: std::time::Duration,
+}
+
+impl S3Config {
+    /// The default [`S3Config::read_timeout`].
+    pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 }
 
 impl std::fmt::Debug for S3Config {
@@ -68,6 +77,7 @@ impl std::fmt::Debug for S3Config {
             .field("public_url", &self.public_url)
             .field("api_media_base", &self.api_media_base)
             .field("read_limit", &self.read_limit)
+            .field("read_timeout", &self.read_timeout)
             .finish()
     }
 }
@@ -138,7 +148,14 @@ impl S3Store {
                 "MULTIVIO_S3_BUCKET is empty".to_owned(),
             ));
         }
+        // object_store's default limits each request as a whole to 30 s, which would cut a
+        // download to a slow client (resumed with a range a few times, then given up): a
+        // stalled bucket is caught by the read timeout instead.
+        let client = ClientOptions::new()
+            .with_timeout_disabled()
+            .with_read_timeout(config.read_timeout);
         let mut builder = AmazonS3Builder::new()
+            .with_client_options(client)
             .with_bucket_name(config.bucket.trim())
             .with_region(config.region.as_deref().unwrap_or("us-east-1"));
         if let Some(endpoint) = config.endpoint.as_deref().filter(|e| !e.is_empty()) {

@@ -5,11 +5,12 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::Fixture;
 use common::moto::{Moto, start_or_skip};
 use futures_util::StreamExt;
-use multivio_ports::media::Delivery;
+use multivio_ports::media::{Delivery, MediaStore};
 use multivio_storage::{S3Config, S3Store};
 use object_store::ObjectStore;
 
@@ -26,6 +27,7 @@ fn config(endpoint: &str, public_url: Option<&str>, read_limit: u64) -> S3Config
         public_url: public_url.map(str::to_owned),
         api_media_base: "http://127.0.0.1:8080/media".to_owned(),
         read_limit,
+        read_timeout: S3Config::READ_TIMEOUT,
     }
 }
 
@@ -121,6 +123,71 @@ async fn without_a_public_url_the_api_serves_the_bytes() {
         .await
         .unwrap();
     assert_eq!(url, "http://127.0.0.1:8080/media/9/x.png");
+}
+
+/// A TCP relay to `target` that counts the connections opened through it.
+async fn counting_relay(target: &str) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let target = target.trim_start_matches("http://").to_owned();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let counter = opened.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), opened)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_may_last_far_longer_than_the_read_timeout() {
+    // A client reading slowly, but never pausing as long as the read timeout, for many times
+    // that timeout: every byte arrives over the one request (a limit on the request as a whole
+    // would cut it, and object_store would resume it with a range on a new connection, a few
+    // times before giving up).
+    let Some((f, moto)) = fixture_with(None, 32 << 20).await else {
+        return;
+    };
+    let bytes: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
+    f.store
+        .put("9/slow.mp4", bytes.clone(), "video/mp4")
+        .await
+        .unwrap();
+    let (relay, opened) = counting_relay(&moto.endpoint).await;
+    let timeout = std::time::Duration::from_millis(300);
+    let slow = S3Store::new(S3Config {
+        read_timeout: timeout,
+        ..config(&relay, None, 32 << 20)
+    })
+    .unwrap();
+    let mut read = slow.open("9/slow.mp4", None).await.unwrap();
+    let before_reading = opened.load(Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let slow_for = timeout * 10;
+    let mut got = Vec::with_capacity(bytes.len());
+    while let Some(chunk) = read.body.next().await {
+        got.extend_from_slice(&chunk.expect("every chunk arrives"));
+        if started.elapsed() < slow_for {
+            tokio::time::sleep(timeout / 3).await;
+        }
+    }
+    assert!(got == bytes, "{} of {} bytes", got.len(), bytes.len());
+    assert!(
+        started.elapsed() >= slow_for,
+        "the download ended before it outlasted the timeout"
+    );
+    assert_eq!(
+        opened.load(Ordering::SeqCst),
+        before_reading,
+        "the download was cut and resumed over new connections"
+    );
 }
 
 #[test]
