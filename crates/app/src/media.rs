@@ -40,6 +40,10 @@ pub const SNIFF_BYTES: usize = 16 * 1024;
 /// Thumbnails decoded at once, process-wide per service: each may take up to
 /// [`image::MAX_DECODE_BYTES`] of memory.
 pub const CONCURRENT_DECODES: usize = 2;
+/// Bytes of images held in memory at once while they are read, process-wide per service: an
+/// image past it is refused as busy ([`UploadError::Busy`]) rather than the process growing
+/// with every account's uploads (eight images of [`MAX_IMAGE_BYTES`], or many small ones).
+pub const IMAGE_BUFFER_BUDGET: usize = 256 << 20;
 
 /// An upload held in memory (the API's former upload path; see [`UploadStream`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +146,10 @@ pub enum UploadError {
     /// Invalid input other than the file (the alt text) (HTTP 422).
     #[error("invalid input: {0:?}")]
     Invalid(Vec<FieldError>),
+    /// The images being read take all the memory set aside for them
+    /// ([`IMAGE_BUFFER_BUDGET`]); the upload may be retried shortly (HTTP 503).
+    #[error("too many images are being uploaded at once")]
+    Busy,
     /// Anything else (storage or database unavailable…).
     #[error(transparent)]
     Failed(#[from] AppError),
@@ -159,6 +167,9 @@ impl From<UploadError> for AppError {
                 AppError::invalid("file", format!("is larger than {max_bytes} bytes"))
             }
             UploadError::Empty => AppError::invalid("file", "is empty"),
+            UploadError::Busy => {
+                AppError::Unavailable("the images being uploaded fill their memory".to_owned())
+            }
             other => AppError::invalid("file", other.to_string()),
         }
     }
@@ -218,6 +229,9 @@ pub struct MediaService {
     max_bytes: u64,
     quota: Option<(Arc<dyn UserStore>, PlanCatalog)>,
     decodes: Arc<tokio::sync::Semaphore>,
+    /// Bytes of images in memory ([`IMAGE_BUFFER_BUDGET`]), one permit a byte.
+    image_buffers: Arc<tokio::sync::Semaphore>,
+    image_budget: usize,
 }
 
 impl std::fmt::Debug for MediaService {
@@ -310,7 +324,45 @@ impl MediaService {
             max_bytes,
             quota: None,
             decodes: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DECODES)),
+            image_buffers: Arc::new(tokio::sync::Semaphore::new(IMAGE_BUFFER_BUDGET)),
+            image_budget: IMAGE_BUFFER_BUDGET,
         }
+    }
+
+    /// Sets the bytes of images held in memory at once (default [`IMAGE_BUFFER_BUDGET`]).
+    pub fn with_image_buffer_budget(mut self, bytes: usize) -> Self {
+        let bytes = bytes.min(tokio::sync::Semaphore::MAX_PERMITS);
+        self.image_buffers = Arc::new(tokio::sync::Semaphore::new(bytes));
+        self.image_budget = bytes;
+        self
+    }
+
+    /// Bytes of images held in memory now, being read (this service and its clones).
+    pub fn image_bytes_in_memory(&self) -> usize {
+        self.image_budget
+            .saturating_sub(self.image_buffers.available_permits())
+    }
+
+    /// Takes `bytes` more of the image budget into `held`; `Busy` when it is spent.
+    fn hold_image_bytes(
+        &self,
+        held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+        bytes: usize,
+    ) -> Result<(), UploadError> {
+        let permits = u32::try_from(bytes).map_err(|_| UploadError::Busy)?;
+        if permits == 0 {
+            return Ok(());
+        }
+        let more = self
+            .image_buffers
+            .clone()
+            .try_acquire_many_owned(permits)
+            .map_err(|_| UploadError::Busy)?;
+        match held {
+            Some(permit) => permit.merge(more),
+            None => *held = Some(more),
+        }
+        Ok(())
     }
 
     /// Limits each account's media to its plan's storage ([`multivio_domain::quota::Plan`]),
@@ -579,12 +631,17 @@ impl MediaService {
         if bytes.len() as u64 > limit {
             return Err(over());
         }
+        // The bytes in memory count against the process's image budget until the image is
+        // stored and its thumbnail made (when this returns).
+        let mut held = None;
+        self.hold_image_bytes(&mut held, bytes.len())?;
         if !ended {
             while let Some(chunk) = rest.next().await {
                 let chunk = chunk.map_err(|e| UploadError::Body(e.to_string()))?;
                 if (bytes.len() + chunk.len()) as u64 > limit {
                     return Err(over());
                 }
+                self.hold_image_bytes(&mut held, chunk.len())?;
                 bytes.extend_from_slice(&chunk);
             }
         }

@@ -593,6 +593,61 @@ async fn the_storage_quota_is_checked_before_and_while_streaming_and_at_the_inse
 }
 
 #[tokio::test]
+async fn images_share_a_memory_budget_and_one_past_it_is_busy() {
+    // Not compressible: the file is about as large as its pixels.
+    let noise = ::image::DynamicImage::ImageRgb8(::image::RgbImage::from_fn(120, 120, |x, y| {
+        let h = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).rotate_left(x % 31);
+        ::image::Rgb([h as u8, (h >> 8) as u8, (h >> 16) as u8])
+    }));
+    let png = encode(noise, ::image::ImageFormat::Png);
+    let n = png.len();
+    assert!(n > 30_000, "{n}");
+    let store = Arc::new(MemoryStore::default());
+    let svc = service(files(0), store.clone(), "free").with_image_buffer_budget(n + n / 2);
+
+    // One upload has three quarters of its image in memory, the rest still to come.
+    let (tx, body) = body_channel(1);
+    let reading = svc.clone();
+    let first = tokio::spawn(async move {
+        let upload = UploadStream {
+            body,
+            original_filename: None,
+            alt_text: None,
+            declared_size: None,
+        };
+        reading.upload_stream(&tenant(), upload).await
+    });
+    let (sent, rest) = png.split_at(n * 3 / 4);
+    for chunk in sent.chunks(1000) {
+        tx.send(Ok(Bytes::copy_from_slice(chunk))).await.unwrap();
+    }
+    let waited = std::time::Instant::now();
+    while svc.image_bytes_in_memory() < sent.len() {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(10),
+            "never read"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Another image does not fit beside it: busy, nothing stored, its bytes given back.
+    let second = svc
+        .upload_stream(&tenant(), stream_upload(png.clone(), "b.png"))
+        .await;
+    assert_eq!(second, Err(UploadError::Busy));
+    assert_eq!(svc.image_bytes_in_memory(), sent.len());
+    // The first completes; its memory is given back, and the next image fits.
+    tx.send(Ok(Bytes::copy_from_slice(rest))).await.unwrap();
+    drop(tx);
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(store.get(&first.filename).await.unwrap(), png);
+    assert_eq!(svc.image_bytes_in_memory(), 0);
+    svc.upload_stream(&tenant(), stream_upload(png.clone(), "c.png"))
+        .await
+        .unwrap();
+    assert_eq!(svc.image_bytes_in_memory(), 0);
+}
+
+#[tokio::test]
 async fn refusals_leave_nothing_stored() {
     let store = Arc::new(MemoryStore::default());
     let svc = service(

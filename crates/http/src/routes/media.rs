@@ -78,6 +78,14 @@ fn upload_problem(e: UploadError) -> ApiError {
         ),
         UploadError::TooLarge { max_bytes } => too_large(max_bytes),
         UploadError::Body(why) => bad_upload(why),
+        UploadError::Busy => ApiError(
+            Problem::of(
+                ProblemType::Busy,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many images are being uploaded at once; retry shortly",
+            )
+            .retry_after(5),
+        ),
         // The rest as the core words them: 415, or 422 about `file`.
         other => multivio_app::AppError::from(other).into(),
     }
@@ -238,7 +246,8 @@ async fn read_upload(
         (status = 413, description = "- `payload-too-large`: a file over `MULTIVIO_MAX_UPLOAD_BYTES` (`max_bytes`), an image over 32 MiB, an `alt_text` over 8 KiB\n- `storage-quota-exceeded`: the file does not fit in the plan's storage (`used_bytes`, `allowed_bytes`)"),
         (status = 415, description = "- `unsupported-file-type`: not a JPEG, PNG, GIF or WebP image, nor an MP4, QuickTime or WebM video"),
         (status = 422, description = "- `validation-failed`: no `file` part, an empty or unreadable file, an image of too many pixels (a decompression bomb), an `alt_text` breaking its rules"),
-        (status = 429, description = "- `too-many-requests`: 30 uploads a minute\n- `busy`: the account already has `MULTIVIO_UPLOADS_PER_USER` uploads in progress")),
+        (status = 429, description = "- `too-many-requests`: 30 uploads a minute\n- `busy`: the account already has `MULTIVIO_UPLOADS_PER_USER` uploads in progress"),
+        (status = 503, description = "- `busy`: the images being uploaded to this process fill the memory set aside for them (256 MiB); retry after `Retry-After`")),
     security(("bearer" = [])))]
 pub async fn upload(
     state: web::Data<AppState>,
