@@ -34,7 +34,7 @@ use crate::routes::{billing, connections, me, media, posts, providers};
         media::list, media::upload, media::get, media::edit, media::delete,
         billing::subscription, billing::checkout, billing::portal, billing::stripe_webhook,
     ),
-    components(schemas(dto::ProblemDoc, dto::FieldErrorDoc, dto::PlatformName, dto::PostStatusName, dto::rules::JsonValue)),
+    components(schemas(dto::ProblemDoc, dto::FieldErrorDoc, dto::PlatformName, dto::PostStatusName, dto::rules::JsonValue, dto::PlatformContentDto, dto::LinkedinContentDoc, dto::PinterestContentDoc, dto::TiktokContentDoc, dto::YoutubeContentDoc)),
     modifiers(&BearerAuth, &ErrorAnswers),
     tags(
         (name = "users", description = "The caller's profile"),

@@ -239,3 +239,100 @@ fn operation_ids_are_unique() {
         assert!(seen.insert(id.clone()), "{method} {path}: `{id}` is taken");
     }
 }
+
+#[test]
+fn platform_settings_are_refused_by_the_document_exactly_when_the_core_refuses_them() {
+    use multivio_domain::Provider;
+    use multivio_domain::post::options::check;
+    use serde_json::{Value, json};
+
+    let contract = multivio_http::contract::Contract::get();
+    let doc = contract.document();
+    let long = |n: usize| "t".repeat(n);
+    let cases: Vec<(Provider, &str, Value)> = vec![
+        (Provider::Linkedin, "visibility", json!("CONNECTIONS")),
+        (Provider::Linkedin, "visibility", json!("connections")),
+        (Provider::Linkedin, "visibility", json!(null)),
+        (Provider::Linkedin, "visibility", json!(true)),
+        (Provider::Pinterest, "board_id", json!("549755885175")),
+        (Provider::Pinterest, "board_id", json!(" 5497 ")),
+        (Provider::Pinterest, "board_id", json!("")),
+        (Provider::Pinterest, "board_id", json!("1".repeat(32))),
+        (Provider::Pinterest, "board_id", json!("1".repeat(33))),
+        (Provider::Pinterest, "board_id", json!(12)),
+        (Provider::Pinterest, "title", json!(" Spring ")),
+        (Provider::Pinterest, "title", json!("   ")),
+        (Provider::Pinterest, "title", json!(long(100))),
+        (
+            Provider::Pinterest,
+            "title",
+            json!(format!(" {}", long(100))),
+        ),
+        (Provider::Pinterest, "title", json!("two\nlines")),
+        (
+            Provider::Pinterest,
+            "link",
+            json!("https://shop.example/spring?a=1#b"),
+        ),
+        (Provider::Pinterest, "link", json!("http://x")),
+        (Provider::Pinterest, "link", json!("")),
+        (Provider::Pinterest, "link", json!("  ")),
+        (Provider::Pinterest, "link", json!(" https://x")),
+        (Provider::Pinterest, "link", json!("https://a b")),
+        (Provider::Pinterest, "link", json!("https://a\u{3000}b")),
+        (Provider::Pinterest, "link", json!("https://a\u{feff}b")),
+        (Provider::Pinterest, "link", json!("https:///path")),
+        (Provider::Pinterest, "link", json!("ftp://x")),
+        (Provider::Pinterest, "link", json!("HTTPS://x")),
+        (
+            Provider::Pinterest,
+            "link",
+            json!(format!("https://{}", long(2040))),
+        ),
+        (
+            Provider::Pinterest,
+            "link",
+            json!(format!("https://{}", long(2041))),
+        ),
+        (Provider::Tiktok, "privacy_level", json!("SELF_ONLY")),
+        (Provider::Tiktok, "privacy_level", json!("PUBLIC")),
+        (Provider::Tiktok, "disable_duet", json!(true)),
+        (Provider::Tiktok, "disable_duet", json!(null)),
+        (Provider::Tiktok, "disable_duet", json!("yes")),
+        (Provider::Youtube, "title", json!("Our launch")),
+        (Provider::Youtube, "title", json!("a <b>")),
+        (Provider::Youtube, "title", json!("\tLaunch")),
+        (Provider::Youtube, "title", json!("caf\u{e9} \u{1F680}")),
+        (Provider::Youtube, "title", json!(long(101))),
+        (Provider::Youtube, "privacy_status", json!("unlisted")),
+        (Provider::Youtube, "privacy_status", json!("Public")),
+        (Provider::Youtube, "made_for_kids", json!(1)),
+        // Keys a platform does not read are kept as given.
+        (Provider::X, "visibility", json!(3)),
+        (Provider::Youtube, "hashtags", json!(["a", "b"])),
+    ];
+    let body = doc
+        .pointer("/components/schemas/PostCreate")
+        .expect("PostCreate");
+    for (provider, key, value) in cases {
+        let mut content = serde_json::Map::new();
+        content.insert(key.to_owned(), value.clone());
+        let core_refuses = !check(provider, &content).is_empty();
+        let request = json!({
+            "name": "p",
+            "platform_content": { provider.as_str(): Value::Object(content) },
+        });
+        let document_refuses = !contract.check(body, &request, "").is_empty();
+        assert_eq!(
+            document_refuses,
+            core_refuses,
+            "{provider:?} {key} = {value}: the document {} it, the core {} it",
+            if document_refuses {
+                "refuses"
+            } else {
+                "accepts"
+            },
+            if core_refuses { "refuses" } else { "accepts" },
+        );
+    }
+}

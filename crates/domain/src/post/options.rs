@@ -5,17 +5,19 @@
 //! Other keys stay as the client gave them; the keys named here are checked when a post is
 //! written ([`check`], from [`PostContent::parse`](super::PostContent::parse)) and read by the
 //! publishers with the same parsers, so a post that reaches a platform carries settings it
-//! takes.
+//! takes. Every rule is one a JSON schema states (the API's document has them): `null` is the
+//! same as absent, a text's length and characters are those of the value as given (its
+//! surrounding white space is then trimmed; a blank text is none).
 //!
 //! | platform | key | value | default |
 //! |---|---|---|---|
 //! | LinkedIn | `visibility` | `PUBLIC`, `CONNECTIONS` (members only) | `PUBLIC` |
-//! | Pinterest | `board_id` | the board's id (digits) | none: a board must be chosen |
-//! | Pinterest | `title` | ≤ 100 characters | none |
-//! | Pinterest | `link` | an http(s) URL ≤ 2,048 characters | none |
+//! | Pinterest | `board_id` | the board's id (1–32 digits) | none: a board must be chosen |
+//! | Pinterest | `title` | ≤ 100 characters, one line | none |
+//! | Pinterest | `link` | an http(s) URL ≤ 2,048 characters without spaces, or `""` | none |
 //! | TikTok | `privacy_level` | `PUBLIC_TO_EVERYONE`, `MUTUAL_FOLLOW_FRIENDS`, `FOLLOWER_OF_CREATOR`, `SELF_ONLY` | `PUBLIC_TO_EVERYONE` |
 //! | TikTok | `disable_comment`, `disable_duet`, `disable_stitch` | booleans | `false` |
-//! | YouTube | `title` | 1–100 characters, no `<` `>` | the post's name |
+//! | YouTube | `title` | ≤ 100 characters, one line, no `<` `>` | the post's name |
 //! | YouTube | `privacy_status` | `public`, `unlisted`, `private` | `public` |
 //! | YouTube | `made_for_kids` | boolean | `false` |
 
@@ -86,27 +88,24 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A trimmed text of at most `max` characters, none of `forbidden` (absent or blank:
-    /// `None`).
+    /// A text of at most `max` characters without control characters nor any of
+    /// `forbidden`, trimmed (absent or blank: `None`).
     fn text(&mut self, key: &str, max: usize, forbidden: &[char]) -> Option<String> {
         let given = self.string(key)?;
-        let trimmed = given.trim();
-        if trimmed.is_empty() {
-            return None;
-        }
-        if trimmed.chars().count() > max {
+        if given.chars().count() > max {
             self.fail(key, format!("must be at most {max} characters"));
             return None;
         }
-        if trimmed.chars().any(|c| c.is_control()) {
+        if given.chars().any(|c| c.is_control()) {
             self.fail(key, "must not contain control characters");
             return None;
         }
-        if let Some(c) = trimmed.chars().find(|c| forbidden.contains(c)) {
+        if let Some(c) = given.chars().find(|c| forbidden.contains(c)) {
             self.fail(key, format!("must not contain `{c}`"));
             return None;
         }
-        Some(trimmed.to_owned())
+        let trimmed = given.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_owned())
     }
 
     fn finish<T>(self, value: T) -> Result<T, Vec<FieldError>> {
@@ -129,6 +128,9 @@ pub enum LinkedinVisibility {
 }
 
 impl LinkedinVisibility {
+    /// Every value's name.
+    pub const NAMES: [&'static str; 2] = ["PUBLIC", "CONNECTIONS"];
+
     /// LinkedIn's name for it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -149,7 +151,7 @@ impl LinkedinOptions {
     /// Reads `platform_content.linkedin`'s settings.
     pub fn parse(extra: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut r = Reader::new(Provider::Linkedin, extra);
-        let visibility = match r.choice("visibility", &["PUBLIC", "CONNECTIONS"]) {
+        let visibility = match r.choice("visibility", &LinkedinVisibility::NAMES) {
             Some("CONNECTIONS") => LinkedinVisibility::Connections,
             _ => LinkedinVisibility::Public,
         };
@@ -171,19 +173,29 @@ pub struct PinterestOptions {
 impl PinterestOptions {
     /// Longest title.
     pub const MAX_TITLE: usize = 100;
+    /// Longest board id (digits).
+    pub const MAX_BOARD_ID: usize = 32;
+    /// Longest link.
+    pub const MAX_LINK: usize = 2048;
 
     /// Reads `platform_content.pinterest`'s settings.
     pub fn parse(extra: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut r = Reader::new(Provider::Pinterest, extra);
-        let board_id = r.string("board_id").map(|b| b.trim().to_owned());
+        let board_id = r.string("board_id");
         if let Some(board) = &board_id
-            && (board.is_empty() || board.len() > 32 || !board.bytes().all(|b| b.is_ascii_digit()))
+            && (board.is_empty()
+                || board.len() > Self::MAX_BOARD_ID
+                || !board.bytes().all(|b| b.is_ascii_digit()))
         {
             r.fail("board_id", "must be a Pinterest board id (digits)");
         }
         let title = r.text("title", Self::MAX_TITLE, &[]);
         let link = match r.string("link") {
-            Some(link) if !link.trim().is_empty() => {
+            Some(link) if link.chars().any(|c| c.is_whitespace()) => {
+                r.fail("link", "must not contain spaces");
+                None
+            }
+            Some(link) if !link.is_empty() => {
                 match crate::text::http_url(&path(Provider::Pinterest, "link"), &link) {
                     Ok(url) => Some(url),
                     Err(e) => {
@@ -297,6 +309,9 @@ pub enum YoutubePrivacy {
 }
 
 impl YoutubePrivacy {
+    /// Every value's name.
+    pub const NAMES: [&'static str; 3] = ["public", "unlisted", "private"];
+
     /// YouTube's name for it (`status.privacyStatus`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -328,7 +343,7 @@ impl YoutubeOptions {
     pub fn parse(extra: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
         let mut r = Reader::new(Provider::Youtube, extra);
         let title = r.text("title", Self::MAX_TITLE, &Self::FORBIDDEN);
-        let privacy_status = match r.choice("privacy_status", &["public", "unlisted", "private"]) {
+        let privacy_status = match r.choice("privacy_status", &YoutubePrivacy::NAMES) {
             Some("unlisted") => YoutubePrivacy::Unlisted,
             Some("private") => YoutubePrivacy::Private,
             _ => YoutubePrivacy::Public,

@@ -149,15 +149,73 @@ pub struct PlatformContentDto {
 
 impl utoipa::PartialSchema for PlatformContentDto {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        rules::JsonValue::object(false)
-            .property("content", rules::content())
-            .property("thread", rules::thread())
-            .description(Some(
-                "Content for one platform: `content`, its own `thread`, and any other keys (`hashtags`, `visibility`…), kept as given",
-            ))
-            .into()
+        content_schema(None).into()
     }
 }
+
+/// One platform's content: `content`, its own `thread`, the settings `provider` reads
+/// ([`rules::platform_options`]), and any other keys, kept as given.
+fn content_schema(provider: Option<Provider>) -> utoipa::openapi::schema::ObjectBuilder {
+    let mut schema = rules::JsonValue::object(false)
+        .property("content", rules::content())
+        .property("thread", rules::thread());
+    let options = provider.map(rules::platform_options).unwrap_or_default();
+    let described = match provider {
+        Some(provider) if !options.is_empty() => format!(
+            "Content for {}: `content`, its own `thread`, its settings ({}), and any other keys, kept as given",
+            provider.display_name(),
+            options
+                .iter()
+                .map(|(key, _)| format!("`{key}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => "Content for one platform: `content`, its own `thread`, and any other keys (`hashtags`…), kept as given".to_owned(),
+    };
+    for (key, option) in options {
+        schema = schema.property(key, option);
+    }
+    schema.description(Some(described))
+}
+
+/// The schema `provider`'s content is described by: its own when it reads settings.
+fn content_schema_name(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Linkedin => "LinkedinContent",
+        Provider::Pinterest => "PinterestContent",
+        Provider::Tiktok => "TiktokContent",
+        Provider::Youtube => "YoutubeContent",
+        _ => "PlatformContentDto",
+    }
+}
+
+/// The OpenAPI schemas of the platforms' content that read settings of their own.
+macro_rules! platform_content_doc {
+    ($($doc:ident => $provider:ident),* $(,)?) => {$(
+        #[doc = concat!("The OpenAPI schema of ", stringify!($provider), "'s content.")]
+        #[derive(Debug, Clone, Copy)]
+        pub struct $doc;
+
+        impl utoipa::PartialSchema for $doc {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                content_schema(Some(Provider::$provider)).into()
+            }
+        }
+
+        impl utoipa::ToSchema for $doc {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(content_schema_name(Provider::$provider))
+            }
+        }
+    )*};
+}
+
+platform_content_doc!(
+    LinkedinContentDoc => Linkedin,
+    PinterestContentDoc => Pinterest,
+    TiktokContentDoc => Tiktok,
+    YoutubeContentDoc => Youtube,
+);
 
 impl utoipa::ToSchema for PlatformContentDto {
     fn schemas(
@@ -233,19 +291,20 @@ fn platform_content_map(nullable: bool) -> utoipa::openapi::schema::Schema {
     } else {
         SchemaType::Type(Type::Object)
     };
-    ObjectBuilder::new()
-        .schema_type(types)
-        .property_names(Some(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(PlatformName::names())),
-        ))
-        .additional_properties(Some(AdditionalProperties::RefOr(
-            Ref::from_schema_name("PlatformContentDto").into(),
-        )))
-        .description(Some("Per-platform content, keyed by platform name"))
-        .build()
-        .into()
+    let mut map = ObjectBuilder::new().schema_type(types);
+    for name in PlatformName::names() {
+        if let Some(provider) = PlatformName::parse(name) {
+            map = map.property(name, Ref::from_schema_name(content_schema_name(provider)));
+        }
+    }
+    map.additional_properties(Some(
+        AdditionalProperties::<utoipa::openapi::schema::Schema>::FreeForm(false),
+    ))
+    .description(Some(
+        "Per-platform content, keyed by platform name (`twitter` or `x` for X)",
+    ))
+    .build()
+    .into()
 }
 
 /// Changes to a draft or scheduled post: absent fields are kept.
@@ -458,6 +517,7 @@ pub struct PostDto {
     #[schema(value_type = Object)]
     pub universal_metadata: serde_json::Value,
     /// Per-platform content.
+    #[schema(schema_with = platform_content_schema)]
     pub platform_content: BTreeMap<String, PlatformContentDto>,
     /// Where it goes.
     pub platforms: Vec<TargetDto>,

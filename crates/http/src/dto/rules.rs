@@ -372,6 +372,111 @@ pub fn file_bytes() -> Schema {
         .into()
 }
 
+/// Characters that are white space (Rust's `char::is_whitespace`) or control characters,
+/// spelled out (the regular expression flavours disagree on `\s`).
+const SPACE_OR_CONTROL: &str =
+    r"\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// The settings a platform reads from its content's other keys, as the core checks them
+/// (`multivio_domain::post::options`); `null` is the same as absent. Platforms that read none
+/// have none.
+pub fn platform_options(provider: Provider) -> Vec<(&'static str, Schema)> {
+    use multivio_domain::post::options::{
+        LinkedinVisibility, PinterestOptions, TiktokPrivacy, YoutubeOptions, YoutubePrivacy,
+    };
+    let choice = |names: &[&'static str], description: &str| -> Schema {
+        let values: Vec<Option<&str>> = names.iter().copied().map(Some).chain([None]).collect();
+        nullable_string()
+            .enum_values(Some(values))
+            .description(Some(description))
+            .build()
+            .into()
+    };
+    let flag = |description: &str| -> Schema {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+            .description(Some(description))
+            .build()
+            .into()
+    };
+    // Length and characters as given; then trimmed, and blank is none.
+    let title = |max: usize, pattern: &str, description: &str| -> Schema {
+        nullable_text(max, pattern)
+            .description(Some(description))
+            .build()
+            .into()
+    };
+    match provider {
+        Provider::Linkedin => vec![(
+            "visibility",
+            choice(
+                &LinkedinVisibility::NAMES,
+                "Who sees the post: `PUBLIC` (the default) or `CONNECTIONS` (a member's connections)",
+            ),
+        )],
+        Provider::Pinterest => vec![
+            (
+                "board_id",
+                nullable_string()
+                    .max_length(Some(PinterestOptions::MAX_BOARD_ID))
+                    .pattern(Some(format!(
+                        "^[0-9]{{1,{}}}$",
+                        PinterestOptions::MAX_BOARD_ID
+                    )))
+                    .description(Some("The board the pin goes to (required to publish)"))
+                    .build()
+                    .into(),
+            ),
+            (
+                "title",
+                title(
+                    PinterestOptions::MAX_TITLE,
+                    SINGLE_LINE,
+                    "The pin's title: one line; blank: none",
+                ),
+            ),
+            (
+                "link",
+                nullable_text(
+                    PinterestOptions::MAX_LINK,
+                    &format!("^(https?://[^/?#{SPACE_OR_CONTROL}][^{SPACE_OR_CONTROL}]*)?$"),
+                )
+                .description(Some("Where the pin leads: an http(s) URL; \"\": none"))
+                .build()
+                .into(),
+            ),
+        ],
+        Provider::Tiktok => {
+            let names: Vec<&'static str> = TiktokPrivacy::ALL.iter().map(|p| p.as_str()).collect();
+            vec![
+                (
+                    "privacy_level",
+                    choice(&names, "Who may watch (default `PUBLIC_TO_EVERYONE`)"),
+                ),
+                ("disable_comment", flag("No comments (default false)")),
+                ("disable_duet", flag("No duets (default false)")),
+                ("disable_stitch", flag("No stitches (default false)")),
+            ]
+        }
+        Provider::Youtube => vec![
+            (
+                "title",
+                title(
+                    YoutubeOptions::MAX_TITLE,
+                    r"^[^\u0000-\u001F\u007F-\u009F<>]*$",
+                    "The video's title: one line without `<` or `>`; blank: the post's name",
+                ),
+            ),
+            (
+                "privacy_status",
+                choice(&YoutubePrivacy::NAMES, "Who may watch (default `public`)"),
+            ),
+            ("made_for_kids", flag("Made for children (default false)")),
+        ],
+        _ => Vec::new(),
+    }
+}
+
 /// Text PostgreSQL can keep: anything but U+0000.
 pub const NO_NUL: &str = r"^[^\u0000]*$";
 

@@ -36,7 +36,7 @@ fn defaults_when_nothing_is_set() {
 #[test]
 fn each_platform_reads_its_own_keys() {
     let pin = PinterestOptions::parse(&map(json!({
-        "board_id": " 549755885175 ", "title": " Spring ", "link": "https://shop.example/spring",
+        "board_id": "549755885175", "title": " Spring ", "link": "https://shop.example/spring",
         "hashtags": ["kept", "as", "given"],
     })))
     .unwrap();
@@ -96,6 +96,35 @@ fn wrong_values_name_their_field() {
     assert!(errors[0].reason.contains('<'), "{errors:?}");
     let errors = check(Provider::Linkedin, &map(json!({ "visibility": 3 })));
     assert_eq!(fields(errors), ["platform_content.linkedin.visibility"]);
+}
+
+#[test]
+fn rules_apply_to_the_value_as_given() {
+    // What the API's document states: lengths and characters of the value as sent, then
+    // trimmed; blank is none.
+    let padded = format!(" {} ", "t".repeat(99));
+    let errors = check(Provider::Youtube, &map(json!({ "title": padded })));
+    assert_eq!(fields(errors), ["platform_content.youtube.title"]);
+    let fits = format!(" {}", "t".repeat(99));
+    let youtube = YoutubeOptions::parse(&map(json!({ "title": fits }))).unwrap();
+    assert_eq!(youtube.title.map(|t| t.len()), Some(99));
+    let tab = check(Provider::Youtube, &map(json!({ "title": "\tLaunch" })));
+    assert_eq!(fields(tab), ["platform_content.youtube.title"]);
+    let blank = YoutubeOptions::parse(&map(json!({ "title": "   " }))).unwrap();
+    assert_eq!(blank.title, None);
+    let errors = check(
+        Provider::Pinterest,
+        &map(json!({ "board_id": " 5497 ", "link": " https://shop.example/ " })),
+    );
+    assert_eq!(
+        fields(errors),
+        [
+            "platform_content.pinterest.board_id",
+            "platform_content.pinterest.link"
+        ]
+    );
+    let none = PinterestOptions::parse(&map(json!({ "link": "", "title": null }))).unwrap();
+    assert_eq!(none, PinterestOptions::default());
 }
 
 #[test]
