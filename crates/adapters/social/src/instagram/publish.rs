@@ -112,6 +112,23 @@ fn failure(step: Step) -> impl Fn(Failure) -> PublishError {
     move |f| meta::publish_failure("Instagram", step, f, special)
 }
 
+/// A refused `media_publish`. A container that is gone or not ready (2207008, 2207020,
+/// 2207027) published nothing, and is made again on the retry; a server error (2207001,
+/// 2207032, 2207053) answering the publication may come after the post went out: unknown,
+/// looked for before anything is sent again.
+fn send_failure(f: Failure) -> PublishError {
+    meta::publish_failure("Instagram", Step::Send, f, |e| match e.subcode {
+        Some(2_207_001 | 2_207_032 | 2_207_053) => Some(PublishError::Unknown {
+            reason: format!(
+                "Instagram answered the publication with an error ({}: {}); it may have been published all the same",
+                e.codes(),
+                e.reason()
+            ),
+        }),
+        _ => special(e),
+    })
+}
+
 /// The Instagram user a connection is (its account id).
 fn ig_user(request: &PublishRequest) -> Result<&str, PublishError> {
     let id = request.connection.provider_account_id.as_str();
@@ -338,7 +355,7 @@ impl Publisher for Instagram {
                     });
                 return Err(self.deferral(&api, user, &quota).await);
             }
-            Err(other) => return Err(failure(Step::Send)(other)),
+            Err(other) => return Err(send_failure(other)),
         };
         if !meta::plain_id(&published.id) {
             return Err(PublishError::Unknown {

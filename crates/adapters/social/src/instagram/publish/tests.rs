@@ -39,6 +39,25 @@ fn instagrams_codes_become_plain_reasons_or_retries() {
         assert_eq!(code(retry), "transient", "{retry}");
     }
     assert!(special(&error(100, None)).is_none());
+    // Answering the publication itself, a server error may come after the post went out;
+    // a container gone or not ready published nothing.
+    let at_send = |subcode| send_failure(Failure::Refused(error(-1, Some(subcode))));
+    for unknown in [2_207_001, 2_207_032, 2_207_053] {
+        assert!(
+            matches!(at_send(unknown), PublishError::Unknown { .. }),
+            "{unknown}"
+        );
+    }
+    for retry in [2_207_008, 2_207_020, 2_207_027] {
+        assert!(
+            matches!(at_send(retry), PublishError::Transient { .. }),
+            "{retry}"
+        );
+    }
+    assert!(matches!(
+        at_send(2_207_009),
+        PublishError::Rejected { code, .. } if code == "instagram_aspect_ratio"
+    ));
     match special(&error(36000, Some(2_207_009))) {
         Some(PublishError::Rejected { reason, .. }) => {
             assert!(
