@@ -23,5 +23,7 @@ pub use listen::{JOBS_CHANNEL, JobListener};
 pub use migrate::run_migrations;
 pub use pool::{PgPool, PoolSettings, build_pool};
 pub use provision::{RuntimeSetup, check_login, login_url, provision};
-pub use store::{PgStore, due_claim_statement, expiring_statement, next_due_statement};
+pub use store::{
+    PgStore, WEBHOOK_EVENT_DAYS, due_claim_statement, expiring_statement, next_due_statement,
+};
 pub use tenant::{ClaimKeys, Role, Scope, Session, in_scope, in_session};

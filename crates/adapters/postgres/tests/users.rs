@@ -1188,3 +1188,65 @@ async fn a_uid_with_quotes_and_backslashes_is_entered_as_itself() {
         Err(StoreError::NotFound)
     ));
 }
+
+#[tokio::test]
+async fn webhook_events_are_forgotten_after_a_month_and_a_customer_is_one_accounts() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
+    let t1 = now();
+    let pro = outcome(SubscriptionStatus::Active, "pro", t1, Some(100));
+    assert_eq!(
+        store
+            .apply_event(&alice, "evt_old", None, &pro)
+            .await
+            .unwrap(),
+        EventApplied::Applied
+    );
+    // The event was processed long ago (as the database's clock counts).
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query(format!(
+        "UPDATE processed_webhook_events SET processed_at = now() - interval '{} days' \
+          WHERE event_id = 'evt_old'",
+        multivio_postgres::WEBHOOK_EVENT_DAYS + 1
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        event_id: String,
+    }
+    let later = outcome(
+        SubscriptionStatus::Active,
+        "pro",
+        t1 + chrono::Duration::seconds(1),
+        None,
+    );
+    store
+        .apply_event(&alice, "evt_new", Some(t1), &later)
+        .await
+        .unwrap();
+    let kept: Vec<Id> = diesel::sql_query(
+        "SELECT event_id::text AS event_id FROM processed_webhook_events ORDER BY event_id",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let kept: Vec<String> = kept.into_iter().map(|r| r.event_id).collect();
+    assert_eq!(kept, ["evt_new"], "the month-old event is forgotten");
+
+    // Alice's customer (cus_1) cannot become Bob's too.
+    assert!(!store.link_customer(&bob, "cus_1").await.unwrap_or(false));
+    assert!(store.link_customer(&bob, "cus_2").await.unwrap());
+    assert_eq!(
+        store
+            .find_by_stripe_customer("cus_1")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(alice.user_id)
+    );
+}

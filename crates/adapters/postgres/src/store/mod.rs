@@ -19,6 +19,7 @@ mod users;
 
 pub use connections::expiring_statement;
 pub use jobs::{due_claim_statement, next_due_statement};
+pub use users::WEBHOOK_EVENT_DAYS;
 
 use std::fmt::Display;
 

@@ -20,6 +20,9 @@ use crate::schema::{
     processed_webhook_events, quota_carryovers, subscription_history, user_info, users,
 };
 
+/// Days a processed webhook event is remembered (Stripe retries one for three).
+pub const WEBHOOK_EVENT_DAYS: i64 = 30;
+
 /// A `users` row.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -735,6 +738,16 @@ impl BillingStore for PgStore {
         let outcome = outcome.clone();
         // Webhooks arrive without a user session: the worker role, naming the user explicitly.
         self.worker(async move |conn| {
+            // Events are remembered long past Stripe's retries, then forgotten as new ones
+            // arrive (a few at a time, oldest first, by the database's clock).
+            diesel::sql_query(format!(
+                "DELETE FROM processed_webhook_events WHERE event_id IN (\
+                   SELECT event_id FROM processed_webhook_events \
+                    WHERE processed_at < now() - interval '{WEBHOOK_EVENT_DAYS} days' \
+                    ORDER BY processed_at LIMIT 100)"
+            ))
+            .execute(conn)
+            .await?;
             let first_time = diesel::insert_into(processed_webhook_events::table)
                 .values((
                     processed_webhook_events::event_id.eq(&event_id),
