@@ -206,6 +206,17 @@ pub fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
                 .context("MULTIVIO_MAIL_FROM is required with MULTIVIO_SMTP_URL")?;
             let mailer = SmtpMailer::from_settings(url, from, &public_url)
                 .context("MULTIVIO_SMTP_URL / MULTIVIO_MAIL_FROM")?;
+            // Verification links are secrets: in production they travel encrypted, or not
+            // beyond this machine.
+            if config.production
+                && !multivio_mail::SmtpUrl::parse(url).is_ok_and(|u| u.keeps_mail_private())
+            {
+                anyhow::bail!(
+                    "MULTIVIO_SMTP_URL: in production mail travels encrypted — use smtps:// or \
+                     `?tls=required` (clear text or opportunistic STARTTLS only to a loopback \
+                     relay)"
+                );
+            }
             tracing::info!(mailer = ?mailer, "mail goes through SMTP");
             Ok(Arc::new(mailer))
         }

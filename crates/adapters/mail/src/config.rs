@@ -70,6 +70,7 @@ pub struct SmtpUrl {
     user: Option<String>,
     password: Option<Secret>,
     hello_name: Option<String>,
+    loopback: bool,
 }
 
 impl SmtpUrl {
@@ -159,7 +160,15 @@ impl SmtpUrl {
             user,
             password,
             hello_name,
+            loopback,
         })
+    }
+
+    /// Whether mail can only ever travel encrypted (`smtps://`, `?tls=required`) or stays on
+    /// this machine (a loopback relay). Verification links are secrets: production sends them
+    /// no other way.
+    pub fn keeps_mail_private(&self) -> bool {
+        self.tls.always_encrypted() || self.loopback
     }
 
     /// The relay's host name or IP address (IPv6 without brackets).
@@ -223,6 +232,7 @@ impl fmt::Debug for SmtpUrl {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "[redacted]"))
             .field("hello_name", &self.hello_name)
+            .field("loopback", &self.loopback)
             .finish()
     }
 }

@@ -216,6 +216,33 @@ fn a_relay_needs_a_sender_and_a_usable_url() {
 }
 
 #[test]
+fn production_sends_mail_encrypted_or_to_this_machine_only() {
+    let with = |url: &str, production: bool| {
+        let relay = format!("--smtp-url={url}");
+        let mut flags = vec![relay.as_str(), "--mail-from=no-reply@example.com"];
+        if production {
+            flags.extend(["--production", "--public-url=https://api.example.com"]);
+        }
+        mailer(&config(&flags))
+    };
+    for url in [
+        "smtp://smtp.example.com",
+        "smtp://smtp.example.com?tls=opportunistic",
+    ] {
+        let err = with(url, true).err().expect(url);
+        assert!(format!("{err:#}").contains("encrypted"), "{err:#}");
+        assert!(with(url, false).is_ok(), "{url} locally");
+    }
+    for url in [
+        "smtps://smtp.example.com",
+        "smtp://smtp.example.com?tls=required",
+        "smtp://127.0.0.1:2525",
+    ] {
+        assert!(with(url, true).is_ok(), "{url}");
+    }
+}
+
+#[test]
 fn the_configurations_debug_shows_no_billing_or_mail_secret() {
     let c = config(&[
         STRIPE[0],

@@ -76,6 +76,25 @@ fn credentials_in_clear_text_go_to_loopback_hosts_only() {
 }
 
 #[test]
+fn mail_is_private_when_encrypted_or_kept_on_this_machine() {
+    for url in [
+        "smtps://smtp.example.com",
+        "smtp://smtp.example.com?tls=required",
+        "smtp://127.0.0.1:2525",
+        "smtp://localhost?tls=opportunistic",
+    ] {
+        assert!(parse(url).keeps_mail_private(), "{url}");
+    }
+    for url in [
+        "smtp://smtp.example.com",
+        "smtp://smtp.example.com?tls=opportunistic",
+        "smtp://10.0.0.5:25",
+    ] {
+        assert!(!parse(url).keeps_mail_private(), "{url}");
+    }
+}
+
+#[test]
 fn typos_and_other_schemes_are_refused() {
     assert!(refused("smtp://host?tls=require").contains("`required` or `opportunistic`"));
     assert!(refused("smtp://host?tsl=required").contains("unknown query parameter `tsl`"));
