@@ -426,7 +426,7 @@ impl PostService {
             Ok(post) => Ok(post),
             Err(StoreError::QuotaExceeded) => Err(quota_exceeded(quota.as_ref())),
             Err(StoreError::Conflict(_)) => Err(AppError::Conflict(
-                "the post was changed concurrently; reload it".to_owned(),
+                "the post, or a file it carries, was changed concurrently; reload it".to_owned(),
             )),
             Err(e) => Err(AppError::from_store("post", e)),
         }

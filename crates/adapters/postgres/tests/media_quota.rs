@@ -275,3 +275,80 @@ async fn another_tenant_can_neither_delete_nor_count_someone_elses_media() {
         MediaDeletion::Deleted(_)
     ));
 }
+
+/// Schedules `post` (given a target first) the way the use case does, in one unit of work.
+async fn schedule_with_x(store: &PgStore, t: &Tenant, post: &Post) -> Result<Post, StoreError> {
+    use multivio_domain::post::Target;
+    let mut next = post.clone();
+    next.platforms =
+        multivio_domain::post::Targets::new(vec![Target::primary(Provider::X)]).unwrap();
+    let quota = next.schedule(now() + Duration::hours(1), now()).unwrap();
+    let change = PostChange {
+        quota,
+        ..PostChange::write(PostWrite::Update {
+            post: next,
+            expected_revision: post.revision,
+        })
+    };
+    store.apply(t, change).await.map(|p| p.unwrap())
+}
+
+#[tokio::test]
+async fn a_file_and_the_schedule_of_a_post_carrying_it_never_both_go_through() {
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let add = || async {
+        inserted(
+            store
+                .insert_within_quota(&alice, &file(&alice, 10), u64::MAX)
+                .await
+                .unwrap(),
+        )
+    };
+    // The file's delete goes first (its row locked, as `delete_unattached` does): the schedule
+    // waits for it, then finds the file gone and writes nothing.
+    let f = add().await;
+    let post = insert(&store, &alice, &post_with(&alice, f.id, "thread")).await;
+    let mut deleter = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query("BEGIN")
+        .execute(&mut deleter)
+        .await
+        .unwrap();
+    diesel::sql_query("SELECT id FROM media_files WHERE id = $1 FOR UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(f.id.0)
+        .execute(&mut deleter)
+        .await
+        .unwrap();
+    let scheduling = tokio::spawn({
+        let (store, alice, post) = (store.clone(), alice.clone(), post.clone());
+        async move { schedule_with_x(&store, &alice, &post).await }
+    });
+    // (Whether the schedule reaches the lock before the commit or after, it finds the same.)
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    diesel::sql_query("DELETE FROM media_files WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(f.id.0)
+        .execute(&mut deleter)
+        .await
+        .unwrap();
+    diesel::sql_query("COMMIT")
+        .execute(&mut deleter)
+        .await
+        .unwrap();
+    let refused = scheduling.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Conflict(why) if why.contains("deleted")),
+        "{refused:?}"
+    );
+    let stored = PostStore::get(&store, &alice, post.id).await.unwrap();
+    assert_eq!(stored.status, multivio_domain::post::PostStatus::Draft);
+    assert_eq!(stored.revision, post.revision, "nothing written");
+
+    // The schedule goes first: the delete then finds the post scheduled and keeps the file.
+    let g = add().await;
+    let post = insert(&store, &alice, &post_with(&alice, g.id, "media")).await;
+    schedule_with_x(&store, &alice, &post).await.unwrap();
+    assert!(matches!(
+        store.delete_unattached(&alice, g.id).await.unwrap(),
+        MediaDeletion::Attached(ids) if ids == vec![post.id]
+    ));
+}

@@ -25,7 +25,7 @@ use super::cursor::Cursor;
 use super::jobs::{cancel_jobs_of_post, check_lease, enqueue};
 use super::reused::Reused;
 use super::{Fail, PgStore, corrupt};
-use crate::schema::{idempotency_keys, posts};
+use crate::schema::{idempotency_keys, media_files, posts};
 
 /// A `posts` row.
 #[derive(Debug, Queryable, Selectable)]
@@ -305,6 +305,28 @@ async fn record_idempotent_effect(
     Ok(())
 }
 
+/// Share-locks the tenant's media rows `ids` until commit (a file's delete waits), or fails
+/// with a conflict when one is gone.
+async fn keep_media(conn: &mut &AsyncPgConnection, uid: i32, ids: &[MediaId]) -> Result<(), Fail> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = ids.iter().map(|m| m.0).collect();
+    let kept: Vec<Uuid> = media_files::table
+        .filter(media_files::user_id.eq(uid))
+        .filter(media_files::id.eq_any(&ids))
+        .select(media_files::id)
+        .for_key_share()
+        .load(conn)
+        .await?;
+    match ids.iter().find(|id| !kept.contains(id)) {
+        None => Ok(()),
+        Some(gone) => Err(Fail::Store(StoreError::Conflict(format!(
+            "media file {gone} was deleted"
+        )))),
+    }
+}
+
 /// [`PostStore::apply`]'s unit of work, in the caller's transaction.
 async fn apply_in(
     conn: &mut &AsyncPgConnection,
@@ -324,6 +346,16 @@ async fn apply_in(
         PostWrite::Update { post, .. } => post.id.0,
         PostWrite::Delete { id, .. } => id.0,
     };
+    // A person's change leaving the post scheduled or publishing keeps the files it carries:
+    // their rows are share-locked until commit, so a file's delete (which locks its row, then
+    // looks for the scheduled posts carrying it) either waits and then sees this post, or
+    // went first, and the file is missing here: nothing is written.
+    if let (None, PostWrite::Insert(post) | PostWrite::Update { post, .. }) =
+        (&change.job, &change.write)
+        && matches!(post.status, PostStatus::Scheduled | PostStatus::Publishing)
+    {
+        keep_media(conn, uid, &post.content().all_media()).await?;
+    }
     // A delete cascades to the usage row, so its quota effect goes first.
     if matches!(change.write, PostWrite::Delete { .. }) {
         apply_quota(conn, uid, post_id, change.quota).await?;
