@@ -1301,9 +1301,35 @@ impl PublishWorker {
         let last_part = matches!(target, TargetOutcome::Published { .. })
             .then_some(last_part)
             .flatten();
-        self.record_result_with(job, last_part, false, target, job_outcome)
-            .await?;
-        Ok(report)
+        // What the platform confirmed, for the log should the job have gone to another worker
+        // meanwhile: that worker looks the post up on the platform (or a person checks), and
+        // the id here is how an operator finds it.
+        let confirmed = match &target {
+            TargetOutcome::Published {
+                platform_post_id,
+                url,
+            } => Some((platform_post_id.clone(), url.clone())),
+            _ => None,
+        };
+        match self
+            .record_result_with(job, last_part, false, target, job_outcome)
+            .await
+        {
+            Err(AppError::LeaseLost) if confirmed.is_some() => {
+                let (platform_post_id, url) = confirmed.unwrap_or_default();
+                tracing::warn!(
+                    job = %job.job_id,
+                    post = %job.post_id,
+                    target = %job.target,
+                    platform_post_id = platform_post_id.as_deref().unwrap_or("-"),
+                    url = url.as_deref().unwrap_or("-"),
+                    "published, but the job went to another worker before the result was recorded"
+                );
+                Err(AppError::LeaseLost)
+            }
+            Err(e) => Err(e),
+            Ok(_) => Ok(report),
+        }
     }
 
     async fn fail(&self, job: &ClaimedJob, code: &str, reason: String) -> AppResult<JobReport> {
