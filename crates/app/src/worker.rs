@@ -1301,9 +1301,9 @@ impl PublishWorker {
         let last_part = matches!(target, TargetOutcome::Published { .. })
             .then_some(last_part)
             .flatten();
-        // What the platform confirmed, for the log should the job have gone to another worker
-        // meanwhile: that worker looks the post up on the platform (or a person checks), and
-        // the id here is how an operator finds it.
+        // What the platform confirmed, for the log should it not be recorded (the job went to
+        // another worker meanwhile, the database failed): the next attempt looks the post up
+        // on the platform (or a person checks), and the id here is how an operator finds it.
         let confirmed = match &target {
             TargetOutcome::Published {
                 platform_post_id,
@@ -1315,7 +1315,7 @@ impl PublishWorker {
             .record_result_with(job, last_part, false, target, job_outcome)
             .await
         {
-            Err(AppError::LeaseLost) if confirmed.is_some() => {
+            Err(e) if confirmed.is_some() => {
                 let (platform_post_id, url) = confirmed.unwrap_or_default();
                 tracing::warn!(
                     job = %job.job_id,
@@ -1323,9 +1323,10 @@ impl PublishWorker {
                     target = %job.target,
                     platform_post_id = platform_post_id.as_deref().unwrap_or("-"),
                     url = url.as_deref().unwrap_or("-"),
-                    "published, but the job went to another worker before the result was recorded"
+                    error = %e,
+                    "the platform has the post, but its result was not recorded"
                 );
-                Err(AppError::LeaseLost)
+                Err(e)
             }
             Err(e) => Err(e),
             Ok(_) => Ok(report),

@@ -4,7 +4,7 @@
 //!
 //! Timings are measured and printed, never asserted: CI shares two busy cores.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -61,6 +61,11 @@ impl Worker {
             .status()
             .unwrap();
         assert!(status.success(), "kill {signal} {}", self.pid());
+    }
+
+    /// Its whole log.
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The end of its log, for a failing assertion.
@@ -306,11 +311,57 @@ async fn four_worker_processes_publish_two_thousand_due_posts_exactly_once() {
     );
     // The platforms received one create per target: nothing twice, nothing missing.
     assert_eq!(sandbox_get(&api, "/_sandbox/duplicates").await, json!([]));
-    for (provider, n) in expected {
-        let platform = if provider == "twitter" { "x" } else { provider };
+    for (provider, n) in &expected {
+        let platform = if *provider == "twitter" {
+            "x"
+        } else {
+            provider
+        };
         let all = sandbox_get(&api, &format!("/_sandbox/posts?platform={platform}")).await;
-        assert_eq!(all.as_array().map(Vec::len), Some(n), "{platform}: {all}");
+        assert_eq!(all.as_array().map(Vec::len), Some(*n), "{platform}: {all}");
     }
+    // As the requests show, not only what the fakes kept: X, which deduplicates nothing, got
+    // exactly one create per target; Bluesky and Mastodon may see a create again after a
+    // stalled worker's lease ran out, but only with the same record key or Idempotency-Key
+    // (which they answer with the first post), never under a second one.
+    let creates = |platform: &str, path: &str| {
+        let (platform, path) = (platform.to_owned(), path.to_owned());
+        let api = &api;
+        async move {
+            let q = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("platform", &platform)
+                .append_pair("method", "POST")
+                .append_pair("path", &path)
+                .finish();
+            sandbox_get(api, &format!("/_sandbox/requests?{q}"))
+                .await
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    let x = creates("x", "/2/tweets").await;
+    assert_eq!(x.len(), expected["twitter"], "X creates");
+    let keys: BTreeSet<String> = creates("mastodon", "/api/v1/statuses")
+        .await
+        .iter()
+        .map(|r| r["idempotency_key"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(keys.len(), expected["mastodon"], "Mastodon creates' keys");
+    let rkeys: BTreeSet<String> = creates("bluesky", "/xrpc/com.atproto.repo.createRecord")
+        .await
+        .iter()
+        .map(|r| {
+            let body: Value =
+                serde_json::from_str(r["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+            body["rkey"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        rkeys.len(),
+        expected["bluesky"],
+        "Bluesky creates' record keys"
+    );
 }
 
 #[tokio::test]
@@ -457,6 +508,67 @@ async fn a_worker_paused_past_its_lease_changes_nothing_and_posts_nothing() {
         "{}",
         paused.tail()
     );
+}
+
+#[tokio::test]
+async fn a_worker_paused_after_its_send_went_out_records_nothing_over_the_one_that_took_over() {
+    let api = Api::start_with_sandbox_and(false).await;
+    connect_x(&api, "ada").await;
+    let tenant = api.tenant("ada").await;
+    // X stores the next post at once and answers 8 s later.
+    sandbox_post(
+        &api,
+        "/x/_sandbox/answer_late",
+        json!({ "seconds": 8, "count": 1 }),
+    )
+    .await;
+    let text = "paused after the send";
+    let id = schedule(
+        &api,
+        &tenant,
+        text,
+        &[Provider::X],
+        chrono::Utc::now() + chrono::Duration::seconds(1),
+    )
+    .await;
+    let paused = Worker::spawn(&api, "paused-sender", 3);
+    // The send is out (past the guard): X holds the post, its answer still to come.
+    let start = Instant::now();
+    while posted(&api, "x", text).await == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "X never received the post\n{}",
+            paused.tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    paused.signal("-STOP");
+    // Its lease runs out; another worker finds the post on X's timeline.
+    let other = Worker::spawn(&api, "taker", 3);
+    let settled = api
+        .settled_within("ada", &id.0.to_string(), Duration::from_secs(120))
+        .await;
+    assert_eq!(
+        settled["status"],
+        "published",
+        "{settled}\n{}",
+        other.tail()
+    );
+    // The paused worker resumes and gets X's answer: the job is no longer its own, so it
+    // writes nothing (and says what X answered).
+    paused.signal("-CONT");
+    let start = Instant::now();
+    while !paused.log_text().contains("its result was not recorded") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the resumed worker never got X's answer\n{}",
+            paused.tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(posted(&api, "x", text).await, 1);
+    let (_, after) = api.get("ada", &format!("/v1/posts/{}", id.0)).await;
+    assert_eq!(after, settled, "the resumed worker changed nothing");
 }
 
 #[tokio::test]
