@@ -58,12 +58,22 @@ fn answers_map_to_what_the_worker_does() {
         answer_error(Step::Upload, code(422), &said("File type of uploaded media could not be verified"), None),
         PublishError::Rejected { code, .. } if code == "mastodon_media_rejected"
     ));
+    // A server error answering the status may come after it was stored; answering a file,
+    // nothing was posted.
     for s in [500, 502, 503] {
         assert!(matches!(
             answer_error(status, code(s), &InstanceError::default(), None),
+            PublishError::Unknown { .. }
+        ));
+        assert!(matches!(
+            answer_error(Step::Upload, code(s), &InstanceError::default(), None),
             PublishError::Transient { .. }
         ));
     }
+    assert!(matches!(
+        answer_error(status, code(408), &InstanceError::default(), None),
+        PublishError::Transient { .. }
+    ));
 }
 
 fn attachment(original: Option<&str>, stored: &str) -> Attachment {
