@@ -620,6 +620,10 @@ impl PublishWorker {
                 .target_result(&key)
                 .is_some_and(|r| r.status == TargetStatus::Publishing);
         let mut marked = marked;
+        // This part may already be on the platform (its earlier send's outcome is open) and is
+        // being sent again under the same key: until it is confirmed, nothing may settle it as
+        // not sent.
+        let mut resending = false;
         while index < parts.len() {
             let (text, media_ids) = &parts[index];
             let request = |media: Vec<Attachment>| PublishRequest {
@@ -643,7 +647,6 @@ impl PublishWorker {
             let lookup = request(self.media_rows(job, media_ids).await?);
             // A previous worker died while this part was being sent, or the platform left the
             // last send's outcome open.
-            let mut resending = false;
             let found = if std::mem::take(&mut in_flight) {
                 match self
                     .recover(job, publisher.as_ref(), &post, &key, &lookup)
@@ -723,6 +726,26 @@ impl PublishWorker {
                         .await;
                 }
                 Err(PublishError::Deferred { until, reason, .. }) if resending => {
+                    // Past the platform's memory of the key, the wait would only end in review.
+                    let window_ends = post
+                        .target_result(&key)
+                        .and_then(|r| r.last_attempt_at)
+                        .zip(publisher.dedup_window())
+                        .map(|(sent, window)| sent + window);
+                    if window_ends.is_none_or(|end| until >= end) {
+                        let name = provider.display_name();
+                        return self
+                            .review(
+                                job,
+                                "unknown_outcome",
+                                format!(
+                                    "{name} never confirmed the post and will not take it again \
+                                     before it forgets the first send ({reason}); check the \
+                                     account, then mark it published or send it again"
+                                ),
+                            )
+                            .await;
+                    }
                     let delay =
                         (until - self.clock.now()).clamp(Duration::seconds(1), MAX_DEFERRAL);
                     return self
@@ -749,8 +772,28 @@ impl PublishWorker {
                         .await
                     {
                         Ok(fresh) => credentials = fresh,
-                        Err(e) => return self.refresh_failed(job, &connection, e).await,
+                        Err(e) => {
+                            return self.refresh_failed_in(job, &connection, e, resending).await;
+                        }
                     }
+                }
+                // Refused again after a refresh, while the part may be out: a person checks.
+                Err(PublishError::Unauthorized { reason }) if resending => {
+                    self.connections
+                        .set_status(&job.tenant, connection.id, ConnectionStatus::NeedsReauth)
+                        .await?;
+                    tracing::info!(connection = %connection.id, %reason, "platform refused the token during a re-send; connection needs reauth");
+                    let name = provider.display_name();
+                    return self
+                        .review(
+                            job,
+                            "unknown_outcome",
+                            format!(
+                                "reconnect your {name} account, then check it: an earlier send \
+                                 may have posted this; mark it published or send it again"
+                            ),
+                        )
+                        .await;
                 }
                 Ok(published) if parts.len() > 1 => {
                     let part = PartResult {
@@ -763,6 +806,7 @@ impl PublishWorker {
                     }
                     post = self.record_part(job, &key, part).await?;
                     index += 1;
+                    resending = false;
                 }
                 outcome => {
                     return self.handle_publish(job, &connection, outcome, None).await;
@@ -1154,7 +1198,36 @@ impl PublishWorker {
         connection: &Connection,
         e: RefreshError,
     ) -> AppResult<JobReport> {
+        self.refresh_failed_in(job, connection, e, false).await
+    }
+
+    /// As [`Self::refresh_failed`]; when the part `may_be_out` (a re-send of a send whose
+    /// outcome is open), what would fail the target leaves it for a person to check instead.
+    async fn refresh_failed_in(
+        &self,
+        job: &ClaimedJob,
+        connection: &Connection,
+        e: RefreshError,
+        may_be_out: bool,
+    ) -> AppResult<JobReport> {
         let name = connection.provider.display_name();
+        let settles = matches!(
+            e,
+            RefreshError::NeedsReauth(_) | RefreshError::Unreadable | RefreshError::Rejected { .. }
+        );
+        if may_be_out && settles {
+            return self
+                .review(
+                    job,
+                    "unknown_outcome",
+                    format!(
+                        "the {name} sign-in could not be renewed ({e}); reconnect the account, \
+                         then check it: an earlier send may have posted this; mark it published \
+                         or send it again"
+                    ),
+                )
+                .await;
+        }
         match e {
             RefreshError::NeedsReauth(_) => {
                 self.fail(

@@ -283,6 +283,11 @@ fn serve_accounts(
 /// One account whose token ("old", expiring at `expires`) is refreshed once: read from the
 /// store as last written, locked once, and stored once.
 fn one_refreshable_account(m: &mut MockConnectionStore, expires: DateTime<Utc>) {
+    account_refreshed_times(m, expires, 1);
+}
+
+/// [`one_refreshable_account`] whose refreshed credentials are stored `stores` times.
+fn account_refreshed_times(m: &mut MockConnectionStore, expires: DateTime<Utc>, stores: usize) {
     let stored = Arc::new(Mutex::new(None::<SealedCredentials>));
     let current = {
         let stored = stored.clone();
@@ -302,7 +307,7 @@ fn one_refreshable_account(m: &mut MockConnectionStore, expires: DateTime<Utc>) 
         .times(1)
         .returning(|_, _, _, _| Ok(true));
     m.expect_store_refreshed()
-        .times(1)
+        .times(stores)
         .returning(move |_, _, s, _| {
             *stored.lock().unwrap() = Some(s.clone());
             Ok(())
@@ -840,6 +845,140 @@ async fn a_resend_put_off_by_the_platform_stays_in_flight_with_its_first_send_ti
         assert_eq!(r.last_attempt_at, Some(first));
         assert_eq!(r.error.unwrap().code, "unconfirmed");
     }
+}
+
+/// A post whose X target was sent ten minutes ago, its outcome open.
+fn sent_ten_minutes_ago() -> Post {
+    let mut p = publishing(vec![x()]);
+    p.begin_target("twitter", cid(1), now() - chrono::Duration::minutes(10))
+        .unwrap();
+    p
+}
+
+/// Deps whose account refreshes its token with `refresh`'s answer.
+fn refreshing(
+    post: Post,
+    refresh: Result<multivio_domain::connection::TokenGrant, OAuthError>,
+) -> Deps {
+    let mut d = Deps::new(post);
+    d.connections.checkpoint();
+    let stores = usize::from(refresh.is_ok());
+    account_refreshed_times(
+        &mut d.connections,
+        now() + chrono::Duration::hours(1),
+        stores,
+    );
+    d.connections
+        .expect_set_status()
+        .returning(|_, _, _| Ok(()));
+    d.connections
+        .expect_unlock_refresh()
+        .returning(|_, _, _| Ok(()));
+    let mut oauth = MockOAuthClient::new();
+    oauth
+        .expect_refresh()
+        .times(1)
+        .return_once(move |_, _| refresh);
+    let oauth: Arc<dyn OAuthClient> = Arc::new(oauth);
+    d.platforms
+        .expect_oauth()
+        .returning(move |_| Some(oauth.clone()));
+    d
+}
+
+#[tokio::test]
+async fn a_resend_refused_for_its_token_is_never_settled_as_not_sent() {
+    let window = Some(chrono::Duration::minutes(50));
+    let expired = || {
+        Err(PublishError::Unauthorized {
+            reason: "expired".into(),
+        })
+    };
+    let grant = || {
+        Ok(multivio_domain::connection::TokenGrant {
+            access_token: Secret::new("new"),
+            refresh_token: None,
+            expires_at: Some(now() + chrono::Duration::hours(2)),
+        })
+    };
+    // Refreshed, then put off by the platform: still in flight, with the first send's time.
+    let mut d = refreshing(sent_ten_minutes_ago(), grant());
+    let fake = Arc::new(FakePublisher::new(
+        window,
+        vec![
+            expired(),
+            Err(PublishError::Transient {
+                reason: "HTTP 503".into(),
+            }),
+        ],
+    ));
+    d.serve(fake.clone());
+    let (w, state) = d.build();
+    assert!(matches!(
+        w.process(&job(x(), 2)).await.unwrap(),
+        JobReport::RetryAt(_)
+    ));
+    let r = result(&state, "twitter");
+    assert_eq!(r.status, TargetStatus::Publishing);
+    assert_eq!(
+        r.last_attempt_at,
+        Some(now() - chrono::Duration::minutes(10))
+    );
+    assert_eq!(fake.sent(), 2);
+    // The refresh refused, or the new token refused too: a person checks (it may be out).
+    let d = refreshing(
+        sent_ten_minutes_ago(),
+        Err(OAuthError::InvalidGrant {
+            reason: "invalid_grant".into(),
+        }),
+    );
+    let mut d = d.with_fake(FakePublisher::new(window, vec![expired()]));
+    let fake = d.fake();
+    d.serve(fake.clone());
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), 2)).await.unwrap(),
+        JobReport::NeedsReview
+    );
+    assert_eq!(result(&state, "twitter").status, TargetStatus::NeedsReview);
+    let mut d = refreshing(sent_ten_minutes_ago(), grant());
+    let fake = Arc::new(FakePublisher::new(window, vec![expired(), expired()]));
+    d.serve(fake);
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), 2)).await.unwrap(),
+        JobReport::NeedsReview
+    );
+    assert_eq!(result(&state, "twitter").status, TargetStatus::NeedsReview);
+}
+
+#[tokio::test]
+async fn a_resend_deferred_past_the_platforms_memory_of_the_key_goes_to_review_at_once() {
+    let window = Some(chrono::Duration::minutes(50));
+    let deferred = |minutes: i64| {
+        Err(PublishError::Deferred {
+            until: now() + chrono::Duration::minutes(minutes),
+            code: "daily_cap".into(),
+            reason: "the day's posts are used".into(),
+        })
+    };
+    // The key is remembered until 40 minutes from now (sent 10 minutes ago, kept 50).
+    let (w, state) = Deps::new(sent_ten_minutes_ago())
+        .publisher(window, deferred(30))
+        .build();
+    assert_eq!(
+        w.process(&job(x(), 2)).await.unwrap(),
+        JobReport::RetryAt(now() + chrono::Duration::minutes(30))
+    );
+    assert_eq!(result(&state, "twitter").status, TargetStatus::Publishing);
+    let (w, state) = Deps::new(sent_ten_minutes_ago())
+        .publisher(window, deferred(45))
+        .build();
+    assert_eq!(
+        w.process(&job(x(), 2)).await.unwrap(),
+        JobReport::NeedsReview
+    );
+    assert_eq!(result(&state, "twitter").status, TargetStatus::NeedsReview);
 }
 
 #[tokio::test]
