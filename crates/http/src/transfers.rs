@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -154,19 +154,21 @@ impl<K: Hash + Eq> Drop for Slot<K> {
 /// A transfer's bytes holding its [`Slot`] while the client keeps taking them.
 ///
 /// actix-web has no write timeout: once a client stops reading, the server stops asking the
-/// body for bytes and would hold the slot for as long as the client keeps the connection open,
-/// so that sixteen stalled downloads would lock an address out and 512 the whole process. A
-/// watchdog task frees the slot when the body has not been asked for bytes for `idle`; the
-/// next time it is asked, it ends with an error and the connection is closed.
+/// body for bytes and would hold the slot — and the body: its storage stream, a file or a
+/// bucket's connection, and the chunks read ahead — for as long as the client keeps the
+/// connection open, so that sixteen stalled downloads would lock an address out and 512 the
+/// whole process. A watchdog task drops the body and frees the slot when the body has not been
+/// asked for bytes for `idle`; the next time it is asked, it ends with an error and the
+/// connection is closed. (The connection itself stays open until then or until the client
+/// goes: a proxy in front bounds those.)
 pub struct Watched<S, K: Hash + Eq> {
-    body: S,
-    watch: Arc<Watch<K>>,
+    watch: Arc<Watch<S, K>>,
     watchdog: tokio::task::JoinHandle<()>,
 }
 
-struct Watch<K: Hash + Eq> {
-    slot: Mutex<Option<Slot<K>>>,
-    revoked: AtomicBool,
+struct Watch<S, K: Hash + Eq> {
+    /// The body and the slot, until the watchdog takes both.
+    held: Mutex<Option<(S, Slot<K>)>>,
     start: Instant,
     /// Milliseconds from `start` to the last time the body was asked for bytes.
     last_read: AtomicU64,
@@ -174,28 +176,28 @@ struct Watch<K: Hash + Eq> {
 
 impl<S, K: Hash + Eq> std::fmt::Debug for Watched<S, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let revoked = self
+            .watch
+            .held
+            .lock()
+            .map(|held| held.is_none())
+            .unwrap_or(true);
         f.debug_struct("Watched")
-            .field("revoked", &self.watch.revoked.load(Ordering::Relaxed))
+            .field("revoked", &revoked)
             .finish_non_exhaustive()
-    }
-}
-
-impl<K: Hash + Eq> Watch<K> {
-    fn millis_since_start(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
 
 impl<S, K> Watched<S, K>
 where
+    S: Send + 'static,
     K: Hash + Eq + Send + 'static,
 {
-    /// Watches `body`, freeing `slot` once it has not been read for `idle`. Must be called
-    /// within a Tokio runtime (the watchdog is a task).
+    /// Watches `body`, dropping it and freeing `slot` once it has not been read for `idle`.
+    /// Must be called within a Tokio runtime (the watchdog is a task).
     pub fn new(body: S, slot: Slot<K>, idle: Duration) -> Self {
         let watch = Arc::new(Watch {
-            slot: Mutex::new(Some(slot)),
-            revoked: AtomicBool::new(false),
+            held: Mutex::new(Some((body, slot))),
             start: Instant::now(),
             last_read: AtomicU64::new(0),
         });
@@ -210,23 +212,19 @@ where
                 let last =
                     watch.start + Duration::from_millis(watch.last_read.load(Ordering::Acquire));
                 if Instant::now() >= last + idle {
-                    watch.revoked.store(true, Ordering::Release);
-                    let slot = watch
-                        .slot
+                    // Taken out under the lock, dropped after it.
+                    let taken = watch
+                        .held
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .take();
-                    drop(slot);
+                    drop(taken);
                     return;
                 }
                 deadline = last + idle;
             }
         });
-        Self {
-            body,
-            watch,
-            watchdog,
-        }
+        Self { watch, watchdog }
     }
 }
 
@@ -243,16 +241,19 @@ where
 {
     type Item = Result<T, std::io::Error>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.watch.revoked.load(Ordering::Acquire) {
-            return Poll::Ready(Some(Err(std::io::Error::new(
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let watch = &self.watch;
+        let now = u64::try_from(watch.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        watch.last_read.store(now, Ordering::Release);
+        // The lock is the body's own: the watchdog takes it only to drop the body.
+        let mut held = watch.held.lock().unwrap_or_else(PoisonError::into_inner);
+        match held.as_mut() {
+            Some((body, _)) => Pin::new(body).poll_next(cx),
+            None => Poll::Ready(Some(Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "the client took no bytes for too long",
-            ))));
+            )))),
         }
-        let now = self.watch.millis_since_start();
-        self.watch.last_read.store(now, Ordering::Release);
-        Pin::new(&mut self.body).poll_next(cx)
     }
 }
 
@@ -343,12 +344,24 @@ mod tests {
 
         let slots = DownloadSlots::new(1, 4);
         let client = ip("192.0.2.1");
-        let idle = Duration::from_millis(100);
-        let bytes = futures_util::stream::iter([Ok::<_, std::io::Error>(1u8), Ok(2)]);
+        let idle = Duration::from_secs(1);
+        // A body that says when it is dropped (as a storage stream closes its file).
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        struct Tell(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Tell {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let tell = Tell(dropped.clone());
+        let bytes =
+            futures_util::stream::iter([Ok::<_, std::io::Error>(1u8), Ok(2)]).map(move |item| {
+                let _ = &tell;
+                item
+            });
         let mut body = Watched::new(bytes, slots.try_acquire(client).unwrap(), idle);
         assert_eq!(body.next().await.unwrap().unwrap(), 1);
-        // Read within the limit: the slot is held.
-        tokio::time::sleep(idle / 2).await;
+        // Just read: the slot is held.
         assert_eq!(slots.in_progress(client), 1);
         assert_eq!(slots.try_acquire(client).unwrap_err(), Full::Owner);
         // Nobody reads any more: the slot is freed (bounded wait; the watchdog needs a turn
@@ -362,6 +375,10 @@ mod tests {
             tokio::time::sleep(idle / 4).await;
         }
         let next = slots.try_acquire(client).expect("a new download is let in");
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "the body went with the slot"
+        );
         let err = body.next().await.unwrap().unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
         drop((body, next));
