@@ -137,6 +137,16 @@ impl Drop for Pending {
     }
 }
 
+/// The HTTP client's limits. object_store's default limits each request as a whole to 30 s,
+/// which would cut a download to a slow client (resumed with a range a few times, then given
+/// up): no limit as a whole, and a stalled bucket is caught by the read timeout instead (until
+/// an answer's headers — so a part's upload too — then between reads of its body).
+pub(crate) fn client_options(read_timeout: std::time::Duration) -> ClientOptions {
+    ClientOptions::new()
+        .with_timeout_disabled()
+        .with_read_timeout(read_timeout)
+}
+
 impl S3Store {
     /// A store over the configured bucket. Fails on an incomplete configuration (no bucket,
     /// a malformed endpoint); nothing is contacted yet.
@@ -148,14 +158,8 @@ impl S3Store {
                 "MULTIVIO_S3_BUCKET is empty".to_owned(),
             ));
         }
-        // object_store's default limits each request as a whole to 30 s, which would cut a
-        // download to a slow client (resumed with a range a few times, then given up): a
-        // stalled bucket is caught by the read timeout instead.
-        let client = ClientOptions::new()
-            .with_timeout_disabled()
-            .with_read_timeout(config.read_timeout);
         let mut builder = AmazonS3Builder::new()
-            .with_client_options(client)
+            .with_client_options(client_options(config.read_timeout))
             .with_bucket_name(config.bucket.trim())
             .with_region(config.region.as_deref().unwrap_or("us-east-1"));
         if let Some(endpoint) = config.endpoint.as_deref().filter(|e| !e.is_empty()) {
