@@ -311,6 +311,27 @@ fn platform_settings_are_refused_by_the_document_exactly_when_the_core_refuses_t
         (Provider::X, "visibility", json!(3)),
         (Provider::Youtube, "hashtags", json!(["a", "b"])),
     ];
+    // Every character class the rules tell apart, in each place it could go.
+    let mut cases = cases;
+    let chars = [
+        '\u{0}', '\t', '\n', '\r', '\u{1f}', ' ', '\u{7f}', '\u{85}', '\u{9f}', '\u{a0}',
+        '\u{1680}', '\u{180e}', '\u{2000}', '\u{200a}', '\u{200b}', '\u{2028}', '\u{2029}',
+        '\u{202f}', '\u{205f}', '\u{3000}', '\u{feff}', 'é', '<', '>', '#', '/', '?', '@',
+    ];
+    for c in chars {
+        for (provider, key, value) in [
+            (Provider::Pinterest, "link", format!("https://a{c}b")),
+            (Provider::Pinterest, "link", format!("https://{c}b")),
+            (Provider::Pinterest, "link", format!("https://ab{c}")),
+            (Provider::Pinterest, "title", format!("t{c}t")),
+            (Provider::Pinterest, "title", format!("{c}t")),
+            (Provider::Pinterest, "board_id", format!("1{c}")),
+            (Provider::Youtube, "title", format!("t{c}t")),
+            (Provider::Youtube, "title", format!("t{c}")),
+        ] {
+            cases.push((provider, key, json!(value)));
+        }
+    }
     let body = doc
         .pointer("/components/schemas/PostCreate")
         .expect("PostCreate");

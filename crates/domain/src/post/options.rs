@@ -7,7 +7,9 @@
 //! publishers with the same parsers, so a post that reaches a platform carries settings it
 //! takes. Every rule is one a JSON schema states (the API's document has them): `null` is the
 //! same as absent, a text's length and characters are those of the value as given (its
-//! surrounding white space is then trimmed; a blank text is none).
+//! surrounding white space is then trimmed; a blank text is none). The publishers read stored
+//! settings leniently — surrounding white space trimmed before the checks, as an earlier
+//! version of these rules accepted them — so that a post written then still goes out.
 //!
 //! | platform | key | value | default |
 //! |---|---|---|---|
@@ -36,6 +38,8 @@ struct Reader<'a> {
     provider: Provider,
     extra: &'a Map<String, Value>,
     errors: Vec<FieldError>,
+    /// Trims texts before checking them (reading what is stored, not what is written).
+    lenient: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -44,7 +48,25 @@ impl<'a> Reader<'a> {
             provider,
             extra,
             errors: Vec::new(),
+            lenient: false,
         }
+    }
+
+    fn lenient(provider: Provider, extra: &'a Map<String, Value>, lenient: bool) -> Self {
+        Self {
+            lenient,
+            ..Self::new(provider, extra)
+        }
+    }
+
+    /// A string setting, trimmed when reading leniently.
+    fn given(&mut self, key: &str) -> Option<String> {
+        let given = self.string(key)?;
+        Some(if self.lenient {
+            given.trim().to_owned()
+        } else {
+            given
+        })
     }
 
     fn fail(&mut self, key: &str, reason: impl Into<String>) {
@@ -91,7 +113,7 @@ impl<'a> Reader<'a> {
     /// A text of at most `max` characters without control characters nor any of
     /// `forbidden`, trimmed (absent or blank: `None`).
     fn text(&mut self, key: &str, max: usize, forbidden: &[char]) -> Option<String> {
-        let given = self.string(key)?;
+        let given = self.given(key)?;
         if given.chars().count() > max {
             self.fail(key, format!("must be at most {max} characters"));
             return None;
@@ -178,10 +200,14 @@ impl PinterestOptions {
     /// Longest link.
     pub const MAX_LINK: usize = 2048;
 
-    /// Reads `platform_content.pinterest`'s settings.
+    /// Reads `platform_content.pinterest`'s stored settings (leniently: see the module).
     pub fn parse(extra: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
-        let mut r = Reader::new(Provider::Pinterest, extra);
-        let board_id = r.string("board_id");
+        Self::read(extra, true)
+    }
+
+    fn read(extra: &Map<String, Value>, lenient: bool) -> Result<Self, Vec<FieldError>> {
+        let mut r = Reader::lenient(Provider::Pinterest, extra, lenient);
+        let board_id = r.given("board_id");
         if let Some(board) = &board_id
             && (board.is_empty()
                 || board.len() > Self::MAX_BOARD_ID
@@ -190,7 +216,7 @@ impl PinterestOptions {
             r.fail("board_id", "must be a Pinterest board id (digits)");
         }
         let title = r.text("title", Self::MAX_TITLE, &[]);
-        let link = match r.string("link") {
+        let link = match r.given("link") {
             Some(link) if link.chars().any(|c| c.is_whitespace()) => {
                 r.fail("link", "must not contain spaces");
                 None
@@ -339,9 +365,13 @@ impl YoutubeOptions {
     /// What a title may not contain.
     pub const FORBIDDEN: [char; 2] = ['<', '>'];
 
-    /// Reads `platform_content.youtube`'s settings.
+    /// Reads `platform_content.youtube`'s stored settings (leniently: see the module).
     pub fn parse(extra: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
-        let mut r = Reader::new(Provider::Youtube, extra);
+        Self::read(extra, true)
+    }
+
+    fn read(extra: &Map<String, Value>, lenient: bool) -> Result<Self, Vec<FieldError>> {
+        let mut r = Reader::lenient(Provider::Youtube, extra, lenient);
         let title = r.text("title", Self::MAX_TITLE, &Self::FORBIDDEN);
         let privacy_status = match r.choice("privacy_status", &YoutubePrivacy::NAMES) {
             Some("unlisted") => YoutubePrivacy::Unlisted,
@@ -377,13 +407,13 @@ impl YoutubeOptions {
 }
 
 /// Checks the settings `provider` reads from its content's other keys (none for the
-/// platforms that read none).
+/// platforms that read none), as a post is written: strictly (see the module).
 pub fn check(provider: Provider, extra: &Map<String, Value>) -> Vec<FieldError> {
     let result = match provider {
         Provider::Linkedin => LinkedinOptions::parse(extra).map(drop),
-        Provider::Pinterest => PinterestOptions::parse(extra).map(drop),
+        Provider::Pinterest => PinterestOptions::read(extra, false).map(drop),
         Provider::Tiktok => TiktokOptions::parse(extra).map(drop),
-        Provider::Youtube => YoutubeOptions::parse(extra).map(drop),
+        Provider::Youtube => YoutubeOptions::read(extra, false).map(drop),
         _ => Ok(()),
     };
     result.err().unwrap_or_default()

@@ -128,6 +128,23 @@ fn rules_apply_to_the_value_as_given() {
 }
 
 #[test]
+fn stored_settings_are_read_as_an_earlier_version_accepted_them() {
+    // Written before the rules became strict: padded values go out trimmed.
+    let pin = PinterestOptions::parse(&map(json!({
+        "board_id": " 549755885175 ", "link": " https://shop.example/ ", "title": " Spring ",
+    })))
+    .unwrap();
+    assert_eq!(pin.board_id.as_deref(), Some("549755885175"));
+    assert_eq!(pin.link.as_deref(), Some("https://shop.example/"));
+    assert_eq!(pin.title.as_deref(), Some("Spring"));
+    let padded = format!(" {} ", "t".repeat(100));
+    let youtube = YoutubeOptions::parse(&map(json!({ "title": padded }))).unwrap();
+    assert_eq!(youtube.title.map(|t| t.len()), Some(100));
+    // What was never accepted is still refused.
+    assert!(PinterestOptions::parse(&map(json!({ "board_id": "abc" }))).is_err());
+}
+
+#[test]
 fn other_platforms_keep_any_keys() {
     let anything = map(json!({ "board_id": 1, "privacy_level": [], "title": {} }));
     for provider in [Provider::X, Provider::Facebook, Provider::Bluesky] {
