@@ -739,12 +739,13 @@ impl BillingStore for PgStore {
         // Webhooks arrive without a user session: the worker role, naming the user explicitly.
         self.worker(async move |conn| {
             // Events are remembered long past Stripe's retries, then forgotten as new ones
-            // arrive (a few at a time, oldest first, by the database's clock).
+            // arrive (a few at a time, oldest first, by the database's clock; rows another
+            // webhook is deleting are left to it).
             diesel::sql_query(format!(
                 "DELETE FROM processed_webhook_events WHERE event_id IN (\
                    SELECT event_id FROM processed_webhook_events \
                     WHERE processed_at < now() - interval '{WEBHOOK_EVENT_DAYS} days' \
-                    ORDER BY processed_at LIMIT 100)"
+                    ORDER BY processed_at LIMIT 100 FOR UPDATE SKIP LOCKED)"
             ))
             .execute(conn)
             .await?;
