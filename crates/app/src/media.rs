@@ -44,6 +44,12 @@ pub const CONCURRENT_DECODES: usize = 2;
 /// image past it is refused as busy ([`UploadError::Busy`]) rather than the process growing
 /// with every account's uploads (eight images of [`MAX_IMAGE_BYTES`], or many small ones).
 pub const IMAGE_BUFFER_BUDGET: usize = 256 << 20;
+/// How long an image may take to arrive whole: the bytes it holds in memory meanwhile count
+/// against [`IMAGE_BUFFER_BUDGET`], so a client trickling bytes may not keep them for ever
+/// (32 MiB at 1 Mbit/s takes about 4.5 minutes).
+pub const MAX_IMAGE_READ: std::time::Duration = std::time::Duration::from_secs(600);
+/// How long an image waits for room in [`IMAGE_BUFFER_BUDGET`] before it is refused as busy.
+const IMAGE_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// An upload held in memory (the API's former upload path; see [`UploadStream`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +149,12 @@ pub enum UploadError {
     /// The upload's body broke off (the client went away, a malformed part) (HTTP 400).
     #[error("the upload broke off: {0}")]
     Body(String),
+    /// An image took longer than [`MAX_IMAGE_READ`] to arrive (HTTP 408).
+    #[error("the image took longer than {} s to arrive", limit.as_secs())]
+    TooSlow {
+        /// The limit.
+        limit: std::time::Duration,
+    },
     /// Invalid input other than the file (the alt text) (HTTP 422).
     #[error("invalid input: {0:?}")]
     Invalid(Vec<FieldError>),
@@ -232,6 +244,8 @@ pub struct MediaService {
     /// Bytes of images in memory ([`IMAGE_BUFFER_BUDGET`]), one permit a byte.
     image_buffers: Arc<tokio::sync::Semaphore>,
     image_budget: usize,
+    /// [`MAX_IMAGE_READ`], or a test's.
+    image_read_limit: std::time::Duration,
 }
 
 impl std::fmt::Debug for MediaService {
@@ -326,6 +340,7 @@ impl MediaService {
             decodes: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DECODES)),
             image_buffers: Arc::new(tokio::sync::Semaphore::new(IMAGE_BUFFER_BUDGET)),
             image_budget: IMAGE_BUFFER_BUDGET,
+            image_read_limit: MAX_IMAGE_READ,
         }
     }
 
@@ -337,14 +352,21 @@ impl MediaService {
         self
     }
 
+    /// Sets how long an image may take to arrive whole (default [`MAX_IMAGE_READ`]).
+    pub fn with_image_read_limit(mut self, limit: std::time::Duration) -> Self {
+        self.image_read_limit = limit;
+        self
+    }
+
     /// Bytes of images held in memory now, being read (this service and its clones).
     pub fn image_bytes_in_memory(&self) -> usize {
         self.image_budget
             .saturating_sub(self.image_buffers.available_permits())
     }
 
-    /// Takes `bytes` more of the image budget into `held`; `Busy` when it is spent.
-    fn hold_image_bytes(
+    /// Takes `bytes` more of the image budget into `held`, waiting a little for room; `Busy`
+    /// when there is none.
+    async fn hold_image_bytes(
         &self,
         held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
         bytes: usize,
@@ -353,10 +375,10 @@ impl MediaService {
         if permits == 0 {
             return Ok(());
         }
-        let more = self
-            .image_buffers
-            .clone()
-            .try_acquire_many_owned(permits)
+        let room = self.image_buffers.clone().acquire_many_owned(permits);
+        let more = tokio::time::timeout(IMAGE_BUDGET_WAIT, room)
+            .await
+            .map_err(|_| UploadError::Busy)?
             .map_err(|_| UploadError::Busy)?;
         match held {
             Some(permit) => permit.merge(more),
@@ -634,14 +656,20 @@ impl MediaService {
         // The bytes in memory count against the process's image budget until the image is
         // stored and its thumbnail made (when this returns).
         let mut held = None;
-        self.hold_image_bytes(&mut held, bytes.len())?;
+        self.hold_image_bytes(&mut held, bytes.len()).await?;
         if !ended {
-            while let Some(chunk) = rest.next().await {
+            let read_limit = self.image_read_limit;
+            let deadline = tokio::time::Instant::now() + read_limit;
+            loop {
+                let next = tokio::time::timeout_at(deadline, rest.next())
+                    .await
+                    .map_err(|_| UploadError::TooSlow { limit: read_limit })?;
+                let Some(chunk) = next else { break };
                 let chunk = chunk.map_err(|e| UploadError::Body(e.to_string()))?;
                 if (bytes.len() + chunk.len()) as u64 > limit {
                     return Err(over());
                 }
-                self.hold_image_bytes(&mut held, chunk.len())?;
+                self.hold_image_bytes(&mut held, chunk.len()).await?;
                 bytes.extend_from_slice(&chunk);
             }
         }
@@ -669,7 +697,7 @@ impl MediaService {
             Err(PutError::Body(e)) => return Err(UploadError::Body(e)),
             Err(PutError::Store(e)) => return Err(AppError::from(e).into()),
         };
-        let thumbnail = self.thumbnail(key, mime, bytes).await;
+        let thumbnail = self.thumbnail(key, mime, bytes, held).await;
         Ok(Stored {
             size: stored.size,
             width: size.map(|s| s.width),
@@ -682,10 +710,22 @@ impl MediaService {
 
     /// Makes and stores the thumbnail of the image stored under `key`; `None` (logged) when
     /// the image cannot be decoded or the thumbnail not stored — the upload stands without.
-    async fn thumbnail(&self, key: &str, mime: &'static str, bytes: Bytes) -> Option<String> {
+    /// `held`: the image's share of the memory budget, given back when the decoding is over
+    /// (even should this future be dropped first: the decoding goes on to its end).
+    async fn thumbnail(
+        &self,
+        key: &str,
+        mime: &'static str,
+        bytes: Bytes,
+        held: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Option<String> {
         let made = {
-            let _permit = self.decodes.acquire().await.ok()?;
-            tokio::task::spawn_blocking(move || image::thumbnail(&bytes, mime)).await
+            let permit = self.decodes.clone().acquire_owned().await.ok()?;
+            tokio::task::spawn_blocking(move || {
+                let _given_back_after = (permit, held);
+                image::thumbnail(&bytes, mime)
+            })
+            .await
         };
         let jpeg = match made {
             Ok(Ok(jpeg)) => jpeg,

@@ -163,6 +163,14 @@ fn encode(image: ::image::DynamicImage, format: ::image::ImageFormat) -> Vec<u8>
     out.into_inner()
 }
 
+/// A square image that does not compress: its file is about as large as its pixels.
+fn noise(side: u32) -> ::image::DynamicImage {
+    ::image::DynamicImage::ImageRgb8(::image::RgbImage::from_fn(side, side, |x, y| {
+        let h = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).rotate_left(x % 31);
+        ::image::Rgb([h as u8, (h >> 8) as u8, (h >> 16) as u8])
+    }))
+}
+
 fn picture(w: u32, h: u32) -> ::image::DynamicImage {
     ::image::DynamicImage::ImageRgb8(::image::RgbImage::from_fn(w, h, |x, y| {
         ::image::Rgb([(x % 256) as u8, (y % 256) as u8, 77])
@@ -594,12 +602,7 @@ async fn the_storage_quota_is_checked_before_and_while_streaming_and_at_the_inse
 
 #[tokio::test]
 async fn images_share_a_memory_budget_and_one_past_it_is_busy() {
-    // Not compressible: the file is about as large as its pixels.
-    let noise = ::image::DynamicImage::ImageRgb8(::image::RgbImage::from_fn(120, 120, |x, y| {
-        let h = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).rotate_left(x % 31);
-        ::image::Rgb([h as u8, (h >> 8) as u8, (h >> 16) as u8])
-    }));
-    let png = encode(noise, ::image::ImageFormat::Png);
+    let png = encode(noise(120), ::image::ImageFormat::Png);
     let n = png.len();
     assert!(n > 30_000, "{n}");
     let store = Arc::new(MemoryStore::default());
@@ -645,6 +648,33 @@ async fn images_share_a_memory_budget_and_one_past_it_is_busy() {
         .await
         .unwrap();
     assert_eq!(svc.image_bytes_in_memory(), 0);
+}
+
+#[tokio::test]
+async fn an_image_trickling_in_past_the_read_limit_is_refused_and_gives_its_memory_back() {
+    let png = encode(noise(120), ::image::ImageFormat::Png);
+    // More than the bytes read to tell the type (the head), so that the image's own reading
+    // is what waits.
+    assert!(png.len() / 2 > SNIFF_BYTES, "{}", png.len());
+    let store = Arc::new(MemoryStore::default());
+    let limit = std::time::Duration::from_millis(200);
+    let svc = service(files(0), store.clone(), "free").with_image_read_limit(limit);
+    // Its head, then nothing more (a client sending a byte now and then, never finishing).
+    let (tx, body) = body_channel(4);
+    tx.send(Ok(Bytes::copy_from_slice(&png[..png.len() / 2])))
+        .await
+        .unwrap();
+    let upload = UploadStream {
+        body,
+        original_filename: None,
+        alt_text: None,
+        declared_size: None,
+    };
+    let refused = svc.upload_stream(&tenant(), upload).await;
+    assert_eq!(refused, Err(UploadError::TooSlow { limit }));
+    assert_eq!(svc.image_bytes_in_memory(), 0);
+    assert!(store.keys().is_empty());
+    drop(tx);
 }
 
 #[tokio::test]

@@ -78,6 +78,14 @@ fn upload_problem(e: UploadError) -> ApiError {
         ),
         UploadError::TooLarge { max_bytes } => too_large(max_bytes),
         UploadError::Body(why) => bad_upload(why),
+        UploadError::TooSlow { limit } => ApiError(Problem::of(
+            ProblemType::RequestTimeout,
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the image took longer than {} s to arrive and was broken off",
+                limit.as_secs()
+            ),
+        )),
         UploadError::Busy => ApiError(
             Problem::of(
                 ProblemType::Busy,
@@ -242,7 +250,7 @@ async fn read_upload(
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, body = MediaDto),
         (status = 400, description = "- `malformed-upload`: not a multipart body, a part that cannot be read or broke off, an unexpected part"),
-        (status = 408, description = "- `request-timeout`: the body sent nothing for `MULTIVIO_UPLOAD_READ_TIMEOUT_SECS` seconds"),
+        (status = 408, description = "- `request-timeout`: the body sent nothing for `MULTIVIO_UPLOAD_READ_TIMEOUT_SECS` seconds, or an image took longer than 10 minutes to arrive"),
         (status = 413, description = "- `payload-too-large`: a file over `MULTIVIO_MAX_UPLOAD_BYTES` (`max_bytes`), an image over 32 MiB, an `alt_text` over 8 KiB\n- `storage-quota-exceeded`: the file does not fit in the plan's storage (`used_bytes`, `allowed_bytes`)"),
         (status = 415, description = "- `unsupported-file-type`: not a JPEG, PNG, GIF or WebP image, nor an MP4, QuickTime or WebM video"),
         (status = 422, description = "- `validation-failed`: no `file` part, an empty or unreadable file, an image of too many pixels (a decompression bomb), an `alt_text` breaking its rules"),
