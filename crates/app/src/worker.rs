@@ -557,6 +557,13 @@ impl PublishWorker {
         };
         let provider = job.target.provider;
         let platform = provider.display_name();
+        // A target found being sent (a worker died mid-send, or the platform left the outcome
+        // open) may be on the platform: nothing that stops this attempt may settle it as not
+        // sent (unless this job's first step just marked it).
+        let may_be_out = marked.is_none()
+            && post
+                .target_result(&key)
+                .is_some_and(|r| r.status == TargetStatus::Publishing);
         let (connection, publisher, mut credentials) = match account {
             Account::Ready {
                 connection,
@@ -577,24 +584,32 @@ impl PublishWorker {
                         .await
                     {
                         Ok(fresh) => (*connection, publisher, fresh),
-                        Err(e) => return self.refresh_failed(job, &connection, e).await,
+                        Err(e) => {
+                            return self.refresh_failed(job, &connection, e, may_be_out).await;
+                        }
                     }
                 }
             }
             Account::Missing => {
                 let reason = format!("no {platform} account is connected");
-                return self.fail(job, "no_connection", reason).await;
+                return self
+                    .fail_or_review(job, may_be_out, "no_connection", reason)
+                    .await;
             }
             Account::NeedsReauth => {
                 let reason = format!("reconnect your {platform} account");
-                return self.fail(job, "needs_reauth", reason).await;
+                return self
+                    .fail_or_review(job, may_be_out, "needs_reauth", reason)
+                    .await;
             }
             Account::NotConfigured => {
                 let reason = format!("{platform} is not configured on this server");
-                return self.fail(job, "not_configured", reason).await;
+                return self
+                    .fail_or_review(job, may_be_out, "not_configured", reason)
+                    .await;
             }
             Account::Unusable(connection, e) => {
-                return self.refresh_failed(job, &connection, e).await;
+                return self.refresh_failed(job, &connection, e, may_be_out).await;
             }
         };
         let parts: Vec<(String, Vec<MediaId>)> = post
@@ -615,10 +630,7 @@ impl PublishWorker {
         let mut index = post.target_result(&key).map_or(0, |r| r.parts.len());
         let mut refreshed = false;
         // (Found being sent, unless this job's first step just marked it.)
-        let mut in_flight = marked.is_none()
-            && post
-                .target_result(&key)
-                .is_some_and(|r| r.status == TargetStatus::Publishing);
+        let mut in_flight = may_be_out;
         let mut marked = marked;
         // This part may already be on the platform (its earlier send's outcome is open) and is
         // being sent again under the same key: until it is confirmed, nothing may settle it as
@@ -773,7 +785,7 @@ impl PublishWorker {
                     {
                         Ok(fresh) => credentials = fresh,
                         Err(e) => {
-                            return self.refresh_failed_in(job, &connection, e, resending).await;
+                            return self.refresh_failed(job, &connection, e, resending).await;
                         }
                     }
                 }
@@ -1192,18 +1204,11 @@ impl PublishWorker {
         })
     }
 
+    /// A refresh of the account's token failed: the target fails (a refused or unreadable
+    /// sign-in, retries used up) or the job waits (a refresh elsewhere, a passing failure) —
+    /// but when the part `may_be_out` (an earlier send's outcome is open), what would fail the
+    /// target leaves it for a person to check instead.
     async fn refresh_failed(
-        &self,
-        job: &ClaimedJob,
-        connection: &Connection,
-        e: RefreshError,
-    ) -> AppResult<JobReport> {
-        self.refresh_failed_in(job, connection, e, false).await
-    }
-
-    /// As [`Self::refresh_failed`]; when the part `may_be_out` (a re-send of a send whose
-    /// outcome is open), what would fail the target leaves it for a person to check instead.
-    async fn refresh_failed_in(
         &self,
         job: &ClaimedJob,
         connection: &Connection,
@@ -1211,44 +1216,23 @@ impl PublishWorker {
         may_be_out: bool,
     ) -> AppResult<JobReport> {
         let name = connection.provider.display_name();
-        let settles = matches!(
-            e,
-            RefreshError::NeedsReauth(_) | RefreshError::Unreadable | RefreshError::Rejected { .. }
-        );
-        if may_be_out && settles {
-            return self
-                .review(
-                    job,
-                    "unknown_outcome",
-                    format!(
-                        "the {name} sign-in could not be renewed ({e}); reconnect the account, \
-                         then check it: an earlier send may have posted this; mark it published \
-                         or send it again"
-                    ),
-                )
-                .await;
-        }
         match e {
             RefreshError::NeedsReauth(_) => {
-                self.fail(
-                    job,
-                    "needs_reauth",
-                    format!("reconnect your {name} account"),
-                )
-                .await
+                let reason = format!("reconnect your {name} account");
+                self.fail_or_review(job, may_be_out, "needs_reauth", reason)
+                    .await
             }
             RefreshError::Unreadable => {
-                self.fail(
-                    job,
-                    "needs_reauth",
-                    format!(
-                        "the stored sign-in of your {name} account can no longer be read; \
-                         reconnect the account"
-                    ),
-                )
-                .await
+                let reason = format!(
+                    "the stored sign-in of your {name} account can no longer be read; \
+                     reconnect the account"
+                );
+                self.fail_or_review(job, may_be_out, "needs_reauth", reason)
+                    .await
             }
-            RefreshError::Rejected { code, reason } => self.fail(job, &code, reason).await,
+            RefreshError::Rejected { code, reason } => {
+                self.fail_or_review(job, may_be_out, &code, reason).await
+            }
             RefreshError::Busy => {
                 let run_at = self.clock.now() + Duration::seconds(REFRESH_BUSY_DELAY_SECS);
                 self.reschedule(job, run_at, "token refresh in progress")
@@ -1267,12 +1251,9 @@ impl PublishWorker {
                     self.reschedule(job, run_at, &format!("token refresh failed: {reason}"))
                         .await
                 } else {
-                    self.fail(
-                        job,
-                        "token_refresh_failed",
-                        format!("could not refresh the {name} token"),
-                    )
-                    .await
+                    let reason = format!("could not refresh the {name} token");
+                    self.fail_or_review(job, may_be_out, "token_refresh_failed", reason)
+                        .await
                 }
             }
             RefreshError::App(e) => Err(e),
@@ -1404,6 +1385,25 @@ impl PublishWorker {
             Err(e) => Err(e),
             Ok(_) => Ok(report),
         }
+    }
+
+    /// Fails the target, or — when it `may_be_out` (an earlier send's outcome is open) — leaves
+    /// it for a person to check, with the same reason.
+    async fn fail_or_review(
+        &self,
+        job: &ClaimedJob,
+        may_be_out: bool,
+        code: &str,
+        reason: String,
+    ) -> AppResult<JobReport> {
+        if !may_be_out {
+            return self.fail(job, code, reason).await;
+        }
+        let reason = format!(
+            "{reason}; an earlier send may have posted this: check the account, then mark it \
+             published or send it again"
+        );
+        self.review(job, "unknown_outcome", reason).await
     }
 
     async fn fail(&self, job: &ClaimedJob, code: &str, reason: String) -> AppResult<JobReport> {

@@ -1314,6 +1314,57 @@ async fn no_usable_account_fails_the_target() {
 }
 
 #[tokio::test]
+async fn a_target_that_may_be_out_is_reviewed_not_failed_when_its_account_cannot_send() {
+    // An earlier send's outcome is open; the account has since needed a new sign-in, or gone.
+    let accounts: [fn(Provider) -> Result<Vec<Connection>, StoreError>; 2] = [
+        |p| {
+            let mut c = connection(1, p, true, 1);
+            c.status = ConnectionStatus::NeedsReauth;
+            Ok(vec![c])
+        },
+        |_| Ok(vec![]),
+    ];
+    for serve in accounts {
+        let mut d = Deps::new(sent_ten_minutes_ago());
+        d.connections.checkpoint();
+        serve_accounts(&mut d.connections, serve, |id| sealed_for(id, "tok", now()));
+        let (w, state) = d.build();
+        assert_eq!(
+            w.process(&job(x(), 2)).await.unwrap(),
+            JobReport::NeedsReview
+        );
+        let r = result(&state, "twitter");
+        assert_eq!(r.status, TargetStatus::NeedsReview);
+        assert!(
+            r.error
+                .unwrap()
+                .message
+                .contains("earlier send may have posted"),
+            "the reason says why"
+        );
+    }
+    // A refresh before the send refused for good: the same.
+    let mut d = expiring_deps(
+        true,
+        Err(OAuthError::InvalidGrant {
+            reason: "invalid_grant".into(),
+        }),
+    );
+    d.state.lock().unwrap().post = Some(sent_ten_minutes_ago());
+    d.connections
+        .expect_set_status()
+        .withf(|_, _, s| *s == ConnectionStatus::NeedsReauth)
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), 2)).await.unwrap(),
+        JobReport::NeedsReview
+    );
+    assert_eq!(result(&state, "twitter").status, TargetStatus::NeedsReview);
+}
+
+#[tokio::test]
 async fn a_lost_lease_writes_nothing() {
     let d = Deps::new(scheduled(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
     d.state.lock().unwrap().lease_lost = true;
