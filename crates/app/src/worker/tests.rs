@@ -1316,7 +1316,8 @@ async fn no_usable_account_fails_the_target() {
 #[tokio::test]
 async fn a_target_that_may_be_out_is_reviewed_not_failed_when_its_account_cannot_send() {
     // An earlier send's outcome is open; the account has since needed a new sign-in, or gone.
-    let accounts: [fn(Provider) -> Result<Vec<Connection>, StoreError>; 2] = [
+    type Serve = fn(Provider) -> Result<Vec<Connection>, StoreError>;
+    let accounts: [Serve; 2] = [
         |p| {
             let mut c = connection(1, p, true, 1);
             c.status = ConnectionStatus::NeedsReauth;
