@@ -172,6 +172,9 @@ struct Watch<S, K: Hash + Eq> {
     start: Instant,
     /// Milliseconds from `start` to the last time the body was asked for bytes.
     last_read: AtomicU64,
+    /// Who asked last: woken once the body is dropped, so that a body that was waiting on
+    /// storage (which held the only other waker) ends instead of hanging.
+    waker: Mutex<Option<std::task::Waker>>,
 }
 
 impl<S, K: Hash + Eq> std::fmt::Debug for Watched<S, K> {
@@ -200,6 +203,7 @@ where
             held: Mutex::new(Some((body, slot))),
             start: Instant::now(),
             last_read: AtomicU64::new(0),
+            waker: Mutex::new(None),
         });
         let watched = Arc::downgrade(&watch);
         let watchdog = tokio::spawn(async move {
@@ -219,6 +223,14 @@ where
                         .unwrap_or_else(PoisonError::into_inner)
                         .take();
                     drop(taken);
+                    let asked = watch
+                        .waker
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take();
+                    if let Some(waker) = asked {
+                        waker.wake();
+                    }
                     return;
                 }
                 deadline = last + idle;
@@ -245,6 +257,12 @@ where
         let watch = &self.watch;
         let now = u64::try_from(watch.start.elapsed().as_millis()).unwrap_or(u64::MAX);
         watch.last_read.store(now, Ordering::Release);
+        {
+            let mut asked = watch.waker.lock().unwrap_or_else(PoisonError::into_inner);
+            if !asked.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *asked = Some(cx.waker().clone());
+            }
+        }
         // The lock is the body's own: the watchdog takes it only to drop the body.
         let mut held = watch.held.lock().unwrap_or_else(PoisonError::into_inner);
         match held.as_mut() {
@@ -382,6 +400,33 @@ mod tests {
         let err = body.next().await.unwrap().unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
         drop((body, next));
+        assert_eq!(slots.in_progress(client), 0);
+    }
+
+    #[tokio::test]
+    async fn a_download_waiting_on_storage_past_the_limit_ends_instead_of_hanging() {
+        use futures_util::StreamExt;
+
+        let slots = DownloadSlots::new(1, 4);
+        let client = ip("192.0.2.2");
+        // Storage that never answers: its stream is pending for ever.
+        let stalled = futures_util::stream::pending::<Result<u8, std::io::Error>>();
+        let mut body = Watched::new(
+            stalled,
+            slots.try_acquire(client).unwrap(),
+            Duration::from_millis(200),
+        );
+        // The server's wait for the next chunk ends: it is woken (the bound is checked first,
+        // so that only a wake-up can end the wait before it).
+        let next = tokio::select! {
+            biased;
+            () = tokio::time::sleep(Duration::from_secs(10)) => panic!("never woken"),
+            next = body.next() => next,
+        };
+        assert_eq!(
+            next.unwrap().unwrap_err().kind(),
+            std::io::ErrorKind::TimedOut
+        );
         assert_eq!(slots.in_progress(client), 0);
     }
 

@@ -167,7 +167,10 @@ pub trait BillingStore: Send + Sync {
     ) -> Result<EventApplied, StoreError>;
 
     /// Records the payment provider's customer of the tenant — only when it has none (a
-    /// customer once linked is never replaced). `Ok(false)` when another one is linked.
+    /// customer once linked is never replaced). `Ok(false)` when another one is linked;
+    /// [`StoreError::Duplicate`] (`stripe_customer_id`) when the customer is another
+    /// account's (so is an event naming it for this tenant, from
+    /// [`BillingStore::apply_event`]).
     async fn link_customer(&self, tenant: &Tenant, customer_id: &str) -> Result<bool, StoreError>;
 
     /// The tenant's history, newest first.

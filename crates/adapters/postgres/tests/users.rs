@@ -1241,7 +1241,9 @@ async fn webhook_events_are_forgotten_after_a_month_and_a_customer_is_one_accoun
     // Alice's customer (cus_1) cannot become Bob's too.
     assert_eq!(
         store.link_customer(&bob, "cus_1").await.unwrap_err(),
-        StoreError::Conflict("the payment customer belongs to another account".to_owned())
+        StoreError::Duplicate {
+            field: "stripe_customer_id".to_owned()
+        }
     );
     assert!(store.link_customer(&bob, "cus_2").await.unwrap());
     assert_eq!(

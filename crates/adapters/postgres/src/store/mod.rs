@@ -224,9 +224,10 @@ fn from_diesel(e: DieselError) -> StoreError {
                     "social_connections_user_id_provider_provider_account_id_key" => {
                         StoreError::Conflict("this account is already connected".to_owned())
                     }
-                    "idx_users_stripe_customer_id" => StoreError::Conflict(
-                        "the payment customer belongs to another account".to_owned(),
-                    ),
+                    // Not a concurrent change to retry: the customer is another account's.
+                    "idx_users_stripe_customer_id" => StoreError::Duplicate {
+                        field: "stripe_customer_id".to_owned(),
+                    },
                     // Constraint names are the schema's business, not a client's.
                     other => {
                         tracing::warn!(constraint = other, "unexpected unique violation");
