@@ -746,20 +746,13 @@ impl PublishWorker {
                         .map(|(sent, window)| sent + window);
                     if window_ends.is_none_or(|end| until >= end) {
                         let name = provider.display_name();
-                        return self
-                            .review(
-                                job,
-                                "unknown_outcome",
-                                format!(
-                                    "{name} never confirmed the post and will not take it again \
-                                     before it forgets the first send ({reason}); check the \
-                                     account, then mark it published or send it again"
-                                ),
-                            )
-                            .await;
+                        let reason = format!(
+                            "{name} never confirmed the post and will not take it again before \
+                             it forgets the first send ({reason})"
+                        );
+                        return self.review_may_be_out(job, reason).await;
                     }
-                    let delay =
-                        (until - self.clock.now()).clamp(Duration::seconds(1), MAX_DEFERRAL);
+                    let delay = self.deferral_delay(until);
                     return self
                         .retry_in_flight(job, &connection, reason, Some(delay))
                         .await;
@@ -795,17 +788,8 @@ impl PublishWorker {
                         .set_status(&job.tenant, connection.id, ConnectionStatus::NeedsReauth)
                         .await?;
                     tracing::info!(connection = %connection.id, %reason, "platform refused the token during a re-send; connection needs reauth");
-                    let name = provider.display_name();
-                    return self
-                        .review(
-                            job,
-                            "unknown_outcome",
-                            format!(
-                                "reconnect your {name} account, then check it: an earlier send \
-                                 may have posted this; mark it published or send it again"
-                            ),
-                        )
-                        .await;
+                    let reason = format!("reconnect your {} account", provider.display_name());
+                    return self.review_may_be_out(job, reason).await;
                 }
                 Ok(published) if parts.len() > 1 => {
                     let part = PartResult {
@@ -1324,7 +1308,7 @@ impl PublishWorker {
                 reason,
             }) => retry(
                 TargetError::new(code, reason),
-                Some((until - now).clamp(Duration::seconds(1), MAX_DEFERRAL)),
+                Some(self.deferral_delay(until)),
             ),
             Err(PublishError::Transient { reason }) => retry(
                 TargetError::new("transient", format!("{name} is not responding: {reason}")),
@@ -1396,14 +1380,27 @@ impl PublishWorker {
         code: &str,
         reason: String,
     ) -> AppResult<JobReport> {
-        if !may_be_out {
-            return self.fail(job, code, reason).await;
+        if may_be_out {
+            self.review_may_be_out(job, reason).await
+        } else {
+            self.fail(job, code, reason).await
         }
+    }
+
+    /// Leaves a target that may be on the platform for a person to check: `reason`, and what
+    /// to do.
+    async fn review_may_be_out(&self, job: &ClaimedJob, reason: String) -> AppResult<JobReport> {
         let reason = format!(
             "{reason}; an earlier send may have posted this: check the account, then mark it \
              published or send it again"
         );
         self.review(job, "unknown_outcome", reason).await
+    }
+
+    /// How long to wait for a platform's cap to free a slot at `until` (at least a second, at
+    /// most [`MAX_DEFERRAL`]).
+    fn deferral_delay(&self, until: DateTime<Utc>) -> Duration {
+        (until - self.clock.now()).clamp(Duration::seconds(1), MAX_DEFERRAL)
     }
 
     async fn fail(&self, job: &ClaimedJob, code: &str, reason: String) -> AppResult<JobReport> {
