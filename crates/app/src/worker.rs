@@ -752,7 +752,7 @@ impl PublishWorker {
                         );
                         return self.review_may_be_out(job, reason).await;
                     }
-                    let delay = self.deferral_delay(until);
+                    let delay = Self::deferral_delay(self.clock.now(), until);
                     return self
                         .retry_in_flight(job, &connection, reason, Some(delay))
                         .await;
@@ -1308,7 +1308,7 @@ impl PublishWorker {
                 reason,
             }) => retry(
                 TargetError::new(code, reason),
-                Some(self.deferral_delay(until)),
+                Some(Self::deferral_delay(now, until)),
             ),
             Err(PublishError::Transient { reason }) => retry(
                 TargetError::new("transient", format!("{name} is not responding: {reason}")),
@@ -1397,10 +1397,10 @@ impl PublishWorker {
         self.review(job, "unknown_outcome", reason).await
     }
 
-    /// How long to wait for a platform's cap to free a slot at `until` (at least a second, at
-    /// most [`MAX_DEFERRAL`]).
-    fn deferral_delay(&self, until: DateTime<Utc>) -> Duration {
-        (until - self.clock.now()).clamp(Duration::seconds(1), MAX_DEFERRAL)
+    /// How long, from `now`, to wait for a platform's cap to free a slot at `until` (at least a
+    /// second, at most [`MAX_DEFERRAL`]).
+    fn deferral_delay(now: DateTime<Utc>, until: DateTime<Utc>) -> Duration {
+        (until - now).clamp(Duration::seconds(1), MAX_DEFERRAL)
     }
 
     async fn fail(&self, job: &ClaimedJob, code: &str, reason: String) -> AppResult<JobReport> {
