@@ -104,6 +104,63 @@ async fn concurrent_migration_runs_apply_one_set() {
 }
 
 #[tokio::test]
+async fn accounts_sharing_a_payment_customer_stop_the_billing_migration_with_the_customer_named() {
+    let db = TestDb::empty().await;
+    run_migrations(db.url()).await.unwrap();
+    // Back to before 018, with two accounts sharing a customer (as 017 allowed).
+    let url = db.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                .unwrap();
+        let reverted = conn.revert_last_migration(MIGRATIONS).unwrap();
+        assert_eq!(reverted.to_string(), "018");
+    })
+    .await
+    .unwrap();
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut conn,
+        "INSERT INTO users (firebase_uid, email, stripe_customer_id) VALUES
+           ('uid-a', 'a@example.com', 'cus_shared'), ('uid-b', 'b@example.com', 'cus_shared'),
+           ('uid-c', 'c@example.com', 'cus_own'), ('uid-d', 'd@example.com', NULL),
+           ('uid-e', 'e@example.com', NULL);",
+    )
+    .await
+    .unwrap();
+
+    let error = run_migrations(db.url()).await.unwrap_err().to_string();
+    assert!(
+        error.contains("share the Stripe customers cus_shared:"),
+        "{error}"
+    );
+    // Nothing of 018 stayed, and the owner's Row Level Security is forced again.
+    let left: Vec<Line> = diesel::sql_query(
+        "SELECT indexname AS line FROM pg_indexes WHERE indexname = 'idx_users_stripe_customer_id'
+         UNION ALL SELECT 'rls forced' FROM pg_class
+          WHERE oid = 'users'::regclass AND relforcerowsecurity",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        left,
+        vec![Line {
+            line: "rls forced".into()
+        }]
+    );
+
+    // Each account given its own customer, the migration goes through.
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut conn,
+        "UPDATE users SET stripe_customer_id = 'cus_b' WHERE firebase_uid = 'uid-b'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(run_migrations(db.url()).await.unwrap(), ["018"]);
+}
+
+#[tokio::test]
 async fn every_foreign_key_has_an_index() {
     let db = TestDb::new().await;
     let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
