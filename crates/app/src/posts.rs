@@ -576,8 +576,9 @@ pub fn target_connection<'a>(
 
 /// Per-account validation settings, from the connections the targets resolve to (their
 /// metadata, as the social adapters store it): X long posts only if every X account used has
-/// `"verified": true`; Mastodon limits from `max_characters` and `characters_reserved_per_url`,
-/// the strictest of the accounts used.
+/// `"verified": true`; Mastodon limits from `max_characters`, `characters_reserved_per_url`,
+/// `max_media_attachments`, `image_size_limit` and `video_size_limit`, the strictest of the
+/// accounts used.
 pub fn validation_options(targets: &Targets, connections: &[Connection]) -> ValidationOptions {
     let mut opts = ValidationOptions::default();
     let used: Vec<&Connection> = targets
@@ -596,10 +597,33 @@ pub fn validation_options(targets: &Targets, connections: &[Connection]) -> Vali
         opts.mastodon_max_characters = max;
     }
     if let Some(per_url) = mastodon
+        .clone()
         .filter_map(|c| as_usize(c.metadata_u64("characters_reserved_per_url")))
         .max()
     {
         opts.mastodon_chars_per_url = per_url;
+    }
+    // Zero is an instance's real answer here (no media), unlike for the text limits.
+    if let Some(n) = mastodon
+        .clone()
+        .filter_map(|c| c.metadata_u64("max_media_attachments"))
+        .filter_map(|v| usize::try_from(v).ok())
+        .min()
+    {
+        opts.mastodon_max_media = n;
+    }
+    let smallest = |key: &str| {
+        mastodon
+            .clone()
+            .filter_map(|c| c.metadata_u64(key))
+            .filter(|v| *v > 0)
+            .min()
+    };
+    if let Some(bytes) = smallest("image_size_limit") {
+        opts.mastodon_image_bytes = bytes;
+    }
+    if let Some(bytes) = smallest("video_size_limit") {
+        opts.mastodon_video_bytes = bytes;
     }
     opts
 }

@@ -5,7 +5,9 @@
 //! `/{id}/append`, `/{id}/finalize`, `GET /2/media/upload`).
 //!
 //! Strict as X is: confidential-client Basic auth on token calls, the PKCE verifier against
-//! the challenge, the redirect URI byte for byte, single-use codes and rotating refresh tokens,
+//! the challenge, the redirect URI byte for byte, single-use codes and rotating refresh tokens
+//! (issued only with `offline.access`), each OAuth 2.0 call's scopes on its token (`users.read`
+//! and `tweet.read` to read, `tweet.write` too to post, `media.write` to upload; else 403),
 //! OAuth 1.0a signatures (RFC 5849, the multipart and JSON bodies unsigned) with fresh nonces,
 //! `application/json` posts, ≤ 4 images or one GIF or video, weighted text length, replies to
 //! existing posts, no duplicate text. Errors have X's shapes (OAuth errors
@@ -255,8 +257,8 @@ pub struct State {
     users: HashMap<String, User>,
     next_user: Option<String>,
     codes: HashMap<String, Code>,
-    /// access token → (user, expiry)
-    access: HashMap<String, (User, DateTime<Utc>)>,
+    /// access token → (user, expiry, the scopes granted)
+    access: HashMap<String, (User, DateTime<Utc>, String)>,
     /// refresh token → (user, scope)
     refresh: HashMap<String, (User, String)>,
     /// OAuth 1.0a request tokens.
@@ -510,12 +512,24 @@ fn verify_oauth1(
     Ok(params.into_iter().collect())
 }
 
-/// Who a user-context call is for: an OAuth 2.0 bearer token or an OAuth 1.0a signature.
-/// Bodies of API calls (JSON, multipart) are never part of the signature.
-fn caller(state: &mut State, req: &HttpRequest) -> Result<User, HttpResponse> {
+/// Who a user-context call is for: an OAuth 2.0 bearer token granted every scope in `needs`
+/// (403 naming the first one missing, as X answers), or an OAuth 1.0a signature (the app's
+/// permission covers every call). Bodies of API calls (JSON, multipart) are never part of the
+/// signature.
+fn caller(state: &mut State, req: &HttpRequest, needs: &[&str]) -> Result<User, HttpResponse> {
     if let Some(token) = bearer(req) {
         return match state.access.get(&token) {
-            Some((user, expiry)) if *expiry > Utc::now() => Ok(user.clone()),
+            Some((user, expiry, scope)) if *expiry > Utc::now() => {
+                match needs.iter().find(|n| !scope.split(' ').any(|s| s == **n)) {
+                    Some(missing) => Err(HttpResponse::Forbidden().json(json!({
+                        "title": "Forbidden",
+                        "type": "about:blank",
+                        "status": 403,
+                        "detail": format!("The token was not granted the {missing} scope this endpoint requires."),
+                    }))),
+                    None => Ok(user.clone()),
+                }
+            }
             _ => Err(unauthorized()),
         };
     }
@@ -578,7 +592,11 @@ fn issue_tokens(x: &mut State, user: User, scope: &str) -> Value {
     let access = token("xat-");
     x.access.insert(
         access.clone(),
-        (user.clone(), Utc::now() + Duration::seconds(ACCESS_TTL)),
+        (
+            user.clone(),
+            Utc::now() + Duration::seconds(ACCESS_TTL),
+            scope.to_owned(),
+        ),
     );
     let mut answer = json!({
         "token_type": "bearer",
@@ -688,7 +706,7 @@ async fn revoke(
 async fn users_me(state: web::Data<SandboxState>, req: HttpRequest) -> HttpResponse {
     record(&state, "x", &req, b"");
     let mut x = lock(&state.x);
-    match caller(&mut x, &req) {
+    match caller(&mut x, &req, &["tweet.read", "users.read"]) {
         Ok(user) => HttpResponse::Ok().json(json!({
             "data": { "id": user.id, "name": format!("Sandbox {}", user.username), "username": user.username }
         })),
@@ -741,7 +759,7 @@ fn create_tweet_locked(
     body: &[u8],
     late: &mut Option<std::time::Duration>,
 ) -> HttpResponse {
-    let author = match caller(x, req) {
+    let author = match caller(x, req, &["tweet.read", "tweet.write", "users.read"]) {
         Ok(user) => user,
         Err(refused) => return refused,
     };
@@ -1145,7 +1163,7 @@ async fn user_tweets(
 ) -> HttpResponse {
     record(&state, "x", &req, b"");
     let mut x = lock(&state.x);
-    let me = match caller(&mut x, &req) {
+    let me = match caller(&mut x, &req, &["tweet.read", "users.read"]) {
         Ok(user) => user,
         Err(refused) => return refused,
     };
@@ -1395,7 +1413,7 @@ async fn media_init(
     record(&state, "x", &req, &body);
     slow_media(&state).await;
     let mut x = lock(&state.x);
-    let owner = match caller(&mut x, &req) {
+    let owner = match caller(&mut x, &req, &["media.write"]) {
         Ok(user) => user,
         Err(refused) => return refused,
     };
@@ -1492,7 +1510,7 @@ async fn media_append(
         Err(e) => return invalid_request(&e),
     };
     let mut x = lock(&state.x);
-    let owner = match caller(&mut x, &req) {
+    let owner = match caller(&mut x, &req, &["media.write"]) {
         Ok(user) => user,
         Err(refused) => return refused,
     };
@@ -1531,7 +1549,7 @@ async fn media_finalize(
     record(&state, "x", &req, &body);
     slow_media(&state).await;
     let mut x = lock(&state.x);
-    let owner = match caller(&mut x, &req) {
+    let owner = match caller(&mut x, &req, &["media.write"]) {
         Ok(user) => user,
         Err(refused) => return refused,
     };
@@ -1558,7 +1576,7 @@ async fn media_status(state: web::Data<SandboxState>, req: HttpRequest) -> HttpR
     record(&state, "x", &req, b"");
     slow_media(&state).await;
     let mut x = lock(&state.x);
-    let owner = match caller(&mut x, &req) {
+    let owner = match caller(&mut x, &req, &["media.write"]) {
         Ok(user) => user,
         Err(refused) => return refused,
     };

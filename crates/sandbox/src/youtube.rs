@@ -42,7 +42,9 @@
 //!   upload session, the chunk after `after_chunks` chunks were received whole is cut short —
 //!   the fake keeps its first `keep_bytes` (a multiple of 256 KiB) and answers `status` (a
 //!   5xx), as a server failing mid-chunk; with `"expire_tokens": true`, every access token
-//!   issued so far expires with it (a token that ran out during a long upload).
+//!   issued so far expires with it (a token that ran out during a long upload); with
+//!   `"stall": true`, that chunk and every one after it is dropped and answered `308` with the
+//!   Range held before it (an upload that never advances).
 //! - `POST expire_tokens`: every access token issued so far has expired.
 //!
 //! `/_sandbox/posts` lists each video: the text is its title (and description, on the next
@@ -158,6 +160,10 @@ struct Interrupt {
     /// during a long upload).
     #[serde(default)]
     expire_tokens: bool,
+    /// Instead of a failure: from that chunk on, every chunk is dropped and answered `308`
+    /// with the Range held before it (an upload that never advances).
+    #[serde(default)]
+    stall: bool,
 }
 
 fn one() -> u32 {
@@ -1017,6 +1023,12 @@ fn chunk(
             "badContent",
             "Every chunk but the last must be a multiple of 256 KiB",
         );
+    }
+    if let Some(interrupt) = session.interrupt
+        && interrupt.stall
+        && session.chunks >= interrupt.after_chunks
+    {
+        return standing(yt, session);
     }
     if let Some(interrupt) = session.interrupt
         && session.chunks == interrupt.after_chunks

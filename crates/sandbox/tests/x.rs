@@ -198,6 +198,71 @@ async fn connecting_exchanges_the_code_exactly_and_identifies_the_account() {
 }
 
 #[tokio::test]
+async fn each_call_needs_its_scopes_on_the_token() {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let x = client(&sandbox);
+    // The consent asked without `media.write` and `offline.access` (an app asking for less).
+    let verifier = Secret::new("verifier-0123456789-0123456789-0123456789-abc");
+    let url = x
+        .authorization_url(&AuthorizationRequest {
+            state: Secret::new("state-1"),
+            pkce_verifier: verifier.clone(),
+            redirect_uri: REDIRECT.into(),
+            server_url: None,
+        })
+        .await
+        .unwrap();
+    let mut narrower = url::Url::parse(&url).unwrap();
+    let pairs: Vec<(String, String)> = narrower
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| match k.as_str() {
+            "scope" => (k, "tweet.read tweet.write users.read".to_owned()),
+            _ => (k, v),
+        })
+        .collect();
+    narrower.query_pairs_mut().clear().extend_pairs(&pairs);
+    let back = approve(narrower.as_str()).await;
+    let accounts = x
+        .exchange_code(&CodeExchange {
+            code: Secret::new(back["code"].clone()),
+            pkce_verifier: verifier,
+            redirect_uri: REDIRECT.into(),
+            server_url: None,
+        })
+        .await
+        .unwrap();
+    let credentials = &accounts[0].credentials;
+    assert!(credentials.refresh_token.is_none(), "no offline.access");
+    let bearer = format!("Bearer {}", credentials.access_token.expose());
+    // Reading the account needs what was granted; uploading media is refused without its scope.
+    let me = reqwest::Client::new()
+        .get(format!("{}/2/users/me", sandbox.x_url()))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 200);
+    let upload = reqwest::Client::new()
+        .post(format!("{}/2/media/upload/initialize", sandbox.x_url()))
+        .header("authorization", &bearer)
+        .json(&serde_json::json!({
+            "media_type": "image/png", "total_bytes": 10, "media_category": "tweet_image"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status().as_u16(), 403);
+    let problem: serde_json::Value = upload.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("media.write"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_verifier_or_a_used_code_never_yields_tokens() {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
         .await

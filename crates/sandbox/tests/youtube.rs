@@ -323,6 +323,49 @@ async fn a_last_chunk_that_cannot_be_checked_is_an_unknown_outcome_not_a_retry()
 }
 
 #[tokio::test]
+async fn an_upload_that_never_advances_ends_as_a_passing_failure() {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let yt = youtube(&sandbox).with_chunk(256 * KIB);
+    let accounts = authorize(&yt).await.unwrap();
+    let (channel, credentials) = &accounts[0];
+    // After the first chunk, Google keeps answering 308 with the same Range.
+    control(
+        format!("{}/_sandbox/interrupt_upload", sandbox.youtube_url()),
+        json!({ "after_chunks": 1, "stall": true }),
+    )
+    .await;
+    let mut one = request(channel, credentials, "Stuck");
+    one.media = vec![video(video_bytes(1300 * KIB, 4))];
+    let refused = yt.publish(&one, &Unguarded).await.unwrap_err();
+    assert!(
+        matches!(&refused, PublishError::Transient { reason } if reason.contains("made no progress") && reason.contains("holds 262144 of 1331200")),
+        "{refused:?}"
+    );
+    let ranges: Vec<String> = requests(&sandbox, "PUT", "/upload/youtube/v3/videos")
+        .iter()
+        .map(|r| r.headers["content-range"].clone())
+        .collect();
+    // The first chunk, then the second sent again and again: a bounded number of times.
+    assert_eq!(ranges[0], "bytes 0-262143/1331200");
+    assert!(
+        ranges[1..]
+            .iter()
+            .all(|r| r == "bytes 262144-524287/1331200"),
+        "{ranges:?}"
+    );
+    assert_eq!(ranges.len(), 1 + 9, "{ranges:?}");
+    assert!(
+        sandbox
+            .state()
+            .posts_of("youtube")
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn refusals_are_told_as_youtube_means_them() {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
         .await

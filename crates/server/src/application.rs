@@ -212,9 +212,9 @@ async fn start_sandbox(
             )
         })?;
     tracing::warn!(
-        "SANDBOX: local fakes of X, Bluesky, Mastodon and Stripe at {} (posts at {}/); \
-         platforms without credentials publish there, never to the real platforms, and \
-         billing without Stripe settings checks out there",
+        "SANDBOX: local fakes of every platform and of Stripe at {} (posts at {}/); \
+         platforms without credentials publish there, never to the real platforms (each is \
+         named as it is set up), and billing without Stripe settings checks out there",
         sandbox.url(),
         sandbox.url()
     );

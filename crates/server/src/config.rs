@@ -283,10 +283,13 @@ pub struct Config {
         hide_env_values = true
     )]
     pub instagram_client_secret: Option<String>,
-    /// Instagram Login's base: its authorisation page and code exchange (by default
-    /// `https://www.instagram.com` and `https://api.instagram.com`; when set, both).
+    /// Instagram Login's authorisation page base (`https://www.instagram.com`); set to another
+    /// base, it is the code exchange's too unless `MULTIVIO_INSTAGRAM_TOKEN_URL` is set.
     #[arg(long, env = "MULTIVIO_INSTAGRAM_AUTH_URL", global = true)]
     pub instagram_auth_url: Option<String>,
+    /// Instagram Login's code exchange base (`https://api.instagram.com`).
+    #[arg(long, env = "MULTIVIO_INSTAGRAM_TOKEN_URL", global = true)]
+    pub instagram_token_url: Option<String>,
     /// Instagram's Graph API base (tokens and `/{version}/...`).
     #[arg(long, env = "MULTIVIO_INSTAGRAM_API_URL", global = true)]
     pub instagram_api_url: Option<String>,
@@ -354,10 +357,13 @@ pub struct Config {
         hide_env_values = true
     )]
     pub youtube_client_secret: Option<String>,
-    /// Google's consent page and token endpoint base (by default `https://accounts.google.com`
-    /// and `https://oauth2.googleapis.com`; when set, both).
+    /// Google's consent page base (`https://accounts.google.com`); set to another base, it is
+    /// the token endpoint's too unless `MULTIVIO_YOUTUBE_TOKEN_URL` is set.
     #[arg(long, env = "MULTIVIO_YOUTUBE_AUTH_URL", global = true)]
     pub youtube_auth_url: Option<String>,
+    /// Google's token endpoint base (`https://oauth2.googleapis.com`).
+    #[arg(long, env = "MULTIVIO_YOUTUBE_TOKEN_URL", global = true)]
+    pub youtube_token_url: Option<String>,
     /// Google's API base (`/youtube/v3/...`, `/upload/youtube/v3/...`).
     #[arg(long, env = "MULTIVIO_YOUTUBE_API_URL", global = true)]
     pub youtube_api_url: Option<String>,
@@ -513,6 +519,7 @@ impl std::fmt::Debug for Config {
                 &redacted(self.instagram_client_secret.is_some()),
             )
             .field("instagram_auth_url", &self.instagram_auth_url)
+            .field("instagram_token_url", &self.instagram_token_url)
             .field("instagram_api_url", &self.instagram_api_url)
             .field("threads_client_id", &self.threads_client_id)
             .field(
@@ -537,6 +544,7 @@ impl std::fmt::Debug for Config {
                 &redacted(self.youtube_client_secret.is_some()),
             )
             .field("youtube_auth_url", &self.youtube_auth_url)
+            .field("youtube_token_url", &self.youtube_token_url)
             .field("youtube_api_url", &self.youtube_api_url)
             .field("pinterest_client_id", &self.pinterest_client_id)
             .field(

@@ -58,8 +58,9 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         minutes: u64,
     },
-    /// Serve the sandbox alone: local fakes of X, Bluesky and Mastodon that keep what they
-    /// receive (a page at /, JSON at /_sandbox/posts). `serve` starts one by itself locally;
+    /// Serve the sandbox alone: local fakes of every platform (X, Bluesky, Mastodon, Facebook,
+    /// Instagram, Threads, LinkedIn, Pinterest, TikTok, YouTube) and of Stripe that keep what
+    /// they receive (a page at /, JSON at /_sandbox/posts). `serve` starts one by itself locally;
     /// this is for workers and tests on their own. Refused in production.
     Sandbox,
     /// Manage the private PostgreSQL cluster under the data directory.
@@ -179,10 +180,8 @@ async fn sandbox(config: &Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("could not listen on {}", config.sandbox_listen))?;
     tracing::info!(
-        "sandbox: X at {}, Bluesky at {}, Mastodon at {}; posts at {}/",
-        sandbox.x_url(),
-        sandbox.bluesky_url(),
-        sandbox.mastodon_url(),
+        "sandbox: fakes of every platform and of Stripe at {}/<platform>; posts at {}/",
+        sandbox.url(),
         sandbox.url()
     );
     shutdown_signal().await;

@@ -71,18 +71,15 @@ pub fn registry(
                 .filter(|s| !s.is_empty())
                 .zip(secret(&config.x_consumer_secret))
                 .map(|(k, s)| (k.to_owned(), s)),
-            auth_url: config
-                .x_auth_url
-                .clone()
-                .unwrap_or_else(|| multivio_social::x::AUTH_URL.to_owned()),
-            api_url: config
-                .x_api_url
-                .clone()
-                .unwrap_or_else(|| multivio_social::x::API_URL.to_owned()),
-            upload_url: config
-                .x_upload_url
-                .clone()
-                .unwrap_or_else(|| multivio_social::x::UPLOAD_URL.to_owned()),
+            auth_url: set(&config.x_auth_url)
+                .unwrap_or(multivio_social::x::AUTH_URL)
+                .to_owned(),
+            api_url: set(&config.x_api_url)
+                .unwrap_or(multivio_social::x::API_URL)
+                .to_owned(),
+            upload_url: set(&config.x_upload_url)
+                .unwrap_or(multivio_social::x::UPLOAD_URL)
+                .to_owned(),
         }),
         None => sandbox.map(|base| {
             sandboxed.push((Provider::X, format!("{base}/x")));
@@ -180,6 +177,21 @@ const SANDBOX_POLLING: ContainerPolling = ContainerPolling {
 };
 
 /// A setting's value, unless unset or empty.
+/// The authorisation page's and the code exchange's bases of a platform that keeps them on
+/// two hosts: each its setting, else its default — except that an authorisation base moved
+/// elsewhere (a fake on one host) takes the code exchange with it unless that is set too.
+fn login_urls(
+    auth: Option<&str>,
+    token: Option<&str>,
+    default_auth: &str,
+    default_token: &str,
+) -> (String, String) {
+    let auth_url = auth.unwrap_or(default_auth);
+    let moved = auth.filter(|a| a.trim_end_matches('/') != default_auth);
+    let token_url = token.or(moved).unwrap_or(default_token);
+    (auth_url.to_owned(), token_url.to_owned())
+}
+
 fn set(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
@@ -237,17 +249,17 @@ fn meta(
         && sandbox.is_some();
     let instagram_app = match (set(&config.instagram_client_id), sandbox) {
         (Some(id), _) => {
-            // One base for the authorisation page and the code exchange when it is set.
-            let auth = set(&config.instagram_auth_url);
+            let (auth_url, token_url) = login_urls(
+                set(&config.instagram_auth_url),
+                set(&config.instagram_token_url),
+                multivio_social::instagram::AUTH_URL,
+                multivio_social::instagram::TOKEN_URL,
+            );
             Some(InstagramApp {
                 client_id: id.to_owned(),
                 client_secret: secret(&config.instagram_client_secret, "INSTAGRAM")?,
-                auth_url: auth
-                    .unwrap_or(multivio_social::instagram::AUTH_URL)
-                    .to_owned(),
-                token_url: auth
-                    .unwrap_or(multivio_social::instagram::TOKEN_URL)
-                    .to_owned(),
+                auth_url,
+                token_url,
                 api_url: set(&config.instagram_api_url)
                     .unwrap_or(multivio_social::instagram::API_URL)
                     .to_owned(),
@@ -382,17 +394,17 @@ fn youtube(
 ) -> anyhow::Result<()> {
     let youtube_config = match set(&config.youtube_client_id) {
         Some(id) => {
-            // One base for the consent page and the token endpoint when it is set.
-            let auth = set(&config.youtube_auth_url);
+            let (auth_url, token_url) = login_urls(
+                set(&config.youtube_auth_url),
+                set(&config.youtube_token_url),
+                multivio_social::youtube::AUTH_URL,
+                multivio_social::youtube::TOKEN_URL,
+            );
             Some(YoutubeConfig {
                 client_id: id.to_owned(),
                 client_secret: client_secret(&config.youtube_client_secret, "YOUTUBE")?,
-                auth_url: auth
-                    .unwrap_or(multivio_social::youtube::AUTH_URL)
-                    .to_owned(),
-                token_url: auth
-                    .unwrap_or(multivio_social::youtube::TOKEN_URL)
-                    .to_owned(),
+                auth_url,
+                token_url,
                 api_url: set(&config.youtube_api_url)
                     .unwrap_or(multivio_social::youtube::API_URL)
                     .to_owned(),
@@ -501,3 +513,6 @@ fn tiktok(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -843,9 +843,14 @@ fn validation_options_follow_the_accounts_used() {
     let mut x = connection(1, Provider::X, true, 1);
     x.metadata = serde_json::json!({"verified": true});
     let mut m1 = connection(2, Provider::Mastodon, true, 1);
-    m1.metadata = serde_json::json!({"max_characters": 1000, "characters_reserved_per_url": 23});
+    m1.metadata = serde_json::json!({
+        "max_characters": 1000, "characters_reserved_per_url": 23,
+        "max_media_attachments": 6, "image_size_limit": 20_000_000, "video_size_limit": 200_000_000
+    });
     let mut m2 = connection(3, Provider::Mastodon, false, 1);
-    m2.metadata = serde_json::json!({"max_characters": 700});
+    m2.metadata = serde_json::json!({
+        "max_characters": 700, "max_media_attachments": 2, "image_size_limit": 8_000_000
+    });
     let all = [x.clone(), m1, m2];
     let targets = Targets::new(vec![
         Target::primary(Provider::X),
@@ -856,10 +861,31 @@ fn validation_options_follow_the_accounts_used() {
     let opts = validation_options(&targets, &all);
     assert!(opts.x_verified);
     assert_eq!(opts.mastodon_max_characters, 700);
+    // Media: the strictest instance's, each limit on its own (one silent on videos).
+    assert_eq!(opts.mastodon_max_media, 2);
+    assert_eq!(opts.mastodon_image_bytes, 8_000_000);
+    assert_eq!(opts.mastodon_video_bytes, 200_000_000);
     let only_primary = Targets::new(vec![Target::primary(Provider::Mastodon)]).unwrap();
+    let primary = validation_options(&only_primary, &all);
+    assert_eq!(primary.mastodon_max_characters, 1000);
+    assert_eq!(primary.mastodon_max_media, 6);
+    // An account whose instance said nothing of media: the defaults.
+    let silent = Targets::new(vec![Target::account(Provider::Mastodon, cid(3))]).unwrap();
+    let mut quiet = connection(3, Provider::Mastodon, false, 1);
+    quiet.metadata = serde_json::json!({"max_characters": 700});
+    let defaults = multivio_domain::content::ValidationOptions::default();
+    let opts = validation_options(&silent, &[quiet]);
     assert_eq!(
-        validation_options(&only_primary, &all).mastodon_max_characters,
-        1000
+        (
+            opts.mastodon_max_media,
+            opts.mastodon_image_bytes,
+            opts.mastodon_video_bytes
+        ),
+        (
+            defaults.mastodon_max_media,
+            defaults.mastodon_image_bytes,
+            defaults.mastodon_video_bytes
+        )
     );
     assert!(!validation_options(&only_primary, &all).x_verified);
     let unverified = [connection(1, Provider::X, true, 1)];

@@ -183,7 +183,6 @@ pub struct AspectRatio {
 const JPEG_PNG: &[&str] = &["image/jpeg", "image/png"];
 const JPEG_PNG_WEBP: &[&str] = &["image/jpeg", "image/png", "image/webp"];
 const GIF: &[&str] = &["image/gif"];
-const MP4: &[&str] = &["video/mp4"];
 const MP4_MOV: &[&str] = &["video/mp4", "video/quicktime"];
 const MP4_MOV_WEBM: &[&str] = &["video/mp4", "video/quicktime", "video/webm"];
 /// H.264 (`avc1`, `avc3`).
@@ -203,10 +202,10 @@ const YOUTUBE_FORBIDDEN: &[char] = &['<', '>'];
 /// | X | 280 weighted (4,000 with `x_verified`) | ≤4 images (JPEG/PNG/WebP ≤5 MB) **or** 1 GIF (≤15 MB) **or** 1 video (MP4/MOV ≤512 MB, ≤140 s) |
 /// | Facebook | 63,206 chars | ≤10 images/GIFs (≤10 MB each) **or** 1 video (MP4/MOV ≤4 GB, ≤240 min) |
 /// | Instagram | 2,200 chars, ≤30 hashtags, ≤20 mentions | **required**: 1–10 images (JPEG/PNG ≤8 MB, aspect 4:5–1.91:1) and videos (MP4/MOV ≤100 MB, 3 s–15 min), mixed freely; no GIFs |
-/// | LinkedIn | 3,000 chars | ≤9 images (JPEG/PNG ≤10 MB, ≤36,152,320 px) **or** 1 GIF (≤10 MB) **or** 1 video (MP4 ≤5 GB, 3 s–15 min) |
+/// | LinkedIn | 3,000 chars | ≤9 images (JPEG/PNG ≤10 MB, ≤36,152,320 px) **or** 1 GIF (≤10 MB); no video (not published yet) |
 /// | Threads | 500 (emoji = UTF-8 bytes), ≤5 links | ≤10 images (JPEG/PNG ≤8 MB) and videos (MP4/MOV ≤1 GB, ≤5 min), mixed freely; no GIFs |
-/// | Bluesky | 300 graphemes and 3,000 bytes | ≤4 images (JPEG/PNG/WebP ≤20 MB: larger than the blob limit, they are downscaled when published) **or** 1 video (MP4/MOV/WebM ≤100 MB, ≤3 min); no GIFs |
-/// | Mastodon | instance limit (500), links 23 | ≤4 images/GIFs (≤16 MB) **or** 1 video (MP4/MOV/WebM ≤99 MB) |
+/// | Bluesky | 300 graphemes and 3,000 bytes | ≤4 images (JPEG/PNG/WebP ≤20 MB: larger than the blob limit, they are downscaled when published) ; no GIFs, no video (not published yet) |
+/// | Mastodon | instance limit (500), links 23 | instance limits (≤4 images/GIFs ≤16 MB **or** 1 video ≤99 MB; MP4/MOV/WebM) |
 /// | Pinterest | 500 chars | **required**: exactly 1 image (JPEG/PNG/WebP/GIF ≤20 MB) or video (MP4/MOV ≤2 GB, 4 s–15 min) |
 /// | TikTok | 2,200 chars | **required**: exactly 1 video (MP4/MOV/WebM ≤4 GB, 3 s–10 min) |
 /// | YouTube | 5,000 chars and 5,000 bytes, no `<` `>` | **required**: exactly 1 video (MP4/MOV/WebM ≤256 GB, ≤12 h) |
@@ -317,7 +316,9 @@ pub fn limits(platform: Provider, opts: &ValidationOptions) -> PlatformLimits {
                     ..KindLimits::new(JPEG_PNG, 9, 10 * MB)
                 }),
                 gif: Some(KindLimits::new(GIF, 1, 10 * MB)),
-                video: Some(KindLimits::new(MP4, 1, 5 * GB).duration(Some(3), 15 * MINUTE)),
+                // LinkedIn takes MP4 ≤5 GB, 3 s–15 min, but Multivio's publisher sends text and
+                // images only: a video is refused here rather than scheduled to fail.
+                video: None,
             },
             ..base
         },
@@ -351,7 +352,9 @@ pub fn limits(platform: Provider, opts: &ValidationOptions) -> PlatformLimits {
                 // a larger image rather than refuse it.
                 image: Some(KindLimits::new(JPEG_PNG_WEBP, 4, 20 * MB)),
                 gif: None,
-                video: Some(KindLimits::new(MP4_MOV_WEBM, 1, 100 * MB).duration(None, 3 * MINUTE)),
+                // Bluesky takes MP4/MOV/WebM ≤100 MB, ≤3 min, but Multivio's publisher sends
+                // text and images only: a video is refused here rather than scheduled to fail.
+                video: None,
             },
             ..base
         },
@@ -360,13 +363,27 @@ pub fn limits(platform: Provider, opts: &ValidationOptions) -> PlatformLimits {
             text_counting: TextCounting::Mastodon {
                 chars_per_url: opts.mastodon_chars_per_url,
             },
+            // The instance's own limits when its connection has them (`ValidationOptions`):
+            // an instance that takes no media at all takes none here either.
             media: MediaLimits {
                 required: false,
-                max_items: 4,
+                max_items: opts.mastodon_max_media,
                 mixing: MediaMixing::VideoAlone,
-                image: Some(KindLimits::new(JPEG_PNG_WEBP, 4, 16 * MB)),
-                gif: Some(KindLimits::new(GIF, 4, 16 * MB)),
-                video: Some(KindLimits::new(MP4_MOV_WEBM, 1, 99 * MB)),
+                image: (opts.mastodon_max_media > 0).then_some(KindLimits::new(
+                    JPEG_PNG_WEBP,
+                    opts.mastodon_max_media,
+                    opts.mastodon_image_bytes,
+                )),
+                gif: (opts.mastodon_max_media > 0).then_some(KindLimits::new(
+                    GIF,
+                    opts.mastodon_max_media,
+                    opts.mastodon_image_bytes,
+                )),
+                video: (opts.mastodon_max_media > 0).then_some(KindLimits::new(
+                    MP4_MOV_WEBM,
+                    1,
+                    opts.mastodon_video_bytes,
+                )),
             },
             ..base
         },

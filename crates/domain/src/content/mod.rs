@@ -48,6 +48,14 @@ pub struct ValidationOptions {
     pub mastodon_chars_per_url: usize,
     /// The X account has a subscription that allows long posts (4,000 instead of 280).
     pub x_verified: bool,
+    /// The Mastodon instance's `configuration.statuses.max_media_attachments` (4 upstream).
+    pub mastodon_max_media: usize,
+    /// The Mastodon instance's `configuration.media_attachments.image_size_limit`, in bytes
+    /// (images and GIFs; 16 MB when the instance does not say).
+    pub mastodon_image_bytes: u64,
+    /// The Mastodon instance's `configuration.media_attachments.video_size_limit`, in bytes
+    /// (99 MB when the instance does not say).
+    pub mastodon_video_bytes: u64,
 }
 
 impl Default for ValidationOptions {
@@ -56,6 +64,9 @@ impl Default for ValidationOptions {
             mastodon_max_characters: 500,
             mastodon_chars_per_url: 23,
             x_verified: false,
+            mastodon_max_media: 4,
+            mastodon_image_bytes: 16_000_000,
+            mastodon_video_bytes: 99_000_000,
         }
     }
 }

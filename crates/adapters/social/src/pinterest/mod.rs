@@ -38,6 +38,9 @@ pub const SCOPES: &str = "user_accounts:read,boards:read,pins:read,pins:write";
 
 /// Boards kept in a connection's metadata at most.
 pub const MAX_BOARDS: usize = 500;
+/// Pages of boards read at most: full pages (250) reach [`MAX_BOARDS`] in two; the rest is room for
+/// short pages.
+pub const MAX_BOARD_PAGES: usize = 20;
 
 /// Pinterest's app credentials and endpoints.
 #[derive(Clone)]

@@ -12,7 +12,7 @@ use multivio_ports::platform::{AuthorizationRequest, CodeExchange, OAuthClient, 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, MAX_BOARDS, Pinterest, SCOPES};
+use super::{ApiError, MAX_BOARD_PAGES, MAX_BOARDS, Pinterest, SCOPES};
 use crate::http::{error_text, excerpt, retry_after};
 use crate::oauth2::{TokenAnswer, read_token, transport};
 
@@ -118,12 +118,14 @@ impl Pinterest {
             .map_err(|reason| OAuthError::Transient { reason })
     }
 
-    /// The account's boards, in Pinterest's order (at most [`MAX_BOARDS`]).
+    /// The account's boards, in Pinterest's order (at most [`MAX_BOARDS`], read from at most
+    /// [`MAX_BOARD_PAGES`] pages: pages that come back short, or empty with a new bookmark each
+    /// time, end the listing rather than keep it going).
     async fn boards(&self, token: &Secret) -> Result<Vec<Value>, OAuthError> {
         let mut boards = Vec::new();
         let mut bookmark: Option<String> = None;
         let page_size = PAGE.to_string();
-        loop {
+        for _ in 0..MAX_BOARD_PAGES {
             let mut query = vec![("page_size", page_size.as_str())];
             if let Some(b) = bookmark.as_deref() {
                 query.push(("bookmark", b));
@@ -146,6 +148,11 @@ impl Pinterest {
                 _ => return Ok(boards),
             }
         }
+        tracing::warn!(
+            boards = boards.len(),
+            "Pinterest's board listing went on past {MAX_BOARD_PAGES} pages; kept those read"
+        );
+        Ok(boards)
     }
 }
 

@@ -292,6 +292,10 @@ impl Youtube {
         let total = usize::try_from(bytes.len()).unwrap_or(usize::MAX);
         let mut offset = 0usize;
         let mut interruptions = 0u32;
+        // Chunks after which YouTube held no byte more than before (a `308` whose `Range`
+        // stands still or goes back): counted like interruptions, so an upload that never
+        // advances ends rather than sending the same bytes for ever.
+        let mut stalls = 0u32;
         let mut guarded = false;
         // What to do after the last chunk may have created the video: never a plain failure.
         let settle = |guarded: bool, e: PublishError| match e {
@@ -365,6 +369,20 @@ impl Youtube {
                         reason: "YouTube holds every byte but did not finish the video".to_owned(),
                     },
                 ));
+            }
+            if next <= offset {
+                stalls += 1;
+                if stalls > MAX_INTERRUPTIONS {
+                    return Err(settle(
+                        guarded,
+                        PublishError::Transient {
+                            reason: format!(
+                                "YouTube's upload made no progress (it holds {next} of {total} \
+                                 bytes after {stalls} tries)"
+                            ),
+                        },
+                    ));
+                }
             }
             offset = next;
         }

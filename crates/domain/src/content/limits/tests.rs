@@ -36,6 +36,9 @@ fn options_change_x_and_mastodon_only() {
         mastodon_max_characters: 11_000,
         mastodon_chars_per_url: 30,
         x_verified: true,
+        mastodon_max_media: 6,
+        mastodon_image_bytes: 20_000_000,
+        mastodon_video_bytes: 200_000_000,
     };
     assert_eq!(limits(Provider::X, &opts).max_text_length, 4_000);
     let m = limits(Provider::Mastodon, &opts);
@@ -43,6 +46,24 @@ fn options_change_x_and_mastodon_only() {
     assert_eq!(
         m.text_counting,
         TextCounting::Mastodon { chars_per_url: 30 }
+    );
+    assert_eq!(m.media.max_items, 6);
+    assert_eq!(m.media.image.unwrap().max_count, 6);
+    assert_eq!(m.media.image.unwrap().max_bytes, 20_000_000);
+    assert_eq!(m.media.gif.unwrap().max_bytes, 20_000_000);
+    assert_eq!(m.media.video.unwrap().max_bytes, 200_000_000);
+    assert_eq!(m.media.video.unwrap().max_count, 1);
+    // An instance that takes no media.
+    let none = limits(
+        Provider::Mastodon,
+        &ValidationOptions {
+            mastodon_max_media: 0,
+            ..ValidationOptions::default()
+        },
+    );
+    assert_eq!(
+        (none.media.image, none.media.gif, none.media.video),
+        (None, None, None)
     );
     for p in Provider::ALL
         .into_iter()
@@ -117,24 +138,14 @@ fn media_numbers_per_platform() {
             Some((10, 8 * MB)),
             Some((10, 100 * MB, 900)),
         ),
-        (
-            Provider::Linkedin,
-            9,
-            Some((9, 10 * MB)),
-            Some((1, 5 * GB, 900)),
-        ),
+        (Provider::Linkedin, 9, Some((9, 10 * MB)), None),
         (
             Provider::Threads,
             10,
             Some((10, 8 * MB)),
             Some((10, GB, 300)),
         ),
-        (
-            Provider::Bluesky,
-            4,
-            Some((4, 20 * MB)),
-            Some((1, 100 * MB, 180)),
-        ),
+        (Provider::Bluesky, 4, Some((4, 20 * MB)), None),
         (
             Provider::Mastodon,
             4,
