@@ -22,11 +22,19 @@ check() { # crate, banned crates...
   done
 }
 
-for crate in multivio-domain multivio-ports multivio-app; do
-  check "$crate" diesel diesel-async actix-web reqwest ring multivio-postgres
+# Every crate under crates/adapters, by its package name: a new adapter is checked without
+# being listed here.
+adapters=()
+for manifest in crates/adapters/*/Cargo.toml; do
+  adapters+=("$(awk -F'"' '/^name *=/ { print $2; exit }' "$manifest")")
 done
-check multivio-http diesel diesel-async multivio-postgres multivio-social multivio-vault multivio-storage multivio-stripe multivio-mail
-for crate in multivio-postgres multivio-social multivio-vault multivio-storage multivio-stripe multivio-mail; do
+[ "${#adapters[@]}" -gt 0 ] || { echo "boundaries: no adapter crates found" >&2; exit 1; }
+
+for crate in multivio-domain multivio-ports multivio-app; do
+  check "$crate" diesel diesel-async actix-web reqwest ring "${adapters[@]}"
+done
+check multivio-http diesel diesel-async "${adapters[@]}"
+for crate in "${adapters[@]}"; do
   check "$crate" actix-web actix-http
 done
 

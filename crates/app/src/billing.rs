@@ -136,12 +136,23 @@ impl BillingService {
                     return Ok(BillingReport::Applied);
                 }
                 Ok(EventApplied::AlreadyProcessed) => return Ok(BillingReport::AlreadyProcessed),
-                Err(StoreError::Conflict(_)) => {
-                    user = self
-                        .users
-                        .get(&tenant)
-                        .await
-                        .map_err(|e| AppError::from_store("user", e))?;
+                Err(StoreError::Conflict(_)) => match self.users.get(&tenant).await {
+                    Ok(current) => user = current,
+                    // Deleted meanwhile: nothing left to apply it to, however often delivered.
+                    Err(StoreError::NotFound) => {
+                        tracing::info!(event = %event.id, user = %user.id, "billing event for an account deleted meanwhile ignored");
+                        return Ok(BillingReport::Ignored("account deleted".to_owned()));
+                    }
+                    Err(e) => return Err(AppError::from_store("user", e)),
+                },
+                // The event gives this account a customer another account holds: no delivery
+                // will ever apply, so it is acknowledged (the provider would retry it for days)
+                // and left to an operator.
+                Err(StoreError::Duplicate { field }) => {
+                    tracing::error!(event = %event.id, user = %user.id, %field, "billing event names a customer another account holds; not applied");
+                    return Ok(BillingReport::Ignored(
+                        "customer held by another account".to_owned(),
+                    ));
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -477,12 +477,21 @@ impl PublishWorker {
     }
 
     /// The job's target fails with a plain reason (or needs review, when a send may have gone
-    /// out), so the post settles. When even that cannot be written (the post no longer reads),
-    /// the job is discarded.
+    /// out), so the post settles. When even that cannot be written (the post is gone, or its
+    /// row does not read), the job is discarded; when the store cannot be reached, the job
+    /// gives up on a later run instead, so its post is never left publishing with no job.
     async fn give_up(&self, job: &ClaimedJob, why: &str) -> AppResult<JobReport> {
         let post = match self.posts.get(&job.tenant, job.post_id).await {
             Ok(p) => p,
             Err(StoreError::NotFound) => return self.discard(job, "post not found").await,
+            Err(e @ StoreError::Unavailable(_)) => {
+                tracing::warn!(job = %job.job_id, error = %e, "could not read a given-up job's post yet");
+                let run_at =
+                    self.clock.now() + self.policy.jittered_delay(job.attempt, jitter(job));
+                return self
+                    .reschedule(job, run_at, &format!("giving up: {e}"))
+                    .await;
+            }
             Err(e) => {
                 tracing::error!(job = %job.job_id, error = %e, "giving up a job whose post does not read");
                 return self.discard(job, &format!("post unreadable: {e}")).await;

@@ -165,6 +165,11 @@ fn complete_operation(op: &mut Value) {
             403,
             "`unusable-identity`: the token's identity has no usable subject or email",
         ));
+        causes.push((403, "`forbidden`: the account is deactivated"));
+        causes.push((
+            409,
+            "`conflict`: on the first request of a new account, the token's email is another account's",
+        ));
         causes.push((
             503,
             "`auth-unavailable`: the identity provider's keys cannot be loaded",

@@ -321,3 +321,43 @@ async fn a_method_the_path_does_not_serve_is_405_with_allow() {
     let (status, _, _, _) = call!(&app, TestRequest::get().uri("/v1/nothing-here"));
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[test]
+fn requests_and_answers_carrying_secrets_print_them_redacted() {
+    use multivio_http::dto::{
+        CallbackResponse, CompleteRequest, CredentialConnectRequest, OAuth1CompleteRequest,
+    };
+    let connect: CredentialConnectRequest = serde_json::from_value(json!({
+        "identifier": "ada.example.com", "password": "app-pass-1234"
+    }))
+    .unwrap();
+    let complete: CompleteRequest =
+        serde_json::from_value(json!({ "code": "code-5678", "state": "state-9012" })).unwrap();
+    let oauth1: OAuth1CompleteRequest = serde_json::from_value(json!({
+        "oauth_token": "req-3456", "oauth_verifier": "ver-7890"
+    }))
+    .unwrap();
+    let callback = CallbackResponse {
+        provider: "twitter".into(),
+        code: "code-5678".into(),
+        state: "state-9012".into(),
+        complete_with: "/v1/connections/twitter/complete".into(),
+    };
+    let printed = format!("{connect:?} {complete:?} {oauth1:?} {callback:?}");
+    for secret in [
+        "app-pass-1234",
+        "code-5678",
+        "state-9012",
+        "req-3456",
+        "ver-7890",
+    ] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
+    // What is not secret still helps whoever reads the log.
+    assert!(printed.contains("ada.example.com"), "{printed}");
+    assert!(printed.contains("password: \"[redacted]\""), "{printed}");
+    assert!(
+        printed.contains("/v1/connections/twitter/complete"),
+        "{printed}"
+    );
+}

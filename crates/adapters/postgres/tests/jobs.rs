@@ -135,18 +135,44 @@ async fn a_renewed_lease_keeps_the_job_and_a_lost_one_cannot_be_renewed() {
     );
 }
 
+#[derive(diesel::QueryableByName, Debug)]
+struct JobRow {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    last_error: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    attempt: i32,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    run_at: chrono::DateTime<chrono::Utc>,
+}
+
+async fn job_row(owner: &mut AsyncPgConnection, id: JobId) -> JobRow {
+    diesel::sql_query("SELECT status, last_error, attempt, run_at FROM publish_jobs WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(id.0)
+        .get_result(owner)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn a_job_row_the_core_cannot_read_is_discarded_and_the_queue_goes_on() {
+async fn a_job_row_the_core_cannot_read_is_set_aside_and_the_queue_goes_on() {
     let (db, store) = setup().await;
     let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
     let due = now();
-    let (_post, unreadable) = enqueue(&store, &alice, due - Duration::seconds(1)).await;
+    let (_post, unknown) = enqueue(&store, &alice, due - Duration::seconds(2)).await;
+    let (_post, corrupt) = enqueue(&store, &bob, due - Duration::seconds(1)).await;
     let (_post, readable) = enqueue(&store, &alice, due).await;
-    // A provider this build does not know, on the job that sorts first.
+    // On the jobs that sort first: a provider this build does not know (a newer build's), and
+    // an owner whose sign-in id the core cannot read.
     let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
-    diesel::sql_query("UPDATE publish_jobs SET provider = 'friendster' WHERE id = $1")
-        .bind::<diesel::sql_types::Uuid, _>(unreadable.0)
-        .execute(&mut owner)
+    owner
+        .batch_execute(&format!(
+            "UPDATE publish_jobs SET provider = 'friendster' WHERE id = '{}';
+             UPDATE users SET firebase_uid = ' ' WHERE firebase_uid = 'bob';",
+            unknown.0
+        ))
         .await
         .unwrap();
 
@@ -157,31 +183,36 @@ async fn a_job_row_the_core_cannot_read_is_discarded_and_the_queue_goes_on() {
     assert_eq!(
         claimed.iter().map(|j| j.job_id).collect::<Vec<_>>(),
         vec![readable],
-        "the readable job is claimed despite the unreadable one before it"
+        "the readable job is claimed despite the unreadable ones before it"
     );
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Text)]
-        status: String,
-        #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-        last_error: Option<String>,
-    }
-    let row: Row = diesel::sql_query("SELECT status, last_error FROM publish_jobs WHERE id = $1")
-        .bind::<diesel::sql_types::Uuid, _>(unreadable.0)
-        .get_result(&mut owner)
-        .await
-        .unwrap();
-    assert_eq!(row.status, "discarded");
+    // The unknown provider's job is handed back for a build that knows it: pending a minute
+    // later, its attempt not counted, the reason recorded — its post is not left publishing
+    // with no job.
+    let row = job_row(&mut owner, unknown).await;
+    assert_eq!(
+        (row.status.as_str(), row.attempt),
+        ("pending", 0),
+        "{row:?}"
+    );
+    assert_eq!(row.run_at, due + Duration::minutes(1));
     assert!(
         row.last_error
             .as_deref()
             .unwrap_or_default()
-            .contains("provider"),
-        "{:?}",
-        row.last_error
+            .contains("left for a build that knows its provider"),
+        "{row:?}"
     );
-    // Nothing is left to claim (the readable job's lease runs): the unreadable job does not
-    // come back.
+    // The other unreadable row is set aside, visibly.
+    let row = job_row(&mut owner, corrupt).await;
+    assert_eq!(row.status, "discarded", "{row:?}");
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("firebase_uid"),
+        "{row:?}"
+    );
+    // Neither comes back before its time (the readable job's lease runs)...
     assert!(
         store
             .claim_due("w2", due + Duration::seconds(10), 10, Duration::seconds(30))
@@ -189,6 +220,22 @@ async fn a_job_row_the_core_cannot_read_is_discarded_and_the_queue_goes_on() {
             .unwrap()
             .is_empty()
     );
+    // ...and this build hands the unknown one back again when it is due again.
+    assert!(
+        store
+            .claim_due("w2", due + Duration::minutes(2), 10, Duration::seconds(1))
+            .await
+            .unwrap()
+            .iter()
+            .all(|j| j.job_id == readable)
+    );
+    let row = job_row(&mut owner, unknown).await;
+    assert_eq!(
+        (row.status.as_str(), row.attempt),
+        ("pending", 0),
+        "{row:?}"
+    );
+    assert_eq!(row.run_at, due + Duration::minutes(3));
 }
 
 #[tokio::test]

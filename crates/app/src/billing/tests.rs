@@ -209,6 +209,78 @@ async fn checkout_completion_finds_the_user_by_id_and_unknown_customers_are_igno
 }
 
 #[tokio::test]
+async fn an_event_that_can_never_apply_is_acknowledged_not_retried() {
+    // A checkout giving this account a customer another account holds.
+    let mut d = Deps::new();
+    d.users
+        .expect_find_by_stripe_customer()
+        .returning(|_| Ok(None));
+    d.users
+        .expect_find_by_id()
+        .returning(|_| Ok(Some(user(Subscription::free()))));
+    d.billing
+        .expect_apply_event()
+        .times(1)
+        .returning(|_, _, _, _| {
+            Err(StoreError::Duplicate {
+                field: "stripe_customer_id".into(),
+            })
+        });
+    let checkout = BillingEvent {
+        id: "evt_c".into(),
+        created: now(),
+        kind: BillingEventKind::CheckoutCompleted {
+            user_id: Some(UserId(1)),
+            customer_id: "cus_other".into(),
+            subscription_id: None,
+        },
+    };
+    assert_eq!(
+        d.build().apply_event(&checkout).await,
+        Ok(BillingReport::Ignored(
+            "customer held by another account".into()
+        ))
+    );
+
+    // The account deleted between finding it and applying the event.
+    let mut d = Deps::new();
+    d.users
+        .expect_find_by_stripe_customer()
+        .returning(|_| Ok(Some(user(linked()))));
+    d.billing
+        .expect_apply_event()
+        .times(1)
+        .returning(|_, _, _, _| Err(StoreError::Conflict("a newer billing event".into())));
+    d.users
+        .expect_get()
+        .returning(|_| Err(StoreError::NotFound));
+    assert_eq!(
+        d.build()
+            .apply_event(&event("evt_d", 0, SubscriptionStatus::Active))
+            .await,
+        Ok(BillingReport::Ignored("account deleted".into()))
+    );
+
+    // Reading the account again failing is still the store's failure (retried).
+    let mut d = Deps::new();
+    d.users
+        .expect_find_by_stripe_customer()
+        .returning(|_| Ok(Some(user(linked()))));
+    d.billing
+        .expect_apply_event()
+        .returning(|_, _, _, _| Err(StoreError::Conflict("a newer billing event".into())));
+    d.users
+        .expect_get()
+        .returning(|_| Err(StoreError::Unavailable("db down".into())));
+    assert!(matches!(
+        d.build()
+            .apply_event(&event("evt_e", 0, SubscriptionStatus::Active))
+            .await,
+        Err(AppError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
 async fn apply_event_store_failure_is_unavailable() {
     let mut d = Deps::new();
     d.users

@@ -651,6 +651,55 @@ async fn images_share_a_memory_budget_and_one_past_it_is_busy() {
 }
 
 #[tokio::test]
+async fn an_image_waiting_for_room_gets_in_when_an_earlier_one_gives_its_memory_back() {
+    let png = encode(noise(120), ::image::ImageFormat::Png);
+    let n = png.len();
+    let store = Arc::new(MemoryStore::default());
+    let svc = service(files(0), store.clone(), "free").with_image_buffer_budget(n + n / 2);
+    // The first upload has its whole image in memory; its body has not ended yet.
+    let (tx, body) = body_channel(1);
+    let reading = svc.clone();
+    let first = tokio::spawn(async move {
+        let upload = UploadStream {
+            body,
+            original_filename: None,
+            alt_text: None,
+            declared_size: None,
+        };
+        reading.upload_stream(&tenant(), upload).await
+    });
+    for chunk in png.chunks(1000) {
+        tx.send(Ok(Bytes::copy_from_slice(chunk))).await.unwrap();
+    }
+    let waited = std::time::Instant::now();
+    while svc.image_bytes_in_memory() < n {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(10),
+            "never read"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // A second image, with room for half of it beside the first, waits rather than being
+    // refused...
+    let waiting = svc.clone();
+    let again = png.clone();
+    let second = tokio::spawn(async move {
+        waiting
+            .upload_stream(&tenant(), stream_upload(again, "b.png"))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!second.is_finished());
+    assert!(svc.image_bytes_in_memory() <= n + n / 2);
+    // ...and gets in once the first is done with its memory.
+    drop(tx);
+    first.await.unwrap().unwrap();
+    let second = second.await.unwrap().unwrap();
+    assert_eq!(store.get(&second.filename).await.unwrap(), png);
+    assert_eq!(svc.image_bytes_in_memory(), 0);
+}
+
+#[tokio::test]
 async fn an_image_trickling_in_past_the_read_limit_is_refused_and_gives_its_memory_back() {
     let png = encode(noise(120), ::image::ImageFormat::Png);
     // More than the bytes read to tell the type (the head), so that the image's own reading

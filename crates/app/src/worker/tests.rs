@@ -151,6 +151,8 @@ struct State {
     changes: Vec<PostChange>,
     /// Writes that fail as an unreachable database would, before the next succeeds.
     failures_left: usize,
+    /// Reads of the post that fail so, before the next succeeds.
+    read_failures_left: usize,
     lease_lost: bool,
     /// Another worker's write, committed right before the next `modify` reads the post.
     concurrent: Option<ConcurrentWrite>,
@@ -184,8 +186,14 @@ fn apply_to(st: &mut State, change: PostChange) -> Result<Option<Post>, StoreErr
 fn fake_posts(state: Arc<Mutex<State>>) -> MockPostStore {
     let mut m = MockPostStore::new();
     let s = state.clone();
-    m.expect_get()
-        .returning(move |_, _| s.lock().unwrap().post.clone().ok_or(StoreError::NotFound));
+    m.expect_get().returning(move |_, _| {
+        let mut st = s.lock().unwrap();
+        if st.read_failures_left > 0 {
+            st.read_failures_left -= 1;
+            return Err(StoreError::Unavailable("connection reset".into()));
+        }
+        st.post.clone().ok_or(StoreError::NotFound)
+    });
     let s = state.clone();
     m.expect_apply()
         .returning(move |_, change| apply_to(&mut s.lock().unwrap(), change));
@@ -1573,6 +1581,42 @@ async fn a_job_past_its_claim_cap_gives_its_target_up_and_the_post_settles() {
         JobReport::NeedsReview
     );
     assert_eq!(result(&state, "twitter").status, TargetStatus::NeedsReview);
+}
+
+#[tokio::test]
+async fn a_job_giving_up_while_its_post_does_not_read_gives_up_on_a_later_run() {
+    // Past its cap, the post unreadable for a moment: not discarded (the post would stay
+    // publishing with no job), but run again, and settled then.
+    let cap = RetryPolicy::default().max_claims;
+    let mut d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
+    d.state.lock().unwrap().read_failures_left = 1;
+    let expected =
+        now() + RetryPolicy::default().jittered_delay(cap + 1, jitter(&job(x(), cap + 1)));
+    d.jobs
+        .expect_complete()
+        .withf(move |_, t, o| {
+            *t == FencingToken(7)
+                && matches!(o, JobOutcome::RetryAt { run_at, reason } if *run_at == expected && reason.contains("giving up") && reason.contains("connection reset"))
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (w, state) = d.build();
+    assert_eq!(
+        w.process(&job(x(), cap + 1)).await.unwrap(),
+        JobReport::RetryAt(expected)
+    );
+    assert_eq!(
+        state.lock().unwrap().post.as_ref().unwrap().status,
+        PostStatus::Publishing
+    );
+    assert_eq!(
+        w.process(&job(x(), cap + 2)).await.unwrap(),
+        JobReport::Failed("gave_up".into())
+    );
+    assert_eq!(
+        state.lock().unwrap().post.as_ref().unwrap().status,
+        PostStatus::Failed
+    );
 }
 
 #[tokio::test]

@@ -83,7 +83,7 @@ pub struct AuthorizeResponse {
 }
 
 /// The OAuth callback's query.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     /// Authorisation code.
@@ -95,7 +95,7 @@ pub struct CallbackQuery {
 }
 
 /// What the callback hands over when no `return_to` was given.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CallbackResponse {
     /// Platform.
     pub provider: String,
@@ -108,7 +108,7 @@ pub struct CallbackResponse {
 }
 
 /// `code` and `state` from the callback.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
     /// The authorisation code.
@@ -120,7 +120,7 @@ pub struct CompleteRequest {
 
 /// Credentials of a platform that connects without a redirect (Bluesky app password,
 /// Mastodon…).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialConnectRequest {
     /// Handle, email or account id.
@@ -143,7 +143,7 @@ pub struct ConnectionList {
 }
 
 /// The OAuth 1.0a callback's query (X's redirect after the approval).
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OAuth1CallbackQuery {
     /// The request token.
@@ -155,7 +155,7 @@ pub struct OAuth1CallbackQuery {
 }
 
 /// Completing an OAuth 1.0a approval: what the callback handed over.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth1CompleteRequest {
     /// The request token.
@@ -166,7 +166,7 @@ pub struct OAuth1CompleteRequest {
 }
 
 /// What the OAuth 1.0a callback hands over when no `return_to` was given.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct OAuth1CallbackResponse {
     /// Platform.
     pub provider: String,
@@ -177,3 +177,27 @@ pub struct OAuth1CallbackResponse {
     /// The call that completes the approval.
     pub complete_with: String,
 }
+
+/// `Debug` that names the fields after `;` without their values: authorisation codes, states,
+/// request tokens, verifiers and passwords never reach a log through a request's or an
+/// answer's `Debug`.
+macro_rules! redacted_debug {
+    ($type:ident { $($shown:ident),* ; $($hidden:ident),* }) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($type))
+                    $(.field(stringify!($shown), &self.$shown))*
+                    $(.field(stringify!($hidden), &"[redacted]"))*
+                    .finish()
+            }
+        }
+    };
+}
+
+redacted_debug!(CallbackQuery { error; code, state });
+redacted_debug!(CallbackResponse { provider, complete_with; code, state });
+redacted_debug!(CompleteRequest { ; code, state });
+redacted_debug!(CredentialConnectRequest { identifier, server_url; password });
+redacted_debug!(OAuth1CallbackQuery { ; oauth_token, oauth_verifier, denied });
+redacted_debug!(OAuth1CompleteRequest { ; oauth_token, oauth_verifier });
+redacted_debug!(OAuth1CallbackResponse { provider, complete_with; oauth_token, oauth_verifier });

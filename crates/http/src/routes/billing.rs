@@ -63,6 +63,7 @@ pub async fn portal(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
     params(("Stripe-Signature" = String, Header, description = "t=<unix>,v1=<hex HMAC-SHA256>")),
     responses((status = 200, body = WebhookAck),
         (status = 400, description = "- `unverified`: the signature is missing, wrong or expired, or the event cannot be read (nothing changes)"),
+        (status = 409, description = "- `conflict`: the user's billing state kept changing while the event was applied (nothing half-applied); Stripe delivers it again"),
         (status = 413, description = "- `payload-too-large`: a body over 1 MiB"),
         (status = 501, description = "- `not-configured`: billing webhooks are not configured in this deployment"),
         (status = 503, description = "- `unavailable`: the event could not be applied (nothing half-applied); Stripe delivers it again")))]

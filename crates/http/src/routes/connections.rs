@@ -66,7 +66,8 @@ pub async fn rename(
 #[utoipa::path(post, path = "/v1/connections/{id}/primary", tag = "connections",
     params(("id" = Uuid, Path, description = "Connection id")),
     responses((status = 200, body = ConnectionDto),
-        (status = 404, description = "- `not-found`: no such connection")),
+        (status = 404, description = "- `not-found`: no such connection"),
+        (status = 409, description = "- `conflict`: the provider's accounts changed concurrently; try again")),
     security(("bearer" = [])))]
 pub async fn make_primary(
     state: web::Data<AppState>,
@@ -85,7 +86,8 @@ pub async fn make_primary(
 #[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections",
     params(("id" = Uuid, Path, description = "Connection id")),
     responses((status = 204, description = "Disconnected"),
-        (status = 404, description = "- `not-found`: no such connection")),
+        (status = 404, description = "- `not-found`: no such connection"),
+        (status = 409, description = "- `conflict`: the provider's accounts changed concurrently; try again")),
     security(("bearer" = [])))]
 pub async fn disconnect(
     state: web::Data<AppState>,

@@ -42,7 +42,8 @@ pub async fn patch_me(
 
 /// Deletes the account and everything it owns.
 #[utoipa::path(delete, path = "/v1/me", tag = "users",
-    responses((status = 204, description = "The account and everything it owns are deleted")),
+    responses((status = 204, description = "The account and everything it owns are deleted"),
+        (status = 409, description = "- `conflict`: a paid plan is still in force; cancel it in the billing portal first")),
     security(("bearer" = [])))]
 pub async fn delete_me(
     state: web::Data<AppState>,

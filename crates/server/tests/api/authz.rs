@@ -1,5 +1,6 @@
 //! Object-level authorization: user B touching user A's post, connection or media gets 404
-//! and nothing changes — for every route that takes an id.
+//! and nothing changes — for every route that takes an id; attaching A's media answers as for
+//! media that does not exist.
 
 use multivio_domain::media::MediaFile;
 use multivio_domain::{MediaId, Provider};
@@ -97,6 +98,24 @@ async fn another_users_ids_are_not_found_on_every_route_and_nothing_changes() {
         assert_eq!(status, 404, "{method} {path} as bob: {body}");
         assert_problem(status, &body, &ct);
     }
+
+    // Attaching Alice's media to a post of Bob's is answered as for media that never existed:
+    // the body's field names an unknown file (the route's own resource, the post, is not what
+    // is missing, so 422 rather than 404), and nothing is created.
+    let never = uuid::Uuid::new_v4().to_string();
+    let mut answers = Vec::new();
+    for id in [&media_id, &never] {
+        let (status, problem, ct) = api
+            .send(api.req(Method::POST, "bob", "/v1/posts").json(&json!({
+                "name": "B's post", "universal_content": "hi", "media_files": [id]
+            })))
+            .await;
+        assert_eq!(status, 422, "{problem}");
+        assert_problem(status, &problem, &ct);
+        assert_eq!(problem["errors"][0]["field"], "media_files.0", "{problem}");
+        answers.push(problem.to_string().replace(id.as_str(), "<id>"));
+    }
+    assert_eq!(answers[0], answers[1]);
 
     // Bob's lists show none of it.
     assert_eq!(api.get("bob", "/v1/posts").await.1["items"], json!([]));

@@ -230,6 +230,38 @@ impl ClaimedRow {
     }
 }
 
+/// How long a job for a provider this build does not know waits before a worker looks again.
+const UNKNOWN_PROVIDER_PAUSE: chrono::Duration = chrono::Duration::minutes(1);
+
+/// Gives a just-claimed job back to the queue, due at `run_at`, as if this claim had not
+/// happened (its attempt uncounted), with `reason` as its last error.
+async fn hand_back(
+    conn: &mut &AsyncPgConnection,
+    id: Uuid,
+    token: i64,
+    run_at: DateTime<Utc>,
+    reason: &str,
+) -> Result<(), Fail> {
+    diesel::update(
+        publish_jobs::table
+            .filter(publish_jobs::id.eq(id))
+            .filter(publish_jobs::fencing_token.eq(token)),
+    )
+    .set((
+        publish_jobs::status.eq("pending"),
+        publish_jobs::run_at.eq(run_at),
+        publish_jobs::attempt.eq(publish_jobs::attempt - 1),
+        publish_jobs::last_error.eq(format!(
+            "left for a build that knows its provider: {reason}"
+        )),
+        publish_jobs::leased_until.eq(None::<DateTime<Utc>>),
+        publish_jobs::leased_by.eq(None::<String>),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Claims up to `$4` jobs selected by `candidates` (an index-served subquery that must lock
 /// with `FOR UPDATE SKIP LOCKED`): lease, new fencing token, one more attempt.
 fn claim_sql(candidates: &str) -> String {
@@ -307,12 +339,22 @@ impl JobQueue for PgStore {
                 .await?;
                 for row in rows {
                     let (id, token) = (row.id, row.fencing_token);
+                    let unknown_provider = row.provider.parse::<Provider>().is_err();
                     match row.into_domain() {
                         Ok(job) => claimed.push(job),
-                        // A row the core cannot read (a provider this build does not know, an
-                        // invalid user id) would roll back every claim and, sorting first,
-                        // stop the queue for every worker: it is set aside, visibly, with
-                        // the claim, and the rest go on.
+                        // A provider this build does not know: a newer build's, during a
+                        // rolling deploy. Handed back for a build that knows it, its attempt
+                        // not counted — discarding it would leave its post publishing for
+                        // good.
+                        Err(Fail::Store(e)) if unknown_provider => {
+                            tracing::warn!(job = %id, error = %e, "a publish job for a provider this build does not know; handed back");
+                            hand_back(conn, id, token, now + UNKNOWN_PROVIDER_PAUSE, &e.to_string())
+                                .await?;
+                        }
+                        // Any other row the core cannot read (an invalid user id) would roll
+                        // back every claim and, sorting first, stop the queue for every
+                        // worker: it is set aside, visibly, with the claim, and the rest go
+                        // on.
                         Err(Fail::Store(e)) => {
                             tracing::error!(job = %id, error = %e, "a publish job cannot be read; discarded");
                             let reason = e.to_string();
