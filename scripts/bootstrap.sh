@@ -3,7 +3,8 @@
 #   - PostgreSQL's server binaries (the private database of `just run` and the tests) and psql,
 #   - just (the command runner),
 #   - moto (an S3-compatible server from PyPI, in its own virtual environment) for the S3
-#     storage adapter's tests: scripts/s3-test-server.sh.
+#     storage adapter's tests, and aiosmtpd beside it for the mail tests' SMTP server:
+#     scripts/s3-test-server.sh.
 # Each is installed only when missing; a second run does nothing.
 set -euo pipefail
 

@@ -2,7 +2,7 @@
 # Each layer depends only on what is inward of it; a dependency on a crate it must not reach
 # (even indirectly, through any feature) fails the check:
 #   - the core (domain, ports, app): no database, web framework, HTTP client or crypto library;
-#   - http: the core only — neither the PostgreSQL adapter nor diesel;
+#   - http: the core only — no adapter (every crate under crates/adapters), nor diesel;
 #   - adapters: no web framework.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The S3-compatible server the storage adapter's tests run against: moto in server mode
-# (`moto[server]` from PyPI, pinned below), installed into its own virtual environment.
+# (`moto[server]` from PyPI, pinned below), installed into its own virtual environment — with
+# aiosmtpd (pinned too), the SMTP server of the API's mail tests (scripts/smtp-sink.py), so
+# that they do not depend on the standard library's smtpd, which Python 3.12 removed.
 #
-#   scripts/s3-test-server.sh install   installs it when missing (bootstrap.sh runs this)
+#   scripts/s3-test-server.sh install   installs them when missing (bootstrap.sh runs this)
 #   scripts/s3-test-server.sh path      prints the moto_server executable's path
+#   scripts/s3-test-server.sh python    prints the environment's python (it has aiosmtpd)
 #
 # The tests (crates/adapters/storage/tests/s3.rs) start `moto_server` themselves on a free
 # loopback port; they find it through MULTIVIO_MOTO_SERVER, else at the path printed above,
@@ -15,6 +18,7 @@
 set -euo pipefail
 
 MOTO_VERSION=5.2.5
+AIOSMTPD_VERSION=1.4.6
 venv="${MULTIVIO_MOTO_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/multivio/moto-$MOTO_VERSION}"
 server="$venv/bin/moto_server"
 
@@ -44,7 +48,7 @@ python_with_venv() {
 }
 
 install() {
-  if [ -x "$server" ] && "$venv/bin/python" -c "import moto; assert moto.__version__ == '$MOTO_VERSION'" 2>/dev/null; then
+  if [ -x "$server" ] && "$venv/bin/python" -c "import moto, aiosmtpd; assert moto.__version__ == '$MOTO_VERSION' and aiosmtpd.__version__ == '$AIOSMTPD_VERSION'" 2>/dev/null; then
     return 0
   fi
   local python
@@ -53,16 +57,18 @@ install() {
     apt_install python3 python3-venv
     python=$(python_with_venv)
   fi
-  echo "s3-test-server: installing moto[server]==$MOTO_VERSION into $venv"
+  echo "s3-test-server: installing moto[server]==$MOTO_VERSION and aiosmtpd==$AIOSMTPD_VERSION into $venv"
   rm -rf "$venv"
   mkdir -p "$(dirname "$venv")"
   "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "aiosmtpd==$AIOSMTPD_VERSION"
   "$server" --help >/dev/null
 }
 
 case "${1:-install}" in
   install) install ;;
   path) echo "$server" ;;
-  *) echo "usage: $0 [install|path]" >&2; exit 2 ;;
+  python) echo "$venv/bin/python" ;;
+  *) echo "usage: $0 [install|path|python]" >&2; exit 2 ;;
 esac

@@ -2,8 +2,9 @@
 """An SMTP server in a process of its own, for the API tests: accepts every message on
 127.0.0.1:<port> and writes each one, as received, to <dir>/<n>.eml (envelope in <n>.env).
 
-Uses aiosmtpd when it is installed, else the standard library's smtpd (Python 3.11 and
-earlier). Prints "ready" once it listens. Stops on SIGTERM.
+Uses aiosmtpd when it is installed (scripts/s3-test-server.sh installs it beside moto, and the
+tests run this script with that environment's python), else the standard library's smtpd
+(Python 3.11 and earlier). Prints "ready" once it listens. Stops on SIGTERM.
 
     python3 scripts/smtp-sink.py <port> <dir>
 """

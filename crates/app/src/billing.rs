@@ -148,7 +148,7 @@ impl BillingService {
                 // The event gives this account a customer another account holds: no delivery
                 // will ever apply, so it is acknowledged (the provider would retry it for days)
                 // and left to an operator.
-                Err(StoreError::Duplicate { field }) => {
+                Err(StoreError::Duplicate { field }) if field == "stripe_customer_id" => {
                     tracing::error!(event = %event.id, user = %user.id, %field, "billing event names a customer another account holds; not applied");
                     return Ok(BillingReport::Ignored(
                         "customer held by another account".to_owned(),

@@ -603,11 +603,9 @@ pub fn validation_options(targets: &Targets, connections: &[Connection]) -> Vali
     {
         opts.mastodon_chars_per_url = per_url;
     }
-    // Zero is an instance's real answer here (no media), unlike for the text limits.
     if let Some(n) = mastodon
         .clone()
-        .filter_map(|c| c.metadata_u64("max_media_attachments"))
-        .filter_map(|v| usize::try_from(v).ok())
+        .filter_map(|c| as_usize(c.metadata_u64("max_media_attachments")))
         .min()
     {
         opts.mastodon_max_media = n;

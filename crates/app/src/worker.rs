@@ -477,14 +477,17 @@ impl PublishWorker {
     }
 
     /// The job's target fails with a plain reason (or needs review, when a send may have gone
-    /// out), so the post settles. When even that cannot be written (the post is gone, or its
-    /// row does not read), the job is discarded; when the store cannot be reached, the job
-    /// gives up on a later run instead, so its post is never left publishing with no job.
+    /// out), so the post settles. When the post cannot be read, the job gives up on a later run
+    /// instead (a store out of reach for a while), so its post is not left publishing with no
+    /// job — for as many claims again as the cap; then, or when the post is gone, the job is
+    /// discarded (a row that never reads: the store reports it as unavailable too).
     async fn give_up(&self, job: &ClaimedJob, why: &str) -> AppResult<JobReport> {
         let post = match self.posts.get(&job.tenant, job.post_id).await {
             Ok(p) => p,
             Err(StoreError::NotFound) => return self.discard(job, "post not found").await,
-            Err(e @ StoreError::Unavailable(_)) => {
+            Err(e @ StoreError::Unavailable(_))
+                if job.attempt <= self.policy.max_claims.saturating_mul(2) =>
+            {
                 tracing::warn!(job = %job.job_id, error = %e, "could not read a given-up job's post yet");
                 let run_at =
                     self.clock.now() + self.policy.jittered_delay(job.attempt, jitter(job));

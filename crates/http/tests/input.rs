@@ -343,13 +343,16 @@ fn requests_and_answers_carrying_secrets_print_them_redacted() {
         state: "state-9012".into(),
         complete_with: "/v1/connections/twitter/complete".into(),
     };
-    let printed = format!("{connect:?} {complete:?} {oauth1:?} {callback:?}");
+    let confirm: multivio_http::dto::ConfirmEmailRequest =
+        serde_json::from_value(json!({ "token": "mail-2468" })).unwrap();
+    let printed = format!("{connect:?} {complete:?} {oauth1:?} {callback:?} {confirm:?}");
     for secret in [
         "app-pass-1234",
         "code-5678",
         "state-9012",
         "req-3456",
         "ver-7890",
+        "mail-2468",
     ] {
         assert!(!printed.contains(secret), "{secret} in {printed}");
     }

@@ -176,7 +176,6 @@ const SANDBOX_POLLING: ContainerPolling = ContainerPolling {
     max_polls: 100,
 };
 
-/// A setting's value, unless unset or empty.
 /// The authorisation page's and the code exchange's bases of a platform that keeps them on
 /// two hosts: each its setting, else its default — except that an authorisation base moved
 /// elsewhere (a fake on one host) takes the code exchange with it unless that is set too.
@@ -192,6 +191,7 @@ fn login_urls(
     (auth_url.to_owned(), token_url.to_owned())
 }
 
+/// A setting's value, unless unset or empty.
 fn set(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }

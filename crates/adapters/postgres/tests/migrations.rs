@@ -108,16 +108,7 @@ async fn accounts_sharing_a_payment_customer_stop_the_billing_migration_with_the
     let db = TestDb::empty().await;
     run_migrations(db.url()).await.unwrap();
     // Back to before 018, with two accounts sharing a customer (as 017 allowed).
-    let url = db.url().to_owned();
-    tokio::task::spawn_blocking(move || {
-        let mut conn =
-            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
-                .unwrap();
-        let reverted = conn.revert_last_migration(MIGRATIONS).unwrap();
-        assert_eq!(reverted.to_string(), "018");
-    })
-    .await
-    .unwrap();
+    revert_to(db.url(), "018").await;
     let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
     diesel_async::SimpleAsyncConnection::batch_execute(
         &mut conn,
@@ -157,7 +148,60 @@ async fn accounts_sharing_a_payment_customer_stop_the_billing_migration_with_the
     )
     .await
     .unwrap();
-    assert_eq!(run_migrations(db.url()).await.unwrap(), ["018"]);
+    assert_eq!(run_migrations(db.url()).await.unwrap()[0], "018");
+}
+
+/// Reverts the newest migrations down to `version` included.
+async fn revert_to(url: &str, version: &str) {
+    let (url, version) = (url.to_owned(), version.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+                .unwrap();
+        loop {
+            let reverted = conn.revert_last_migration(MIGRATIONS).unwrap();
+            if reverted.to_string() == version {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn videos_stored_before_019_lose_the_platforms_that_do_not_take_them() {
+    let db = TestDb::empty().await;
+    run_migrations(db.url()).await.unwrap();
+    revert_to(db.url(), "019").await;
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut conn,
+        r#"INSERT INTO users (firebase_uid, email) VALUES ('uid-a', 'a@example.com');
+           INSERT INTO media_files (user_id, filename, file_type, file_size, platform_compatibility)
+           SELECT id, f, t, 10, c::jsonb FROM users, (VALUES
+             ('v.mp4', 'video/mp4', '["twitter", "linkedin", "bluesky", "youtube"]'),
+             ('i.png', 'image/png', '["twitter", "linkedin", "bluesky"]'),
+             ('w.webm', 'video/webm', '["bluesky", "mastodon"]')) AS m(f, t, c);"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(run_migrations(db.url()).await.unwrap(), ["019"]);
+    let rows: Vec<Line> = diesel::sql_query(
+        "SELECT filename || ' ' || platform_compatibility::text AS line FROM media_files
+          ORDER BY filename",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows.into_iter().map(|r| r.line).collect::<Vec<_>>(),
+        [
+            r#"i.png ["twitter", "linkedin", "bluesky"]"#,
+            r#"v.mp4 ["twitter", "youtube"]"#,
+            r#"w.webm ["mastodon"]"#,
+        ]
+    );
 }
 
 #[tokio::test]

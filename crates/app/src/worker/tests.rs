@@ -1620,6 +1620,26 @@ async fn a_job_giving_up_while_its_post_does_not_read_gives_up_on_a_later_run() 
 }
 
 #[tokio::test]
+async fn a_job_whose_post_never_reads_is_discarded_after_twice_its_cap() {
+    let cap = RetryPolicy::default().max_claims;
+    let mut d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
+    d.state.lock().unwrap().read_failures_left = 1;
+    d.jobs
+        .expect_complete()
+        .withf(|_, t, o| {
+            *t == FencingToken(7)
+                && matches!(o, JobOutcome::Discarded { reason } if reason.contains("post unreadable"))
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (w, _) = d.build();
+    assert!(matches!(
+        w.process(&job(x(), 2 * cap + 1)).await.unwrap(),
+        JobReport::Discarded(_)
+    ));
+}
+
+#[tokio::test]
 async fn an_error_reschedules_the_job_instead_of_leaving_it_running() {
     let mut d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![]));
     d.connections.checkpoint();

@@ -204,7 +204,7 @@ const YOUTUBE_FORBIDDEN: &[char] = &['<', '>'];
 /// | Instagram | 2,200 chars, ≤30 hashtags, ≤20 mentions | **required**: 1–10 images (JPEG/PNG ≤8 MB, aspect 4:5–1.91:1) and videos (MP4/MOV ≤100 MB, 3 s–15 min), mixed freely; no GIFs |
 /// | LinkedIn | 3,000 chars | ≤9 images (JPEG/PNG ≤10 MB, ≤36,152,320 px) **or** 1 GIF (≤10 MB); no video (not published yet) |
 /// | Threads | 500 (emoji = UTF-8 bytes), ≤5 links | ≤10 images (JPEG/PNG ≤8 MB) and videos (MP4/MOV ≤1 GB, ≤5 min), mixed freely; no GIFs |
-/// | Bluesky | 300 graphemes and 3,000 bytes | ≤4 images (JPEG/PNG/WebP ≤20 MB: larger than the blob limit, they are downscaled when published) ; no GIFs, no video (not published yet) |
+/// | Bluesky | 300 graphemes and 3,000 bytes | ≤4 images (JPEG/PNG/WebP ≤20 MB: larger than the blob limit, they are downscaled when published); no GIFs, no video (not published yet) |
 /// | Mastodon | instance limit (500), links 23 | instance limits (≤4 images/GIFs ≤16 MB **or** 1 video ≤99 MB; MP4/MOV/WebM) |
 /// | Pinterest | 500 chars | **required**: exactly 1 image (JPEG/PNG/WebP/GIF ≤20 MB) or video (MP4/MOV ≤2 GB, 4 s–15 min) |
 /// | TikTok | 2,200 chars | **required**: exactly 1 video (MP4/MOV/WebM ≤4 GB, 3 s–10 min) |

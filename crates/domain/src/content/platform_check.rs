@@ -61,7 +61,8 @@ pub fn validate_for(
 /// Every platform that would accept `media` as the only attachment of a post (its type, size,
 /// duration, pixel count and, for Instagram, shape), in [`Provider::ALL`] order.
 ///
-/// Uses the default [`ValidationOptions`], which do not affect media rules.
+/// Uses the default [`ValidationOptions`]: for Mastodon, the upstream instance's media limits
+/// (an instance's own apply when a post is validated for its accounts).
 pub fn compatible_platforms(media: &MediaInfo) -> Vec<Provider> {
     let opts = ValidationOptions::default();
     Provider::ALL

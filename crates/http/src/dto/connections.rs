@@ -178,22 +178,6 @@ pub struct OAuth1CallbackResponse {
     pub complete_with: String,
 }
 
-/// `Debug` that names the fields after `;` without their values: authorisation codes, states,
-/// request tokens, verifiers and passwords never reach a log through a request's or an
-/// answer's `Debug`.
-macro_rules! redacted_debug {
-    ($type:ident { $($shown:ident),* ; $($hidden:ident),* }) => {
-        impl std::fmt::Debug for $type {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($type))
-                    $(.field(stringify!($shown), &self.$shown))*
-                    $(.field(stringify!($hidden), &"[redacted]"))*
-                    .finish()
-            }
-        }
-    };
-}
-
 redacted_debug!(CallbackQuery { error; code, state });
 redacted_debug!(CallbackResponse { provider, complete_with; code, state });
 redacted_debug!(CompleteRequest { ; code, state });

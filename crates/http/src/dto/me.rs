@@ -134,7 +134,7 @@ impl ProfilePatch {
 }
 
 /// An email verification token from the link that was mailed.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmEmailRequest {
     /// The token.
@@ -143,7 +143,7 @@ pub struct ConfirmEmailRequest {
 }
 
 /// The query of the page a mailed verification link opens.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ConfirmPageQuery {
@@ -151,3 +151,6 @@ pub struct ConfirmPageQuery {
     #[param(min_length = 1)]
     pub token: String,
 }
+
+redacted_debug!(ConfirmEmailRequest { ; token });
+redacted_debug!(ConfirmPageQuery { ; token });

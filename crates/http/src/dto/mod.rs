@@ -7,6 +7,22 @@
 //! (`problem`). Everything is re-exported here: handlers and the OpenAPI document name
 //! `crate::dto::X`, and schema names are the type names.
 
+/// `Debug` that names the fields after `;` without their values: authorisation codes, states,
+/// request tokens, verifiers, passwords and mailed tokens never reach a log through a
+/// request's or an answer's `Debug`.
+macro_rules! redacted_debug {
+    ($type:ident { $($shown:ident),* ; $($hidden:ident),* }) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($type))
+                    $(.field(stringify!($shown), &self.$shown))*
+                    $(.field(stringify!($hidden), &"[redacted]"))*
+                    .finish()
+            }
+        }
+    };
+}
+
 mod billing;
 mod common;
 mod connections;

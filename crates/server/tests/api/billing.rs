@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 
 use crate::{Api, PROJECT, assert_problem};
 
-/// A real SMTP server in a process of its own (`scripts/smtp-sink.py`: aiosmtpd, or Python's
-/// standard library), which writes each message it accepts to a directory; killed when
-/// dropped.
+/// A real SMTP server in a process of its own (`scripts/smtp-sink.py`: aiosmtpd, from the
+/// test tools' environment that `scripts/s3-test-server.sh` installs, or Python's standard
+/// library where it still has smtpd), which writes each message it accepts to a directory;
+/// killed when dropped.
 struct SmtpSink {
     child: std::process::Child,
     port: u16,
@@ -40,7 +41,20 @@ impl SmtpSink {
             .port();
         let dir = std::env::temp_dir().join(format!("multivio-smtp-{}", uuid::Uuid::new_v4()));
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/smtp-sink.py");
-        let mut child = std::process::Command::new("python3")
+        let tools = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/s3-test-server.sh"
+        );
+        let python = std::process::Command::new("bash")
+            .arg(tools)
+            .arg("python")
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .filter(|path| std::path::Path::new(path).is_file())
+            .unwrap_or_else(|| "python3".to_owned());
+        let mut child = std::process::Command::new(python)
             .arg(script)
             .arg(port.to_string())
             .arg(&dir)

@@ -245,7 +245,8 @@ async fn hand_back(
     diesel::update(
         publish_jobs::table
             .filter(publish_jobs::id.eq(id))
-            .filter(publish_jobs::fencing_token.eq(token)),
+            .filter(publish_jobs::fencing_token.eq(token))
+            .filter(publish_jobs::status.eq("running")),
     )
     .set((
         publish_jobs::status.eq("pending"),

@@ -15,8 +15,9 @@ pub mod bounds {
     pub const MAX_CHARACTERS: (u64, RangeInclusive<u64>) = (500, 1..=100_000);
     /// `characters_reserved_per_url`.
     pub const CHARACTERS_PER_URL: (u64, RangeInclusive<u64>) = (23, 0..=500);
-    /// `max_media_attachments`.
-    pub const MEDIA_ATTACHMENTS: (u64, RangeInclusive<u64>) = (4, 0..=16);
+    /// `max_media_attachments` (at least one: an odd value, negative say, does not take media
+    /// away from the instance's accounts).
+    pub const MEDIA_ATTACHMENTS: (u64, RangeInclusive<u64>) = (4, 1..=16);
     /// `description_limit` (alt text).
     pub const DESCRIPTION_LIMIT: (u64, RangeInclusive<u64>) = (1500, 1..=10_000);
     /// `image_size_limit` and `video_size_limit`, in bytes (no default: unknown stays unknown).
