@@ -8,7 +8,8 @@
 # BENCH_CONNECTIONS (64), BENCH_USERS (10000), BENCH_POSTS (100 per user), BENCH_TOKENS (1000
 # users whose tokens rotate), BENCH_TARGETS (20000), BENCH_ACCOUNTS (20 sandbox accounts);
 # to measure a part only: BENCH_ENDPOINTS ("list get create validate schedule"), BENCH_WORKERS
-# ("1 2": the publisher rounds; empty for none); BENCH_PG_STATS=1 loads pg_stat_statements and
+# ("1 2": the publisher rounds; empty for none), BENCH_STEADY ("500 1000": targets per second
+# falling due steadily for BENCH_SECS, one worker; empty for none); BENCH_PG_STATS=1 loads pg_stat_statements and
 # writes each publisher round's costliest statements to target/bench/pg-statements-<round>.txt;
 # BENCH_BIN: another release build of `multivio` to measure (say, an earlier commit's, for a
 # comparison on the same machine minutes apart — the machine's speed moves between runs).
@@ -25,6 +26,7 @@ TARGETS=${BENCH_TARGETS:-20000}
 ACCOUNTS=${BENCH_ACCOUNTS:-20}
 ENDPOINTS=${BENCH_ENDPOINTS-list get create validate schedule}
 WORKER_ROUNDS=${BENCH_WORKERS-1 2}
+STEADY_RATES=${BENCH_STEADY-500 1000}
 API_ADDR=127.0.0.1:18080
 SANDBOX_ADDR=127.0.0.1:18090
 
@@ -153,11 +155,53 @@ kill "$SERVER"
 wait "$SERVER" 2>/dev/null || true
 
 PUB_ROWS=()
+STEADY_ROWS=()
 CPU_ROWS=()
 WORKER_RSS=0
 SERVE_RSS=-
-if [ -n "$WORKER_ROUNDS" ]; then
-echo "bench: publisher, $TARGETS targets due at once, against the sandbox at $SANDBOX_ADDR"
+
+# One publisher round: $1 workers, $2 targets, falling due at $3 per second (0: all at once),
+# named $4. Leaves its JSON result in $OUT/publisher-$4.json and its CPU row in CPU_ROWS.
+publisher_round() {
+  local workers=$1 targets=$2 rate=$3 name=$4 result cpu_before cpu_after rss pid i
+  "$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
+    --targets "$targets" --accounts "$ACCOUNTS" --rate "$rate" --phase prepare --round "$name"
+  WPIDS=()
+  for i in $(seq 1 "$workers"); do
+    env MULTIVIO_SANDBOX=true MULTIVIO_SANDBOX_URL="http://$SANDBOX_ADDR" \
+      "$BIN" --data-dir "$DATA" worker >>"$DATA/worker-$name-$i.log" 2>&1 &
+    WPIDS+=("$!")
+    PIDS+=("$!")
+  done
+  [ -z "${BENCH_PG_STATS:-}" ] || psql -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
+  cpu_before="$(cpu_ticks $(pg_pids)) $(cpu_ticks "$SANDBOX") $(cpu_ticks "$SERVER")"
+  result=$("$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
+    --targets "$targets" --accounts "$ACCOUNTS" --phase wait --round "$name")
+  # Where the round's CPU went, per 1,000 targets (PostgreSQL's backends that ended during
+  # the round are not counted; the pools keep theirs open).
+  cpu_after="$(cpu_ticks $(pg_pids)) $(cpu_ticks "$SANDBOX") $(cpu_ticks "$SERVER") $(cpu_ticks "${WPIDS[@]}")"
+  CPU_ROWS+=("$(awk -v b="$cpu_before" -v a="$cpu_after" -v n="$targets" -v r="$name" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(b, x, " "); split(a, y, " "); k = 1000 / n / hz
+    printf "| %s | %.2f | %.2f | %.2f | %.2f |", r, (y[1] - x[1]) * k, (y[4]) * k, (y[2] - x[2]) * k, (y[3] - x[3]) * k }')")
+  echo "$result" >"$OUT/publisher-$name.json"
+  if [ -n "${BENCH_PG_STATS:-}" ]; then
+    psql -qc "SELECT calls, round(total_exec_time) AS total_ms,
+                round(mean_exec_time::numeric, 3) AS mean_ms, rows,
+                left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" \
+      >"$OUT/pg-statements-$name.txt"
+  fi
+  for pid in "${WPIDS[@]}"; do
+    rss=$(peak_rss_mib "$pid")
+    [ "$rss" != "?" ] && [ "$rss" -gt "$WORKER_RSS" ] && WORKER_RSS=$rss
+    kill "$pid" 2>/dev/null || true
+  done
+  wait "${WPIDS[@]}" 2>/dev/null || true
+  ROUND_RESULT=$result
+}
+
+if [ -n "$WORKER_ROUNDS$STEADY_RATES" ]; then
+echo "bench: publisher against the sandbox at $SANDBOX_ADDR"
 env MULTIVIO_SANDBOX_LISTEN=$SANDBOX_ADDR "$BIN" --data-dir "$DATA" sandbox >>"$DATA/sandbox.log" 2>&1 &
 SANDBOX=$!
 PIDS+=("$SANDBOX")
@@ -166,39 +210,18 @@ serve MULTIVIO_SANDBOX=true MULTIVIO_SANDBOX_URL="http://$SANDBOX_ADDR"
 "$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
   --accounts "$ACCOUNTS" --phase connect
 for workers in $WORKER_ROUNDS; do
-  "$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
-    --targets "$TARGETS" --accounts "$ACCOUNTS" --phase prepare --round "w$workers"
-  WPIDS=()
-  for i in $(seq 1 "$workers"); do
-    env MULTIVIO_SANDBOX=true MULTIVIO_SANDBOX_URL="http://$SANDBOX_ADDR" \
-      "$BIN" --data-dir "$DATA" worker >>"$DATA/worker-$workers-$i.log" 2>&1 &
-    WPIDS+=("$!")
-    PIDS+=("$!")
-  done
-  [ -z "${BENCH_PG_STATS:-}" ] || psql -qAtc "SELECT pg_stat_statements_reset()" >/dev/null
-  cpu_before="$(cpu_ticks $(pg_pids)) $(cpu_ticks "$SANDBOX") $(cpu_ticks "$SERVER")"
-  result=$("$BENCH" publish --base "http://$API_ADDR" --sandbox "http://$SANDBOX_ADDR" \
-    --targets "$TARGETS" --accounts "$ACCOUNTS" --phase wait --round "w$workers")
-  # Where the round's CPU went, per 1,000 targets (PostgreSQL's backends that ended during
-  # the round are not counted; the pools keep theirs open).
-  cpu_after="$(cpu_ticks $(pg_pids)) $(cpu_ticks "$SANDBOX") $(cpu_ticks "$SERVER") $(cpu_ticks "${WPIDS[@]}")"
-  CPU_ROWS+=("$(awk -v b="$cpu_before" -v a="$cpu_after" -v n="$TARGETS" -v w="$workers" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-    split(b, x, " "); split(a, y, " "); k = 1000 / n / hz
-    printf "| %d | %.2f | %.2f | %.2f | %.2f |", w, (y[1] - x[1]) * k, (y[4]) * k, (y[2] - x[2]) * k, (y[3] - x[3]) * k }')")
-  echo "$result" >"$OUT/publisher-$workers.json"
-  if [ -n "${BENCH_PG_STATS:-}" ]; then
-    psql -qc "SELECT calls, round(total_exec_time) AS total_ms,
-                round(mean_exec_time::numeric, 3) AS mean_ms, rows,
-                left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
-           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" \
-      >"$OUT/pg-statements-$workers.txt"
-  fi
-  for pid in "${WPIDS[@]}"; do
-    rss=$(peak_rss_mib "$pid")
-    [ "$rss" != "?" ] && [ "$rss" -gt "$WORKER_RSS" ] && WORKER_RSS=$rss
-    kill "$pid" 2>/dev/null || true
-  done
-  PUB_ROWS+=("| $workers | $(jq -r .published <<<"$result") / $(jq -r .targets <<<"$result") | $(jq -r '.targets_per_s | floor' <<<"$result") | $(jq -r .lag_p50_ms <<<"$result") | $(jq -r .lag_p99_ms <<<"$result") | $(jq -r .duplicates <<<"$result") |")
+  echo "bench: $TARGETS targets due at once, $workers worker(s)"
+  publisher_round "$workers" "$TARGETS" 0 "w$workers"
+  r=$ROUND_RESULT
+  PUB_ROWS+=("| $workers | $(jq -r .published <<<"$r") / $(jq -r .targets <<<"$r") | $(jq -r '.targets_per_s | floor' <<<"$r") | $(jq -r .lag_p50_ms <<<"$r") | $(jq -r .lag_p99_ms <<<"$r") | $(jq -r .duplicates <<<"$r") |")
+done
+for rate in $STEADY_RATES; do
+  # Two targets per post: round the count to an even number of targets.
+  steady_targets=$(( (rate * SECS + 1) / 2 * 2 ))
+  echo "bench: $steady_targets targets falling due at $rate/s, 1 worker"
+  publisher_round 1 "$steady_targets" "$rate" "s$rate"
+  r=$ROUND_RESULT
+  STEADY_ROWS+=("| $rate | $(jq -r .published <<<"$r") / $(jq -r .targets <<<"$r") | $(jq -r .lag_p50_ms <<<"$r") | $(jq -r .lag_p99_ms <<<"$r") | $(jq -r .lag_max_ms <<<"$r") | $(jq -r .duplicates <<<"$r") |")
 done
 SERVE_RSS=$(peak_rss_mib "$SERVER")
 fi
@@ -211,14 +234,26 @@ fi
   echo "|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
-  echo "| workers | published | targets/s | lag p50 ms | lag p99 ms | duplicates |"
-  echo "|---|---|---|---|---|---|"
-  printf '%s\n' "${PUB_ROWS[@]}"
-  echo
+  if [ "${#PUB_ROWS[@]}" -gt 0 ]; then
+    echo "Targets due at once:"
+    echo
+    echo "| workers | published | targets/s | lag p50 ms | lag p99 ms | duplicates |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${PUB_ROWS[@]}"
+    echo
+  fi
+  if [ "${#STEADY_ROWS[@]}" -gt 0 ]; then
+    echo "Targets falling due at a steady rate for ${SECS}s, one worker:"
+    echo
+    echo "| targets/s due | published | lag p50 ms | lag p99 ms | lag max ms | duplicates |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${STEADY_ROWS[@]}"
+    echo
+  fi
   if [ "${#CPU_ROWS[@]}" -gt 0 ]; then
     echo "CPU seconds per 1,000 targets published:"
     echo
-    echo "| workers | PostgreSQL | worker processes | sandbox | API server |"
+    echo "| round | PostgreSQL | worker processes | sandbox | API server |"
     echo "|---|---|---|---|---|"
     printf '%s\n' "${CPU_ROWS[@]}"
     echo

@@ -10,9 +10,10 @@
 //! - `load`: a load generator: `connections` concurrent keep-alive clients, each request as one
 //!   of the first `users` users in turn (their emulator ID tokens minted here), for a warm-up
 //!   then a measured time; prints one JSON line (requests/s, p50, p99, errors).
-//! - `publish`: schedules targets due at once for users connected to the sandbox, then waits
-//!   for `multivio worker` processes (started by the script) to publish them; prints targets/s,
-//!   the lag from the due time (p50, p99) and how many reached the sandbox more than once.
+//! - `publish`: schedules targets due at once (or, with `--rate`, falling due at a steady
+//!   rate) for users connected to the sandbox, then waits for `multivio worker` processes
+//!   (started by the script) to publish them; prints targets/s, the lag from each target's due
+//!   time (p50, p99, max) and how many reached the sandbox more than once.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashMap;
@@ -93,6 +94,9 @@ enum Command {
         /// The round's name (each round's posts are its own).
         #[arg(long, default_value = "1")]
         round: String,
+        /// Targets falling due per second, from three seconds after `prepare` (0: all at once).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
         #[arg(long, default_value_t = 600)]
         timeout_secs: u64,
     },
@@ -147,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
             accounts,
             phase,
             round,
+            rate,
             timeout_secs,
         } => {
             publish(
@@ -156,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
                 accounts,
                 phase,
                 &round,
+                rate,
                 Duration::from_secs(timeout_secs),
             )
             .await
@@ -592,6 +598,7 @@ async fn publish(
     accounts: usize,
     phase: Phase,
     round: &str,
+    rate: f64,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     use diesel_async::RunQueryDsl;
@@ -609,8 +616,11 @@ async fn publish(
     let tag = format!("Due {round} %");
     if phase == Phase::Prepare {
         let posts = targets / 2;
-        // Due a few seconds from now, inserted as the API's schedule writes them: the post
-        // scheduled with its quota unit and one pending job per target.
+        // Seconds between one post's due time and the next's (two targets per post).
+        let step = if rate > 0.0 { 2.0 / rate } else { 0.0 };
+        // Due a few seconds from now (all at once, or one post every `step` seconds), inserted
+        // as the API's schedule writes them: the post scheduled with its quota unit and one
+        // pending job per target.
         conn.batch_execute(&format!(
             "UPDATE user_info SET monthly_post_quota = 1000000000, remaining_posts = 1000000000
                WHERE user_id IN (SELECT id FROM users WHERE firebase_uid LIKE 'bench-1_____');
@@ -622,7 +632,8 @@ async fn publish(
                                            schedule_date)
                         SELECT gen_random_uuid(), u.id, 'Due {round} ' || g,
                                'Due post {round}-' || g || ' ' || md5(g::text),
-                               '[\"twitter\", \"mastodon\"]', 'scheduled', (SELECT at FROM due)
+                               '[\"twitter\", \"mastodon\"]', 'scheduled',
+                               (SELECT at FROM due) + make_interval(secs => g * {step}::float8)
                           FROM generate_series(0, {posts} - 1) g
                           JOIN u ON u.k = g % {accounts}
                         RETURNING id, user_id, schedule_date)
@@ -684,7 +695,16 @@ async fn publish(
         let i = ((ms.len() as f64) * p).ceil() as usize;
         ms.get(i.saturating_sub(1)).copied().unwrap_or(0)
     };
-    let last = ms.last().copied().unwrap_or(0).max(1);
+    // The rate: publications over the time from the first due time to the last publication.
+    let span: Lag = diesel::sql_query(
+        "SELECT coalesce((extract(epoch FROM max((r.value->>'published_at')::timestamptz) - min(p.schedule_date)) * 1000)::bigint, 0) AS ms
+           FROM posts p, jsonb_each(p.publish_results) r
+          WHERE p.name LIKE $1 AND r.value->>'status' = 'published'",
+    )
+    .bind::<Text, _>(&tag)
+    .get_result(&mut conn)
+    .await?;
+    let span_ms = span.ms.max(1);
     // Exactly once: what the sandbox holds of these posts.
     let held: Vec<Value> = client
         .get(format!("{sandbox}/_sandbox/posts"))
@@ -712,9 +732,11 @@ async fn publish(
             "published": ms.len(),
             "on_sandbox": seen.len(),
             "duplicates": duplicates,
-            "targets_per_s": ms.len() as f64 / (last as f64 / 1000.0),
+            "targets_per_s": ms.len() as f64 / (span_ms as f64 / 1000.0),
+            "offered_per_s": rate,
             "lag_p50_ms": pct(0.50),
             "lag_p99_ms": pct(0.99),
+            "lag_max_ms": ms.last().copied().unwrap_or(0),
             "since_due_ms": first_due.ms,
         })
     );

@@ -193,13 +193,20 @@ async fn upload(addr: &str, token: &str, size: u64) -> anyhow::Result<String> {
         .context("no filename in the answer")
 }
 
-/// Downloads `key` whole, at most `rate` bytes a second (`None`: as fast as possible);
-/// returns the bytes received.
-async fn download(addr: &str, key: &str, rate: Option<u64>) -> anyhow::Result<u64> {
+/// Downloads `key` whole, at most `rate` bytes a second (`None`: as fast as possible), from
+/// the loopback address `from` (the server caps downloads per client address: each reader is
+/// a client of its own); returns the bytes received.
+async fn download(
+    addr: &str,
+    key: &str,
+    rate: Option<u64>,
+    from: std::net::Ipv4Addr,
+) -> anyhow::Result<u64> {
     // A small receive window, as a slow reader's network gives: the kernel does not take the
     // file off the server's hands ahead of the reader.
     let socket = tokio::net::TcpSocket::new_v4()?;
     socket.set_recv_buffer_size(64 * 1024)?;
+    socket.bind((from, 0).into())?;
     let mut stream = socket.connect(addr.parse()?).await?;
     stream
         .write_all(format!("GET /media/{key} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
@@ -322,7 +329,7 @@ async fn main() -> anyhow::Result<()> {
     ));
 
     let start = Instant::now();
-    let got = download(addr, &key, None).await?;
+    let got = download(addr, &key, None, std::net::Ipv4Addr::LOCALHOST).await?;
     let took = start.elapsed();
     let peak = memory.take_peak();
     if got != size {
@@ -338,9 +345,11 @@ async fn main() -> anyhow::Result<()> {
     let rate = cli.read_kib_per_sec * 1024;
     let start = Instant::now();
     let readers: Vec<_> = (0..cli.readers)
-        .map(|_| {
+        .map(|i| {
             let (addr, key) = (addr.to_owned(), key.clone());
-            tokio::spawn(async move { download(&addr, &key, Some(rate)).await })
+            // 127.0.1.x: each reader its own client address.
+            let from = std::net::Ipv4Addr::new(127, 0, 1, u8::try_from(i % 250 + 1).unwrap_or(1));
+            tokio::spawn(async move { download(&addr, &key, Some(rate), from).await })
         })
         .collect();
     let mut complete = 0;
