@@ -45,6 +45,10 @@ openapi:
 api-check EXAMPLES="50":
     scripts/api-check.sh {{EXAMPLES}}
 
+# Run docs/api.md's curl walk-through against a fresh server and its sandbox, and check what it did
+walkthrough-check:
+    scripts/walkthrough-check.sh
+
 # Check the migrations against the seed schema (needs ../shared, as in the project's workspace)
 seed-check:
     #!/usr/bin/env bash
