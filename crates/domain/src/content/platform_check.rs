@@ -30,11 +30,11 @@ use crate::Provider;
 /// };
 /// let opts = ValidationOptions::default();
 ///
-/// let report = validate_for(Provider::Bluesky, "New trailer 🎬", &[clip.clone()], &opts);
+/// let report = validate_for(Provider::Mastodon, "New trailer 🎬", &[clip.clone()], &opts);
 /// assert!(!report.valid);
-/// assert_eq!((report.length, report.limit), (13, 300));
+/// assert_eq!((report.length, report.limit), (13, 500));
 /// assert_eq!(report.errors[0].code, ContentIssueCode::MediaTooLarge);
-/// assert_eq!(report.errors[0].message, "video too large for Bluesky: 310 MB > 100 MB");
+/// assert_eq!(report.errors[0].message, "video too large for Mastodon: 310 MB > 99 MB");
 ///
 /// assert!(validate_for(Provider::Youtube, "New trailer 🎬", &[clip], &opts).valid);
 /// ```
