@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use multivio_domain::connection::{
-    AccountType, Connection, ConnectionStatus, Credentials, OAuth1Credentials,
+    AccountType, AuthorizedAccount, Connection, ConnectionStatus, Credentials, OAuth1Credentials,
 };
 use multivio_domain::media::MediaFile;
 use multivio_domain::post::Target;
@@ -60,7 +60,9 @@ async fn approve(url: &str) -> HashMap<String, String> {
         .collect()
 }
 
-async fn connect(sandbox: &Sandbox, x: &X) -> (Connection, Credentials) {
+/// The accounts of an approval whose authorisation URL `consent` may change first (as a browser
+/// would open it), the code exchanged as the API does.
+async fn approved(x: &X, consent: impl FnOnce(String) -> String) -> Vec<AuthorizedAccount> {
     let verifier = Secret::new("verifier-0123456789-0123456789-0123456789-abc");
     let url = x
         .authorization_url(&AuthorizationRequest {
@@ -71,17 +73,20 @@ async fn connect(sandbox: &Sandbox, x: &X) -> (Connection, Credentials) {
         })
         .await
         .unwrap();
-    let back = approve(&url).await;
+    let back = approve(&consent(url)).await;
     assert_eq!(back["state"], "state-1");
-    let accounts = x
-        .exchange_code(&CodeExchange {
-            code: Secret::new(back["code"].clone()),
-            pkce_verifier: verifier,
-            redirect_uri: REDIRECT.into(),
-            server_url: None,
-        })
-        .await
-        .unwrap();
+    x.exchange_code(&CodeExchange {
+        code: Secret::new(back["code"].clone()),
+        pkce_verifier: verifier,
+        redirect_uri: REDIRECT.into(),
+        server_url: None,
+    })
+    .await
+    .unwrap()
+}
+
+async fn connect(sandbox: &Sandbox, x: &X) -> (Connection, Credentials) {
+    let accounts = approved(x, |url| url).await;
     assert_eq!(accounts.len(), 1);
     let account = accounts.into_iter().next().unwrap();
     let _ = sandbox;
@@ -204,36 +209,20 @@ async fn each_call_needs_its_scopes_on_the_token() {
         .unwrap();
     let x = client(&sandbox);
     // The consent asked without `media.write` and `offline.access` (an app asking for less).
-    let verifier = Secret::new("verifier-0123456789-0123456789-0123456789-abc");
-    let url = x
-        .authorization_url(&AuthorizationRequest {
-            state: Secret::new("state-1"),
-            pkce_verifier: verifier.clone(),
-            redirect_uri: REDIRECT.into(),
-            server_url: None,
-        })
-        .await
-        .unwrap();
-    let mut narrower = url::Url::parse(&url).unwrap();
-    let pairs: Vec<(String, String)> = narrower
-        .query_pairs()
-        .into_owned()
-        .map(|(k, v)| match k.as_str() {
-            "scope" => (k, "tweet.read tweet.write users.read".to_owned()),
-            _ => (k, v),
-        })
-        .collect();
-    narrower.query_pairs_mut().clear().extend_pairs(&pairs);
-    let back = approve(narrower.as_str()).await;
-    let accounts = x
-        .exchange_code(&CodeExchange {
-            code: Secret::new(back["code"].clone()),
-            pkce_verifier: verifier,
-            redirect_uri: REDIRECT.into(),
-            server_url: None,
-        })
-        .await
-        .unwrap();
+    let accounts = approved(&x, |url| {
+        let mut narrower = url::Url::parse(&url).unwrap();
+        let pairs: Vec<(String, String)> = narrower
+            .query_pairs()
+            .into_owned()
+            .map(|(k, v)| match k.as_str() {
+                "scope" => (k, "tweet.read tweet.write users.read".to_owned()),
+                _ => (k, v),
+            })
+            .collect();
+        narrower.query_pairs_mut().clear().extend_pairs(&pairs);
+        narrower.into()
+    })
+    .await;
     let credentials = &accounts[0].credentials;
     assert!(credentials.refresh_token.is_none(), "no offline.access");
     let bearer = format!("Bearer {}", credentials.access_token.expose());

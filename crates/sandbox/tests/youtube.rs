@@ -111,6 +111,14 @@ fn sha256(bytes: &[u8]) -> String {
     multivio_sandbox::digest(bytes)
 }
 
+/// The `Content-Range` of every upload request the fake received, in order.
+fn upload_ranges(sandbox: &Sandbox) -> Vec<String> {
+    requests(sandbox, "PUT", "/upload/youtube/v3/videos")
+        .iter()
+        .map(|r| r.headers["content-range"].clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn the_channel_connects_with_offline_access_and_pkce() {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
@@ -212,10 +220,7 @@ async fn a_video_is_uploaded_resumably_with_its_title_description_and_privacy() 
     );
     assert_eq!(resource["status"]["privacyStatus"], "unlisted");
     assert_eq!(resource["status"]["selfDeclaredMadeForKids"], false);
-    let ranges: Vec<String> = requests(&sandbox, "PUT", "/upload/youtube/v3/videos")
-        .iter()
-        .map(|r| r.headers["content-range"].clone())
-        .collect();
+    let ranges = upload_ranges(&sandbox);
     assert_eq!(
         ranges,
         [
@@ -269,10 +274,7 @@ async fn an_upload_interrupted_after_the_first_chunk_resumes_from_the_acknowledg
     let mut one = request(channel, credentials, "Resumed");
     one.media = vec![video(bytes.clone())];
     yt.publish(&one, &Unguarded).await.unwrap();
-    let ranges: Vec<String> = requests(&sandbox, "PUT", "/upload/youtube/v3/videos")
-        .iter()
-        .map(|r| r.headers["content-range"].clone())
-        .collect();
+    let ranges = upload_ranges(&sandbox);
     assert_eq!(
         ranges,
         [
@@ -311,10 +313,7 @@ async fn a_last_chunk_that_cannot_be_checked_is_an_unknown_outcome_not_a_retry()
         matches!(&refused, PublishError::Unknown { reason } if reason.contains("may have been created")),
         "{refused:?}"
     );
-    let ranges: Vec<String> = requests(&sandbox, "PUT", "/upload/youtube/v3/videos")
-        .iter()
-        .map(|r| r.headers["content-range"].clone())
-        .collect();
+    let ranges = upload_ranges(&sandbox);
     assert_eq!(
         ranges.last().map(String::as_str),
         Some("bytes */1331200"),
@@ -343,10 +342,7 @@ async fn an_upload_that_never_advances_ends_as_a_passing_failure() {
         matches!(&refused, PublishError::Transient { reason } if reason.contains("made no progress") && reason.contains("holds 262144 of 1331200")),
         "{refused:?}"
     );
-    let ranges: Vec<String> = requests(&sandbox, "PUT", "/upload/youtube/v3/videos")
-        .iter()
-        .map(|r| r.headers["content-range"].clone())
-        .collect();
+    let ranges = upload_ranges(&sandbox);
     // The first chunk, then the second sent again and again: a bounded number of times.
     assert_eq!(ranges[0], "bytes 0-262143/1331200");
     assert!(

@@ -46,16 +46,27 @@ async fn catalog(url: &str) -> Vec<String> {
         .collect()
 }
 
-async fn revert_all(url: &str) {
+/// Runs `work` on a blocking connection to `url`, as diesel's migration harness needs.
+async fn with_harness(
+    url: &str,
+    work: impl FnOnce(&mut AsyncConnectionWrapper<AsyncPgConnection>) + Send + 'static,
+) {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
         let mut conn =
             <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
                 .unwrap();
-        conn.revert_all_migrations(MIGRATIONS).unwrap();
+        work(&mut conn);
     })
     .await
     .unwrap();
+}
+
+async fn revert_all(url: &str) {
+    with_harness(url, |conn| {
+        conn.revert_all_migrations(MIGRATIONS).unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -153,20 +164,11 @@ async fn accounts_sharing_a_payment_customer_stop_the_billing_migration_with_the
 
 /// Reverts the newest migrations down to `version` included.
 async fn revert_to(url: &str, version: &str) {
-    let (url, version) = (url.to_owned(), version.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let mut conn =
-            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
-                .unwrap();
-        loop {
-            let reverted = conn.revert_last_migration(MIGRATIONS).unwrap();
-            if reverted.to_string() == version {
-                break;
-            }
-        }
+    let version = version.to_owned();
+    with_harness(url, move |conn| {
+        while conn.revert_last_migration(MIGRATIONS).unwrap().to_string() != version {}
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]

@@ -49,6 +49,19 @@ fn event(id: &str, secs: i64, status: SubscriptionStatus) -> BillingEvent {
     }
 }
 
+/// User 1's completed checkout, giving it the customer `customer`.
+fn checkout_of_user_1(customer: &str) -> BillingEvent {
+    BillingEvent {
+        id: "evt_c".into(),
+        created: now(),
+        kind: BillingEventKind::CheckoutCompleted {
+            user_id: Some(UserId(1)),
+            customer_id: customer.into(),
+            subscription_id: None,
+        },
+    }
+}
+
 struct Deps {
     users: MockUserStore,
     billing: MockBillingStore,
@@ -191,15 +204,7 @@ async fn checkout_completion_finds_the_user_by_id_and_unknown_customers_are_igno
         .times(1)
         .returning(|_, _, _, _| Ok(EventApplied::Applied));
     let svc = d.build();
-    let checkout = BillingEvent {
-        id: "evt_c".into(),
-        created: now(),
-        kind: BillingEventKind::CheckoutCompleted {
-            user_id: Some(UserId(1)),
-            customer_id: "cus_new".into(),
-            subscription_id: None,
-        },
-    };
+    let checkout = checkout_of_user_1("cus_new");
     assert_eq!(svc.apply_event(&checkout).await, Ok(BillingReport::Applied));
     let stray = event("evt_x", 0, SubscriptionStatus::Active);
     assert!(matches!(
@@ -226,15 +231,7 @@ async fn an_event_that_can_never_apply_is_acknowledged_not_retried() {
                 field: "stripe_customer_id".into(),
             })
         });
-    let checkout = BillingEvent {
-        id: "evt_c".into(),
-        created: now(),
-        kind: BillingEventKind::CheckoutCompleted {
-            user_id: Some(UserId(1)),
-            customer_id: "cus_other".into(),
-            subscription_id: None,
-        },
-    };
+    let checkout = checkout_of_user_1("cus_other");
     assert_eq!(
         d.build().apply_event(&checkout).await,
         Ok(BillingReport::Ignored(

@@ -186,6 +186,40 @@ fn chunked(bytes: Vec<u8>, size: usize) -> ByteStream {
     Box::pin(futures_util::stream::iter(chunks))
 }
 
+/// What feeds an open upload's body (dropping it ends the body).
+type BodySender = tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>;
+/// An upload running in its own task.
+type RunningUpload = tokio::task::JoinHandle<Result<MediaFile, UploadError>>;
+
+/// An upload of `svc` running in its own task, its body fed through the sender (it ends when
+/// the sender is dropped).
+fn open_upload(svc: &MediaService) -> (BodySender, RunningUpload) {
+    let (tx, body) = body_channel(1);
+    let reading = svc.clone();
+    let upload = tokio::spawn(async move {
+        let upload = UploadStream {
+            body,
+            original_filename: None,
+            alt_text: None,
+            declared_size: None,
+        };
+        reading.upload_stream(&tenant(), upload).await
+    });
+    (tx, upload)
+}
+
+/// Waits until `svc` holds at least `bytes` of images in memory (the upload read them).
+async fn until_in_memory(svc: &MediaService, bytes: usize) {
+    let waited = std::time::Instant::now();
+    while svc.image_bytes_in_memory() < bytes {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(10),
+            "never read"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 fn stream_upload(bytes: Vec<u8>, name: &str) -> UploadStream {
     UploadStream {
         body: chunked(bytes, 1000),
@@ -609,29 +643,12 @@ async fn images_share_a_memory_budget_and_one_past_it_is_busy() {
     let svc = service(files(0), store.clone(), "free").with_image_buffer_budget(n + n / 2);
 
     // One upload has three quarters of its image in memory, the rest still to come.
-    let (tx, body) = body_channel(1);
-    let reading = svc.clone();
-    let first = tokio::spawn(async move {
-        let upload = UploadStream {
-            body,
-            original_filename: None,
-            alt_text: None,
-            declared_size: None,
-        };
-        reading.upload_stream(&tenant(), upload).await
-    });
+    let (tx, first) = open_upload(&svc);
     let (sent, rest) = png.split_at(n * 3 / 4);
     for chunk in sent.chunks(1000) {
         tx.send(Ok(Bytes::copy_from_slice(chunk))).await.unwrap();
     }
-    let waited = std::time::Instant::now();
-    while svc.image_bytes_in_memory() < sent.len() {
-        assert!(
-            waited.elapsed() < std::time::Duration::from_secs(10),
-            "never read"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    until_in_memory(&svc, sent.len()).await;
     // Another image does not fit beside it: busy, nothing stored, its bytes given back.
     let second = svc
         .upload_stream(&tenant(), stream_upload(png.clone(), "b.png"))
@@ -657,28 +674,11 @@ async fn an_image_waiting_for_room_gets_in_when_an_earlier_one_gives_its_memory_
     let store = Arc::new(MemoryStore::default());
     let svc = service(files(0), store.clone(), "free").with_image_buffer_budget(n + n / 2);
     // The first upload has its whole image in memory; its body has not ended yet.
-    let (tx, body) = body_channel(1);
-    let reading = svc.clone();
-    let first = tokio::spawn(async move {
-        let upload = UploadStream {
-            body,
-            original_filename: None,
-            alt_text: None,
-            declared_size: None,
-        };
-        reading.upload_stream(&tenant(), upload).await
-    });
+    let (tx, first) = open_upload(&svc);
     for chunk in png.chunks(1000) {
         tx.send(Ok(Bytes::copy_from_slice(chunk))).await.unwrap();
     }
-    let waited = std::time::Instant::now();
-    while svc.image_bytes_in_memory() < n {
-        assert!(
-            waited.elapsed() < std::time::Duration::from_secs(10),
-            "never read"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    until_in_memory(&svc, n).await;
     // A second image, with room for half of it beside the first, waits rather than being
     // refused...
     let waiting = svc.clone();
