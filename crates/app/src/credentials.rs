@@ -212,8 +212,7 @@ impl CredentialKeeper {
         self.open_usable(tenant, id, &sealed).await
     }
 
-    /// Opens `sealed`, the credentials of connection `id` as read (with it:
-    /// [`ConnectionStore::publishing_account`]); credentials that no longer open mark the
+    /// Opens `sealed`, the credentials of connection `id` as read; credentials that no longer open mark the
     /// connection `needs_reauth` ([`RefreshError::Unreadable`]).
     pub async fn open_usable(
         &self,
@@ -221,17 +220,45 @@ impl CredentialKeeper {
         id: ConnectionId,
         sealed: &SealedCredentials,
     ) -> Result<Credentials, RefreshError> {
-        match open_sealed(self.vault.as_ref(), id, sealed).await {
+        match self.open_sealed(id, sealed).await {
             Ok(c) => Ok(c),
-            Err(VaultError::Corrupt) => {
-                self.connections
+            Err(e) => Err(self.unopened(tenant, id, e).await),
+        }
+    }
+
+    /// Opens `sealed`, the credentials of connection `id`, and nothing else: what a failure
+    /// means for the connection is [`CredentialKeeper::unopened`]'s (for a caller that must
+    /// not write meanwhile — the worker opens them while it holds the post).
+    pub(crate) async fn open_sealed(
+        &self,
+        id: ConnectionId,
+        sealed: &SealedCredentials,
+    ) -> Result<Credentials, VaultError> {
+        open_sealed(self.vault.as_ref(), id, sealed).await
+    }
+
+    /// Credentials of connection `id` that did not open: the refresh error that says so. Ones
+    /// that no longer open ([`VaultError::Corrupt`]) mark the connection `needs_reauth`
+    /// ([`RefreshError::Unreadable`]); a vault out of reach is passing.
+    pub(crate) async fn unopened(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        error: VaultError,
+    ) -> RefreshError {
+        match error {
+            VaultError::Corrupt => {
+                if let Err(e) = self
+                    .connections
                     .set_status(tenant, id, ConnectionStatus::NeedsReauth)
                     .await
-                    .map_err(AppError::from)?;
+                {
+                    return AppError::from(e).into();
+                }
                 tracing::warn!(connection = %id, "stored credentials do not open; connection needs reauth");
-                Err(RefreshError::Unreadable)
+                RefreshError::Unreadable
             }
-            Err(e) => Err(AppError::from(e).into()),
+            e => AppError::from(e).into(),
         }
     }
 

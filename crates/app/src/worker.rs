@@ -30,9 +30,12 @@ use multivio_ports::platform::{
     Attachment, Platforms, PostRef, PublishError, PublishRequest, PublishedPost, Publisher,
     ReplyTo, SendGuard,
 };
-use multivio_ports::posts::{Decide, Decision, JobStep, PostChange, PostStore, PostWrite};
+use multivio_ports::posts::{
+    AccountRef, Decide, DecideWithAccount, Decision, JobStep, PostChange, PostStore, PostWrite,
+    StoredAccount,
+};
 use multivio_ports::system::Clock;
-use multivio_ports::vault::TokenVault;
+use multivio_ports::vault::{TokenVault, VaultError};
 
 use crate::credentials::{CredentialKeeper, RefreshError};
 use crate::error::{AppError, AppResult};
@@ -161,6 +164,8 @@ fn jitter(job: &ClaimedJob) -> f64 {
 
 enum Prepared {
     Ready {
+        /// The account the job publishes through, read with the post.
+        account: Account,
         post: Box<Post>,
         key: String,
         /// When the first step also marked the target as being sent (its first part to send).
@@ -169,8 +174,8 @@ enum Prepared {
     Done(JobReport),
 }
 
-/// The account a job publishes through, read with its credentials before the post's first
-/// step; what is wrong with it is acted on once that step has found the post still to publish.
+/// The account a job publishes through, read with its credentials in the post's first step;
+/// what is wrong with it is acted on once that step has found the post still to publish.
 enum Account {
     /// No connection of the target's platform (or the one it names is gone).
     Missing,
@@ -187,6 +192,10 @@ enum Account {
         credentials: Box<Credentials>,
     },
 }
+
+/// The account as the first step resolved it: credentials that did not open are acted on
+/// after the step ([`PublishWorker::settle_account`]).
+type Opened = Result<Account, (Box<Connection>, VaultError)>;
 
 /// What became of a send found in flight (its worker died mid-send).
 enum Recovered {
@@ -550,22 +559,14 @@ impl PublishWorker {
     }
 
     async fn process_inner(&self, job: &ClaimedJob) -> AppResult<JobReport> {
-        let account = self.account(job).await?;
-        // The first step may mark the send when nothing comes between it and the send.
-        let now = self.clock.now();
-        let ready = match &account {
-            Account::Ready {
-                connection,
-                publisher,
-                credentials,
-            } if publisher.sends_plain_parts_at_once() && !credentials.needs_refresh(now) => {
-                Some(connection.id)
-            }
-            _ => None,
-        };
-        let (post, key, marked) = match self.prepare(job, ready).await? {
+        let (account, post, key, marked) = match self.prepare(job).await? {
             Prepared::Done(report) => return Ok(report),
-            Prepared::Ready { post, key, marked } => (*post, key, marked),
+            Prepared::Ready {
+                account,
+                post,
+                key,
+                marked,
+            } => (account, *post, key, marked),
         };
         let provider = job.target.provider;
         let platform = provider.display_name();
@@ -1074,14 +1075,17 @@ impl PublishWorker {
         .await
     }
 
-    /// The account the job publishes through, with its credentials opened, in one read.
-    async fn account(&self, job: &ClaimedJob) -> AppResult<Account> {
+    /// The account the job publishes through, as `stored` (read with the post), its
+    /// credentials opened — all of it but what a failure to open them means for the
+    /// connection, which [`PublishWorker::settle_account`] acts on once the step is over.
+    async fn resolve_account(
+        keeper: &CredentialKeeper,
+        platforms: &dyn Platforms,
+        job: &ClaimedJob,
+        stored: StoredAccount,
+    ) -> Opened {
         let provider = job.target.provider;
-        let found = self
-            .connections
-            .publishing_account(&job.tenant, provider, job.target.connection_id)
-            .await?;
-        let Some((connection, sealed)) = found else {
+        let Some((connection, sealed)) = stored else {
             return Ok(Account::Missing);
         };
         if !job.tenant.owns(connection.user_id) || connection.provider != provider {
@@ -1090,43 +1094,114 @@ impl PublishWorker {
         if connection.status == ConnectionStatus::NeedsReauth {
             return Ok(Account::NeedsReauth);
         }
-        let Some(publisher) = self.platforms.publisher(provider) else {
+        let Some(publisher) = platforms.publisher(provider) else {
             return Ok(Account::NotConfigured);
         };
-        Ok(
-            match self
-                .keeper
-                .open_usable(&job.tenant, connection.id, &sealed)
-                .await
-            {
-                Ok(credentials) => Account::Ready {
-                    connection: Box::new(connection),
-                    publisher,
-                    credentials: Box::new(credentials),
-                },
-                Err(e) => Account::Unusable(Box::new(connection), e),
-            },
-        )
+        match keeper.open_sealed(connection.id, &sealed).await {
+            Ok(credentials) => Ok(Account::Ready {
+                connection: Box::new(connection),
+                publisher,
+                credentials: Box::new(credentials),
+            }),
+            Err(e) => Err((Box::new(connection), e)),
+        }
     }
 
-    /// Reads the post and settles the trivial cases (post gone or cancelled, target settled).
+    /// The account as resolved, with credentials that did not open acted on (ones that no
+    /// longer open mark the connection `needs_reauth`).
+    async fn settle_account(&self, job: &ClaimedJob, opened: Opened) -> Account {
+        match opened {
+            Ok(account) => account,
+            Err((connection, e)) => {
+                let e = self.keeper.unopened(&job.tenant, connection.id, e).await;
+                Account::Unusable(connection, e)
+            }
+        }
+    }
+
+    /// The post's first step for the job, as [`PublishWorker::modify`], with the account the
+    /// job publishes through read in the same transaction
+    /// ([`PostStore::modify_with_account`]) and handed to `decide` with the post.
+    async fn modify_with_account<T, F>(
+        &self,
+        job: &ClaimedJob,
+        decide: F,
+    ) -> AppResult<(Post, Account, T)>
+    where
+        F: FnOnce(&Opened, &Post) -> AppResult<(Option<PostChange>, T)> + Send + 'static,
+        T: Send + 'static,
+    {
+        // The decision runs inside the store's transaction; what it found comes back here.
+        let (found, outcome) = std::sync::mpsc::channel::<(Opened, AppResult<T>)>();
+        let keeper = self.keeper.clone();
+        let platforms = self.platforms.clone();
+        let claimed = job.clone();
+        let with_account: DecideWithAccount = Box::new(move |stored| {
+            Box::pin(async move {
+                let opened =
+                    Self::resolve_account(&keeper, platforms.as_ref(), &claimed, stored).await;
+                let decide: Decide = Box::new(move |post: &Post| {
+                    let (decision, kept) = match decide(&opened, post) {
+                        Ok((Some(change), value)) => (Decision::Write(Box::new(change)), Ok(value)),
+                        Ok((None, value)) => (Decision::Keep, Ok(value)),
+                        Err(e) => (Decision::Keep, Err(e)),
+                    };
+                    // The receiver outlives the store's call.
+                    let _ = found.send((opened, kept));
+                    decision
+                });
+                decide
+            })
+        });
+        let account = AccountRef {
+            provider: job.target.provider,
+            connection: job.target.connection_id,
+        };
+        let stored = self
+            .posts
+            .modify_with_account(&job.tenant, job.post_id, account, with_account)
+            .await
+            .map_err(|e| AppError::from_store("post", e))?;
+        let (opened, value) = outcome.try_recv().map_err(|_| {
+            AppError::Unavailable("the post store did not hand the post over".to_owned())
+        })?;
+        let account = self.settle_account(job, opened).await;
+        Ok((stored, account, value?))
+    }
+
+    /// Reads the account and the post and settles the trivial cases (post gone or cancelled,
+    /// target settled).
     ///
-    /// One step reads the post and, for the first of its jobs, starts publishing it (the store
-    /// holds the post while one decides: its other jobs find it publishing). With an account
-    /// `ready` to send through a publisher that sends a part without media at once
-    /// ([`Publisher::sends_plain_parts_at_once`]), the same step marks the target as being sent
-    /// when its next part has no media — the send follows at once, so the mark [`PartGuard`]
-    /// would make right before it is made here, saving a transaction; otherwise the guard
-    /// marks it after the publisher's own preparations (uploads, lookups).
-    async fn prepare(&self, job: &ClaimedJob, ready: Option<ConnectionId>) -> AppResult<Prepared> {
+    /// One step reads the account the job publishes through and the post, and, for the first
+    /// of the post's jobs, starts publishing it (the store holds the post while one decides:
+    /// its other jobs find it publishing). With the account ready to send through a publisher
+    /// that sends a part without media at once ([`Publisher::sends_plain_parts_at_once`]) and
+    /// a token with more than the refresh margin left, the same step marks the target as being
+    /// sent when its next part has no media — the send follows at once, so the mark
+    /// [`PartGuard`] would make right before it is made here, saving a transaction; otherwise
+    /// the guard marks it after the publisher's own preparations (uploads, lookups).
+    async fn prepare(&self, job: &ClaimedJob) -> AppResult<Prepared> {
         let now = self.clock.now();
         let running = self.running(job);
         let (tenant, target) = (job.tenant.clone(), job.target);
         let post = match self
-            .modify(job, move |read| {
+            .modify_with_account(job, move |account, read| {
                 if !tenant.owns(read.user_id) || !read.platforms.contains(&target) {
                     return Ok((None, None));
                 }
+                // Nothing comes between this step and the send: the mark may be made here.
+                let ready = match account {
+                    Ok(Account::Ready {
+                        connection,
+                        publisher,
+                        credentials,
+                    }) if publisher.sends_plain_parts_at_once()
+                        && !credentials.needs_refresh(now) =>
+                    {
+                        Some(connection.id)
+                    }
+                    _ => None,
+                };
                 let mut next = read.clone();
                 let mut quota = Default::default();
                 let started = read.status == PostStatus::Scheduled;
@@ -1145,7 +1220,7 @@ impl PublishWorker {
             })
             .await
         {
-            Ok((post, marked)) if job.tenant.owns(post.user_id) => (post, marked),
+            Ok((post, account, marked)) if job.tenant.owns(post.user_id) => (post, account, marked),
             Ok(_) | Err(AppError::NotFound(_)) => {
                 return self
                     .discard(job, "post not found")
@@ -1154,7 +1229,7 @@ impl PublishWorker {
             }
             Err(e) => return Err(e),
         };
-        let (post, marked) = post;
+        let (post, account, marked) = post;
         if !post.platforms.contains(&job.target) {
             return self
                 .discard(job, "target no longer selected")
@@ -1168,12 +1243,13 @@ impl PublishWorker {
                 .await
                 .map(Prepared::Done);
         }
-        self.prepare_publishing(job, post, marked).await
+        self.prepare_publishing(job, account, post, marked).await
     }
 
     async fn prepare_publishing(
         &self,
         job: &ClaimedJob,
+        account: Account,
         post: Post,
         marked: Option<DateTime<Utc>>,
     ) -> AppResult<Prepared> {
@@ -1194,6 +1270,7 @@ impl PublishWorker {
             Some(_) => {}
         }
         Ok(Prepared::Ready {
+            account,
             post: Box::new(post),
             key,
             marked,

@@ -2,14 +2,16 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use multivio_domain::connection::Connection;
 use multivio_domain::idempotency::IdempotencyClaim;
 use multivio_domain::job::{FencingToken, JobOutcome, NewJob};
 use multivio_domain::page::PageSize;
 use multivio_domain::post::{Post, PostStatus};
 use multivio_domain::quota::QuotaEffect;
-use multivio_domain::{JobId, PostId, Provider, Tenant};
+use multivio_domain::{ConnectionId, JobId, PostId, Provider, Tenant};
 
 use crate::error::{Page, StoreError};
+use crate::vault::SealedCredentials;
 
 /// Filters and page of a post listing (newest first by `created_at`, then id).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +113,29 @@ pub enum Decision {
 /// A decision over a post, made while the store holds the post locked.
 pub type Decide = Box<dyn FnOnce(&Post) -> Decision + Send>;
 
+/// The account a publishing job sends through, as stored: the connection and its sealed
+/// credentials, or `None` when there is no such connection (as
+/// [`ConnectionStore::publishing_account`](crate::connections::ConnectionStore::publishing_account)
+/// answers).
+pub type StoredAccount = Option<(Connection, SealedCredentials)>;
+
+/// The decision of a publishing step that needs the account it sends through
+/// ([`PostStore::modify_with_account`]): handed the account, it may wait (opening the
+/// credentials), then returns the decision over the post.
+pub type DecideWithAccount = Box<
+    dyn FnOnce(StoredAccount) -> std::pin::Pin<Box<dyn std::future::Future<Output = Decide> + Send>>
+        + Send,
+>;
+
+/// Which account a publishing step reads with its post ([`PostStore::modify_with_account`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountRef {
+    /// The target's platform.
+    pub provider: Provider,
+    /// The connection the target names; `None` for the tenant's primary of `provider`.
+    pub connection: Option<ConnectionId>,
+}
+
 /// Posts (`posts`).
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
@@ -161,4 +186,18 @@ pub trait PostStore: Send + Sync {
     /// an update of that post at the revision handed over (nothing written).
     async fn modify(&self, tenant: &Tenant, id: PostId, decide: Decide)
     -> Result<Post, StoreError>;
+
+    /// [`PostStore::modify`] for a publishing job's step that needs the account it sends
+    /// through: the account `account` names is read in the same transaction as the post (as
+    /// [`ConnectionStore::publishing_account`](crate::connections::ConnectionStore::publishing_account)
+    /// reads it, the two reads sent together), `decide` is handed it and then decides over
+    /// the locked post. Saves the account's transaction of its own; the account is not locked.
+    /// Same answers and errors as `modify`.
+    async fn modify_with_account(
+        &self,
+        tenant: &Tenant,
+        id: PostId,
+        account: AccountRef,
+        decide: DecideWithAccount,
+    ) -> Result<Post, StoreError>;
 }

@@ -46,6 +46,17 @@ pub struct TestDb {
     worker: PgPool,
 }
 
+/// Pool settings that wait as long as a loaded machine needs: a test's burst of connections
+/// (fifty concurrent schedules open the pool's 32, each with a password exchange) shares two
+/// cores with the other tests' processes, and a connection that takes seconds to open there
+/// is slowness, not the failure a test looks for. The runtime's own limits are
+/// [`PoolSettings::new`]'s.
+fn patient(mut settings: PoolSettings) -> PoolSettings {
+    settings.wait_timeout = std::time::Duration::from_secs(60);
+    settings.create_timeout = std::time::Duration::from_secs(60);
+    settings
+}
+
 impl TestDb {
     /// Creates the database (and, the first time, the template). Panics with a clear message
     /// when no PostgreSQL can be had: a test without its database cannot say anything useful.
@@ -93,16 +104,16 @@ impl TestDb {
         .await
         .expect("restricting the test database");
         let url = with_database(&admin_url, &name);
-        let mut settings = PoolSettings::new(url.clone());
+        let mut settings = patient(PoolSettings::new(url.clone()));
         settings.max_size = 64;
         settings.application_name = "multivio-test".to_owned();
         // The owner's pool sets up and checks rows behind the store's back, in autocommit.
         settings.autocommit_writes = true;
         let pool = build_pool(&settings).expect("building the test pool");
         let login_pool = |role: Role| {
-            let mut settings = PoolSettings::new(
+            let mut settings = patient(PoolSettings::new(
                 login_url(&url, role, TEST_LOGIN_PASSWORD).expect("a login URL for tests"),
-            );
+            ));
             settings.max_size = 32;
             settings.application_name = "multivio-test".to_owned();
             build_pool(&settings).expect("building a test login pool")

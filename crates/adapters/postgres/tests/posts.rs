@@ -6,14 +6,18 @@ mod common;
 use std::collections::HashSet;
 
 use chrono::Duration;
-use common::{draft, now, setup, tenant, tenant_with_quota};
+use common::{connection, draft, now, setup, tenant, tenant_with_quota};
 use multivio_domain::job::{FencingToken, JobOutcome, NewJob};
 use multivio_domain::post::{PlatformContent, Post, PostStatus, Target};
 use multivio_domain::quota::QuotaEffect;
 use multivio_domain::{ConnectionId, JobId, MediaId, Provider, Tenant};
 use multivio_ports::StoreError;
+use multivio_ports::connections::ConnectionStore;
 use multivio_ports::jobs::JobQueue;
-use multivio_ports::posts::{Decision, JobStep, PostChange, PostQuery, PostStore, PostWrite};
+use multivio_ports::posts::{
+    AccountRef, Decide, Decision, JobStep, PostChange, PostQuery, PostStore, PostWrite,
+    StoredAccount,
+};
 use multivio_ports::users::QuotaStore;
 use multivio_postgres::PgStore;
 use uuid::Uuid;
@@ -243,6 +247,115 @@ async fn concurrent_decisions_over_one_post_each_see_the_last_one_and_none_is_lo
     assert_eq!(
         PostStore::get(&store, &alice, post.id).await.unwrap(),
         stored
+    );
+}
+
+/// A step with its account ([`PostStore::modify_with_account`]) over `post`: the account found
+/// (its id, and whether its credentials are the ones stored) and the post as stored after it
+/// counted up.
+async fn step_with_account(
+    store: &PgStore,
+    t: &Tenant,
+    post: &Post,
+    account: AccountRef,
+) -> Result<(Option<ConnectionId>, Post), StoreError> {
+    let (seen, found) = std::sync::mpsc::channel::<StoredAccount>();
+    let stored = store
+        .modify_with_account(
+            t,
+            post.id,
+            account,
+            Box::new(move |stored: StoredAccount| {
+                Box::pin(async move {
+                    seen.send(stored).unwrap();
+                    Box::new(count_up) as Decide
+                })
+            }),
+        )
+        .await?;
+    let account = match found.try_recv().unwrap() {
+        Some((c, sealed)) => {
+            assert_eq!(sealed, store.credentials(t, c.id).await.unwrap());
+            assert_eq!(c, ConnectionStore::get(store, t, c.id).await.unwrap());
+            Some(c.id)
+        }
+        None => None,
+    };
+    Ok((account, stored))
+}
+
+#[tokio::test]
+async fn a_step_with_its_account_reads_the_named_or_primary_one_with_the_post() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
+    let mut ids = Vec::new();
+    for (account, primary, age) in [("one", true, 10), ("two", false, 5)] {
+        let (c, creds) = connection(
+            &alice,
+            Provider::Mastodon,
+            account,
+            primary,
+            now() - Duration::minutes(age),
+        );
+        ids.push(
+            ConnectionStore::insert(&store, &alice, &c, &creds)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let post = insert(
+        &store,
+        &alice,
+        &draft(&alice, "p", vec![Target::primary(Provider::Mastodon)]),
+    )
+    .await;
+    let mastodon = |connection| AccountRef {
+        provider: Provider::Mastodon,
+        connection,
+    };
+
+    // The primary, or the one named, each with its credentials; the decision is written.
+    let (found, stored) = step_with_account(&store, &alice, &post, mastodon(None))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(ids[0]));
+    assert_eq!(stored.universal_content.as_deref(), Some("1"));
+    assert_eq!(stored.revision, post.revision + 1);
+    let (found, stored) = step_with_account(&store, &alice, &post, mastodon(Some(ids[1])))
+        .await
+        .unwrap();
+    assert_eq!(found, Some(ids[1]));
+    assert_eq!(stored.universal_content.as_deref(), Some("2"));
+    assert_eq!(
+        PostStore::get(&store, &alice, post.id).await.unwrap(),
+        stored
+    );
+    // A platform without an account, or an account of another platform named: none, and the
+    // decision still runs.
+    let other = AccountRef {
+        provider: Provider::Bluesky,
+        connection: Some(ids[0]),
+    };
+    let (found, stored) = step_with_account(&store, &alice, &post, other)
+        .await
+        .unwrap();
+    assert_eq!(
+        (found, stored.universal_content.as_deref()),
+        (None, Some("3"))
+    );
+
+    // Another tenant finds neither the post nor, so, anything to decide over.
+    let refused = step_with_account(&store, &bob, &post, mastodon(Some(ids[0]))).await;
+    assert_eq!(refused.unwrap_err(), StoreError::NotFound);
+    assert_eq!(
+        PostStore::get(&store, &alice, post.id)
+            .await
+            .unwrap()
+            .universal_content
+            .as_deref(),
+        Some("3")
     );
 }
 

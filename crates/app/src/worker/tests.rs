@@ -183,7 +183,21 @@ fn apply_to(st: &mut State, change: PostChange) -> Result<Option<Post>, StoreErr
     Ok(Some(post))
 }
 
-fn fake_posts(state: Arc<Mutex<State>>) -> MockPostStore {
+/// The value of a future the fakes know to be ready (the mocks answer at once).
+fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => panic!("a fake's future was not ready"),
+    }
+}
+
+/// The post store over `state`; a step that reads the account with the post reads it from
+/// `connections` (as the store's one statement would, in the same transaction).
+fn fake_posts(state: Arc<Mutex<State>>, connections: Arc<dyn ConnectionStore>) -> MockPostStore {
     let mut m = MockPostStore::new();
     let s = state.clone();
     m.expect_get().returning(move |_, _| {
@@ -197,7 +211,7 @@ fn fake_posts(state: Arc<Mutex<State>>) -> MockPostStore {
     let s = state.clone();
     m.expect_apply()
         .returning(move |_, change| apply_to(&mut s.lock().unwrap(), change));
-    m.expect_modify().returning(move |_, _, decide| {
+    let modify = Arc::new(move |decide: Decide| {
         let mut st = state.lock().unwrap();
         if let Some(write) = st.concurrent.take() {
             let post = st.post.as_mut().ok_or(StoreError::NotFound)?;
@@ -210,6 +224,18 @@ fn fake_posts(state: Arc<Mutex<State>>) -> MockPostStore {
             Decision::Write(change) => apply_to(&mut st, *change)?.ok_or(StoreError::NotFound),
         }
     });
+    let plain = modify.clone();
+    m.expect_modify()
+        .returning(move |_, _, decide| plain(decide));
+    m.expect_modify_with_account()
+        .returning(move |tenant, _, account, decide| {
+            let stored = ready(connections.publishing_account(
+                tenant,
+                account.provider,
+                account.connection,
+            ))?;
+            modify(ready(decide(stored)))
+        });
     m
 }
 
@@ -392,11 +418,12 @@ impl Deps {
     }
 
     fn build(self) -> (PublishWorker, Arc<Mutex<State>>) {
+        let connections: Arc<dyn ConnectionStore> = Arc::new(self.connections);
         let worker = PublishWorker::new(
             WorkerPorts {
-                posts: Arc::new(fake_posts(self.state.clone())),
+                posts: Arc::new(fake_posts(self.state.clone(), connections.clone())),
                 jobs: Arc::new(self.jobs),
-                connections: Arc::new(self.connections),
+                connections,
                 media: Arc::new(MockMediaRepository::new()),
                 media_store: Arc::new(multivio_ports::media::MockMediaStore::new()),
                 vault: fake_vault(),

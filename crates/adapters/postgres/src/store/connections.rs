@@ -17,6 +17,35 @@ use uuid::Uuid;
 use super::{Fail, PgStore, corrupt, one_row};
 use crate::schema::social_connections as sc;
 
+/// The account a target publishes through, with its sealed credentials, in one statement
+/// ([`ConnectionStore::publishing_account`]; also read with the post by
+/// [`multivio_ports::posts::PostStore::modify_with_account`]).
+pub(super) async fn read_publishing_account(
+    conn: &mut &AsyncPgConnection,
+    uid: i32,
+    provider: Provider,
+    id: Option<ConnectionId>,
+) -> Result<Option<(Connection, SealedCredentials)>, Fail> {
+    let mut query = sc::table
+        .filter(sc::user_id.eq(uid))
+        .filter(sc::provider.eq(provider.as_str()))
+        .select((ConnectionRow::as_select(), CredentialRow::as_select()))
+        .into_boxed();
+    query = match id {
+        Some(id) => query.filter(sc::id.eq(id.0)),
+        // At most one: a partial unique index keeps one primary per provider.
+        None => query.filter(sc::is_primary.eq(true)),
+    };
+    let Some((row, sealed)) = query
+        .first::<(ConnectionRow, CredentialRow)>(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((row.into_domain()?, sealed.into_sealed())))
+}
+
 /// The non-secret columns of a `social_connections` row.
 #[derive(Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = sc)]
@@ -516,24 +545,7 @@ impl ConnectionStore for PgStore {
     ) -> Result<Option<(Connection, SealedCredentials)>, StoreError> {
         let uid = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            let mut query = sc::table
-                .filter(sc::user_id.eq(uid))
-                .filter(sc::provider.eq(provider.as_str()))
-                .select((ConnectionRow::as_select(), CredentialRow::as_select()))
-                .into_boxed();
-            query = match id {
-                Some(id) => query.filter(sc::id.eq(id.0)),
-                // At most one: a partial unique index keeps one primary per provider.
-                None => query.filter(sc::is_primary.eq(true)),
-            };
-            let Some((row, sealed)) = query
-                .first::<(ConnectionRow, CredentialRow)>(conn)
-                .await
-                .optional()?
-            else {
-                return Ok(None);
-            };
-            Ok(Some((row.into_domain()?, sealed.into_sealed())))
+            read_publishing_account(conn, uid, provider, id).await
         })
         .await
     }

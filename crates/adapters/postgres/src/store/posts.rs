@@ -17,10 +17,13 @@ use multivio_domain::quota::QuotaEffect;
 use multivio_domain::{MediaId, PostId, Provider, Tenant, UserId};
 use multivio_ports::Page;
 use multivio_ports::StoreError;
-use multivio_ports::posts::{Decide, Decision, PostChange, PostQuery, PostStore, PostWrite};
+use multivio_ports::posts::{
+    AccountRef, Decide, DecideWithAccount, Decision, PostChange, PostQuery, PostStore, PostWrite,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::connections::read_publishing_account;
 use super::cursor::Cursor;
 use super::jobs::{cancel_jobs_of_post, check_lease, enqueue};
 use super::reused::Reused;
@@ -562,36 +565,74 @@ impl PostStore for PgStore {
     ) -> Result<Post, StoreError> {
         let uid = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            // Locked until the transaction ends: concurrent writers of the post wait. After a
-            // wait the row read is the version the other writer committed, whole: everything
-            // the post is lives in its row (the quota unit too, migration 017).
-            let post = posts::table
-                .filter(posts::user_id.eq(uid))
-                .filter(posts::id.eq(id.0))
-                .select(PostRow::as_select())
-                .for_no_key_update()
-                .first::<PostRow>(conn)
-                .await?
-                .into_domain()?;
-            let change = match decide(&post) {
-                Decision::Keep => return Ok(post),
-                Decision::Write(change) => *change,
-            };
-            match &change.write {
-                PostWrite::Update {
-                    post: changed,
-                    expected_revision,
-                } if changed.id == post.id && *expected_revision == post.revision => {}
-                _ => {
-                    return Err(Fail::Store(StoreError::Conflict(
-                        "the decision's write is not an update of the post it was given".to_owned(),
-                    )));
-                }
-            }
-            apply_in(conn, uid, change)
-                .await?
-                .ok_or(Fail::Store(StoreError::NotFound))
+            let post = lock_post(conn, uid, id).await?.into_domain()?;
+            decide_in(conn, uid, post, decide).await
         })
         .await
     }
+
+    async fn modify_with_account(
+        &self,
+        tenant: &Tenant,
+        id: PostId,
+        account: AccountRef,
+        decide: DecideWithAccount,
+    ) -> Result<Post, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            // Both reads go out together (pipelined on the connection, one round trip), the
+            // account's first: it takes no lock, so it answers while the post's may wait.
+            let shared: &AsyncPgConnection = conn;
+            let (stored, locked) = futures_util::future::join(
+                read_publishing_account(&mut &*shared, uid, account.provider, account.connection),
+                lock_post(&mut &*shared, uid, id),
+            )
+            .await;
+            // Both awaited before either counts: nothing is left in flight on the connection.
+            let (stored, post) = (stored?, locked?.into_domain()?);
+            let decide = decide(stored).await;
+            decide_in(conn, uid, post, decide).await
+        })
+        .await
+    }
+}
+
+/// The post, read and locked until the transaction ends: concurrent writers of the post wait.
+/// After a wait the row read is the version the other writer committed, whole: everything the
+/// post is lives in its row (the quota unit too, migration 017).
+async fn lock_post(conn: &mut &AsyncPgConnection, uid: i32, id: PostId) -> Result<PostRow, Fail> {
+    Ok(posts::table
+        .filter(posts::user_id.eq(uid))
+        .filter(posts::id.eq(id.0))
+        .select(PostRow::as_select())
+        .for_no_key_update()
+        .first::<PostRow>(conn)
+        .await?)
+}
+
+/// [`PostStore::modify`]'s decision over the locked `post`, and its write.
+async fn decide_in(
+    conn: &mut &AsyncPgConnection,
+    uid: i32,
+    post: Post,
+    decide: Decide,
+) -> Result<Post, Fail> {
+    let change = match decide(&post) {
+        Decision::Keep => return Ok(post),
+        Decision::Write(change) => *change,
+    };
+    match &change.write {
+        PostWrite::Update {
+            post: changed,
+            expected_revision,
+        } if changed.id == post.id && *expected_revision == post.revision => {}
+        _ => {
+            return Err(Fail::Store(StoreError::Conflict(
+                "the decision's write is not an update of the post it was given".to_owned(),
+            )));
+        }
+    }
+    apply_in(conn, uid, change)
+        .await?
+        .ok_or(Fail::Store(StoreError::NotFound))
 }
