@@ -149,6 +149,8 @@ type ConcurrentWrite = Box<dyn FnOnce(&mut Post) + Send>;
 struct State {
     post: Option<Post>,
     changes: Vec<PostChange>,
+    /// Steps that read the account with the post, and what each decided (whether it wrote).
+    account_steps: Vec<bool>,
     /// Writes that fail as an unreachable database would, before the next succeeds.
     failures_left: usize,
     /// Reads of the post that fail so, before the next succeeds.
@@ -211,8 +213,9 @@ fn fake_posts(state: Arc<Mutex<State>>, connections: Arc<dyn ConnectionStore>) -
     let s = state.clone();
     m.expect_apply()
         .returning(move |_, change| apply_to(&mut s.lock().unwrap(), change));
+    let st = state.clone();
     let modify = Arc::new(move |decide: Decide| {
-        let mut st = state.lock().unwrap();
+        let mut st = st.lock().unwrap();
         if let Some(write) = st.concurrent.take() {
             let post = st.post.as_mut().ok_or(StoreError::NotFound)?;
             write(post);
@@ -225,6 +228,7 @@ fn fake_posts(state: Arc<Mutex<State>>, connections: Arc<dyn ConnectionStore>) -
         }
     });
     let plain = modify.clone();
+    let steps = state.clone();
     m.expect_modify()
         .returning(move |_, _, decide| plain(decide));
     m.expect_modify_with_account()
@@ -234,7 +238,12 @@ fn fake_posts(state: Arc<Mutex<State>>, connections: Arc<dyn ConnectionStore>) -
                 account.provider,
                 account.connection,
             ))?;
-            modify(ready(decide(stored)))
+            let changes = steps.lock().unwrap().changes.len();
+            let stored = modify(ready(decide(stored)));
+            let mut st = steps.lock().unwrap();
+            let wrote = st.changes.len() > changes;
+            st.account_steps.push(wrote);
+            stored
         });
     m
 }
@@ -1210,6 +1219,27 @@ fn the_first_step_marks_only_a_send_that_follows_at_once() {
         None
     );
     assert_eq!(with_media, before);
+}
+
+#[tokio::test]
+async fn the_account_is_read_once_with_the_posts_first_step() {
+    let mut d = Deps::new(scheduled(vec![x()])).publisher(None, ok());
+    d.connections.checkpoint();
+    // One read of the account in all: the one the first step makes with the post.
+    d.connections
+        .expect_publishing_account()
+        .times(1)
+        .returning(|_, provider, _| {
+            let c = connection(1, provider, true, 10);
+            let sealed = sealed_for(c.id, "tok", now() + chrono::Duration::hours(1));
+            Ok(Some((c, sealed)))
+        });
+    let (w, state) = d.build();
+    assert_eq!(w.process(&job(x(), 1)).await.unwrap(), JobReport::Published);
+    let st = state.lock().unwrap();
+    // That step started the post and marked the send (a write); the result was the other.
+    assert_eq!(st.account_steps, vec![true]);
+    assert_eq!(st.changes.len(), 2);
 }
 
 #[tokio::test]
