@@ -212,8 +212,8 @@ impl CredentialKeeper {
         self.open_usable(tenant, id, &sealed).await
     }
 
-    /// Opens `sealed`, the credentials of connection `id` as read; credentials that no longer open mark the
-    /// connection `needs_reauth` ([`RefreshError::Unreadable`]).
+    /// Opens `sealed`, the credentials of connection `id` as read; credentials that no longer
+    /// open mark the connection `needs_reauth` ([`RefreshError::Unreadable`]).
     pub async fn open_usable(
         &self,
         tenant: &Tenant,
@@ -228,7 +228,8 @@ impl CredentialKeeper {
 
     /// Opens `sealed`, the credentials of connection `id`, and nothing else: what a failure
     /// means for the connection is [`CredentialKeeper::unopened`]'s (for a caller that must
-    /// not write meanwhile — the worker opens them while it holds the post).
+    /// not write meanwhile — the worker opens them while it holds the post, which the vault's
+    /// opening must therefore keep short: the in-process vault takes microseconds).
     pub(crate) async fn open_sealed(
         &self,
         id: ConnectionId,

@@ -174,8 +174,10 @@ enum Prepared {
     Done(JobReport),
 }
 
-/// The account a job publishes through, read with its credentials in the post's first step;
-/// what is wrong with it is acted on once that step has found the post still to publish.
+/// The account a job publishes through, read with its credentials in the post's first step.
+/// Credentials that no longer open mark the connection `needs_reauth` once that step is over
+/// (whatever it found; not when the post is gone or the step failed); the rest of what is
+/// wrong with the account is acted on once the step has found the post still to publish.
 enum Account {
     /// No connection of the target's platform (or the one it names is gone).
     Missing,
@@ -1017,11 +1019,7 @@ impl PublishWorker {
         // The decision runs inside the store's transaction; what it found comes back here.
         let (found, outcome) = std::sync::mpsc::channel::<AppResult<T>>();
         let decide: Decide = Box::new(move |post: &Post| {
-            let (decision, kept) = match decide(post) {
-                Ok((Some(change), value)) => (Decision::Write(Box::new(change)), Ok(value)),
-                Ok((None, value)) => (Decision::Keep, Ok(value)),
-                Err(e) => (Decision::Keep, Err(e)),
-            };
+            let (decision, kept) = split(decide(post));
             // The receiver outlives the store's call.
             let _ = found.send(kept);
             decision
@@ -1141,11 +1139,7 @@ impl PublishWorker {
                 let opened =
                     Self::resolve_account(&keeper, platforms.as_ref(), &claimed, stored).await;
                 let decide: Decide = Box::new(move |post: &Post| {
-                    let (decision, kept) = match decide(&opened, post) {
-                        Ok((Some(change), value)) => (Decision::Write(Box::new(change)), Ok(value)),
-                        Ok((None, value)) => (Decision::Keep, Ok(value)),
-                        Err(e) => (Decision::Keep, Err(e)),
-                    };
+                    let (decision, kept) = split(decide(&opened, post));
                     // The receiver outlives the store's call.
                     let _ = found.send((opened, kept));
                     decision
@@ -1622,6 +1616,16 @@ impl PublishWorker {
 /// Marks `target` of `post` (publishing) as being sent through `connection_id` when its next
 /// part has no media and it is neither settled nor already being sent (a send found in flight
 /// is looked into first); the time of the mark, or `None` with `post` unchanged.
+/// A step's decision as the store takes it, and what the caller keeps of it: a domain
+/// refusal writes nothing and comes back as the error.
+fn split<T>(decided: AppResult<(Option<PostChange>, T)>) -> (Decision, AppResult<T>) {
+    match decided {
+        Ok((Some(change), value)) => (Decision::Write(Box::new(change)), Ok(value)),
+        Ok((None, value)) => (Decision::Keep, Ok(value)),
+        Err(e) => (Decision::Keep, Err(e)),
+    }
+}
+
 fn mark_plain_send(
     post: &mut Post,
     target: &multivio_domain::post::Target,

@@ -105,7 +105,9 @@ pub trait ConnectionStore: Send + Sync {
 
     /// The account a post's target publishes through, with its sealed credentials, in one
     /// read: connection `id` when the target names one (and it is of `provider`), else the
-    /// tenant's primary of `provider`; `None` when there is no such connection.
+    /// tenant's primary of `provider`; `None` when there is no such connection. The worker
+    /// reads it with the post instead ([`crate::posts::PostStore::modify_with_account`], the
+    /// same rule); this is the read for a caller without a post step.
     async fn publishing_account(
         &self,
         tenant: &Tenant,

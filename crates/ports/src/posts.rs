@@ -121,7 +121,8 @@ pub type StoredAccount = Option<(Connection, SealedCredentials)>;
 
 /// The decision of a publishing step that needs the account it sends through
 /// ([`PostStore::modify_with_account`]): handed the account, it may wait (opening the
-/// credentials), then returns the decision over the post.
+/// credentials), then returns the decision over the post. It runs while the post is locked
+/// and a pooled connection is held: local, bounded work only — no store call, no network.
 pub type DecideWithAccount = Box<
     dyn FnOnce(StoredAccount) -> std::pin::Pin<Box<dyn std::future::Future<Output = Decide> + Send>>
         + Send,
@@ -192,7 +193,8 @@ pub trait PostStore: Send + Sync {
     /// [`ConnectionStore::publishing_account`](crate::connections::ConnectionStore::publishing_account)
     /// reads it, the two reads sent together), `decide` is handed it and then decides over
     /// the locked post. Saves the account's transaction of its own; the account is not locked.
-    /// Same answers and errors as `modify`.
+    /// Same answers and errors as `modify`, and the account read's errors (nothing written);
+    /// `decide` is not called when the post is not found.
     async fn modify_with_account(
         &self,
         tenant: &Tenant,

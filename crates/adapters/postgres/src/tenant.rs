@@ -204,7 +204,8 @@ where
         .transaction_state()?
         .change_transaction_depth(TransactionDepthChange::IncreaseDepth)?;
     // One round trip for the opening and the work's first statement: `BEGIN`, the session's
-    // settings and the work's first statement go out together, in that order (each is sent
+    // settings and the work's first statement (or first statements, when the work sends
+    // several together) go out together, in that order (each is sent
     // when its future is first polled, and `join` polls them in order; the server runs a
     // connection's messages in the order sent). `BEGIN` is a message of its own, so a batch
     // that fails to parse cannot skip it; a failing setting aborts the transaction and with it

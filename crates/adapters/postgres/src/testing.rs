@@ -49,8 +49,8 @@ pub struct TestDb {
 /// Pool settings that wait as long as a loaded machine needs: a test's burst of connections
 /// (fifty concurrent schedules open the pool's 32, each with a password exchange) shares two
 /// cores with the other tests' processes, and a connection that takes seconds to open there
-/// is slowness, not the failure a test looks for. The runtime's own limits are
-/// [`PoolSettings::new`]'s.
+/// is slowness, not the failure a test looks for (the price: a test that starves its pool
+/// fails after a minute, not after 5 s). The runtime's own limits are [`PoolSettings::new`]'s.
 fn patient(mut settings: PoolSettings) -> PoolSettings {
     settings.wait_timeout = std::time::Duration::from_secs(60);
     settings.create_timeout = std::time::Duration::from_secs(60);

@@ -151,6 +151,8 @@ struct State {
     changes: Vec<PostChange>,
     /// Steps that read the account with the post, and what each decided (whether it wrote).
     account_steps: Vec<bool>,
+    /// A step that reads the account with the post is running (the post is held).
+    in_step: bool,
     /// Writes that fail as an unreachable database would, before the next succeeds.
     failures_left: usize,
     /// Reads of the post that fail so, before the next succeeds.
@@ -233,13 +235,20 @@ fn fake_posts(state: Arc<Mutex<State>>, connections: Arc<dyn ConnectionStore>) -
         .returning(move |_, _, decide| plain(decide));
     m.expect_modify_with_account()
         .returning(move |tenant, _, account, decide| {
-            let stored = ready(connections.publishing_account(
-                tenant,
-                account.provider,
-                account.connection,
-            ))?;
-            let changes = steps.lock().unwrap().changes.len();
-            let stored = modify(ready(decide(stored)));
+            // As the store: no post, no decision (and no credentials opened).
+            let changes = {
+                let mut st = steps.lock().unwrap();
+                if st.post.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                st.in_step = true;
+                st.changes.len()
+            };
+            let decided =
+                ready(connections.publishing_account(tenant, account.provider, account.connection))
+                    .map(|stored| ready(decide(stored)));
+            steps.lock().unwrap().in_step = false;
+            let stored = modify(decided?);
             let mut st = steps.lock().unwrap();
             let wrote = st.changes.len() > changes;
             st.account_steps.push(wrote);
@@ -1767,9 +1776,13 @@ async fn credentials_that_no_longer_open_need_reauth_and_fail_the_target() {
             oauth1: None,
         },
     );
+    // Marked once the step is over: nothing is written while the post is held.
+    let held = d.state.clone();
     d.connections
         .expect_set_status()
-        .withf(|_, id, s| *id == cid(1) && *s == ConnectionStatus::NeedsReauth)
+        .withf(move |_, id, s| {
+            *id == cid(1) && *s == ConnectionStatus::NeedsReauth && !held.lock().unwrap().in_step
+        })
         .times(1)
         .returning(|_, _, _| Ok(()));
     let fake = d.fake();

@@ -580,8 +580,10 @@ impl PostStore for PgStore {
     ) -> Result<Post, StoreError> {
         let uid = tenant.user_id.0;
         self.tenant(tenant, async move |conn| {
-            // Both reads go out together (pipelined on the connection, one round trip), the
-            // account's first: it takes no lock, so it answers while the post's may wait.
+            // Both reads go out together (pipelined on the connection, one round trip once
+            // both statements are prepared on it — the first use prepares the account's before
+            // the post's read goes out), the account's first: it takes no lock, so it answers
+            // while the post's may wait.
             let shared: &AsyncPgConnection = conn;
             let (stored, locked) = futures_util::future::join(
                 read_publishing_account(&mut &*shared, uid, account.provider, account.connection),
