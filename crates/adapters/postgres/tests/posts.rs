@@ -474,6 +474,26 @@ async fn pending_jobs(db: &multivio_postgres::testing::TestDb, post: Uuid) -> i6
     .n
 }
 
+/// The lease written on job `id`.
+async fn lease_of(
+    db: &multivio_postgres::testing::TestDb,
+    id: Uuid,
+) -> chrono::DateTime<chrono::Utc> {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Lease {
+        #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+        leased_until: chrono::DateTime<chrono::Utc>,
+    }
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query("SELECT leased_until FROM publish_jobs WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .get_result::<Lease>(&mut conn)
+        .await
+        .unwrap()
+        .leased_until
+}
+
 #[tokio::test]
 async fn with_one_unit_left_the_second_schedule_is_refused_and_leaves_no_job() {
     let (db, store) = setup().await;
@@ -629,7 +649,7 @@ async fn listing_is_newest_first_keyset_paginated_and_filtered() {
 
 #[tokio::test]
 async fn jobs_are_claimed_with_a_lease_and_completed_only_with_the_current_token() {
-    let (_db, store) = setup().await;
+    let (db, store) = setup().await;
     let alice = tenant(&store, "alice").await;
     let post = insert(
         &store,
@@ -659,6 +679,9 @@ async fn jobs_are_claimed_with_a_lease_and_completed_only_with_the_current_token
         (job.tenant.clone(), job.post_id, job.attempt),
         (alice.clone(), post.id, 1)
     );
+    // The lease the claim wrote, as the job carries it.
+    assert_eq!(job.leased_until, due + Duration::seconds(30));
+    assert_eq!(lease_of(&db, job.job_id.0).await, job.leased_until);
     assert!(
         store
             .claim_due("w2", due, 10, Duration::seconds(30))
@@ -835,6 +858,88 @@ async fn a_step_that_keeps_its_job_running_renews_the_lease_and_returns_the_post
         PostStore::get(&store, &alice, post.id).await.unwrap(),
         current
     );
+}
+
+#[tokio::test]
+async fn a_step_that_only_checks_its_job_keeps_the_claims_lease_and_is_refused_once_the_job_is_not_its()
+ {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let post = insert(
+        &store,
+        &alice,
+        &draft(&alice, "p", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    schedule(&store, &alice, &post).await.unwrap();
+    let due = now() + Duration::hours(2);
+    let lease = Duration::seconds(30);
+    let job = store
+        .claim_due("w1", due, 10, lease)
+        .await
+        .unwrap()
+        .remove(0);
+    // A decision over the locked post whose write is guarded by `job`, checked, not renewed.
+    let step = |job: multivio_domain::job::ClaimedJob, text: &'static str| {
+        let store = store.clone();
+        let alice = alice.clone();
+        async move {
+            store
+                .modify(
+                    &alice,
+                    post.id,
+                    Box::new(move |read: &Post| {
+                        let mut changed = read.clone();
+                        changed.universal_content = Some(text.into());
+                        Decision::Write(Box::new(PostChange {
+                            job: Some(JobStep {
+                                job_id: job.job_id,
+                                fencing_token: job.fencing_token,
+                                outcome: None,
+                                renew_until: None,
+                            }),
+                            ..PostChange::write(PostWrite::Update {
+                                expected_revision: read.revision,
+                                post: changed,
+                            })
+                        }))
+                    }),
+                )
+                .await
+        }
+    };
+    let content = |p: Post| p.universal_content;
+
+    // The holder's step is written; the lease stays the one the claim took.
+    let written = step(job.clone(), "checked").await.unwrap();
+    assert_eq!(content(written).as_deref(), Some("checked"));
+    assert_eq!(lease_of(&db, job.job_id.0).await, job.leased_until);
+
+    // The lease ran out and another worker took the job: the old holder's step is refused,
+    // nothing written.
+    let rescued = store
+        .claim_due("w2", job.leased_until + Duration::seconds(1), 10, lease)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(rescued.job_id, job.job_id);
+    let refused = step(job.clone(), "late").await;
+    assert_eq!(refused.unwrap_err(), StoreError::LeaseLost);
+    let stored = PostStore::get(&store, &alice, post.id).await.unwrap();
+    assert_eq!(content(stored).as_deref(), Some("checked"));
+
+    // A job no longer running (cancelled with its post) refuses even its current holder.
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query("UPDATE publish_jobs SET status = 'cancelled' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(rescued.job_id.0)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let refused = step(rescued, "cancelled").await;
+    assert_eq!(refused.unwrap_err(), StoreError::LeaseLost);
+    let stored = PostStore::get(&store, &alice, post.id).await.unwrap();
+    assert_eq!(content(stored).as_deref(), Some("checked"));
 }
 
 #[tokio::test]
