@@ -1,10 +1,9 @@
 //! The publishing worker: process one claimed job, record a platform's result.
 //!
 //! A job is one target of one post. Its lifecycle (see docs/architecture.md): claimed with a
-//! lease and a fencing token; right before each send the job is checked under its fencing
-//! token, its lease renewed, and the target marked `publishing` ([`SendGuard`]; by the job's
-//! first step when the send follows it at once — which renews the lease only when the claim's
-//! has run down by a quarter), so a send is either not made (nothing recorded, nothing posted)
+//! lease and a fencing token; right before each send the lease is renewed and the target
+//! marked `publishing` ([`SendGuard`]; by the job's first step when the send follows it at
+//! once), so a send is either not made (nothing recorded, nothing posted)
 //! or recorded as possibly made; the platform's answer is recorded with the job's
 //! outcome in one fenced step. A send found `publishing` by a later claim — its worker died
 //! mid-send — is re-sent only within the platform's deduplication window, otherwise looked up
@@ -118,8 +117,7 @@ const REFRESH_BUSY_DELAY_SECS: i64 = 10;
 /// later time a platform states is read as this.
 pub const MAX_DEFERRAL: Duration = Duration::hours(25);
 /// A job's lease unless [`PublishWorker::with_lease`] says otherwise. The worker renews it while
-/// the job runs (a heartbeat) and right before each send (but the one its first step marks
-/// moments after the claim, covered by the claim's lease).
+/// the job runs (a heartbeat) and right before each send.
 pub const DEFAULT_LEASE: Duration = Duration::seconds(60);
 
 /// How a reply names a posted part.
@@ -170,8 +168,7 @@ enum Prepared {
         account: Account,
         post: Box<Post>,
         key: String,
-        /// When the first step also marked the target as being sent (its first part to send):
-        /// until when the send may follow without a mark of its own ([`PartGuard::marked`]).
+        /// When the first step also marked the target as being sent (its first part to send).
         marked: Option<DateTime<Utc>>,
     },
     Done(JobReport),
@@ -223,8 +220,7 @@ struct PartGuard<'a> {
     post: Mutex<Post>,
     /// Why the guard refused, when it did.
     refusal: Mutex<Option<AppError>>,
-    /// When the job's first step already marked this send: until when the send may follow
-    /// without a mark of its own.
+    /// When the job's first step already marked this send (and renewed the lease).
     marked: Option<DateTime<Utc>>,
 }
 
@@ -247,10 +243,9 @@ impl<'a> PartGuard<'a> {
         }
     }
 
-    /// A guard whose send the job's first step marked, the mark standing until `until`: half
-    /// a lease before the lease the job held at that step ends.
-    fn marked(mut self, until: Option<DateTime<Utc>>) -> Self {
-        self.marked = until;
+    /// A guard whose send the job's first step marked at `at`, renewing the lease with it.
+    fn marked(mut self, at: Option<DateTime<Utc>>) -> Self {
+        self.marked = at;
         self
     }
 
@@ -299,13 +294,12 @@ impl<'a> PartGuard<'a> {
 #[async_trait]
 impl SendGuard for PartGuard<'_> {
     async fn before_send(&self) -> Result<(), String> {
-        // Marked by the step that started the job, moments ago: the lease the job held then
-        // (checked under its fencing token by that step) is certainly still this job's — no
-        // other worker can claim it before it ends — so the mark stands. Past half a lease
-        // before its end (a platform call before the send took long), the mark is made again
-        // under the job's fencing token, as for any other send.
-        if let Some(until) = self.marked
-            && self.worker.clock.now() < until
+        // Marked by the step that started the job, moments ago: the lease renewed then is
+        // certainly still this job's (no other worker can claim it before it ends), so the
+        // mark stands. Past half the lease (a platform call before the send took long), the
+        // mark is made again under the job's fencing token, as for any other send.
+        if let Some(at) = self.marked
+            && self.worker.clock.now() < at + self.worker.lease / 2
         {
             return Ok(());
         }
@@ -1041,31 +1035,6 @@ impl PublishWorker {
         Ok((stored, value))
     }
 
-    /// The guard of the job's first step, and when the lease the job holds after it ends.
-    ///
-    /// While more than three quarters of the lease the claim took remain (the step follows
-    /// the claim moments later, as it does unless the worker is starved), the step checks the
-    /// job under its fencing token without renewing the lease: the claim has just written
-    /// nearly the same lease, and a renewal would rewrite the job's row and its index entries
-    /// once more per target. Otherwise it renews it, as every later step does.
-    fn first_step(&self, job: &ClaimedJob, now: DateTime<Utc>) -> (JobStep, DateTime<Utc>) {
-        if job.leased_until - now > self.lease * 3 / 4 {
-            let check = JobStep {
-                job_id: job.job_id,
-                fencing_token: job.fencing_token,
-                outcome: None,
-                renew_until: None,
-            };
-            return (check, job.leased_until);
-        }
-        let renewed = now + self.lease;
-        let step = JobStep {
-            renew_until: Some(renewed),
-            ..self.running(job)
-        };
-        (step, renewed)
-    }
-
     /// The job as the guard of a step that keeps it running: its lease is renewed with the step.
     fn running(&self, job: &ClaimedJob) -> JobStep {
         JobStep {
@@ -1207,10 +1176,7 @@ impl PublishWorker {
     /// the guard marks it after the publisher's own preparations (uploads, lookups).
     async fn prepare(&self, job: &ClaimedJob) -> AppResult<Prepared> {
         let now = self.clock.now();
-        let (running, lease_ends) = self.first_step(job, now);
-        // A send marked by this step may follow without a mark of its own until half a lease
-        // before the job's lease ends (the workers' clocks are assumed to agree within that).
-        let send_by = lease_ends - self.lease / 2;
+        let running = self.running(job);
         let (tenant, target) = (job.tenant.clone(), job.target);
         let post = match self
             .modify_with_account(job, move |account, read| {
@@ -1236,9 +1202,7 @@ impl PublishWorker {
                 if started {
                     quota = next.start_publishing(now)?;
                 }
-                let marked = ready
-                    .and_then(|id| mark_plain_send(&mut next, &target, id, now))
-                    .map(|_| send_by);
+                let marked = ready.and_then(|id| mark_plain_send(&mut next, &target, id, now));
                 if !started && marked.is_none() {
                     return Ok((None, None));
                 }

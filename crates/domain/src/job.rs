@@ -40,11 +40,6 @@ pub struct ClaimedJob {
     pub attempt: u32,
     /// Token to present when recording the outcome.
     pub fencing_token: FencingToken,
-    /// When the lease the claim took ends, by the claiming worker's clock (the claim's time
-    /// plus the lease), exactly as the queue stored it — never later: the worker lets a
-    /// send marked by the job's first step go without a transaction of its own until half a
-    /// lease before it.
-    pub leased_until: DateTime<Utc>,
 }
 
 /// What becomes of a job.

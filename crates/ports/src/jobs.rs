@@ -37,8 +37,7 @@ pub trait JobQueue: Send + Sync {
     /// Renews the lease of a job the caller holds to at least `until` (never shortening it) —
     /// only while `fencing_token` is still current and the job running
     /// ([`StoreError::LeaseLost`] otherwise). Workers renew while a job runs (a heartbeat);
-    /// the step before each send renews with its write, or checks the job under its token
-    /// when the claim's lease is still fresh ([`crate::posts::JobStep`]).
+    /// the step before each send renews with its write ([`crate::posts::JobStep`]).
     async fn extend_lease(
         &self,
         job_id: JobId,

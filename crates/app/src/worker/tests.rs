@@ -292,7 +292,6 @@ fn job(target: Target, attempt: u32) -> ClaimedJob {
         target,
         attempt,
         fencing_token: FencingToken(7),
-        leased_until: now() + crate::worker::DEFAULT_LEASE,
     }
 }
 
@@ -512,14 +511,14 @@ async fn a_due_scheduled_post_is_published_and_settles() {
         st.changes[1].job.as_ref().unwrap().outcome,
         Some(JobOutcome::Completed)
     );
-    // The first step, moments after the claim, checks the job under its fencing token without
-    // renewing the lease the claim just took; the last finishes the job.
+    // The steps before the send renew the lease as they write; the last finishes the job.
     let renewals: Vec<_> = st
         .changes
         .iter()
         .map(|c| c.job.as_ref().unwrap().renew_until)
         .collect();
-    assert_eq!(renewals, vec![None, None]);
+    let until = now() + crate::worker::DEFAULT_LEASE;
+    assert_eq!(renewals, vec![Some(until), None]);
     assert!(st.changes.iter().all(|c| c.quota == QuotaEffect::None));
 }
 
@@ -1038,8 +1037,7 @@ async fn a_resend_deferred_past_the_platforms_memory_of_the_key_goes_to_review_a
 #[tokio::test]
 async fn a_worker_that_lost_its_job_sends_nothing_and_writes_nothing() {
     let d = Deps::new(publishing(vec![x()])).with_fake(FakePublisher::new(None, vec![ok()]));
-    // The step marking the send (which checks the job under its token) finds another worker
-    // holds the job.
+    // The step marking the send (which renews the lease) finds another worker holds the job.
     d.state.lock().unwrap().lease_lost = true;
     let fake = d.fake();
     let (w, state) = d.build();
@@ -1058,56 +1056,6 @@ fn shifting_clock() -> (Arc<dyn multivio_ports::system::Clock>, Arc<AtomicI64>) 
     c.expect_now()
         .returning(move || now() + chrono::Duration::seconds(o.load(Ordering::SeqCst)));
     (Arc::new(c), offset)
-}
-
-#[tokio::test]
-async fn the_first_step_renews_only_a_lease_run_down_by_a_quarter_and_the_mark_lasts_by_it() {
-    let lease = crate::worker::DEFAULT_LEASE;
-    // Claimed a fifth of a lease ago (the step checks the job under its token, its mark
-    // lasting until half a lease before the claim's lease ends), or a quarter or half a lease
-    // ago (the step renews: its mark lasts half a lease from now). A send that follows just
-    // before the mark's end goes without a step of its own; just after, it is marked again,
-    // renewing the lease.
-    let half = lease / 2;
-    let renewed = Some(now() + lease);
-    for (claimed_ago, renewed) in [(lease / 5, None), (lease / 4, renewed), (half, renewed)] {
-        let mark_ends = renewed.unwrap_or(now() - claimed_ago + lease) - half;
-        for (delay, steps) in [(-1, 2), (1, 3)] {
-            let mut d = Deps::new(scheduled(vec![x()]));
-            let (clock, offset) = shifting_clock();
-            d.clock = clock;
-            let at = (mark_ends - now()).num_seconds() + delay;
-            let d = d.with_fake(
-                FakePublisher::new(None, vec![ok()])
-                    .before_guard(move || offset.store(at, Ordering::SeqCst)),
-            );
-            let (w, state) = d.build();
-            let mut claimed = job(x(), 1);
-            claimed.leased_until = now() - claimed_ago + lease;
-            assert_eq!(w.process(&claimed).await.unwrap(), JobReport::Published);
-            let st = state.lock().unwrap();
-            // The first step keeps the job running (no outcome), under the claim's token.
-            let first = st.changes[0].job.as_ref().unwrap();
-            assert_eq!(
-                (first.outcome.as_ref(), first.fencing_token),
-                (None, FencingToken(7))
-            );
-            let renewals: Vec<_> = st
-                .changes
-                .iter()
-                .map(|c| c.job.as_ref().unwrap().renew_until)
-                .collect();
-            let mut expected = vec![renewed];
-            if steps == 3 {
-                expected.push(Some(now() + chrono::Duration::seconds(at) + lease));
-            }
-            expected.push(None);
-            assert_eq!(
-                renewals, expected,
-                "claimed {claimed_ago} ago, send at {at}s"
-            );
-        }
-    }
 }
 
 #[tokio::test]

@@ -205,10 +205,6 @@ struct ClaimedRow {
     attempt: i32,
     #[diesel(sql_type = BigInt)]
     fencing_token: i64,
-    /// The lease as the claim wrote it (the worker's sends without a transaction of their
-    /// own are bounded by it, so it is read back, not computed again).
-    #[diesel(sql_type = Timestamptz)]
-    lease_ends: DateTime<Utc>,
 }
 
 impl ClaimedRow {
@@ -230,7 +226,6 @@ impl ClaimedRow {
             },
             attempt: u32::try_from(self.attempt).unwrap_or(0),
             fencing_token: FencingToken(self.fencing_token),
-            leased_until: self.lease_ends,
         })
     }
 }
@@ -279,8 +274,7 @@ fn claim_sql(candidates: &str) -> String {
            FROM picked, users u
           WHERE j.id = picked.id AND u.id = j.user_id
       RETURNING j.id, j.user_id, u.firebase_uid::text AS firebase_uid, j.post_id,
-                j.provider::text AS provider, j.connection_id, j.attempt, j.fencing_token,
-                j.leased_until AS lease_ends"
+                j.provider::text AS provider, j.connection_id, j.attempt, j.fencing_token"
     )
 }
 
