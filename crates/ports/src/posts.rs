@@ -182,6 +182,10 @@ pub trait PostStore: Send + Sync {
     /// fenced. Steps of a claimed job go through here rather than through `apply`, so that
     /// they lock the post before the job, in the order the API's changes lock them.
     ///
+    /// A store may commit several steps (of any tenants) in one transaction, each undone alone
+    /// when it fails: a step is answered once its write is durable, and its post stays locked
+    /// until then.
+    ///
     /// Returns the post as stored after the decision; [`StoreError::NotFound`] when there is
     /// no such post of the tenant; [`StoreError::Conflict`] when the decision's write is not
     /// an update of that post at the revision handed over (nothing written).

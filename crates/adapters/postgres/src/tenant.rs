@@ -128,7 +128,7 @@ fn literal(text: &str) -> Result<String, diesel::result::Error> {
 /// The statement that switches an open transaction to `session`: the role, the tenant claim
 /// and its MAC as transaction-local settings (they end with the transaction, so a pooled
 /// connection never carries one tenant into the next use).
-fn settings_sql(session: Session<'_>) -> Result<String, diesel::result::Error> {
+pub(crate) fn settings_sql(session: Session<'_>) -> Result<String, diesel::result::Error> {
     let (claim, mac) = session.claim.unwrap_or(("", ""));
     // A synchronous session keeps the server's own setting (which may ask more of replicas).
     let relaxed = if session.synchronous {

@@ -21,6 +21,10 @@ use crate::provision::{install_claim_keys, login_url, set_login_password};
 use crate::tenant::{ClaimKeys, Role};
 use crate::{PgPool, PgStore, PoolSettings, build_pool, run_migrations};
 
+/// The lane a post's publishing steps queue in: steps of posts in one lane share a
+/// transaction when they queue behind one another.
+pub use crate::store::step_lane;
+
 const TEMPLATE_LOCK_KEY: i64 = 0x6d76_7465_6d70_6c74;
 const LOGIN_LOCK_KEY: i64 = 0x6d76_6c6f_6769_6e73;
 

@@ -10,7 +10,7 @@ use common::{connection, draft, now, setup, tenant, tenant_with_quota};
 use multivio_domain::job::{FencingToken, JobOutcome, NewJob};
 use multivio_domain::post::{PlatformContent, Post, PostStatus, Target};
 use multivio_domain::quota::QuotaEffect;
-use multivio_domain::{ConnectionId, JobId, MediaId, Provider, Tenant};
+use multivio_domain::{ConnectionId, JobId, MediaId, PostId, Provider, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::jobs::JobQueue;
@@ -357,6 +357,122 @@ async fn a_step_with_its_account_reads_the_named_or_primary_one_with_the_post() 
             .as_deref(),
         Some("3")
     );
+}
+
+/// A draft of `tenant`'s whose id puts its steps in `lane`.
+fn draft_in_lane(tenant: &Tenant, name: &str, lane: usize) -> Post {
+    let mut post = draft(tenant, name, vec![Target::primary(Provider::X)]);
+    while multivio_postgres::testing::step_lane(post.id) != lane {
+        post.id = PostId(Uuid::new_v4());
+    }
+    post
+}
+
+#[tokio::test]
+async fn steps_queued_behind_a_batch_share_a_transaction_and_a_refused_one_is_undone_alone() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
+    let lane = 0;
+    let first = insert(&store, &alice, &draft_in_lane(&alice, "first", lane)).await;
+    let mine = insert(&store, &alice, &draft_in_lane(&alice, "mine", lane)).await;
+    let theirs = insert(&store, &bob, &draft_in_lane(&bob, "theirs", lane)).await;
+    // Bob's post with a job claimed, and a step guarded by a token that is not the claim's.
+    let lost = schedule(
+        &store,
+        &bob,
+        &insert(&store, &bob, &draft_in_lane(&bob, "lost", lane)).await,
+    )
+    .await
+    .unwrap();
+    let job = store
+        .claim_due("w1", now() + Duration::hours(2), 10, Duration::seconds(30))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(job.post_id, lost.id);
+    let stale = JobStep {
+        job_id: job.job_id,
+        fencing_token: FencingToken(job.fencing_token.0 + 1),
+        outcome: None,
+        renew_until: None,
+    };
+
+    // The first step holds its lane's batch open until the others are queued behind it.
+    let (entered, started) = tokio::sync::oneshot::channel::<()>();
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let held = {
+        let (store, alice) = (store.clone(), alice.clone());
+        tokio::spawn(async move {
+            store
+                .modify_with_account(
+                    &alice,
+                    first.id,
+                    AccountRef {
+                        provider: Provider::X,
+                        connection: None,
+                    },
+                    Box::new(move |_: StoredAccount| {
+                        Box::pin(async move {
+                            entered.send(()).unwrap();
+                            wait.await.unwrap();
+                            Box::new(count_up) as Decide
+                        })
+                    }),
+                )
+                .await
+        })
+    };
+    started.await.unwrap();
+    let refused = store.modify(
+        &bob,
+        lost.id,
+        Box::new(move |read: &Post| {
+            let mut changed = read.clone();
+            changed.universal_content = Some("late".into());
+            Decision::Write(Box::new(PostChange {
+                job: Some(stale),
+                ..PostChange::write(PostWrite::Update {
+                    expected_revision: read.revision,
+                    post: changed,
+                })
+            }))
+        }),
+    );
+    let (queued, ()) = futures_util::future::join(
+        futures_util::future::join3(
+            refused,
+            store.modify(&alice, mine.id, Box::new(count_up)),
+            store.modify(&bob, theirs.id, Box::new(count_up)),
+        ),
+        // Sent once the three steps above are queued (each queues when first polled).
+        async { go.send(()).unwrap() },
+    )
+    .await;
+    let (refused, mine_after, theirs_after) = queued;
+
+    // Each step answered for itself: the refused one wrote nothing, the others their decision
+    // — each in its own tenant's session.
+    let first_after = held.await.unwrap().unwrap();
+    assert_eq!(first_after.universal_content.as_deref(), Some("1"));
+    assert_eq!(refused.unwrap_err(), StoreError::LeaseLost);
+    assert_eq!(PostStore::get(&store, &bob, lost.id).await.unwrap(), lost);
+    let mine_after = mine_after.unwrap();
+    let theirs_after = theirs_after.unwrap();
+    assert_eq!(mine_after.universal_content.as_deref(), Some("1"));
+    assert_eq!(theirs_after.universal_content.as_deref(), Some("1"));
+    assert_eq!(
+        PostStore::get(&store, &alice, mine.id).await.unwrap(),
+        mine_after
+    );
+    assert_eq!(
+        PostStore::get(&store, &bob, theirs.id).await.unwrap(),
+        theirs_after
+    );
+    // The two queued behind the first step were written by one transaction, not the first's:
+    // `updated_at` is the writing transaction's start (`now()`, by trigger).
+    assert_eq!(mine_after.updated_at, theirs_after.updated_at);
+    assert_ne!(first_after.updated_at, mine_after.updated_at);
 }
 
 #[tokio::test]

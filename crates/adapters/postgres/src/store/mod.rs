@@ -15,10 +15,13 @@ mod media;
 mod oauth;
 mod posts;
 mod reused;
+mod steps;
 mod users;
 
 pub use connections::expiring_statement;
 pub use jobs::{due_claim_statement, next_due_statement};
+#[cfg(feature = "testing")]
+pub use steps::lane_of as step_lane;
 pub use users::WEBHOOK_EVENT_DAYS;
 
 use std::fmt::Display;
@@ -39,6 +42,8 @@ pub struct PgStore {
     /// Logged in as `multivio_worker_login`.
     worker: PgPool,
     keys: ClaimKeys,
+    /// The publishing steps' group commit (`steps`).
+    steps: std::sync::Arc<steps::Lanes>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -54,7 +59,12 @@ impl PgStore {
     /// tenants), signing tenant claims with `keys`. Without an API pool (a worker-only process)
     /// tenant-scoped work runs on the worker pool, as the worker role with the tenant's claim.
     pub fn new(api: Option<PgPool>, worker: PgPool, keys: ClaimKeys) -> Self {
-        Self { api, worker, keys }
+        Self {
+            api,
+            worker,
+            keys,
+            steps: std::sync::Arc::default(),
+        }
     }
 
     /// The pools, API first (for pool metrics).
@@ -78,6 +88,15 @@ impl PgStore {
         self.as_user(&tenant.firebase_uid, f).await
     }
 
+    /// The pool and role of tenant-scoped work: the API's, or in a worker-only process the
+    /// worker's.
+    fn tenant_pool(&self) -> (&PgPool, Role) {
+        match &self.api {
+            Some(api) => (api, Role::Api),
+            None => (&self.worker, Role::Worker),
+        }
+    }
+
     /// Runs `f` in one transaction scoped to the user with this Firebase uid (for calls made
     /// before the user's id is known).
     async fn as_user<R, F>(&self, uid: &FirebaseUid, f: F) -> Result<R, StoreError>
@@ -88,10 +107,7 @@ impl PgStore {
         R: Send,
     {
         let mac = self.keys.mac(uid.as_str());
-        let (pool, role) = match &self.api {
-            Some(api) => (api, Role::Api),
-            None => (&self.worker, Role::Worker),
-        };
+        let (pool, role) = self.tenant_pool();
         let session = Session {
             role,
             claim: Some((uid.as_str(), &mac)),

@@ -23,10 +23,10 @@ use multivio_ports::posts::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::connections::read_publishing_account;
 use super::cursor::Cursor;
 use super::jobs::{cancel_jobs_of_post, check_lease, enqueue};
 use super::reused::Reused;
+use super::steps::StepWork;
 use super::{Fail, PgStore, corrupt};
 use crate::schema::{idempotency_keys, media_files, posts};
 
@@ -34,7 +34,7 @@ use crate::schema::{idempotency_keys, media_files, posts};
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = posts)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
-struct PostRow {
+pub(super) struct PostRow {
     id: Uuid,
     user_id: i32,
     name: String,
@@ -76,7 +76,7 @@ fn json_or<T: serde::de::DeserializeOwned + Default>(
 }
 
 impl PostRow {
-    fn into_domain(self) -> Result<Post, Fail> {
+    pub(super) fn into_domain(self) -> Result<Post, Fail> {
         let created_at = self.created_at.unwrap_or_default();
         let targets: Vec<Target> = json_or(self.platforms, "platforms")?;
         let media: Vec<MediaRef> = json_or(self.media_files, "media_files")?;
@@ -563,12 +563,7 @@ impl PostStore for PgStore {
         id: PostId,
         decide: Decide,
     ) -> Result<Post, StoreError> {
-        let uid = tenant.user_id.0;
-        self.tenant(tenant, async move |conn| {
-            let post = lock_post(conn, uid, id).await?.into_domain()?;
-            decide_in(conn, uid, post, decide).await
-        })
-        .await
+        self.step(tenant, id, StepWork::Plain(decide)).await
     }
 
     async fn modify_with_account(
@@ -578,31 +573,19 @@ impl PostStore for PgStore {
         account: AccountRef,
         decide: DecideWithAccount,
     ) -> Result<Post, StoreError> {
-        let uid = tenant.user_id.0;
-        self.tenant(tenant, async move |conn| {
-            // Both reads go out together (pipelined on the connection, one round trip once
-            // both statements are prepared on it — the first use prepares the account's before
-            // the post's read goes out), the account's first: it takes no lock, so it answers
-            // while the post's may wait.
-            let shared: &AsyncPgConnection = conn;
-            let (stored, locked) = futures_util::future::join(
-                read_publishing_account(&mut &*shared, uid, account.provider, account.connection),
-                lock_post(&mut &*shared, uid, id),
-            )
-            .await;
-            // Both awaited before either counts: nothing is left in flight on the connection.
-            let (stored, post) = (stored?, locked?.into_domain()?);
-            let decide = decide(stored).await;
-            decide_in(conn, uid, post, decide).await
-        })
-        .await
+        self.step(tenant, id, StepWork::WithAccount(account, decide))
+            .await
     }
 }
 
 /// The post, read and locked until the transaction ends: concurrent writers of the post wait.
 /// After a wait the row read is the version the other writer committed, whole: everything the
 /// post is lives in its row (the quota unit too, migration 017).
-async fn lock_post(conn: &mut &AsyncPgConnection, uid: i32, id: PostId) -> Result<PostRow, Fail> {
+pub(super) async fn lock_post(
+    conn: &mut &AsyncPgConnection,
+    uid: i32,
+    id: PostId,
+) -> Result<PostRow, Fail> {
     Ok(posts::table
         .filter(posts::user_id.eq(uid))
         .filter(posts::id.eq(id.0))
@@ -613,7 +596,7 @@ async fn lock_post(conn: &mut &AsyncPgConnection, uid: i32, id: PostId) -> Resul
 }
 
 /// [`PostStore::modify`]'s decision over the locked `post`, and its write.
-async fn decide_in(
+pub(super) async fn decide_in(
     conn: &mut &AsyncPgConnection,
     uid: i32,
     post: Post,
