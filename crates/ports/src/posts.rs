@@ -184,7 +184,8 @@ pub trait PostStore: Send + Sync {
     ///
     /// A store may commit several steps (of any tenants) in one transaction, each undone alone
     /// when it fails: a step is answered once its write is durable, and its post stays locked
-    /// until then.
+    /// until then; a failure of the whole transaction fails each of its steps (none written).
+    /// Dropping the call does not then undo a step the store has started.
     ///
     /// Returns the post as stored after the decision; [`StoreError::NotFound`] when there is
     /// no such post of the tenant; [`StoreError::Conflict`] when the decision's write is not

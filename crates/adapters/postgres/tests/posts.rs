@@ -359,11 +359,13 @@ async fn a_step_with_its_account_reads_the_named_or_primary_one_with_the_post() 
     );
 }
 
-/// A draft of `tenant`'s whose id puts its steps in `lane`.
-fn draft_in_lane(tenant: &Tenant, name: &str, lane: usize) -> Post {
+/// A draft of `tenant`'s whose id puts its steps in `lane`, and in the `rank`th place of a
+/// batch (ordered by post id) among such drafts.
+fn draft_in_lane(tenant: &Tenant, name: &str, lane: usize, rank: u8) -> Post {
     let mut post = draft(tenant, name, vec![Target::primary(Provider::X)]);
     while multivio_postgres::testing::step_lane(post.id) != lane {
-        post.id = PostId(Uuid::new_v4());
+        let low = Uuid::new_v4().as_u128() & (u128::MAX >> 8);
+        post.id = PostId(Uuid::from_u128(u128::from(rank) << 120 | low));
     }
     post
 }
@@ -374,14 +376,16 @@ async fn steps_queued_behind_a_batch_share_a_transaction_and_a_refused_one_is_un
     let alice = tenant(&store, "alice").await;
     let bob = tenant(&store, "bob").await;
     let lane = 0;
-    let first = insert(&store, &alice, &draft_in_lane(&alice, "first", lane)).await;
-    let mine = insert(&store, &alice, &draft_in_lane(&alice, "mine", lane)).await;
-    let theirs = insert(&store, &bob, &draft_in_lane(&bob, "theirs", lane)).await;
+    // Batched in this order: `mine`, `lost` (refused), `theirs` (a step after a rolled-back
+    // one, in another tenant's session).
+    let first = insert(&store, &alice, &draft_in_lane(&alice, "first", lane, 0)).await;
+    let mine = insert(&store, &alice, &draft_in_lane(&alice, "mine", lane, 1)).await;
+    let theirs = insert(&store, &bob, &draft_in_lane(&bob, "theirs", lane, 3)).await;
     // Bob's post with a job claimed, and a step guarded by a token that is not the claim's.
     let lost = schedule(
         &store,
         &bob,
-        &insert(&store, &bob, &draft_in_lane(&bob, "lost", lane)).await,
+        &insert(&store, &bob, &draft_in_lane(&bob, "lost", lane, 2)).await,
     )
     .await
     .unwrap();

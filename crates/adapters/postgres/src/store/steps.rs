@@ -13,16 +13,20 @@
 //! (none was written).
 //!
 //! Steps queue in lanes chosen by post id: a post's steps always take the same lane, one
-//! batch at a time, so two of this process's batches never wait for each other's locks. A
-//! batch takes its posts in id order, so batches of several processes cannot deadlock on
-//! posts (each step locks its post, then that post's job). A lane with nothing queued runs the
-//! next step at once (a batch of one): steps wait only behind a batch already being written.
+//! batch at a time. A batch takes its posts in id order (each step locks its post, then that
+//! post's job), so batches do not deadlock over posts. A step that takes or gives back a quota
+//! unit also locks its user's quota row, which other posts' steps (and a person's request) may
+//! want too: crossed orders there can deadlock, rarely, and PostgreSQL then fails one of the
+//! steps after `deadlock_timeout` — rolled back alone, its job runs again later. A lane with
+//! nothing queued runs the next step at once (a batch of one): steps wait only behind a batch
+//! already being written, but a step waiting for a lock holds its whole batch (and its lane)
+//! meanwhile. Once its batch has started, a step is written even if its caller stopped waiting.
 //!
 //! [`PostStore::modify`]: multivio_ports::posts::PostStore::modify
 //! [`PostStore::modify_with_account`]: multivio_ports::posts::PostStore::modify_with_account
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
@@ -111,16 +115,24 @@ impl Lane {
 }
 
 /// The task draining a lane, while it holds the lane's `draining` flag: dropped holding it
-/// (its task cancelled), it frees the lane.
-struct Drainer<'a> {
-    lane: &'a Lane,
+/// (its task cancelled, even before it first ran), it frees the lane, and the next step
+/// queued there starts another task.
+struct Drainer {
+    lanes: Arc<Lanes>,
+    index: usize,
     holds: bool,
 }
 
-impl Drop for Drainer<'_> {
+impl Drainer {
+    fn lane(&self) -> &Lane {
+        &self.lanes.lanes[self.index]
+    }
+}
+
+impl Drop for Drainer {
     fn drop(&mut self) {
         if self.holds {
-            self.lane.draining.store(false, Ordering::Release);
+            self.lane().draining.store(false, Ordering::Release);
         }
     }
 }
@@ -144,8 +156,13 @@ impl PgStore {
             reply,
         });
         if !lane.draining.swap(true, Ordering::AcqRel) {
+            let drainer = Drainer {
+                lanes: self.steps.clone(),
+                index,
+                holds: true,
+            };
             let store = self.clone();
-            tokio::spawn(async move { store.drain(index).await });
+            tokio::spawn(async move { store.drain(drainer).await });
         }
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Unavailable(
@@ -155,19 +172,16 @@ impl PgStore {
     }
 
     /// Writes the lane's batches until it has none queued.
-    async fn drain(&self, index: usize) {
-        let lane = &self.steps.lanes[index];
-        // Should this task be dropped midway (its runtime shutting down), the next step queued
-        // starts another: the steps left queued are not stranded.
-        let mut drainer = Drainer { lane, holds: true };
+    async fn drain(&self, mut drainer: Drainer) {
         loop {
-            let batch = lane.take();
+            let batch = drainer.lane().take();
             if batch.is_empty() {
                 drainer.holds = false;
-                lane.draining.store(false, Ordering::Release);
+                drainer.lane().draining.store(false, Ordering::Release);
                 // A step queued after the take found the lane draining and started no task:
                 // look again, and go on unless another task started meanwhile.
-                if lane.is_idle() || lane.draining.swap(true, Ordering::AcqRel) {
+                if drainer.lane().is_idle() || drainer.lane().draining.swap(true, Ordering::AcqRel)
+                {
                     return;
                 }
                 drainer.holds = true;
@@ -175,12 +189,16 @@ impl PgStore {
             }
             // A decision that panics loses its batch (the connection is dropped, nothing is
             // written, every step of it is answered with an error), not the lane.
-            if std::panic::AssertUnwindSafe(self.write_batch(batch))
+            if let Err(panic) = std::panic::AssertUnwindSafe(self.write_batch(batch))
                 .catch_unwind()
                 .await
-                .is_err()
             {
-                tracing::error!("a publishing step panicked; its batch was not written");
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, "a publishing step panicked; its batch was not written");
             }
         }
     }
@@ -215,22 +233,22 @@ impl PgStore {
         let written: Result<Vec<Result<Post, StoreError>>, Fail> =
             in_session(pool, outer, async move |conn| {
                 let mut answers = Vec::with_capacity(steps.len());
+                let last = steps.len().saturating_sub(1);
                 for (n, (uid, id, work, session)) in steps.into_iter().enumerate() {
                     // The previous step's savepoint is released only now that its outcome is
-                    // known (a release sent with its write could not be rolled back).
-                    let opening = format!(
-                        "{}SAVEPOINT step; {}",
-                        if n == 0 {
-                            ""
-                        } else {
-                            "RELEASE SAVEPOINT step; "
-                        },
-                        session?
-                    );
+                    // known (a release sent with its write could not be rolled back). Each
+                    // step's savepoint has a name of its own: should this opening fail before
+                    // its own savepoint exists, the rollback below fails too (and with it the
+                    // batch) instead of undoing the previous step, already answered.
+                    let release = match n {
+                        0 => String::new(),
+                        n => format!("RELEASE SAVEPOINT step{}; ", n - 1),
+                    };
+                    let opening = format!("{release}SAVEPOINT step{n}; {}", session?);
                     match step_in(conn, &opening, uid, id, work).await {
                         Ok(post) => answers.push(Ok(post)),
-                        // Such a failure (never expected under read committed) dooms the
-                        // whole transaction in diesel's bookkeeping.
+                        // Such a failure (not expected under read committed) makes diesel
+                        // roll the whole transaction back at its commit.
                         Err(Fail::Db(DieselError::DatabaseError(
                             DatabaseErrorKind::SerializationFailure,
                             info,
@@ -242,11 +260,16 @@ impl PgStore {
                         }
                         Err(fail) => {
                             // Undoes this step alone; if even that fails, the batch is lost.
-                            conn.batch_execute("ROLLBACK TO SAVEPOINT step").await?;
+                            conn.batch_execute(&format!("ROLLBACK TO SAVEPOINT step{n}"))
+                                .await?;
                             answers.push(Err(StoreError::from(fail)));
                         }
                     }
                 }
+                // Fails in a transaction an unseen error aborted, whose `COMMIT` would roll
+                // back without an error: no step is then answered as written.
+                conn.batch_execute(&format!("RELEASE SAVEPOINT step{last}"))
+                    .await?;
                 Ok(answers)
             })
             .await;
