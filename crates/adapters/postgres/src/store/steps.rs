@@ -4,8 +4,8 @@
 //! A worker runs many jobs at once, and each job's step is a short transaction that locks one
 //! post, decides over it and writes it. Committed one by one, most of a step's cost is the
 //! transaction's own: its opening, its commit record and the WAL flush the commit waits for
-//! (measured with pgbench in docs/benchmarks.md: the same steps ran about half as fast again
-//! with sixteen to a transaction, each in a savepoint, as with one). So steps that arrive while
+//! (measured with pgbench in docs/benchmarks.md: sixteen steps to a transaction, each in a
+//! savepoint, ran about one and a half times as many steps a second as one to a transaction). So steps that arrive while
 //! one is being written wait and then share a transaction: each runs in a savepoint of its own
 //! and in its own tenant's session, so a step that fails (a lost lease, a conflict) is rolled
 //! back alone and answered with its own error, and the others commit. A step's answer comes
@@ -18,9 +18,10 @@
 //! unit also locks its user's quota row, which other posts' steps (and a person's request) may
 //! want too: crossed orders there can deadlock, rarely, and PostgreSQL then fails one of the
 //! steps after `deadlock_timeout` — rolled back alone, its job runs again later. A lane with
-//! nothing queued runs the next step at once (a batch of one): steps wait only behind a batch
-//! already being written, but a step waiting for a lock holds its whole batch (and its lane)
-//! meanwhile. Once its batch has started, a step is written even if its caller stopped waiting.
+//! nothing queued runs the next step at once, as a transaction of its own (no savepoint):
+//! steps wait only behind a batch already being written, but a step waiting for a lock holds
+//! its whole batch (and its lane) meanwhile. Once its batch has started, a step is written
+//! even if its caller stopped waiting.
 //!
 //! [`PostStore::modify`]: multivio_ports::posts::PostStore::modify
 //! [`PostStore::modify_with_account`]: multivio_ports::posts::PostStore::modify_with_account
@@ -210,6 +211,20 @@ impl PgStore {
         if batch.is_empty() {
             return;
         }
+        if batch.len() == 1
+            && let Some(step) = batch.pop()
+        {
+            // Alone, the step is the transaction: no savepoint, its tenant's session for all
+            // of it.
+            let uid = step.tenant.user_id.0;
+            let answer = self
+                .as_user(&step.tenant.firebase_uid, async move |conn| {
+                    step_in(conn, None, uid, step.id, step.work).await
+                })
+                .await;
+            let _ = step.reply.send(answer);
+            return;
+        }
         // One lock order for every batch.
         batch.sort_by_key(|step| step.id.0);
         let (pool, role) = self.tenant_pool();
@@ -245,7 +260,7 @@ impl PgStore {
                         n => format!("RELEASE SAVEPOINT step{}; ", n - 1),
                     };
                     let opening = format!("{release}SAVEPOINT step{n}; {}", session?);
-                    match step_in(conn, &opening, uid, id, work).await {
+                    match step_in(conn, Some(&opening), uid, id, work).await {
                         Ok(post) => answers.push(Ok(post)),
                         // Such a failure (not expected under read committed) makes diesel
                         // roll the whole transaction back at its commit.
@@ -290,11 +305,11 @@ impl PgStore {
     }
 }
 
-/// One step in the batch's transaction: `opening` (its savepoint and session) goes out with
-/// the step's reads, then the decision over the locked post, then its write.
+/// One step in its transaction: `opening` (in a batch, its savepoint and session) goes out
+/// with the step's reads, then the decision over the locked post, then its write.
 async fn step_in(
     conn: &mut &AsyncPgConnection,
-    opening: &str,
+    opening: Option<&str>,
     uid: i32,
     id: PostId,
     work: StepWork,
@@ -303,13 +318,16 @@ async fn step_in(
     // future is first polled, and `join` polls them in order); all are awaited before any
     // counts, so nothing is left in flight on the connection.
     let shared: &AsyncPgConnection = conn;
+    let opened = async {
+        match opening {
+            Some(sql) => (&mut &*shared).batch_execute(sql).await,
+            None => Ok(()),
+        }
+    };
     match work {
         StepWork::Plain(decide) => {
-            let (opened, locked) = futures_util::future::join(
-                (&mut &*shared).batch_execute(opening),
-                lock_post(&mut &*shared, uid, id),
-            )
-            .await;
+            let (opened, locked) =
+                futures_util::future::join(opened, lock_post(&mut &*shared, uid, id)).await;
             opened?;
             let post = locked?.into_domain()?;
             decide_in(conn, uid, post, decide).await
@@ -318,7 +336,7 @@ async fn step_in(
             // The account's read goes first: it takes no lock, so it answers while the post's
             // may wait.
             let (opened, stored, locked) = futures_util::future::join3(
-                (&mut &*shared).batch_execute(opening),
+                opened,
                 read_publishing_account(&mut &*shared, uid, account.provider, account.connection),
                 lock_post(&mut &*shared, uid, id),
             )
