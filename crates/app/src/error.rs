@@ -161,6 +161,9 @@ impl From<BillingError> for AppError {
                 Self::invalid("plan", format!("plan {plan} is not for sale"))
             }
             BillingError::Unavailable(cause) => Self::Unavailable(format!("billing: {cause}")),
+            BillingError::AlreadySubscribed => Self::Conflict(
+                "already subscribed: change or cancel the plan in the billing portal".to_owned(),
+            ),
         }
     }
 }

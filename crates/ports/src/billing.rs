@@ -19,6 +19,10 @@ pub enum BillingError {
     /// The provider refused or failed.
     #[error("billing provider unavailable: {0}")]
     Unavailable(String),
+    /// The customer already holds a subscription at the provider (one that has not ended):
+    /// a second checkout would bill twice.
+    #[error("already subscribed")]
+    AlreadySubscribed,
 }
 
 /// What a checkout session needs.
@@ -48,7 +52,9 @@ pub struct CheckoutLink {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait BillingGateway: Send + Sync {
-    /// A hosted checkout page.
+    /// A hosted checkout page: the only one of the customer's that can still be paid; refused
+    /// with [`BillingError::AlreadySubscribed`] while the provider holds a subscription of the
+    /// customer that has not ended.
     async fn checkout_url(&self, request: &CheckoutRequest) -> Result<CheckoutLink, BillingError>;
     /// A customer portal URL.
     async fn portal_url(&self, customer_id: &str) -> Result<String, BillingError>;

@@ -41,6 +41,13 @@
 //!   `<sandbox>/stripe/p/session/<id>`.
 //! - `GET /v1/customers/{id}`, `GET /v1/checkout/sessions/{id}`, `GET /v1/subscriptions/{id}`:
 //!   the object, or 404 `resource_missing`.
+//! - `POST /v1/checkout/sessions/{id}/expire` (no parameters): an open session becomes
+//!   `expired` (its `url` null; its page says so and cannot be paid); any other is a 400.
+//! - `GET /v1/checkout/sessions` (`customer`, `status`: `open`, `complete` or `expired`) and
+//!   `GET /v1/subscriptions` (`customer`, `status`: Stripe's, `all`, `ended`; none: all but
+//!   `canceled`), with `limit` (1–100, default 10) and `starting_after`: Stripe's list
+//!   (`object: list`, `data` newest first, `has_more`); another parameter is a 400
+//!   `parameter_unknown`.
 //!
 //! Objects are shown as API version [`API_VERSION`] (2025-03-31.basil: billing periods on the
 //! subscription's items, an invoice's subscription under `parent.subscription_details`, its
@@ -77,7 +84,7 @@
 //!   session becomes `complete`, and three events are made and delivered in this order:
 //!   `checkout.session.completed`, `customer.subscription.created`, `invoice.paid`. Answers
 //!   `{"session", "subscription", "invoice", "events": ["evt_…"], "deliveries": [delivery]}`.
-//!   A session already completed is a 409.
+//!   A session already completed is a 409, an expired one a 410.
 //! - `POST /_sandbox/cancel_subscription {"subscription": "sub_…", "at_period_end"?: false}`:
 //!   cancels at once (`status: canceled`, `ended_at`; event `customer.subscription.deleted`) or
 //!   at the period's end (`cancel_at_period_end: true`; event `customer.subscription.updated`
@@ -187,6 +194,8 @@ struct Session {
     metadata: BTreeMap<String, String>,
     subscription_metadata: BTreeMap<String, String>,
     complete: bool,
+    /// Expired through the API: it can no longer be completed.
+    expired: bool,
     subscription: Option<String>,
     invoice: Option<String>,
     created: i64,
@@ -340,7 +349,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/customers", web::post().to(create_customer))
         .route("/v1/customers/{id}", web::get().to(get_customer))
         .route("/v1/checkout/sessions", web::post().to(create_checkout))
+        .route("/v1/checkout/sessions", web::get().to(list_checkouts))
         .route("/v1/checkout/sessions/{id}", web::get().to(get_checkout))
+        .route(
+            "/v1/checkout/sessions/{id}/expire",
+            web::post().to(expire_checkout),
+        )
+        .route("/v1/subscriptions", web::get().to(list_subscriptions))
         .route("/v1/billing_portal/sessions", web::post().to(create_portal))
         .route("/v1/subscriptions/{id}", web::get().to(get_subscription))
         .route("/c/pay/{id}", web::get().to(checkout_page))
@@ -815,14 +830,25 @@ fn session_json(s: &State, session: &Session, base: &str) -> Value {
         "payment_intent": null,
         "payment_method_types": ["card"],
         "payment_status": if session.complete { "paid" } else { "unpaid" },
-        "status": if session.complete { "complete" } else { "open" },
+        "status": session_status(session),
         "submit_type": null,
         "subscription": session.subscription,
         "success_url": session.success_url,
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
         "ui_mode": "hosted",
-        "url": if session.complete { Value::Null } else { json!(format!("{base}/c/pay/{}", session.id)) }
+        "url": if session_status(session) == "open" { json!(format!("{base}/c/pay/{}", session.id)) } else { Value::Null }
     })
+}
+
+/// `open`, `complete` or `expired`.
+fn session_status(session: &Session) -> &'static str {
+    if session.complete {
+        "complete"
+    } else if session.expired {
+        "expired"
+    } else {
+        "open"
+    }
 }
 
 fn portal_json(p: &PortalSession, base: &str) -> Value {
@@ -1409,6 +1435,7 @@ fn new_session(s: &State, pairs: &[(String, String)]) -> Result<Session, Refused
         metadata: p.metadata,
         subscription_metadata: p.subscription_metadata,
         complete: false,
+        expired: false,
         subscription: None,
         invoice: None,
         created: now(),
@@ -1509,6 +1536,208 @@ async fn get_subscription(
     }
 }
 
+/// A list request's query, checked as Stripe checks it: only `allowed` parameters (Stripe
+/// refuses an unknown one), each once; `limit` within 1–100.
+fn list_query(req: &HttpRequest, allowed: &[&str]) -> Result<HashMap<String, String>, Refused> {
+    let mut query = HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(invalid(
+                Some("parameter_unknown"),
+                &format!("Received unknown parameter: {key}"),
+                Some(&key),
+            ));
+        }
+        if query.insert(key.clone(), value).is_some() {
+            return Err(invalid(
+                None,
+                &format!("The sandbox refuses `{key}` given twice."),
+                Some(&key),
+            ));
+        }
+    }
+    if let Some(limit) = query.get("limit")
+        && !limit.parse::<u8>().is_ok_and(|n| (1..=100).contains(&n))
+    {
+        return Err(invalid(
+            None,
+            "Invalid integer: limit must be between 1 and 100",
+            Some("limit"),
+        ));
+    }
+    Ok(query)
+}
+
+/// One page of `items` (newest first, as Stripe lists), after `starting_after` when given.
+fn list_page(
+    query: &HashMap<String, String>,
+    mut items: Vec<(i64, String, Value)>,
+    url: &str,
+) -> Result<Value, Refused> {
+    // Newest first; ties in the order of ids, so that pages are stable.
+    items.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+    let start = match query.get("starting_after") {
+        Some(after) => match items.iter().position(|(_, id, _)| id == after) {
+            Some(at) => at + 1,
+            None => {
+                return Err(invalid(
+                    Some("resource_missing"),
+                    &format!("No such object: '{after}'"),
+                    Some("starting_after"),
+                ));
+            }
+        },
+        None => 0,
+    };
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(10);
+    let rest: Vec<Value> = items.into_iter().skip(start).map(|(_, _, v)| v).collect();
+    let has_more = rest.len() > limit;
+    Ok(json!({
+        "object": "list",
+        "data": rest.into_iter().take(limit).collect::<Vec<_>>(),
+        "has_more": has_more,
+        "url": url,
+    }))
+}
+
+async fn list_checkouts(req: HttpRequest, state: web::Data<SandboxState>) -> HttpResponse {
+    common::record(&state, PLATFORM, &req, &[]);
+    if let Err(refused) = authenticate(&req) {
+        return *refused;
+    }
+    let query = match list_query(&req, &["customer", "status", "limit", "starting_after"]) {
+        Ok(q) => q,
+        Err(refused) => return *refused,
+    };
+    if let Some(status) = query.get("status")
+        && !matches!(status.as_str(), "open" | "complete" | "expired")
+    {
+        return *invalid(
+            None,
+            &format!("Invalid status: must be one of open, complete, or expired (got {status})"),
+            Some("status"),
+        );
+    }
+    let base = base_url(&req);
+    let s = lock(&state.stripe);
+    let items = s
+        .sessions
+        .values()
+        .filter(|x| {
+            query
+                .get("customer")
+                .is_none_or(|c| x.customer.as_ref() == Some(c))
+        })
+        .filter(|x| query.get("status").is_none_or(|st| session_status(x) == st))
+        .map(|x| (x.created, x.id.clone(), session_json(&s, x, &base)))
+        .collect();
+    match list_page(&query, items, "/v1/checkout/sessions") {
+        Ok(page) => HttpResponse::Ok().json(page),
+        Err(refused) => *refused,
+    }
+}
+
+async fn expire_checkout(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<SandboxState>,
+) -> HttpResponse {
+    common::record(&state, PLATFORM, &req, &body);
+    if let Err(refused) = authenticate(&req) {
+        return *refused;
+    }
+    match form(&req, &body) {
+        Ok(pairs) if pairs.is_empty() => {}
+        Ok(pairs) => {
+            let key = &pairs[0].0;
+            return *invalid(
+                Some("parameter_unknown"),
+                &format!("Received unknown parameter: {key}"),
+                Some(key),
+            );
+        }
+        Err(refused) => return *refused,
+    }
+    let base = base_url(&req);
+    let mut s = lock(&state.stripe);
+    let Some(session) = s.sessions.get_mut(path.as_str()) else {
+        return *no_such("checkout.session", &path, "session", StatusCode::NOT_FOUND);
+    };
+    if session_status(session) != "open" {
+        return *invalid(
+            None,
+            &format!(
+                "Only Checkout Sessions with a status in [\"open\"] can be expired; this one is \
+                 {}.",
+                session_status(session)
+            ),
+            None,
+        );
+    }
+    session.expired = true;
+    let session = session.clone();
+    HttpResponse::Ok().json(session_json(&s, &session, &base))
+}
+
+async fn list_subscriptions(req: HttpRequest, state: web::Data<SandboxState>) -> HttpResponse {
+    common::record(&state, PLATFORM, &req, &[]);
+    if let Err(refused) = authenticate(&req) {
+        return *refused;
+    }
+    let query = match list_query(&req, &["customer", "status", "limit", "starting_after"]) {
+        Ok(q) => q,
+        Err(refused) => return *refused,
+    };
+    const STATUSES: [&str; 10] = [
+        "active",
+        "past_due",
+        "unpaid",
+        "canceled",
+        "incomplete",
+        "incomplete_expired",
+        "trialing",
+        "paused",
+        "all",
+        "ended",
+    ];
+    let status = query.get("status").map(String::as_str);
+    if let Some(status) = status
+        && !STATUSES.contains(&status)
+    {
+        return *invalid(
+            None,
+            &format!(
+                "Invalid status: must be one of {} (got {status})",
+                STATUSES.join(", ")
+            ),
+            Some("status"),
+        );
+    }
+    let version = request_version(&req);
+    let s = lock(&state.stripe);
+    let items = s
+        .subscriptions
+        .values()
+        .filter(|x| query.get("customer").is_none_or(|c| &x.customer == c))
+        .filter(|x| match status {
+            // Stripe's default: every status but canceled.
+            None => x.status != "canceled",
+            Some("all") => true,
+            Some("ended") => matches!(x.status.as_str(), "canceled" | "incomplete_expired"),
+            Some(st) => x.status == st,
+        })
+        .map(|x| (x.created, x.id.clone(), subscription_json(&s, x, &version)))
+        .collect();
+    match list_page(&query, items, "/v1/subscriptions") {
+        Ok(page) => HttpResponse::Ok().json(page),
+        Err(refused) => *refused,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // What customers do (the controls and the pages share these)
 
@@ -1534,6 +1763,12 @@ fn complete(s: &mut State, session_id: &str, base: &str) -> Result<Completed, Ht
         return Err(control_error(
             StatusCode::CONFLICT,
             &format!("checkout session `{session_id}` is already complete"),
+        ));
+    }
+    if session.expired {
+        return Err(control_error(
+            StatusCode::GONE,
+            &format!("checkout session `{session_id}` has expired"),
         ));
     }
     let t = now();
@@ -1681,7 +1916,9 @@ async fn checkout_page(
         .and_then(|c| c.email.clone())
         .or_else(|| session.customer_email.clone())
         .unwrap_or_default();
-    let action = if session.complete {
+    let action = if session.expired {
+        "<p>This checkout session has expired.</p>".to_owned()
+    } else if session.complete {
         format!(
             "<p>Paid. <a href=\"{}\">Back to Multivio</a></p>",
             escape(

@@ -20,6 +20,17 @@
 //! - portal session: `multivio-portal-<random>`, new for every link asked for (the key covers
 //!   this call's own retries). A portal session creates nothing billable, and its URL is
 //!   short-lived: handing out an earlier one would hand out a dead link.
+//! - expiring a Checkout Session: `multivio-expire-<session id>`.
+//!
+//! # One subscription per customer
+//!
+//! Stripe lets a customer hold several subscriptions, and a Checkout Session stays payable for
+//! a day: two checkout links asked for more than a window apart could both be paid. So a
+//! checkout for a customer Stripe already knows first lists the customer's subscriptions and
+//! refuses ([`BillingError::AlreadySubscribed`]) while one has not ended, then, once the new
+//! session exists, expires every other open session of the customer: only the newest link
+//! can be paid. Should an older session have been paid meanwhile (it cannot be expired any
+//! more), the new one is expired as well and the checkout refused.
 //!
 //! # Retries
 //!
@@ -111,6 +122,25 @@ struct Created {
     #[serde(default)]
     url: Option<String>,
 }
+
+/// An object of a list (the fields read).
+#[derive(Debug, Deserialize)]
+struct Listed {
+    id: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// A page of a Stripe list.
+#[derive(Debug, Deserialize)]
+struct ListPage {
+    data: Vec<Listed>,
+    #[serde(default)]
+    has_more: bool,
+}
+
+/// The subscription statuses that hold nothing any more.
+const ENDED: [&str; 2] = ["canceled", "incomplete_expired"];
 
 /// Stripe's error answer.
 #[derive(Debug, Deserialize)]
@@ -228,9 +258,16 @@ impl StripeGateway {
             "multivio-checkout-{user}-{plan}-{window}-{}",
             self.fingerprint(&form)
         );
+        if !created_customer && self.holds_subscription(&customer_id).await? {
+            return Err(BillingError::AlreadySubscribed);
+        }
         let created = self
             .create("/v1/checkout/sessions", &form, &key, "checkout.session")
             .await?;
+        if !created_customer {
+            self.expire_other_checkouts(&customer_id, &created.id)
+                .await?;
+        }
         Ok(CheckoutSession {
             url: link(created.url, "Checkout Session")?,
             id: created.id,
@@ -269,6 +306,95 @@ impl StripeGateway {
         })
     }
 
+    /// Whether the customer holds a subscription that has not ended.
+    async fn holds_subscription(&self, customer_id: &str) -> Result<bool, BillingError> {
+        let listed = self
+            .list("/v1/subscriptions", customer_id, "all", |sub| {
+                sub.status
+                    .as_deref()
+                    .is_some_and(|status| !ENDED.contains(&status))
+            })
+            .await?;
+        Ok(!listed.is_empty())
+    }
+
+    /// Expires the customer's open Checkout Sessions but `keep` (see the module docs).
+    async fn expire_other_checkouts(
+        &self,
+        customer_id: &str,
+        keep: &str,
+    ) -> Result<(), BillingError> {
+        let open = self
+            .list("/v1/checkout/sessions", customer_id, "open", |session| {
+                session.id != keep
+            })
+            .await?;
+        for session in open {
+            if let Err(e) = self.expire_checkout(&session.id).await {
+                // No longer open: paid meanwhile (or expired by itself, or by another
+                // checkout) — which, Stripe says.
+                let status = self.checkout_status(&session.id).await?;
+                if status == "complete" {
+                    self.expire_checkout(keep).await?;
+                    return Err(BillingError::AlreadySubscribed);
+                }
+                if status != "expired" {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn expire_checkout(&self, id: &str) -> Result<(), BillingError> {
+        let path = format!("/v1/checkout/sessions/{}/expire", path_segment(id)?);
+        let key = format!("multivio-expire-{id}");
+        self.create(&path, &Form::new(), &key, "checkout.session")
+            .await
+            .map(drop)
+    }
+
+    async fn checkout_status(&self, id: &str) -> Result<String, BillingError> {
+        let path = format!("/v1/checkout/sessions/{}", path_segment(id)?);
+        let bytes = self
+            .send(reqwest::Method::GET, &path, &Form::new(), None)
+            .await?;
+        let session: Listed = serde_json::from_slice(&bytes)
+            .map_err(|e| self.unavailable(format!("unexpected answer from Stripe: {e}")))?;
+        Ok(session.status.unwrap_or_default())
+    }
+
+    /// Every object of a customer's list at `path` with `status` that `wanted` keeps, page by
+    /// page.
+    async fn list(
+        &self,
+        path: &str,
+        customer_id: &str,
+        status: &str,
+        wanted: impl Fn(&Listed) -> bool,
+    ) -> Result<Vec<Listed>, BillingError> {
+        let mut kept = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut query = Form::new()
+                .push("customer", customer_id)
+                .push("status", status)
+                .push("limit", "100");
+            if let Some(after) = &after {
+                query = query.push("starting_after", after.as_str());
+            }
+            let bytes = self.send(reqwest::Method::GET, path, &query, None).await?;
+            let page: ListPage = serde_json::from_slice(&bytes)
+                .map_err(|e| self.unavailable(format!("unexpected answer from Stripe: {e}")))?;
+            after = page.data.last().map(|listed| listed.id.clone());
+            let more = page.has_more && after.is_some();
+            kept.extend(page.data.into_iter().filter(|listed| wanted(listed)));
+            if !more {
+                return Ok(kept);
+            }
+        }
+    }
+
     /// The first 16 hex digits of SHA-256 over the request's encoded parameters and this
     /// deployment's success URL.
     fn fingerprint(&self, form: &Form) -> String {
@@ -288,20 +414,54 @@ impl StripeGateway {
         idempotency_key: &str,
         object: &str,
     ) -> Result<Created, BillingError> {
-        let url = format!("{}{path}", self.api_url);
+        let bytes = self
+            .send(reqwest::Method::POST, path, form, Some(idempotency_key))
+            .await?;
+        let created: Created = serde_json::from_slice(&bytes)
+            .map_err(|e| self.unavailable(format!("unexpected answer from Stripe: {e}")))?;
+        if created.object != object {
+            return Err(self.unavailable(format!(
+                "unexpected answer from Stripe: a {} instead of a {object}",
+                created.object
+            )));
+        }
+        Ok(created)
+    }
+
+    /// Sends a call (a POST's form as its body, a GET's as its query), retrying as the module
+    /// docs say (a GET changes nothing, a POST carries its idempotency key); the answer's
+    /// body.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &Form,
+        idempotency_key: Option<&str>,
+    ) -> Result<Vec<u8>, BillingError> {
+        let mut url = format!("{}{path}", self.api_url);
         let body = form.encode();
+        let get = method == reqwest::Method::GET;
+        if get && !body.is_empty() {
+            url.push('?');
+            url.push_str(&body);
+        }
         let mut attempt = 0u32;
         loop {
             let mut request = self
                 .client
-                .post(&url)
-                .bearer_auth(self.secret_key.expose())
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                )
-                .header("Idempotency-Key", idempotency_key)
-                .body(body.clone());
+                .request(method.clone(), &url)
+                .bearer_auth(self.secret_key.expose());
+            if !get {
+                request = request
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    )
+                    .body(body.clone());
+            }
+            if let Some(key) = idempotency_key {
+                request = request.header("Idempotency-Key", key);
+            }
             if let Some(version) = &self.api_version {
                 request = request.header("Stripe-Version", version);
             }
@@ -322,15 +482,7 @@ impl StripeGateway {
                 let bytes = http::read_capped(response, MAX_ANSWER_BYTES)
                     .await
                     .map_err(|e| self.unavailable(format!("Stripe's answer: {e}")))?;
-                let created: Created = serde_json::from_slice(&bytes)
-                    .map_err(|e| self.unavailable(format!("unexpected answer from Stripe: {e}")))?;
-                if created.object != object {
-                    return Err(self.unavailable(format!(
-                        "unexpected answer from Stripe: a {} instead of a {object}",
-                        created.object
-                    )));
-                }
-                return Ok(created);
+                return Ok(bytes.to_vec());
             }
             let should_retry = match response
                 .headers()
@@ -424,6 +576,19 @@ fn link(url: Option<String>, what: &str) -> Result<String, BillingError> {
         _ => Err(BillingError::Unavailable(format!(
             "Stripe's {what} has an unusable URL"
         ))),
+    }
+}
+
+/// An id Stripe gave, as a URL path segment: ids are `[A-Za-z0-9_]`, anything else is refused
+/// rather than sent.
+fn path_segment(id: &str) -> Result<&str, BillingError> {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(id)
+    } else {
+        Err(BillingError::Unavailable(format!(
+            "Stripe answered an unusable id `{}`",
+            excerpt(id, 40)
+        )))
     }
 }
 

@@ -212,9 +212,22 @@ async fn an_existing_customer_is_used_as_is() {
     assert_eq!(link.customer_id, customer);
     let url = link.url;
     let sent = stripe_requests(&sandbox);
-    assert_eq!(sent.len(), 2);
-    assert_eq!(sent[1].path, "/v1/checkout/sessions");
-    assert!(sent[1].body.contains(&format!("customer={customer}&")));
+    let calls: Vec<_> = sent
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    // A customer Stripe knows: its subscriptions looked at first, its other open checkouts
+    // after (see `a_later_checkout_expires_the_earlier_link_…`).
+    assert_eq!(
+        calls,
+        [
+            "POST /v1/customers".to_owned(),
+            format!("GET /v1/subscriptions?customer={customer}&status=all&limit=100"),
+            "POST /v1/checkout/sessions".to_owned(),
+            format!("GET /v1/checkout/sessions?customer={customer}&status=open&limit=100"),
+        ]
+    );
+    assert!(sent[2].body.contains(&format!("customer={customer}&")));
     let id = url.rsplit('/').next().unwrap();
     let stored = get(&sandbox, &format!("/v1/checkout/sessions/{id}")).await;
     assert_eq!(stored["customer"], customer.as_str());
@@ -326,4 +339,79 @@ async fn a_wrong_key_is_refused_and_never_repeated_in_full() {
     assert!(message.contains("Invalid API Key provided"), "{message}");
     assert!(!message.contains(key), "{message}");
     assert!(!format!("{gateway:?}").contains(key));
+}
+
+/// Completes a checkout as the customer would, through the fake's control: the status it
+/// answered.
+async fn pay(sandbox: &Sandbox, session: &str) -> u16 {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!(
+            "{}/_sandbox/complete_checkout",
+            sandbox.stripe_url()
+        ))
+        .json(&serde_json::json!({ "session": session, "deliver": false }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_later_checkout_expires_the_earlier_link_and_a_subscribed_customer_is_refused() {
+    let (sandbox, gateway) = world().await;
+    let customer = gateway
+        .create_customer(UserId(5), &Email::new("e@example.com").unwrap())
+        .await
+        .unwrap();
+    let asked = request(5, "pro", Some(&customer));
+    let now = at(1_767_225_600);
+    let status = |id: String| {
+        let sandbox = &sandbox;
+        async move { get(sandbox, &format!("/v1/checkout/sessions/{id}")).await["status"].clone() }
+    };
+    let first = gateway.create_checkout_session(&asked, now).await.unwrap();
+    // A double click within the window: the same session, still payable.
+    let again = gateway
+        .create_checkout_session(&asked, now + chrono::Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(status(first.id.clone()).await, "open");
+
+    // Asked again a window later: a new session, and the first link can no longer be paid.
+    let later = gateway
+        .create_checkout_session(
+            &asked,
+            now + chrono::Duration::seconds(CHECKOUT_KEY_WINDOW_SECONDS),
+        )
+        .await
+        .unwrap();
+    assert_ne!(later.id, first.id);
+    assert_eq!(status(first.id.clone()).await, "expired");
+    assert_eq!(status(later.id.clone()).await, "open");
+    assert_eq!(pay(&sandbox, &first.id).await, 410);
+    assert_eq!(pay(&sandbox, &later.id).await, 200);
+
+    // Subscribed (whether or not our side has heard yet): a further checkout is refused and
+    // creates no session.
+    let sessions = |sandbox: &Sandbox| {
+        stripe_requests(sandbox)
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/v1/checkout/sessions")
+            .count()
+    };
+    let before = sessions(&sandbox);
+    let refused = gateway
+        .create_checkout_session(
+            &asked,
+            now + chrono::Duration::seconds(2 * CHECKOUT_KEY_WINDOW_SECONDS),
+        )
+        .await;
+    assert_eq!(refused.unwrap_err(), BillingError::AlreadySubscribed);
+    assert_eq!(sessions(&sandbox), before);
 }

@@ -25,7 +25,7 @@ pub async fn subscription(
 /// A checkout page for a plan (501 when billing is not configured).
 #[utoipa::path(post, path = "/v1/billing/checkout", tag = "billing", request_body = CheckoutRequest,
     responses((status = 200, body = UrlResponse),
-        (status = 409, description = "- `conflict`: the billing state changed meanwhile"),
+        (status = 409, description = "- `conflict`: already subscribed — a paid plan in force, or a subscription Stripe holds for the customer that has not ended (plan changes go through the portal)\n- `conflict`: the billing state changed meanwhile"),
         (status = 422, description = "- `validation-failed`: a plan this deployment does not sell"),
         (status = 501, description = "- `not-configured`: billing is not configured in this deployment")),
     security(("bearer" = [])))]

@@ -959,6 +959,19 @@ async fn events_arriving_before_the_checkout_completes_still_find_the_user() {
         json!({ "session": session, "deliver": false }),
     )
     .await;
+    // Paid, and no event here yet: Stripe's word stops a second checkout (which would bill
+    // twice).
+    let (status, problem) = api
+        .post("alice", "/v1/billing/checkout", json!({ "plan": "pro" }))
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already subscribed"),
+        "{problem}"
+    );
     let mut ids: Vec<String> = done["events"]
         .as_array()
         .unwrap()
