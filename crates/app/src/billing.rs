@@ -210,7 +210,10 @@ impl BillingService {
             .await
             .map_err(|e| AppError::from_store("user", e))?;
         // One subscription at a time: a second would bill twice, and its events would fight
-        // the first's. Plan changes go through the portal.
+        // the first's. Plan changes go through the portal. This is the check on what we know;
+        // the gateway makes the provider's own (`BillingError::AlreadySubscribed`: a
+        // subscription there that has not ended, its events not here yet, or one unpaid or
+        // paused) and takes back the customer's older checkout links.
         if user.subscription.status.grants_plan() && !user.subscription.plan_name.is_free() {
             return Err(AppError::Conflict(format!(
                 "already subscribed to {}: change or cancel the plan in the billing portal",

@@ -1568,17 +1568,22 @@ fn list_query(req: &HttpRequest, allowed: &[&str]) -> Result<HashMap<String, Str
     Ok(query)
 }
 
-/// One page of `items` (newest first, as Stripe lists), after `starting_after` when given.
+/// One page of `items` (newest first, as Stripe lists), after `starting_after` when given:
+/// any object of the kind (`created` finds its creation time), listed or not.
 fn list_page(
     query: &HashMap<String, String>,
     mut items: Vec<(i64, String, Value)>,
+    created: impl Fn(&str) -> Option<i64>,
     url: &str,
 ) -> Result<Value, Refused> {
     // Newest first; ties in the order of ids, so that pages are stable.
     items.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
     let start = match query.get("starting_after") {
-        Some(after) => match items.iter().position(|(_, id, _)| id == after) {
-            Some(at) => at + 1,
+        Some(after) => match created(after) {
+            Some(at) => items
+                .iter()
+                .position(|(t, id, _)| (*t, id.as_str()) < (at, after.as_str()))
+                .unwrap_or(items.len()),
             None => {
                 return Err(invalid(
                     Some("resource_missing"),
@@ -1634,7 +1639,8 @@ async fn list_checkouts(req: HttpRequest, state: web::Data<SandboxState>) -> Htt
         .filter(|x| query.get("status").is_none_or(|st| session_status(x) == st))
         .map(|x| (x.created, x.id.clone(), session_json(&s, x, &base)))
         .collect();
-    match list_page(&query, items, "/v1/checkout/sessions") {
+    let created = |id: &str| s.sessions.get(id).map(|x| x.created);
+    match list_page(&query, items, created, "/v1/checkout/sessions") {
         Ok(page) => HttpResponse::Ok().json(page),
         Err(refused) => *refused,
     }
@@ -1732,7 +1738,8 @@ async fn list_subscriptions(req: HttpRequest, state: web::Data<SandboxState>) ->
         })
         .map(|x| (x.created, x.id.clone(), subscription_json(&s, x, &version)))
         .collect();
-    match list_page(&query, items, "/v1/subscriptions") {
+    let created = |id: &str| s.subscriptions.get(id).map(|x| x.created);
+    match list_page(&query, items, created, "/v1/subscriptions") {
         Ok(page) => HttpResponse::Ok().json(page),
         Err(refused) => *refused,
     }

@@ -20,17 +20,26 @@
 //! - portal session: `multivio-portal-<random>`, new for every link asked for (the key covers
 //!   this call's own retries). A portal session creates nothing billable, and its URL is
 //!   short-lived: handing out an earlier one would hand out a dead link.
-//! - expiring a Checkout Session: `multivio-expire-<session id>`.
+//! - a Checkout Session replacing one found expired: the checkout's key and
+//!   `-after-<expired session id>`.
+//! - expiring a Checkout Session: `multivio-expire-<random>` (expiring is idempotent by
+//!   itself; a fixed key would replay a stored failure for a day).
 //!
 //! # One subscription per customer
 //!
 //! Stripe lets a customer hold several subscriptions, and a Checkout Session stays payable for
-//! a day: two checkout links asked for more than a window apart could both be paid. So a
-//! checkout for a customer Stripe already knows first lists the customer's subscriptions and
-//! refuses ([`BillingError::AlreadySubscribed`]) while one has not ended, then, once the new
-//! session exists, expires every other open session of the customer: only the newest link
-//! can be paid. Should an older session have been paid meanwhile (it cannot be expired any
-//! more), the new one is expired as well and the checkout refused.
+//! a day: two checkout links asked for more than a window apart could both be paid. So once a
+//! checkout's session exists, every other open session of the customer is expired (only the
+//! newest link can be paid; an older one found paid meanwhile takes the new one back), then
+//! the customer's subscriptions are looked at — after the other links are dead, so one made
+//! through any of them is seen — and while one has not ended (any status but `canceled` and
+//! `incomplete_expired`) the new session is expired too and the checkout refused
+//! ([`BillingError::AlreadySubscribed`]). Last, the new session must still be open: a key
+//! replayed within its window may answer a session expired since (a checkout for another plan
+//! replaced it), and a checkout asked for at the same moment may have expired it; then a new
+//! session is made under a key naming the dead one (a few times at most). The customers are
+//! Multivio's own (created for its users), so their sessions and subscriptions are all
+//! Multivio's.
 //!
 //! # Retries
 //!
@@ -141,6 +150,14 @@ struct ListPage {
 
 /// The subscription statuses that hold nothing any more.
 const ENDED: [&str; 2] = ["canceled", "incomplete_expired"];
+
+/// Objects asked for per page of a list (each answer stays well under the answer cap).
+const LIST_PAGE: usize = 20;
+/// Pages read of a list at most.
+const LIST_PAGES: usize = 10;
+
+/// Checkout Sessions created for one request at most (see `create_checkout_session`).
+const MAX_CHECKOUT_ATTEMPTS: usize = 5;
 
 /// Stripe's error answer.
 #[derive(Debug, Deserialize)]
@@ -258,23 +275,44 @@ impl StripeGateway {
             "multivio-checkout-{user}-{plan}-{window}-{}",
             self.fingerprint(&form)
         );
-        if !created_customer && self.holds_subscription(&customer_id).await? {
-            return Err(BillingError::AlreadySubscribed);
-        }
-        let created = self
-            .create("/v1/checkout/sessions", &form, &key, "checkout.session")
-            .await?;
-        if !created_customer {
+        // A key's answer may be a session expired since (replayed within the window after a
+        // checkout for another plan replaced it): then a new one, under a key naming it.
+        let mut attempt_key = key.clone();
+        for _ in 0..MAX_CHECKOUT_ATTEMPTS {
+            let created = self
+                .create(
+                    "/v1/checkout/sessions",
+                    &form,
+                    &attempt_key,
+                    "checkout.session",
+                )
+                .await?;
             self.expire_other_checkouts(&customer_id, &created.id)
                 .await?;
+            // Looked at once the other links are dead: a subscription made through one of
+            // them before is seen here, and the new link is taken back.
+            if self.holds_subscription(&customer_id).await? {
+                self.take_back(&created.id).await?;
+                return Err(BillingError::AlreadySubscribed);
+            }
+            match self.checkout_status(&created.id).await?.as_str() {
+                "open" => {
+                    return Ok(CheckoutSession {
+                        url: link(created.url, "Checkout Session")?,
+                        id: created.id,
+                        customer_id,
+                        created_customer,
+                        idempotency_key: attempt_key,
+                    });
+                }
+                "complete" => return Err(BillingError::AlreadySubscribed),
+                // Expired: replayed, or replaced by a checkout asked for at the same moment.
+                _ => attempt_key = format!("{key}-after-{}", created.id),
+            }
         }
-        Ok(CheckoutSession {
-            url: link(created.url, "Checkout Session")?,
-            id: created.id,
-            customer_id,
-            created_customer,
-            idempotency_key: key,
-        })
+        Err(self.unavailable(
+            "this customer's checkouts kept replacing each other; try again".to_owned(),
+        ))
     }
 
     /// Creates a customer-portal session for a customer, returning to the configured page.
@@ -308,11 +346,12 @@ impl StripeGateway {
 
     /// Whether the customer holds a subscription that has not ended.
     async fn holds_subscription(&self, customer_id: &str) -> Result<bool, BillingError> {
+        // Stripe's default list: every status but `canceled`. One without a status counts.
         let listed = self
-            .list("/v1/subscriptions", customer_id, "all", |sub| {
+            .list("/v1/subscriptions", customer_id, None, true, |sub| {
                 sub.status
                     .as_deref()
-                    .is_some_and(|status| !ENDED.contains(&status))
+                    .is_none_or(|status| !ENDED.contains(&status))
             })
             .await?;
         Ok(!listed.is_empty())
@@ -325,9 +364,13 @@ impl StripeGateway {
         keep: &str,
     ) -> Result<(), BillingError> {
         let open = self
-            .list("/v1/checkout/sessions", customer_id, "open", |session| {
-                session.id != keep
-            })
+            .list(
+                "/v1/checkout/sessions",
+                customer_id,
+                Some("open"),
+                false,
+                |session| session.id != keep,
+            )
             .await?;
         for session in open {
             if let Err(e) = self.expire_checkout(&session.id).await {
@@ -335,7 +378,7 @@ impl StripeGateway {
                 // checkout) — which, Stripe says.
                 let status = self.checkout_status(&session.id).await?;
                 if status == "complete" {
-                    self.expire_checkout(keep).await?;
+                    self.take_back(keep).await?;
                     return Err(BillingError::AlreadySubscribed);
                 }
                 if status != "expired" {
@@ -346,9 +389,24 @@ impl StripeGateway {
         Ok(())
     }
 
+    /// Makes sure session `id` can no longer be paid: expired now, or no longer open anyway
+    /// (paid — a replayed key's session may be the one the subscription came from — or
+    /// expired).
+    async fn take_back(&self, id: &str) -> Result<(), BillingError> {
+        match self.expire_checkout(id).await {
+            Ok(()) => Ok(()),
+            Err(e) => match self.checkout_status(id).await?.as_str() {
+                "open" => Err(e),
+                _ => Ok(()),
+            },
+        }
+    }
+
     async fn expire_checkout(&self, id: &str) -> Result<(), BillingError> {
         let path = format!("/v1/checkout/sessions/{}/expire", path_segment(id)?);
-        let key = format!("multivio-expire-{id}");
+        // A fresh key each time: expiring is idempotent by nature, and a key's stored failure
+        // would be replayed for a day.
+        let key = format!("multivio-expire-{}", random_hex());
         self.create(&path, &Form::new(), &key, "checkout.session")
             .await
             .map(drop)
@@ -364,22 +422,25 @@ impl StripeGateway {
         Ok(session.status.unwrap_or_default())
     }
 
-    /// Every object of a customer's list at `path` with `status` that `wanted` keeps, page by
-    /// page.
+    /// The objects of a customer's list at `path` (with `status`, if given) that `wanted`
+    /// keeps, page by page ([`LIST_PAGE`] a page, at most [`LIST_PAGES`] pages) — only the
+    /// first one with `first`.
     async fn list(
         &self,
         path: &str,
         customer_id: &str,
-        status: &str,
+        status: Option<&str>,
+        first: bool,
         wanted: impl Fn(&Listed) -> bool,
     ) -> Result<Vec<Listed>, BillingError> {
         let mut kept = Vec::new();
         let mut after: Option<String> = None;
-        loop {
-            let mut query = Form::new()
-                .push("customer", customer_id)
-                .push("status", status)
-                .push("limit", "100");
+        for _ in 0..LIST_PAGES {
+            let mut query = Form::new().push("customer", customer_id);
+            if let Some(status) = status {
+                query = query.push("status", status);
+            }
+            query = query.push("limit", LIST_PAGE.to_string());
             if let Some(after) = &after {
                 query = query.push("starting_after", after.as_str());
             }
@@ -389,10 +450,14 @@ impl StripeGateway {
             after = page.data.last().map(|listed| listed.id.clone());
             let more = page.has_more && after.is_some();
             kept.extend(page.data.into_iter().filter(|listed| wanted(listed)));
-            if !more {
+            if !more || (first && !kept.is_empty()) {
                 return Ok(kept);
             }
         }
+        Err(self.unavailable(format!(
+            "more than {} objects in the customer's list {path}",
+            LIST_PAGE * LIST_PAGES
+        )))
     }
 
     /// The first 16 hex digits of SHA-256 over the request's encoded parameters and this
@@ -482,7 +547,7 @@ impl StripeGateway {
                 let bytes = http::read_capped(response, MAX_ANSWER_BYTES)
                     .await
                     .map_err(|e| self.unavailable(format!("Stripe's answer: {e}")))?;
-                return Ok(bytes.to_vec());
+                return Ok(bytes);
             }
             let should_retry = match response
                 .headers()

@@ -102,7 +102,30 @@ async fn a_first_checkout_creates_the_customer_then_a_subscription_session() {
     );
 
     let sent = stripe_requests(&sandbox);
-    assert_eq!(sent.len(), 2, "{sent:#?}");
+    let calls: Vec<_> = sent
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    // The customer and the session; then the customer's other open sessions (to expire), its
+    // subscriptions and the new session's status (see
+    // `a_later_checkout_expires_the_earlier_link_…`).
+    let c = &session.customer_id;
+    assert_eq!(
+        calls,
+        [
+            "POST /v1/customers".to_owned(),
+            "POST /v1/checkout/sessions".to_owned(),
+            format!("GET /v1/checkout/sessions?customer={c}&status=open&limit=20"),
+            format!("GET /v1/subscriptions?customer={c}&limit=20"),
+            format!("GET /v1/checkout/sessions/{}", session.id),
+        ]
+    );
+    for r in &sent {
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some(format!("Bearer {}", credentials::STRIPE_SECRET_KEY).as_str())
+        );
+    }
     let (customer, checkout) = (&sent[0], &sent[1]);
     for r in [customer, checkout] {
         assert_eq!(r.method, "POST");
@@ -182,8 +205,12 @@ async fn a_repeated_checkout_in_the_same_window_is_the_same_session_and_customer
         .await
         .unwrap();
     assert_eq!(first, again);
-    // Four requests, two objects: the fake answered the repeats from their keys.
-    assert_eq!(stripe_requests(&sandbox).len(), 4);
+    // Four creates, two objects: the fake answered the repeats from their keys.
+    let creates = stripe_requests(&sandbox)
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(creates, 4);
     let later = gateway
         .create_checkout_session(
             &request(7, "business", None),
@@ -216,19 +243,18 @@ async fn an_existing_customer_is_used_as_is() {
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    // A customer Stripe knows: its subscriptions looked at first, its other open checkouts
-    // after (see `a_later_checkout_expires_the_earlier_link_…`).
+    let id = url.rsplit('/').next().unwrap();
     assert_eq!(
         calls,
         [
             "POST /v1/customers".to_owned(),
-            format!("GET /v1/subscriptions?customer={customer}&status=all&limit=100"),
             "POST /v1/checkout/sessions".to_owned(),
-            format!("GET /v1/checkout/sessions?customer={customer}&status=open&limit=100"),
+            format!("GET /v1/checkout/sessions?customer={customer}&status=open&limit=20"),
+            format!("GET /v1/subscriptions?customer={customer}&limit=20"),
+            format!("GET /v1/checkout/sessions/{id}"),
         ]
     );
-    assert!(sent[2].body.contains(&format!("customer={customer}&")));
-    let id = url.rsplit('/').next().unwrap();
+    assert!(sent[1].body.contains(&format!("customer={customer}&")));
     let stored = get(&sandbox, &format!("/v1/checkout/sessions/{id}")).await;
     assert_eq!(stored["customer"], customer.as_str());
 }
@@ -397,15 +423,8 @@ async fn a_later_checkout_expires_the_earlier_link_and_a_subscribed_customer_is_
     assert_eq!(pay(&sandbox, &first.id).await, 410);
     assert_eq!(pay(&sandbox, &later.id).await, 200);
 
-    // Subscribed (whether or not our side has heard yet): a further checkout is refused and
-    // creates no session.
-    let sessions = |sandbox: &Sandbox| {
-        stripe_requests(sandbox)
-            .iter()
-            .filter(|r| r.method == "POST" && r.path == "/v1/checkout/sessions")
-            .count()
-    };
-    let before = sessions(&sandbox);
+    // Subscribed (whether or not our side has heard yet): a further checkout is refused, and
+    // leaves no link that can be paid.
     let refused = gateway
         .create_checkout_session(
             &asked,
@@ -413,5 +432,46 @@ async fn a_later_checkout_expires_the_earlier_link_and_a_subscribed_customer_is_
         )
         .await;
     assert_eq!(refused.unwrap_err(), BillingError::AlreadySubscribed);
-    assert_eq!(sessions(&sandbox), before);
+    let open = get(
+        &sandbox,
+        &format!("/v1/checkout/sessions?customer={customer}&status=open"),
+    )
+    .await;
+    assert_eq!(open["data"], serde_json::json!([]), "{open}");
+}
+
+#[tokio::test]
+async fn going_back_to_a_plan_within_the_window_gives_a_payable_link() {
+    let (sandbox, gateway) = world().await;
+    let customer = gateway
+        .create_customer(UserId(8), &Email::new("h@example.com").unwrap())
+        .await
+        .unwrap();
+    let now = at(1_767_225_600);
+    let status = |id: String| {
+        let sandbox = &sandbox;
+        async move { get(sandbox, &format!("/v1/checkout/sessions/{id}")).await["status"].clone() }
+    };
+    // pro, business, pro, business: each replaces the one before, and the repeats' keys
+    // answer sessions expired since — each answer is still a link that can be paid.
+    let mut links = Vec::new();
+    for (n, plan) in ["pro", "business", "pro", "business"]
+        .into_iter()
+        .enumerate()
+    {
+        let session = gateway
+            .create_checkout_session(
+                &request(8, plan, Some(&customer)),
+                now + chrono::Duration::seconds(n as i64),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status(session.id.clone()).await, "open", "{plan} #{n}");
+        links.push(session.id);
+    }
+    for earlier in &links[..3] {
+        assert_eq!(status(earlier.clone()).await, "expired");
+    }
+    let ids: std::collections::HashSet<_> = links.iter().collect();
+    assert_eq!(ids.len(), 4, "four sessions: {links:?}");
 }

@@ -237,7 +237,7 @@ async fn checkout_then_stripes_events_put_the_user_on_the_plan() {
         .state()
         .requests()
         .into_iter()
-        .filter(|r| r.platform == "stripe" && r.path.starts_with("/v1/"))
+        .filter(|r| r.platform == "stripe" && r.path.starts_with("/v1/") && r.method == "POST")
         .collect();
     let paths: Vec<_> = calls
         .iter()

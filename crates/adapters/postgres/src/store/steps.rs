@@ -5,7 +5,8 @@
 //! post, decides over it and writes it. Committed one by one, most of a step's cost is the
 //! transaction's own: its opening, its commit record and the WAL flush the commit waits for
 //! (measured with pgbench in docs/benchmarks.md: sixteen steps to a transaction, each in a
-//! savepoint, ran about one and a half times as many steps a second as one to a transaction). So steps that arrive while
+//! savepoint, ran about one and a half times as many steps a second as one to a
+//! transaction). So steps that arrive while
 //! one is being written wait and then share a transaction: each runs in a savepoint of its own
 //! and in its own tenant's session, so a step that fails (a lost lease, a conflict) is rolled
 //! back alone and answered with its own error, and the others commit. A step's answer comes
@@ -204,7 +205,8 @@ impl PgStore {
         }
     }
 
-    /// One transaction for `batch`: each step in a savepoint and its tenant's session.
+    /// One transaction for `batch`: each step in a savepoint and its tenant's session (a step
+    /// alone: in its tenant's session, without a savepoint).
     async fn write_batch(&self, mut batch: Vec<Pending>) {
         // A step whose caller is gone (its job was dropped) is not run.
         batch.retain(|step| !step.reply.is_closed());
