@@ -15,7 +15,7 @@
 //! - Checkout Session: `multivio-checkout-<user id>-<plan>-<window>-<fingerprint>`, the window
 //!   being the [`CHECKOUT_KEY_WINDOW_SECONDS`]-long slice of time the request is made in. A
 //!   double click, a retried request or a second tab within the window gets the same session
-//!   (so one checkout, one subscription); later, a fresh session. The window stays short
+//!   (so one checkout, one subscription) while it is still open; later, a fresh session. The window stays short
 //!   because Stripe also replays a stored failure (a 500) to every repeat of its key.
 //! - portal session: `multivio-portal-<random>`, new for every link asked for (the key covers
 //!   this call's own retries). A portal session creates nothing billable, and its URL is
@@ -34,12 +34,14 @@
 //! the customer's subscriptions are looked at — after the other links are dead, so one made
 //! through any of them is seen — and while one has not ended (any status but `canceled` and
 //! `incomplete_expired`) the new session is expired too and the checkout refused
-//! ([`BillingError::AlreadySubscribed`]). Last, the new session must still be open: a key
-//! replayed within its window may answer a session expired since (a checkout for another plan
-//! replaced it), and a checkout asked for at the same moment may have expired it; then a new
-//! session is made under a key naming the dead one (a few times at most). The customers are
-//! Multivio's own (created for its users), so their sessions and subscriptions are all
-//! Multivio's.
+//! ([`BillingError::AlreadySubscribed`]). A session answered from a replayed key
+//! (`Idempotent-Replayed: true`) is looked at first: expired since (a checkout for another
+//! plan replaced it within the window) or paid (and perhaps cancelled since), it is replaced
+//! by a new session under a key naming it — a few times at most, then the request fails. Two
+//! checkouts asked for at the same moment may each expire the other's session: one link is
+//! then dead, never two payable. The customers are Multivio's own (created for its users), so
+//! their sessions and subscriptions are all Multivio's. This rests on Stripe's lists showing
+//! what was just created or expired, as they do.
 //!
 //! # Retries
 //!
@@ -130,6 +132,17 @@ struct Created {
     object: String,
     #[serde(default)]
     url: Option<String>,
+    /// Whether Stripe answered from the idempotency key's first answer
+    /// (`Idempotent-Replayed: true`): the object may have changed since.
+    #[serde(skip)]
+    replayed: bool,
+}
+
+/// A successful answer.
+struct Answer {
+    body: Vec<u8>,
+    /// `Idempotent-Replayed: true`.
+    replayed: bool,
 }
 
 /// An object of a list (the fields read).
@@ -156,8 +169,9 @@ const LIST_PAGE: usize = 20;
 /// Pages read of a list at most.
 const LIST_PAGES: usize = 10;
 
-/// Checkout Sessions created for one request at most (see `create_checkout_session`).
-const MAX_CHECKOUT_ATTEMPTS: usize = 5;
+/// Checkout Sessions asked for in one request at most (see `create_checkout_session`): a
+/// replayed one found no longer open costs an attempt.
+const MAX_CHECKOUT_ATTEMPTS: usize = 8;
 
 /// Stripe's error answer.
 #[derive(Debug, Deserialize)]
@@ -275,8 +289,9 @@ impl StripeGateway {
             "multivio-checkout-{user}-{plan}-{window}-{}",
             self.fingerprint(&form)
         );
-        // A key's answer may be a session expired since (replayed within the window after a
-        // checkout for another plan replaced it): then a new one, under a key naming it.
+        // A replayed answer (the key's first, within its window) may be a session that is no
+        // longer open: expired since (a checkout for another plan replaced it) or paid (and
+        // perhaps cancelled since). Then a new session, under a key naming that one.
         let mut attempt_key = key.clone();
         for _ in 0..MAX_CHECKOUT_ATTEMPTS {
             let created = self
@@ -287,6 +302,20 @@ impl StripeGateway {
                     "checkout.session",
                 )
                 .await?;
+            if created.replayed {
+                match self.checkout_status(&created.id).await?.as_str() {
+                    "open" => {}
+                    "expired" | "complete" => {
+                        attempt_key = format!("{key}-after-{}", created.id);
+                        continue;
+                    }
+                    other => {
+                        return Err(self.unavailable(format!(
+                            "unexpected answer from Stripe: a Checkout Session `{other}`"
+                        )));
+                    }
+                }
+            }
             self.expire_other_checkouts(&customer_id, &created.id)
                 .await?;
             // Looked at once the other links are dead: a subscription made through one of
@@ -295,23 +324,16 @@ impl StripeGateway {
                 self.take_back(&created.id).await?;
                 return Err(BillingError::AlreadySubscribed);
             }
-            match self.checkout_status(&created.id).await?.as_str() {
-                "open" => {
-                    return Ok(CheckoutSession {
-                        url: link(created.url, "Checkout Session")?,
-                        id: created.id,
-                        customer_id,
-                        created_customer,
-                        idempotency_key: attempt_key,
-                    });
-                }
-                "complete" => return Err(BillingError::AlreadySubscribed),
-                // Expired: replayed, or replaced by a checkout asked for at the same moment.
-                _ => attempt_key = format!("{key}-after-{}", created.id),
-            }
+            return Ok(CheckoutSession {
+                url: link(created.url, "Checkout Session")?,
+                id: created.id,
+                customer_id,
+                created_customer,
+                idempotency_key: attempt_key,
+            });
         }
         Err(self.unavailable(
-            "this customer's checkouts kept replacing each other; try again".to_owned(),
+            "this customer's checkouts replaced each other too often; try again".to_owned(),
         ))
     }
 
@@ -414,10 +436,10 @@ impl StripeGateway {
 
     async fn checkout_status(&self, id: &str) -> Result<String, BillingError> {
         let path = format!("/v1/checkout/sessions/{}", path_segment(id)?);
-        let bytes = self
+        let answer = self
             .send(reqwest::Method::GET, &path, &Form::new(), None)
             .await?;
-        let session: Listed = serde_json::from_slice(&bytes)
+        let session: Listed = serde_json::from_slice(&answer.body)
             .map_err(|e| self.unavailable(format!("unexpected answer from Stripe: {e}")))?;
         Ok(session.status.unwrap_or_default())
     }
@@ -444,8 +466,8 @@ impl StripeGateway {
             if let Some(after) = &after {
                 query = query.push("starting_after", after.as_str());
             }
-            let bytes = self.send(reqwest::Method::GET, path, &query, None).await?;
-            let page: ListPage = serde_json::from_slice(&bytes)
+            let answer = self.send(reqwest::Method::GET, path, &query, None).await?;
+            let page: ListPage = serde_json::from_slice(&answer.body)
                 .map_err(|e| self.unavailable(format!("unexpected answer from Stripe: {e}")))?;
             after = page.data.last().map(|listed| listed.id.clone());
             let more = page.has_more && after.is_some();
@@ -479,11 +501,12 @@ impl StripeGateway {
         idempotency_key: &str,
         object: &str,
     ) -> Result<Created, BillingError> {
-        let bytes = self
+        let answer = self
             .send(reqwest::Method::POST, path, form, Some(idempotency_key))
             .await?;
-        let created: Created = serde_json::from_slice(&bytes)
+        let mut created: Created = serde_json::from_slice(&answer.body)
             .map_err(|e| self.unavailable(format!("unexpected answer from Stripe: {e}")))?;
+        created.replayed = answer.replayed;
         if created.object != object {
             return Err(self.unavailable(format!(
                 "unexpected answer from Stripe: a {} instead of a {object}",
@@ -502,7 +525,7 @@ impl StripeGateway {
         path: &str,
         form: &Form,
         idempotency_key: Option<&str>,
-    ) -> Result<Vec<u8>, BillingError> {
+    ) -> Result<Answer, BillingError> {
         let mut url = format!("{}{path}", self.api_url);
         let body = form.encode();
         let get = method == reqwest::Method::GET;
@@ -544,10 +567,14 @@ impl StripeGateway {
             };
             let status = response.status();
             if status.is_success() {
-                let bytes = http::read_capped(response, MAX_ANSWER_BYTES)
+                let replayed = response
+                    .headers()
+                    .get("idempotent-replayed")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+                let body = http::read_capped(response, MAX_ANSWER_BYTES)
                     .await
                     .map_err(|e| self.unavailable(format!("Stripe's answer: {e}")))?;
-                return Ok(bytes);
+                return Ok(Answer { body, replayed });
             }
             let should_retry = match response
                 .headers()
@@ -601,12 +628,14 @@ impl StripeGateway {
 
     /// An unavailable error with a bounded message, the key scrubbed from it.
     fn unavailable(&self, message: String) -> BillingError {
-        let mut message = excerpt(&message, MAX_MESSAGE_CHARS);
+        // Scrubbed before it is cut: a key cut in two would no longer be found.
         let key = self.secret_key.expose();
-        if !key.is_empty() && message.contains(key) {
-            message = message.replace(key, "[redacted]");
-        }
-        BillingError::Unavailable(message)
+        let message = if !key.is_empty() && message.contains(key) {
+            message.replace(key, "[redacted]")
+        } else {
+            message
+        };
+        BillingError::Unavailable(excerpt(&message, MAX_MESSAGE_CHARS))
     }
 }
 
