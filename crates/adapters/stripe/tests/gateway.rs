@@ -68,13 +68,15 @@ fn stripe_requests(sandbox: &Sandbox) -> Vec<Recorded> {
         .collect()
 }
 
+/// A client for the fake's API and controls.
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
 /// A Stripe object, read through the fake's API.
 async fn get(sandbox: &Sandbox, path: &str) -> Value {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    client()
         .get(format!("{}{path}", sandbox.stripe_url()))
         .bearer_auth(credentials::STRIPE_SECRET_KEY)
         .send()
@@ -364,14 +366,15 @@ async fn a_wrong_key_is_refused_and_never_repeated_in_full() {
     assert!(!format!("{gateway:?}").contains(key));
 }
 
+/// A Checkout Session's status, read through the fake's API.
+async fn status(sandbox: &Sandbox, id: &str) -> Value {
+    get(sandbox, &format!("/v1/checkout/sessions/{id}")).await["status"].clone()
+}
+
 /// Completes a checkout as the customer would, through the fake's control: the status it
 /// answered.
 async fn pay(sandbox: &Sandbox, session: &str) -> u16 {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    client()
         .post(format!(
             "{}/_sandbox/complete_checkout",
             sandbox.stripe_url()
@@ -393,10 +396,6 @@ async fn a_later_checkout_expires_the_earlier_link_and_a_subscribed_customer_is_
         .unwrap();
     let asked = request(5, "pro", Some(&customer));
     let now = at(1_767_225_600);
-    let status = |id: String| {
-        let sandbox = &sandbox;
-        async move { get(sandbox, &format!("/v1/checkout/sessions/{id}")).await["status"].clone() }
-    };
     let first = gateway.create_checkout_session(&asked, now).await.unwrap();
     // A double click within the window: the same session, still payable.
     let again = gateway
@@ -404,7 +403,7 @@ async fn a_later_checkout_expires_the_earlier_link_and_a_subscribed_customer_is_
         .await
         .unwrap();
     assert_eq!(again.id, first.id);
-    assert_eq!(status(first.id.clone()).await, "open");
+    assert_eq!(status(&sandbox, &first.id).await, "open");
 
     // Asked again a window later: a new session, and the first link can no longer be paid.
     let later = gateway
@@ -415,8 +414,8 @@ async fn a_later_checkout_expires_the_earlier_link_and_a_subscribed_customer_is_
         .await
         .unwrap();
     assert_ne!(later.id, first.id);
-    assert_eq!(status(first.id.clone()).await, "expired");
-    assert_eq!(status(later.id.clone()).await, "open");
+    assert_eq!(status(&sandbox, &first.id).await, "expired");
+    assert_eq!(status(&sandbox, &later.id).await, "open");
     assert_eq!(pay(&sandbox, &first.id).await, 410);
     assert_eq!(pay(&sandbox, &later.id).await, 200);
 
@@ -445,10 +444,6 @@ async fn going_back_to_a_plan_within_the_window_gives_a_payable_link() {
         .await
         .unwrap();
     let now = at(1_767_225_600);
-    let status = |id: String| {
-        let sandbox = &sandbox;
-        async move { get(sandbox, &format!("/v1/checkout/sessions/{id}")).await["status"].clone() }
-    };
     // pro, business, pro, business: each replaces the one before, and the repeats' keys
     // answer sessions expired since — each answer is still a link that can be paid.
     let mut links = Vec::new();
@@ -463,11 +458,11 @@ async fn going_back_to_a_plan_within_the_window_gives_a_payable_link() {
             )
             .await
             .unwrap();
-        assert_eq!(status(session.id.clone()).await, "open", "{plan} #{n}");
+        assert_eq!(status(&sandbox, &session.id).await, "open", "{plan} #{n}");
         links.push(session.id);
     }
     for earlier in &links[..3] {
-        assert_eq!(status(earlier.clone()).await, "expired");
+        assert_eq!(status(&sandbox, earlier).await, "expired");
     }
     let ids: std::collections::HashSet<_> = links.iter().collect();
     assert_eq!(ids.len(), 4, "four sessions: {links:?}");
@@ -493,11 +488,7 @@ async fn after_a_cancellation_a_checkout_in_the_same_window_gives_a_payable_link
     // still answers the paid session, and a new one is made instead.
     let subscriptions = get(&sandbox, &format!("/v1/subscriptions?customer={customer}")).await;
     let sub = subscriptions["data"][0]["id"].as_str().unwrap().to_owned();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cancelled = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    let cancelled = client()
         .post(format!(
             "{}/_sandbox/cancel_subscription",
             sandbox.stripe_url()
