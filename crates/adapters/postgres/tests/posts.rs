@@ -95,9 +95,30 @@ async fn a_post_round_trips_with_its_json_columns() {
         text: "the universal thread goes on".into(),
         media_files: vec![MediaId(Uuid::new_v4())],
     }];
+    // Numbers at the ends of what a request may carry: PostgreSQL keeps them exactly and
+    // prints them in full (the largest float as 309 digits), and they read back as sent.
+    post.universal_metadata = serde_json::json!({
+        "largest": f64::MAX,
+        "lowest": f64::MIN,
+        "smallest": f64::MIN_POSITIVE,
+        "subnormal": -5e-324,
+        "float": -1.175494351e-38,
+        "unsigned": u64::MAX,
+        "signed": i64::MIN,
+    });
     let stored = insert(&store, &alice, &post).await;
     assert_eq!(stored, post);
     assert_eq!(PostStore::get(&store, &alice, post.id).await.unwrap(), post);
+    let query = PostQuery {
+        status: None,
+        platform: None,
+        from: None,
+        to: None,
+        limit: multivio_domain::page::PageSize::new(None),
+        cursor: None,
+    };
+    let listed = PostStore::list(&store, &alice, &query).await.unwrap();
+    assert_eq!(listed.items, vec![post]);
 }
 
 #[tokio::test]
