@@ -9,10 +9,10 @@
 //!   refresh 90 days; a refresh rotates both and revokes the old refresh token.
 //! - Errors: `{"error", "message"}` with the real statuses (`ExpiredToken` and `InvalidToken`
 //!   are 400, a missing token is 401 `AuthMissing`, a record key in use is 500
-//!   `InternalServerError`).
+//!   `InternalServerError` as the reference PDS answers it, or 409 once `key_in_use` says so).
 //!
-//! Control endpoints, for tests (`POST`; the first three take optional JSON bodies, the last
-//! two require theirs):
+//! Control endpoints, for tests (`POST`; the first three take optional JSON bodies, the next
+//! three require theirs):
 //! - `/bsky/_sandbox/expire_access`: every access token issued so far expires now.
 //! - `/bsky/_sandbox/fail_next_create` `{"mode": "error" | "store_then_error" |
 //!   "store_then_drop"}`: the next `createRecord` answers 500 without storing, stores the
@@ -28,6 +28,10 @@
 //! - `/bsky/_sandbox/slow_media` `{"seconds": N, "count": K}`: the next K `uploadBlob` calls
 //!   wait N seconds as they arrive, before they are handled. Same answers, and `GET`, as
 //!   `answer_late`.
+//! - `/bsky/_sandbox/key_in_use` `{"status": 500 | 409}`: how `createRecord` answers a record
+//!   key in use from now on — 500 `InternalServerError` (the reference PDS, the default) or
+//!   409 `RecordAlreadyExists` (other PDS implementations, and the explicit error the
+//!   reference one proposes).
 
 mod validate;
 
@@ -72,6 +76,9 @@ pub struct State {
     /// Where each record is in `records`, by (DID, record key).
     record_index: HashMap<(String, String), usize>,
     next_create: Option<CreateFailure>,
+    /// `createRecord`'s answer to a record key in use: 409 `RecordAlreadyExists` when set,
+    /// else 500 as the reference PDS.
+    key_in_use_conflict: bool,
     rate_limit_next: Option<i64>,
     last_tid_micros: i64,
     /// Records stored at once and answered late.
@@ -183,6 +190,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(fail_next_create),
         )
         .route("/_sandbox/rate_limit_next", web::post().to(rate_limit_next))
+        .route("/_sandbox/key_in_use", web::post().to(key_in_use))
         .route("/_sandbox/answer_late", web::post().to(set_answer_late))
         .route("/_sandbox/answer_late", web::get().to(get_answer_late))
         .route("/_sandbox/slow_media", web::post().to(set_slow_media))
@@ -729,6 +737,13 @@ fn create_record(s: &mut State, req: &HttpRequest, body: &[u8]) -> Answer {
         return Err(internal_error());
     }
     if s.record(&did, &rkey).is_some() {
+        if s.key_in_use_conflict {
+            return Err(error(
+                409,
+                "RecordAlreadyExists",
+                format!("Record already exists: at://{did}/{POST}/{rkey}"),
+            ));
+        }
         // The reference PDS's answer to a record key in use (bluesky-social/atproto#3718).
         return Err(internal_error());
     }
@@ -859,6 +874,21 @@ async fn fail_next_create(
         }
     };
     lock(&state.bluesky).next_create = Some(mode);
+    HttpResponse::NoContent().finish()
+}
+
+async fn key_in_use(
+    state: web::Data<SandboxState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    common::record(&state, "bluesky", &req, &body);
+    let conflict = match control_input(&body).get("status").and_then(Value::as_u64) {
+        Some(500) => false,
+        Some(409) => true,
+        _ => return HttpResponse::BadRequest().body("`status` is 500 or 409"),
+    };
+    lock(&state.bluesky).key_in_use_conflict = conflict;
     HttpResponse::NoContent().finish()
 }
 

@@ -210,6 +210,31 @@ async fn records_are_checked_against_the_post_lexicon_and_what_the_fake_holds() 
         again.1,
         json!({"error": "InternalServerError", "message": "Internal Server Error"})
     );
+    // Or, once asked, the 409 of other PDS implementations; anything else is refused.
+    let key_in_use = |input: Value| {
+        fake.http
+            .post(format!(
+                "{}/_sandbox/key_in_use",
+                fake.sandbox.bluesky_url()
+            ))
+            .json(&input)
+            .send()
+    };
+    assert_eq!(
+        key_in_use(json!({"status": 404})).await.unwrap().status(),
+        400
+    );
+    assert_eq!(
+        key_in_use(json!({"status": 409})).await.unwrap().status(),
+        204
+    );
+    let conflict = create(Some("3jzfcijpj2z2a"), post("hello")).await;
+    assert_eq!(error_of(&conflict), (409, "RecordAlreadyExists"));
+    assert_eq!(
+        key_in_use(json!({"status": 500})).await.unwrap().status(),
+        204
+    );
+    assert_eq!(create(Some("3jzfcijpj2z2a"), post("hello")).await.0, 500);
     let read = fake
         .get(
             "com.atproto.repo.getRecord",

@@ -661,6 +661,17 @@ async fn a_retry_after_a_lost_answer_finds_the_post_instead_of_publishing_it_twi
     assert_eq!(rkey_of(&published), tid::record_key("k-retry-lost", 0));
     assert_eq!(sandbox.state().posts().len(), 3);
     assert!(bluesky.dedup_window() >= Some(Duration::days(365)));
+
+    // A PDS that refuses a record key in use with 409 `RecordAlreadyExists`: the retry finds
+    // the post too, and writes nothing.
+    control(&sandbox, "key_in_use", json!({"status": 409})).await;
+    let reads = calls(&sandbox, "com.atproto.repo.getRecord").len();
+    assert_eq!(bluesky.publish(&req, &Unguarded).await.unwrap(), published);
+    assert_eq!(
+        calls(&sandbox, "com.atproto.repo.getRecord").len(),
+        reads + 1
+    );
+    assert_eq!(sandbox.state().posts().len(), 3);
 }
 
 #[tokio::test]

@@ -2,11 +2,15 @@
 //! references, written at a record key derived from the idempotency key and the part's number.
 //!
 //! Retries are safe: every attempt at a part writes the same record key, and Bluesky refuses a
-//! second write to a key (today with HTTP 500 `InternalServerError`, bluesky-social/atproto
-//! #3718). After any answer that leaves the outcome open — a 5xx, a dropped connection, an
-//! unreadable success — the record key is read back (`getRecord`): a record there is the post,
-//! published by this or an earlier attempt; no record means nothing was published and the
-//! error is transient (a retry is safe, never [`PublishError::Unknown`]).
+//! second write to a key (the reference PDS with HTTP 500 `InternalServerError`,
+//! bluesky-social/atproto#3718; other PDS implementations with 409 `RecordAlreadyExists`, the
+//! explicit error the reference one proposes). After any answer that leaves the outcome open —
+//! a 5xx, a dropped connection, an unreadable success — the record key is read back
+//! (`getRecord`): a record there is the post, published by this or an earlier attempt; no
+//! record means nothing was published and the error is transient (a retry is safe, never
+//! [`PublishError::Unknown`]). After a refusal (400 or 409, not a token's) the record key is
+//! read back too: a record there is the post, refused only as a second write to its key;
+//! none, and the refusal stands.
 //!
 //! Everything before `createRecord` — resolving mentions, reading the posts replied to,
 //! uploading the images — writes no post and is safe to redo; the [`SendGuard`] is asked
@@ -362,14 +366,21 @@ impl Bluesky {
         }
         let e = XrpcError::read(response).await;
         if e.status >= 500 {
-            // Among them the answer to a record key in use (a retry of a part already
-            // published).
+            // Among them the reference PDS's answer to a record key in use (a retry of a part
+            // already published).
             return self.reconcile(account, rkey, body, &e.describe()).await;
+        }
+        if matches!(e.status, 400 | 409) && !e.is_token_error() {
+            // Among them other PDSs' answer to a record key in use.
+            if let Some(post) = self.found_at(account, rkey, body, &e.describe()).await? {
+                return Ok(post);
+            }
         }
         Err(publish_error(e, "the post"))
     }
 
-    /// Reads the record key back after an open outcome (`sent` is the `createRecord` input).
+    /// Reads the record key back after an open outcome (`sent` is the `createRecord` input):
+    /// the post, or a transient error (nothing was published).
     async fn reconcile(
         &self,
         account: &Account<'_>,
@@ -377,6 +388,21 @@ impl Bluesky {
         sent: &Value,
         why: &str,
     ) -> Result<PublishedPost, PublishError> {
+        self.found_at(account, rkey, sent, why)
+            .await?
+            .ok_or_else(|| PublishError::Transient {
+                reason: format!("{why}; the post was not created, retrying is safe"),
+            })
+    }
+
+    /// The post at its record key, if there is one (`why`: the answer that sent us looking).
+    async fn found_at(
+        &self,
+        account: &Account<'_>,
+        rkey: &str,
+        sent: &Value,
+        why: &str,
+    ) -> Result<Option<PublishedPost>, PublishError> {
         match self
             .get_record(&account.pds, account.did, POST_COLLECTION, rkey)
             .await?
@@ -391,14 +417,12 @@ impl Bluesky {
                 if text(value.as_ref()) != text(sent.get("record")) {
                     tracing::warn!(%uri, "the Bluesky post at this record key has another text (an attempt before an edit)");
                 }
-                Ok(published(account, uri, cid, rkey))
+                Ok(Some(published(account, uri, cid, rkey)))
             }
             Some(RecordRef { uri, cid: None, .. }) => Err(PublishError::Transient {
                 reason: format!("{why}; {uri} exists but Bluesky gave no CID"),
             }),
-            None => Err(PublishError::Transient {
-                reason: format!("{why}; the post was not created, retrying is safe"),
-            }),
+            None => Ok(None),
         }
     }
 
