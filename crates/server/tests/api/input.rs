@@ -253,6 +253,18 @@ async fn bad_input_never_yields_a_500() {
             422,
         ),
         (
+            // A date before PostgreSQL's first (7537 BC), well-formed otherwise.
+            "forged cursor dated too early",
+            api.req(Method::GET, "alice", "/v1/posts?cursor=LTMwMDAwMDAwMDAwMDAwMDAwMDowMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA"),
+            422,
+        ),
+        (
+            // After 9999: no row of the store's is dated then (AD 11476).
+            "forged cursor dated too late",
+            api.req(Method::GET, "alice", "/v1/media?cursor=MzAwMDAwMDAwMDAwMDAwMDAwOjAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAw"),
+            422,
+        ),
+        (
             "unknown query key",
             api.req(Method::GET, "alice", "/v1/posts?owner=2"),
             400,

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use uuid::Uuid;
 
 /// The position after which the next page starts (newest first: strictly older rows).
@@ -25,6 +25,8 @@ impl Cursor {
         ))
     }
 
+    /// A cursor dated outside years 1–9999 is refused: no row is, and PostgreSQL would refuse
+    /// a date before 4713 BC as a parameter (an error, not an empty page).
     pub fn decode(text: &str) -> Result<Cursor, BadCursor> {
         if text.len() > 128 {
             return Err(BadCursor);
@@ -33,6 +35,7 @@ impl Cursor {
         let text = std::str::from_utf8(&bytes).map_err(|_| BadCursor)?;
         let (micros, id) = text.split_once(':').ok_or(BadCursor)?;
         let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| BadCursor)?)
+            .filter(|at| (1..=9999).contains(&at.year()))
             .ok_or(BadCursor)?;
         let id = Uuid::parse_str(id).map_err(|_| BadCursor)?;
         Ok(Cursor { at, id })
