@@ -637,9 +637,16 @@ fn payload_error(what: impl fmt::Display) -> WebhookError {
     WebhookError::Payload(excerpt(&what.to_string(), 300))
 }
 
-/// A time from Unix seconds.
+/// Stripe's times are after 1970; the last second of 9999 is the last a store need keep.
+const LAST_SECOND: i64 = 253_402_300_799;
+
+/// A time from Unix seconds, from 1970 to the end of 9999 (beyond it, a signed payload is
+/// refused as unreadable rather than failing where it is stored).
 fn time(field: &str, seconds: i64) -> Result<DateTime<Utc>, WebhookError> {
-    DateTime::from_timestamp(seconds, 0)
+    (0..=LAST_SECOND)
+        .contains(&seconds)
+        .then(|| DateTime::from_timestamp(seconds, 0))
+        .flatten()
         .ok_or_else(|| payload_error(format!("`{field}` is not a usable time: {seconds}")))
 }
 

@@ -880,6 +880,16 @@ fn an_invoice_without_lines_uses_its_own_period() {
     assert_eq!(period_start, Some(at(NOW - 60)));
     assert_eq!(currency, "eur");
     assert_eq!(plan, None);
+
+    // One before 1970 makes the event unreadable.
+    let mut early = invoice("paid");
+    early["lines"] = json!({"object": "list", "data": [], "has_more": false});
+    early["period_start"] = json!(-1);
+    let result = parse(&envelope("invoice.paid", early));
+    assert!(
+        matches!(result, Err(WebhookError::Payload(_))),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -946,6 +956,9 @@ fn signed_bodies_that_are_not_readable_events_are_payload_errors() {
         json!({"id": "evt_1", "object": "charge", "type": "invoice.paid", "created": NOW, "data": {"object": {}}}),
         json!({"id": "", "object": "event", "type": "ping", "created": NOW, "data": {"object": {}}}),
         json!({"id": "evt_1", "object": "event", "type": "ping", "created": i64::MAX, "data": {"object": {}}}),
+        // Before 1970 (7537 BC, which a store could not keep) and after 9999.
+        json!({"id": "evt_1", "object": "event", "type": "ping", "created": -300_000_000_000i64, "data": {"object": {}}}),
+        json!({"id": "evt_1", "object": "event", "type": "ping", "created": 253_402_300_800i64, "data": {"object": {}}}),
         json!({"id": "evt_1", "object": "event", "type": "ping", "created": "yesterday", "data": {"object": {}}}),
         envelope(
             "invoice.paid",
