@@ -8,7 +8,7 @@ use multivio_domain::user::{
     NewUser, ProfileInput, ProfileUpdate, ResendPolicy, User, VerifiedIdentity,
 };
 use multivio_domain::{Secret, Tenant};
-use multivio_ports::mail::Mailer;
+use multivio_ports::mail::{MailError, Mailer};
 use multivio_ports::system::{Clock, TokenGenerator};
 use multivio_ports::users::{QuotaStore, UserStore};
 
@@ -153,6 +153,11 @@ impl UserService {
         if user.email_verified {
             return Err(AppError::Conflict("email is already verified".to_owned()));
         }
+        if !user.email.can_receive_mail() {
+            return Err(AppError::Conflict(
+                "the account has no email address to verify".to_owned(),
+            ));
+        }
         let now = self.clock.now();
         // The limits are the domain's: one a minute, five a day.
         let policy = ResendPolicy::standard();
@@ -189,7 +194,12 @@ impl UserService {
                 .mailer
                 .send_verification(&user.email, &token)
                 .await
-                .map_err(|e| AppError::Unavailable(e.to_string()));
+                .map_err(|e| match e {
+                    MailError::Recipient(why) => AppError::Conflict(format!(
+                        "the account's email address cannot be sent mail: {why}"
+                    )),
+                    MailError::Failed(_) => AppError::Unavailable(e.to_string()),
+                });
         }
         Err(AppError::Conflict(
             "verification mail is being sent concurrently".to_owned(),

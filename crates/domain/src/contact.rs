@@ -54,6 +54,13 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether mail can be delivered to the address at all: not under `.invalid`, the
+    /// top-level domain reserved never to exist (RFC 2606), where a user without an address
+    /// gets a placeholder.
+    pub fn can_receive_mail(&self) -> bool {
+        !self.0.ends_with(".invalid")
+    }
 }
 
 impl TryFrom<String> for Email {

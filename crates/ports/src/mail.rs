@@ -6,8 +6,15 @@ use multivio_domain::contact::Email;
 
 /// Why sending failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("mail not sent: {0}")]
-pub struct MailError(pub String);
+pub enum MailError {
+    /// The address cannot be sent this mail (it cannot be written in a mail header): sending
+    /// again will not help.
+    #[error("mail not sent: {0}")]
+    Recipient(String),
+    /// Not sent this time (the relay is down, refused, timed out, or there is none).
+    #[error("mail not sent: {0}")]
+    Failed(String),
+}
 
 /// Sends mail.
 #[cfg_attr(feature = "mocks", mockall::automock)]

@@ -240,7 +240,7 @@ struct NoMail;
 #[async_trait]
 impl Mailer for NoMail {
     async fn send_verification(&self, _to: &Email, _token: &Secret) -> Result<(), MailError> {
-        Err(MailError("no mail relay is configured".to_owned()))
+        Err(MailError::Failed("no mail relay is configured".to_owned()))
     }
 }
 

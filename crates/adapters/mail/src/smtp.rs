@@ -90,7 +90,9 @@ impl SmtpMailer {
     /// The verification message to `to` carrying `token`, as it would be sent.
     pub fn verification(&self, to: &Email, token: &Secret) -> Result<Message, MailError> {
         let address = to.as_str().parse::<Address>().map_err(|_| {
-            MailError("the recipient's address cannot be written in a mail header".to_owned())
+            MailError::Recipient(
+                "the recipient's address cannot be written in a mail header".to_owned(),
+            )
         })?;
         let rendered = verification_message(&self.link.for_token(token));
         Message::builder()
@@ -106,7 +108,7 @@ impl SmtpMailer {
                 rendered.text().to_owned(),
                 rendered.html().to_owned(),
             ))
-            .map_err(|e| MailError(format!("the message cannot be built: {e}")))
+            .map_err(|e| MailError::Failed(format!("the message cannot be built: {e}")))
     }
 
     fn failure(&self, error: &lettre::transport::smtp::Error) -> MailError {
@@ -134,7 +136,7 @@ impl SmtpMailer {
             detail = detail.replace(password.expose(), "[redacted]");
         }
         tracing::warn!(relay = %self.relay, error = %detail, "verification mail not sent");
-        MailError(format!("SMTP relay {}: {what}", self.relay))
+        MailError::Failed(format!("SMTP relay {}: {what}", self.relay))
     }
 }
 
@@ -165,7 +167,7 @@ impl Mailer for SmtpMailer {
             Ok(Err(error)) => Err(self.failure(&error)),
             Err(_elapsed) => {
                 tracing::warn!(relay = %self.relay, "verification mail not sent: timed out");
-                Err(MailError(format!(
+                Err(MailError::Failed(format!(
                     "SMTP relay {}: no answer within {} ms",
                     self.relay,
                     self.send_timeout.as_millis()

@@ -11,7 +11,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use multivio_domain::Secret;
 use multivio_domain::contact::Email;
 use multivio_mail::{SmtpConfig, SmtpMailer, escape_html};
-use multivio_ports::mail::Mailer;
+use multivio_ports::mail::{MailError, Mailer};
 use support::{Options, Security, SilentServer, SmtpServer, closed_port};
 
 const FROM: &str = "Multivio <no-reply@example.com>";
@@ -196,13 +196,15 @@ async fn wrong_credentials_are_a_mail_error_that_hides_the_password() {
         .await
         .unwrap_err();
 
-    assert!(error.0.contains("refused (535"), "{error}");
+    assert!(error.to_string().contains("refused (535"), "{error}");
     assert!(
-        error.0.contains(&format!("127.0.0.1:{}", server.port())),
+        error
+            .to_string()
+            .contains(&format!("127.0.0.1:{}", server.port())),
         "{error}"
     );
     for secret in [PASSWORD, "p@ss", URL_CREDENTIALS] {
-        assert!(!error.0.contains(secret), "{error}");
+        assert!(!error.to_string().contains(secret), "{error}");
     }
     assert!(server.messages().is_empty());
     assert_eq!(server.logins().len(), 1);
@@ -223,7 +225,12 @@ async fn tls_required_sends_nothing_to_a_relay_without_starttls() {
         .await
         .unwrap_err();
 
-    assert!(error.0.starts_with("SMTP relay 127.0.0.1:"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("mail not sent: SMTP relay 127.0.0.1:"),
+        "{error}"
+    );
     assert!(server.logins().is_empty(), "no credentials in clear text");
     assert!(server.messages().is_empty());
 }
@@ -243,7 +250,7 @@ async fn an_untrusted_certificate_fails_the_send() {
         .await
         .unwrap_err();
 
-    assert!(error.0.contains("TLS failed"), "{error}");
+    assert!(error.to_string().contains("TLS failed"), "{error}");
     assert!(server.logins().is_empty());
     assert!(server.messages().is_empty());
 }
@@ -260,7 +267,32 @@ async fn a_refused_recipient_is_a_mail_error() {
         .await
         .unwrap_err();
 
-    assert!(error.0.contains("refused (550"), "{error}");
+    assert!(matches!(error, MailError::Failed(_)), "{error:?}");
+    assert!(error.to_string().contains("refused (550"), "{error}");
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn an_address_no_mail_header_can_hold_is_the_recipients_error_and_nothing_is_sent() {
+    let server = SmtpServer::start(Options::new(Security::StartTls)).await;
+    let url = format!("smtp://127.0.0.1:{}?tls=required", server.port());
+    let mailer = mailer(&url, Some(&server));
+    // Accepted as an account's email, but not as a mailbox (RFC 5321: a local part of at
+    // most 64 characters, no dots in a row).
+    for address in [
+        format!("{}@example.com", "a".repeat(65)),
+        "a..b@example.com".to_owned(),
+    ] {
+        let to = Email::new(&address).unwrap();
+        let error = mailer
+            .send_verification(&to, &Secret::new(TOKEN))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, MailError::Recipient(_)),
+            "{address}: {error:?}"
+        );
+    }
     assert!(server.messages().is_empty());
 }
 
@@ -280,9 +312,12 @@ async fn an_unreachable_relay_fails_at_once() {
         "{:?}",
         started.elapsed()
     );
-    assert!(error.0.contains("could not be reached"), "{error}");
     assert!(
-        !error.0.contains(PASSWORD) && !error.0.contains("p%40ss"),
+        error.to_string().contains("could not be reached"),
+        "{error}"
+    );
+    assert!(
+        !error.to_string().contains(PASSWORD) && !error.to_string().contains("p%40ss"),
         "{error}"
     );
 }
@@ -307,7 +342,10 @@ async fn a_relay_that_never_answers_times_out() {
         elapsed >= Duration::from_millis(600) && elapsed < Duration::from_secs(3),
         "{elapsed:?}"
     );
-    assert!(error.0.contains("no answer within 700 ms"), "{error}");
+    assert!(
+        error.to_string().contains("no answer within 700 ms"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -312,10 +312,47 @@ async fn send_verification_is_throttled_and_refused_when_verified() {
         .returning(|_, _, _, _, _, _, _| Ok(true));
     d.mailer
         .expect_send_verification()
-        .returning(|_, _| Err(MailError("smtp down".into())));
+        .returning(|_, _| Err(MailError::Failed("smtp down".into())));
     assert!(matches!(
         d.build().send_verification(&tenant()).await,
         Err(AppError::Unavailable(_))
+    ));
+
+    // An address no mail can be written to: not worth a retry.
+    let mut d = Deps::new();
+    d.users.expect_get().returning(|_| Ok(user(1)));
+    d.users
+        .expect_verification_sends()
+        .returning(|_| Ok(VerificationSends::default()));
+    d.tokens
+        .expect_random_token()
+        .returning(|| Secret::new("tok"));
+    d.users
+        .expect_record_verification_send()
+        .returning(|_, _, _, _, _, _, _| Ok(true));
+    d.mailer.expect_send_verification().returning(|_, _| {
+        Err(MailError::Recipient(
+            "the recipient's address cannot be written in a mail header".into(),
+        ))
+    });
+    assert!(matches!(
+        d.build().send_verification(&tenant()).await,
+        Err(AppError::Conflict(why)) if why.contains("cannot be sent mail")
+    ));
+
+    // A placeholder address (a phone sign-in): refused before anything is recorded or sent.
+    let mut d = Deps::new();
+    d.users.expect_get().returning(|_| {
+        let mut u = user(1);
+        u.email = Email::new("uid-1@no-email.invalid").unwrap();
+        Ok(u)
+    });
+    d.users.expect_verification_sends().never();
+    d.users.expect_record_verification_send().never();
+    d.mailer.expect_send_verification().never();
+    assert!(matches!(
+        d.build().send_verification(&tenant()).await,
+        Err(AppError::Conflict(why)) if why.contains("no email address")
     ));
 }
 

@@ -65,7 +65,7 @@ pub async fn delete_me(
 /// Sends (or re-sends, throttled) the email verification mail.
 #[utoipa::path(post, path = "/v1/me/email-verification", tag = "users",
     responses((status = 202, body = StatusResponse),
-        (status = 409, description = "- `conflict`: the address is already verified, or a mail is being sent"),
+        (status = 409, description = "- `conflict`: the address is already verified, a mail is being sent, the account has no address (a phone sign-in), or its address cannot be written in a mail"),
         (status = 429, description = "- `rate-limited`: a mail was sent moments ago, or today's mails are used up")),
     security(("bearer" = [])))]
 pub async fn send_verification(
