@@ -8,9 +8,8 @@
 //! a 5xx, a dropped connection, an unreadable success — the record key is read back
 //! (`getRecord`): a record there is the post, published by this or an earlier attempt; no
 //! record means nothing was published and the error is transient (a retry is safe, never
-//! [`PublishError::Unknown`]). After a refusal (400 or 409, not a token's) the record key is
-//! read back too: a record there is the post, refused only as a second write to its key;
-//! none, and the refusal stands.
+//! [`PublishError::Unknown`]). A refusal that names the key in use (409, or the error
+//! `RecordAlreadyExists`) is reconciled the same way.
 //!
 //! Everything before `createRecord` — resolving mentions, reading the posts replied to,
 //! uploading the images — writes no post and is safe to redo; the [`SendGuard`] is asked
@@ -365,16 +364,11 @@ impl Bluesky {
             };
         }
         let e = XrpcError::read(response).await;
-        if e.status >= 500 {
-            // Among them the reference PDS's answer to a record key in use (a retry of a part
-            // already published).
+        // A 5xx leaves the outcome open; among 5xx, and in a 409 or `RecordAlreadyExists` of
+        // other PDSs, is the answer to a record key in use (a retry of a part already
+        // published).
+        if e.status >= 500 || e.status == 409 || e.error == "RecordAlreadyExists" {
             return self.reconcile(account, rkey, body, &e.describe()).await;
-        }
-        if matches!(e.status, 400 | 409) && !e.is_token_error() {
-            // Among them other PDSs' answer to a record key in use.
-            if let Some(post) = self.found_at(account, rkey, body, &e.describe()).await? {
-                return Ok(post);
-            }
         }
         Err(publish_error(e, "the post"))
     }
@@ -388,21 +382,6 @@ impl Bluesky {
         sent: &Value,
         why: &str,
     ) -> Result<PublishedPost, PublishError> {
-        self.found_at(account, rkey, sent, why)
-            .await?
-            .ok_or_else(|| PublishError::Transient {
-                reason: format!("{why}; the post was not created, retrying is safe"),
-            })
-    }
-
-    /// The post at its record key, if there is one (`why`: the answer that sent us looking).
-    async fn found_at(
-        &self,
-        account: &Account<'_>,
-        rkey: &str,
-        sent: &Value,
-        why: &str,
-    ) -> Result<Option<PublishedPost>, PublishError> {
         match self
             .get_record(&account.pds, account.did, POST_COLLECTION, rkey)
             .await?
@@ -417,12 +396,14 @@ impl Bluesky {
                 if text(value.as_ref()) != text(sent.get("record")) {
                     tracing::warn!(%uri, "the Bluesky post at this record key has another text (an attempt before an edit)");
                 }
-                Ok(Some(published(account, uri, cid, rkey)))
+                Ok(published(account, uri, cid, rkey))
             }
             Some(RecordRef { uri, cid: None, .. }) => Err(PublishError::Transient {
                 reason: format!("{why}; {uri} exists but Bluesky gave no CID"),
             }),
-            None => Ok(None),
+            None => Err(PublishError::Transient {
+                reason: format!("{why}; the post was not created, retrying is safe"),
+            }),
         }
     }
 
