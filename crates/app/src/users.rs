@@ -150,13 +150,11 @@ impl UserService {
     /// if the mail then fails.
     pub async fn send_verification(&self, tenant: &Tenant) -> AppResult<()> {
         let user = self.user(tenant).await?;
-        if user.email_verified {
-            return Err(AppError::Conflict("email is already verified".to_owned()));
+        if let Some(why) = user.verification_refused() {
+            return Err(AppError::Conflict(why.to_owned()));
         }
-        if !user.email.can_receive_mail() {
-            return Err(AppError::Conflict(
-                "the account has no email address to verify".to_owned(),
-            ));
+        if !self.mailer.can_address(&user.email) {
+            return Err(recipient_refused());
         }
         let now = self.clock.now();
         // The limits are the domain's: one a minute, five a day.
@@ -195,9 +193,7 @@ impl UserService {
                 .send_verification(&user.email, &token)
                 .await
                 .map_err(|e| match e {
-                    MailError::Recipient(why) => AppError::Conflict(format!(
-                        "the account's email address cannot be sent mail: {why}"
-                    )),
+                    MailError::Recipient(_) => recipient_refused(),
                     MailError::Failed(_) => AppError::Unavailable(e.to_string()),
                 });
         }
@@ -216,6 +212,14 @@ impl UserService {
             .await?
             .ok_or_else(|| AppError::invalid("token", "is invalid or expired"))
     }
+}
+
+/// The account's address is one no mail can be written to.
+fn recipient_refused() -> AppError {
+    AppError::Conflict(
+        "the account's email address cannot be sent mail (it does not fit a mail header)"
+            .to_owned(),
+    )
 }
 
 #[cfg(test)]

@@ -207,16 +207,17 @@ impl User {
         self.updated_at = now;
     }
 
-    /// Whether another verification email may be sent now (at most one per `min_interval`).
-    pub fn may_send_verification(
-        &self,
-        now: DateTime<Utc>,
-        min_interval: chrono::Duration,
-    ) -> bool {
-        !self.email_verified
-            && self
-                .email_verification_sent_at
-                .is_none_or(|sent| now - sent >= min_interval)
+    /// Why no verification mail is for this user, if none is: the address is verified
+    /// already, or it is a placeholder no mail reaches (how often mail may go is
+    /// [`ResendPolicy`]'s).
+    pub fn verification_refused(&self) -> Option<&'static str> {
+        if self.email_verified {
+            Some("email is already verified")
+        } else if !self.email.can_receive_mail() {
+            Some("the account has no email address to verify")
+        } else {
+            None
+        }
     }
 }
 

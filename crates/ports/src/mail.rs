@@ -20,6 +20,10 @@ pub enum MailError {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait Mailer: Send + Sync {
+    /// Whether mail to `to` can be written at all (its address fits a mail header): asked
+    /// before a send is recorded, so an address that never can is refused without one.
+    fn can_address(&self, to: &Email) -> bool;
+
     /// Sends the email-verification message carrying `token` (the adapter builds the link from
     /// the public URL).
     async fn send_verification(&self, to: &Email, token: &Secret) -> Result<(), MailError>;

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use lettre::Address;
+use multivio_domain::contact::Email;
+
 /// The API route that confirms an address (`POST` with `{"token": …}` in `multivio-http`); the
 /// link puts the token in its query.
 pub const CONFIRM_PATH: &str = "/v1/email-verification/confirm";
@@ -16,6 +19,11 @@ pub const SUBJECT: &str = "Confirm your email address for Multivio";
 
 const TEXT_TEMPLATE: &str = include_str!("../templates/verification.txt");
 const HTML_TEMPLATE: &str = include_str!("../templates/verification.html");
+
+/// `to` as a mail header's address (lettre's parser: an RFC 5321 mailbox), if it can be one.
+pub(crate) fn header_address(to: &Email) -> Option<Address> {
+    to.as_str().parse::<Address>().ok()
+}
 
 /// The rendered message. `Debug` leaves out the bodies, which carry the token.
 #[derive(Clone, PartialEq, Eq)]

@@ -8,13 +8,13 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use multivio_domain::Secret;
 use multivio_domain::contact::Email;
 use multivio_ports::mail::{MailError, Mailer};
 
 use crate::config::{ConfigError, SmtpConfig, TlsMode, VerificationLink};
-use crate::message::{SUBJECT, verification_message};
+use crate::message::{SUBJECT, header_address, verification_message};
 
 /// Sends the verification message through an SMTP relay (lettre, tokio, rustls): a new
 /// connection per message, `AUTH` when the URL has credentials, each send bounded by the
@@ -89,7 +89,7 @@ impl SmtpMailer {
 
     /// The verification message to `to` carrying `token`, as it would be sent.
     pub fn verification(&self, to: &Email, token: &Secret) -> Result<Message, MailError> {
-        let address = to.as_str().parse::<Address>().map_err(|_| {
+        let address = header_address(to).ok_or_else(|| {
             MailError::Recipient(
                 "the recipient's address cannot be written in a mail header".to_owned(),
             )
@@ -160,6 +160,10 @@ fn tls_handshake_failed(error: &lettre::transport::smtp::Error) -> bool {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
+    fn can_address(&self, to: &Email) -> bool {
+        header_address(to).is_some()
+    }
+
     async fn send_verification(&self, to: &Email, token: &Secret) -> Result<(), MailError> {
         let message = self.verification(to, token)?;
         match tokio::time::timeout(self.send_timeout, self.transport.send(message)).await {

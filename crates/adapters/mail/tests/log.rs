@@ -78,3 +78,11 @@ async fn the_link_and_the_confirming_request_are_logged() {
 fn the_public_url_is_checked() {
     assert!(LogMailer::new("javascript:alert(1)").is_err());
 }
+
+#[test]
+fn it_refuses_the_addresses_the_smtp_mailer_cannot_write() {
+    let mailer = LogMailer::new("http://127.0.0.1:8080/").unwrap();
+    assert!(mailer.can_address(&Email::new("ada@example.org").unwrap()));
+    let long = format!("{}@example.org", "a".repeat(65));
+    assert!(!mailer.can_address(&Email::new(long).unwrap()));
+}

@@ -63,17 +63,20 @@ fn profile_update_sets_clears_and_keeps() {
 }
 
 #[test]
-fn verification_mail_is_throttled() {
+fn verification_mail_is_for_an_unverified_address_that_can_receive_it() {
     let now = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
     let mut user = sample_user(now);
-    let minute = chrono::Duration::minutes(1);
-    assert!(user.may_send_verification(now, minute));
-    user.email_verification_sent_at = Some(now - chrono::Duration::seconds(30));
-    assert!(!user.may_send_verification(now, minute));
-    user.email_verification_sent_at = Some(now - minute);
-    assert!(user.may_send_verification(now, minute));
+    assert_eq!(user.verification_refused(), None);
+    user.email = Email::new("uid-1@no-email.invalid").unwrap();
+    assert_eq!(
+        user.verification_refused(),
+        Some("the account has no email address to verify")
+    );
     user.email_verified = true;
-    assert!(!user.may_send_verification(now, minute));
+    assert_eq!(
+        user.verification_refused(),
+        Some("email is already verified")
+    );
 }
 
 #[test]
