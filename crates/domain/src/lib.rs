@@ -17,6 +17,7 @@
 //!   of a whole post against every platform it targets ([`content::validate_post`]).
 //! - [`quota`] and [`subscription`]: plans, the monthly quota, billing events.
 //! - [`job`]: publishing jobs and the retry policy. [`media`]: uploaded files.
+//! - [`time`]: the range of times kept (years 1 to 9999).
 //!
 //! ## Embedding: validate a post without a database
 //!
@@ -60,6 +61,7 @@ pub mod secret;
 pub mod subscription;
 mod text;
 pub use text::escape_html;
+pub mod time;
 pub mod user;
 
 pub use error::{FieldError, field_path};

@@ -284,8 +284,11 @@ pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<chrono::Du
         .or_else(|| header("x-ratelimit-reset"))
     {
         match v.parse::<i64>() {
-            Ok(epoch) => DateTime::<Utc>::from_timestamp(epoch.clamp(0, 253_402_300_799), 0)
-                .map(|at| at - now),
+            Ok(epoch) => DateTime::<Utc>::from_timestamp(
+                epoch.clamp(0, multivio_domain::time::LAST_UNIX_SECOND),
+                0,
+            )
+            .map(|at| at - now),
             Err(_) => DateTime::parse_from_rfc3339(v)
                 .ok()
                 .map(|at| at.with_timezone(&Utc) - now),

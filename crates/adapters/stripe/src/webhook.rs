@@ -637,13 +637,11 @@ fn payload_error(what: impl fmt::Display) -> WebhookError {
     WebhookError::Payload(excerpt(&what.to_string(), 300))
 }
 
-/// Stripe's times are after 1970; the last second of 9999 is the last a store need keep.
-const LAST_SECOND: i64 = 253_402_300_799;
-
-/// A time from Unix seconds, from 1970 to the end of 9999 (beyond it, a signed payload is
-/// refused as unreadable rather than failing where it is stored).
+/// A time from Unix seconds: Stripe's are after 1970, and one after the times kept
+/// ([`multivio_domain::time`]) makes the payload unreadable rather than fail where it is
+/// stored.
 fn time(field: &str, seconds: i64) -> Result<DateTime<Utc>, WebhookError> {
-    (0..=LAST_SECOND)
+    (0..=multivio_domain::time::LAST_UNIX_SECOND)
         .contains(&seconds)
         .then(|| DateTime::from_timestamp(seconds, 0))
         .flatten()

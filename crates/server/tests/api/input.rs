@@ -280,6 +280,17 @@ async fn bad_input_never_yields_a_500() {
             400,
         ),
         (
+            // Before PostgreSQL's first date, and after 9999: not RFC 3339's four-digit years.
+            "date too early",
+            api.req(Method::GET, "alice", "/v1/posts?from=-10000-01-01T00:00:00Z"),
+            422,
+        ),
+        (
+            "date too late",
+            api.req(Method::GET, "alice", "/v1/posts?to=%2B12345-01-01T00:00:00Z"),
+            422,
+        ),
+        (
             "unknown platform",
             api.req(Method::POST, "alice", "/v1/posts")
                 .json(&json!({ "name": "p", "platforms": ["myspace"] })),

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// The position after which the next page starts (newest first: strictly older rows).
@@ -25,8 +25,9 @@ impl Cursor {
         ))
     }
 
-    /// A cursor dated outside years 1–9999 is refused: no row is, and PostgreSQL would refuse
-    /// a date before 4713 BC as a parameter (an error, not an empty page).
+    /// A cursor dated outside the times kept ([`multivio_domain::time`]) is refused: no row
+    /// is, and PostgreSQL would refuse a date before 4713 BC as a parameter (an error, not an
+    /// empty page).
     pub fn decode(text: &str) -> Result<Cursor, BadCursor> {
         if text.len() > 128 {
             return Err(BadCursor);
@@ -35,7 +36,7 @@ impl Cursor {
         let text = std::str::from_utf8(&bytes).map_err(|_| BadCursor)?;
         let (micros, id) = text.split_once(':').ok_or(BadCursor)?;
         let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| BadCursor)?)
-            .filter(|at| (1..=9999).contains(&at.year()))
+            .filter(multivio_domain::time::is_kept)
             .ok_or(BadCursor)?;
         let id = Uuid::parse_str(id).map_err(|_| BadCursor)?;
         Ok(Cursor { at, id })
