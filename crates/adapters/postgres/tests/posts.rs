@@ -122,6 +122,46 @@ async fn a_post_round_trips_with_its_json_columns() {
 }
 
 #[tokio::test]
+async fn a_platforms_words_with_a_nul_are_stored_with_it_replaced() {
+    // A post id or an error message from a platform (a Mastodon instance or a PDS the user
+    // chose) holding a NUL, which PostgreSQL refuses in text and jsonb: the write keeps the
+    // result, with U+FFFD in place of each NUL.
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let target = Target::primary(Provider::Mastodon);
+    let mut post = draft(&alice, "nul", vec![target]);
+    let key = post.platforms.result_key(&target);
+    let mut result = multivio_domain::post::TargetResult::pending(&target);
+    result.platform_post_id = Some("10\u{0}9".to_owned());
+    result.error = Some(multivio_domain::post::TargetError::new(
+        "bad\u{0}code",
+        "refused: \u{0}",
+    ));
+    post.publish_results.insert(key.clone(), result);
+    let stored = insert(&store, &alice, &post).await;
+    let read = PostStore::get(&store, &alice, post.id).await.unwrap();
+    assert_eq!(read, stored);
+    let result = &read.publish_results[&key];
+    assert_eq!(result.platform_post_id.as_deref(), Some("10\u{FFFD}9"));
+    let error = result.error.as_ref().unwrap();
+    assert_eq!(
+        (error.code.as_str(), error.message.as_str()),
+        ("bad\u{FFFD}code", "refused: \u{FFFD}")
+    );
+
+    // A connection whose profile holds one, in a key and in a value.
+    let (mut c, sealed) = connection(&alice, Provider::Mastodon, "ann", true, now());
+    c.metadata = serde_json::json!({"display_name": "A\u{0}nn", "k\u{0}": ["x\u{0}"]});
+    let saved = ConnectionStore::insert(&store, &alice, &c, &sealed)
+        .await
+        .unwrap();
+    assert_eq!(
+        saved.metadata,
+        serde_json::json!({"display_name": "A\u{FFFD}nn", "k\u{FFFD}": ["x\u{FFFD}"]})
+    );
+}
+
+#[tokio::test]
 async fn writes_are_guarded_by_revision_and_tenant() {
     let (_db, store) = setup().await;
     let alice = tenant(&store, "alice").await;
@@ -1104,7 +1144,8 @@ async fn a_retried_job_comes_back_at_its_time() {
             job.fencing_token,
             &JobOutcome::RetryAt {
                 run_at: later,
-                reason: "429".into(),
+                // A platform's words, NUL and all: written with it replaced.
+                reason: "429: slow\u{0} down".into(),
             },
         )
         .await
@@ -1126,7 +1167,7 @@ async fn a_retried_job_comes_back_at_its_time() {
             again[0].job_id,
             again[0].fencing_token,
             &JobOutcome::Discarded {
-                reason: "gave up".into(),
+                reason: "gave up\u{0}".into(),
             },
         )
         .await

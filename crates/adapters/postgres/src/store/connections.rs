@@ -14,7 +14,7 @@ use multivio_ports::connections::ConnectionStore;
 use multivio_ports::vault::{SealedCredentials, SealedOAuth1, SealedToken};
 use uuid::Uuid;
 
-use super::{Fail, PgStore, corrupt, one_row};
+use super::{Fail, PgStore, corrupt, one_row, storable};
 use crate::schema::social_connections as sc;
 
 /// The account a target publishes through, with its sealed credentials, in one statement
@@ -320,7 +320,7 @@ impl ConnectionStore for PgStore {
                     sc::account_type.eq(c.account_type.as_str()),
                     sc::is_primary.eq(c.is_primary),
                     sc::status.eq(c.status.as_str()),
-                    sc::metadata.eq(&c.metadata),
+                    sc::metadata.eq(storable::json(&c.metadata)),
                     sc::created_at.eq(c.created_at),
                     sc::updated_at.eq(c.updated_at),
                     CredentialChanges::of(&credentials),
@@ -351,7 +351,7 @@ impl ConnectionStore for PgStore {
             .set((
                 sc::account_label.eq(c.account_label.as_ref().map(AccountLabel::as_str)),
                 sc::account_type.eq(c.account_type.as_str()),
-                sc::metadata.eq(&c.metadata),
+                sc::metadata.eq(storable::json(&c.metadata)),
                 sc::status.eq(ConnectionStatus::Active.as_str()),
                 sc::refresh_locked_until.eq(None::<DateTime<Utc>>),
                 CredentialChanges::of(&credentials),
@@ -427,7 +427,9 @@ impl ConnectionStore for PgStore {
                 sc::oauth1_access_token.eq(Some(o.token.0)),
                 sc::oauth1_access_token_secret.eq(Some(o.token_secret.0)),
                 sc::oauth1_user_id.eq(o.user_id),
-                sc::oauth1_screen_name.eq(o.screen_name),
+                // X's word for it, in a `VARCHAR(255)`.
+                sc::oauth1_screen_name
+                    .eq(o.screen_name.as_deref().map(|s| storable::varchar(s, 255))),
                 sc::oauth1_created_at.eq(o.created_at),
             ))
             .returning(ConnectionRow::as_returning())

@@ -17,7 +17,7 @@ use multivio_ports::status::QueueDepth;
 use uuid::Uuid;
 
 use super::reused::Reused;
-use super::{Fail, PgStore, corrupt};
+use super::{Fail, PgStore, corrupt, storable};
 use crate::schema::publish_jobs;
 
 diesel::define_sql_function! {
@@ -165,7 +165,7 @@ pub(super) async fn finish_job(
             Reused(diesel::update(guard).set((
                 publish_jobs::status.eq("pending"),
                 publish_jobs::run_at.eq(run_at),
-                publish_jobs::last_error.eq(reason),
+                publish_jobs::last_error.eq(storable::text(reason)),
                 no_lease,
             )))
             .execute(conn)
@@ -174,7 +174,7 @@ pub(super) async fn finish_job(
         JobOutcome::Discarded { reason } => {
             Reused(diesel::update(guard).set((
                 publish_jobs::status.eq("discarded"),
-                publish_jobs::last_error.eq(reason),
+                publish_jobs::last_error.eq(storable::text(reason)),
                 no_lease,
             )))
             .execute(conn)
@@ -252,9 +252,10 @@ async fn hand_back(
         publish_jobs::status.eq("pending"),
         publish_jobs::run_at.eq(run_at),
         publish_jobs::attempt.eq(publish_jobs::attempt - 1),
-        publish_jobs::last_error.eq(format!(
+        publish_jobs::last_error.eq(storable::text(&format!(
             "left for a build that knows its provider: {reason}"
-        )),
+        ))
+        .into_owned()),
         publish_jobs::leased_until.eq(None::<DateTime<Utc>>),
         publish_jobs::leased_by.eq(None::<String>),
     ))

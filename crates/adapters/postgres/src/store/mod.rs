@@ -16,6 +16,7 @@ mod oauth;
 mod posts;
 mod reused;
 mod steps;
+mod storable;
 mod users;
 
 pub use connections::expiring_statement;

@@ -27,7 +27,7 @@ use super::cursor::Cursor;
 use super::jobs::{cancel_jobs_of_post, check_lease, enqueue};
 use super::reused::Reused;
 use super::steps::StepWork;
-use super::{Fail, PgStore, corrupt};
+use super::{Fail, PgStore, corrupt, storable};
 use crate::schema::{idempotency_keys, media_files, posts};
 
 /// A `posts` row.
@@ -334,8 +334,13 @@ async fn keep_media(conn: &mut &AsyncPgConnection, uid: i32, ids: &[MediaId]) ->
 async fn apply_in(
     conn: &mut &AsyncPgConnection,
     uid: i32,
-    change: PostChange,
+    mut change: PostChange,
 ) -> Result<Option<Post>, Fail> {
+    // The platforms' words in the results (post ids, error messages) as PostgreSQL can hold
+    // them, in the post returned too.
+    if let PostWrite::Insert(post) | PostWrite::Update { post, .. } = &mut change.write {
+        storable::results(post);
+    }
     // A step's lease check and its post's update go out together (pipelined on the
     // connection, one round trip for both) — below; any other change checks the lease first.
     let pipelined = matches!(change.write, PostWrite::Update { .. });
