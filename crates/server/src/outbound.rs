@@ -239,8 +239,10 @@ struct NoMail;
 
 #[async_trait]
 impl Mailer for NoMail {
-    fn can_address(&self, _to: &Email) -> bool {
-        true
+    /// As a relay's mailer would: an address no mail can hold is the account's problem, not
+    /// a missing relay's.
+    fn can_address(&self, to: &Email) -> bool {
+        multivio_mail::can_write_address(to)
     }
 
     async fn send_verification(&self, _to: &Email, _token: &Secret) -> Result<(), MailError> {

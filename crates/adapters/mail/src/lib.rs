@@ -81,6 +81,7 @@ pub use config::{
 };
 pub use log::LogMailer;
 pub use message::{
-    CONFIRM_PATH, LINK_VALID_HOURS, SUBJECT, VerificationMessage, escape_html, verification_message,
+    CONFIRM_PATH, LINK_VALID_HOURS, SUBJECT, VerificationMessage, can_write_address, escape_html,
+    verification_message,
 };
 pub use smtp::SmtpMailer;

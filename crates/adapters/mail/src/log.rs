@@ -6,7 +6,7 @@ use multivio_domain::contact::Email;
 use multivio_ports::mail::{MailError, Mailer};
 
 use crate::config::{ConfigError, VerificationLink};
-use crate::message::{SUBJECT, header_address, verification_message};
+use crate::message::{SUBJECT, can_write_address, verification_message};
 
 /// Writes the verification message to the log (`tracing`, at `info`: recipient, subject, link,
 /// and the `POST` that confirms it; the plain-text body at `debug`) instead of sending it, and
@@ -38,7 +38,7 @@ impl LogMailer {
 impl Mailer for LogMailer {
     /// As the SMTP mailer answers: a local run refuses what production would.
     fn can_address(&self, to: &Email) -> bool {
-        header_address(to).is_some()
+        can_write_address(to)
     }
 
     async fn send_verification(&self, to: &Email, token: &Secret) -> Result<(), MailError> {

@@ -25,6 +25,14 @@ pub(crate) fn header_address(to: &Email) -> Option<Address> {
     to.as_str().parse::<Address>().ok()
 }
 
+/// Whether mail to `to` can be written at all: what every [`Mailer::can_address`] of
+/// Multivio's answers, a mailer that sends nothing too.
+///
+/// [`Mailer::can_address`]: multivio_ports::mail::Mailer::can_address
+pub fn can_write_address(to: &Email) -> bool {
+    header_address(to).is_some()
+}
+
 /// The rendered message. `Debug` leaves out the bodies, which carry the token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerificationMessage {

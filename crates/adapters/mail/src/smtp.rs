@@ -14,7 +14,7 @@ use multivio_domain::contact::Email;
 use multivio_ports::mail::{MailError, Mailer};
 
 use crate::config::{ConfigError, SmtpConfig, TlsMode, VerificationLink};
-use crate::message::{SUBJECT, header_address, verification_message};
+use crate::message::{SUBJECT, can_write_address, header_address, verification_message};
 
 /// Sends the verification message through an SMTP relay (lettre, tokio, rustls): a new
 /// connection per message, `AUTH` when the URL has credentials, each send bounded by the
@@ -161,7 +161,7 @@ fn tls_handshake_failed(error: &lettre::transport::smtp::Error) -> bool {
 #[async_trait]
 impl Mailer for SmtpMailer {
     fn can_address(&self, to: &Email) -> bool {
-        header_address(to).is_some()
+        can_write_address(to)
     }
 
     async fn send_verification(&self, to: &Email, token: &Secret) -> Result<(), MailError> {

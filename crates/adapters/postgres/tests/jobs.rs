@@ -405,3 +405,40 @@ async fn the_queues_lookups_are_served_by_their_partial_indexes() {
         "{expiring}"
     );
 }
+
+#[tokio::test]
+async fn a_platforms_reason_with_a_nul_is_kept_with_it_replaced() {
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let due = now();
+    let (_post, id) = enqueue(&store, &alice, due).await;
+    let mut owner = AsyncPgConnection::establish(db.url()).await.unwrap();
+    for (n, outcome) in [
+        JobOutcome::RetryAt {
+            run_at: due,
+            reason: "429: slow\u{0} down".into(),
+        },
+        JobOutcome::Discarded {
+            reason: "gave up\u{0}".into(),
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let job = store
+            .claim_due("w", due, 1, Duration::seconds(30))
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(job.job_id, id);
+        store
+            .complete(job.job_id, job.fencing_token, &outcome)
+            .await
+            .unwrap();
+        let kept = ["429: slow\u{FFFD} down", "gave up\u{FFFD}"][n];
+        assert_eq!(
+            job_row(&mut owner, id).await.last_error.as_deref(),
+            Some(kept)
+        );
+    }
+}

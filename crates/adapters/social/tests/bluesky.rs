@@ -572,11 +572,21 @@ async fn a_three_part_thread_replies_to_its_root_and_to_the_part_before() {
             reference: first.reference.clone(),
         },
     });
+    let reads = calls(&sandbox, "com.atproto.repo.getRecord").len();
     let refused = bluesky.publish(&orphan, &Unguarded).await;
     assert!(
         matches!(&refused, Err(PublishError::Rejected { code, reason })
             if code == "InvalidRequest" && reason.starts_with("Bluesky refused the post: ")),
         "{refused:?}"
+    );
+    // A refusal that names no record key in use stands without a look at the key (the reads
+    // before it are of the posts replied to).
+    let after = calls(&sandbox, "com.atproto.repo.getRecord");
+    assert!(
+        after[reads..]
+            .iter()
+            .all(|call| !call.path.contains(&tid::record_key(&key(9), 0))),
+        "{after:?}"
     );
 }
 

@@ -18,6 +18,13 @@ pub fn check_schedule_date(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), 
     if at <= now {
         return Err(FieldError::new("schedule_date", "must be in the future"));
     }
+    if !crate::time::is_kept(&at) {
+        // 9999-12-31T23:59:59-01:00, say: RFC 3339 could not write it back.
+        return Err(FieldError::new(
+            "schedule_date",
+            "must be before the year 10000",
+        ));
+    }
     Ok(())
 }
 

@@ -36,6 +36,8 @@ pub(crate) fn results(post: &mut Post) {
     if let Cow::Owned(clean) = json(&value)
         && let Ok(results) = serde_json::from_value(clean)
     {
+        // An id changed so is no longer the platform's (a reply to it would be refused).
+        tracing::warn!(post = %post.id.0, "a platform's answer held a NUL; stored with it replaced");
         post.publish_results = results;
     }
 }

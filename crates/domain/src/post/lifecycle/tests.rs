@@ -50,6 +50,13 @@ fn schedule_consumes_once_and_needs_a_future_date_and_targets() {
     );
     assert_eq!(p.schedule_date, Some(now() + Duration::hours(2)));
 
+    // Year 10000 in UTC (from 9999-12-31T23:59:59-01:00): not a time kept.
+    let late = chrono::DateTime::from_timestamp(crate::time::LAST_UNIX_SECOND + 1, 0).unwrap();
+    assert!(matches!(
+        p.schedule(late, now()),
+        Err(PostError::Invalid(e)) if e[0].reason == "must be before the year 10000"
+    ));
+
     let mut empty = draft(vec![]);
     assert!(matches!(
         empty.schedule(now() + Duration::hours(1), now()),
