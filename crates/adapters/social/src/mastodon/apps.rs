@@ -31,9 +31,20 @@ impl std::fmt::Debug for AppCredentials {
 
 /// `POST /api/v1/apps`'s answer (the fields Multivio needs).
 #[derive(Deserialize)]
-struct Registered {
-    client_id: String,
-    client_secret: String,
+pub(super) struct Registered {
+    pub(super) client_id: String,
+    pub(super) client_secret: String,
+}
+
+impl Registered {
+    /// Credentials Multivio can use: a secret, and a client id it can put in URLs and a
+    /// stored column as it is (1–255 bytes, nothing unprintable).
+    pub(super) fn is_usable(&self) -> bool {
+        !self.client_id.is_empty()
+            && self.client_id.len() <= 255
+            && !self.client_id.chars().any(char::is_control)
+            && !self.client_secret.is_empty()
+    }
 }
 
 fn store_error(e: StoreError) -> OAuthError {
@@ -149,8 +160,7 @@ impl Mastodon {
             let app: Registered = http::json_body(response, "Mastodon app registration")
                 .await
                 .map_err(|reason| OAuthError::Transient { reason })?;
-            if app.client_id.is_empty() || app.client_id.len() > 255 || app.client_secret.is_empty()
-            {
+            if !app.is_usable() {
                 return Err(OAuthError::Rejected {
                     code: "mastodon_app_invalid".into(),
                     reason: "The Mastodon instance registered the app without usable credentials."

@@ -29,3 +29,21 @@ fn polling_is_bounded_by_default() {
     assert!(p.max_polls > 0 && p.max_polls <= 200);
     assert!(p.interval <= Duration::from_secs(10));
 }
+
+#[test]
+fn registered_credentials_are_usable_only_when_printable_and_complete() {
+    let registered = |client_id: &str, client_secret: &str| apps::Registered {
+        client_id: client_id.to_owned(),
+        client_secret: client_secret.to_owned(),
+    };
+    assert!(registered("TWhM-tNSuncnqN7DBJmoyeLnk6K3iJJ71KKXxgL1hPM", "s").is_usable());
+    for (id, secret) in [
+        ("", "s"),
+        ("id", ""),
+        ("a\u{0}b", "s"),
+        ("a\nb", "s"),
+        (&"x".repeat(256), "s"),
+    ] {
+        assert!(!registered(id, secret).is_usable(), "{id:?}");
+    }
+}
