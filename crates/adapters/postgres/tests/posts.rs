@@ -62,6 +62,18 @@ async fn schedule(store: &PgStore, t: &Tenant, post: &Post) -> Result<Post, Stor
     store.apply(t, change).await.map(|p| p.unwrap())
 }
 
+/// The first page of every post, at the default size.
+fn first_page() -> PostQuery {
+    PostQuery {
+        status: None,
+        platform: None,
+        from: None,
+        to: None,
+        limit: multivio_domain::page::PageSize::new(None),
+        cursor: None,
+    }
+}
+
 async fn remaining(store: &PgStore, t: &Tenant) -> u32 {
     QuotaStore::get(store, t).await.unwrap().remaining_posts
 }
@@ -109,15 +121,9 @@ async fn a_post_round_trips_with_its_json_columns() {
     let stored = insert(&store, &alice, &post).await;
     assert_eq!(stored, post);
     assert_eq!(PostStore::get(&store, &alice, post.id).await.unwrap(), post);
-    let query = PostQuery {
-        status: None,
-        platform: None,
-        from: None,
-        to: None,
-        limit: multivio_domain::page::PageSize::new(None),
-        cursor: None,
-    };
-    let listed = PostStore::list(&store, &alice, &query).await.unwrap();
+    let listed = PostStore::list(&store, &alice, &first_page())
+        .await
+        .unwrap();
     assert_eq!(listed.items, vec![post]);
 }
 
@@ -624,15 +630,9 @@ async fn a_post_scheduled_as_it_is_created_reads_back_as_returned() {
         PostStore::get(&store, &alice, post.id).await.unwrap(),
         created
     );
-    let all = PostQuery {
-        status: None,
-        platform: None,
-        from: None,
-        to: None,
-        limit: multivio_domain::page::PageSize::new(None),
-        cursor: None,
-    };
-    let listed = PostStore::list(&store, &alice, &all).await.unwrap();
+    let listed = PostStore::list(&store, &alice, &first_page())
+        .await
+        .unwrap();
     assert_eq!(listed.items, vec![created]);
     assert_eq!(remaining(&store, &alice).await, 9);
 }
