@@ -35,7 +35,7 @@ use crate::routes::{billing, connections, me, media, posts, providers};
         billing::subscription, billing::checkout, billing::portal, billing::stripe_webhook,
     ),
     components(schemas(dto::ProblemDoc, dto::FieldErrorDoc, dto::PlatformName, dto::PostStatusName, dto::rules::JsonValue, dto::PlatformContentDto, dto::LinkedinContentDoc, dto::PinterestContentDoc, dto::TiktokContentDoc, dto::YoutubeContentDoc)),
-    modifiers(&BearerAuth, &ErrorAnswers),
+    modifiers(&BearerAuth, &ErrorAnswers, &Links),
     tags(
         (name = "users", description = "The caller's profile"),
         (name = "connections", description = "Connected platform accounts"),
@@ -47,6 +47,97 @@ use crate::routes::{billing, connections, me, media, posts, providers};
 pub struct ApiDoc;
 
 struct BearerAuth;
+
+/// What a created resource's answer leads to (OpenAPI links, `$response.body` expressions):
+/// the operations on the created post, file or connection, with its id. Clients and API
+/// checkers follow them from the create to what acts on it.
+struct Links;
+
+/// `(operation that creates, its answer's status, where the id is, operations that take it as
+/// `id`)`.
+const LINKS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "posts_create",
+        "201",
+        "/id",
+        &[
+            "posts_get",
+            "posts_edit",
+            "posts_delete",
+            "posts_schedule",
+            "posts_publish",
+            "posts_cancel",
+            "posts_retry",
+        ],
+    ),
+    (
+        "media_upload",
+        "201",
+        "/id",
+        &["media_get", "media_edit", "media_delete"],
+    ),
+    (
+        "connections_connect_with_credentials",
+        "201",
+        "/items/0/id",
+        CONNECTION_OPERATIONS,
+    ),
+    (
+        "connections_complete",
+        "201",
+        "/items/0/id",
+        CONNECTION_OPERATIONS,
+    ),
+];
+
+const CONNECTION_OPERATIONS: &[&str] = &[
+    "connections_rename",
+    "connections_make_primary",
+    "connections_disconnect",
+    "connections_oauth1_authorize",
+];
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Ok(mut doc) = serde_json::to_value(&*openapi) else {
+            return;
+        };
+        let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+            return;
+        };
+        for op in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+        {
+            let id = op.get("operationId").and_then(Value::as_str).unwrap_or("");
+            let Some((_, status, pointer, targets)) =
+                LINKS.iter().find(|(creates, ..)| *creates == id)
+            else {
+                continue;
+            };
+            let links: serde_json::Map<String, Value> = targets
+                .iter()
+                .map(|target| {
+                    let link = json!({
+                        "operationId": target,
+                        "parameters": {"id": format!("$response.body#{pointer}")},
+                    });
+                    ((*target).to_owned(), link)
+                })
+                .collect();
+            if let Some(answer) = op
+                .pointer_mut(&format!("/responses/{status}"))
+                .and_then(Value::as_object_mut)
+            {
+                answer.insert("links".to_owned(), Value::Object(links));
+            }
+        }
+        if let Ok(done) = serde_json::from_value(doc) {
+            *openapi = done;
+        }
+    }
+}
 
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

@@ -230,6 +230,53 @@ fn handlers_take_input_only_through_the_checked_extractors() {
 }
 
 #[test]
+fn links_lead_from_a_create_to_operations_that_take_the_created_id() {
+    let doc = document();
+    let ops = operations(&doc);
+    let by_id = |id: &str| {
+        ops.iter()
+            .find(|(_, _, op)| op["operationId"] == id)
+            .map(|(_, path, op)| (path.clone(), op.clone()))
+    };
+    let mut links = 0;
+    for (method, path, op) in &ops {
+        for (status, answer) in op["responses"].as_object().unwrap() {
+            let Some(found) = answer.get("links").and_then(|l| l.as_object()) else {
+                continue;
+            };
+            assert!(
+                status.starts_with('2'),
+                "{method} {path}: links on a {status}"
+            );
+            for (name, link) in found {
+                let target = link["operationId"].as_str().unwrap();
+                let (target_path, target_op) =
+                    by_id(target).unwrap_or_else(|| panic!("{method} {path}: no `{target}`"));
+                for (param, expression) in link["parameters"].as_object().unwrap() {
+                    assert!(
+                        target_path.contains(&format!("{{{param}}}"))
+                            && target_op["parameters"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .any(|p| p["name"] == param.as_str() && p["in"] == "path"),
+                        "{method} {path} → {name}: `{target}` takes no path parameter `{param}`"
+                    );
+                    let expression = expression.as_str().unwrap();
+                    assert!(
+                        ["$response.body#/id", "$response.body#/items/0/id"].contains(&expression),
+                        "{expression}"
+                    );
+                }
+                links += 1;
+            }
+        }
+    }
+    // Posts (7), media (3), and the connections of both ways to connect (4 each).
+    assert_eq!(links, 18);
+}
+
+#[test]
 fn operation_ids_are_unique() {
     let doc = document();
     let mut seen = std::collections::BTreeSet::new();
