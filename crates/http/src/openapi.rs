@@ -49,52 +49,63 @@ pub struct ApiDoc;
 struct BearerAuth;
 
 /// What a created resource's answer leads to (OpenAPI links, `$response.body` expressions):
-/// the operations on the created post, file or connection, with its id. Clients and API
-/// checkers follow them from the create to what acts on it.
+/// the operations that can act on the created post, file or (first) connection, with its id.
+/// Clients and API checkers follow them from the create to what acts on it. (Cancel and retry
+/// are not among a post's: a new post has not been scheduled or failed.)
 struct Links;
+
+/// An operation a link leads to, with what a client should know first.
+type LinkTarget = (&'static str, Option<&'static str>);
 
 /// `(operation that creates, its answer's status, where the id is, operations that take it as
 /// `id`)`.
-const LINKS: &[(&str, &str, &str, &[&str])] = &[
+const LINKS: &[(&str, &str, &str, &[LinkTarget])] = &[
     (
         "posts_create",
         "201",
         "/id",
         &[
-            "posts_get",
-            "posts_edit",
-            "posts_delete",
-            "posts_schedule",
-            "posts_publish",
-            "posts_cancel",
-            "posts_retry",
+            ("posts_get", None),
+            ("posts_edit", None),
+            ("posts_delete", None),
+            ("posts_schedule", None),
+            ("posts_publish", None),
         ],
     ),
     (
         "media_upload",
         "201",
         "/id",
-        &["media_get", "media_edit", "media_delete"],
+        &[
+            ("media_get", None),
+            ("media_edit", None),
+            ("media_delete", None),
+        ],
     ),
     (
         "connections_connect_with_credentials",
         "201",
         "/items/0/id",
-        CONNECTION_OPERATIONS,
+        &[
+            ("connections_rename", None),
+            ("connections_make_primary", None),
+            ("connections_disconnect", None),
+        ],
     ),
     (
         "connections_complete",
         "201",
         "/items/0/id",
-        CONNECTION_OPERATIONS,
+        &[
+            ("connections_rename", None),
+            ("connections_make_primary", None),
+            ("connections_disconnect", None),
+            (
+                "connections_oauth1_authorize",
+                Some("X connections only: approve media uploads over OAuth 1.0a"),
+            ),
+        ],
     ),
-];
-
-const CONNECTION_OPERATIONS: &[&str] = &[
-    "connections_rename",
-    "connections_make_primary",
-    "connections_disconnect",
-    "connections_oauth1_authorize",
 ];
 
 impl Modify for Links {
@@ -118,11 +129,14 @@ impl Modify for Links {
             };
             let links: serde_json::Map<String, Value> = targets
                 .iter()
-                .map(|target| {
-                    let link = json!({
+                .map(|(target, description)| {
+                    let mut link = json!({
                         "operationId": target,
                         "parameters": {"id": format!("$response.body#{pointer}")},
                     });
+                    if let Some(description) = description {
+                        link["description"] = json!(description);
+                    }
                     ((*target).to_owned(), link)
                 })
                 .collect();

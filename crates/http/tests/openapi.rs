@@ -272,8 +272,9 @@ fn links_lead_from_a_create_to_operations_that_take_the_created_id() {
             }
         }
     }
-    // Posts (7), media (3), and the connections of both ways to connect (4 each).
-    assert_eq!(links, 18);
+    // Posts (5), media (3), the connections of a sign-in with a password (3) and of an
+    // authorization (4: X's OAuth 1.0a approval too).
+    assert_eq!(links, 15);
 }
 
 #[test]

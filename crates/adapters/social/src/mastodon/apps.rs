@@ -37,8 +37,8 @@ pub(super) struct Registered {
 }
 
 impl Registered {
-    /// Credentials Multivio can use: a secret, and a client id it can put in URLs and a
-    /// stored column as it is (1–255 bytes, nothing unprintable).
+    /// Credentials Multivio can use: a secret, and a client id it can store as it is (1–255
+    /// bytes, no control character; in URLs it is percent-encoded).
     pub(super) fn is_usable(&self) -> bool {
         !self.client_id.is_empty()
             && self.client_id.len() <= 255
