@@ -546,6 +546,135 @@ async fn steps_queued_behind_a_batch_share_a_transaction_and_a_refused_one_is_un
     assert_ne!(first_after.updated_at, mine_after.updated_at);
 }
 
+/// Holds `post`'s lane: its step waits inside its transaction until the returned sender
+/// fires, so steps of that lane queued meanwhile make the lane's next batch.
+async fn hold_lane(
+    store: &PgStore,
+    tenant: &Tenant,
+    post: PostId,
+) -> (
+    tokio::task::JoinHandle<Result<Post, StoreError>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (entered, started) = tokio::sync::oneshot::channel::<()>();
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let held = {
+        let (store, tenant) = (store.clone(), tenant.clone());
+        tokio::spawn(async move {
+            store
+                .modify_with_account(
+                    &tenant,
+                    post,
+                    AccountRef {
+                        provider: Provider::X,
+                        connection: None,
+                    },
+                    Box::new(move |_: StoredAccount| {
+                        Box::pin(async move {
+                            entered.send(()).unwrap();
+                            wait.await.unwrap();
+                            Box::new(count_up) as Decide
+                        })
+                    }),
+                )
+                .await
+        })
+    };
+    started.await.unwrap();
+    (held, go)
+}
+
+/// A step taking a quota unit for the post as read.
+fn consume(read: &Post) -> Decision {
+    let mut post = read.clone();
+    post.quota_consumed = true;
+    Decision::Write(Box::new(PostChange {
+        quota: QuotaEffect::Consume,
+        ..PostChange::write(PostWrite::Update {
+            expected_revision: read.revision,
+            post,
+        })
+    }))
+}
+
+#[tokio::test]
+async fn batches_taking_quota_units_of_the_same_users_lock_them_in_one_order() {
+    let (db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let bob = tenant(&store, "bob").await;
+    // By post id, lane 0's batch would take Alice's quota row first and lane 1's Bob's: each
+    // would then wait for the other's (a deadlock, one step failed).
+    let (a, b) = (
+        insert(&store, &alice, &draft_in_lane(&alice, "a", 0, 1)).await,
+        insert(&store, &bob, &draft_in_lane(&bob, "b", 0, 2)).await,
+    );
+    let (c, d) = (
+        insert(&store, &bob, &draft_in_lane(&bob, "c", 1, 1)).await,
+        insert(&store, &alice, &draft_in_lane(&alice, "d", 1, 2)).await,
+    );
+    let (first0, first1) = (
+        insert(&store, &alice, &draft_in_lane(&alice, "first0", 0, 0)).await,
+        insert(&store, &alice, &draft_in_lane(&alice, "first1", 1, 0)).await,
+    );
+    let (held0, go0) = hold_lane(&store, &alice, first0.id).await;
+    let (held1, go1) = hold_lane(&store, &alice, first1.id).await;
+
+    // Both users' quota rows are locked elsewhere until both batches wait for one, so that
+    // both batches then run at once.
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+    let mut other = AsyncPgConnection::establish(db.url()).await.unwrap();
+    other
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM user_info WHERE user_id IN ({}, {}) FOR NO KEY UPDATE",
+            alice.user_id.0, bob.user_id.0
+        ))
+        .await
+        .unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let (steps, ()) = futures_util::future::join(
+        futures_util::future::join4(
+            store.modify(&alice, a.id, Box::new(consume)),
+            store.modify(&bob, b.id, Box::new(consume)),
+            store.modify(&bob, c.id, Box::new(consume)),
+            store.modify(&alice, d.id, Box::new(consume)),
+        ),
+        // Once the four steps above are queued (each queues when first polled).
+        async {
+            go0.send(()).unwrap();
+            go1.send(()).unwrap();
+            let mut watch = AsyncPgConnection::establish(db.url()).await.unwrap();
+            loop {
+                let waiting: N = diesel::sql_query(
+                    "SELECT count(*) AS n FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .get_result(&mut watch)
+                .await
+                .unwrap();
+                if waiting.n >= 2 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other.batch_execute("COMMIT").await.unwrap();
+        },
+    )
+    .await;
+    held0.await.unwrap().unwrap();
+    held1.await.unwrap().unwrap();
+
+    let (a, b, c, d) = steps;
+    for (name, step) in [("a", a), ("b", b), ("c", c), ("d", d)] {
+        assert!(step.unwrap().quota_consumed, "{name}");
+    }
+    assert_eq!(remaining(&store, &alice).await, 8);
+    assert_eq!(remaining(&store, &bob).await, 8);
+}
+
 #[tokio::test]
 async fn scheduling_consumes_once_cancelling_refunds_and_jobs_go_with_the_change() {
     let (db, store) = setup().await;

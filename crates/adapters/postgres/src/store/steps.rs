@@ -14,11 +14,13 @@
 //! (none was written).
 //!
 //! Steps queue in lanes chosen by post id: a post's steps always take the same lane, one
-//! batch at a time. A batch takes its posts in id order (each step locks its post, then that
-//! post's job), so batches do not deadlock over posts. A step that takes or gives back a quota
-//! unit also locks its user's quota row, which other posts' steps (and a person's request) may
-//! want too: crossed orders there can deadlock, rarely, and PostgreSQL then fails one of the
-//! steps after `deadlock_timeout` — rolled back alone, its job runs again later. A lane with
+//! batch at a time. A batch takes its steps in order of user, then post id (each step locks its
+//! post, then that post's job; one that takes or gives back a quota unit, then its user's quota
+//! row), so batches of one process do not deadlock over posts or quota rows. A person's request
+//! that locks one of the user's posts and their quota row can still cross a batch that holds
+//! one and waits for the other (rarely; likewise two processes' batches over one post whose
+//! lease moved): PostgreSQL then fails one of them after `deadlock_timeout` — a step is rolled
+//! back alone, and its job runs again later. A lane with
 //! nothing queued runs the next step at once, as a transaction of its own (no savepoint):
 //! steps wait only behind a batch already being written, but a step waiting for a lock holds
 //! its whole batch (and its lane) meanwhile. Once its batch has started, a step is written
@@ -227,8 +229,10 @@ impl PgStore {
             let _ = step.reply.send(answer);
             return;
         }
-        // One lock order for every batch.
-        batch.sort_by_key(|step| step.id.0);
+        // One lock order for every batch: by user, then post. Batches of different lanes
+        // share no post, but may share users, whose quota rows their steps lock (a step that
+        // takes or gives back a unit): taken in user order, they cannot be taken crosswise.
+        batch.sort_by_key(|step| (step.tenant.user_id.0, step.id.0));
         let (pool, role) = self.tenant_pool();
         let mut replies = Vec::with_capacity(batch.len());
         let mut steps = Vec::with_capacity(batch.len());
