@@ -163,6 +163,8 @@ pub(crate) struct Account {
 pub(crate) struct Code {
     pub kind: Kind,
     pub account: String,
+    /// The permissions asked for (and granted).
+    pub scopes: Vec<String>,
     pub redirect_uri: String,
     pub issued: DateTime<Utc>,
 }
@@ -172,6 +174,8 @@ pub(crate) struct Code {
 pub(crate) struct Token {
     pub kind: Kind,
     pub account: String,
+    /// The permissions granted with the code it came from.
+    pub scopes: Vec<String>,
     pub long_lived: bool,
     pub issued: DateTime<Utc>,
     pub expires: DateTime<Utc>,
@@ -582,11 +586,12 @@ pub(crate) fn approving(state: &mut State, kind: Kind) -> String {
     state.account(kind, &name)
 }
 
-/// Issues a token of `kind` for `account`.
+/// Issues a token of `kind` for `account`, with the permissions `scopes`.
 pub(crate) fn issue(
     state: &mut State,
     kind: Kind,
     account: &str,
+    scopes: Vec<String>,
     long_lived: bool,
 ) -> (String, i64) {
     let prefix = match (kind, long_lived) {
@@ -603,6 +608,7 @@ pub(crate) fn issue(
         Token {
             kind,
             account: account.to_owned(),
+            scopes,
             long_lived,
             issued: now,
             expires: now + Duration::seconds(ttl),
@@ -676,7 +682,7 @@ pub(crate) fn long_lived_token(
     }
     let given = params.get("access_token").cloned().unwrap_or_default();
     let now = Utc::now();
-    let account = match state.tokens.get(&given) {
+    let (account, scopes) = match state.tokens.get(&given) {
         Some(t) if t.kind == kind && t.expires > now => {
             if refresh && !t.long_lived {
                 return invalid_param("Only long-lived tokens can be refreshed");
@@ -689,11 +695,11 @@ pub(crate) fn long_lived_token(
             if !refresh && t.long_lived {
                 return invalid_param("The token is a long-lived token already");
             }
-            t.account.clone()
+            (t.account.clone(), t.scopes.clone())
         }
         _ => return invalid_token("Invalid OAuth access token - Cannot parse access token"),
     };
-    let (value, ttl) = issue(state, kind, &account, true);
+    let (value, ttl) = issue(state, kind, &account, scopes, true);
     HttpResponse::Ok().json(json!({
         "access_token": value,
         "token_type": "bearer",
@@ -717,8 +723,11 @@ pub(crate) fn authorize(
     let Ok(mut back) = url::Url::parse(get("redirect_uri")) else {
         return HttpResponse::BadRequest().body("Invalid redirect_uri");
     };
-    let asked: Vec<&str> = get("scope").split(',').map(str::trim).collect();
-    if scopes.iter().any(|s| !asked.contains(s)) || get("state").is_empty() {
+    let asked: Vec<String> = get("scope")
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect();
+    if scopes.iter().any(|s| !asked.iter().any(|a| a == s)) || get("state").is_empty() {
         return HttpResponse::BadRequest().body(format!(
             "Invalid scope or state: the scope must include {}",
             scopes.join(",")
@@ -734,6 +743,7 @@ pub(crate) fn authorize(
         Code {
             kind,
             account,
+            scopes: asked,
             redirect_uri: get("redirect_uri").to_owned(),
             issued: Utc::now(),
         },
@@ -751,18 +761,40 @@ pub(crate) fn authorize(
         .finish()
 }
 
-/// Takes a code of `kind` for `redirect_uri` (single use, ten minutes): the account it is for.
+/// Takes a code of `kind` for `redirect_uri` (single use, ten minutes).
 pub(crate) fn take_code(
     state: &mut State,
     kind: Kind,
     code: &str,
     redirect_uri: &str,
-) -> Option<String> {
+) -> Option<Code> {
     let found = state.codes.remove(code)?;
     (found.kind == kind
         && found.redirect_uri == redirect_uri
         && (Utc::now() - found.issued).num_seconds() <= CODE_TTL)
-        .then_some(found.account)
+        .then_some(found)
+}
+
+/// Refuses, as the Graph API does, a call whose (valid) token was not granted `scope`.
+pub(crate) fn require_scope(
+    state: &State,
+    params: &HashMap<String, String>,
+    scope: &str,
+) -> Result<(), HttpResponse> {
+    let granted = params
+        .get("access_token")
+        .and_then(|t| state.tokens.get(t))
+        .is_some_and(|t| t.scopes.iter().any(|s| s == scope));
+    if granted {
+        Ok(())
+    } else {
+        Err(graph_error(
+            StatusCode::FORBIDDEN,
+            10,
+            None,
+            &format!("(#10) Application does not have permission for this action: {scope}"),
+        ))
+    }
 }
 
 // ---- containers (Instagram and Threads) ------------------------------------------------------

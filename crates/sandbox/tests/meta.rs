@@ -603,6 +603,114 @@ async fn threads_refuses_what_threads_refuses_in_plain_words() {
     sandbox.stop().await;
 }
 
+/// A Threads token granted `scope` at the authorisation, and its account's id.
+async fn threads_token(sandbox: &Sandbox, scope: &str) -> (String, String) {
+    let base = sandbox.threads_url();
+    let response = no_redirects()
+        .get(format!("{base}/oauth/authorize"))
+        .query(&[
+            ("client_id", THREADS_APP_ID),
+            ("redirect_uri", REDIRECT),
+            ("scope", scope),
+            ("response_type", "code"),
+            ("state", "s"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let back: HashMap<String, String> = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let (status, token) = graph(
+        reqwest::Client::new()
+            .post(format!("{base}/oauth/access_token"))
+            .form(&[
+                ("client_id", THREADS_APP_ID),
+                ("client_secret", THREADS_APP_SECRET),
+                ("code", back["code"].as_str()),
+                ("grant_type", "authorization_code"),
+                ("redirect_uri", REDIRECT),
+            ]),
+    )
+    .await;
+    assert_eq!(status, 200, "{token}");
+    (
+        token["access_token"].as_str().unwrap().to_owned(),
+        token["user_id"].to_string(),
+    )
+}
+
+#[tokio::test]
+async fn threads_replies_take_the_permissions_threads_asks_for() {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = format!("{}/v1.0", sandbox.threads_url());
+    // Multivio's authorisation, and one with only what publishing a post needs.
+    let (account, credentials) = authorize(&threads(&sandbox)).await.unwrap().remove(0);
+    let full = (
+        credentials.access_token.expose().to_owned(),
+        account.provider_account_id.as_str().to_owned(),
+    );
+    let bare = threads_token(&sandbox, "threads_basic,threads_content_publish").await;
+    let http = reqwest::Client::new();
+    for (token, user) in [&bare, &full] {
+        let granted = token == &full.0;
+        let (status, body) = graph(
+            http.get(format!("{base}/{user}/replies"))
+                .query(&[("access_token", token.as_str()), ("fields", "id,text")]),
+        )
+        .await;
+        assert_eq!(status == 200, granted, "replies: {body}");
+        let (status, body) = graph(
+            http.get(format!("{base}/{user}/threads_publishing_limit"))
+                .query(&[
+                    ("access_token", token.as_str()),
+                    ("fields", "reply_quota_usage,reply_config"),
+                ]),
+        )
+        .await;
+        assert_eq!(status == 200, granted, "reply cap: {body}");
+        if !granted {
+            assert_eq!(error_code(&body).0, 10, "{body}");
+        }
+        // The posts' own cap and a post need no reply permission.
+        let (status, body) = graph(
+            http.get(format!("{base}/{user}/threads_publishing_limit"))
+                .query(&[("access_token", token.as_str()), ("fields", "quota_usage")]),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, root) = graph(http.post(format!("{base}/{user}/threads")).form(&[
+            ("access_token", token.as_str()),
+            ("media_type", "TEXT"),
+            ("text", "root"),
+        ]))
+        .await;
+        assert_eq!(status, 200, "{root}");
+        let (status, published) =
+            graph(http.post(format!("{base}/{user}/threads_publish")).form(&[
+                ("access_token", token.as_str()),
+                ("creation_id", root["id"].as_str().unwrap()),
+            ]))
+            .await;
+        assert_eq!(status, 200, "{published}");
+        let (status, body) = graph(http.post(format!("{base}/{user}/threads")).form(&[
+            ("access_token", token.as_str()),
+            ("media_type", "TEXT"),
+            ("text", "a reply"),
+            ("reply_to_id", published["id"].as_str().unwrap()),
+        ]))
+        .await;
+        assert_eq!(status == 200, granted, "reply: {body}");
+    }
+    sandbox.stop().await;
+}
+
 #[tokio::test]
 async fn a_threads_carousel_carries_its_items_and_their_alt_text() {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())

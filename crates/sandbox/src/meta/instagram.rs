@@ -249,12 +249,13 @@ async fn code_token(
         return flat_error("Invalid grant_type: authorization_code expected");
     }
     let mut meta = lock(&state.meta);
-    let Some(account) =
+    let Some(granted) =
         super::take_code(&mut meta, Kind::Instagram, get("code"), get("redirect_uri"))
     else {
         return flat_error("Invalid authorization code");
     };
-    let (value, _) = super::issue(&mut meta, Kind::Instagram, &account, false);
+    let account = granted.account;
+    let (value, _) = super::issue(&mut meta, Kind::Instagram, &account, granted.scopes, false);
     let user_id: serde_json::Value = account
         .parse::<u64>()
         .map_or_else(|_| json!(account), |n| json!(n));

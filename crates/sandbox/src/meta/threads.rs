@@ -23,6 +23,9 @@
 //!   `reply_quota_usage`, `reply_config`). `GET /v1.0/{user}/threads` (its posts) and
 //!   `/replies` (its replies), newest first (`fields` among `id`, `text`, `timestamp`,
 //!   `permalink`, `media_type`, `username`; paged). `GET /v1.0/{media}`.
+//! - Permissions, as granted at the authorisation: `threads_read_replies` to read `/replies`,
+//!   `threads_manage_replies` to post a reply (`reply_to_id`) or read the reply cap (`reply_*`
+//!   fields); `(#10)` otherwise.
 //!
 //! Control (tests), on `/threads/_sandbox/`: `next_user`, `container_polls`,
 //! `publishing_limit`, `age_tokens`, as the Instagram fake's.
@@ -36,8 +39,8 @@ use serde_json::json;
 
 use super::{
     Age, Container, Content, Kind, Limit, NextUser, Polls, State, check_version, fields,
-    graph_error, invalid_param, known_fields, only, params, permission_denied, take_children,
-    token_account, unknown_path, url_kind,
+    graph_error, invalid_param, known_fields, only, params, permission_denied, require_scope,
+    take_children, token_account, unknown_path, url_kind,
 };
 use crate::common::record;
 use crate::credentials::{THREADS_APP_ID, THREADS_APP_SECRET};
@@ -258,7 +261,7 @@ async fn code_token(
         return invalid_param("grant_type must be authorization_code");
     }
     let mut meta = lock(&state.meta);
-    let Some(account) =
+    let Some(granted) =
         super::take_code(&mut meta, Kind::Threads, get("code"), get("redirect_uri"))
     else {
         return graph_error(
@@ -268,7 +271,8 @@ async fn code_token(
             "Invalid authorization code: used, expired, or for another redirect_uri",
         );
     };
-    let (value, _) = super::issue(&mut meta, Kind::Threads, &account, false);
+    let account = granted.account;
+    let (value, _) = super::issue(&mut meta, Kind::Threads, &account, granted.scopes, false);
     let user_id: serde_json::Value = account
         .parse::<u64>()
         .map_or_else(|_| json!(account), |n| json!(n));
@@ -387,6 +391,18 @@ async fn read_edge(state: web::Data<SandboxState>, req: HttpRequest, path: Path3
     if let Err(refused) = own_node(&owner, &node) {
         return refused;
     }
+    // Reading replies takes a permission of its own; the reply cap, the replies' publishing
+    // permission.
+    let needs = match edge.as_str() {
+        "replies" => Some("threads_read_replies"),
+        "threads_publishing_limit" if p.get("fields").is_some_and(|f| f.contains("reply_")) => {
+            Some("threads_manage_replies")
+        }
+        _ => None,
+    };
+    if let Some(Err(refused)) = needs.map(|scope| require_scope(&meta, &p, scope)) {
+        return refused;
+    }
     match edge.as_str() {
         "threads_publishing_limit" => super::publishing_limit(&meta, Kind::Threads, &owner, &p),
         "threads" => super::list_posts(&meta, &req, Kind::Threads, &owner, Some(false), &p),
@@ -416,6 +432,12 @@ async fn write_edge(
         Err(refused) => return refused,
     };
     if let Err(refused) = own_node(&owner, &node) {
+        return refused;
+    }
+    if edge == "threads"
+        && p.contains_key("reply_to_id")
+        && let Err(refused) = require_scope(&meta, &p, "threads_manage_replies")
+    {
         return refused;
     }
     match edge.as_str() {

@@ -34,9 +34,11 @@ pub const AUTH_URL: &str = "https://threads.net";
 /// Threads' API (tokens and the Graph API).
 pub const API_URL: &str = "https://graph.threads.net";
 
-/// The permissions Multivio asks for: the profile, publishing, and replies (reading the
-/// replies' own cap needs `threads_manage_replies`).
-pub const SCOPES: &str = "threads_basic,threads_content_publish,threads_manage_replies";
+/// The permissions Multivio asks for: the profile, publishing, and replies — posting them and
+/// reading their own cap (`threads_manage_replies`), and reading them back
+/// (`threads_read_replies`: a reply interrupted midway is looked for among the account's).
+pub const SCOPES: &str =
+    "threads_basic,threads_content_publish,threads_manage_replies,threads_read_replies";
 
 /// Threads' app credentials and endpoints.
 #[derive(Clone)]
