@@ -246,13 +246,25 @@ impl Post {
             PostStatus::Scheduled => {}
             _ => return Err(self.deny(PostAction::Edit)),
         }
-        self.name = content.name;
-        self.content_mode = content.content_mode;
-        self.universal_content = content.universal_content;
-        self.universal_metadata = content.universal_metadata;
-        self.platform_content = content.platform_content;
-        self.platforms = content.platforms;
-        self.media_files = content.media_files;
+        // Taken apart whole, so that a field added to the content cannot be left out here.
+        let PostContent {
+            name,
+            content_mode,
+            universal_content,
+            universal_metadata,
+            platform_content,
+            platforms,
+            media_files,
+            thread,
+        } = content;
+        self.name = name;
+        self.content_mode = content_mode;
+        self.universal_content = universal_content;
+        self.universal_metadata = universal_metadata;
+        self.platform_content = platform_content;
+        self.platforms = platforms;
+        self.media_files = media_files;
+        self.thread = thread;
         self.updated_at = now;
         Ok(())
     }

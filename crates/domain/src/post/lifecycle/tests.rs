@@ -342,6 +342,23 @@ fn edit_is_allowed_while_draft_or_scheduled() {
 }
 
 #[test]
+fn an_edit_replaces_the_whole_content_its_thread_too() {
+    let mut p = two_targets();
+    p.schedule(now() + Duration::hours(1), now()).unwrap();
+    let mut c = p.content();
+    c.name = crate::post::PostName::new("Renamed").unwrap();
+    c.universal_content = Some("First part, corrected".into());
+    c.universal_metadata = serde_json::json!({ "campaign": "spring" });
+    c.media_files = vec![crate::ids::MediaId(Uuid::from_u128(9))];
+    c.thread = vec![crate::post::ThreadPart {
+        text: "Second part, corrected".into(),
+        media_files: vec![],
+    }];
+    p.edit(c.clone(), now()).unwrap();
+    assert_eq!(p.content(), c);
+}
+
+#[test]
 fn a_threads_parts_are_kept_so_a_later_attempt_continues_after_them() {
     let mut p = two_targets();
     p.start_publishing(now()).unwrap();
