@@ -606,7 +606,15 @@ impl PublishWorker {
                 }
             }
             Account::Missing => {
-                let reason = format!("no {platform} account is connected");
+                let bound = post
+                    .target_result(&key)
+                    .and_then(|r| r.bound_connection())
+                    .is_some();
+                let reason = if bound {
+                    format!("the {platform} account it went out on is no longer connected")
+                } else {
+                    format!("no {platform} account is connected")
+                };
                 return self
                     .fail_or_review(job, may_be_out, "no_connection", reason)
                     .await;
@@ -1117,16 +1125,20 @@ impl PublishWorker {
         }
     }
 
-    /// The post's first step for the job, as [`PublishWorker::modify`], with the account the
-    /// job publishes through read in the same transaction
-    /// ([`PostStore::modify_with_account`]) and handed to `decide` with the post.
+    /// The post's first step for the job, as [`PublishWorker::modify`], with `account` (the
+    /// one the job publishes through) read in the same transaction
+    /// ([`PostStore::modify_with_account`]) and handed to `decide` with the post, and with the
+    /// id of the connection read, if any.
     async fn modify_with_account<T, F>(
         &self,
         job: &ClaimedJob,
+        account: AccountRef,
         decide: F,
     ) -> AppResult<(Post, Account, T)>
     where
-        F: FnOnce(&Opened, &Post) -> AppResult<(Option<PostChange>, T)> + Send + 'static,
+        F: FnOnce(&Opened, Option<ConnectionId>, &Post) -> AppResult<(Option<PostChange>, T)>
+            + Send
+            + 'static,
         T: Send + 'static,
     {
         // The decision runs inside the store's transaction; what it found comes back here.
@@ -1136,10 +1148,11 @@ impl PublishWorker {
         let claimed = job.clone();
         let with_account: DecideWithAccount = Box::new(move |stored| {
             Box::pin(async move {
+                let read = stored.as_ref().map(|(connection, _)| connection.id);
                 let opened =
                     Self::resolve_account(&keeper, platforms.as_ref(), &claimed, stored).await;
                 let decide: Decide = Box::new(move |post: &Post| {
-                    let (decision, kept) = split(decide(&opened, post));
+                    let (decision, kept) = split(decide(&opened, read, post));
                     // The receiver outlives the store's call.
                     let _ = found.send((opened, kept));
                     decision
@@ -1147,10 +1160,6 @@ impl PublishWorker {
                 decide
             })
         });
-        let account = AccountRef {
-            provider: job.target.provider,
-            connection: job.target.connection_id,
-        };
         let stored = self
             .posts
             .modify_with_account(&job.tenant, job.post_id, account, with_account)
@@ -1178,18 +1187,31 @@ impl PublishWorker {
         let now = self.clock.now();
         let running = self.running(job);
         let (tenant, target) = (job.tenant.clone(), job.target);
-        let post = match self
-            .modify_with_account(job, move |account, read| {
+        // The job's account: the one its target names, or the platform's primary.
+        let named = AccountRef {
+            provider: target.provider,
+            connection: target.connection_id,
+        };
+        let step = self
+            .modify_with_account(job, named, move |account, read_id, read| {
                 if !tenant.owns(read.user_id) || !read.platforms.contains(&target) {
-                    return Ok((None, None));
+                    return Ok((None, (None, None)));
                 }
+                // A target that went out on an account goes on there only
+                // (`TargetResult::bound_connection`), even when the primary changed since: the
+                // account read is not it, so that one is read next.
+                let rebind = read
+                    .target_result(&read.platforms.result_key(&target))
+                    .and_then(|r| r.bound_connection())
+                    .filter(|bound| Some(*bound) != read_id);
                 // Nothing comes between this step and the send: the mark may be made here.
                 let ready = match account {
                     Ok(Account::Ready {
                         connection,
                         publisher,
                         credentials,
-                    }) if publisher.sends_plain_parts_at_once()
+                    }) if rebind.is_none()
+                        && publisher.sends_plain_parts_at_once()
                         && !credentials.needs_refresh(now) =>
                     {
                         Some(connection.id)
@@ -1204,16 +1226,30 @@ impl PublishWorker {
                 }
                 let marked = ready.and_then(|id| mark_plain_send(&mut next, &target, id, now));
                 if !started && marked.is_none() {
-                    return Ok((None, None));
+                    return Ok((None, (None, rebind)));
                 }
                 let change = PostChange {
                     quota,
                     ..running_change(read, next, running)
                 };
-                Ok((Some(change), marked))
+                Ok((Some(change), (marked, rebind)))
             })
-            .await
-        {
+            .await;
+        let step = match step {
+            Ok((post, _, (marked, Some(bound)))) if job.tenant.owns(post.user_id) => {
+                // (A connection gone reads as none: the target then cannot go on.)
+                let bound = AccountRef {
+                    connection: Some(bound),
+                    ..named
+                };
+                self.modify_with_account(job, bound, |_, _, _| Ok((None, ())))
+                    .await
+                    .map(|(post, account, ())| (post, account, marked))
+            }
+            Ok((post, account, (marked, _))) => Ok((post, account, marked)),
+            Err(e) => Err(e),
+        };
+        let (post, account, marked) = match step {
             Ok((post, account, marked)) if job.tenant.owns(post.user_id) => (post, account, marked),
             Ok(_) | Err(AppError::NotFound(_)) => {
                 return self
@@ -1223,7 +1259,6 @@ impl PublishWorker {
             }
             Err(e) => return Err(e),
         };
-        let (post, account, marked) = post;
         if !post.platforms.contains(&job.target) {
             return self
                 .discard(job, "target no longer selected")

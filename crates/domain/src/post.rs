@@ -309,6 +309,18 @@ impl TargetResult {
             parts: Vec::new(),
         }
     }
+
+    /// The account this target must go on through, whatever its platform's primary is now:
+    /// the one a send went to whose outcome is open (it may be there already), or the one that
+    /// holds its thread's first parts (the rest reply to them). `None`: nothing went out, any
+    /// account the target resolves to may take it.
+    pub fn bound_connection(&self) -> Option<ConnectionId> {
+        if self.status == TargetStatus::Publishing || !self.parts.is_empty() {
+            self.connection_id
+        } else {
+            None
+        }
+    }
 }
 
 /// A post (`posts` row).

@@ -92,6 +92,15 @@ pub enum PostError {
     /// Only a target that needs review can be resolved.
     #[error("target `{0}` does not need review")]
     NotUnderReview(String),
+    /// The target is bound to the account it went out on ([`TargetResult::bound_connection`]),
+    /// not the one named.
+    #[error("target `{key}` went out on another account")]
+    BoundElsewhere {
+        /// The target's key.
+        key: String,
+        /// The account it is bound to.
+        bound: ConnectionId,
+    },
     /// A thread's interrupted part is not its last: the parts after it reply to it.
     #[error(
         "part {part} of {parts} of `{key}` was interrupted; the parts after it reply to it, so \
@@ -391,7 +400,8 @@ impl Post {
 
     /// Marks a target as being sent through `connection_id` (one more attempt). The result is
     /// stored *before* the platform is called, so a worker dying mid-send leaves `publishing`
-    /// behind, which the next attempt reads as "outcome unknown".
+    /// behind, which the next attempt reads as "outcome unknown". A target bound to another
+    /// account ([`TargetResult::bound_connection`]) is refused.
     pub fn begin_target(
         &mut self,
         key: &str,
@@ -401,6 +411,14 @@ impl Post {
         let result = self.result_mut(key, PostAction::RecordResult)?;
         if result.status.is_terminal() {
             return Err(PostError::TargetSettled(key.to_owned()));
+        }
+        if let Some(bound) = result.bound_connection()
+            && bound != connection_id
+        {
+            return Err(PostError::BoundElsewhere {
+                key: key.to_owned(),
+                bound,
+            });
         }
         // A send re-made while the last one's outcome is open keeps the first one's time: the
         // platform's deduplication window runs from it.

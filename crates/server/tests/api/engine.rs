@@ -425,6 +425,101 @@ async fn a_worker_killed_after_the_platform_has_the_post_never_causes_a_duplicat
     assert_eq!(post["status"], "published", "{post}");
 }
 
+/// Connects `uid` to the sandbox's Mastodon instance as its user `username`; the connection.
+async fn connect_mastodon(api: &Api, uid: &str, username: &str) -> Value {
+    sandbox_post(
+        api,
+        "/mastodon/_sandbox/next_user",
+        json!({ "username": username }),
+    )
+    .await;
+    let (status, started) = api
+        .post(
+            uid,
+            "/v1/connections/mastodon/authorize",
+            json!({ "return_to": RETURN_TO, "server_url": api.sandbox().mastodon_url() }),
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let url = started["authorization_url"].as_str().unwrap().to_owned();
+    let handed = approve_in_browser(api, &url).await;
+    let (status, done) = api
+        .post(
+            uid,
+            "/v1/connections/mastodon/complete",
+            json!({ "code": handed["code"], "state": handed["state"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{done}");
+    done["items"][0].clone()
+}
+
+#[tokio::test]
+async fn a_send_left_open_goes_on_through_its_account_after_the_primary_changed() {
+    let api = Api::start_with_sandbox_and(false).await;
+    let first = connect_mastodon(&api, "ada", "ada_first").await;
+    let second = connect_mastodon(&api, "ada", "ada_second").await;
+    assert_eq!(first["is_primary"], true, "{first}");
+    let tenant = api.tenant("ada").await;
+    // Mastodon stores the status at once, then takes 60 s to answer.
+    sandbox_post(
+        &api,
+        "/mastodon/_sandbox/answer_late",
+        json!({ "seconds": 60, "count": 1 }),
+    )
+    .await;
+    let text = "sent, then the primary changed";
+    let id = schedule(
+        &api,
+        &tenant,
+        text,
+        &[Provider::Mastodon],
+        chrono::Utc::now() + chrono::Duration::seconds(1),
+    )
+    .await;
+    let doomed = Worker::spawn(&api, "doomed", 3);
+    let start = Instant::now();
+    while posted(&api, "mastodon", text).await == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "Mastodon never received the post\n{}",
+            doomed.tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    doomed.signal("-KILL");
+    // The other account becomes the primary while the send's outcome is open.
+    let second_id = second["id"].as_str().unwrap();
+    let (status, made) = api
+        .post(
+            "ada",
+            &format!("/v1/connections/{second_id}/primary"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    let rescuer = Worker::spawn(&api, "rescuer", 3);
+    all_settled(&api, Duration::from_secs(180), &[&rescuer]).await;
+
+    // Sent again (Mastodon deduplicates by Idempotency-Key) through the account that has it,
+    // not the new primary: one status, on the first account.
+    let (_, post) = api.get("ada", &format!("/v1/posts/{}", id.0)).await;
+    let result = &post["publish_results"]["mastodon"];
+    assert_eq!(result["status"], "published", "{result}");
+    assert_eq!(result["connection_id"], first["id"], "{result}");
+    let q = |account: &str| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("platform", "mastodon")
+            .append_pair("account", account)
+            .append_pair("text", text)
+            .finish()
+    };
+    for (account, held) in [("@ada_first", 1), ("@ada_second", 0)] {
+        let posts = sandbox_get(&api, &format!("/_sandbox/posts?{}", q(account))).await;
+        assert_eq!(posts.as_array().unwrap().len(), held, "{account}: {posts}");
+    }
+}
+
 #[tokio::test]
 async fn a_worker_paused_past_its_lease_changes_nothing_and_posts_nothing() {
     let api = Api::start_with_sandbox_and(false).await;

@@ -393,6 +393,44 @@ fn a_threads_parts_are_kept_so_a_later_attempt_continues_after_them() {
     );
 }
 
+#[test]
+fn a_target_stays_on_the_account_it_went_out_on() {
+    let mut p = two_targets();
+    p.start_publishing(now()).unwrap();
+    let key = "twitter".to_owned();
+    let bound = |p: &Post| p.publish_results[&key].bound_connection();
+    assert_eq!(bound(&p), None, "nothing sent yet");
+    // Refused before anything went out: any account may take the next attempt.
+    p.begin_target(&key, cid(7), now()).unwrap();
+    assert_eq!(bound(&p), Some(cid(7)), "the outcome is open");
+    let retry = TargetOutcome::RetryLater(TargetError::new("rate_limited", "later"));
+    p.record_outcome(&key, retry, now()).unwrap();
+    assert_eq!(bound(&p), None);
+    p.begin_target(&key, cid(8), now()).unwrap();
+    // Sent, outcome open: only that account may go on.
+    assert_eq!(
+        p.begin_target(&key, cid(7), now()),
+        Err(PostError::BoundElsewhere {
+            key: key.clone(),
+            bound: cid(8)
+        })
+    );
+    // A thread's first part is out: its other parts reply to it, on that account only.
+    let part = super::PartResult {
+        platform_post_id: "1".into(),
+        url: None,
+        reference: None,
+    };
+    p.record_part(&key, part, now()).unwrap();
+    assert_eq!(p.publish_results[&key].status, TargetStatus::Pending);
+    assert_eq!(bound(&p), Some(cid(8)));
+    assert!(matches!(
+        p.begin_target(&key, cid(7), now()),
+        Err(PostError::BoundElsewhere { .. })
+    ));
+    p.begin_target(&key, cid(8), now()).unwrap();
+}
+
 fn needs_review() -> TargetOutcome {
     TargetOutcome::NeedsReview(TargetError::new("interrupted", "check the account"))
 }
