@@ -600,7 +600,9 @@ impl PublishWorker {
                     {
                         Ok(fresh) => (*connection, publisher, fresh),
                         Err(e) => {
-                            return self.refresh_failed(job, &connection, e, may_be_out).await;
+                            return self
+                                .refresh_failed(job, &connection, e, may_be_out, false)
+                                .await;
                         }
                     }
                 }
@@ -632,7 +634,9 @@ impl PublishWorker {
                     .await;
             }
             Account::Unusable(connection, e) => {
-                return self.refresh_failed(job, &connection, e, may_be_out).await;
+                return self
+                    .refresh_failed(job, &connection, e, may_be_out, false)
+                    .await;
             }
         };
         let parts: Vec<(String, Vec<MediaId>)> = post
@@ -800,8 +804,12 @@ impl PublishWorker {
                         .await
                     {
                         Ok(fresh) => credentials = fresh,
+                        // Unless it is a re-send (the first may be out), the 401 shows this
+                        // part was not posted: a wait puts the target back to pending.
                         Err(e) => {
-                            return self.refresh_failed(job, &connection, e, resending).await;
+                            return self
+                                .refresh_failed(job, &connection, e, resending, !resending)
+                                .await;
                         }
                     }
                 }
@@ -1309,13 +1317,17 @@ impl PublishWorker {
     /// A refresh of the account's token failed: the target fails (a refused or unreadable
     /// sign-in, retries used up) or the job waits (a refresh elsewhere, a passing failure) —
     /// but when the part `may_be_out` (an earlier send's outcome is open), what would fail the
-    /// target leaves it for a person to check instead.
+    /// target leaves it for a person to check instead. `unsent`: the target was marked as being
+    /// sent, but the platform refused the token, so nothing went out — a wait also puts the
+    /// target back to pending (left `publishing`, the next attempt would take it for a send
+    /// whose outcome is open).
     async fn refresh_failed(
         &self,
         job: &ClaimedJob,
         connection: &Connection,
         e: RefreshError,
         may_be_out: bool,
+        unsent: bool,
     ) -> AppResult<JobReport> {
         let name = connection.provider.display_name();
         match e {
@@ -1337,7 +1349,7 @@ impl PublishWorker {
             }
             RefreshError::Busy => {
                 let run_at = self.clock.now() + Duration::seconds(REFRESH_BUSY_DELAY_SECS);
-                self.reschedule(job, run_at, "token refresh in progress")
+                self.wait_for_token(job, run_at, "token refresh in progress", unsent)
                     .await
             }
             RefreshError::Transient {
@@ -1350,8 +1362,8 @@ impl PublishWorker {
                         None => self.policy.jittered_delay(job.attempt, jitter(job)),
                     };
                     let run_at = self.clock.now() + delay;
-                    self.reschedule(job, run_at, &format!("token refresh failed: {reason}"))
-                        .await
+                    let reason = format!("token refresh failed: {reason}");
+                    self.wait_for_token(job, run_at, &reason, unsent).await
                 } else {
                     let reason = format!("could not refresh the {name} token");
                     self.fail_or_review(job, may_be_out, "token_refresh_failed", reason)
@@ -1543,6 +1555,32 @@ impl PublishWorker {
             .complete(job.job_id, job.fencing_token, &outcome)
             .await?;
         Ok(JobReport::Discarded(reason.to_owned()))
+    }
+
+    /// The job waits for a usable token until `run_at`; with `unsent` (see
+    /// [`PublishWorker::refresh_failed`]) the target goes back to pending in the same step.
+    async fn wait_for_token(
+        &self,
+        job: &ClaimedJob,
+        run_at: DateTime<Utc>,
+        reason: &str,
+        unsent: bool,
+    ) -> AppResult<JobReport> {
+        if !unsent {
+            return self.reschedule(job, run_at, reason).await;
+        }
+        let name = job.target.provider.display_name();
+        let error = TargetError::new(
+            "token_refresh",
+            format!("waiting for a new {name} token: {reason}"),
+        );
+        let outcome = JobOutcome::RetryAt {
+            run_at,
+            reason: reason.to_owned(),
+        };
+        self.record_result(job, TargetOutcome::RetryLater(error), outcome)
+            .await?;
+        Ok(JobReport::RetryAt(run_at))
     }
 
     async fn reschedule(

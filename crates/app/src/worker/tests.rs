@@ -940,6 +940,38 @@ fn refreshing(
 }
 
 #[tokio::test]
+async fn a_refused_token_whose_refresh_must_wait_leaves_the_target_pending_not_in_flight() {
+    // The platform refused the token (nothing posted), and the refresh failed for now.
+    let mut d = refreshing(
+        publishing(vec![x()]),
+        Err(OAuthError::Transient {
+            reason: "HTTP 503".into(),
+        }),
+    );
+    let fake = Arc::new(FakePublisher::new(
+        None,
+        vec![Err(PublishError::Unauthorized {
+            reason: "expired".into(),
+        })],
+    ));
+    d.serve(fake.clone());
+    let (w, state) = d.build();
+    assert!(matches!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::RetryAt(_)
+    ));
+    assert_eq!(fake.sent(), 1);
+    // Pending, so the next attempt sends instead of looking for a send that never was.
+    let r = result(&state, "twitter");
+    assert_eq!(r.status, TargetStatus::Pending);
+    assert_eq!(r.error.unwrap().code, "token_refresh");
+    assert_eq!(
+        state.lock().unwrap().post.as_ref().unwrap().status,
+        PostStatus::Publishing
+    );
+}
+
+#[tokio::test]
 async fn a_resend_refused_for_its_token_is_never_settled_as_not_sent() {
     let window = Some(chrono::Duration::minutes(50));
     let expired = || {
