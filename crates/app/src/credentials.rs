@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use multivio_domain::Tenant;
 use multivio_domain::connection::{Connection, ConnectionStatus, Credentials, OAuth1Credentials};
 use multivio_domain::{ConnectionId, Secret};
+use multivio_ports::StoreError;
 use multivio_ports::connections::ConnectionStore;
 use multivio_ports::platform::{OAuthError, Platforms};
 use multivio_ports::system::Clock;
@@ -14,6 +15,9 @@ use multivio_ports::vault::{
 };
 
 use crate::error::{AppError, AppResult};
+
+/// Pauses before storing refreshed tokens again when the store could not be reached.
+const STORE_RETRY_PAUSES: [Duration; 2] = [Duration::milliseconds(250), Duration::seconds(1)];
 
 /// Seals each secret of `credentials` bound to its connection and column.
 pub async fn seal(
@@ -386,10 +390,29 @@ impl CredentialKeeper {
             Ok(grant) => {
                 let next = current.refreshed(grant);
                 let sealed = seal(self.vault.as_ref(), id, &next).await?;
-                self.connections
-                    .store_refreshed(tenant, id, &sealed, lock)
-                    .await
-                    .map_err(AppError::from)?;
+                // The platform may have replaced the refresh token already: the new one lives
+                // only here until stored, so a store that could not be reached is tried again
+                // (a few times, while the lock is still ours).
+                let mut pauses = STORE_RETRY_PAUSES.iter();
+                loop {
+                    match self
+                        .connections
+                        .store_refreshed(tenant, id, &sealed, lock)
+                        .await
+                    {
+                        Ok(()) => break,
+                        Err(StoreError::Unavailable(e)) => match pauses.next() {
+                            Some(pause) if self.clock.now() + *pause < lock => {
+                                tracing::warn!(connection = %id, error = %e, "refreshed tokens not stored yet; trying again");
+                                if let Ok(pause) = pause.to_std() {
+                                    tokio::time::sleep(pause).await;
+                                }
+                            }
+                            _ => return Err(AppError::from(StoreError::Unavailable(e)).into()),
+                        },
+                        Err(e) => return Err(AppError::from(e).into()),
+                    }
+                }
                 tracing::info!(connection = %id, provider = %connection.provider, "token refreshed");
                 Ok(next)
             }

@@ -405,7 +405,15 @@ impl PublishWorker {
     /// across all workers (a connection being refreshed elsewhere is skipped). One whose refresh
     /// fails is left alone for a while, without keeping the others waiting. Returns how many
     /// were refreshed.
-    pub async fn refresh_expiring(&self, limit: u32) -> AppResult<usize> {
+    ///
+    /// Stops before the next connection once `stopping()` holds: a caller shutting down waits
+    /// for this instead of dropping it, since a refresh dropped between the platform's answer
+    /// and its storing loses the new tokens — and with them a single-use refresh token.
+    pub async fn refresh_expiring(
+        &self,
+        limit: u32,
+        stopping: impl Fn() -> bool + Send + Sync,
+    ) -> AppResult<usize> {
         let now = self.clock.now();
         let before =
             now + Duration::seconds(multivio_domain::connection::Credentials::REFRESH_MARGIN_SECS);
@@ -425,6 +433,9 @@ impl PublishWorker {
             .filter(|(_, c)| !skip.contains(&c.id))
             .take(limit as usize)
         {
+            if stopping() {
+                break;
+            }
             match self.keeper.fresh(&tenant, &connection).await {
                 Ok(c) if c.expires_at.is_none_or(|at| at > before) => refreshed += 1,
                 // Still expiring: the platform refreshes none (or gave a short token).

@@ -85,7 +85,7 @@ pub async fn run(services: Arc<Services>, settings: WorkerLoop, mut stop: watch:
             && last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_EVERY)
         {
             last_sweep = Some(tokio::time::Instant::now());
-            sweeper = Some(tokio::spawn(sweep(services.clone())));
+            sweeper = Some(tokio::spawn(sweep(services.clone(), stop.clone())));
         }
         let free = capacity.saturating_sub(running.len());
         if free == 0 {
@@ -126,8 +126,12 @@ pub async fn run(services: Arc<Services>, settings: WorkerLoop, mut stop: watch:
         let idle = until_next_due(&services).await;
         wait(&mut stop, &mut running, &mut listener, idle, true).await;
     }
-    if let Some(sweeper) = sweeper {
-        sweeper.abort();
+    // Not aborted: a token refresh cut between the platform's answer and its storing would
+    // lose the new tokens. The sweep stops before its next connection.
+    if let Some(sweeper) = sweeper
+        && let Err(e) = sweeper.await
+    {
+        tracing::warn!(error = %e, "the token and quota sweep ended abnormally");
     }
     tracing::info!(worker = %worker_id, jobs = running.len(), "publishing worker stopping; finishing the jobs in hand");
     while running.join_next().await.is_some() {}
@@ -208,11 +212,19 @@ async fn run_job(services: Arc<Services>, job: ClaimedJob) {
 }
 
 /// Tokens about to expire, and quota periods that ended.
-async fn sweep(services: Arc<Services>) {
-    match services.worker.refresh_expiring(REFRESH_BATCH).await {
+async fn sweep(services: Arc<Services>, stop: watch::Receiver<bool>) {
+    let stopping = || *stop.borrow();
+    match services
+        .worker
+        .refresh_expiring(REFRESH_BATCH, stopping)
+        .await
+    {
         Ok(0) => {}
         Ok(n) => tracing::info!(connections = n, "refreshed tokens ahead of expiry"),
         Err(e) => tracing::warn!(error = %e, "refreshing tokens ahead of expiry failed"),
+    }
+    if stopping() {
+        return;
     }
     match services.quota.reset_due(500).await {
         Ok(0) => {}

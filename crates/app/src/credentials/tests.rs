@@ -153,6 +153,46 @@ async fn a_rotated_refresh_token_is_stored_sealed() {
 }
 
 #[tokio::test]
+async fn refreshed_tokens_the_store_missed_are_stored_again_from_memory() {
+    let mut store = MockConnectionStore::new();
+    store
+        .expect_credentials()
+        .returning(|_, _| Ok(sealed("old", chrono::Duration::minutes(1))));
+    store
+        .expect_try_lock_refresh()
+        .returning(|_, _, _, _| Ok(true));
+    let tries = Arc::new(Mutex::new(0));
+    let t = tries.clone();
+    store
+        .expect_store_refreshed()
+        .withf(|_, _, s, _| s.access_token.0.ends_with("|fresh"))
+        .returning(move |_, _, _, _| {
+            let mut n = t.lock().unwrap();
+            *n += 1;
+            if *n < 3 {
+                Err(StoreError::Unavailable("connection reset".into()))
+            } else {
+                Ok(())
+            }
+        });
+    // The platform answers once: its new refresh token exists only in memory meanwhile.
+    let mut client = MockOAuthClient::new();
+    client.expect_refresh().times(1).returning(|_, _| {
+        Ok(TokenGrant {
+            access_token: Secret::new("fresh"),
+            refresh_token: Some(Secret::new("rotated")),
+            expires_at: None,
+        })
+    });
+    let c = keeper(store, Some(client))
+        .fresh(&tenant(), &connection(1, Provider::X, true, 1))
+        .await
+        .unwrap();
+    assert_eq!(c.refresh_token.unwrap().expose(), "rotated");
+    assert_eq!(*tries.lock().unwrap(), 3);
+}
+
+#[tokio::test]
 async fn transient_refresh_failures_release_the_lock() {
     let mut store = MockConnectionStore::new();
     store

@@ -1877,5 +1877,49 @@ async fn tokens_about_to_expire_are_refreshed_ahead_of_any_post() {
         .expect_oauth()
         .returning(move |_| Some(oauth.clone()));
     let (w, _) = d.build();
-    assert_eq!(w.refresh_expiring(50).await.unwrap(), 1);
+    assert_eq!(w.refresh_expiring(50, || false).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_sweep_told_to_stop_finishes_the_refresh_in_hand_and_starts_no_other() {
+    let mut d = Deps::new(publishing(vec![x()]));
+    d.connections.checkpoint();
+    d.connections.expect_expiring().times(1).returning(|_, _| {
+        Ok(vec![
+            (tenant(), connection(1, Provider::X, true, 1)),
+            (tenant(), connection(2, Provider::X, false, 1)),
+        ])
+    });
+    d.connections
+        .expect_credentials()
+        .returning(|_, id| Ok(sealed_for(id, "old", now() + chrono::Duration::minutes(2))));
+    d.connections
+        .expect_try_lock_refresh()
+        .times(1)
+        .returning(|_, id, _, _| Ok(id == cid(1)));
+    d.connections
+        .expect_store_refreshed()
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut oauth = MockOAuthClient::new();
+    {
+        // The stop comes while the first refresh is at the platform.
+        let stop = stop.clone();
+        oauth.expect_refresh().times(1).returning(move |_, _| {
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(multivio_domain::connection::TokenGrant {
+                access_token: Secret::new("new"),
+                refresh_token: Some(Secret::new("next")),
+                expires_at: Some(now() + chrono::Duration::hours(2)),
+            })
+        });
+    }
+    let oauth: Arc<dyn OAuthClient> = Arc::new(oauth);
+    d.platforms
+        .expect_oauth()
+        .returning(move |_| Some(oauth.clone()));
+    let (w, _) = d.build();
+    let stopping = || stop.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(w.refresh_expiring(50, stopping).await.unwrap(), 1);
 }
