@@ -738,6 +738,54 @@ async fn scheduling_consumes_once_cancelling_refunds_and_jobs_go_with_the_change
 }
 
 #[tokio::test]
+async fn deleting_a_scheduled_post_that_started_publishing_meanwhile_is_a_conflict() {
+    let (_db, store) = setup().await;
+    let alice = tenant(&store, "alice").await;
+    let post = insert(
+        &store,
+        &alice,
+        &draft(&alice, "p", vec![Target::primary(Provider::X)]),
+    )
+    .await;
+    let scheduled = schedule(&store, &alice, &post).await.unwrap();
+    // The person read it scheduled; a worker starts publishing it before their delete.
+    let mut publishing = scheduled.clone();
+    publishing.start_publishing(now()).unwrap();
+    store
+        .apply(
+            &alice,
+            PostChange::write(PostWrite::Update {
+                post: publishing,
+                expected_revision: scheduled.revision,
+            }),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let delete = PostChange {
+        quota: scheduled.deletion().unwrap(),
+        cancel_pending_jobs: true,
+        ..PostChange::write(PostWrite::Delete {
+            id: post.id,
+            expected_revision: scheduled.revision,
+        })
+    };
+    assert_eq!(delete.quota, QuotaEffect::Refund);
+    assert!(matches!(
+        store.apply(&alice, delete).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        PostStore::get(&store, &alice, post.id)
+            .await
+            .unwrap()
+            .status,
+        PostStatus::Publishing
+    );
+    assert_eq!(remaining(&store, &alice).await, 9, "the unit stays taken");
+}
+
+#[tokio::test]
 async fn a_post_scheduled_as_it_is_created_reads_back_as_returned() {
     let (_db, store) = setup().await;
     let alice = tenant(&store, "alice").await;

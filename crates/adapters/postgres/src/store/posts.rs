@@ -364,8 +364,28 @@ async fn apply_in(
     {
         keep_media(conn, uid, &post.content().all_media()).await?;
     }
-    // A delete cascades to the usage row, so its quota effect goes first.
-    if matches!(change.write, PostWrite::Delete { .. }) {
+    // A delete cascades to the usage row, so its quota effect goes first — on the post as
+    // the change saw it, locked: one changed meanwhile (started publishing, say) is a conflict,
+    // not a refund the database refuses.
+    if let PostWrite::Delete {
+        id,
+        expected_revision,
+    } = &change.write
+    {
+        if change.quota != QuotaEffect::None {
+            let locked = posts::table
+                .filter(posts::user_id.eq(uid))
+                .filter(posts::id.eq(id.0))
+                .filter(posts::revision.eq(expected_revision))
+                .select(posts::id)
+                .for_update()
+                .first::<Uuid>(conn)
+                .await
+                .optional()?;
+            if locked.is_none() {
+                return Err(missing_or_conflict(conn, uid, id.0).await);
+            }
+        }
         apply_quota(conn, uid, post_id, change.quota).await?;
     }
     // The columns the database sets itself (the revision, `updated_at` by trigger),
