@@ -417,10 +417,17 @@ impl CredentialKeeper {
                 Ok(next)
             }
             Err(OAuthError::InvalidGrant { reason }) => {
-                self.connections
-                    .set_status(tenant, id, ConnectionStatus::NeedsReauth)
+                let ours = self
+                    .connections
+                    .refresh_refused(tenant, id, lock)
                     .await
                     .map_err(AppError::from)?;
+                if !ours {
+                    // Signed in again (or refreshed elsewhere) meanwhile: the refused token is
+                    // not the connection's any more, and what is there now is worth a try.
+                    tracing::info!(connection = %id, "refresh token refused, but the connection changed meanwhile");
+                    return Err(RefreshError::Busy);
+                }
                 tracing::info!(connection = %id, "refresh token refused; connection needs reauth");
                 Err(RefreshError::NeedsReauth(reason))
             }

@@ -164,4 +164,16 @@ pub trait ConnectionStore: Send + Sync {
         id: ConnectionId,
         lock: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// The platform refused the refresh token: marks the connection `needs_reauth` and
+    /// releases the refresh lock — only while the lock taken until `lock` is still the
+    /// caller's. `false` (nothing written) when it no longer is: a new sign-in (which clears
+    /// the lock) or another refresh came between, and the refused token is no longer the
+    /// connection's.
+    async fn refresh_refused(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        lock: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }

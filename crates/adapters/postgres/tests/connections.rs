@@ -378,6 +378,25 @@ async fn one_refresh_at_a_time() {
         .await
         .unwrap();
 
+    // A refused refresh token: needs reauth, the lock released — unless a new sign-in (which
+    // clears the lock) came between, whose connection stays active.
+    let lock = t0 + Duration::seconds(30);
+    assert!(store.try_lock_refresh(&alice, id, t0, lock).await.unwrap());
+    assert!(store.refresh_refused(&alice, id, lock).await.unwrap());
+    assert_eq!(
+        store.get(&alice, id).await.unwrap().status,
+        ConnectionStatus::NeedsReauth
+    );
+    assert!(store.try_lock_refresh(&alice, id, t0, lock).await.unwrap());
+    let signed_in = store.get(&alice, id).await.unwrap();
+    let fresh = store.credentials(&alice, id).await.unwrap();
+    store.reconnect(&alice, &signed_in, &fresh).await.unwrap();
+    assert!(!store.refresh_refused(&alice, id, lock).await.unwrap());
+    assert_eq!(
+        store.get(&alice, id).await.unwrap().status,
+        ConnectionStatus::Active
+    );
+
     // Many at once: exactly one wins.
     let tasks: Vec<_> = (0..10)
         .map(|_| {

@@ -627,10 +627,9 @@ async fn refresh_use_case_failures() {
         .expect_try_lock_refresh()
         .returning(|_, _, _, _| Ok(true));
     d.connections
-        .expect_set_status()
-        .withf(|_, _, s| *s == ConnectionStatus::NeedsReauth)
+        .expect_refresh_refused()
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _| Ok(true));
     d.connections
         .expect_unlock_refresh()
         .returning(|_, _, _| Ok(()));

@@ -925,6 +925,9 @@ fn refreshing(
         .expect_set_status()
         .returning(|_, _, _| Ok(()));
     d.connections
+        .expect_refresh_refused()
+        .returning(|_, _, _| Ok(true));
+    d.connections
         .expect_unlock_refresh()
         .returning(|_, _, _| Ok(()));
     let mut oauth = MockOAuthClient::new();
@@ -1459,10 +1462,9 @@ async fn a_target_that_may_be_out_is_reviewed_not_failed_when_its_account_cannot
     );
     d.state.lock().unwrap().post = Some(sent_ten_minutes_ago());
     d.connections
-        .expect_set_status()
-        .withf(|_, _, s| *s == ConnectionStatus::NeedsReauth)
+        .expect_refresh_refused()
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _| Ok(true));
     let (w, state) = d.build();
     assert_eq!(
         w.process(&job(x(), 2)).await.unwrap(),
@@ -1586,10 +1588,9 @@ async fn a_refused_refresh_token_needs_reauth() {
         }),
     );
     d.connections
-        .expect_set_status()
-        .withf(|_, _, s| *s == ConnectionStatus::NeedsReauth)
+        .expect_refresh_refused()
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _| Ok(true));
     let (w, state) = d.build();
     assert_eq!(
         w.process(&job(x(), 1)).await.unwrap(),
@@ -1598,6 +1599,36 @@ async fn a_refused_refresh_token_needs_reauth() {
     assert_eq!(
         state.lock().unwrap().post.as_ref().unwrap().status,
         PostStatus::Failed
+    );
+}
+
+#[tokio::test]
+async fn a_refused_refresh_token_no_longer_the_connections_fails_nothing() {
+    // Signed in again while the refresh was at the platform: the lock is gone with the token.
+    let mut d = expiring_deps(
+        true,
+        Err(OAuthError::InvalidGrant {
+            reason: "invalid_grant".into(),
+        }),
+    );
+    d.connections
+        .expect_refresh_refused()
+        .times(1)
+        .returning(|_, _, _| Ok(false));
+    d.connections.expect_set_status().never();
+    d.jobs
+        .expect_complete()
+        .withf(|_, _, o| matches!(o, JobOutcome::RetryAt { .. }))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let (w, state) = d.build();
+    assert!(matches!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::RetryAt(_)
+    ));
+    assert_eq!(
+        state.lock().unwrap().post.as_ref().unwrap().status,
+        PostStatus::Publishing
     );
 }
 

@@ -674,4 +674,29 @@ impl ConnectionStore for PgStore {
         })
         .await
     }
+
+    async fn refresh_refused(
+        &self,
+        tenant: &Tenant,
+        id: ConnectionId,
+        lock: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let uid = tenant.user_id.0;
+        self.tenant(tenant, async move |conn| {
+            let n = diesel::update(
+                sc::table
+                    .filter(sc::user_id.eq(uid))
+                    .filter(sc::id.eq(id.0))
+                    .filter(sc::refresh_locked_until.eq(lock)),
+            )
+            .set((
+                sc::status.eq(ConnectionStatus::NeedsReauth.as_str()),
+                sc::refresh_locked_until.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)
+            .await?;
+            Ok(n == 1)
+        })
+        .await
+    }
 }
