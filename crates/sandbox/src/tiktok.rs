@@ -47,8 +47,9 @@
 //! - `POST app {"audited": false}`: whether TikTok has audited the app (default: audited).
 //! - `POST status_polls {"polls": N}`: status reads answering `PROCESSING_UPLOAD` after the
 //!   upload (default 1).
-//! - `POST rate_limit_status {"reads": N}`: the next N status reads are refused as over
-//!   TikTok's limit (30 a minute per token): 429 `rate_limit_exceeded`.
+//! - `POST rate_limit_status {"reads": N, "status": 429}`: the next N status reads are refused
+//!   as over TikTok's limit (30 a minute per token): 429 `rate_limit_exceeded`; with
+//!   `"status": 503`, as TikTok unavailable: 503 `internal_error`.
 //! - `POST fail_next_publish {"reason": "duration_check_failed"}`: the next uploaded post
 //!   ends `FAILED` with that reason.
 //! - `POST expire_tokens`: every access token issued so far has expired.
@@ -172,8 +173,10 @@ pub struct State {
     refresh: HashMap<String, Grant>,
     publishes: Vec<Publish>,
     status_polls: u32,
-    /// Status reads still to refuse as over the rate limit.
+    /// Status reads still to refuse as over the rate limit (or, with `unavailable_status`,
+    /// as TikTok being unavailable).
     limited_status_reads: u32,
+    unavailable_status: bool,
     fail_next: Option<String>,
 }
 
@@ -191,6 +194,7 @@ impl Default for State {
             publishes: Vec::new(),
             status_polls: 1,
             limited_status_reads: 0,
+            unavailable_status: false,
             fail_next: None,
         }
     }
@@ -914,6 +918,13 @@ async fn status_fetch(
     };
     if tt.limited_status_reads > 0 {
         tt.limited_status_reads -= 1;
+        if tt.unavailable_status {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "internal_error",
+                "Something went wrong. Please try again later.",
+            );
+        }
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_exceeded",
@@ -999,15 +1010,24 @@ async fn status_polls(state: web::Data<SandboxState>, body: web::Json<Polls>) ->
 #[derive(Deserialize)]
 struct LimitedReads {
     reads: u32,
+    /// 429 (the default) or 503.
+    #[serde(default)]
+    status: Option<u16>,
 }
 
 async fn rate_limit_status(
     state: web::Data<SandboxState>,
     body: web::Json<LimitedReads>,
 ) -> HttpResponse {
-    let reads = body.into_inner().reads;
-    lock(&state.tiktok).limited_status_reads = reads;
-    HttpResponse::Ok().json(json!({ "reads": reads }))
+    let LimitedReads { reads, status } = body.into_inner();
+    let status = status.unwrap_or(429);
+    if status != 429 && status != 503 {
+        return HttpResponse::BadRequest().body("status must be 429 or 503");
+    }
+    let mut tt = lock(&state.tiktok);
+    tt.limited_status_reads = reads;
+    tt.unavailable_status = status == 503;
+    HttpResponse::Ok().json(json!({ "reads": reads, "status": status }))
 }
 
 async fn fail_next_publish(

@@ -259,6 +259,27 @@ async fn status_reads_over_tiktok_s_limit_wait_and_never_lead_to_a_second_upload
         2,
         "one upload each"
     );
+
+    // TikTok unavailable for two reads: read again, published.
+    control(
+        format!("{}/_sandbox/rate_limit_status", sandbox.tiktok_url()),
+        json!({ "reads": 2, "status": 503 }),
+    )
+    .await;
+    let published = tt.publish(&post, &Unguarded).await.unwrap();
+    assert!(!published.platform_post_id.is_empty());
+    // Unavailable for every read: unknown, saying why.
+    control(
+        format!("{}/_sandbox/rate_limit_status", sandbox.tiktok_url()),
+        json!({ "reads": 1000, "status": 503 }),
+    )
+    .await;
+    let refused = tt.publish(&post, &Unguarded).await.unwrap_err();
+    assert!(
+        matches!(&refused, PublishError::Unknown { reason } if reason.contains("503")),
+        "{refused:?}"
+    );
+    assert_eq!(calls(&sandbox, "PUT", "/upload/").len(), 4);
 }
 
 #[tokio::test]

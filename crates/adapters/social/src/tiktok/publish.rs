@@ -324,9 +324,10 @@ impl Tiktok {
     /// TikTok gives one (a private post has none).
     ///
     /// The whole video is with TikTok by now, so the post may go out whatever the status
-    /// reads answer: a read over TikTok's limit waits and reads again, and any other refusal
-    /// (a token refused, a 4xx) is an unknown outcome — never a plain failure or retry, which
-    /// would upload the video a second time.
+    /// reads answer: a read over TikTok's limit waits and reads again, a read that did not get
+    /// through (network, 5xx) is made again, within the same number of reads, and any other
+    /// refusal (a token refused, a 4xx) is an unknown outcome — never a plain failure or retry,
+    /// which would upload the video a second time.
     async fn published(
         &self,
         token: &str,
@@ -339,24 +340,32 @@ impl Tiktok {
             ),
         };
         let mut wait = self.polling.interval;
+        // Why the last read did not get through, if it did not.
+        let mut unread: Option<String> = None;
         for poll in 0..self.polling.max_polls {
             if poll > 0 {
                 tokio::time::sleep(wait).await;
                 wait = self.polling.interval;
             }
-            let response = self
+            let response = match self
                 .post_json(
                     "/v2/post/publish/status/fetch/",
                     token,
                     &json!({ "publish_id": publish_id }),
                 )
                 .await
-                .map_err(|e| PublishError::Unknown {
-                    reason: format!(
-                        "TikTok's status could not be read ({}); the post may be going out",
-                        e.without_url()
-                    ),
-                })?;
+            {
+                Ok(response) if response.status().is_server_error() => {
+                    unread = Some(format!("TikTok answered {}", response.status()));
+                    continue;
+                }
+                Ok(response) => response,
+                Err(e) => {
+                    unread = Some(e.without_url().to_string());
+                    continue;
+                }
+            };
+            unread = None;
             let read = if response.status().is_success() {
                 data::<Status>(response, "status query").await
             } else {
@@ -402,9 +411,15 @@ impl Tiktok {
             }
         }
         Err(PublishError::Unknown {
-            reason: "TikTok is still processing the video; check the account before posting it \
-                     again"
-                .to_owned(),
+            reason: match unread {
+                Some(why) => format!(
+                    "TikTok's status could not be read ({why}); the post may be going out: check \
+                     the account before posting it again"
+                ),
+                None => "TikTok is still processing the video; check the account before posting \
+                         it again"
+                    .to_owned(),
+            },
         })
     }
 }
