@@ -44,7 +44,8 @@
 //!   5xx), as a server failing mid-chunk; with `"expire_tokens": true`, every access token
 //!   issued so far expires with it (a token that ran out during a long upload); with
 //!   `"stall": true`, that chunk and every one after it is dropped and answered `308` with the
-//!   Range held before it (an upload that never advances).
+//!   Range held before it (an upload that never advances); with `"expire_session": true`, the
+//!   session has expired by that chunk: it and all that follows in the session is a `404`.
 //! - `POST expire_tokens`: every access token issued so far has expired.
 //!
 //! `/_sandbox/posts` lists each video: the text is its title (and description, on the next
@@ -164,6 +165,10 @@ struct Interrupt {
     /// with the Range held before it (an upload that never advances).
     #[serde(default)]
     stall: bool,
+    /// Instead of a failure: the session has expired by that chunk — it and everything sent to
+    /// the session after it is answered `404`.
+    #[serde(default)]
+    expire_session: bool,
 }
 
 fn one() -> u32 {
@@ -966,6 +971,14 @@ async fn put_upload(
     let Some(mut session) = yt.sessions.remove(&upload_id) else {
         return HttpResponse::NotFound().body("Not Found: no such upload session");
     };
+    if range.is_some()
+        && session
+            .interrupt
+            .is_some_and(|i| i.expire_session && session.chunks == i.after_chunks)
+    {
+        // Expired: forgotten, with what it received.
+        return HttpResponse::NotFound().body("Not Found: no such upload session");
+    }
     let answer = chunk(yt, &mut session, range, total, &body);
     yt.sessions.insert(upload_id, session);
     answer

@@ -292,6 +292,52 @@ async fn an_upload_interrupted_after_the_first_chunk_resumes_from_the_acknowledg
 }
 
 #[tokio::test]
+async fn an_expired_upload_session_starts_over_unless_its_last_chunk_left() {
+    let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let yt = youtube(&sandbox).with_chunk(512 * KIB);
+    let accounts = authorize(&yt).await.unwrap();
+    let (channel, credentials) = &accounts[0];
+    let bytes = video_bytes(1300 * KIB, 3);
+    let mut post = request(channel, credentials, "Expired");
+    post.media = vec![video(bytes.clone())];
+    // Expired before its second chunk: no video, so the next attempt uploads it again.
+    control(
+        format!("{}/_sandbox/interrupt_upload", sandbox.youtube_url()),
+        json!({ "after_chunks": 1, "expire_session": true }),
+    )
+    .await;
+    let refused = yt.publish(&post, &Unguarded).await.unwrap_err();
+    assert!(
+        matches!(&refused, PublishError::Transient { reason } if reason.contains("expired")),
+        "{refused:?}"
+    );
+    assert!(
+        sandbox
+            .state()
+            .posts_of("youtube")
+            .unwrap_or_default()
+            .is_empty()
+    );
+    yt.publish(&post, &Unguarded).await.unwrap();
+    assert_eq!(sandbox.state().posts_of("youtube").unwrap().len(), 1);
+    // Expired as its last chunk left: the video may exist — unknown, never sent again.
+    control(
+        format!("{}/_sandbox/interrupt_upload", sandbox.youtube_url()),
+        json!({ "after_chunks": 2, "expire_session": true }),
+    )
+    .await;
+    let mut last = request(channel, credentials, "Expired at the end");
+    last.media = vec![video(video_bytes(1300 * KIB, 4))];
+    let refused = yt.publish(&last, &Unguarded).await.unwrap_err();
+    assert!(
+        matches!(refused, PublishError::Unknown { .. }),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_last_chunk_that_cannot_be_checked_is_an_unknown_outcome_not_a_retry() {
     let sandbox = Sandbox::start("127.0.0.1:0".parse().unwrap())
         .await

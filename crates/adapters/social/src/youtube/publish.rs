@@ -234,6 +234,14 @@ impl Youtube {
             500 | 502 | 503 | 504 => {
                 Ok(Progress::Interrupted(format!("YouTube answered {status}")))
             }
+            // The session expired (Google's resumable uploads answer 404, or 410): the upload
+            // starts over in a new session on the next attempt — unless its last chunk has
+            // left, which the caller settles as unknown.
+            404 | 410 => Err(PublishError::Transient {
+                reason: format!(
+                    "YouTube's upload session has expired ({status}); the upload starts again"
+                ),
+            }),
             _ => Err(refusal(response, "upload").await),
         }
     }
