@@ -93,7 +93,12 @@ pub fn record(state: &SandboxState, platform: &'static str, req: &HttpRequest, b
     log.push_back(Recorded {
         platform,
         method: req.method().to_string(),
-        path: path.strip_prefix(&prefix).unwrap_or(&path).to_owned(),
+        // Only the fake's own prefix (Facebook's video host, `/facebook-video`, stays named).
+        path: path
+            .strip_prefix(&prefix)
+            .filter(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+            .unwrap_or(&path)
+            .to_owned(),
         content_type: header("content-type"),
         authorization: header("authorization"),
         idempotency_key: header("idempotency-key"),

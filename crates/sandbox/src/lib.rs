@@ -1,7 +1,8 @@
 //! # multivio-sandbox
 //!
 //! Local fakes of the platforms Multivio publishes to — X (`/x`), Bluesky (`/bsky`), Mastodon
-//! (`/mastodon`), Facebook (`/facebook`), Instagram (`/instagram`), Threads (`/threads`),
+//! (`/mastodon`), Facebook (`/facebook`, its video host `/facebook-video`), Instagram
+//! (`/instagram`), Threads (`/threads`),
 //! LinkedIn (`/linkedin`), YouTube (`/youtube`), Pinterest (`/pinterest`) and TikTok
 //! (`/tiktok`) —
 //! and of Stripe (`/stripe`, billing: see its module), for
@@ -51,8 +52,9 @@
 //! - `GET /_sandbox/requests[?platform=…&method=…&path=…]` — the requests received, oldest
 //!   first: `[{"platform", "method", "path", "content_type", "authorization",
 //!   "idempotency_key", "headers", "body", "at"}]` (`headers`: the version and upload headers
-//!   of [`RECORDED_HEADERS`] it had); `path` is without the fake's prefix and with the
-//!   query, and the filter `path` matches a prefix of it. `platform` may also be `stripe`.
+//!   of [`RECORDED_HEADERS`] it had); `path` is without the fake's prefix (Facebook's video
+//!   host keeps its `/facebook-video`) and with the query, and the filter `path` matches a
+//!   prefix of it. `platform` may also be `stripe`.
 //!   Meta's token parameters (`access_token`, `client_secret`, `fb_exchange_token`) are in the
 //!   recorded paths and bodies as they came: sandbox tokens only.
 //!
@@ -215,6 +217,7 @@ pub fn configure(state: web::Data<SandboxState>) -> impl FnOnce(&mut web::Servic
             .service(web::scope("/bsky").configure(bluesky::configure))
             .service(web::scope("/mastodon").configure(mastodon::configure))
             .service(web::scope("/facebook").configure(meta::facebook::configure))
+            .service(web::scope("/facebook-video").configure(meta::facebook::configure_video))
             .service(web::scope("/instagram").configure(meta::instagram::configure))
             .service(web::scope("/threads").configure(meta::threads::configure))
             .service(web::scope("/linkedin").configure(linkedin::configure))
@@ -280,6 +283,11 @@ impl Sandbox {
     /// Facebook's base URL (dialogs and Graph API).
     pub fn facebook_url(&self) -> String {
         format!("{}/facebook", self.url)
+    }
+
+    /// Facebook's Graph API video host (video uploads).
+    pub fn facebook_video_url(&self) -> String {
+        format!("{}/facebook-video", self.url)
     }
 
     /// Instagram's base URL (Instagram Login and its Graph API).

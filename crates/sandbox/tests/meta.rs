@@ -40,6 +40,7 @@ fn facebook_app(sandbox: &Sandbox) -> FacebookApp {
         app_secret: Secret::new(FACEBOOK_APP_SECRET),
         auth_url: sandbox.facebook_url(),
         api_url: sandbox.facebook_url(),
+        video_url: sandbox.facebook_video_url(),
     }
 }
 
@@ -317,6 +318,18 @@ async fn the_facebook_fake_refuses_what_the_graph_api_refuses() {
     ]))
     .await;
     assert_eq!(error_code(&body).0, 190, "{body}");
+    // A video sent to the Graph API's main host, not its video host.
+    let videos = format!(
+        "{base}/{GRAPH_VERSION}/{}/videos",
+        page.provider_account_id.as_str()
+    );
+    let (status, body) = graph(http.post(&videos).form(&[
+        ("file_url", "https://cdn.example/m/v.mp4"),
+        ("access_token", &token),
+        ("appsecret_proof", &proof),
+    ]))
+    .await;
+    assert_eq!((status, error_code(&body).0), (400, 100), "{body}");
 
     // The adapter: a duplicate message is refused as one; a photo the Page cannot fetch too.
     let client = facebook(&sandbox);

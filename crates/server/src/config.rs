@@ -270,6 +270,9 @@ pub struct Config {
     /// Facebook's Graph API base (`/{version}/...`).
     #[arg(long, env = "MULTIVIO_FACEBOOK_API_URL", global = true)]
     pub facebook_api_url: Option<String>,
+    /// Facebook's Graph API base for video uploads (`/{version}/{page}/videos`).
+    #[arg(long, env = "MULTIVIO_FACEBOOK_VIDEO_URL", global = true)]
+    pub facebook_video_url: Option<String>,
     /// Instagram's app id (Instagram Login). Unset: Instagram accounts connect through their
     /// Facebook Page when Facebook has an app, go to the sandbox locally otherwise, and are
     /// disabled in production.

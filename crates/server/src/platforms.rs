@@ -226,6 +226,9 @@ fn meta(
             api_url: set(&config.facebook_api_url)
                 .unwrap_or(multivio_social::facebook::API_URL)
                 .to_owned(),
+            video_url: set(&config.facebook_video_url)
+                .unwrap_or(multivio_social::facebook::VIDEO_URL)
+                .to_owned(),
         }),
         None => sandbox.map(|base| {
             sandboxed.push((Provider::Facebook, format!("{base}/facebook")));
@@ -234,6 +237,7 @@ fn meta(
                 app_secret: Secret::new(sandbox::FACEBOOK_APP_SECRET),
                 auth_url: format!("{base}/facebook"),
                 api_url: format!("{base}/facebook"),
+                video_url: format!("{base}/facebook-video"),
             }
         }),
     };

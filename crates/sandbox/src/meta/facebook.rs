@@ -18,8 +18,9 @@
 //!   `POST /{page}/feed` (`message`, `link`, `attached_media[i]={"media_fbid": …}` naming the
 //!   Page's unpublished photos, each once; at least one of them; `link` and `attached_media`
 //!   not together; the same message twice in a row is a duplicate, code 506) → `{"id":
-//!   "{page}_{post}"}`; `POST /{page}/videos` (`file_url` of a `.mp4` or `.mov`,
-//!   `description`, `title`) → `{"id"}`. `GET /{page}/published_posts` (`fields` among `id`,
+//!   "{page}_{post}"}`; `POST /{page}/videos` on the video host (`/facebook-video`, as
+//!   `graph-video.facebook.com`; only there: elsewhere code 100) (`file_url` of a `.mp4` or
+//!   `.mov`, `description`, `title`) → `{"id"}`. `GET /{page}/published_posts` (`fields` among `id`,
 //!   `message`, `created_time`; `since`, `until` as Unix times; paged) lists them newest
 //!   first.
 //! - Instagram accounts linked to a Page, with that Page's token or the token of a person who
@@ -73,6 +74,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/{version}/{node}", web::get().to(read_node))
         .route("/{version}/{node}/{edge}", web::get().to(read_edge))
         .route("/{version}/{node}/{edge}", web::post().to(write_edge));
+}
+
+/// The Graph API's video host (`/facebook-video`, as `graph-video.facebook.com`): video
+/// uploads only.
+pub fn configure_video(cfg: &mut web::ServiceConfig) {
+    cfg.route("/{version}/{node}/{edge}", web::post().to(write_edge));
+}
+
+/// Whether `req` came to the video host.
+fn on_video_host(req: &HttpRequest) -> bool {
+    req.path().starts_with("/facebook-video/")
 }
 
 /// A post's public page.
@@ -718,6 +730,18 @@ async fn write_edge(
     let (version, node, edge) = path.into_inner();
     if let Err(refused) = check_version(&req, &version, VERSIONS) {
         return refused;
+    }
+    // Videos are uploaded on the video host, and nothing else is.
+    if (edge == "videos") != on_video_host(&req) {
+        return match edge.as_str() {
+            "videos" => graph_error(
+                StatusCode::BAD_REQUEST,
+                100,
+                None,
+                "(#100) Video uploads go to the video host (graph-video.facebook.com)",
+            ),
+            _ => unknown_path(&req),
+        };
     }
     let p = match params(&req, &body) {
         Ok(p) => p,

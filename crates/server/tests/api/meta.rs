@@ -348,7 +348,8 @@ async fn facebook_publishes_text_a_link_photos_and_a_video_with_the_documented_c
             .all(|m| m.starts_with("photo http://localhost/media/"))
     );
 
-    // A video: one call to the Page's videos, from its public URL, the text as description.
+    // A video: one call to the Page's videos on the Graph API's video host, from its public
+    // URL, the text as description.
     let video = upload(&api, "alice", mp4(), "v.mp4", "").await;
     let post = publish(
         &api,
@@ -358,7 +359,12 @@ async fn facebook_publishes_text_a_link_photos_and_a_video_with_the_documented_c
     )
     .await;
     assert_eq!(post["status"], "published", "{post}");
-    let videos = calls(&api, "facebook", "POST", &format!("/{V}/{page_id}/videos"));
+    let videos = calls(
+        &api,
+        "facebook",
+        "POST",
+        &format!("/facebook-video/{V}/{page_id}/videos"),
+    );
     assert_eq!(videos.len(), 1);
     let body = form(&videos[0].body);
     assert_eq!(body["file_url"], video["cdn_url"].as_str().unwrap());

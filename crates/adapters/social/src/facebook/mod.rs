@@ -36,6 +36,9 @@ use crate::meta::valid_version;
 pub const AUTH_URL: &str = "https://www.facebook.com";
 /// Facebook's Graph API.
 pub const API_URL: &str = "https://graph.facebook.com";
+/// The Graph API's host for video uploads (`POST /{page}/videos`), as Meta's Video API
+/// documents it.
+pub const VIDEO_URL: &str = "https://graph-video.facebook.com";
 
 /// The permissions a Page connection asks for: list the Pages, read them, post as them
 /// (`business_management` lists the Pages a business portfolio holds).
@@ -53,6 +56,8 @@ pub struct FacebookApp {
     pub auth_url: String,
     /// Base of the Graph API (`https://graph.facebook.com`).
     pub api_url: String,
+    /// Base of the Graph API for video uploads (`https://graph-video.facebook.com`).
+    pub video_url: String,
 }
 
 impl std::fmt::Debug for FacebookApp {
@@ -61,6 +66,7 @@ impl std::fmt::Debug for FacebookApp {
             .field("app_id", &self.app_id)
             .field("auth_url", &self.auth_url)
             .field("api_url", &self.api_url)
+            .field("video_url", &self.video_url)
             .finish_non_exhaustive()
     }
 }
@@ -68,7 +74,7 @@ impl std::fmt::Debug for FacebookApp {
 impl FacebookApp {
     /// The same app with its URLs checked and without trailing slashes.
     pub(crate) fn checked(self, what: &str) -> Result<Self, SetupError> {
-        for url in [&self.auth_url, &self.api_url] {
+        for url in [&self.auth_url, &self.api_url, &self.video_url] {
             url::Url::parse(url).map_err(|e| SetupError::Url(format!("{what} URL {url}: {e}")))?;
         }
         if self.app_id.is_empty() || self.app_secret.is_empty() {
@@ -79,6 +85,7 @@ impl FacebookApp {
         Ok(FacebookApp {
             auth_url: self.auth_url.trim_end_matches('/').to_owned(),
             api_url: self.api_url.trim_end_matches('/').to_owned(),
+            video_url: self.video_url.trim_end_matches('/').to_owned(),
             ..self
         })
     }

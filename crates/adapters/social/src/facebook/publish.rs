@@ -80,9 +80,14 @@ fn post_url(page: &str, id: &str) -> String {
 
 impl Facebook {
     fn api<'a>(&'a self, request: &'a PublishRequest) -> Api<'a> {
+        self.api_at(&self.app.api_url, request)
+    }
+
+    /// The Graph API at `base` (the video host takes video uploads).
+    fn api_at<'a>(&'a self, base: &'a str, request: &'a PublishRequest) -> Api<'a> {
         Api::new(
             &self.http,
-            &self.app.api_url,
+            base,
             &self.version,
             &request.credentials.access_token,
             Some(&self.app.app_secret),
@@ -125,7 +130,8 @@ impl Publisher for Facebook {
             if !request.text.is_empty() {
                 form.push(("description", request.text.as_str()));
             }
-            let created: Created = api
+            let created: Created = self
+                .api_at(&self.app.video_url, request)
                 .post(&format!("/{page}/videos"), &form)
                 .await
                 .map_err(failure(Step::Send))?;

@@ -8,6 +8,7 @@ fn app() -> FacebookApp {
         app_secret: Secret::new("secret-1"),
         auth_url: "https://www.facebook.example/".into(),
         api_url: "https://graph.facebook.example".into(),
+        video_url: "https://graph-video.facebook.example".into(),
     }
 }
 

@@ -18,6 +18,7 @@ fn facebook_app() -> FacebookApp {
         app_secret: Secret::new("fb-secret"),
         auth_url: "https://www.facebook.example".into(),
         api_url: "https://graph.facebook.example".into(),
+        video_url: "https://graph-video.facebook.example".into(),
     }
 }
 
