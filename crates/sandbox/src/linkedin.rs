@@ -934,7 +934,11 @@ async fn upload(
 /// hashtags (`#word`) and mentions (`@[Name](urn:li:…)`) as their text, and nothing from the
 /// first other unescaped reserved character on (LinkedIn cuts the text there).
 fn shown(commentary: &str) -> String {
-    let reserved = multivio_social::linkedin::little::RESERVED;
+    // LinkedIn's documented reserved characters, written out here rather than taken from the
+    // adapter, so that the two check each other.
+    let reserved = [
+        '|', '{', '}', '@', '[', ']', '(', ')', '<', '>', '#', '\\', '*', '_', '~',
+    ];
     let chars: Vec<char> = commentary.chars().collect();
     let mut out = String::new();
     let mut i = 0;
