@@ -561,6 +561,8 @@ impl ConnectionService {
             Err(RefreshError::Busy) => {
                 Err(AppError::Conflict("a refresh is in progress".to_owned()))
             }
+            // Signed in again meanwhile: the connection is as fresh as it gets.
+            Err(RefreshError::Superseded) => Ok(()),
             Err(RefreshError::Rejected { code, reason }) => Err(AppError::PlatformRejected {
                 provider: connection.provider,
                 code,

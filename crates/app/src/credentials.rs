@@ -130,6 +130,11 @@ pub enum RefreshError {
     /// Another process is refreshing this connection right now; try again shortly.
     #[error("a refresh is already in progress")]
     Busy,
+    /// The platform refused the refresh token, but the connection changed meanwhile (signed in
+    /// again, or refreshed elsewhere): the refused token was no longer its own, and what is
+    /// stored now is current. Nothing was marked.
+    #[error("the connection changed while its token was being refreshed")]
+    Superseded,
     /// The platform refused the refresh for another reason.
     #[error("refresh rejected ({code}): {reason}")]
     Rejected {
@@ -273,7 +278,8 @@ impl CredentialKeeper {
     /// The refresh takes the connection's refresh lock (so concurrent callers make one token
     /// call; the others get [`RefreshError::Busy`]), re-reads the credentials under the lock (a
     /// refresh that just finished elsewhere is reused), keeps the old refresh token when the
-    /// platform returns none, and on `invalid_grant` marks the connection `needs_reauth`.
+    /// platform returns none, and on `invalid_grant` marks the connection `needs_reauth` —
+    /// unless the connection changed meanwhile ([`RefreshError::Superseded`]).
     pub async fn fresh(
         &self,
         tenant: &Tenant,
@@ -394,6 +400,7 @@ impl CredentialKeeper {
                 // only here until stored, so a store that could not be reached is tried again
                 // (a few times, while the lock is still ours).
                 let mut pauses = STORE_RETRY_PAUSES.iter();
+                let mut retried = false;
                 loop {
                     match self
                         .connections
@@ -401,12 +408,26 @@ impl CredentialKeeper {
                         .await
                     {
                         Ok(()) => break,
+                        // An earlier try may have been written with only its answer lost (the
+                        // write released the lock): then the row holds exactly what we sealed.
+                        Err(StoreError::Conflict(e)) if retried => {
+                            let stored = self
+                                .connections
+                                .credentials(tenant, id)
+                                .await
+                                .map_err(AppError::from)?;
+                            if stored.access_token != sealed.access_token {
+                                return Err(AppError::from(StoreError::Conflict(e)).into());
+                            }
+                            break;
+                        }
                         Err(StoreError::Unavailable(e)) => match pauses.next() {
                             Some(pause) if self.clock.now() + *pause < lock => {
                                 tracing::warn!(connection = %id, error = %e, "refreshed tokens not stored yet; trying again");
                                 if let Ok(pause) = pause.to_std() {
                                     tokio::time::sleep(pause).await;
                                 }
+                                retried = true;
                             }
                             _ => return Err(AppError::from(StoreError::Unavailable(e)).into()),
                         },
@@ -423,10 +444,8 @@ impl CredentialKeeper {
                     .await
                     .map_err(AppError::from)?;
                 if !ours {
-                    // Signed in again (or refreshed elsewhere) meanwhile: the refused token is
-                    // not the connection's any more, and what is there now is worth a try.
                     tracing::info!(connection = %id, "refresh token refused, but the connection changed meanwhile");
-                    return Err(RefreshError::Busy);
+                    return Err(RefreshError::Superseded);
                 }
                 tracing::info!(connection = %id, "refresh token refused; connection needs reauth");
                 Err(RefreshError::NeedsReauth(reason))

@@ -440,7 +440,7 @@ impl PublishWorker {
                 Ok(c) if c.expires_at.is_none_or(|at| at > before) => refreshed += 1,
                 // Still expiring: the platform refreshes none (or gave a short token).
                 Ok(_) => self.refresh_later(connection.id, now),
-                Err(RefreshError::Busy) => {}
+                Err(RefreshError::Busy | RefreshError::Superseded) => {}
                 Err(e) => {
                     tracing::info!(connection = %connection.id, error = %e, "refresh ahead of expiry failed");
                     self.refresh_later(connection.id, now);
@@ -1363,6 +1363,11 @@ impl PublishWorker {
                 self.wait_for_token(job, run_at, "token refresh in progress", unsent)
                     .await
             }
+            RefreshError::Superseded => {
+                let run_at = self.clock.now() + Duration::seconds(REFRESH_BUSY_DELAY_SECS);
+                self.wait_for_token(job, run_at, "the account was signed in again", unsent)
+                    .await
+            }
             RefreshError::Transient {
                 reason,
                 retry_after,
@@ -1380,6 +1385,13 @@ impl PublishWorker {
                     self.fail_or_review(job, may_be_out, "token_refresh_failed", reason)
                         .await
                 }
+            }
+            // Nothing went out (`unsent`): the target must not stay marked as being sent.
+            RefreshError::App(e) if unsent => {
+                let delay = self.policy.jittered_delay(job.attempt, jitter(job));
+                let reason = format!("token refresh failed: {e}");
+                self.wait_for_token(job, self.clock.now() + delay, &reason, true)
+                    .await
             }
             RefreshError::App(e) => Err(e),
         }

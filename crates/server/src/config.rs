@@ -516,6 +516,7 @@ impl std::fmt::Debug for Config {
             )
             .field("facebook_auth_url", &self.facebook_auth_url)
             .field("facebook_api_url", &self.facebook_api_url)
+            .field("facebook_video_url", &self.facebook_video_url)
             .field("instagram_client_id", &self.instagram_client_id)
             .field(
                 "instagram_client_secret",

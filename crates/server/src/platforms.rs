@@ -226,7 +226,10 @@ fn meta(
             api_url: set(&config.facebook_api_url)
                 .unwrap_or(multivio_social::facebook::API_URL)
                 .to_owned(),
+            // A Graph API moved elsewhere (a proxy, a staging host) takes the videos too,
+            // unless told otherwise: Page tokens never go to Meta's host unasked.
             video_url: set(&config.facebook_video_url)
+                .or(set(&config.facebook_api_url))
                 .unwrap_or(multivio_social::facebook::VIDEO_URL)
                 .to_owned(),
         }),

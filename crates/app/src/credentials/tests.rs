@@ -193,6 +193,50 @@ async fn refreshed_tokens_the_store_missed_are_stored_again_from_memory() {
 }
 
 #[tokio::test]
+async fn refreshed_tokens_stored_with_only_the_answer_lost_are_taken_as_stored() {
+    let written = Arc::new(Mutex::new(None::<SealedCredentials>));
+    let mut store = MockConnectionStore::new();
+    let w = written.clone();
+    store.expect_credentials().returning(move |_, _| {
+        Ok(w.lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| sealed("old", chrono::Duration::minutes(1))))
+    });
+    store
+        .expect_try_lock_refresh()
+        .returning(|_, _, _, _| Ok(true));
+    // The first write commits but its answer is lost; the second finds the lock released by it.
+    let w = written.clone();
+    store
+        .expect_store_refreshed()
+        .times(2)
+        .returning(move |_, _, s, _| {
+            let mut stored = w.lock().unwrap();
+            if stored.is_none() {
+                *stored = Some(s.clone());
+                Err(StoreError::Unavailable("connection reset".into()))
+            } else {
+                Err(StoreError::Conflict("the refresh lock expired".into()))
+            }
+        });
+    store.expect_unlock_refresh().never();
+    let mut client = MockOAuthClient::new();
+    client.expect_refresh().times(1).returning(|_, _| {
+        Ok(TokenGrant {
+            access_token: Secret::new("fresh"),
+            refresh_token: Some(Secret::new("rotated")),
+            expires_at: None,
+        })
+    });
+    let c = keeper(store, Some(client))
+        .fresh(&tenant(), &connection(1, Provider::X, true, 1))
+        .await
+        .unwrap();
+    assert_eq!(c.access_token.expose(), "fresh");
+}
+
+#[tokio::test]
 async fn transient_refresh_failures_release_the_lock() {
     let mut store = MockConnectionStore::new();
     store

@@ -975,6 +975,35 @@ async fn a_refused_token_whose_refresh_must_wait_leaves_the_target_pending_not_i
 }
 
 #[tokio::test]
+async fn a_refused_token_whose_refresh_hits_a_store_failure_leaves_the_target_pending() {
+    let mut d = Deps::new(publishing(vec![x()]));
+    d.connections.checkpoint();
+    serve_accounts(
+        &mut d.connections,
+        |p| Ok(vec![connection(1, p, true, 1)]),
+        |id| sealed_for(id, "old", now() + chrono::Duration::hours(1)),
+    );
+    d.connections
+        .expect_credentials()
+        .returning(|_, _| Err(StoreError::Unavailable("connection reset".into())));
+    let fake = Arc::new(FakePublisher::new(
+        None,
+        vec![Err(PublishError::Unauthorized {
+            reason: "expired".into(),
+        })],
+    ));
+    d.serve(fake.clone());
+    let (w, state) = d.build();
+    assert!(matches!(
+        w.process(&job(x(), 1)).await.unwrap(),
+        JobReport::RetryAt(_)
+    ));
+    let r = result(&state, "twitter");
+    assert_eq!(r.status, TargetStatus::Pending);
+    assert_eq!(r.error.unwrap().code, "token_refresh");
+}
+
+#[tokio::test]
 async fn a_resend_refused_for_its_token_is_never_settled_as_not_sent() {
     let window = Some(chrono::Duration::minutes(50));
     let expired = || {
