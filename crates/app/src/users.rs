@@ -119,9 +119,11 @@ impl UserService {
     /// Deletes the account and everything it owns. What the quota needs for the rest of the
     /// current period is kept (as hashes, until the period ends), so that signing in again
     /// does not start a full month: see [`UserStore::delete`].
-    /// Refused ([`AppError::Conflict`]) while a paid plan is in force: the subscription
-    /// would go on charging an account that no longer exists. Cancel it first (the billing
-    /// portal); once Stripe says it ended, the account can go.
+    /// Refused ([`AppError::Conflict`]) while a subscription has not ended
+    /// ([`multivio_domain::subscription::Subscription::is_open`]: paying, or unpaid, paused or
+    /// incomplete, which a payment can bring back): it would go on charging an account that no
+    /// longer exists. Cancel it first (the billing portal); once Stripe says it ended, the
+    /// account can go.
     pub async fn delete_account(&self, tenant: &Tenant) -> AppResult<()> {
         self.ensure_deletable(tenant).await?;
         self.users
@@ -134,11 +136,12 @@ impl UserService {
     /// that delete what the account owns elsewhere first (its files) ask before.
     pub async fn ensure_deletable(&self, tenant: &Tenant) -> AppResult<()> {
         let user = self.user(tenant).await?;
-        if user.subscription.status.grants_plan() && !user.subscription.plan_name.is_free() {
+        if user.subscription.is_open() {
             return Err(AppError::Conflict(format!(
-                "the {} plan is still paid for: cancel the subscription in the billing portal \
+                "the subscription ({}, {}) has not ended: cancel it in the billing portal \
                  first, then delete the account",
-                user.subscription.plan_name
+                user.subscription.plan_name,
+                user.subscription.status.as_str()
             )));
         }
         Ok(())

@@ -139,6 +139,19 @@ impl Subscription {
             last_event_at: None,
         }
     }
+
+    /// Whether a subscription exists that has not ended: one that bills, or may yet (unpaid,
+    /// paused or incomplete ones can come back to life when paid). An account with one is not
+    /// deleted.
+    pub fn is_open(&self) -> bool {
+        self.subscription_id.is_some()
+            && !matches!(
+                self.status,
+                SubscriptionStatus::Free
+                    | SubscriptionStatus::Canceled
+                    | SubscriptionStatus::IncompleteExpired
+            )
+    }
 }
 
 /// A `subscription_history` row.
@@ -407,13 +420,17 @@ pub fn apply_billing_event(
             } else {
                 snap.status
             };
-            let plan = snap
-                .plan
-                .as_ref()
-                .filter(|_| status.grants_plan())
-                .and_then(|p| catalog.get(p))
-                .cloned()
-                .unwrap_or_else(|| catalog.free());
+            let plan = match snap.plan.as_ref().and_then(|p| catalog.get(p)) {
+                _ if !status.grants_plan() => catalog.free(),
+                Some(plan) => plan.clone(),
+                // Sold at a price this server does not know (a former price, not configured
+                // as one): the plan in force stays, rather than a paying subscriber's plan
+                // taken away. A new subscription at an unknown price gets none.
+                None if same_subscription && current.status.grants_plan() => {
+                    catalog.get_or_free(&current.plan_name)
+                }
+                None => catalog.free(),
+            };
             let next = Subscription {
                 plan_name: plan.name.clone(),
                 status,

@@ -47,8 +47,10 @@ pub enum ConfigError {
 
 /// Which Stripe price each paid plan is sold at, and back: a webhook's price id names the plan.
 ///
-/// One price per plan, and a price belongs to one plan only (else an event's price would be
-/// ambiguous). `free` is never for sale.
+/// One price per plan is sold; a plan may also name prices it was sold at before (Stripe's
+/// prices cannot change: a new price replaces one, and its subscribers stay on the old), which
+/// its events are still recognised by. A price belongs to one plan only (else an event's price
+/// would be ambiguous). `free` is never for sale.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct PriceMap {
     by_plan: BTreeMap<PlanName, String>,
@@ -68,48 +70,74 @@ impl PriceMap {
     pub fn new(prices: impl IntoIterator<Item = (PlanName, String)>) -> Result<Self, ConfigError> {
         let mut map = Self::default();
         for (plan, price) in prices {
-            let price = price.trim().to_owned();
-            if plan.is_free() {
-                return Err(ConfigError::Prices(
-                    "the free plan has no price: it is not sold".to_owned(),
-                ));
-            }
-            if price.is_empty()
-                || price.len() > 255
-                || !price
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            {
-                return Err(ConfigError::Prices(format!(
-                    "`{price}` (plan {plan}) is not a Stripe price id"
-                )));
-            }
-            if let Some(other) = map.by_price.get(&price) {
-                return Err(ConfigError::Prices(format!(
-                    "price {price} is given to both {other} and {plan}"
-                )));
-            }
+            let price = map.recognise(&plan, &price)?;
             if map.by_plan.contains_key(&plan) {
                 return Err(ConfigError::Prices(format!("plan {plan} is given twice")));
             }
-            map.by_price.insert(price.clone(), plan.clone());
             map.by_plan.insert(plan, price);
         }
         Ok(map)
     }
 
-    /// Parses `pro=price_123,business=price_456` (the form of `MULTIVIO_STRIPE_PRICES`).
+    /// Adds a price `plan` was sold at before: its subscribers' events still name the plan.
+    pub fn with_former(mut self, plan: &PlanName, price: &str) -> Result<Self, ConfigError> {
+        if !self.by_plan.contains_key(plan) {
+            return Err(ConfigError::Prices(format!(
+                "plan {plan} has former prices but no price"
+            )));
+        }
+        self.recognise(plan, price)?;
+        Ok(self)
+    }
+
+    /// Checks `price` and makes it name `plan` in events; the price, trimmed.
+    fn recognise(&mut self, plan: &PlanName, price: &str) -> Result<String, ConfigError> {
+        let price = price.trim().to_owned();
+        if plan.is_free() {
+            return Err(ConfigError::Prices(
+                "the free plan has no price: it is not sold".to_owned(),
+            ));
+        }
+        if price.is_empty()
+            || price.len() > 255
+            || !price
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(ConfigError::Prices(format!(
+                "`{price}` (plan {plan}) is not a Stripe price id"
+            )));
+        }
+        if let Some(other) = self.by_price.get(&price) {
+            return Err(ConfigError::Prices(format!(
+                "price {price} is given to both {other} and {plan}"
+            )));
+        }
+        self.by_price.insert(price.clone(), plan.clone());
+        Ok(price)
+    }
+
+    /// Parses `pro=price_123,business=price_456` (the form of `MULTIVIO_STRIPE_PRICES`); a
+    /// plan's former prices follow its price after `|`: `pro=price_new|price_old`.
     pub fn parse(config: &str) -> Result<Self, ConfigError> {
         let mut pairs = Vec::new();
+        let mut former = Vec::new();
         for item in config.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (plan, price) = item
+            let (plan, prices) = item
                 .split_once('=')
                 .ok_or_else(|| ConfigError::Prices(format!("`{item}` is not plan=price_id")))?;
             let plan = PlanName::new(plan)
                 .map_err(|e| ConfigError::Prices(format!("`{item}`: {}", e.reason)))?;
-            pairs.push((plan, price.to_owned()));
+            let mut prices = prices.split('|');
+            let sold = prices.next().unwrap_or_default();
+            former.extend(prices.map(|p| (plan.clone(), p.to_owned())));
+            pairs.push((plan, sold.to_owned()));
         }
-        Self::new(pairs)
+        former
+            .into_iter()
+            .try_fold(Self::new(pairs)?, |map, (plan, price)| {
+                map.with_former(&plan, &price)
+            })
     }
 
     /// The price a plan is sold at.

@@ -49,6 +49,38 @@ fn activation_moves_to_the_plan_and_its_quota() {
 }
 
 #[test]
+fn a_price_this_server_does_not_know_keeps_the_plan_in_force() {
+    let cat = catalog();
+    let pro = apply_billing_event(
+        &Subscription::free(),
+        &changed(10, SubscriptionStatus::Active, "pro"),
+        &cat,
+        &email(),
+    )
+    .subscription
+    .unwrap();
+    // A renewal at a former price no longer configured: still pro, the quota untouched.
+    let mut renewal = changed(20, SubscriptionStatus::Active, "pro");
+    if let BillingEventKind::SubscriptionChanged(s) = &mut renewal.kind {
+        s.plan = None;
+    }
+    let out = apply_billing_event(&pro, &renewal, &cat, &email());
+    let sub = out.subscription.unwrap();
+    assert_eq!(sub.plan_name.as_str(), "pro");
+    assert_eq!(out.monthly_post_quota, None);
+    // Ended at that price: free.
+    let mut ended = changed(30, SubscriptionStatus::Canceled, "pro");
+    if let BillingEventKind::SubscriptionChanged(s) = &mut ended.kind {
+        s.plan = None;
+    }
+    let out = apply_billing_event(&sub, &ended, &cat, &email());
+    assert!(out.subscription.unwrap().plan_name.is_free());
+    // A subscription never seen before, at an unknown price: no plan.
+    let out = apply_billing_event(&Subscription::free(), &renewal, &cat, &email());
+    assert!(out.subscription.unwrap().plan_name.is_free());
+}
+
+#[test]
 fn older_events_do_not_overwrite_newer_state() {
     let cat = catalog();
     let newer = apply_billing_event(
@@ -448,4 +480,25 @@ fn a_checkout_never_replaces_a_linked_customer() {
         apply_billing_event(&linked, &forged, &catalog(), &email()),
         BillingOutcome::default()
     );
+}
+
+#[test]
+fn a_subscription_is_open_until_it_ended() {
+    let mut sub = Subscription::free();
+    assert!(!sub.is_open());
+    sub.subscription_id = Some("sub_1".into());
+    for (status, open) in [
+        (SubscriptionStatus::Active, true),
+        (SubscriptionStatus::Trialing, true),
+        (SubscriptionStatus::PastDue, true),
+        (SubscriptionStatus::Unpaid, true),
+        (SubscriptionStatus::Paused, true),
+        (SubscriptionStatus::Incomplete, true),
+        (SubscriptionStatus::Canceled, false),
+        (SubscriptionStatus::IncompleteExpired, false),
+        (SubscriptionStatus::Free, false),
+    ] {
+        sub.status = status;
+        assert_eq!(sub.is_open(), open, "{status:?}");
+    }
 }

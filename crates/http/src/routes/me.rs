@@ -43,13 +43,13 @@ pub async fn patch_me(
 /// Deletes the account and everything it owns.
 #[utoipa::path(delete, path = "/v1/me", tag = "users",
     responses((status = 204, description = "The account and everything it owns are deleted"),
-        (status = 409, description = "- `conflict`: a paid plan is still in force; cancel it in the billing portal first")),
+        (status = 409, description = "- `conflict`: a subscription has not ended (paying, or unpaid, paused or incomplete); cancel it in the billing portal first")),
     security(("bearer" = [])))]
 pub async fn delete_me(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    // Nothing goes while a paid plan is in force (409); then the files' bytes first: the rows
+    // Nothing goes while a subscription has not ended (409); then the files' bytes first: the rows
     // go with the user, the bytes would not.
     state
         .services

@@ -17,10 +17,24 @@ fn prices_map_both_ways() {
 }
 
 #[test]
+fn former_prices_still_name_their_plan_but_are_not_sold() {
+    let map = PriceMap::parse("pro=price_new|price_old|price_older,business=price_b").unwrap();
+    assert_eq!(map.price_of(&plan("pro")), Some("price_new"));
+    for price in ["price_new", "price_old", "price_older"] {
+        assert_eq!(map.plan_of(price), Some(&plan("pro")), "{price}");
+    }
+    assert_eq!(map.plans().count(), 2);
+}
+
+#[test]
 fn ambiguous_or_odd_prices_are_refused() {
     for bad in [
         "pro=price_1,business=price_1",
         "pro=price_1,pro=price_2",
+        "pro=price_1|price_1",
+        "pro=price_1,business=price_2|price_1",
+        "pro=price_1|",
+        "pro=|price_1",
         "free=price_1",
         "pro",
         "pro=",
