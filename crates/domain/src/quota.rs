@@ -458,29 +458,61 @@ pub struct QuotaState {
     /// A lower monthly quota (a downgrade) that becomes the monthly quota when the next period
     /// starts.
     pub pending_monthly_post_quota: Option<u32>,
+    /// The monthly quota the current period was paid for as it began (its plan's, its
+    /// invoice's): a downgrade waits for no more than this. An upgrade since does not raise it
+    /// — Stripe prorates it, and gives it back when the plan goes down again. `None`: not
+    /// known (a period begun before it was kept), taken as the current monthly quota.
+    pub paid_monthly_post_quota: Option<u32>,
 }
 
 impl QuotaState {
-    /// A quota without a change waiting.
+    /// A period's quota as it begins, paid for in full, without a change waiting.
     pub fn new(quota: Quota) -> Self {
         Self {
             quota,
             pending_monthly_post_quota: None,
+            paid_monthly_post_quota: Some(quota.monthly_post_quota),
         }
+    }
+
+    /// The monthly quota the current period was paid for ([`Self::paid_monthly_post_quota`]).
+    pub fn paid_monthly_quota(&self) -> u32 {
+        self.paid_monthly_post_quota
+            .unwrap_or(self.quota.monthly_post_quota)
     }
 
     /// The plan's monthly quota becomes `new_monthly_quota`. An upgrade (or the same quota)
     /// takes effect at once, keeping the posts used this period ([`Quota::change_plan`]) and
-    /// dropping a downgrade that was waiting; a downgrade (a lower quota than the current
-    /// period's) waits for the period's end, so the period keeps what was paid for.
+    /// dropping a downgrade that was waiting. A downgrade keeps, until the period's end, what
+    /// the period was paid for as it began and no more: the current quota when that is what
+    /// was paid (the lower one then waits for the next period), else the paid one at once
+    /// (an upgrade made this period is taken back), the lower one waiting below it.
     pub fn change_plan_quota(&self, new_monthly_quota: u32) -> QuotaState {
-        if new_monthly_quota >= self.quota.monthly_post_quota {
-            QuotaState::new(self.quota.change_plan(new_monthly_quota))
-        } else {
-            QuotaState {
-                quota: self.quota,
-                pending_monthly_post_quota: Some(new_monthly_quota),
-            }
+        let current = self.quota.monthly_post_quota;
+        let paid = self.paid_monthly_quota();
+        if new_monthly_quota >= current {
+            return QuotaState {
+                quota: self.quota.change_plan(new_monthly_quota),
+                pending_monthly_post_quota: None,
+                paid_monthly_post_quota: Some(paid),
+            };
+        }
+        let kept = new_monthly_quota.max(paid).min(current);
+        QuotaState {
+            quota: self.quota.change_plan(kept),
+            pending_monthly_post_quota: (new_monthly_quota < kept).then_some(new_monthly_quota),
+            paid_monthly_post_quota: self.paid_monthly_post_quota,
+        }
+    }
+
+    /// The plan's monthly quota becomes `new_monthly_quota` at once, a downgrade too (the
+    /// subscription ended unpaid: nothing paid for the rest of the period), keeping the posts
+    /// used this period.
+    pub fn change_plan_now(&self, new_monthly_quota: u32) -> QuotaState {
+        QuotaState {
+            quota: self.quota.change_plan(new_monthly_quota),
+            pending_monthly_post_quota: None,
+            paid_monthly_post_quota: Some(new_monthly_quota.min(self.paid_monthly_quota())),
         }
     }
 
@@ -490,10 +522,13 @@ impl QuotaState {
             .unwrap_or(self.quota.monthly_post_quota)
     }
 
-    /// Starts a period at `start` with the full quota of the plan in force then (the waiting
-    /// downgrade's, which is applied and cleared).
-    fn begin_period(&self, start: DateTime<Utc>) -> QuotaState {
-        QuotaState::new(Quota::full(self.next_monthly_quota(), start))
+    /// Starts a period at `start` with the full quota `paid` (a paid invoice's plan's), else
+    /// of the plan in force then (the waiting downgrade's, which is applied and cleared).
+    fn begin_period(&self, start: DateTime<Utc>, paid: Option<u32>) -> QuotaState {
+        QuotaState::new(Quota::full(
+            paid.unwrap_or_else(|| self.next_monthly_quota()),
+            start,
+        ))
     }
 
     /// Starts the period that contains `now` when the current one has ended ([`Quota::reset`]),
@@ -502,7 +537,7 @@ impl QuotaState {
         if !self.quota.needs_reset(now) {
             return *self;
         }
-        self.begin_period(self.quota.reset(now).last_quota_reset)
+        self.begin_period(self.quota.reset(now).last_quota_reset, None)
     }
 
     /// The state once the quota is replaced by `next`, computed from the quota alone (by
@@ -513,7 +548,7 @@ impl QuotaState {
         if next.last_quota_reset <= self.quota.last_quota_reset {
             return QuotaState {
                 quota: next,
-                pending_monthly_post_quota: self.pending_monthly_post_quota,
+                ..*self
             };
         }
         match self.pending_monthly_post_quota {
@@ -527,13 +562,22 @@ impl QuotaState {
     }
 
     /// A paid invoice's period starting at `start`: a new period with the full quota of the
-    /// plan in force (a waiting downgrade applies), but only when `start` is later than the
-    /// current period's start — an old invoice delivered late changes nothing.
-    pub fn start_paid_period(&self, start: DateTime<Utc>) -> QuotaState {
+    /// invoice's plan, `paid`, when known — what was paid for, whichever of the plan's own
+    /// events arrives first — else of the plan in force (a waiting downgrade applies); but only
+    /// when `start` is later than the current period's start — an old invoice delivered late
+    /// changes nothing. A plan in force lower than the invoice's (ended, or changed, since)
+    /// waits for the next period.
+    pub fn start_paid_period(&self, start: DateTime<Utc>, paid: Option<u32>) -> QuotaState {
         if start <= self.quota.last_quota_reset {
             return *self;
         }
-        self.begin_period(start)
+        let in_force = self.next_monthly_quota();
+        let begun = self.begin_period(start, paid);
+        QuotaState {
+            pending_monthly_post_quota: (in_force < begun.quota.monthly_post_quota)
+                .then_some(in_force),
+            ..begun
+        }
     }
 }
 

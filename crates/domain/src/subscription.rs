@@ -274,12 +274,20 @@ pub struct BillingOutcome {
     pub subscription: Option<Subscription>,
     /// The new plan's monthly quota when the plan changed: an upgrade takes effect at once
     /// (keeping the posts already used: see [`crate::quota::Quota::change_plan`]), a downgrade
-    /// when the current period ends (see [`QuotaState::change_plan_quota`]).
+    /// when the current period ends, unless the period was not paid for at that quota (see
+    /// [`QuotaState::change_plan_quota`]).
     pub monthly_post_quota: Option<u32>,
+    /// The plan change applies at once, a downgrade too: the subscription ended unpaid
+    /// (payment retries exhausted, a trial or first payment never paid), so nothing paid for
+    /// the rest of the period ([`QuotaState::change_plan_now`]).
+    pub quota_change_now: bool,
     /// `invoice.paid`: a new quota period starting then (the invoice's period start, else the
-    /// event's time), with the full quota of the plan in force — only if later than the
-    /// current period's start (see [`QuotaState::start_paid_period`]).
+    /// event's time), with the full quota of the invoice's plan (else of the plan in force) —
+    /// only if later than the current period's start (see [`QuotaState::start_paid_period`]).
     pub quota_period_start: Option<DateTime<Utc>>,
+    /// The monthly quota of the plan the invoice starting [`Self::quota_period_start`] paid
+    /// for, when its plan is known.
+    pub paid_monthly_post_quota: Option<u32>,
     /// The history row to add.
     pub history: Option<SubscriptionHistoryEntry>,
 }
@@ -295,10 +303,14 @@ impl BillingOutcome {
     pub fn quota_after(&self, state: &QuotaState) -> QuotaState {
         let mut next = *state;
         if let Some(monthly) = self.monthly_post_quota {
-            next = next.change_plan_quota(monthly);
+            next = if self.quota_change_now {
+                next.change_plan_now(monthly)
+            } else {
+                next.change_plan_quota(monthly)
+            };
         }
         if let Some(start) = self.quota_period_start {
-            next = next.start_paid_period(start);
+            next = next.start_paid_period(start, self.paid_monthly_post_quota);
         }
         next
     }
@@ -374,6 +386,10 @@ pub fn apply_billing_event(
                 .as_deref()
                 .is_some_and(|r| PERIOD_INVOICES.contains(&r))
                 .then(|| period_start.unwrap_or(event.created)),
+            paid_monthly_post_quota: plan
+                .as_ref()
+                .and_then(|p| catalog.get(p))
+                .map(|p| p.monthly_post_quota),
             history: Some(SubscriptionHistoryEntry {
                 amount_paid: Some(*amount_paid),
                 currency: Some(currency.to_ascii_lowercase()),
@@ -440,10 +456,23 @@ pub fn apply_billing_event(
                 last_event_at: Some(event.created),
             };
             let quota_changes = next.plan_name != current.plan_name;
+            // Ended without being paid: nothing paid for the rest of the period.
+            let unpaid = match status {
+                SubscriptionStatus::Unpaid
+                | SubscriptionStatus::IncompleteExpired
+                | SubscriptionStatus::Paused => true,
+                SubscriptionStatus::Canceled => matches!(
+                    current.status,
+                    SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid
+                ),
+                _ => false,
+            };
             BillingOutcome {
                 subscription: Some(next),
                 monthly_post_quota: quota_changes.then_some(plan.monthly_post_quota),
+                quota_change_now: quota_changes && unpaid,
                 quota_period_start: None,
+                paid_monthly_post_quota: None,
                 history: Some(SubscriptionHistoryEntry {
                     period_start: snap.current_period_start,
                     period_end: snap.current_period_end,

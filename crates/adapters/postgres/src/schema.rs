@@ -221,6 +221,7 @@ diesel::table! {
         updated_at -> Nullable<Timestamptz>,
         last_billing_event_at -> Nullable<Timestamptz>,
         pending_monthly_post_quota -> Nullable<Int4>,
+        paid_monthly_post_quota -> Nullable<Int4>,
     }
 }
 

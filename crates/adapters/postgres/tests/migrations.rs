@@ -188,7 +188,7 @@ async fn videos_stored_before_019_lose_the_platforms_that_do_not_take_them() {
     )
     .await
     .unwrap();
-    assert_eq!(run_migrations(db.url()).await.unwrap(), ["019"]);
+    assert_eq!(run_migrations(db.url()).await.unwrap(), ["019", "020"]);
     let rows: Vec<Line> = diesel::sql_query(
         "SELECT filename || ' ' || platform_compatibility::text AS line FROM media_files
           ORDER BY filename",

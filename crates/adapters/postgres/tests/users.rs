@@ -356,7 +356,9 @@ fn outcome(
             last_event_at: Some(at),
         }),
         monthly_post_quota: quota,
+        quota_change_now: false,
         quota_period_start: None,
+        paid_monthly_post_quota: None,
         history: Some(SubscriptionHistoryEntry {
             user_email: Email::new("alice@example.com").unwrap(),
             stripe_subscription_id: Some("sub_1".into()),
@@ -446,9 +448,11 @@ async fn billing_events_apply_once_in_order_and_keep_used_posts() {
             .unwrap(),
         EventApplied::Applied
     );
-    // A downgrade: the period keeps what was paid for (see the deferred-downgrade test).
+    // A downgrade: the period keeps what was paid for as it began (see the deferred-downgrade
+    // test) — here the free plan's, no invoice having paid for pro: taken back at once, the
+    // posts used still used.
     let quota = QuotaStore::get(&store, &alice).await.unwrap();
-    assert_eq!((quota.monthly_post_quota, quota.remaining_posts), (100, 96));
+    assert_eq!((quota.monthly_post_quota, quota.remaining_posts), (10, 6));
 
     let history = store.history(&alice).await.unwrap();
     assert_eq!(history.len(), 2);
@@ -762,6 +766,13 @@ async fn a_downgrade_waits_for_the_next_period() {
         (100, 96),
         "at once"
     );
+    // Its first invoice: the period paid for at pro's quota.
+    store
+        .apply_event(&alice, "evt_paid", Some(t1), &invoice_outcome(t1, t1))
+        .await
+        .unwrap();
+    let q = QuotaStore::get(&store, &alice).await.unwrap();
+    assert_eq!(q, Quota::full(100, t1));
 
     let t2 = t1 + Duration::hours(1);
     let cancel = outcome(SubscriptionStatus::Canceled, "free", t2, Some(10));

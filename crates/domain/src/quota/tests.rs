@@ -302,7 +302,46 @@ fn carryover_keys_name_the_email_only_when_verified() {
 fn an_upgrade_applies_at_once_keeping_usage() {
     let state = QuotaState::new(q(10, 4, at(2025, 1, 1)));
     let up = state.change_plan_quota(100);
-    assert_eq!(up, QuotaState::new(q(100, 94, at(2025, 1, 1))));
+    assert_eq!(up.quota, q(100, 94, at(2025, 1, 1)));
+    assert_eq!(up.pending_monthly_post_quota, None);
+    assert_eq!(up.paid_monthly_quota(), 10, "the period was paid for at 10");
+}
+
+#[test]
+fn a_downgrade_after_an_upgrade_this_period_takes_the_upgrade_back_at_once() {
+    let pro = QuotaState::new(q(100, 40, at(2025, 1, 1)));
+    let business = pro.change_plan_quota(1000);
+    assert_eq!(business.quota, q(1000, 940, at(2025, 1, 1)));
+    // Back to pro: the period was paid for at 100, so 100 at once, the 60 used still used.
+    let back = business.change_plan_quota(100);
+    assert_eq!(back.quota, q(100, 40, at(2025, 1, 1)));
+    assert_eq!(back.pending_monthly_post_quota, None);
+    // Down to free: pro's 100 until the period ends, then 10.
+    let free = business.change_plan_quota(10);
+    assert_eq!(free.quota, q(100, 40, at(2025, 1, 1)));
+    assert_eq!(free.pending_monthly_post_quota, Some(10));
+    assert_eq!(
+        free.reset(at(2025, 2, 3)),
+        QuotaState::new(q(10, 10, at(2025, 2, 1)))
+    );
+    // A period whose paid quota is not known (begun before it was kept): as paid.
+    let unknown = QuotaState {
+        paid_monthly_post_quota: None,
+        ..QuotaState::new(q(1000, 900, at(2025, 1, 1)))
+    };
+    let down = unknown.change_plan_quota(100);
+    assert_eq!(down.quota, unknown.quota);
+    assert_eq!(down.pending_monthly_post_quota, Some(100));
+}
+
+#[test]
+fn a_plan_ended_unpaid_goes_down_at_once() {
+    let pro = QuotaState::new(q(100, 30, at(2025, 1, 1)));
+    let free = pro.change_plan_now(10);
+    assert_eq!(free.quota, q(10, 0, at(2025, 1, 1)), "70 used of 10");
+    assert_eq!(free.pending_monthly_post_quota, None);
+    let light = QuotaState::new(q(100, 95, at(2025, 1, 1))).change_plan_now(10);
+    assert_eq!(light.quota, q(10, 5, at(2025, 1, 1)));
 }
 
 #[test]
@@ -342,6 +381,7 @@ fn advancing_to_a_later_period_applies_the_waiting_downgrade() {
     let down = QuotaState {
         quota: q(100, 60, at(2025, 1, 1)),
         pending_monthly_post_quota: Some(10),
+        paid_monthly_post_quota: Some(100),
     };
     let reset = down.quota.reset(at(2025, 2, 3));
     assert_eq!(down.advance_to(reset), down.reset(at(2025, 2, 3)));
@@ -351,7 +391,8 @@ fn advancing_to_a_later_period_applies_the_waiting_downgrade() {
         down.advance_to(same),
         QuotaState {
             quota: same,
-            pending_monthly_post_quota: Some(10)
+            pending_monthly_post_quota: Some(10),
+            paid_monthly_post_quota: Some(100),
         }
     );
     // Nothing waiting: `next` as it is.
@@ -364,21 +405,40 @@ fn advancing_to_a_later_period_applies_the_waiting_downgrade() {
 
 #[test]
 fn a_paid_invoice_starts_a_newer_period_only() {
-    let state = QuotaState {
-        quota: q(100, 3, at(2025, 1, 1)),
-        pending_monthly_post_quota: None,
-    };
+    let state = QuotaState::new(q(100, 3, at(2025, 1, 1)));
     assert_eq!(
-        state.start_paid_period(at(2025, 1, 15)),
+        state.start_paid_period(at(2025, 1, 15), None),
         QuotaState::new(q(100, 100, at(2025, 1, 15)))
     );
     // An old invoice, or the current period's own, delivered late: nothing.
-    assert_eq!(state.start_paid_period(at(2024, 12, 1)), state);
-    assert_eq!(state.start_paid_period(at(2025, 1, 1)), state);
+    assert_eq!(state.start_paid_period(at(2024, 12, 1), None), state);
+    assert_eq!(state.start_paid_period(at(2025, 1, 1), Some(1000)), state);
     // The new period is the plan in force's: a waiting downgrade applies.
     let down = state.change_plan_quota(10);
     assert_eq!(
-        down.start_paid_period(at(2025, 2, 1)),
+        down.start_paid_period(at(2025, 2, 1), None),
         QuotaState::new(q(10, 10, at(2025, 2, 1)))
+    );
+    // The invoice's plan is what was paid for, whichever plan event is here yet: a renewal at
+    // a lower plan whose change comes later, a first invoice before its subscription's event.
+    assert_eq!(
+        state.start_paid_period(at(2025, 2, 1), Some(50)),
+        QuotaState::new(q(50, 50, at(2025, 2, 1)))
+    );
+    let free = QuotaState::new(q(10, 10, at(2025, 1, 1)));
+    let first = free.start_paid_period(at(2025, 1, 15), Some(100));
+    assert_eq!(first.quota, q(100, 100, at(2025, 1, 15)));
+    // Until the plan's own event says pro, the plan in force (free) waits for the next period:
+    // had the subscription ended before its first invoice came, the period paid for is all
+    // it keeps.
+    assert_eq!(first.pending_monthly_post_quota, Some(10));
+    assert_eq!(
+        first.change_plan_quota(100),
+        QuotaState::new(q(100, 100, at(2025, 1, 15))),
+        "the plan's own event, later"
+    );
+    assert_eq!(
+        first.reset(at(2025, 2, 20)),
+        QuotaState::new(q(10, 10, at(2025, 2, 15)))
     );
 }

@@ -316,9 +316,28 @@ fn upgrades_apply_at_once_and_downgrades_at_the_period_end() {
         (100, 96)
     );
     assert_eq!(on_pro.pending_monthly_post_quota, None);
+    // Its first invoice, paid: the period paid for at pro's quota starts.
+    let sub = up.subscription.unwrap();
+    let invoice = BillingEvent {
+        id: "evt_first".into(),
+        created: t(11),
+        kind: BillingEventKind::InvoicePaid {
+            customer_id: "cus_1".into(),
+            subscription_id: Some("sub_1".into()),
+            amount_paid: 1900,
+            currency: "usd".into(),
+            period_start: Some(t(10)),
+            period_end: Some(t(10 + 30 * 86_400)),
+            plan: Some(PlanName::new("pro").unwrap()),
+            billing_reason: Some("subscription_create".into()),
+        },
+    };
+    let paid = apply_billing_event(&sub, &invoice, &cat, &email());
+    assert_eq!(paid.paid_monthly_post_quota, Some(100));
+    let on_pro = paid.quota_after(&on_pro);
+    assert_eq!(on_pro.quota, Quota::full(100, t(10)));
 
     // Cancelled: free again, but only from the next period.
-    let sub = up.subscription.unwrap();
     let mut deleted = changed(20, SubscriptionStatus::Active, "pro");
     if let BillingEventKind::SubscriptionChanged(s) = deleted.kind.clone() {
         deleted.kind = BillingEventKind::SubscriptionDeleted(s);
@@ -328,7 +347,7 @@ fn upgrades_apply_at_once_and_downgrades_at_the_period_end() {
     let cancelled = down.quota_after(&on_pro);
     assert_eq!(cancelled.quota, on_pro.quota);
     assert_eq!(cancelled.pending_monthly_post_quota, Some(10));
-    let next_month = cancelled.reset(t(40 * 86_400));
+    let next_month = cancelled.reset(t(45 * 86_400));
     assert_eq!(
         (
             next_month.quota.monthly_post_quota,
@@ -500,5 +519,39 @@ fn a_subscription_is_open_until_it_ended() {
     ] {
         sub.status = status;
         assert_eq!(sub.is_open(), open, "{status:?}");
+    }
+}
+
+#[test]
+fn a_subscription_ended_unpaid_takes_its_quota_at_once() {
+    let cat = catalog();
+    let on = |status| Subscription {
+        plan_name: PlanName::new("pro").unwrap(),
+        status,
+        stripe_customer_id: Some("cus_1".into()),
+        subscription_id: Some("sub_1".into()),
+        end_date: None,
+        last_event_at: Some(t(0)),
+    };
+    use SubscriptionStatus as S;
+    for (from, to, now) in [
+        // Payment retries exhausted, or cancelled while failing: nothing paid for the rest.
+        (S::PastDue, S::Unpaid, true),
+        (S::PastDue, S::Canceled, true),
+        (S::Unpaid, S::Canceled, true),
+        (S::Trialing, S::Paused, true),
+        // Cancelled while paid up: the period keeps what it paid for.
+        (S::Active, S::Canceled, false),
+    ] {
+        let out = apply_billing_event(&on(from), &changed(10, to, "pro"), &cat, &email());
+        assert_eq!(out.monthly_post_quota, Some(10), "{from:?} → {to:?}");
+        assert_eq!(out.quota_change_now, now, "{from:?} → {to:?}");
+        let state = QuotaState::new(Quota::full(100, t(0)));
+        let after = out.quota_after(&state);
+        assert_eq!(
+            after.quota.monthly_post_quota,
+            if now { 10 } else { 100 },
+            "{from:?} → {to:?}"
+        );
     }
 }

@@ -111,6 +111,7 @@ struct QuotaRow {
     last_quota_reset: Option<DateTime<Utc>>,
     created_at: Option<DateTime<Utc>>,
     pending_monthly_post_quota: Option<i32>,
+    paid_monthly_post_quota: Option<i32>,
 }
 
 impl QuotaRow {
@@ -132,6 +133,7 @@ impl QuotaRow {
                     .unwrap_or_default(),
             },
             pending_monthly_post_quota: self.pending_monthly_post_quota.map(to_u32),
+            paid_monthly_post_quota: self.paid_monthly_post_quota.map(to_u32),
         }
     }
 }
@@ -148,6 +150,7 @@ async fn write_quota_state(
             user_info::remaining_posts.eq(to_i32(state.quota.remaining_posts)),
             user_info::last_quota_reset.eq(state.quota.last_quota_reset),
             user_info::pending_monthly_post_quota.eq(state.pending_monthly_post_quota.map(to_i32)),
+            user_info::paid_monthly_post_quota.eq(state.paid_monthly_post_quota.map(to_i32)),
         ))
         .execute(conn)
         .await?;
