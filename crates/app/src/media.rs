@@ -276,6 +276,33 @@ fn extension(mime: &str) -> &'static str {
     }
 }
 
+/// Bytes stored under `key` whose row is not written yet: dropped before that (the request's
+/// future dropped mid-upload), it deletes them and their thumbnail, if any, in a task of its
+/// own. Disarmed by taking `key`.
+struct Unrecorded {
+    store: Arc<dyn MediaStore>,
+    key: Option<String>,
+}
+
+impl Drop for Unrecorded {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let store = self.store.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    for key in [thumbnail_key(&key), key] {
+                        if let Err(e) = store.delete(&key).await {
+                            tracing::warn!(%key, error = %e, "bytes of an abandoned upload not deleted");
+                        }
+                    }
+                });
+            }
+            Err(_) => tracing::warn!(%key, "an upload abandoned outside a runtime left its bytes"),
+        }
+    }
+}
+
 /// Where the thumbnail of the file stored under `filename` lives: next to it,
 /// `<user>/<id>.thumb.jpg`.
 pub fn thumbnail_key(filename: &str) -> String {
@@ -516,6 +543,12 @@ impl MediaService {
         let id = MediaId(self.ids.new_uuid());
         let filename = format!("{}/{id}.{}", tenant.user_id, extension(mime));
 
+        // Until the row is written, bytes stored under the key count against no quota: a
+        // request dropped meanwhile (a client gone, a shutdown) must not leave them behind.
+        let mut unrecorded = Unrecorded {
+            store: self.store.clone(),
+            key: Some(filename.clone()),
+        };
         let stored = if kind == MediaKind::Video {
             self.store_video(&filename, mime, head.freeze(), body, ended, caps)
                 .await?
@@ -553,6 +586,9 @@ impl MediaService {
             created_at: now,
             updated_at: now,
         };
+        // From here the row may be written even if this request goes: bytes deleted under a
+        // row would be worse than bytes left over. What each outcome calls for is done below.
+        unrecorded.key = None;
         let outcome = self.files.insert_within_quota(tenant, &file, allowed).await;
         match outcome {
             Ok(QuotaInsert::Inserted(stored)) => Ok(*stored),

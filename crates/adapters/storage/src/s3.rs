@@ -330,8 +330,15 @@ impl S3Store {
         match result {
             Ok(()) => {
                 if let Some(writer) = pending.take() {
-                    // A failed completion aborts the upload itself.
-                    writer.finish().await.map_err(unavailable)?;
+                    // A failed completion aborts the upload itself. In a task of its own: this
+                    // future dropped mid-completion would otherwise drop the writer, and with
+                    // it the only way to abort, leaving the parts in the bucket.
+                    tokio::spawn(writer.finish())
+                        .await
+                        .map_err(|e| {
+                            MediaStoreError::Unavailable(format!("s3: completion stopped: {e}"))
+                        })?
+                        .map_err(unavailable)?;
                 }
                 Ok(StoredObject { size })
             }

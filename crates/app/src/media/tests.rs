@@ -806,6 +806,45 @@ async fn a_failed_row_insert_removes_the_bytes_and_thumbnail() {
 }
 
 #[tokio::test]
+async fn an_upload_dropped_after_its_bytes_were_stored_leaves_nothing_behind() {
+    let store = Arc::new(MemoryStore::default());
+    let mut files = MockMediaRepository::new().tap_used(0);
+    files.expect_insert_within_quota().never();
+    let svc = service(files, store.clone(), "free");
+    // Every decoding slot taken: the image waits for its thumbnail, its bytes stored.
+    let slots = svc
+        .decodes
+        .clone()
+        .acquire_many_owned(CONCURRENT_DECODES as u32)
+        .await
+        .unwrap();
+    let alice = tenant();
+    let upload = svc.upload_stream(
+        &alice,
+        stream_upload(encode(picture(40, 40), ::image::ImageFormat::Png), "a.png"),
+    );
+    // The request goes (its client left) once the bytes are in the store.
+    let stored = async {
+        while store.keys().is_empty() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::select! {
+        _ = upload => panic!("the upload cannot finish without a decoding slot"),
+        () = stored => {}
+    }
+    drop(slots);
+    // The clean-up runs in a task of its own.
+    for _ in 0..1000 {
+        if store.keys().is_empty() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(store.keys().is_empty(), "{:?}", store.keys());
+}
+
+#[tokio::test]
 async fn the_in_memory_upload_still_works_and_speaks_app_errors() {
     let store = Arc::new(MemoryStore::default());
     let svc = service(files(0), store.clone(), "free");
