@@ -11,7 +11,9 @@
 //! resets a calendar month after `last_quota_reset`, or when a paid invoice starts a new one.
 //!
 //! Plan changes ([`QuotaState::change_plan_quota`]): an upgrade takes effect at once, keeping the
-//! posts already used; a downgrade waits for the period's end (the higher quota was paid for).
+//! posts already used; a downgrade keeps what the period was paid for as it began until the
+//! period's end, no more (an upgrade made during the period is taken back at once); a plan
+//! that ended unpaid goes down at once ([`QuotaState::change_plan_now`]).
 //!
 //! Leaving does not reset the quota ([`carryover_keys`], [`Quota::continuing`]): a deleted
 //! account's period is kept, under hashes of who it was, until that period ends, and an account
@@ -195,7 +197,8 @@ impl PlanCatalog {
         self.get(name).cloned().unwrap_or_else(|| self.free())
     }
 
-    /// The free plan (the fallback when a subscription ends or names an unknown plan).
+    /// The free plan (the fallback when a subscription ends, or starts at a price or plan this
+    /// server does not know).
     pub fn free(&self) -> Plan {
         self.plans
             .get(&PlanName::free())
@@ -540,10 +543,11 @@ impl QuotaState {
         self.begin_period(self.quota.reset(now).last_quota_reset, None)
     }
 
-    /// The state once the quota is replaced by `next`, computed from the quota alone (by
-    /// [`Quota::reset`], say): when `next` starts a later period, a waiting downgrade becomes
-    /// its monthly quota (the posts left capped by it) and is cleared; otherwise `next` is
-    /// taken as it is and the downgrade keeps waiting.
+    /// The state once the stored quota is replaced by `next` (computed by the caller from an
+    /// earlier read, by [`Quota::reset`] say): when `next` starts a later period, that period
+    /// begins with the full quota of the plan in force as stored now (a waiting downgrade
+    /// applies) — `next` only says when, since a plan change may have overtaken the read it
+    /// was computed from; otherwise `next` is taken as it is and a downgrade keeps waiting.
     pub fn advance_to(&self, next: Quota) -> QuotaState {
         if next.last_quota_reset <= self.quota.last_quota_reset {
             return QuotaState {
@@ -551,14 +555,7 @@ impl QuotaState {
                 ..*self
             };
         }
-        match self.pending_monthly_post_quota {
-            Some(monthly) => QuotaState::new(Quota {
-                monthly_post_quota: monthly,
-                remaining_posts: next.remaining_posts.min(monthly),
-                last_quota_reset: next.last_quota_reset,
-            }),
-            None => QuotaState::new(next),
-        }
+        self.begin_period(next.last_quota_reset, None)
     }
 
     /// A paid invoice's period starting at `start`: a new period with the full quota of the
@@ -567,9 +564,23 @@ impl QuotaState {
     /// when `start` is later than the current period's start — an old invoice delivered late
     /// changes nothing. A plan in force lower than the invoice's (ended, or changed, since)
     /// waits for the next period.
+    ///
+    /// An invoice for the period that already started (the monthly reset ran first, as it
+    /// usually does: Stripe charges a renewal about an hour after the period begins) sets that
+    /// period's quota to its plan's, the posts used this period staying used: a plan changed at
+    /// the renewal then holds from its first hour, not from the next month.
     pub fn start_paid_period(&self, start: DateTime<Utc>, paid: Option<u32>) -> QuotaState {
-        if start <= self.quota.last_quota_reset {
+        if start < self.quota.last_quota_reset {
             return *self;
+        }
+        if start == self.quota.last_quota_reset {
+            let Some(paid) = paid else { return *self };
+            let in_force = self.next_monthly_quota();
+            return QuotaState {
+                quota: self.quota.change_plan(paid),
+                pending_monthly_post_quota: (in_force < paid).then_some(in_force),
+                paid_monthly_post_quota: Some(paid),
+            };
         }
         let in_force = self.next_monthly_quota();
         let begun = self.begin_period(start, paid);

@@ -281,6 +281,10 @@ pub struct BillingOutcome {
     /// (payment retries exhausted, a trial or first payment never paid), so nothing paid for
     /// the rest of the period ([`QuotaState::change_plan_now`]).
     pub quota_change_now: bool,
+    /// When the subscription ended (a deletion): a plan change it causes applies at once when
+    /// that was at or before the current quota period's start — the reset started the period
+    /// first, and nothing paid for it.
+    pub ended_at: Option<DateTime<Utc>>,
     /// `invoice.paid`: a new quota period starting then (the invoice's period start, else the
     /// event's time), with the full quota of the invoice's plan (else of the plan in force) —
     /// only if later than the current period's start (see [`QuotaState::start_paid_period`]).
@@ -303,7 +307,10 @@ impl BillingOutcome {
     pub fn quota_after(&self, state: &QuotaState) -> QuotaState {
         let mut next = *state;
         if let Some(monthly) = self.monthly_post_quota {
-            next = if self.quota_change_now {
+            let ended_before = self
+                .ended_at
+                .is_some_and(|end| end <= state.quota.last_quota_reset);
+            next = if self.quota_change_now || ended_before {
                 next.change_plan_now(monthly)
             } else {
                 next.change_plan_quota(monthly)
@@ -321,13 +328,16 @@ impl BillingOutcome {
 /// - Subscription events older than the newest one applied (`created` before
 ///   `last_event_at`) change nothing; so does a same-second event after the subscription was
 ///   deleted. Equal timestamps otherwise apply in arrival order.
-/// - A plan applies only while the status grants it (active, trialing, past due); otherwise, or
-///   when the price maps to no plan of the catalog, the user is on `free`.
-/// - A plan change carries the new plan's monthly quota (an upgrade applies at once, a
-///   downgrade at the period's end: [`BillingOutcome::quota_after`]).
+/// - A plan applies only while the status grants it (active, trialing, past due); otherwise the
+///   user is on `free`. A price that maps to no plan of the catalog keeps the plan in force of
+///   the same subscription, and gives a new one none.
+/// - A plan change carries the new plan's monthly quota (an upgrade applies at once; a
+///   downgrade keeps what the period was paid for, or applies at once when the subscription
+///   ended unpaid or before the period began: [`BillingOutcome::quota_after`]).
 /// - Checkout links the Stripe customer; a paid invoice adds a history row and starts a new
-///   quota period at its period start (or the event's time), unless that is not later than
-///   the current period's start (an old invoice delivered late).
+///   quota period at its period start (or the event's time) with its plan's quota, sets the
+///   current period to that plan when it is that period's start, and changes nothing when it
+///   is earlier (an old invoice delivered late).
 pub fn apply_billing_event(
     current: &Subscription,
     event: &BillingEvent,
@@ -471,6 +481,11 @@ pub fn apply_billing_event(
                 subscription: Some(next),
                 monthly_post_quota: quota_changes.then_some(plan.monthly_post_quota),
                 quota_change_now: quota_changes && unpaid,
+                ended_at: if deleted {
+                    snap.current_period_end
+                } else {
+                    None
+                },
                 quota_period_start: None,
                 paid_monthly_post_quota: None,
                 history: Some(SubscriptionHistoryEntry {

@@ -108,10 +108,10 @@ pub trait QuotaStore: Send + Sync {
 
     /// Compare-and-set: replaces the quota with `next` only if `last_quota_reset` still equals
     /// `expected_last_reset` (so concurrent resets apply once). `Ok(false)` when another reset
-    /// won. When `next` starts a later period, a downgrade waiting for the period's end becomes
-    /// its monthly quota and is cleared
-    /// ([`QuotaState::advance_to`](multivio_domain::quota::QuotaState::advance_to)), so the
-    /// stored quota may then differ from `next`: read it again.
+    /// won. When `next` starts a later period, that period begins with the full quota of the
+    /// plan in force as stored (a downgrade waiting for the period's end becomes its monthly
+    /// quota; [`QuotaState::advance_to`](multivio_domain::quota::QuotaState::advance_to)), so
+    /// the stored quota may differ from `next`: read it again.
     async fn reset_period(
         &self,
         tenant: &Tenant,

@@ -357,6 +357,7 @@ fn outcome(
         }),
         monthly_post_quota: quota,
         quota_change_now: false,
+        ended_at: None,
         quota_period_start: None,
         paid_monthly_post_quota: None,
         history: Some(SubscriptionHistoryEntry {

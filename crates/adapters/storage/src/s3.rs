@@ -332,11 +332,21 @@ impl S3Store {
                 if let Some(writer) = pending.take() {
                     // A failed completion aborts the upload itself. In a task of its own: this
                     // future dropped mid-completion would otherwise drop the writer, and with
-                    // it the only way to abort, leaving the parts in the bucket.
-                    tokio::spawn(writer.finish())
+                    // it the only way to abort, leaving the parts in the bucket. Completed for
+                    // a caller gone meanwhile, the object is deleted: nobody will record it.
+                    let (done, finished) = tokio::sync::oneshot::channel();
+                    let (store, orphan) = (self.store.clone(), path.clone());
+                    tokio::spawn(async move {
+                        if let Err(Ok(_)) = done.send(writer.finish().await)
+                            && let Err(e) = store.delete(&orphan).await
+                        {
+                            tracing::warn!(key = %orphan, error = %e, "an upload completed for nobody was not deleted");
+                        }
+                    });
+                    finished
                         .await
-                        .map_err(|e| {
-                            MediaStoreError::Unavailable(format!("s3: completion stopped: {e}"))
+                        .map_err(|_| {
+                            MediaStoreError::Unavailable("s3: the completion stopped".to_owned())
                         })?
                         .map_err(unavailable)?;
                 }

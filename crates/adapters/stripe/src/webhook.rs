@@ -584,6 +584,26 @@ struct RawLine {
     plan: Option<Expandable>,
     #[serde(default)]
     pricing: Option<RawPricing>,
+    /// Whether the line is a proration (before basil).
+    #[serde(default)]
+    proration: Option<bool>,
+    /// What made the line, with its `proration` (basil).
+    #[serde(default)]
+    parent: Option<RawLineParent>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawLineParent {
+    #[serde(default)]
+    subscription_item_details: Option<RawProrated>,
+    #[serde(default)]
+    invoice_item_details: Option<RawProrated>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawProrated {
+    #[serde(default)]
+    proration: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -627,6 +647,22 @@ impl RawLine {
             .or(self.price.as_ref())
             .or(self.plan.as_ref())
             .map(Expandable::id)
+    }
+
+    /// Whether the line prorates a plan change (its period and price are not the period
+    /// billed).
+    fn is_proration(&self) -> bool {
+        let parent = self.parent.as_ref();
+        [
+            self.proration,
+            parent
+                .and_then(|p| p.subscription_item_details.as_ref())
+                .and_then(|d| d.proration),
+            parent
+                .and_then(|p| p.invoice_item_details.as_ref())
+                .and_then(|d| d.proration),
+        ]
+        .contains(&Some(true))
     }
 }
 
@@ -877,13 +913,14 @@ fn read_invoice(invoice: &RawInvoice, prices: &PriceMap) -> Result<InvoiceRead, 
         )));
     }
     let lines: &[RawLine] = invoice.lines.as_ref().map_or(&[], |l| l.data.as_slice());
-    // The line sold at one of our prices; else the first line with a period.
-    let ours = lines
-        .iter()
-        .find_map(|line| Some((line, prices.plan_of(line.price_id()?)?)));
+    // The line sold at one of our prices; else the first line with a period. Never a
+    // proration's (listed first, it is for part of an earlier period, at a plan left or taken
+    // then): the period billed is the subscription's own line's.
+    let billed = || lines.iter().filter(|l| !l.is_proration());
+    let ours = billed().find_map(|line| Some((line, prices.plan_of(line.price_id()?)?)));
     let line = ours
         .map(|(line, _)| line)
-        .or_else(|| lines.iter().find(|l| l.period.is_some()));
+        .or_else(|| billed().find(|l| l.period.is_some()));
     // A subscription invoice's own period_start/end is the period of its pending items, not
     // the period billed: the line's period comes first.
     let (start, end) = match line.and_then(|l| l.period.as_ref()) {

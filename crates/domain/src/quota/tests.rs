@@ -377,42 +377,16 @@ fn a_new_upgrade_or_another_downgrade_replaces_the_waiting_one() {
 }
 
 #[test]
-fn advancing_to_a_later_period_applies_the_waiting_downgrade() {
-    let down = QuotaState {
-        quota: q(100, 60, at(2025, 1, 1)),
-        pending_monthly_post_quota: Some(10),
-        paid_monthly_post_quota: Some(100),
-    };
-    let reset = down.quota.reset(at(2025, 2, 3));
-    assert_eq!(down.advance_to(reset), down.reset(at(2025, 2, 3)));
-    // The same period rewritten (a correction): the downgrade keeps waiting.
-    let same = q(100, 50, at(2025, 1, 1));
-    assert_eq!(
-        down.advance_to(same),
-        QuotaState {
-            quota: same,
-            pending_monthly_post_quota: Some(10),
-            paid_monthly_post_quota: Some(100),
-        }
-    );
-    // Nothing waiting: `next` as it is.
-    let plain = QuotaState::new(q(10, 0, at(2025, 1, 1)));
-    assert_eq!(
-        plain.advance_to(q(10, 10, at(2025, 2, 1))),
-        QuotaState::new(q(10, 10, at(2025, 2, 1)))
-    );
-}
-
-#[test]
 fn a_paid_invoice_starts_a_newer_period_only() {
     let state = QuotaState::new(q(100, 3, at(2025, 1, 1)));
     assert_eq!(
         state.start_paid_period(at(2025, 1, 15), None),
         QuotaState::new(q(100, 100, at(2025, 1, 15)))
     );
-    // An old invoice, or the current period's own, delivered late: nothing.
-    assert_eq!(state.start_paid_period(at(2024, 12, 1), None), state);
-    assert_eq!(state.start_paid_period(at(2025, 1, 1), Some(1000)), state);
+    // An old invoice delivered late: nothing; the current period's own, of an unknown plan:
+    // nothing either.
+    assert_eq!(state.start_paid_period(at(2024, 12, 1), Some(1000)), state);
+    assert_eq!(state.start_paid_period(at(2025, 1, 1), None), state);
     // The new period is the plan in force's: a waiting downgrade applies.
     let down = state.change_plan_quota(10);
     assert_eq!(
@@ -441,4 +415,48 @@ fn a_paid_invoice_starts_a_newer_period_only() {
         first.reset(at(2025, 2, 20)),
         QuotaState::new(q(10, 10, at(2025, 2, 15)))
     );
+}
+
+#[test]
+fn a_renewal_paid_after_the_reset_sets_its_period_to_the_plan_it_paid_for() {
+    // The reset started the period at pro's 100 an hour before Stripe charged the renewal;
+    // 7 posts used since.
+    let reset = QuotaState::new(q(100, 93, at(2025, 2, 1)));
+    // A downgrade to 50 scheduled for the renewal: its update waits under the paid 100...
+    let waiting = reset.change_plan_quota(50);
+    assert_eq!(waiting.quota.monthly_post_quota, 100);
+    // ...until its invoice: 50 from now, the 7 used still used, nothing waiting.
+    let paid = waiting.start_paid_period(at(2025, 2, 1), Some(50));
+    assert_eq!(paid.quota, q(50, 43, at(2025, 2, 1)));
+    assert_eq!(paid.pending_monthly_post_quota, None);
+    assert_eq!(paid.paid_monthly_quota(), 50);
+    // Invoice first, update later: the same.
+    let early = reset.start_paid_period(at(2025, 2, 1), Some(50));
+    assert_eq!(early.quota, q(50, 43, at(2025, 2, 1)));
+    assert_eq!(early.change_plan_quota(50).quota, early.quota);
+    // An upgrade at the renewal: paid for at 1000, so a later downgrade keeps 1000.
+    let up = reset
+        .change_plan_quota(1000)
+        .start_paid_period(at(2025, 2, 1), Some(1000));
+    assert_eq!(up.paid_monthly_quota(), 1000);
+    assert_eq!(up.change_plan_quota(100).quota.monthly_post_quota, 1000);
+}
+
+#[test]
+fn advancing_to_a_later_period_starts_it_with_the_plan_as_stored() {
+    let down = QuotaState::new(q(100, 60, at(2025, 1, 1))).change_plan_quota(10);
+    let reset = down.quota.reset(at(2025, 2, 3));
+    assert_eq!(down.advance_to(reset), down.reset(at(2025, 2, 3)));
+    // Computed from a read a plan change overtook (free then, pro as stored): pro's, full.
+    let stale = q(10, 10, at(2025, 2, 1));
+    let pro = QuotaState::new(q(100, 60, at(2025, 1, 1)));
+    assert_eq!(
+        pro.advance_to(stale),
+        QuotaState::new(q(100, 100, at(2025, 2, 1)))
+    );
+    // The same period rewritten: as it is, the downgrade still waiting.
+    let same = q(100, 50, at(2025, 1, 1));
+    let kept = down.advance_to(same);
+    assert_eq!(kept.quota, same);
+    assert_eq!(kept.pending_monthly_post_quota, Some(10));
 }

@@ -555,3 +555,40 @@ fn a_subscription_ended_unpaid_takes_its_quota_at_once() {
         );
     }
 }
+
+#[test]
+fn a_subscription_that_ended_before_the_period_began_leaves_it_nothing() {
+    let cat = catalog();
+    let pro = Subscription {
+        plan_name: PlanName::new("pro").unwrap(),
+        status: SubscriptionStatus::Active,
+        stripe_customer_id: Some("cus_1".into()),
+        subscription_id: Some("sub_1".into()),
+        end_date: None,
+        last_event_at: Some(t(0)),
+    };
+    // Cancelled at the period's end (t(1000)); the deletion is delivered at its end.
+    let mut deleted = changed(1000, SubscriptionStatus::Canceled, "pro");
+    if let BillingEventKind::SubscriptionChanged(mut s) = deleted.kind.clone() {
+        s.current_period_end = Some(t(1000));
+        deleted.kind = BillingEventKind::SubscriptionDeleted(s);
+    }
+    let out = apply_billing_event(&pro, &deleted, &cat, &email());
+    assert_eq!(out.ended_at, Some(t(1000)));
+    // The reset had already started the next period at pro's quota: free at once.
+    let reset_first = QuotaState::new(Quota {
+        monthly_post_quota: 100,
+        remaining_posts: 98,
+        last_quota_reset: t(1000),
+    });
+    let after = out.quota_after(&reset_first);
+    assert_eq!(
+        (after.quota.monthly_post_quota, after.quota.remaining_posts),
+        (10, 8)
+    );
+    // Delivered before the reset: the paid period keeps pro, free waits for the next.
+    let before = QuotaState::new(Quota::full(100, t(0)));
+    let after = out.quota_after(&before);
+    assert_eq!(after.quota.monthly_post_quota, 100);
+    assert_eq!(after.pending_monthly_post_quota, Some(10));
+}

@@ -649,6 +649,8 @@ impl QuotaStore for PgStore {
                 .await
                 .optional()?;
             let Some(row) = row else { return Ok(false) };
+            // A new period is computed on the row as locked — not on the caller's earlier read,
+            // which a plan change may have overtaken — `next` saying when it starts.
             let state = row.into_state().advance_to(next);
             write_quota_state(conn, id, &state).await?;
             Ok(true)

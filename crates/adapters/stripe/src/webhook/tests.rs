@@ -846,6 +846,34 @@ fn invoice_paid_reads_the_billed_lines_period_and_plan() {
 }
 
 #[test]
+fn an_invoice_s_prorations_are_not_the_period_billed() {
+    // A renewal after business → pro mid-period: Stripe lists the prorations first.
+    let mut inv = invoice("paid");
+    inv["billing_reason"] = json!("subscription_cycle");
+    let billed = inv["lines"]["data"][0].clone();
+    let mut unused = billed.clone();
+    unused["parent"]["subscription_item_details"]["proration"] = json!(true);
+    unused["pricing"]["price_details"]["price"] = json!("price_1BUSINESS");
+    unused["period"] = json!({ "start": 1_768_500_000, "end": 1_769_904_000 });
+    // The same, as an older API version writes it.
+    let mut older = unused.clone();
+    older["parent"] = Value::Null;
+    older["proration"] = json!(true);
+    inv["lines"]["data"] = json!([unused, older, billed]);
+    let event = parse(&envelope("invoice.paid", inv)).unwrap().unwrap();
+    let BillingEventKind::InvoicePaid {
+        period_start,
+        plan: billed,
+        ..
+    } = event.kind
+    else {
+        panic!("{event:?}");
+    };
+    assert_eq!(billed, Some(plan("pro")));
+    assert_eq!(period_start, Some(at(1_767_225_540)));
+}
+
+#[test]
 fn a_legacy_invoice_reads_its_subscription_and_line_price() {
     let event = parse(&envelope("invoice.paid", legacy_invoice()))
         .unwrap()
