@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, Datelike, Months, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::contact::Email;
@@ -452,6 +452,10 @@ pub fn carryover_keys(uid: &FirebaseUid, email: &Email, email_verified: bool) ->
     keys
 }
 
+/// How far Stripe's start of a period may be after the one the monthly reset gave it (months
+/// shorter than the billing day move the reset's back by up to three days).
+pub const PERIOD_DRIFT: Duration = Duration::days(7);
+
 /// A user's quota with the plan change waiting for the period's end (`user_info.
 /// pending_monthly_post_quota`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -525,13 +529,10 @@ impl QuotaState {
             .unwrap_or(self.quota.monthly_post_quota)
     }
 
-    /// Starts a period at `start` with the full quota `paid` (a paid invoice's plan's), else
-    /// of the plan in force then (the waiting downgrade's, which is applied and cleared).
-    fn begin_period(&self, start: DateTime<Utc>, paid: Option<u32>) -> QuotaState {
-        QuotaState::new(Quota::full(
-            paid.unwrap_or_else(|| self.next_monthly_quota()),
-            start,
-        ))
+    /// Starts a period at `start` with the full quota of the plan in force then (the waiting
+    /// downgrade's, which is applied and cleared).
+    fn begin_period(&self, start: DateTime<Utc>) -> QuotaState {
+        QuotaState::new(Quota::full(self.next_monthly_quota(), start))
     }
 
     /// Starts the period that contains `now` when the current one has ended ([`Quota::reset`]),
@@ -540,7 +541,7 @@ impl QuotaState {
         if !self.quota.needs_reset(now) {
             return *self;
         }
-        self.begin_period(self.quota.reset(now).last_quota_reset, None)
+        self.begin_period(self.quota.reset(now).last_quota_reset)
     }
 
     /// The state once the stored quota is replaced by `next` (computed by the caller from an
@@ -555,39 +556,59 @@ impl QuotaState {
                 ..*self
             };
         }
-        self.begin_period(next.last_quota_reset, None)
+        self.begin_period(next.last_quota_reset)
     }
 
-    /// A paid invoice's period starting at `start`: a new period with the full quota of the
-    /// invoice's plan, `paid`, when known — what was paid for, whichever of the plan's own
-    /// events arrives first — else of the plan in force (a waiting downgrade applies); but only
-    /// when `start` is later than the current period's start — an old invoice delivered late
-    /// changes nothing. A plan in force lower than the invoice's (ended, or changed, since)
-    /// waits for the next period.
+    /// A paid invoice's period starting at `start`, `paid` the monthly quota of its plan when
+    /// known (and something was paid): a new period with the full quota of that plan — what
+    /// was paid for, whichever of the plan's own events arrives first — or of the plan in
+    /// force when that is higher (changed up since) or the invoice's is unknown; a plan in
+    /// force lower than the invoice's (ended, or changed down, since) waits for the next
+    /// period. An older invoice delivered late changes nothing.
     ///
-    /// An invoice for the period that already started (the monthly reset ran first, as it
-    /// usually does: Stripe charges a renewal about an hour after the period begins) sets that
-    /// period's quota to its plan's, the posts used this period staying used: a plan changed at
-    /// the renewal then holds from its first hour, not from the next month.
-    pub fn start_paid_period(&self, start: DateTime<Utc>, paid: Option<u32>) -> QuotaState {
-        if start < self.quota.last_quota_reset {
+    /// An invoice for the period that already started changes that period instead, the posts
+    /// used in it staying used: the monthly reset usually runs first (Stripe charges a renewal
+    /// about an hour after its period begins), and a plan changed at the renewal then holds
+    /// from its first hour, not from the next month. For a `renewal`, that is any start up to
+    /// [`PERIOD_DRIFT`] after the current one, which then moves to it: the reset counts a
+    /// month from the last start, which a short month moves back (Jan 31 → Feb 28 → Mar 28),
+    /// while Stripe keeps the billing day (Mar 31).
+    pub fn start_paid_period(
+        &self,
+        start: DateTime<Utc>,
+        paid: Option<u32>,
+        renewal: bool,
+    ) -> QuotaState {
+        let current = self.quota.last_quota_reset;
+        if start < current {
             return *self;
         }
-        if start == self.quota.last_quota_reset {
-            let Some(paid) = paid else { return *self };
-            let in_force = self.next_monthly_quota();
+        let in_force = self.next_monthly_quota();
+        let monthly = paid.map_or(in_force, |paid| paid.max(in_force));
+        let waiting = paid.filter(|paid| in_force < *paid).map(|_| in_force);
+        if start == current || (renewal && start < current + PERIOD_DRIFT) {
+            let Some(paid) = paid else {
+                return QuotaState {
+                    quota: Quota {
+                        last_quota_reset: start,
+                        ..self.quota
+                    },
+                    ..*self
+                };
+            };
             return QuotaState {
-                quota: self.quota.change_plan(paid),
-                pending_monthly_post_quota: (in_force < paid).then_some(in_force),
+                quota: Quota {
+                    last_quota_reset: start,
+                    ..self.quota.change_plan(monthly)
+                },
+                pending_monthly_post_quota: waiting,
                 paid_monthly_post_quota: Some(paid),
             };
         }
-        let in_force = self.next_monthly_quota();
-        let begun = self.begin_period(start, paid);
         QuotaState {
-            pending_monthly_post_quota: (in_force < begun.quota.monthly_post_quota)
-                .then_some(in_force),
-            ..begun
+            quota: Quota::full(monthly, start),
+            pending_monthly_post_quota: waiting,
+            paid_monthly_post_quota: Some(paid.unwrap_or(monthly)),
         }
     }
 }

@@ -283,15 +283,22 @@ pub struct BillingOutcome {
     pub quota_change_now: bool,
     /// When the subscription ended (a deletion): a plan change it causes applies at once when
     /// that was at or before the current quota period's start — the reset started the period
-    /// first, and nothing paid for it.
+    /// first, and nothing paid for it — or, for one that ran to its period's end
+    /// ([`Self::ran_to_end`]), up to [`crate::quota::PERIOD_DRIFT`] after it.
     pub ended_at: Option<DateTime<Utc>>,
+    /// The deletion came at the end of the period last known (cancelled at the period's end),
+    /// not in its middle.
+    pub ran_to_end: bool,
     /// `invoice.paid`: a new quota period starting then (the invoice's period start, else the
     /// event's time), with the full quota of the invoice's plan (else of the plan in force) —
     /// only if later than the current period's start (see [`QuotaState::start_paid_period`]).
     pub quota_period_start: Option<DateTime<Utc>>,
     /// The monthly quota of the plan the invoice starting [`Self::quota_period_start`] paid
-    /// for, when its plan is known.
+    /// for, when its plan is known and something was paid (not a trial's nothing).
     pub paid_monthly_post_quota: Option<u32>,
+    /// That invoice renews the subscription (`subscription_cycle`): its period may start a few
+    /// days after the one the monthly reset started ([`QuotaState::start_paid_period`]).
+    pub renewal: bool,
     /// The history row to add.
     pub history: Option<SubscriptionHistoryEntry>,
 }
@@ -307,9 +314,10 @@ impl BillingOutcome {
     pub fn quota_after(&self, state: &QuotaState) -> QuotaState {
         let mut next = *state;
         if let Some(monthly) = self.monthly_post_quota {
-            let ended_before = self
-                .ended_at
-                .is_some_and(|end| end <= state.quota.last_quota_reset);
+            let begun = state.quota.last_quota_reset;
+            let ended_before = self.ended_at.is_some_and(|end| {
+                end <= begun || (self.ran_to_end && end <= begun + crate::quota::PERIOD_DRIFT)
+            });
             next = if self.quota_change_now || ended_before {
                 next.change_plan_now(monthly)
             } else {
@@ -317,7 +325,7 @@ impl BillingOutcome {
             };
         }
         if let Some(start) = self.quota_period_start {
-            next = next.start_paid_period(start, self.paid_monthly_post_quota);
+            next = next.start_paid_period(start, self.paid_monthly_post_quota, self.renewal);
         }
         next
     }
@@ -398,8 +406,10 @@ pub fn apply_billing_event(
                 .then(|| period_start.unwrap_or(event.created)),
             paid_monthly_post_quota: plan
                 .as_ref()
+                .filter(|_| *amount_paid > 0)
                 .and_then(|p| catalog.get(p))
                 .map(|p| p.monthly_post_quota),
+            renewal: billing_reason.as_deref() == Some("subscription_cycle"),
             history: Some(SubscriptionHistoryEntry {
                 amount_paid: Some(*amount_paid),
                 currency: Some(currency.to_ascii_lowercase()),
@@ -471,9 +481,12 @@ pub fn apply_billing_event(
                 SubscriptionStatus::Unpaid
                 | SubscriptionStatus::IncompleteExpired
                 | SubscriptionStatus::Paused => true,
+                // Ended while failing to pay, or in a trial (nothing paid).
                 SubscriptionStatus::Canceled => matches!(
                     current.status,
-                    SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid
+                    SubscriptionStatus::PastDue
+                        | SubscriptionStatus::Unpaid
+                        | SubscriptionStatus::Trialing
                 ),
                 _ => false,
             };
@@ -486,8 +499,14 @@ pub fn apply_billing_event(
                 } else {
                     None
                 },
+                ran_to_end: deleted
+                    && snap
+                        .current_period_end
+                        .zip(current.end_date)
+                        .is_some_and(|(ended, end)| ended >= end),
                 quota_period_start: None,
                 paid_monthly_post_quota: None,
+                renewal: false,
                 history: Some(SubscriptionHistoryEntry {
                     period_start: snap.current_period_start,
                     period_end: snap.current_period_end,

@@ -358,8 +358,10 @@ fn outcome(
         monthly_post_quota: quota,
         quota_change_now: false,
         ended_at: None,
+        ran_to_end: false,
         quota_period_start: None,
         paid_monthly_post_quota: None,
+        renewal: false,
         history: Some(SubscriptionHistoryEntry {
             user_email: Email::new("alice@example.com").unwrap(),
             stripe_subscription_id: Some("sub_1".into()),

@@ -278,19 +278,43 @@ fn a_paid_invoice_renews_the_quota_unless_it_is_older_than_the_period() {
         status: SubscriptionStatus::Active,
         ..Subscription::free()
     };
+    let month = 31 * 86_400;
     let state = QuotaState::new(Quota {
         monthly_post_quota: 100,
         remaining_posts: 7,
         last_quota_reset: t(1000),
     });
-    let renewal = apply_billing_event(&pro, &invoice(2000, Some(2000)), &cat, &email());
+    let renewal = apply_billing_event(
+        &pro,
+        &invoice(1000 + month, Some(1000 + month)),
+        &cat,
+        &email(),
+    );
+    assert!(renewal.renewal);
     assert_eq!(
         renewal.quota_after(&state),
-        QuotaState::new(Quota::full(100, t(2000)))
+        QuotaState::new(Quota::full(100, t(1000 + month)))
     );
     // Last month's invoice, delivered after this month's period started: nothing.
     let late = apply_billing_event(&pro, &invoice(3000, Some(10)), &cat, &email());
     assert_eq!(late.quota_after(&state), state);
+    // This period's, three days after the reset started it (a short month moved the reset
+    // back): the same period, moved to Stripe's start, the posts used still used.
+    let drifted = apply_billing_event(
+        &pro,
+        &invoice(1000 + 3 * 86_400, Some(1000 + 3 * 86_400)),
+        &cat,
+        &email(),
+    );
+    let after = drifted.quota_after(&state);
+    assert_eq!(
+        after.quota,
+        Quota {
+            monthly_post_quota: 100,
+            remaining_posts: 7,
+            last_quota_reset: t(1000 + 3 * 86_400),
+        }
+    );
 }
 
 #[test]
@@ -540,6 +564,7 @@ fn a_subscription_ended_unpaid_takes_its_quota_at_once() {
         (S::PastDue, S::Canceled, true),
         (S::Unpaid, S::Canceled, true),
         (S::Trialing, S::Paused, true),
+        (S::Trialing, S::Canceled, true),
         // Cancelled while paid up: the period keeps what it paid for.
         (S::Active, S::Canceled, false),
     ] {
@@ -591,4 +616,36 @@ fn a_subscription_that_ended_before_the_period_began_leaves_it_nothing() {
     let after = out.quota_after(&before);
     assert_eq!(after.quota.monthly_post_quota, 100);
     assert_eq!(after.pending_monthly_post_quota, Some(10));
+
+    // A short month moved the reset three days before Stripe's period end: a subscription that
+    // ran to its end still leaves that period nothing...
+    let known_end = Subscription {
+        end_date: Some(t(1000)),
+        ..pro.clone()
+    };
+    let out = apply_billing_event(&known_end, &deleted, &cat, &email());
+    assert!(out.ran_to_end);
+    let drifted = QuotaState::new(Quota::full(100, t(1000 - 3 * 86_400)));
+    assert_eq!(out.quota_after(&drifted).quota.monthly_post_quota, 10);
+    // ...while one cancelled in the middle of its period keeps what the period paid for.
+    let mid = Subscription {
+        end_date: Some(t(1000 + 20 * 86_400)),
+        ..pro
+    };
+    let out = apply_billing_event(&mid, &deleted, &cat, &email());
+    assert!(!out.ran_to_end);
+    let after = out.quota_after(&drifted);
+    assert_eq!(after.quota.monthly_post_quota, 100);
+    assert_eq!(after.pending_monthly_post_quota, Some(10));
+}
+
+#[test]
+fn an_invoice_that_paid_nothing_pays_for_no_quota() {
+    let mut trial = invoice(50, Some(50));
+    if let BillingEventKind::InvoicePaid { amount_paid, .. } = &mut trial.kind {
+        *amount_paid = 0;
+    }
+    let out = apply_billing_event(&Subscription::free(), &trial, &catalog(), &email());
+    assert_eq!(out.quota_period_start, Some(t(50)));
+    assert_eq!(out.paid_monthly_post_quota, None);
 }
