@@ -452,8 +452,9 @@ pub fn carryover_keys(uid: &FirebaseUid, email: &Email, email_verified: bool) ->
     keys
 }
 
-/// How far Stripe's start of a period may be after the one the monthly reset gave it (months
-/// shorter than the billing day move the reset's back by up to three days).
+/// How far Stripe's start of a period may be after the one the monthly reset gave it: the
+/// reset counts a calendar month from the last start, which a month shorter than the billing
+/// day moves back (Jan 31 → Feb 28 → Mar 28) while Stripe keeps the day (Mar 31).
 pub const PERIOD_DRIFT: Duration = Duration::days(7);
 
 /// A user's quota with the plan change waiting for the period's end (`user_info.
@@ -566,19 +567,11 @@ impl QuotaState {
     /// force lower than the invoice's (ended, or changed down, since) waits for the next
     /// period. An older invoice delivered late changes nothing.
     ///
-    /// An invoice for the period that already started changes that period instead, the posts
-    /// used in it staying used: the monthly reset usually runs first (Stripe charges a renewal
-    /// about an hour after its period begins), and a plan changed at the renewal then holds
-    /// from its first hour, not from the next month. For a `renewal`, that is any start up to
-    /// [`PERIOD_DRIFT`] after the current one, which then moves to it: the reset counts a
-    /// month from the last start, which a short month moves back (Jan 31 → Feb 28 → Mar 28),
-    /// while Stripe keeps the billing day (Mar 31).
-    pub fn start_paid_period(
-        &self,
-        start: DateTime<Utc>,
-        paid: Option<u32>,
-        renewal: bool,
-    ) -> QuotaState {
+    /// An invoice for the period that already started (the same start) changes that period
+    /// instead, the posts used in it staying used: the monthly reset usually runs first (Stripe
+    /// charges a renewal about an hour after its period begins), and a plan changed at the
+    /// renewal then holds from the invoice on, not from the next month.
+    pub fn start_paid_period(&self, start: DateTime<Utc>, paid: Option<u32>) -> QuotaState {
         let current = self.quota.last_quota_reset;
         if start < current {
             return *self;
@@ -586,21 +579,10 @@ impl QuotaState {
         let in_force = self.next_monthly_quota();
         let monthly = paid.map_or(in_force, |paid| paid.max(in_force));
         let waiting = paid.filter(|paid| in_force < *paid).map(|_| in_force);
-        if start == current || (renewal && start < current + PERIOD_DRIFT) {
-            let Some(paid) = paid else {
-                return QuotaState {
-                    quota: Quota {
-                        last_quota_reset: start,
-                        ..self.quota
-                    },
-                    ..*self
-                };
-            };
+        if start == current {
+            let Some(paid) = paid else { return *self };
             return QuotaState {
-                quota: Quota {
-                    last_quota_reset: start,
-                    ..self.quota.change_plan(monthly)
-                },
+                quota: self.quota.change_plan(monthly),
                 pending_monthly_post_quota: waiting,
                 paid_monthly_post_quota: Some(paid),
             };

@@ -294,11 +294,8 @@ pub struct BillingOutcome {
     /// only if later than the current period's start (see [`QuotaState::start_paid_period`]).
     pub quota_period_start: Option<DateTime<Utc>>,
     /// The monthly quota of the plan the invoice starting [`Self::quota_period_start`] paid
-    /// for, when its plan is known and something was paid (not a trial's nothing).
+    /// for, when its plan is known.
     pub paid_monthly_post_quota: Option<u32>,
-    /// That invoice renews the subscription (`subscription_cycle`): its period may start a few
-    /// days after the one the monthly reset started ([`QuotaState::start_paid_period`]).
-    pub renewal: bool,
     /// The history row to add.
     pub history: Option<SubscriptionHistoryEntry>,
 }
@@ -325,7 +322,7 @@ impl BillingOutcome {
             };
         }
         if let Some(start) = self.quota_period_start {
-            next = next.start_paid_period(start, self.paid_monthly_post_quota, self.renewal);
+            next = next.start_paid_period(start, self.paid_monthly_post_quota);
         }
         next
     }
@@ -406,10 +403,8 @@ pub fn apply_billing_event(
                 .then(|| period_start.unwrap_or(event.created)),
             paid_monthly_post_quota: plan
                 .as_ref()
-                .filter(|_| *amount_paid > 0)
                 .and_then(|p| catalog.get(p))
                 .map(|p| p.monthly_post_quota),
-            renewal: billing_reason.as_deref() == Some("subscription_cycle"),
             history: Some(SubscriptionHistoryEntry {
                 amount_paid: Some(*amount_paid),
                 currency: Some(currency.to_ascii_lowercase()),
@@ -506,7 +501,6 @@ pub fn apply_billing_event(
                         .is_some_and(|(ended, end)| ended >= end),
                 quota_period_start: None,
                 paid_monthly_post_quota: None,
-                renewal: false,
                 history: Some(SubscriptionHistoryEntry {
                     period_start: snap.current_period_start,
                     period_end: snap.current_period_end,

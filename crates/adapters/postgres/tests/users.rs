@@ -361,7 +361,6 @@ fn outcome(
         ran_to_end: false,
         quota_period_start: None,
         paid_monthly_post_quota: None,
-        renewal: false,
         history: Some(SubscriptionHistoryEntry {
             user_email: Email::new("alice@example.com").unwrap(),
             stripe_subscription_id: Some("sub_1".into()),

@@ -380,27 +380,24 @@ fn a_new_upgrade_or_another_downgrade_replaces_the_waiting_one() {
 fn a_paid_invoice_starts_a_newer_period_only() {
     let state = QuotaState::new(q(100, 3, at(2025, 1, 1)));
     assert_eq!(
-        state.start_paid_period(at(2025, 1, 15), None, false),
+        state.start_paid_period(at(2025, 1, 15), None),
         QuotaState::new(q(100, 100, at(2025, 1, 15)))
     );
     // An old invoice delivered late: nothing; the current period's own, of an unknown plan:
     // nothing either.
-    assert_eq!(
-        state.start_paid_period(at(2024, 12, 1), Some(1000), false),
-        state
-    );
-    assert_eq!(state.start_paid_period(at(2025, 1, 1), None, false), state);
+    assert_eq!(state.start_paid_period(at(2024, 12, 1), Some(1000)), state);
+    assert_eq!(state.start_paid_period(at(2025, 1, 1), None), state);
     // The new period is the plan in force's: a waiting downgrade applies.
     let down = state.change_plan_quota(10);
     assert_eq!(
-        down.start_paid_period(at(2025, 2, 1), None, false),
+        down.start_paid_period(at(2025, 2, 1), None),
         QuotaState::new(q(10, 10, at(2025, 2, 1)))
     );
     // The invoice's plan is what was paid for, whichever plan event is here yet: a renewal at
     // a lower plan whose change comes later keeps the higher plan in force until that change
     // says so, then drops to the paid one at once; a first invoice before its subscription's
     // event gives its plan.
-    let renewed = state.start_paid_period(at(2025, 2, 1), Some(50), false);
+    let renewed = state.start_paid_period(at(2025, 2, 1), Some(50));
     assert_eq!(renewed.quota, q(100, 100, at(2025, 2, 1)));
     assert_eq!(renewed.paid_monthly_quota(), 50);
     assert_eq!(
@@ -408,7 +405,7 @@ fn a_paid_invoice_starts_a_newer_period_only() {
         q(50, 50, at(2025, 2, 1))
     );
     let free = QuotaState::new(q(10, 10, at(2025, 1, 1)));
-    let first = free.start_paid_period(at(2025, 1, 15), Some(100), false);
+    let first = free.start_paid_period(at(2025, 1, 15), Some(100));
     assert_eq!(first.quota, q(100, 100, at(2025, 1, 15)));
     // Until the plan's own event says pro, the plan in force (free) waits for the next period:
     // had the subscription ended before its first invoice came, the period paid for is all
@@ -434,31 +431,28 @@ fn a_renewal_paid_after_the_reset_sets_its_period_to_the_plan_it_paid_for() {
     let waiting = reset.change_plan_quota(50);
     assert_eq!(waiting.quota.monthly_post_quota, 100);
     // ...until its invoice: 50 from now, the 7 used still used, nothing waiting.
-    let paid = waiting.start_paid_period(at(2025, 2, 1), Some(50), false);
+    let paid = waiting.start_paid_period(at(2025, 2, 1), Some(50));
     assert_eq!(paid.quota, q(50, 43, at(2025, 2, 1)));
     assert_eq!(paid.pending_monthly_post_quota, None);
     assert_eq!(paid.paid_monthly_quota(), 50);
     // Invoice first, update later: the same once the update says so.
-    let early = reset.start_paid_period(at(2025, 2, 1), Some(50), false);
+    let early = reset.start_paid_period(at(2025, 2, 1), Some(50));
     assert_eq!(early.quota, q(100, 93, at(2025, 2, 1)));
     assert_eq!(early.change_plan_quota(50).quota, q(50, 43, at(2025, 2, 1)));
     // An upgrade made after the period began, its invoice (at the old plan) paid later: the
     // upgrade stands.
     let late = reset
         .change_plan_quota(1000)
-        .start_paid_period(at(2025, 2, 1), Some(100), false);
+        .start_paid_period(at(2025, 2, 1), Some(100));
     assert_eq!(late.quota, q(1000, 993, at(2025, 2, 1)));
     assert_eq!(late.pending_monthly_post_quota, None);
-    // A renewal's invoice a few days after the reset's start: the same period, moved.
-    let moved = reset.start_paid_period(at(2025, 2, 4), Some(100), true);
-    assert_eq!(moved.quota, q(100, 93, at(2025, 2, 4)));
-    // A first invoice as late is a new period.
-    let first = reset.start_paid_period(at(2025, 2, 4), Some(100), false);
-    assert_eq!(first.quota, q(100, 100, at(2025, 2, 4)));
+    // An invoice starting later is a new period.
+    let next = reset.start_paid_period(at(2025, 2, 4), Some(100));
+    assert_eq!(next.quota, q(100, 100, at(2025, 2, 4)));
     // An upgrade at the renewal: paid for at 1000, so a later downgrade keeps 1000.
     let up = reset
         .change_plan_quota(1000)
-        .start_paid_period(at(2025, 2, 1), Some(1000), false);
+        .start_paid_period(at(2025, 2, 1), Some(1000));
     assert_eq!(up.paid_monthly_quota(), 1000);
     assert_eq!(up.change_plan_quota(100).quota.monthly_post_quota, 1000);
 }

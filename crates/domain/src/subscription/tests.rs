@@ -290,7 +290,6 @@ fn a_paid_invoice_renews_the_quota_unless_it_is_older_than_the_period() {
         &cat,
         &email(),
     );
-    assert!(renewal.renewal);
     assert_eq!(
         renewal.quota_after(&state),
         QuotaState::new(Quota::full(100, t(1000 + month)))
@@ -298,23 +297,6 @@ fn a_paid_invoice_renews_the_quota_unless_it_is_older_than_the_period() {
     // Last month's invoice, delivered after this month's period started: nothing.
     let late = apply_billing_event(&pro, &invoice(3000, Some(10)), &cat, &email());
     assert_eq!(late.quota_after(&state), state);
-    // This period's, three days after the reset started it (a short month moved the reset
-    // back): the same period, moved to Stripe's start, the posts used still used.
-    let drifted = apply_billing_event(
-        &pro,
-        &invoice(1000 + 3 * 86_400, Some(1000 + 3 * 86_400)),
-        &cat,
-        &email(),
-    );
-    let after = drifted.quota_after(&state);
-    assert_eq!(
-        after.quota,
-        Quota {
-            monthly_post_quota: 100,
-            remaining_posts: 7,
-            last_quota_reset: t(1000 + 3 * 86_400),
-        }
-    );
 }
 
 #[test]
@@ -637,15 +619,4 @@ fn a_subscription_that_ended_before_the_period_began_leaves_it_nothing() {
     let after = out.quota_after(&drifted);
     assert_eq!(after.quota.monthly_post_quota, 100);
     assert_eq!(after.pending_monthly_post_quota, Some(10));
-}
-
-#[test]
-fn an_invoice_that_paid_nothing_pays_for_no_quota() {
-    let mut trial = invoice(50, Some(50));
-    if let BillingEventKind::InvoicePaid { amount_paid, .. } = &mut trial.kind {
-        *amount_paid = 0;
-    }
-    let out = apply_billing_event(&Subscription::free(), &trial, &catalog(), &email());
-    assert_eq!(out.quota_period_start, Some(t(50)));
-    assert_eq!(out.paid_monthly_post_quota, None);
 }
