@@ -343,7 +343,8 @@ impl Quota {
     }
 
     /// Starts the period that contains `now`: full quota, and `last_quota_reset` moved to the
-    /// latest monthly anniversary of the old value not after `now` (so periods don't drift).
+    /// latest monthly anniversary of the old value not after `now` (counted from that value,
+    /// so a start clamped by a short month stays moved: Jan 31 → Feb 28 → Mar 28).
     /// Returns `self` unchanged when the period has not ended.
     pub fn reset(&self, now: DateTime<Utc>) -> Quota {
         if !self.needs_reset(now) {
@@ -561,7 +562,7 @@ impl QuotaState {
     }
 
     /// A paid invoice's period starting at `start`, `paid` the monthly quota of its plan when
-    /// known (and something was paid): a new period with the full quota of that plan — what
+    /// known: a new period with the full quota of that plan — what
     /// was paid for, whichever of the plan's own events arrives first — or of the plan in
     /// force when that is higher (changed up since) or the invoice's is unknown; a plan in
     /// force lower than the invoice's (ended, or changed down, since) waits for the next

@@ -290,8 +290,9 @@ pub struct BillingOutcome {
     /// not in its middle.
     pub ran_to_end: bool,
     /// `invoice.paid`: a new quota period starting then (the invoice's period start, else the
-    /// event's time), with the full quota of the invoice's plan (else of the plan in force) —
-    /// only if later than the current period's start (see [`QuotaState::start_paid_period`]).
+    /// event's time), with the full quota of the invoice's plan or of the plan in force, the
+    /// higher — if later than the current period's start; an invoice of the current period's
+    /// start sets that period to its plan instead (see [`QuotaState::start_paid_period`]).
     pub quota_period_start: Option<DateTime<Utc>>,
     /// The monthly quota of the plan the invoice starting [`Self::quota_period_start`] paid
     /// for, when its plan is known.
