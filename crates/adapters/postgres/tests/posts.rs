@@ -470,31 +470,7 @@ async fn steps_queued_behind_a_batch_share_a_transaction_and_a_refused_one_is_un
     };
 
     // The first step holds its lane's batch open until the others are queued behind it.
-    let (entered, started) = tokio::sync::oneshot::channel::<()>();
-    let (go, wait) = tokio::sync::oneshot::channel::<()>();
-    let held = {
-        let (store, alice) = (store.clone(), alice.clone());
-        tokio::spawn(async move {
-            store
-                .modify_with_account(
-                    &alice,
-                    first.id,
-                    AccountRef {
-                        provider: Provider::X,
-                        connection: None,
-                    },
-                    Box::new(move |_: StoredAccount| {
-                        Box::pin(async move {
-                            entered.send(()).unwrap();
-                            wait.await.unwrap();
-                            Box::new(count_up) as Decide
-                        })
-                    }),
-                )
-                .await
-        })
-    };
-    started.await.unwrap();
+    let (held, go) = hold_lane(&store, &alice, first.id).await;
     let refused = store.modify(
         &bob,
         lost.id,
