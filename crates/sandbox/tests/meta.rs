@@ -82,6 +82,16 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
+/// The query of the address a redirect answer sends the browser to.
+fn redirect_query(response: &reqwest::Response) -> HashMap<String, String> {
+    let location = response.headers()["location"].to_str().unwrap();
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
 /// Runs an authorisation through the fake (approved at once) and exchanges its code.
 async fn authorize(client: &dyn OAuthClient) -> Result<Vec<(Connection, Credentials)>, OAuthError> {
     let request = AuthorizationRequest {
@@ -93,12 +103,7 @@ async fn authorize(client: &dyn OAuthClient) -> Result<Vec<(Connection, Credenti
     let url = client.authorization_url(&request).await.unwrap();
     let response = no_redirects().get(&url).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 302, "{url}");
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let back: HashMap<String, String> = url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
+    let back = redirect_query(&response);
     assert_eq!(back["state"], "state-1");
     let accounts = client
         .exchange_code(&CodeExchange {
@@ -632,12 +637,7 @@ async fn threads_token(sandbox: &Sandbox, scope: &str) -> (String, String) {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 302);
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let back: HashMap<String, String> = url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
+    let back = redirect_query(&response);
     let (status, token) = graph(
         reqwest::Client::new()
             .post(format!("{base}/oauth/access_token"))

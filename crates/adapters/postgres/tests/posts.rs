@@ -623,7 +623,13 @@ async fn batches_taking_quota_units_of_the_same_users_lock_them_in_one_order() {
             go0.send(()).unwrap();
             go1.send(()).unwrap();
             let mut watch = AsyncPgConnection::establish(db.url()).await.unwrap();
+            // (A bound only so that a broken setup fails instead of hanging.)
+            let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
             loop {
+                assert!(
+                    std::time::Instant::now() < give_up,
+                    "the two batches never waited for the quota rows"
+                );
                 let waiting: N = diesel::sql_query(
                     "SELECT count(*) AS n FROM pg_stat_activity \
                      WHERE datname = current_database() AND wait_event_type = 'Lock'",
