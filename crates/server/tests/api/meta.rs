@@ -232,7 +232,7 @@ async fn facebook_login_granting_three_pages_makes_three_page_connections_the_fi
     assert!(
         sealed
             .iter()
-            .all(|t| t.starts_with("v1.") && !t.contains("EAAG"))
+            .all(|t| t.starts_with("v1.") && !t.contains("EAAGpage"))
     );
 
     // Keeping two of them: the person disconnects the other; the first stays primary.
