@@ -7,8 +7,10 @@
 //!
 //! A post consumes one unit when it is scheduled or published now — once, however many platforms
 //! it targets — and gets it back when it is cancelled before anything went out or when every
-//! target failed (see [`crate::post::Post`], which records whether it holds a unit). The period
-//! resets a calendar month after `last_quota_reset`, or when a paid invoice starts a new one.
+//! target failed (see [`crate::post::Post`], which records whether it holds a unit). Periods
+//! start on the monthly anniversaries of the quota's anchor ([`Quota::anchor`]: the billing
+//! cycle's, or the first period's start), a day a month lacks clamped to its last day as Stripe
+//! bills (Jan 31, Feb 28, Mar 31), or when a paid invoice starts a new one.
 //!
 //! Plan changes ([`QuotaState::change_plan_quota`]): an upgrade takes effect at once, keeping the
 //! posts already used; a downgrade keeps what the period was paid for as it began until the
@@ -310,7 +312,7 @@ pub struct QuotaExceeded {
 }
 
 /// A user's quota for the current period (`user_info.monthly_post_quota`, `remaining_posts`,
-/// `last_quota_reset`).
+/// `last_quota_reset`, `quota_anchor`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quota {
     /// Posts allowed per period.
@@ -319,22 +321,82 @@ pub struct Quota {
     pub remaining_posts: u32,
     /// Start of the current period.
     pub last_quota_reset: DateTime<Utc>,
+    /// The instant whose monthly anniversaries start the periods: the billing cycle's (a paid
+    /// invoice's period start that is not an anniversary of the anchor before it), else the
+    /// first period's start. A day a month lacks starts that month's period on its last day,
+    /// and the next period goes back to the anchor's day — Jan 31, Feb 28, Mar 31 — as Stripe
+    /// keeps a billing day. One later than `last_quota_reset` (data written by hand) counts as
+    /// `last_quota_reset`.
+    pub anchor: DateTime<Utc>,
+}
+
+/// Whole calendar months from `from`'s month to `to`'s (negative when `to`'s is earlier).
+fn months_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    (i64::from(to.year()) - i64::from(from.year())) * 12 + i64::from(to.month0())
+        - i64::from(from.month0())
+}
+
+/// `anchor` plus `months` calendar months, a day the month lacks clamped to its last day.
+fn plus_months(anchor: DateTime<Utc>, months: i64) -> Option<DateTime<Utc>> {
+    anchor.checked_add_months(Months::new(u32::try_from(months).ok()?))
+}
+
+/// The latest monthly anniversary of `anchor` (itself included) not after `t`; `None` when
+/// `t` is before `anchor`.
+fn anniversary_at_or_before(anchor: DateTime<Utc>, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if t < anchor {
+        return None;
+    }
+    // The anniversary in `t`'s month, or, when that falls after `t`, the month before's.
+    let months = months_between(anchor, t);
+    plus_months(anchor, months)
+        .filter(|at| *at <= t)
+        .or_else(|| plus_months(anchor, months - 1))
+}
+
+/// The earliest monthly anniversary of `anchor` after `t`.
+fn anniversary_after(anchor: DateTime<Utc>, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let months = months_between(anchor, t).max(0);
+    plus_months(anchor, months)
+        .filter(|at| *at > t)
+        .or_else(|| plus_months(anchor, months + 1))
 }
 
 impl Quota {
-    /// A full quota whose period starts at `now`.
+    /// A full quota whose period starts at `now`, anchored there.
     pub fn full(monthly_post_quota: u32, now: DateTime<Utc>) -> Self {
         Self {
             monthly_post_quota,
             remaining_posts: monthly_post_quota,
             last_quota_reset: now,
+            anchor: now,
         }
     }
 
-    /// When the current period ends: a calendar month after `last_quota_reset` (the 31st rolls to
-    /// the end of shorter months, as PostgreSQL's `+ interval '1 month'` does).
+    /// The anchor the periods are counted from ([`Self::anchor`], never after the period's
+    /// start).
+    fn period_anchor(&self) -> DateTime<Utc> {
+        self.anchor.min(self.last_quota_reset)
+    }
+
+    /// The anchor of a period that follows this one from `start`: this quota's when `start` is
+    /// one of its anniversaries clamped to a short month's end (the billing day is kept), else
+    /// `start` itself (the same day, so the same anniversaries; or a new billing cycle). So
+    /// the anchor is the period's start except in a month that lacks the billing day.
+    pub fn anchor_at(&self, start: DateTime<Utc>) -> DateTime<Utc> {
+        let anchor = self.period_anchor();
+        if start.day() != anchor.day() && anniversary_at_or_before(anchor, start) == Some(start) {
+            anchor
+        } else {
+            start
+        }
+    }
+
+    /// When the current period ends: the anchor's first monthly anniversary after the period's
+    /// start (a day the month lacks clamped to its last day, as PostgreSQL's `+ interval
+    /// '1 month'` and Stripe do; the next one back on the anchor's day).
     pub fn resets_at(&self) -> Option<DateTime<Utc>> {
-        self.last_quota_reset.checked_add_months(Months::new(1))
+        anniversary_after(self.period_anchor(), self.last_quota_reset)
     }
 
     /// Whether the period has ended at `now`.
@@ -343,26 +405,17 @@ impl Quota {
     }
 
     /// Starts the period that contains `now`: full quota, and `last_quota_reset` moved to the
-    /// latest monthly anniversary of the old value not after `now` (counted from that value,
-    /// so a start clamped by a short month stays moved: Jan 31 → Feb 28 → Mar 28).
+    /// anchor's latest monthly anniversary not after `now` (counted from the anchor, so a
+    /// start clamped by a short month does not stay moved: Jan 31 → Feb 28 → Mar 31).
     /// Returns `self` unchanged when the period has not ended.
     pub fn reset(&self, now: DateTime<Utc>) -> Quota {
         if !self.needs_reset(now) {
             return *self;
         }
-        let start = self.last_quota_reset;
-        let at = |m: u32| start.checked_add_months(Months::new(m));
-        // Whole calendar months between the two dates; one less when `now` is earlier in its
-        // month than the anniversary (the anniversary of the previous month is then < now).
-        let diff = (now.year() - start.year()) * 12 + now.month0() as i32 - start.month0() as i32;
-        let mut months = u32::try_from(diff).unwrap_or(1).max(1);
-        if months > 1 && at(months).is_none_or(|d| d > now) {
-            months -= 1;
-        }
+        let start = anniversary_at_or_before(self.period_anchor(), now).unwrap_or(now);
         Quota {
-            monthly_post_quota: self.monthly_post_quota,
-            remaining_posts: self.monthly_post_quota,
-            last_quota_reset: at(months).unwrap_or(now),
+            anchor: self.anchor_at(start),
+            ..Quota::full(self.monthly_post_quota, start)
         }
     }
 
@@ -399,7 +452,7 @@ impl Quota {
         Quota {
             monthly_post_quota: new_monthly_quota,
             remaining_posts: new_monthly_quota.saturating_sub(self.used()),
-            last_quota_reset: self.last_quota_reset,
+            ..*self
         }
     }
 }
@@ -430,6 +483,7 @@ impl Quota {
                     .remaining_posts
                     .min(self.monthly_post_quota.saturating_sub(c.used())),
                 last_quota_reset: c.last_quota_reset,
+                anchor: c.anchor,
             })
             .min_by_key(|q| (q.remaining_posts, q.last_quota_reset))
             .unwrap_or(*self)
@@ -453,9 +507,10 @@ pub fn carryover_keys(uid: &FirebaseUid, email: &Email, email_verified: bool) ->
     keys
 }
 
-/// How far Stripe's start of a period may be after the one the monthly reset gave it: the
-/// reset counts a calendar month from the last start, which a month shorter than the billing
-/// day moves back (Jan 31 → Feb 28 → Mar 28) while Stripe keeps the day (Mar 31).
+/// How far Stripe's start of a period may be after the one the monthly reset gave it. With
+/// the anchor kept they are the same; a period begun before migration 021 counts from its own
+/// start, which a month shorter than the billing day had moved back (Jan 31 → Feb 28 → Mar 28
+/// while Stripe bills Mar 31), until a paid invoice's period anchors it again.
 pub const PERIOD_DRIFT: Duration = Duration::days(7);
 
 /// A user's quota with the plan change waiting for the period's end (`user_info.
@@ -534,7 +589,16 @@ impl QuotaState {
     /// Starts a period at `start` with the full quota of the plan in force then (the waiting
     /// downgrade's, which is applied and cleared).
     fn begin_period(&self, start: DateTime<Utc>) -> QuotaState {
-        QuotaState::new(Quota::full(self.next_monthly_quota(), start))
+        QuotaState::new(self.full_period(self.next_monthly_quota(), start))
+    }
+
+    /// A full `monthly` quota for a period starting at `start`, anchored by
+    /// [`Quota::anchor_at`].
+    fn full_period(&self, monthly: u32, start: DateTime<Utc>) -> Quota {
+        Quota {
+            anchor: self.quota.anchor_at(start),
+            ..Quota::full(monthly, start)
+        }
     }
 
     /// Starts the period that contains `now` when the current one has ended ([`Quota::reset`]),
@@ -572,6 +636,10 @@ impl QuotaState {
     /// instead, the posts used in it staying used: the monthly reset usually runs first (Stripe
     /// charges a renewal about an hour after its period begins), and a plan changed at the
     /// renewal then holds from the invoice on, not from the next month.
+    ///
+    /// A new period keeps the anchor when `start` is one of its anniversaries (a renewal: the
+    /// billing day stays, Feb 28 then Mar 31), else is anchored at `start` (a new billing
+    /// cycle: a first payment, a trial's end).
     pub fn start_paid_period(&self, start: DateTime<Utc>, paid: Option<u32>) -> QuotaState {
         let current = self.quota.last_quota_reset;
         if start < current {
@@ -589,7 +657,7 @@ impl QuotaState {
             };
         }
         QuotaState {
-            quota: Quota::full(monthly, start),
+            quota: self.full_period(monthly, start),
             pending_monthly_post_quota: waiting,
             paid_monthly_post_quota: Some(paid.unwrap_or(monthly)),
         }

@@ -120,7 +120,8 @@ pub trait QuotaStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Not tenant-scoped (a periodic task): up to `limit` tenants whose period ended at `now`
-    /// (`last_quota_reset + interval '1 month' <= now`), with their quota.
+    /// (the end written with the period, [`Quota::resets_at`], at or before `now`), with their
+    /// quota.
     async fn due_for_reset(
         &self,
         now: DateTime<Utc>,

@@ -144,6 +144,7 @@ diesel::table! {
         monthly_post_quota -> Int4,
         remaining_posts -> Int4,
         expires_at -> Timestamptz,
+        quota_anchor -> Nullable<Timestamptz>,
     }
 }
 
@@ -222,6 +223,8 @@ diesel::table! {
         last_billing_event_at -> Nullable<Timestamptz>,
         pending_monthly_post_quota -> Nullable<Int4>,
         paid_monthly_post_quota -> Nullable<Int4>,
+        quota_anchor -> Nullable<Timestamptz>,
+        quota_resets_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -188,7 +188,10 @@ async fn videos_stored_before_019_lose_the_platforms_that_do_not_take_them() {
     )
     .await
     .unwrap();
-    assert_eq!(run_migrations(db.url()).await.unwrap(), ["019", "020"]);
+    assert_eq!(
+        run_migrations(db.url()).await.unwrap(),
+        ["019", "020", "021"]
+    );
     let rows: Vec<Line> = diesel::sql_query(
         "SELECT filename || ' ' || platform_compatibility::text AS line FROM media_files
           ORDER BY filename",
@@ -202,6 +205,42 @@ async fn videos_stored_before_019_lose_the_platforms_that_do_not_take_them() {
             r#"i.png ["twitter", "linkedin", "bluesky"]"#,
             r#"v.mp4 ["twitter", "youtube"]"#,
             r#"w.webm ["mastodon"]"#,
+        ]
+    );
+}
+
+#[tokio::test]
+async fn periods_running_before_021_end_a_calendar_month_after_their_start() {
+    let db = TestDb::empty().await;
+    run_migrations(db.url()).await.unwrap();
+    revert_to(db.url(), "021").await;
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    // One period from its start, one from the row's creation (no start written).
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut conn,
+        "INSERT INTO users (firebase_uid, email) VALUES
+           ('uid-a', 'a@example.com'), ('uid-b', 'b@example.com');
+         INSERT INTO user_info (user_id, last_quota_reset)
+           SELECT id, '2025-03-01 02:00Z' FROM users WHERE firebase_uid = 'uid-a';
+         INSERT INTO user_info (user_id, last_quota_reset, created_at)
+           SELECT id, NULL, '2025-01-31 12:00Z' FROM users WHERE firebase_uid = 'uid-b';",
+    )
+    .await
+    .unwrap();
+    assert_eq!(run_migrations(db.url()).await.unwrap(), ["021"]);
+    let rows: Vec<Line> = diesel::sql_query(
+        "SELECT u.firebase_uid || ' ' || to_char(i.quota_resets_at AT TIME ZONE 'UTC',
+                'YYYY-MM-DD HH24:MI') || ' ' || COALESCE(i.quota_anchor::text, 'no anchor') AS line
+           FROM user_info i JOIN users u ON u.id = i.user_id ORDER BY u.firebase_uid",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows.into_iter().map(|r| r.line).collect::<Vec<_>>(),
+        [
+            "uid-a 2025-04-01 02:00 no anchor",
+            "uid-b 2025-02-28 12:00 no anchor"
         ]
     );
 }

@@ -317,6 +317,7 @@ async fn quota_resets_are_compare_and_set_and_due_ones_are_found() {
                 monthly_post_quota: 10,
                 remaining_posts: 3,
                 last_quota_reset: t0,
+                anchor: t0,
             },
         )
         .await
@@ -338,6 +339,70 @@ async fn quota_resets_are_compare_and_set_and_due_ones_are_found() {
     );
     assert_eq!(QuotaStore::get(&store, &alice).await.unwrap(), next);
     assert!(store.due_for_reset(now(), 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_period_a_short_month_clamped_is_due_on_the_billing_day() {
+    let (db, store) = setup().await;
+    let day = |m: u32, d: u32| {
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, m, d, 9, 30, 0).unwrap()
+    };
+    // Billed on the 31st: February's period started on the 28th.
+    let feb = Quota {
+        monthly_post_quota: 10,
+        remaining_posts: 2,
+        last_quota_reset: day(2, 28),
+        anchor: day(1, 31),
+    };
+    let alice = store
+        .upsert_from_identity(&new_user("alice"), &feb)
+        .await
+        .unwrap()
+        .user
+        .tenant();
+    assert_eq!(QuotaStore::get(&store, &alice).await.unwrap(), feb);
+    // Not a month after its start, but on the 31st.
+    assert!(
+        store
+            .due_for_reset(day(3, 30), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = store.due_for_reset(day(3, 31), 10).await.unwrap();
+    assert_eq!(due, [(alice.clone(), feb)]);
+
+    let mar = feb.reset(day(3, 31));
+    assert!(store.reset_period(&alice, day(2, 28), &mar).await.unwrap());
+    assert_eq!(QuotaStore::get(&store, &alice).await.unwrap(), mar);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM user_info WHERE quota_anchor = '2025-03-31 09:30Z'
+                AND quota_resets_at = '2025-04-30 09:30Z'"
+        )
+        .await,
+        1
+    );
+    // A row written without its end (by hand) is due a calendar month after its start.
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
+            db.url(),
+        )
+        .await
+        .unwrap(),
+        "UPDATE user_info SET quota_resets_at = NULL",
+    )
+    .await
+    .unwrap();
+    assert!(
+        store
+            .due_for_reset(day(4, 29), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.due_for_reset(day(4, 30), 10).await.unwrap().len(), 1);
 }
 
 fn outcome(
@@ -505,6 +570,7 @@ async fn with_used_quota(
         monthly_post_quota: 10,
         remaining_posts: remaining,
         last_quota_reset: now() - Duration::days(days_ago),
+        anchor: now() - Duration::days(days_ago),
     };
     let up = store.upsert_from_identity(new, &quota).await.unwrap();
     assert!(up.created);

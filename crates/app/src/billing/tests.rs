@@ -373,6 +373,7 @@ async fn portal_and_subscription_view() {
             monthly_post_quota: 10,
             remaining_posts: 4,
             last_quota_reset: now(),
+            anchor: now(),
         })
     });
     d.billing.expect_history().returning(|_| Ok(vec![]));

@@ -43,6 +43,7 @@ fn quota(remaining: u32) -> Quota {
         monthly_post_quota: 10,
         remaining_posts: remaining,
         last_quota_reset: now() - Duration::days(3),
+        anchor: now() - Duration::days(3),
     }
 }
 
@@ -647,6 +648,7 @@ async fn an_ended_period_is_reset_before_consuming() {
             monthly_post_quota: 10,
             remaining_posts: 0,
             last_quota_reset: now() - Duration::days(45),
+            anchor: now() - Duration::days(45),
         })
     });
     d.quotas

@@ -7,6 +7,7 @@ fn quota(remaining: u32, last: chrono::DateTime<chrono::Utc>) -> Quota {
         monthly_post_quota: 10,
         remaining_posts: remaining,
         last_quota_reset: last,
+        anchor: last,
     }
 }
 
@@ -51,6 +52,7 @@ async fn current_resets_an_ended_period_once() {
                 monthly_post_quota: 5,
                 remaining_posts: 5,
                 last_quota_reset: start,
+                anchor: start,
             })
         });
     let svc = QuotaService::new(Arc::new(store), clock());

@@ -129,6 +129,7 @@ async fn me_includes_the_current_quota() {
             monthly_post_quota: 10,
             remaining_posts: 7,
             last_quota_reset: now(),
+            anchor: now(),
         })
     });
     let me = d.build().me(&tenant()).await.unwrap();

@@ -121,6 +121,7 @@ fn consume_never_goes_below_zero() {
         monthly_post_quota: 10,
         remaining_posts: 1,
         last_quota_reset: at(2025, 1, 15),
+        anchor: at(2025, 1, 15),
     };
     let q = q.consume().unwrap();
     assert_eq!(q.remaining_posts, 0);
@@ -135,6 +136,7 @@ fn quota_at_one_serves_exactly_one_of_two_posts() {
         monthly_post_quota: 10,
         remaining_posts: 1,
         last_quota_reset: at(2025, 1, 1),
+        anchor: at(2025, 1, 1),
     };
     let first = q.consume();
     let second = first.as_ref().map(|q| q.consume());
@@ -148,6 +150,7 @@ fn refund_never_exceeds_monthly_quota() {
         monthly_post_quota: 10,
         remaining_posts: 9,
         last_quota_reset: at(2025, 1, 1),
+        anchor: at(2025, 1, 1),
     };
     assert_eq!(q.refund().remaining_posts, 10);
     assert_eq!(q.refund().refund().remaining_posts, 10);
@@ -159,6 +162,7 @@ fn reset_happens_a_calendar_month_later() {
         monthly_post_quota: 10,
         remaining_posts: 0,
         last_quota_reset: at(2025, 1, 15),
+        anchor: at(2025, 1, 15),
     };
     assert!(!q.needs_reset(at(2025, 2, 14)));
     assert!(!q.needs_reset(Utc.with_ymd_and_hms(2025, 2, 15, 9, 29, 59).unwrap()));
@@ -175,6 +179,7 @@ fn reset_after_long_absence_keeps_the_anniversary() {
         monthly_post_quota: 10,
         remaining_posts: 3,
         last_quota_reset: at(2024, 11, 15),
+        anchor: at(2024, 11, 15),
     };
     assert_eq!(q.reset(at(2025, 3, 20)).last_quota_reset, at(2025, 3, 15));
     assert_eq!(q.reset(at(2025, 3, 10)).last_quota_reset, at(2025, 2, 15));
@@ -187,6 +192,7 @@ fn reset_clamps_month_ends_without_drift() {
         monthly_post_quota: 10,
         remaining_posts: 0,
         last_quota_reset: at(2025, 1, 31),
+        anchor: at(2025, 1, 31),
     };
     assert_eq!(q.resets_at(), Some(at(2025, 2, 28)));
     assert_eq!(q.reset(at(2025, 3, 1)).last_quota_reset, at(2025, 2, 28));
@@ -205,6 +211,7 @@ fn change_plan_keeps_usage() {
         monthly_post_quota: 10,
         remaining_posts: 4,
         last_quota_reset: at(2025, 1, 1),
+        anchor: at(2025, 1, 1),
     };
     let up = q.change_plan(100);
     assert_eq!((up.monthly_post_quota, up.remaining_posts), (100, 94));
@@ -226,6 +233,7 @@ fn q(monthly: u32, remaining: u32, start: DateTime<Utc>) -> Quota {
         monthly_post_quota: monthly,
         remaining_posts: remaining,
         last_quota_reset: start,
+        anchor: start,
     }
 }
 
@@ -474,4 +482,75 @@ fn advancing_to_a_later_period_starts_it_with_the_plan_as_stored() {
     let kept = down.advance_to(same);
     assert_eq!(kept.quota, same);
     assert_eq!(kept.pending_monthly_post_quota, Some(10));
+}
+
+#[test]
+fn periods_keep_the_billing_day_after_a_short_month() {
+    let jan = q(10, 0, at(2025, 1, 31));
+    let feb = jan.reset(at(2025, 3, 1));
+    assert_eq!(feb.last_quota_reset, at(2025, 2, 28));
+    // Back on the 31st, as Stripe bills, not Mar 28.
+    assert_eq!(feb.anchor, at(2025, 1, 31));
+    assert_eq!(feb.resets_at(), Some(at(2025, 3, 31)));
+    assert!(!feb.needs_reset(at(2025, 3, 30)));
+    let mar = feb.reset(at(2025, 3, 31));
+    assert_eq!(mar.last_quota_reset, at(2025, 3, 31));
+    // A start on the billing day is its own anchor.
+    assert_eq!(mar.anchor, at(2025, 3, 31));
+    let apr = mar.reset(at(2025, 5, 1));
+    assert_eq!(
+        (apr.last_quota_reset, apr.resets_at()),
+        (at(2025, 4, 30), Some(at(2025, 5, 31)))
+    );
+    // The 29th in a leap year's February, then back.
+    let leap = q(10, 0, at(2024, 1, 29)).reset(at(2024, 3, 1));
+    assert_eq!(leap.last_quota_reset, at(2024, 2, 29));
+    assert_eq!(leap.anchor, at(2024, 2, 29));
+    let feb = q(10, 0, at(2025, 1, 29)).reset(at(2025, 3, 1));
+    assert_eq!(feb.resets_at(), Some(at(2025, 3, 29)));
+    // Long absences count from the anchor too.
+    assert_eq!(feb.reset(at(2025, 7, 1)).last_quota_reset, at(2025, 6, 29));
+}
+
+#[test]
+fn an_anchor_after_the_period_start_counts_from_the_start() {
+    let odd = Quota {
+        anchor: at(2025, 3, 31),
+        ..q(10, 0, at(2025, 1, 15))
+    };
+    assert_eq!(odd.resets_at(), Some(at(2025, 2, 15)));
+    assert_eq!(odd.reset(at(2025, 2, 20)).anchor, at(2025, 2, 15));
+}
+
+#[test]
+fn a_paid_renewal_keeps_the_billing_day_and_a_new_cycle_moves_it() {
+    let jan = QuotaState::new(q(100, 40, at(2025, 1, 31)));
+    // The renewal's invoice arrives before the reset ran: a new period, the 31st kept.
+    let feb = jan.start_paid_period(at(2025, 2, 28), Some(100));
+    assert_eq!(feb.quota.last_quota_reset, at(2025, 2, 28));
+    assert_eq!(feb.quota.anchor, at(2025, 1, 31));
+    assert_eq!(feb.quota.resets_at(), Some(at(2025, 3, 31)));
+    // The reset ran first: the invoice of the same start keeps it too.
+    let reset = jan.reset(at(2025, 2, 28));
+    let paid = reset.start_paid_period(at(2025, 2, 28), Some(100));
+    assert_eq!(paid.quota.resets_at(), Some(at(2025, 3, 31)));
+    // A period that does not fall on an anniversary starts a new cycle (a first payment).
+    let new_cycle = jan.start_paid_period(at(2025, 2, 10), Some(100));
+    assert_eq!(new_cycle.quota.anchor, at(2025, 2, 10));
+    assert_eq!(new_cycle.quota.resets_at(), Some(at(2025, 3, 10)));
+    // Advancing to a reset computed earlier keeps the anchor as well.
+    let advanced = jan.advance_to(jan.quota.reset(at(2025, 3, 1)));
+    assert_eq!(advanced.quota.anchor, at(2025, 1, 31));
+    assert_eq!(advanced.quota.resets_at(), Some(at(2025, 3, 31)));
+}
+
+#[test]
+fn a_continued_period_keeps_its_anchor() {
+    let carried = Quota {
+        anchor: at(2025, 1, 31),
+        ..q(10, 4, at(2025, 2, 28))
+    };
+    let continued = Quota::full(10, at(2025, 3, 5)).continuing(&[carried]);
+    assert_eq!(continued.anchor, at(2025, 1, 31));
+    assert_eq!(continued.resets_at(), Some(at(2025, 3, 31)));
 }

@@ -283,6 +283,7 @@ fn a_paid_invoice_renews_the_quota_unless_it_is_older_than_the_period() {
         monthly_post_quota: 100,
         remaining_posts: 7,
         last_quota_reset: t(1000),
+        anchor: t(1000),
     });
     let renewal = apply_billing_event(
         &pro,
@@ -306,6 +307,7 @@ fn upgrades_apply_at_once_and_downgrades_at_the_period_end() {
         monthly_post_quota: 10,
         remaining_posts: 6,
         last_quota_reset: t(0),
+        anchor: t(0),
     });
     let up = apply_billing_event(
         &Subscription::free(),
@@ -587,6 +589,7 @@ fn a_subscription_that_ended_before_the_period_began_leaves_it_nothing() {
         monthly_post_quota: 100,
         remaining_posts: 98,
         last_quota_reset: t(1000),
+        anchor: t(1000),
     });
     let after = out.quota_after(&reset_first);
     assert_eq!(

@@ -112,6 +112,7 @@ struct QuotaRow {
     created_at: Option<DateTime<Utc>>,
     pending_monthly_post_quota: Option<i32>,
     paid_monthly_post_quota: Option<i32>,
+    quota_anchor: Option<DateTime<Utc>>,
 }
 
 impl QuotaRow {
@@ -123,14 +124,16 @@ impl QuotaRow {
     /// The quota with the downgrade waiting for the period's end.
     fn into_state(self) -> QuotaState {
         let monthly = self.monthly_post_quota.map(to_u32).unwrap_or(10);
+        let start = self
+            .last_quota_reset
+            .or(self.created_at)
+            .unwrap_or_default();
         QuotaState {
             quota: Quota {
                 monthly_post_quota: monthly,
                 remaining_posts: self.remaining_posts.map(to_u32).unwrap_or(monthly),
-                last_quota_reset: self
-                    .last_quota_reset
-                    .or(self.created_at)
-                    .unwrap_or_default(),
+                last_quota_reset: start,
+                anchor: self.quota_anchor.unwrap_or(start),
             },
             pending_monthly_post_quota: self.pending_monthly_post_quota.map(to_u32),
             paid_monthly_post_quota: self.paid_monthly_post_quota.map(to_u32),
@@ -149,6 +152,8 @@ async fn write_quota_state(
             user_info::monthly_post_quota.eq(to_i32(state.quota.monthly_post_quota)),
             user_info::remaining_posts.eq(to_i32(state.quota.remaining_posts)),
             user_info::last_quota_reset.eq(state.quota.last_quota_reset),
+            user_info::quota_anchor.eq(state.quota.anchor),
+            user_info::quota_resets_at.eq(state.quota.resets_at()),
             user_info::pending_monthly_post_quota.eq(state.pending_monthly_post_quota.map(to_i32)),
             user_info::paid_monthly_post_quota.eq(state.paid_monthly_post_quota.map(to_i32)),
         ))
@@ -187,28 +192,36 @@ async fn purge_carryovers(conn: &mut &AsyncPgConnection, now: DateTime<Utc>) -> 
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
 }
 
+/// A `quota_carryovers` row's period.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = quota_carryovers)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+struct CarriedRow {
+    monthly_post_quota: i32,
+    remaining_posts: i32,
+    last_quota_reset: DateTime<Utc>,
+    quota_anchor: Option<DateTime<Utc>>,
+}
+
 /// The carried periods stored under any of `hashes` and still running at `now`.
 async fn current_carryovers(
     conn: &mut &AsyncPgConnection,
     hashes: &[String],
     now: DateTime<Utc>,
 ) -> Result<Vec<Quota>, Fail> {
-    let rows: Vec<(i32, i32, DateTime<Utc>)> = quota_carryovers::table
+    let rows: Vec<CarriedRow> = quota_carryovers::table
         .filter(quota_carryovers::key_hash.eq_any(hashes))
         .filter(quota_carryovers::expires_at.gt(now))
-        .select((
-            quota_carryovers::monthly_post_quota,
-            quota_carryovers::remaining_posts,
-            quota_carryovers::last_quota_reset,
-        ))
+        .select(CarriedRow::as_select())
         .load(conn)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(monthly, remaining, start)| Quota {
-            monthly_post_quota: to_u32(monthly),
-            remaining_posts: to_u32(remaining),
-            last_quota_reset: start,
+        .map(|row| Quota {
+            monthly_post_quota: to_u32(row.monthly_post_quota),
+            remaining_posts: to_u32(row.remaining_posts),
+            last_quota_reset: row.last_quota_reset,
+            anchor: row.quota_anchor.unwrap_or(row.last_quota_reset),
         })
         .collect())
 }
@@ -227,6 +240,7 @@ async fn keep_carryover(
             .values((
                 quota_carryovers::key_hash.eq(hash),
                 quota_carryovers::last_quota_reset.eq(quota.last_quota_reset),
+                quota_carryovers::quota_anchor.eq(quota.anchor),
                 quota_carryovers::monthly_post_quota.eq(to_i32(quota.monthly_post_quota)),
                 quota_carryovers::remaining_posts.eq(to_i32(quota.remaining_posts)),
                 quota_carryovers::expires_at.eq(expires_at),
@@ -368,6 +382,8 @@ impl PgStore {
                         user_info::monthly_post_quota.eq(to_i32(quota.monthly_post_quota)),
                         user_info::remaining_posts.eq(to_i32(quota.remaining_posts)),
                         user_info::last_quota_reset.eq(quota.last_quota_reset),
+                        user_info::quota_anchor.eq(quota.anchor),
+                        user_info::quota_resets_at.eq(quota.resets_at()),
                     ))
                     .on_conflict(user_info::user_id)
                     .do_nothing()
@@ -664,13 +680,22 @@ impl QuotaStore for PgStore {
         limit: u32,
     ) -> Result<Vec<(Tenant, Quota)>, StoreError> {
         self.worker(async move |conn| {
+            // The end the core computed with the period (index-served); a row written without
+            // it (by hand) ends a calendar month after its start.
             let rows: Vec<(QuotaRow, i32, String)> = user_info::table
                 .inner_join(users::table)
                 .filter(
-                    diesel::dsl::sql::<Bool>("user_info.last_quota_reset + interval '1 month' <= ")
-                        .bind::<Timestamptz, _>(now),
+                    user_info::quota_resets_at
+                        .le(now)
+                        .or(user_info::quota_resets_at.is_null().and(
+                            diesel::dsl::sql::<Bool>(
+                                "COALESCE(user_info.last_quota_reset, user_info.created_at) \
+                                 + interval '1 month' <= ",
+                            )
+                            .bind::<Timestamptz, _>(now),
+                        )),
                 )
-                .order(user_info::last_quota_reset.asc())
+                .order(user_info::quota_resets_at.asc().nulls_first())
                 .limit(i64::from(limit))
                 .select((QuotaRow::as_select(), users::id, users::firebase_uid))
                 .load(conn)
