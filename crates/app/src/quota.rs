@@ -74,13 +74,15 @@ impl QuotaService {
         let due = self.quotas.due_for_reset(now, limit).await?;
         let mut reset = 0;
         for (tenant, quota) in due {
-            if !quota.needs_reset(now) {
-                continue;
-            }
+            // A period that has not ended by the core's count was found by an end missing or
+            // stale (a row written by hand, or by an older build): written back as it is, its
+            // end is stored, so the next sweep does not find it again.
+            let next = quota.reset(now);
             if self
                 .quotas
-                .reset_period(&tenant, quota.last_quota_reset, &quota.reset(now))
+                .reset_period(&tenant, quota.last_quota_reset, &next)
                 .await?
+                && next != quota
             {
                 reset += 1;
             }

@@ -325,7 +325,8 @@ pub struct Quota {
     /// invoice's period start that is not an anniversary of the anchor before it), else the
     /// first period's start. A day a month lacks starts that month's period on its last day,
     /// and the next period goes back to the anchor's day — Jan 31, Feb 28, Mar 31 — as Stripe
-    /// keeps a billing day. One later than `last_quota_reset` (data written by hand) counts as
+    /// keeps a billing day. One of which `last_quota_reset` is not an anniversary (written by
+    /// hand, or left by an older build that moved the start alone) counts as
     /// `last_quota_reset`.
     pub anchor: DateTime<Utc>,
 }
@@ -373,10 +374,15 @@ impl Quota {
         }
     }
 
-    /// The anchor the periods are counted from ([`Self::anchor`], never after the period's
-    /// start).
+    /// The anchor the periods are counted from: [`Self::anchor`] when the period's start is
+    /// one of its anniversaries, else the start.
     fn period_anchor(&self) -> DateTime<Utc> {
-        self.anchor.min(self.last_quota_reset)
+        let start = self.last_quota_reset;
+        if anniversary_at_or_before(self.anchor, start) == Some(start) {
+            self.anchor
+        } else {
+            start
+        }
     }
 
     /// The anchor of a period that follows this one from `start`: this quota's when `start` is
@@ -610,17 +616,15 @@ impl QuotaState {
         self.begin_period(self.quota.reset(now).last_quota_reset)
     }
 
-    /// The state once the stored quota is replaced by `next` (computed by the caller from an
+    /// The state once the stored period advances to `next`'s (computed by the caller from an
     /// earlier read, by [`Quota::reset`] say): when `next` starts a later period, that period
     /// begins with the full quota of the plan in force as stored now (a waiting downgrade
     /// applies) — `next` only says when, since a plan change may have overtaken the read it
-    /// was computed from; otherwise `next` is taken as it is and a downgrade keeps waiting.
+    /// was computed from; otherwise the state as stored, unchanged (the read may be older than
+    /// a post consumed since).
     pub fn advance_to(&self, next: Quota) -> QuotaState {
         if next.last_quota_reset <= self.quota.last_quota_reset {
-            return QuotaState {
-                quota: next,
-                ..*self
-            };
+            return *self;
         }
         self.begin_period(next.last_quota_reset)
     }

@@ -106,12 +106,14 @@ pub trait QuotaStore: Send + Sync {
     /// The tenant's quota.
     async fn get(&self, tenant: &Tenant) -> Result<Quota, StoreError>;
 
-    /// Compare-and-set: replaces the quota with `next` only if `last_quota_reset` still equals
-    /// `expected_last_reset` (so concurrent resets apply once). `Ok(false)` when another reset
-    /// won. When `next` starts a later period, that period begins with the full quota of the
-    /// plan in force as stored (a downgrade waiting for the period's end becomes its monthly
-    /// quota; [`QuotaState::advance_to`](multivio_domain::quota::QuotaState::advance_to)), so
-    /// the stored quota may differ from `next`: read it again.
+    /// Compare-and-set: advances the quota to `next`'s period only if `last_quota_reset` still
+    /// equals `expected_last_reset` (so concurrent resets apply once). `Ok(false)` when another
+    /// reset won. When `next` starts a later period, that period begins with the full quota of
+    /// the plan in force as stored (a downgrade waiting for the period's end becomes its
+    /// monthly quota; [`QuotaState::advance_to`](multivio_domain::quota::QuotaState::advance_to)),
+    /// so the stored quota may differ from `next`: read it again. When it does not, the quota is
+    /// written back as stored, with the period's end as [`Quota::resets_at`] computes it (which
+    /// repairs an end missing or left stale).
     async fn reset_period(
         &self,
         tenant: &Tenant,
@@ -120,8 +122,9 @@ pub trait QuotaStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Not tenant-scoped (a periodic task): up to `limit` tenants whose period ended at `now`
-    /// (the end written with the period, [`Quota::resets_at`], at or before `now`), with their
-    /// quota.
+    /// by the end written with it ([`Quota::resets_at`] as computed then), or for whom none is
+    /// written, with their quota. An end that was stale (written by an older build) shows as a
+    /// quota that does not [`Quota::needs_reset`]: the caller writes it back.
     async fn due_for_reset(
         &self,
         now: DateTime<Utc>,

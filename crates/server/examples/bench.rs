@@ -184,8 +184,10 @@ async fn seed(users: i32, posts: i32) -> anyhow::Result<()> {
            SELECT g, 'bench-' || g, 'bench-' || g || '@example.com', true
              FROM generate_series(1, {users}) g;
          SELECT setval(pg_get_serial_sequence('users', 'id'), {users});
-         INSERT INTO user_info (user_id, monthly_post_quota, remaining_posts, last_quota_reset)
-           SELECT g, 1000000000, 1000000000, now() FROM generate_series(1, {users}) g;
+         INSERT INTO user_info (user_id, monthly_post_quota, remaining_posts, last_quota_reset,
+                                quota_anchor, quota_resets_at)
+           SELECT g, 1000000000, 1000000000, now(), now(), now() + interval '1 month'
+             FROM generate_series(1, {users}) g;
          INSERT INTO posts (id, user_id, name, universal_content, platforms, status, created_at,
                             updated_at)
            SELECT md5('bench-' || u || '-' || g)::uuid, u, 'Post ' || g,

@@ -384,25 +384,53 @@ async fn a_period_a_short_month_clamped_is_due_on_the_billing_day() {
         .await,
         1
     );
-    // A row written without its end (by hand) is due a calendar month after its start.
-    diesel_async::SimpleAsyncConnection::batch_execute(
-        &mut <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
-            db.url(),
-        )
-        .await
-        .unwrap(),
-        "UPDATE user_info SET quota_resets_at = NULL",
-    )
-    .await
-    .unwrap();
-    assert!(
-        store
-            .due_for_reset(day(4, 29), 10)
+    // A row written without its end (by hand), or with its start alone (by hand, or by an
+    // older build): the sweep finds it, and writing the period back as it is stores its end.
+    let hand = |sql: &'static str| {
+        let url = db.url().to_owned();
+        async move {
+            diesel_async::SimpleAsyncConnection::batch_execute(
+                &mut <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
+                    &url,
+                )
+                .await
+                .unwrap(),
+                sql,
+            )
             .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(store.due_for_reset(day(4, 30), 10).await.unwrap().len(), 1);
+            .unwrap();
+        }
+    };
+    for sql in [
+        "UPDATE user_info SET quota_resets_at = NULL",
+        "UPDATE user_info SET quota_resets_at = last_quota_reset",
+    ] {
+        hand(sql).await;
+        assert_eq!(
+            store.due_for_reset(day(4, 1), 10).await.unwrap(),
+            [(alice.clone(), mar)]
+        );
+        assert!(!mar.needs_reset(day(4, 1)));
+        assert!(store.reset_period(&alice, day(3, 31), &mar).await.unwrap());
+        assert!(
+            store
+                .due_for_reset(day(4, 29), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.due_for_reset(day(4, 30), 10).await.unwrap().len(), 1);
+    }
+    // A seed row without a start counts from its creation, and its reset applies.
+    hand(
+        "UPDATE user_info SET last_quota_reset = NULL, quota_anchor = NULL,
+                              created_at = '2025-03-31 09:30Z'",
+    )
+    .await;
+    assert_eq!(QuotaStore::get(&store, &alice).await.unwrap(), mar);
+    let may = mar.reset(day(5, 1));
+    assert!(store.reset_period(&alice, day(3, 31), &may).await.unwrap());
+    assert_eq!(QuotaStore::get(&store, &alice).await.unwrap(), may);
 }
 
 fn outcome(
@@ -443,20 +471,10 @@ fn outcome(
 
 #[tokio::test]
 async fn billing_events_apply_once_in_order_and_keep_used_posts() {
-    let (_db, store) = setup().await;
+    let (db, store) = setup().await;
     let alice = tenant(&store, "alice").await;
     // Alice used 4 of her 10 free posts.
-    let q = QuotaStore::get(&store, &alice).await.unwrap();
-    let used = Quota {
-        remaining_posts: 6,
-        ..q
-    };
-    assert!(
-        store
-            .reset_period(&alice, q.last_quota_reset, &used)
-            .await
-            .unwrap()
-    );
+    set_remaining_posts(&db, &alice, 6).await;
 
     let t1 = now();
     let pro = outcome(SubscriptionStatus::Active, "pro", t1, Some(100));
@@ -540,6 +558,23 @@ async fn billing_events_apply_once_in_order_and_keep_used_posts() {
 // ---- Quota carry-over across account deletion (migration 015) ----
 
 /// Runs one `SELECT … AS n` (a BIGINT) as the database's owner.
+/// Sets the posts `tenant` has left this period, as posts consumed would.
+async fn set_remaining_posts(db: &multivio_postgres::testing::TestDb, tenant: &Tenant, n: u32) {
+    let mut conn =
+        <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(db.url())
+            .await
+            .unwrap();
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut conn,
+        &format!(
+            "UPDATE user_info SET remaining_posts = {n} WHERE user_id = {}",
+            tenant.user_id.0
+        ),
+    )
+    .await
+    .unwrap();
+}
+
 async fn count(db: &multivio_postgres::testing::TestDb, sql: &str) -> i64 {
     use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
     #[derive(diesel::QueryableByName)]
@@ -621,17 +656,7 @@ async fn deleting_and_signing_in_again_in_the_same_period_keeps_the_used_quota()
 
     // Deleted again after one more post: the kept row never frees a post.
     let again = again.user.tenant();
-    let q = QuotaStore::get(&store, &again).await.unwrap();
-    let one_more = Quota {
-        remaining_posts: 2,
-        ..q
-    };
-    assert!(
-        store
-            .reset_period(&again, q.last_quota_reset, &one_more)
-            .await
-            .unwrap()
-    );
+    set_remaining_posts(&db, &again, 2).await;
     UserStore::delete(&store, &again).await.unwrap();
     let third = store
         .upsert_from_identity(&new_user("alice"), &Quota::full(10, now()))

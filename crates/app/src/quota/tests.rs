@@ -155,3 +155,20 @@ async fn reset_due_resets_even_when_the_carryover_purge_fails() {
     let svc = QuotaService::new(Arc::new(store), clock());
     assert_eq!(svc.reset_due(100).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn reset_due_writes_back_a_period_found_by_a_stale_end_without_counting_it() {
+    let current = quota(4, now() - chrono::Duration::days(3));
+    let mut store = MockQuotaStore::new();
+    store
+        .expect_due_for_reset()
+        .returning(move |_, _| Ok(vec![(tenant(), current)]));
+    store
+        .expect_reset_period()
+        .withf(move |_, expected, next| *expected == current.last_quota_reset && *next == current)
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    store.expect_purge_expired_carryovers().returning(|_| Ok(0));
+    let svc = QuotaService::new(Arc::new(store), clock());
+    assert_eq!(svc.reset_due(100).await.unwrap(), 0);
+}

@@ -477,11 +477,11 @@ fn advancing_to_a_later_period_starts_it_with_the_plan_as_stored() {
         pro.advance_to(stale),
         QuotaState::new(q(100, 100, at(2025, 2, 1)))
     );
-    // The same period rewritten: as it is, the downgrade still waiting.
-    let same = q(100, 50, at(2025, 1, 1));
-    let kept = down.advance_to(same);
-    assert_eq!(kept.quota, same);
-    assert_eq!(kept.pending_monthly_post_quota, Some(10));
+    // The same period (from a read older than a post consumed since): as stored, the
+    // downgrade still waiting.
+    let same = q(100, 70, at(2025, 1, 1));
+    assert_eq!(down.advance_to(same), down);
+    assert_eq!(down.advance_to(same).pending_monthly_post_quota, Some(10));
 }
 
 #[test]
@@ -513,13 +513,28 @@ fn periods_keep_the_billing_day_after_a_short_month() {
 }
 
 #[test]
-fn an_anchor_after_the_period_start_counts_from_the_start() {
+fn an_anchor_the_start_is_no_anniversary_of_counts_from_the_start() {
+    // Later than the start (written by hand).
     let odd = Quota {
         anchor: at(2025, 3, 31),
         ..q(10, 0, at(2025, 1, 15))
     };
     assert_eq!(odd.resets_at(), Some(at(2025, 2, 15)));
     assert_eq!(odd.reset(at(2025, 2, 20)).anchor, at(2025, 2, 15));
+    // Left behind by a build that moved the start alone (a new billing cycle on the 10th).
+    let stale = Quota {
+        anchor: at(2025, 1, 31),
+        ..q(10, 0, at(2025, 2, 10))
+    };
+    assert_eq!(stale.resets_at(), Some(at(2025, 3, 10)));
+    // Another time of day is another cycle too.
+    let later = at(2025, 2, 28) + Duration::hours(2);
+    let moved = QuotaState::new(q(10, 0, at(2025, 1, 31))).start_paid_period(later, Some(10));
+    assert_eq!(moved.quota.anchor, later);
+    assert_eq!(
+        moved.quota.resets_at(),
+        Some(at(2025, 3, 28) + Duration::hours(2))
+    );
 }
 
 #[test]

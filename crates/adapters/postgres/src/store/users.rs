@@ -254,6 +254,8 @@ async fn keep_carryover(
                 quota_carryovers::monthly_post_quota.eq(diesel::upsert::excluded(
                     quota_carryovers::monthly_post_quota,
                 )),
+                quota_carryovers::quota_anchor
+                    .eq(diesel::upsert::excluded(quota_carryovers::quota_anchor)),
                 quota_carryovers::remaining_posts.eq(
                     diesel::dsl::sql::<diesel::sql_types::Integer>(
                         "LEAST(quota_carryovers.remaining_posts, EXCLUDED.remaining_posts)",
@@ -656,9 +658,17 @@ impl QuotaStore for PgStore {
         // As the worker: the API role may not write quota columns. The row is locked while
         // the waiting downgrade is applied, so a concurrent consumption or billing event waits.
         self.worker(async move |conn| {
+            // The start as `QuotaRow` reads it: a seed row may have none and count from its
+            // creation.
             let row: Option<QuotaRow> = user_info::table
                 .filter(user_info::user_id.eq(id))
-                .filter(user_info::last_quota_reset.eq(expected_last_reset))
+                .filter(
+                    diesel::dsl::sql::<Bool>(
+                        "COALESCE(user_info.last_quota_reset, user_info.created_at, \
+                         'epoch'::timestamptz) = ",
+                    )
+                    .bind::<Timestamptz, _>(expected_last_reset),
+                )
                 .select(QuotaRow::as_select())
                 .for_update()
                 .first(conn)
@@ -666,7 +676,8 @@ impl QuotaStore for PgStore {
                 .optional()?;
             let Some(row) = row else { return Ok(false) };
             // A new period is computed on the row as locked — not on the caller's earlier read,
-            // which a plan change may have overtaken — `next` saying when it starts.
+            // which a plan change may have overtaken — `next` saying when it starts. The same
+            // period is written back as it is, with the end the core computes for it.
             let state = row.into_state().advance_to(next);
             write_quota_state(conn, id, &state).await?;
             Ok(true)
@@ -680,20 +691,14 @@ impl QuotaStore for PgStore {
         limit: u32,
     ) -> Result<Vec<(Tenant, Quota)>, StoreError> {
         self.worker(async move |conn| {
-            // The end the core computed with the period (index-served); a row written without
-            // it (by hand) ends a calendar month after its start.
+            // By the end the core computed with the period (index-served). A row without one
+            // (written by hand) comes first, for the caller to write its end.
             let rows: Vec<(QuotaRow, i32, String)> = user_info::table
                 .inner_join(users::table)
                 .filter(
                     user_info::quota_resets_at
                         .le(now)
-                        .or(user_info::quota_resets_at.is_null().and(
-                            diesel::dsl::sql::<Bool>(
-                                "COALESCE(user_info.last_quota_reset, user_info.created_at) \
-                                 + interval '1 month' <= ",
-                            )
-                            .bind::<Timestamptz, _>(now),
-                        )),
+                        .or(user_info::quota_resets_at.is_null()),
                 )
                 .order(user_info::quota_resets_at.asc().nulls_first())
                 .limit(i64::from(limit))
