@@ -902,6 +902,45 @@ async fn a_downgrade_waits_for_the_next_period() {
 }
 
 #[tokio::test]
+async fn a_renewal_paid_in_a_short_month_keeps_the_billing_day() {
+    let (_db, store) = setup().await;
+    let day = |m: u32, d: u32| {
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, m, d, 9, 30, 0).unwrap()
+    };
+    let alice = store
+        .upsert_from_identity(&new_user("alice"), &Quota::full(10, day(1, 31)))
+        .await
+        .unwrap()
+        .user
+        .tenant();
+    // Stripe's renewal on the 28th, before the sweep started the period.
+    let feb = invoice_outcome(day(2, 28), day(2, 28));
+    assert_eq!(
+        store
+            .apply_event(&alice, "evt_inv_feb", None, &feb)
+            .await
+            .unwrap(),
+        EventApplied::Applied
+    );
+    let quota = QuotaStore::get(&store, &alice).await.unwrap();
+    assert_eq!(
+        (quota.last_quota_reset, quota.anchor, quota.resets_at()),
+        (day(2, 28), day(1, 31), Some(day(3, 31)))
+    );
+    assert!(
+        store
+            .due_for_reset(day(3, 30), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.due_for_reset(day(3, 31), 10).await.unwrap(),
+        [(alice, quota)]
+    );
+}
+
+#[tokio::test]
 async fn a_paid_invoice_starts_a_newer_period_and_a_late_old_one_changes_nothing() {
     let (db, store) = setup().await;
     let (alice, used) = with_used_quota(&store, &new_user("alice"), 10, 2).await;
