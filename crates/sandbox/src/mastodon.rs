@@ -20,6 +20,9 @@
 //!   verifier must match the S256 challenge (400 `invalid_grant` otherwise). The token never
 //!   expires, has no refresh token, and is reused when the same user authorises the same app
 //!   again (`reuse_access_token`).
+//!   `grant_type=client_credentials` (the same client authentication) grants the app a token
+//!   of its own for `scope` (default `read`; 400 `invalid_scope` beyond the app's scopes),
+//!   which acts for no account (422 on account endpoints).
 //! - `POST /oauth/revoke`: `client_id`, `client_secret` (or Basic), `token`; 200 `{}` (also
 //!   for an unknown token), 403 `unauthorized_client` for another app's token.
 //! - `GET /api/v1/accounts/verify_credentials` (Bearer; `read`, `read:accounts` or `profile`).
@@ -57,6 +60,9 @@
 //!
 //! - `POST /_sandbox/next_user {"username": "bob"}`: the next authorisation is approved by
 //!   `bob` (an account created on first use), then `sandbox_user` again.
+//! - `POST /_sandbox/vacuum_apps`: deletes, as Mastodon's applications vacuum does a day after
+//!   registration, every app that holds no token in force and no authorisation code (and its
+//!   revoked tokens); answers `{"deleted": n}`.
 //! - `POST /_sandbox/faults {…}`: sets faults (the fields given; the others stay), answering
 //!   the faults in force; `DELETE /_sandbox/faults` clears them all:
 //!   - `"store_then_hang_ms": n`: the next status create stores the status (and its
@@ -173,6 +179,7 @@ struct Grant {
 #[derive(Debug, Clone)]
 struct Token {
     client_id: String,
+    /// Who authorised it; empty for an app's own token (`client_credentials`).
     username: String,
     scopes: Vec<String>,
     created_at: DateTime<Utc>,
@@ -342,6 +349,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(account_statuses),
         )
         .route("/_sandbox/next_user", web::post().to(set_next_user))
+        .route("/_sandbox/vacuum_apps", web::post().to(vacuum_apps))
         .route("/_sandbox/faults", web::post().to(set_faults))
         .route("/_sandbox/faults", web::delete().to(clear_faults))
         .route("/_sandbox/instance", web::post().to(set_instance))
@@ -492,10 +500,17 @@ fn covers(granted: &[String], needed: &[&str]) -> bool {
 
 /// The token's user and scopes, or Mastodon's 401.
 fn authenticate(state: &State, req: &HttpRequest) -> Result<(String, Vec<String>), Refused> {
-    common::bearer(req)
+    let token = common::bearer(req)
         .and_then(|t| state.tokens.get(&t).filter(|t| !t.revoked).cloned())
-        .map(|t| (t.username, t.scopes))
-        .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, INVALID_TOKEN))
+        .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, INVALID_TOKEN))?;
+    if token.username.is_empty() {
+        // An app's own token acts for no account.
+        return Err(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This method requires an authenticated user",
+        ));
+    }
+    Ok((token.username, token.scopes))
 }
 
 /// The client a token request authenticates as: HTTP Basic, or `client_id` and
@@ -1066,6 +1081,9 @@ async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SandboxState
     let Some(app) = client(&s, &req, &p).cloned() else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", INVALID_CLIENT);
     };
+    if text(&p, "grant_type").as_deref() == Some("client_credentials") {
+        return app_token(&mut s, &app, &p);
+    }
     if text(&p, "grant_type").as_deref() != Some("authorization_code") {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -1123,6 +1141,37 @@ async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SandboxState
         "token_type": "Bearer",
         "scope": grant.scopes.join(" "),
         "created_at": created_at.timestamp(),
+    }))
+}
+
+/// `grant_type=client_credentials`: a token of the app's own, for the scopes asked (`read` by
+/// default), which must be among the app's.
+fn app_token(s: &mut State, app: &App, p: &Map<String, Value>) -> HttpResponse {
+    let scopes = scopes_of(&text(p, "scope").unwrap_or_else(|| "read".to_owned()));
+    if scopes.is_empty() || !scopes.iter().all(|scope| app.scopes.contains(scope)) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "The requested scope is invalid, unknown, or malformed.",
+        );
+    }
+    let now = Utc::now();
+    let value = common::token("tok_");
+    s.tokens.insert(
+        value.clone(),
+        Token {
+            client_id: app.client_id.clone(),
+            username: String::new(),
+            scopes: scopes.clone(),
+            created_at: now,
+            revoked: false,
+        },
+    );
+    HttpResponse::Ok().json(json!({
+        "access_token": value,
+        "token_type": "Bearer",
+        "scope": scopes.join(" "),
+        "created_at": now.timestamp(),
     }))
 }
 
@@ -1809,6 +1858,25 @@ async fn set_next_user(
     }
     lock(&state.mastodon).next_user = Some(next.username.clone());
     HttpResponse::Ok().json(json!({ "next_user": next.username }))
+}
+
+/// What Mastodon's applications vacuum does a day after an app's registration, at once: deletes
+/// every app that holds no token in force and no authorisation code, with its revoked tokens.
+async fn vacuum_apps(state: web::Data<SandboxState>) -> HttpResponse {
+    let mut guard = lock(&state.mastodon);
+    let s = &mut *guard;
+    let held: std::collections::HashSet<String> = s
+        .tokens
+        .values()
+        .filter(|t| !t.revoked)
+        .map(|t| t.client_id.clone())
+        .chain(s.codes.values().map(|g| g.client_id.clone()))
+        .collect();
+    let before = s.apps.len();
+    s.apps.retain(|client_id, _| held.contains(client_id));
+    let apps = &s.apps;
+    s.tokens.retain(|_, t| apps.contains_key(&t.client_id));
+    HttpResponse::Ok().json(json!({ "deleted": before - s.apps.len() }))
 }
 
 async fn set_faults(

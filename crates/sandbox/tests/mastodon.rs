@@ -56,6 +56,24 @@ impl InstanceAppStore for Apps {
             .or_insert_with(|| app.clone())
             .clone())
     }
+
+    async fn replace(
+        &self,
+        stale_client_id: &str,
+        app: &InstanceApp,
+    ) -> Result<InstanceApp, StoreError> {
+        let key = (
+            app.provider,
+            app.server_url.clone(),
+            app.redirect_uri.clone(),
+        );
+        let mut apps = self.0.lock().unwrap();
+        let stored = apps.entry(key).or_insert_with(|| app.clone());
+        if stored.client_id == stale_client_id {
+            *stored = app.clone();
+        }
+        Ok(stored.clone())
+    }
 }
 
 /// "Seals" as `sealed:<aad>:<secret>`: enough to see the right associated data is used.
@@ -388,6 +406,87 @@ async fn the_authorize_url_names_the_app_registered_once_per_instance() {
     w.sandbox.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_the_instance_deleted_unused_is_registered_again() {
+    let w = world().await;
+    // An authorisation begun and abandoned: the app holds no token.
+    w.mastodon
+        .authorization_url(&w.authorization("abandoned", "verifier-0"))
+        .await
+        .unwrap();
+    let first = w.stored_app();
+    // The next one checks the stored app with a token of its own, revoked at once, and keeps it.
+    w.mastodon
+        .authorization_url(&w.authorization("kept", "verifier-1"))
+        .await
+        .unwrap();
+    assert_eq!(w.stored_app(), first);
+    assert_eq!(w.requests("POST", "/api/v1/apps").len(), 1);
+    let checks = w.requests("POST", "/oauth/token");
+    assert_eq!(checks.len(), 1);
+    let check = form(&checks[0].body);
+    assert_eq!(check["grant_type"], "client_credentials");
+    assert_eq!(check["client_id"], first.client_id);
+    assert_eq!(check["scope"], "read write");
+    assert_eq!(w.requests("POST", "/oauth/revoke").len(), 1);
+
+    // A day later the instance's vacuum deleted it: the next authorisation registers a new app
+    // in its place, and the whole flow works with it.
+    let vacuum: Value = reqwest::Client::new()
+        .post(format!("{}/_sandbox/vacuum_apps", w.instance()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(vacuum["deleted"], 1);
+    let account = w.connect(None).await;
+    let second = w.stored_app();
+    assert_ne!(second.client_id, first.client_id);
+    assert_eq!(w.requests("POST", "/api/v1/apps").len(), 2);
+    assert_eq!(w.apps.0.lock().unwrap().len(), 1, "replaced, not added");
+    w.mastodon
+        .publish(
+            &request(&account, "Through the app registered again", "k-1"),
+            &Unguarded,
+        )
+        .await
+        .unwrap();
+    // An app holding an account's token is not vacuumed, and is kept.
+    w.control("vacuum_apps", json!({})).await;
+    w.mastodon
+        .authorization_url(&w.authorization("later", "verifier-2"))
+        .await
+        .unwrap();
+    assert_eq!(w.stored_app(), second);
+    w.sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_whose_secret_cannot_be_opened_is_registered_again() {
+    let w = world().await;
+    w.mastodon
+        .authorization_url(&w.authorization("first", "verifier-0"))
+        .await
+        .unwrap();
+    let stored = w.stored_app();
+    // Sealed under a key this vault no longer has.
+    w.apps.0.lock().unwrap().values_mut().for_each(|app| {
+        app.client_secret = SealedToken("sealed-under-an-old-key".into());
+    });
+    let url = w
+        .mastodon
+        .authorization_url(&w.authorization("again", "verifier-1"))
+        .await
+        .unwrap();
+    let again = w.stored_app();
+    assert_ne!(again.client_id, stored.client_id);
+    assert!(url.contains(&again.client_id), "{url}");
+    assert_eq!(w.requests("POST", "/api/v1/apps").len(), 2);
+    w.sandbox.stop().await;
+}
+
 /// A store where another process wins the race: the first `get` finds nothing, and `put`
 /// hands back the app stored meanwhile.
 struct Racing {
@@ -414,6 +513,14 @@ impl InstanceAppStore for Racing {
 
     async fn put(&self, app: &InstanceApp) -> Result<InstanceApp, StoreError> {
         self.inner.put(app).await
+    }
+
+    async fn replace(
+        &self,
+        stale_client_id: &str,
+        app: &InstanceApp,
+    ) -> Result<InstanceApp, StoreError> {
+        self.inner.replace(stale_client_id, app).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! MediaRepository and OAuthStateStore on a real database.
+//! MediaRepository, OAuthStateStore and InstanceAppStore on a real database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -9,7 +9,10 @@ use multivio_domain::media::{AltText, MediaFile};
 use multivio_domain::{MediaId, Provider, Secret, Tenant};
 use multivio_ports::StoreError;
 use multivio_ports::media::MediaRepository;
-use multivio_ports::platform::{AuthorizationFlow, OAuthStateStore, PendingAuthorization};
+use multivio_ports::platform::{
+    AuthorizationFlow, InstanceApp, InstanceAppStore, OAuthStateStore, PendingAuthorization,
+};
+use multivio_ports::vault::SealedToken;
 use uuid::Uuid;
 
 fn file(t: &Tenant, name: &str, age_minutes: i64) -> MediaFile {
@@ -248,4 +251,45 @@ async fn oauth_states_are_taken_once_and_expire() {
         None,
         "expired"
     );
+}
+
+#[tokio::test]
+async fn an_instance_app_is_kept_first_and_replaced_only_while_stale() {
+    let (_db, store) = setup().await;
+    let app = |client_id: &str| InstanceApp {
+        provider: Provider::Mastodon,
+        server_url: "https://mastodon.example".into(),
+        redirect_uri: "https://multivio.example/v1/connections/mastodon/callback".into(),
+        client_id: client_id.into(),
+        client_secret: SealedToken(format!("sealed-{client_id}")),
+    };
+    let get = || {
+        InstanceAppStore::get(
+            &store,
+            Provider::Mastodon,
+            "https://mastodon.example",
+            "https://multivio.example/v1/connections/mastodon/callback",
+        )
+    };
+    // Two registrations at once: the first stored is kept.
+    assert_eq!(store.put(&app("first")).await.unwrap(), app("first"));
+    assert_eq!(store.put(&app("second")).await.unwrap(), app("first"));
+    // The instance forgot it: replaced once; a second process replacing the same stale app
+    // gets the first replacement.
+    assert_eq!(
+        store.replace("first", &app("again")).await.unwrap(),
+        app("again")
+    );
+    assert_eq!(
+        store.replace("first", &app("racer")).await.unwrap(),
+        app("again")
+    );
+    assert_eq!(get().await.unwrap(), Some(app("again")));
+    // Another redirect URI is another app.
+    let other = InstanceApp {
+        redirect_uri: "https://other.example/callback".into(),
+        ..app("other")
+    };
+    assert_eq!(store.replace("gone", &other).await.unwrap(), other);
+    assert_eq!(get().await.unwrap(), Some(app("again")));
 }

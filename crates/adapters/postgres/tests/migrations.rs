@@ -188,10 +188,7 @@ async fn videos_stored_before_019_lose_the_platforms_that_do_not_take_them() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        run_migrations(db.url()).await.unwrap(),
-        ["019", "020", "021"]
-    );
+    assert_eq!(run_migrations(db.url()).await.unwrap()[..2], ["019", "020"]);
     let rows: Vec<Line> = diesel::sql_query(
         "SELECT filename || ' ' || platform_compatibility::text AS line FROM media_files
           ORDER BY filename",
@@ -227,7 +224,7 @@ async fn periods_running_before_021_end_a_calendar_month_after_their_start() {
     )
     .await
     .unwrap();
-    assert_eq!(run_migrations(db.url()).await.unwrap(), ["021"]);
+    assert_eq!(run_migrations(db.url()).await.unwrap()[0], "021");
     let rows: Vec<Line> = diesel::sql_query(
         "SELECT u.firebase_uid || ' ' || to_char(i.quota_resets_at AT TIME ZONE 'UTC',
                 'YYYY-MM-DD HH24:MI') || ' ' || COALESCE(i.quota_anchor::text, 'no anchor') AS line

@@ -58,33 +58,66 @@ impl InstanceAppStore for PgStore {
 
     async fn put(&self, app: &InstanceApp) -> Result<InstanceApp, StoreError> {
         let app = app.clone();
+        self.worker(async move |conn| keep_first(conn, &app).await)
+            .await
+    }
+
+    async fn replace(
+        &self,
+        stale_client_id: &str,
+        app: &InstanceApp,
+    ) -> Result<InstanceApp, StoreError> {
+        let (stale, app) = (stale_client_id.to_owned(), app.clone());
         self.worker(async move |conn| {
-            diesel::insert_into(platform_apps::table)
-                .values((
-                    platform_apps::provider.eq(app.provider.as_str()),
-                    platform_apps::server_url.eq(&app.server_url),
-                    platform_apps::redirect_uri.eq(&app.redirect_uri),
-                    platform_apps::client_id.eq(&app.client_id),
-                    platform_apps::client_secret.eq(&app.client_secret.0),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            let row: Row = platform_apps::table
-                .filter(platform_apps::provider.eq(app.provider.as_str()))
-                .filter(platform_apps::server_url.eq(&app.server_url))
-                .filter(platform_apps::redirect_uri.eq(&app.redirect_uri))
-                .select((
-                    platform_apps::provider,
-                    platform_apps::server_url,
-                    platform_apps::redirect_uri,
-                    platform_apps::client_id,
-                    platform_apps::client_secret,
-                ))
-                .first(conn)
-                .await?;
-            to_app(row)
+            diesel::update(
+                platform_apps::table
+                    .filter(platform_apps::provider.eq(app.provider.as_str()))
+                    .filter(platform_apps::server_url.eq(&app.server_url))
+                    .filter(platform_apps::redirect_uri.eq(&app.redirect_uri))
+                    .filter(platform_apps::client_id.eq(&stale)),
+            )
+            .set((
+                platform_apps::client_id.eq(&app.client_id),
+                platform_apps::client_secret.eq(&app.client_secret.0),
+                platform_apps::created_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await?;
+            keep_first(conn, &app).await
         })
         .await
     }
+}
+
+/// Inserts `app` unless one is stored for its (provider, instance, redirect URI), and answers
+/// the one stored.
+async fn keep_first(
+    conn: &mut &diesel_async::AsyncPgConnection,
+    app: &InstanceApp,
+) -> Result<InstanceApp, Fail> {
+    diesel::insert_into(platform_apps::table)
+        .values((
+            platform_apps::provider.eq(app.provider.as_str()),
+            platform_apps::server_url.eq(&app.server_url),
+            platform_apps::redirect_uri.eq(&app.redirect_uri),
+            platform_apps::client_id.eq(&app.client_id),
+            platform_apps::client_secret.eq(&app.client_secret.0),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    let row: Row = platform_apps::table
+        .filter(platform_apps::provider.eq(app.provider.as_str()))
+        .filter(platform_apps::server_url.eq(&app.server_url))
+        .filter(platform_apps::redirect_uri.eq(&app.redirect_uri))
+        .select((
+            platform_apps::provider,
+            platform_apps::server_url,
+            platform_apps::redirect_uri,
+            platform_apps::client_id,
+            platform_apps::client_secret,
+        ))
+        .first(conn)
+        .await?;
+    to_app(row)
 }

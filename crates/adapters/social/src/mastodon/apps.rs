@@ -1,6 +1,13 @@
 //! The app Multivio registers with each instance (`POST /api/v1/apps`), once per instance and
 //! redirect URI, kept in the [`InstanceAppStore`](multivio_ports::platform::InstanceAppStore)
 //! with its client secret sealed.
+//!
+//! Before an authorisation begins, the stored app is checked with the instance: Mastodon
+//! deletes an app that holds no token a day after its registration (its applications vacuum:
+//! an authorisation begun and abandoned, or every account disconnected, leaves it so), and an
+//! admin may delete any. The authorisation page of a deleted app is a dead end a person cannot
+//! come back from, so an app the instance answers `invalid_client` for — or whose secret can no
+//! longer be opened — is registered again and replaces the stored one.
 
 use multivio_domain::{Provider, Secret};
 use multivio_ports::error::StoreError;
@@ -8,6 +15,7 @@ use multivio_ports::platform::{InstanceApp, OAuthError, instance_app_aad};
 use multivio_ports::vault::VaultError;
 use serde::Deserialize;
 
+use super::oauth::TokenAnswer;
 use super::{InstanceError, Mastodon, SCOPES};
 use crate::http;
 
@@ -82,19 +90,50 @@ impl Mastodon {
         else {
             return Ok(None);
         };
-        self.open(&app).await.map(Some)
+        self.open(&app).await.map(Some).map_err(vault_error)
     }
 
-    /// The app for (`instance`, `redirect_uri`): the stored one, or one registered now and
-    /// stored (when another process stored one meanwhile, that one is used).
+    /// The app to begin an authorisation with on (`instance`, `redirect_uri`): the stored one
+    /// while the instance still knows it, else one registered now and stored (when another
+    /// process stored one meanwhile, that one is used).
     pub(crate) async fn app(
         &self,
         instance: &str,
         redirect_uri: &str,
     ) -> Result<AppCredentials, OAuthError> {
-        if let Some(app) = self.stored_app(instance, redirect_uri).await? {
-            return Ok(app);
+        let stored = self
+            .apps
+            .get(Provider::Mastodon, instance, redirect_uri)
+            .await
+            .map_err(store_error)?;
+        let Some(stored) = stored else {
+            return self.register_and_keep(instance, redirect_uri, None).await;
+        };
+        match self.open(&stored).await {
+            Ok(app) if self.still_registered(instance, &app).await => return Ok(app),
+            Ok(_) => tracing::warn!(
+                %instance,
+                client_id = %stored.client_id,
+                "the Mastodon instance no longer knows Multivio's app; registering it again"
+            ),
+            Err(VaultError::Corrupt) => tracing::warn!(
+                %instance,
+                "the stored Mastodon app's secret cannot be opened; registering it again"
+            ),
+            Err(e) => return Err(vault_error(e)),
         }
+        self.register_and_keep(instance, redirect_uri, Some(&stored.client_id))
+            .await
+    }
+
+    /// Registers an app and stores it — in place of `replacing`, the stored app's client id,
+    /// when given — answering the one stored.
+    async fn register_and_keep(
+        &self,
+        instance: &str,
+        redirect_uri: &str,
+        replacing: Option<&str>,
+    ) -> Result<AppCredentials, OAuthError> {
         let registered = self.register(instance, redirect_uri).await?;
         let aad = instance_app_aad(Provider::Mastodon, instance, redirect_uri);
         let sealed = self
@@ -102,36 +141,98 @@ impl Mastodon {
             .seal(&registered.client_secret, &aad)
             .await
             .map_err(vault_error)?;
-        let kept = self
-            .apps
-            .put(&InstanceApp {
-                provider: Provider::Mastodon,
-                server_url: instance.to_owned(),
-                redirect_uri: redirect_uri.to_owned(),
-                client_id: registered.client_id.clone(),
-                client_secret: sealed,
-            })
-            .await
-            .map_err(store_error)?;
+        let app = InstanceApp {
+            provider: Provider::Mastodon,
+            server_url: instance.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            client_id: registered.client_id.clone(),
+            client_secret: sealed,
+        };
+        let kept = match replacing {
+            None => self.apps.put(&app).await,
+            Some(stale) => self.apps.replace(stale, &app).await,
+        }
+        .map_err(store_error)?;
         if kept.client_id == registered.client_id {
             Ok(registered)
         } else {
             tracing::info!(%instance, "Mastodon app registered concurrently; using the one stored first");
-            self.open(&kept).await
+            self.open(&kept).await.map_err(vault_error)
         }
     }
 
-    async fn open(&self, app: &InstanceApp) -> Result<AppCredentials, OAuthError> {
+    async fn open(&self, app: &InstanceApp) -> Result<AppCredentials, VaultError> {
         let aad = instance_app_aad(Provider::Mastodon, &app.server_url, &app.redirect_uri);
-        let client_secret = self
-            .vault
-            .open(&app.client_secret, &aad)
-            .await
-            .map_err(vault_error)?;
+        let client_secret = self.vault.open(&app.client_secret, &aad).await?;
         Ok(AppCredentials {
             client_id: app.client_id.clone(),
             client_secret,
         })
+    }
+
+    /// Whether `instance` still knows `app`: it grants the app a token of its own (`POST
+    /// /oauth/token`, `grant_type=client_credentials`, the scopes it was registered with),
+    /// which is revoked at once. Only an `invalid_client` answer says no: an instance that is
+    /// slow, failing or without that grant is taken to know it (its authorisation page will
+    /// tell).
+    async fn still_registered(&self, instance: &str, app: &AppCredentials) -> bool {
+        let response = match self
+            .client
+            .post(format!("{instance}/oauth/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", app.client_id.as_str()),
+                ("client_secret", app.client_secret.expose()),
+                ("scope", SCOPES),
+            ])
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::info!(%instance, error = %e, "could not check Multivio's Mastodon app; using it");
+                return true;
+            }
+        };
+        let status = response.status();
+        if status.is_success() {
+            match http::json_body::<TokenAnswer>(response, "Mastodon app token").await {
+                Ok(token) => {
+                    self.revoke_app_token(instance, app, &token.access_token)
+                        .await
+                }
+                Err(reason) => tracing::info!(%instance, %reason, "Mastodon app token unreadable"),
+            }
+            return true;
+        }
+        let said = InstanceError::read(response).await;
+        let gone = status == reqwest::StatusCode::UNAUTHORIZED
+            && said.error.as_deref() == Some("invalid_client");
+        if !gone {
+            tracing::info!(%instance, status = status.as_u16(), "could not check Multivio's Mastodon app; using it");
+        }
+        !gone
+    }
+
+    /// `POST /oauth/revoke` of the app's own token (best effort: it only tidies the instance).
+    async fn revoke_app_token(&self, instance: &str, app: &AppCredentials, token: &str) {
+        let revoked = self
+            .client
+            .post(format!("{instance}/oauth/revoke"))
+            .form(&[
+                ("client_id", app.client_id.as_str()),
+                ("client_secret", app.client_secret.expose()),
+                ("token", token),
+            ])
+            .send()
+            .await;
+        match revoked {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => {
+                tracing::info!(%instance, status = r.status().as_u16(), "Mastodon app token not revoked")
+            }
+            Err(e) => tracing::info!(%instance, error = %e, "Mastodon app token not revoked"),
+        }
     }
 
     /// `POST /api/v1/apps`.

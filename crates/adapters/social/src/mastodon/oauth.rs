@@ -17,8 +17,8 @@ use crate::{http, pkce};
 
 /// `POST /oauth/token`'s answer (no `expires_in`, no `refresh_token` on Mastodon).
 #[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: String,
+pub(super) struct TokenAnswer {
+    pub(super) access_token: String,
 }
 
 /// `GET /api/v1/accounts/verify_credentials` (the fields Multivio keeps).

@@ -1,0 +1,1 @@
+REVOKE UPDATE ON platform_apps FROM multivio_worker;
