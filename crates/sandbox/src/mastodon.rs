@@ -60,9 +60,9 @@
 //!
 //! - `POST /_sandbox/next_user {"username": "bob"}`: the next authorisation is approved by
 //!   `bob` (an account created on first use), then `sandbox_user` again.
-//! - `POST /_sandbox/vacuum_apps`: deletes, as Mastodon's applications vacuum does a day after
-//!   registration, every app that holds no token in force and no authorisation code (and its
-//!   revoked tokens); answers `{"deleted": n}`.
+//! - `POST /_sandbox/vacuum_apps`: deletes at once what Mastodon's applications vacuum deletes
+//!   once an app is a day old: every app that holds no token in force and no authorisation
+//!   code (and its revoked tokens); answers `{"deleted": n}`.
 //! - `POST /_sandbox/faults {…}`: sets faults (the fields given; the others stay), answering
 //!   the faults in force; `DELETE /_sandbox/faults` clears them all:
 //!   - `"store_then_hang_ms": n`: the next status create stores the status (and its
@@ -72,6 +72,8 @@
 //!     `X-RateLimit-*` headers resetting in 60 s, 503 with Mastodon's temporary-problem body,
 //!     any other code with a generic body) and stores nothing;
 //!   - `"fail_next_media": code`: the same for the next media upload;
+//!   - `"fail_next_token": code`: the same for the next `POST /oauth/token`, whatever its
+//!     client and grant;
 //!   - `"media_processing_polls": n`: how many times `GET /api/v1/media/:id` answers 206
 //!     for uploads made from now on (default 2).
 //! - `POST /_sandbox/instance {"body": {…}, "padding_bytes": n, "v2_missing": bool}`: what
@@ -229,6 +231,8 @@ struct Faults {
     fail_next_status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     fail_next_media: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fail_next_token: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     media_processing_polls: Option<u32>,
 }
@@ -1078,6 +1082,9 @@ async fn token(req: HttpRequest, body: web::Bytes, state: web::Data<SandboxState
         Err(response) => return *response,
     };
     let mut s = lock(&state.mastodon);
+    if let Some(code) = s.faults.fail_next_token.take() {
+        return fault(code);
+    }
     let Some(app) = client(&s, &req, &p).cloned() else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", INVALID_CLIENT);
     };
@@ -1860,7 +1867,7 @@ async fn set_next_user(
     HttpResponse::Ok().json(json!({ "next_user": next.username }))
 }
 
-/// What Mastodon's applications vacuum does a day after an app's registration, at once: deletes
+/// What Mastodon's applications vacuum does once an app is a day old, at once: deletes
 /// every app that holds no token in force and no authorisation code, with its revoked tokens.
 async fn vacuum_apps(state: web::Data<SandboxState>) -> HttpResponse {
     let mut guard = lock(&state.mastodon);
@@ -1894,6 +1901,7 @@ async fn set_faults(
     faults.store_then_hang_ms = given.store_then_hang_ms.or(faults.store_then_hang_ms);
     faults.fail_next_status = given.fail_next_status.or(faults.fail_next_status);
     faults.fail_next_media = given.fail_next_media.or(faults.fail_next_media);
+    faults.fail_next_token = given.fail_next_token.or(faults.fail_next_token);
     faults.media_processing_polls = given
         .media_processing_polls
         .or(faults.media_processing_polls);

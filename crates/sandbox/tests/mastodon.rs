@@ -427,7 +427,7 @@ async fn an_app_the_instance_deleted_unused_is_registered_again() {
     let check = form(&checks[0].body);
     assert_eq!(check["grant_type"], "client_credentials");
     assert_eq!(check["client_id"], first.client_id);
-    assert_eq!(check["scope"], "read write");
+    assert_eq!(check["scope"], "read");
     assert_eq!(w.requests("POST", "/oauth/revoke").len(), 1);
 
     // A day later the instance's vacuum deleted it: the next authorisation registers a new app
@@ -464,26 +464,42 @@ async fn an_app_the_instance_deleted_unused_is_registered_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_app_whose_secret_cannot_be_opened_is_registered_again() {
+async fn an_app_is_replaced_only_when_the_instance_says_it_does_not_know_it() {
     let w = world().await;
     w.mastodon
         .authorization_url(&w.authorization("first", "verifier-0"))
         .await
         .unwrap();
     let stored = w.stored_app();
-    // Sealed under a key this vault no longer has.
+    // A failing check, an instance without the grant, a 401 that names no client: the app
+    // is kept and the authorisation goes on with it.
+    for code in [503, 400, 401] {
+        w.control("faults", json!({ "fail_next_token": code }))
+            .await;
+        let url = w
+            .mastodon
+            .authorization_url(&w.authorization("again", "verifier-1"))
+            .await
+            .unwrap();
+        assert!(url.contains(&stored.client_id), "{code}: {url}");
+        assert_eq!(w.stored_app(), stored, "{code}");
+    }
+    assert_eq!(w.requests("POST", "/api/v1/apps").len(), 1);
+    // A secret this vault cannot open (a key missing from the keyring) is refused, never
+    // replaced: the app is live, and its connections are revoked with it.
     w.apps.0.lock().unwrap().values_mut().for_each(|app| {
-        app.client_secret = SealedToken("sealed-under-an-old-key".into());
+        app.client_secret = SealedToken("sealed-under-another-key".into());
     });
-    let url = w
+    let refused = w
         .mastodon
-        .authorization_url(&w.authorization("again", "verifier-1"))
-        .await
-        .unwrap();
-    let again = w.stored_app();
-    assert_ne!(again.client_id, stored.client_id);
-    assert!(url.contains(&again.client_id), "{url}");
-    assert_eq!(w.requests("POST", "/api/v1/apps").len(), 2);
+        .authorization_url(&w.authorization("locked", "verifier-2"))
+        .await;
+    assert!(
+        matches!(&refused, Err(OAuthError::Rejected { code, .. }) if code == "mastodon_app_unreadable"),
+        "{refused:?}"
+    );
+    assert_eq!(w.stored_app().client_id, stored.client_id);
+    assert_eq!(w.requests("POST", "/api/v1/apps").len(), 1);
     w.sandbox.stop().await;
 }
 

@@ -6,8 +6,10 @@
 //! deletes an app that holds no token a day after its registration (its applications vacuum:
 //! an authorisation begun and abandoned, or every account disconnected, leaves it so), and an
 //! admin may delete any. The authorisation page of a deleted app is a dead end a person cannot
-//! come back from, so an app the instance answers `invalid_client` for — or whose secret can no
-//! longer be opened — is registered again and replaces the stored one.
+//! come back from, so an app the instance answers `invalid_client` for is registered again and
+//! replaces the stored one. (An app whose secret cannot be opened is not replaced: a keyring
+//! missing a key — a rotation half done — would replace a live app, and the connections made
+//! with it could no longer be revoked.)
 
 use multivio_domain::{Provider, Secret};
 use multivio_ports::error::StoreError;
@@ -54,6 +56,10 @@ impl Registered {
             && !self.client_secret.is_empty()
     }
 }
+
+/// How long each request checking a stored app may take before the app is used unchecked: a
+/// person is waiting for the authorisation page.
+const APP_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn store_error(e: StoreError) -> OAuthError {
     OAuthError::Transient {
@@ -109,19 +115,15 @@ impl Mastodon {
         let Some(stored) = stored else {
             return self.register_and_keep(instance, redirect_uri, None).await;
         };
-        match self.open(&stored).await {
-            Ok(app) if self.still_registered(instance, &app).await => return Ok(app),
-            Ok(_) => tracing::warn!(
-                %instance,
-                client_id = %stored.client_id,
-                "the Mastodon instance no longer knows Multivio's app; registering it again"
-            ),
-            Err(VaultError::Corrupt) => tracing::warn!(
-                %instance,
-                "the stored Mastodon app's secret cannot be opened; registering it again"
-            ),
-            Err(e) => return Err(vault_error(e)),
+        let app = self.open(&stored).await.map_err(vault_error)?;
+        if self.still_registered(instance, &app).await {
+            return Ok(app);
         }
+        tracing::warn!(
+            %instance,
+            client_id = %stored.client_id,
+            "the Mastodon instance no longer knows Multivio's app; registering it again"
+        );
         self.register_and_keep(instance, redirect_uri, Some(&stored.client_id))
             .await
     }
@@ -171,19 +173,20 @@ impl Mastodon {
     }
 
     /// Whether `instance` still knows `app`: it grants the app a token of its own (`POST
-    /// /oauth/token`, `grant_type=client_credentials`, the scopes it was registered with),
-    /// which is revoked at once. Only an `invalid_client` answer says no: an instance that is
-    /// slow, failing or without that grant is taken to know it (its authorisation page will
-    /// tell).
+    /// /oauth/token`, `grant_type=client_credentials`, `read` only), which is revoked at once.
+    /// Only an `invalid_client` answer says no: an instance that is slow (past
+    /// [`APP_CHECK_TIMEOUT`]), failing or without that grant is taken to know it (its
+    /// authorisation page will tell).
     async fn still_registered(&self, instance: &str, app: &AppCredentials) -> bool {
         let response = match self
             .client
             .post(format!("{instance}/oauth/token"))
+            .timeout(APP_CHECK_TIMEOUT)
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", app.client_id.as_str()),
                 ("client_secret", app.client_secret.expose()),
-                ("scope", SCOPES),
+                ("scope", "read"),
             ])
             .send()
             .await
@@ -219,6 +222,7 @@ impl Mastodon {
         let revoked = self
             .client
             .post(format!("{instance}/oauth/revoke"))
+            .timeout(APP_CHECK_TIMEOUT)
             .form(&[
                 ("client_id", app.client_id.as_str()),
                 ("client_secret", app.client_secret.expose()),

@@ -10,7 +10,9 @@
 //! - **One app per instance and redirect URI** ([`apps`]): registered with `POST /api/v1/apps`
 //!   on the first authorisation, kept in the [`InstanceAppStore`] with its client secret
 //!   sealed under [`instance_app_aad`](multivio_ports::platform::instance_app_aad), reused
-//!   afterwards. Two processes registering at once keep the first app stored.
+//!   afterwards while the instance still knows it (checked before each authorisation, and
+//!   registered again in its place when the instance deleted it). Two processes registering
+//!   at once keep the first app stored.
 //! - **OAuth** ([`oauth`]): authorisation code with PKCE (S256), scopes `read write`. Tokens
 //!   never expire and there is no refresh token, so `refresh` answers
 //!   [`OAuthError::NotSupported`](multivio_ports::platform::OAuthError::NotSupported);
