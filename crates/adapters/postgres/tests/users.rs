@@ -344,9 +344,6 @@ async fn quota_resets_are_compare_and_set_and_due_ones_are_found() {
 #[tokio::test]
 async fn a_period_a_short_month_clamped_is_due_on_the_billing_day() {
     let (db, store) = setup().await;
-    let day = |m: u32, d: u32| {
-        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, m, d, 9, 30, 0).unwrap()
-    };
     // Billed on the 31st: February's period started on the 28th.
     let feb = Quota {
         monthly_post_quota: 10,
@@ -431,6 +428,11 @@ async fn a_period_a_short_month_clamped_is_due_on_the_billing_day() {
     let may = mar.reset(day(5, 1));
     assert!(store.reset_period(&alice, day(3, 31), &may).await.unwrap());
     assert_eq!(QuotaStore::get(&store, &alice).await.unwrap(), may);
+}
+
+/// 09:30 UTC on a day of 2025.
+fn day(month: u32, day: u32) -> chrono::DateTime<chrono::Utc> {
+    chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, month, day, 9, 30, 0).unwrap()
 }
 
 fn outcome(
@@ -594,18 +596,20 @@ fn verified(uid: &str, email: &str) -> multivio_domain::user::NewUser {
     new
 }
 
-/// Creates `new` with a period that started `days_ago` with `remaining` of 10 posts left.
+/// Creates `new` with a period that started `days_ago` with `remaining` of 10 posts left,
+/// anchored a month before its start (so an anchor carried as the start would show).
 async fn with_used_quota(
     store: &multivio_postgres::PgStore,
     new: &multivio_domain::user::NewUser,
     days_ago: i64,
     remaining: u32,
 ) -> (Tenant, Quota) {
+    let start = now() - Duration::days(days_ago);
     let quota = Quota {
         monthly_post_quota: 10,
         remaining_posts: remaining,
-        last_quota_reset: now() - Duration::days(days_ago),
-        anchor: now() - Duration::days(days_ago),
+        last_quota_reset: start,
+        anchor: start.checked_sub_months(chrono::Months::new(1)).unwrap(),
     };
     let up = store.upsert_from_identity(new, &quota).await.unwrap();
     assert!(up.created);
@@ -904,9 +908,6 @@ async fn a_downgrade_waits_for_the_next_period() {
 #[tokio::test]
 async fn a_renewal_paid_in_a_short_month_keeps_the_billing_day() {
     let (_db, store) = setup().await;
-    let day = |m: u32, d: u32| {
-        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, m, d, 9, 30, 0).unwrap()
-    };
     let alice = store
         .upsert_from_identity(&new_user("alice"), &Quota::full(10, day(1, 31)))
         .await

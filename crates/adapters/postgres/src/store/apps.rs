@@ -36,24 +36,8 @@ impl InstanceAppStore for PgStore {
         redirect_uri: &str,
     ) -> Result<Option<InstanceApp>, StoreError> {
         let (server_url, redirect_uri) = (server_url.to_owned(), redirect_uri.to_owned());
-        self.worker(async move |conn| {
-            let row: Option<Row> = platform_apps::table
-                .filter(platform_apps::provider.eq(provider.as_str()))
-                .filter(platform_apps::server_url.eq(&server_url))
-                .filter(platform_apps::redirect_uri.eq(&redirect_uri))
-                .select((
-                    platform_apps::provider,
-                    platform_apps::server_url,
-                    platform_apps::redirect_uri,
-                    platform_apps::client_id,
-                    platform_apps::client_secret,
-                ))
-                .first(conn)
-                .await
-                .optional()?;
-            row.map(to_app).transpose()
-        })
-        .await
+        self.worker(async move |conn| find(conn, provider, &server_url, &redirect_uri).await)
+            .await
     }
 
     async fn put(&self, app: &InstanceApp) -> Result<InstanceApp, StoreError> {
@@ -106,10 +90,22 @@ async fn keep_first(
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
-    let row: Row = platform_apps::table
-        .filter(platform_apps::provider.eq(app.provider.as_str()))
-        .filter(platform_apps::server_url.eq(&app.server_url))
-        .filter(platform_apps::redirect_uri.eq(&app.redirect_uri))
+    find(conn, app.provider, &app.server_url, &app.redirect_uri)
+        .await?
+        .ok_or_else(|| Fail::Store(StoreError::NotFound))
+}
+
+/// The app stored for (provider, instance, redirect URI), if any.
+async fn find(
+    conn: &mut &diesel_async::AsyncPgConnection,
+    provider: Provider,
+    server_url: &str,
+    redirect_uri: &str,
+) -> Result<Option<InstanceApp>, Fail> {
+    let row: Option<Row> = platform_apps::table
+        .filter(platform_apps::provider.eq(provider.as_str()))
+        .filter(platform_apps::server_url.eq(server_url))
+        .filter(platform_apps::redirect_uri.eq(redirect_uri))
         .select((
             platform_apps::provider,
             platform_apps::server_url,
@@ -118,6 +114,7 @@ async fn keep_first(
             platform_apps::client_secret,
         ))
         .first(conn)
-        .await?;
-    to_app(row)
+        .await
+        .optional()?;
+    row.map(to_app).transpose()
 }
