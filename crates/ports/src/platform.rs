@@ -473,7 +473,7 @@ pub trait InstanceAppStore: Send + Sync {
 
     /// Stores `app`, registered again, in place of the stored one for the same (provider,
     /// instance, redirect URI) if that one is still `stale_client_id` (the instance no longer
-    /// knows it, or its secret cannot be opened) — two processes replacing it at once keep the
+    /// knows it) — two processes replacing it at once keep the
     /// first — and returns the one stored (`app` is stored as [`Self::put`] would when none is).
     async fn replace(
         &self,

@@ -96,7 +96,8 @@ pub trait UserStore: Send + Sync {
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
 }
 
-/// The monthly quota (`user_info.monthly_post_quota`, `remaining_posts`, `last_quota_reset`).
+/// The monthly quota (`user_info.monthly_post_quota`, `remaining_posts`, `last_quota_reset`,
+/// `quota_anchor`, `quota_resets_at`).
 ///
 /// Consumption and refunds are not here: they happen inside [`crate::posts::PostStore::apply`],
 /// atomically with the post change that causes them.
@@ -106,8 +107,9 @@ pub trait QuotaStore: Send + Sync {
     /// The tenant's quota.
     async fn get(&self, tenant: &Tenant) -> Result<Quota, StoreError>;
 
-    /// Compare-and-set: advances the quota to `next`'s period only if `last_quota_reset` still
-    /// equals `expected_last_reset` (so concurrent resets apply once). `Ok(false)` when another
+    /// Compare-and-set: advances the quota to `next`'s period only if the period's start as
+    /// read ([`Quota::last_quota_reset`]; a row without one starts at its creation) still equals
+    /// `expected_last_reset` (so concurrent resets apply once). `Ok(false)` when another
     /// reset won. When `next` starts a later period, that period begins with the full quota of
     /// the plan in force as stored (a downgrade waiting for the period's end becomes its
     /// monthly quota; [`QuotaState::advance_to`](multivio_domain::quota::QuotaState::advance_to)),

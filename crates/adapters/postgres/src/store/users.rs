@@ -141,6 +141,12 @@ impl QuotaRow {
     }
 }
 
+/// `quota_resets_at` for `quota`: its end, or the last instant chrono counts when it has none
+/// (an absurd date) — never NULL, which the sweep takes for an end not written yet.
+fn stored_end(quota: &Quota) -> DateTime<Utc> {
+    quota.resets_at().unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Writes a quota state to the user's `user_info` row.
 async fn write_quota_state(
     conn: &mut &AsyncPgConnection,
@@ -153,7 +159,7 @@ async fn write_quota_state(
             user_info::remaining_posts.eq(to_i32(state.quota.remaining_posts)),
             user_info::last_quota_reset.eq(state.quota.last_quota_reset),
             user_info::quota_anchor.eq(state.quota.anchor),
-            user_info::quota_resets_at.eq(state.quota.resets_at()),
+            user_info::quota_resets_at.eq(stored_end(&state.quota)),
             user_info::pending_monthly_post_quota.eq(state.pending_monthly_post_quota.map(to_i32)),
             user_info::paid_monthly_post_quota.eq(state.paid_monthly_post_quota.map(to_i32)),
         ))
@@ -385,7 +391,7 @@ impl PgStore {
                         user_info::remaining_posts.eq(to_i32(quota.remaining_posts)),
                         user_info::last_quota_reset.eq(quota.last_quota_reset),
                         user_info::quota_anchor.eq(quota.anchor),
-                        user_info::quota_resets_at.eq(quota.resets_at()),
+                        user_info::quota_resets_at.eq(stored_end(&quota)),
                     ))
                     .on_conflict(user_info::user_id)
                     .do_nothing()
@@ -691,8 +697,8 @@ impl QuotaStore for PgStore {
         limit: u32,
     ) -> Result<Vec<(Tenant, Quota)>, StoreError> {
         self.worker(async move |conn| {
-            // By the end the core computed with the period (index-served). A row without one
-            // (written by hand) comes first, for the caller to write its end.
+            // By the end the core computed with the period (index-served); a row without one
+            // (written by hand) after those, for the caller to write its end.
             let rows: Vec<(QuotaRow, i32, String)> = user_info::table
                 .inner_join(users::table)
                 .filter(
@@ -700,7 +706,7 @@ impl QuotaStore for PgStore {
                         .le(now)
                         .or(user_info::quota_resets_at.is_null()),
                 )
-                .order(user_info::quota_resets_at.asc().nulls_first())
+                .order(user_info::quota_resets_at.asc().nulls_last())
                 .limit(i64::from(limit))
                 .select((QuotaRow::as_select(), users::id, users::firebase_uid))
                 .load(conn)

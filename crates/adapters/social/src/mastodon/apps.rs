@@ -71,8 +71,8 @@ fn vault_error(e: VaultError) -> OAuthError {
     match e {
         VaultError::Corrupt => OAuthError::Rejected {
             code: "mastodon_app_unreadable".into(),
-            reason: "The app registered with this Mastodon instance cannot be read; \
-                     it has to be registered again."
+            reason: "The app registered with this Mastodon instance cannot be read: \
+                     Multivio's token keys miss the one it was sealed with."
                 .into(),
         },
         VaultError::Unavailable(reason) => OAuthError::Transient {
