@@ -446,6 +446,9 @@ pub struct InstanceApp {
     pub client_id: String,
     /// `client_secret`, sealed with [`instance_app_aad`].
     pub client_secret: crate::vault::SealedToken,
+    /// When it was stored (the store's clock; ignored by [`InstanceAppStore::put`] and
+    /// [`InstanceAppStore::replace`], which stamp it). `None` for an app not stored yet.
+    pub registered_at: Option<DateTime<Utc>>,
 }
 
 /// The associated data sealing an instance app's client secret.

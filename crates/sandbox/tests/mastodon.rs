@@ -53,7 +53,7 @@ impl InstanceAppStore for Apps {
             .lock()
             .unwrap()
             .entry(key)
-            .or_insert_with(|| app.clone())
+            .or_insert_with(|| stamped(app))
             .clone())
     }
 
@@ -68,11 +68,19 @@ impl InstanceAppStore for Apps {
             app.redirect_uri.clone(),
         );
         let mut apps = self.0.lock().unwrap();
-        let stored = apps.entry(key).or_insert_with(|| app.clone());
+        let stored = apps.entry(key).or_insert_with(|| stamped(app));
         if stored.client_id == stale_client_id {
-            *stored = app.clone();
+            *stored = stamped(app);
         }
         Ok(stored.clone())
+    }
+}
+
+/// `app` as a store keeps it: stamped with the time it was stored.
+fn stamped(app: &InstanceApp) -> InstanceApp {
+    InstanceApp {
+        registered_at: Some(Utc::now()),
+        ..app.clone()
     }
 }
 
@@ -441,6 +449,20 @@ async fn an_app_the_instance_deleted_unused_is_registered_again() {
         .await
         .unwrap();
     assert_eq!(vacuum["deleted"], 1);
+    // (An app stored within the hour is not replaced: the instance is told no again later.)
+    let young = w
+        .mastodon
+        .authorization_url(&w.authorization("young", "verifier-3"))
+        .await;
+    assert!(
+        matches!(&young, Err(OAuthError::Rejected { code, .. }) if code == "mastodon_app_refused"),
+        "{young:?}"
+    );
+    assert_eq!(w.requests("POST", "/api/v1/apps").len(), 1);
+    // The vacuum only deletes apps a day old: the stored one is.
+    w.apps.0.lock().unwrap().values_mut().for_each(|app| {
+        app.registered_at = Some(Utc::now() - chrono::Duration::days(1));
+    });
     let account = w.connect(None).await;
     let second = w.stored_app();
     assert_ne!(second.client_id, first.client_id);
@@ -573,6 +595,7 @@ async fn a_concurrent_registration_keeps_the_first_app() {
                 )
                 .await
                 .unwrap(),
+            registered_at: None,
         })
         .await
         .unwrap();

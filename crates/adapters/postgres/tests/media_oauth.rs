@@ -262,6 +262,15 @@ async fn an_instance_app_is_kept_first_and_replaced_only_while_stale() {
         redirect_uri: "https://multivio.example/v1/connections/mastodon/callback".into(),
         client_id: client_id.into(),
         client_secret: SealedToken(format!("sealed-{client_id}")),
+        registered_at: None,
+    };
+    // As stored: stamped by the store's clock.
+    let stored = |app: InstanceApp| {
+        assert!(app.registered_at.is_some(), "{app:?}");
+        InstanceApp {
+            registered_at: None,
+            ..app
+        }
     };
     let get = || {
         InstanceAppStore::get(
@@ -272,24 +281,30 @@ async fn an_instance_app_is_kept_first_and_replaced_only_while_stale() {
         )
     };
     // Two registrations at once: the first stored is kept.
-    assert_eq!(store.put(&app("first")).await.unwrap(), app("first"));
-    assert_eq!(store.put(&app("second")).await.unwrap(), app("first"));
+    assert_eq!(
+        stored(store.put(&app("first")).await.unwrap()),
+        app("first")
+    );
+    assert_eq!(
+        stored(store.put(&app("second")).await.unwrap()),
+        app("first")
+    );
     // The instance forgot it: replaced once; a second process replacing the same stale app
     // gets the first replacement.
     assert_eq!(
-        store.replace("first", &app("again")).await.unwrap(),
+        stored(store.replace("first", &app("again")).await.unwrap()),
         app("again")
     );
     assert_eq!(
-        store.replace("first", &app("racer")).await.unwrap(),
+        stored(store.replace("first", &app("racer")).await.unwrap()),
         app("again")
     );
-    assert_eq!(get().await.unwrap(), Some(app("again")));
+    assert_eq!(get().await.unwrap().map(stored), Some(app("again")));
     // Another redirect URI is another app.
     let other = InstanceApp {
         redirect_uri: "https://other.example/callback".into(),
         ..app("other")
     };
-    assert_eq!(store.replace("gone", &other).await.unwrap(), other);
-    assert_eq!(get().await.unwrap(), Some(app("again")));
+    assert_eq!(stored(store.replace("gone", &other).await.unwrap()), other);
+    assert_eq!(get().await.unwrap().map(stored), Some(app("again")));
 }

@@ -2,6 +2,7 @@
 //! Not tenant data: work of the worker role.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use multivio_domain::Provider;
@@ -12,10 +13,10 @@ use multivio_ports::vault::SealedToken;
 use super::{Fail, PgStore};
 use crate::schema::platform_apps;
 
-type Row = (String, String, String, String, String);
+type Row = (String, String, String, String, String, DateTime<Utc>);
 
 fn to_app(row: Row) -> Result<InstanceApp, Fail> {
-    let (provider, server_url, redirect_uri, client_id, client_secret) = row;
+    let (provider, server_url, redirect_uri, client_id, client_secret, registered_at) = row;
     Ok(InstanceApp {
         provider: provider
             .parse::<Provider>()
@@ -24,6 +25,7 @@ fn to_app(row: Row) -> Result<InstanceApp, Fail> {
         redirect_uri,
         client_id,
         client_secret: SealedToken(client_secret),
+        registered_at: Some(registered_at),
     })
 }
 
@@ -112,6 +114,7 @@ async fn find(
             platform_apps::redirect_uri,
             platform_apps::client_id,
             platform_apps::client_secret,
+            platform_apps::created_at,
         ))
         .first(conn)
         .await

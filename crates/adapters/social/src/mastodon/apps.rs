@@ -7,7 +7,8 @@
 //! an authorisation begun and abandoned, or every account disconnected, leaves it so), and an
 //! admin may delete any. The authorisation page of a deleted app is a dead end a person cannot
 //! come back from, so an app the instance answers `invalid_client` for is registered again and
-//! replaces the stored one. (An app whose secret cannot be opened is not replaced: a keyring
+//! replaces the stored one, once it is an hour old (younger, the authorisation is refused:
+//! an instance disowning every new app gets one an hour at most). (An app whose secret cannot be opened is not replaced: a keyring
 //! missing a key — a rotation half done — would replace a live app, and the connections made
 //! with it could no longer be revoked.)
 
@@ -56,6 +57,10 @@ impl Registered {
             && !self.client_secret.is_empty()
     }
 }
+
+/// How old a stored app must be before an instance that no longer knows it gets a new one
+/// (Mastodon deletes unused apps only once they are a day old).
+const MIN_AGE_TO_REPLACE: chrono::Duration = chrono::Duration::hours(1);
 
 /// How long each request checking a stored app may take before the app is used unchecked: a
 /// person is waiting for the authorisation page.
@@ -119,6 +124,19 @@ impl Mastodon {
         if self.still_registered(instance, &app).await {
             return Ok(app);
         }
+        // An instance that disowns an app it was given within the hour is not given one on
+        // every attempt (each replacement would also void the authorisations under way there).
+        let young = stored
+            .registered_at
+            .is_some_and(|at| chrono::Utc::now() - at < MIN_AGE_TO_REPLACE);
+        if young {
+            return Err(OAuthError::Rejected {
+                code: "mastodon_app_refused".into(),
+                reason: "The Mastodon instance refuses the app Multivio registered there \
+                         within the hour; try again later."
+                    .into(),
+            });
+        }
         tracing::warn!(
             %instance,
             client_id = %stored.client_id,
@@ -149,6 +167,7 @@ impl Mastodon {
             redirect_uri: redirect_uri.to_owned(),
             client_id: registered.client_id.clone(),
             client_secret: sealed,
+            registered_at: None,
         };
         let kept = match replacing {
             None => self.apps.put(&app).await,
