@@ -7,10 +7,10 @@
 //! an authorisation begun and abandoned, or every account disconnected, leaves it so), and an
 //! admin may delete any. The authorisation page of a deleted app is a dead end a person cannot
 //! come back from, so an app the instance answers `invalid_client` for is registered again and
-//! replaces the stored one, once it is an hour old (younger, the authorisation is refused:
-//! an instance disowning every new app gets one an hour at most). (An app whose secret cannot be opened is not replaced: a keyring
-//! missing a key — a rotation half done — would replace a live app, and the connections made
-//! with it could no longer be revoked.)
+//! replaces the stored one, once it is an hour old (younger, the authorisation is refused: an
+//! instance disowning every new app gets one an hour at most). An app whose secret cannot be
+//! opened is not replaced: a keyring missing a key — a rotation half done — would replace a
+//! live app, and the connections made with it could no longer be revoked.
 
 use multivio_domain::{Provider, Secret};
 use multivio_ports::error::StoreError;
